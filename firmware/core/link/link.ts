@@ -1,0 +1,485 @@
+/*
+ * The robot's link to the broker: runs the supervisor machine (machine.ts) over the
+ * socket port and speaks MQTT 3.1.1 with a persistent session (clean session off).
+ *
+ * What it guarantees:
+ * - QoS 1 messages go through the outbox; a durable one survives reboot and leaves
+ *   only on PUBACK. At most `maxInflight` are unacknowledged at once.
+ * - On every connection the first write carries CONNECT, one SUBSCRIBE for every
+ *   registered filter and the unacknowledged and queued publishes: MQTT 3.1.1 lets
+ *   a client send before CONNACK, which saves a round trip per connection. The
+ *   SUBSCRIBE is sent even when the broker may have kept the session, because a
+ *   pipelined request's reply topic must be in place before its reply comes.
+ * - Unacknowledged publishes are resent with their old id and DUP set [MQTT-4.4.0-1].
+ * - An inbound QoS 1 message is acknowledged after its handlers ran, in the order
+ *   received [MQTT-4.6.0-2].
+ * - Keep-alive: PINGREQ after `keepAlive` s without sending; no reply within
+ *   `pingTimeoutMs` means the link is dead and is closed.
+ * - A frame that breaks the standard closes the link with the rule it broke.
+ */
+import type { ClockPort, LogPort, RandomPort, Socket, SocketOptions, SocketPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
+import { encodeInto, packetSize } from '../mqtt/codec';
+import { CONNACK_REASON, SUBACK_FAILURE, type Packet, type Publish } from '../mqtt/packet';
+import { PacketReader } from '../mqtt/reader';
+import { filterError, topicError, topicMatches } from '../mqtt/topic';
+import { err, ok, type Result } from '../util/result';
+import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, type BackoffPolicy } from './backoff';
+import { OFFLINE, step, type LinkEffect, type LinkEvent, type LinkState } from './machine';
+import { DEFAULT_OUTBOX, Outbox, type OutboxEntry, type OutboxError, type OutboxLimits } from './outbox';
+
+export interface LinkPorts {
+	readonly socket: SocketPort;
+	readonly timers: TimerPort;
+	readonly clock: ClockPort;
+	readonly random: RandomPort;
+	readonly storage: StoragePort;
+	readonly log: LogPort;
+}
+
+export interface LinkOptions {
+	readonly endpoint: SocketOptions;
+	/** MQTT client id; AWS IoT requires the thing name. */
+	readonly clientId: string;
+	/** Seconds; AWS IoT accepts 30..1200. */
+	readonly keepAlive?: number;
+	readonly pingTimeoutMs?: number;
+	/** From socket open to CONNACK, TLS handshake included. */
+	readonly connectTimeoutMs?: number;
+	readonly backoff?: BackoffPolicy;
+	readonly maxInflight?: number;
+	/** Largest inbound packet accepted; AWS IoT's payload limit is 128 KB. */
+	readonly maxPacket?: number;
+	readonly outbox?: OutboxLimits;
+}
+
+export interface Message {
+	readonly topic: string;
+	readonly payload: Uint8Array;
+	readonly qos: 0 | 1;
+	readonly dup: boolean;
+	readonly retain: boolean;
+}
+
+export type MessageHandler = (m: Message) => void | Promise<void>;
+
+export type SubscriptionStatus = 'pending' | 'granted' | 'refused';
+
+export type LinkError =
+	| OutboxError
+	| { readonly code: 'offline' }
+	| { readonly code: 'invalid'; readonly message: string };
+
+export interface LinkListener {
+	state?(s: LinkState): void;
+	/** A queued QoS 1 message got its PUBACK and left the outbox. */
+	delivered?(seq: number, topic: string): void;
+	/** A SUBACK for `filter`: granted QoS, or SUBACK_FAILURE (0x80). */
+	subscription?(filter: string, granted: number): void;
+}
+
+interface Sub {
+	readonly handler: MessageHandler;
+	status: SubscriptionStatus;
+}
+
+export const MAX_INFLIGHT = 8;
+
+export class Link {
+	readonly #ports: LinkPorts;
+	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox'>> & { backoff: BackoffPolicy };
+	readonly outbox: Outbox;
+	#state: LinkState = OFFLINE;
+	#socket: Socket | undefined;
+	/** Bumped per socket, so callbacks of an old socket can tell they are stale. */
+	#generation = 0;
+	#reader: PacketReader | undefined;
+	#writable = false;
+	#timer: TimerHandle | undefined;
+	#keepAliveTimer: TimerHandle | undefined;
+	#lastWrite = 0;
+	#lastRead = 0;
+	#pingSentAt = 0;
+	#nextId = 1;
+	#subs = new Map<string, Sub>();
+	/** SUBSCRIBE/UNSUBSCRIBE awaiting their ack: packet id -> filters. */
+	#pendingSub = new Map<number, readonly string[]>();
+	#inbound: Promise<void> = Promise.resolve();
+	#listeners: LinkListener[] = [];
+
+	constructor(ports: LinkPorts, options: LinkOptions) {
+		const o = options;
+		if (typeof o.clientId !== 'string' || o.clientId.length === 0 || o.clientId.length > 128)
+			throw new RangeError('"clientId" expected 1..128 characters, got ' + JSON.stringify(o.clientId));
+		const keepAlive = o.keepAlive ?? 60;
+		if (!Number.isInteger(keepAlive) || keepAlive < 1 || keepAlive > 0xffff) throw new RangeError('"keepAlive" expected 1..65535 s, got ' + keepAlive);
+		const maxInflight = o.maxInflight ?? MAX_INFLIGHT;
+		if (!Number.isInteger(maxInflight) || maxInflight < 1 || maxInflight > 100) throw new RangeError('"maxInflight" expected 1..100, got ' + maxInflight);
+		this.#ports = ports;
+		this.#opts = {
+			endpoint: o.endpoint,
+			clientId: o.clientId,
+			keepAlive,
+			pingTimeoutMs: o.pingTimeoutMs ?? 10_000,
+			connectTimeoutMs: o.connectTimeoutMs ?? 20_000,
+			backoff: checkBackoff(o.backoff ?? DEFAULT_BACKOFF),
+			maxInflight,
+			maxPacket: o.maxPacket ?? 128 * 1024 + 1024,
+		};
+		this.outbox = new Outbox(ports.storage, ports.log, o.outbox ?? DEFAULT_OUTBOX);
+	}
+
+	get state(): LinkState {
+		return this.#state;
+	}
+
+	listen(l: LinkListener): () => void {
+		this.#listeners.push(l);
+		return () => {
+			this.#listeners = this.#listeners.filter((x) => x !== l);
+		};
+	}
+
+	start(): void {
+		this.#dispatch({ type: 'start' });
+	}
+
+	stop(): void {
+		this.#dispatch({ type: 'stop' });
+	}
+
+	/**
+	 * Registers a QoS 1 subscription and its handler. It is (re)sent on every
+	 * connection until `unsubscribe`; its SUBACK result is told to listeners.
+	 */
+	subscribe(filter: string, handler: MessageHandler): Result<void, LinkError> {
+		const why = filterError(filter);
+		if (why) return err({ code: 'invalid', message: '"filter" ' + why });
+		if (typeof handler !== 'function') throw new TypeError('"handler" expected a function');
+		this.#subs.set(filter, { handler, status: 'pending' });
+		if (this.#canWrite()) this.#send([{ type: 'subscribe', packetId: this.#allocateId(), subscriptions: [{ topic: filter, qos: 1 }] }], [filter]);
+		return ok(undefined);
+	}
+
+	unsubscribe(filter: string): void {
+		if (!this.#subs.delete(filter)) return;
+		if (this.#canWrite()) {
+			const packetId = this.#allocateId();
+			this.#pendingSub.set(packetId, [filter]);
+			this.#write([{ type: 'unsubscribe', packetId, topics: [filter] }]);
+		}
+	}
+
+	subscription(filter: string): SubscriptionStatus | undefined {
+		return this.#subs.get(filter)?.status;
+	}
+
+	/**
+	 * QoS 0: sent now if the link is up, else refused with `offline` (fire and forget).
+	 * QoS 1: queued in the outbox and sent as soon as the window allows; `durable`
+	 * entries survive reboot. The entry's `seq` comes back in `delivered`.
+	 */
+	publish(topic: string, payload: Uint8Array, qos: 0 | 1, durable = false): Result<number, LinkError> {
+		const why = topicError(topic);
+		if (why) return err({ code: 'invalid', message: '"topic" ' + why });
+		if (!(payload instanceof Uint8Array)) throw new TypeError('"payload" expected a Uint8Array');
+		if (qos === 0) {
+			if (!this.#canWrite()) return err({ code: 'offline' });
+			this.#write([{ type: 'publish', topic, payload, qos: 0, retain: false, dup: false }]);
+			return ok(0);
+		}
+		const added = this.outbox.add(topic, payload, durable);
+		if (!added.ok) {
+			this.#ports.log.log('warn', 'outbox.refused', { topic, code: added.error.code });
+			return added;
+		}
+		if (this.#canWrite()) this.#pump([]);
+		return ok(added.value.seq);
+	}
+
+	// ---- supervisor -------------------------------------------------------
+
+	#dispatch(e: LinkEvent): void {
+		const next = step(this.#state, e);
+		if (!next) return;
+		const from = this.#state.value;
+		this.#state = next.state;
+		if (from !== next.state.value) {
+			const fields: Record<string, string | number | boolean> = { from, to: next.state.value };
+			if (e.type === 'lost') fields.reason = e.reason;
+			this.#ports.log.log(e.type === 'lost' ? 'warn' : 'info', 'link.state', fields);
+		}
+		for (const fx of next.effects) this.#perform(fx);
+		for (const l of this.#listeners) l.state?.(this.#state);
+	}
+
+	#perform(fx: LinkEffect): void {
+		switch (fx.type) {
+			case 'open':
+				return this.#open();
+			case 'close':
+				return this.#close();
+			case 'schedule': {
+				const ms = backoffDelay(this.#opts.backoff, fx.attempt, this.#ports.random.random());
+				this.#ports.log.log('info', 'link.backoff', { attempt: fx.attempt, ms });
+				this.#clearTimer();
+				this.#timer = this.#ports.timers.set(() => {
+					this.#timer = undefined;
+					this.#dispatch({ type: 'retry' });
+				}, ms);
+				return;
+			}
+			case 'cancel':
+				return this.#clearTimer();
+			case 'online':
+				this.#ports.log.log('info', 'link.online', { sessionPresent: fx.sessionPresent, outbox: this.outbox.size });
+				return;
+			case 'offline':
+				return;
+		}
+	}
+
+	#clearTimer(): void {
+		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
+		this.#timer = undefined;
+	}
+
+	// ---- socket -----------------------------------------------------------
+
+	#open(): void {
+		const generation = ++this.#generation;
+		this.#reader = new PacketReader(this.#opts.maxPacket);
+		this.#writable = false;
+		const stale = () => generation !== this.#generation;
+		this.#clearTimer();
+		// one timer covers TCP, TLS and CONNACK: whichever hangs, the attempt ends
+		this.#timer = this.#ports.timers.set(() => {
+			this.#timer = undefined;
+			if (!stale()) this.#lost('no CONNACK within ' + this.#opts.connectTimeoutMs + ' ms');
+		}, this.#opts.connectTimeoutMs);
+		this.#socket = this.#ports.socket.open(this.#opts.endpoint, {
+			connected: () => {
+				if (stale()) return;
+				this.#writable = true;
+				this.#sendOpening();
+			},
+			data: (bytes) => {
+				if (!stale()) this.#received(bytes);
+			},
+			closed: (error) => {
+				if (stale()) return;
+				this.#socket = undefined;
+				this.#writable = false;
+				this.#lost(error ? 'socket: ' + error : 'closed by peer');
+			},
+		});
+	}
+
+	#close(): void {
+		this.#generation++;
+		this.#writable = false;
+		this.#stopKeepAlive();
+		this.#clearTimer();
+		const s = this.#socket;
+		this.#socket = undefined;
+		this.#reader = undefined;
+		this.#pendingSub.clear();
+		s?.close();
+	}
+
+	#lost(reason: string): void {
+		this.#dispatch({ type: 'lost', reason });
+	}
+
+	#canWrite(): boolean {
+		return this.#writable && this.#socket !== undefined;
+	}
+
+	/** Encodes packets back to back into one buffer and writes it once: one TLS record, one segment. */
+	#write(packets: readonly Packet[]): void {
+		if (!this.#canWrite() || packets.length === 0) return;
+		let total = 0;
+		for (const p of packets) total += packetSize(p);
+		const out = new Uint8Array(total);
+		let at = 0;
+		for (const p of packets) at += encodeInto(p, out.subarray(at));
+		this.#lastWrite = this.#ports.clock.monotonic();
+		this.#socket!.write(out);
+	}
+
+	/** Writes packets, recording SUBSCRIBE filters so their SUBACK can be matched. */
+	#send(packets: Packet[], subFilters: readonly string[]): void {
+		for (const p of packets) if (p.type === 'subscribe') this.#pendingSub.set(p.packetId, subFilters);
+		this.#write(packets);
+	}
+
+	#sendOpening(): void {
+		const packets: Packet[] = [{ type: 'connect', clientId: this.#opts.clientId, cleanSession: false, keepAlive: this.#opts.keepAlive }];
+		const filters = [...this.#subs.keys()];
+		if (filters.length) {
+			for (const f of filters) this.#subs.get(f)!.status = 'pending';
+			packets.push({ type: 'subscribe', packetId: this.#allocateId(), subscriptions: filters.map((topic) => ({ topic, qos: 1 as const })) });
+		}
+		this.#pump(packets, filters, true);
+	}
+
+	/**
+	 * Sends what the window allows: on a new connection every unacknowledged entry
+	 * again (DUP, old id), then entries never sent, up to maxInflight in flight.
+	 */
+	#pump(packets: Packet[], filters: readonly string[] = [], reconnect = false): void {
+		let inflight = 0;
+		for (const e of this.outbox.entries()) if (e.packetId !== 0) inflight++;
+		for (const e of this.outbox.entries()) {
+			if (e.packetId !== 0) {
+				if (reconnect) packets.push(this.#publishOf(e, true));
+				continue;
+			}
+			if (inflight >= this.#opts.maxInflight) continue;
+			this.outbox.assign(e, this.#allocateId());
+			packets.push(this.#publishOf(e, false));
+			inflight++;
+		}
+		this.#send(packets, filters);
+	}
+
+	#publishOf(e: OutboxEntry, dup: boolean): Publish {
+		return { type: 'publish', topic: e.topic, payload: e.payload, qos: 1, retain: false, dup, packetId: e.packetId };
+	}
+
+	/** Next packet id not held by an outbox entry or a pending SUBSCRIBE [MQTT-2.3.1-2]. */
+	#allocateId(): number {
+		for (let tries = 0; tries < 0x10000; tries++) {
+			const id = this.#nextId;
+			this.#nextId = id === 0xffff ? 1 : id + 1;
+			if (this.#pendingSub.has(id)) continue;
+			if (this.outbox.entries().some((e) => e.packetId === id)) continue;
+			return id;
+		}
+		throw new Error('no free packet id');
+	}
+
+	// ---- inbound ----------------------------------------------------------
+
+	#received(bytes: Uint8Array): void {
+		const r = this.#reader!.push(bytes);
+		if (!r.ok) {
+			this.#ports.log.log('error', 'mqtt.bad_frame', { rule: r.rule, message: r.message });
+			this.#lost('bad frame: ' + r.message + ' [' + r.rule + ']');
+			return;
+		}
+		this.#pingSentAt = 0;
+		this.#lastRead = this.#ports.clock.monotonic();
+		const generation = this.#generation;
+		for (const p of r.packets) {
+			if (generation !== this.#generation) return; // a packet closed the link
+			this.#handle(p);
+		}
+	}
+
+	#handle(p: Packet): void {
+		const log = this.#ports.log;
+		switch (p.type) {
+			case 'connack':
+				if (this.#state.value !== 'connecting') return this.#protocolError('CONNACK after CONNACK [MQTT-3.2.0-1]');
+				if (p.returnCode !== 0) {
+					const reason = CONNACK_REASON[p.returnCode] ?? 'code ' + p.returnCode;
+					log.log('error', 'mqtt.refused', { code: p.returnCode, reason });
+					return this.#lost('connection refused: ' + reason);
+				}
+				this.#clearTimer();
+				this.#startKeepAlive();
+				this.#dispatch({ type: 'connack', sessionPresent: p.sessionPresent });
+				return;
+			case 'puback': {
+				const e = this.outbox.acknowledge(p.packetId);
+				if (!e) {
+					log.log('debug', 'mqtt.puback_unknown', { packetId: p.packetId });
+					return;
+				}
+				for (const l of this.#listeners) l.delivered?.(e.seq, e.topic);
+				this.#pump([]);
+				return;
+			}
+			case 'suback': {
+				const filters = this.#pendingSub.get(p.packetId);
+				if (!filters) return log.log('debug', 'mqtt.suback_unknown', { packetId: p.packetId });
+				this.#pendingSub.delete(p.packetId);
+				if (filters.length !== p.granted.length) return this.#protocolError('SUBACK with ' + p.granted.length + ' codes for ' + filters.length + ' filters [MQTT-3.9.3-1]');
+				filters.forEach((f, i) => {
+					const g = p.granted[i]!;
+					const sub = this.#subs.get(f);
+					if (sub) sub.status = g === SUBACK_FAILURE ? 'refused' : 'granted';
+					if (g === SUBACK_FAILURE) log.log('error', 'mqtt.subscribe_refused', { filter: f });
+					for (const l of this.#listeners) l.subscription?.(f, g);
+				});
+				return;
+			}
+			case 'unsuback':
+				this.#pendingSub.delete(p.packetId);
+				return;
+			case 'publish':
+				return this.#deliver(p);
+			case 'pingresp':
+				return;
+			default:
+				// CONNECT, SUBSCRIBE, PINGREQ... are client-to-server only; QoS 2 flows are never asked for
+				return this.#protocolError(p.type.toUpperCase() + ' is not sent to a client at the QoS we use');
+		}
+	}
+
+	#protocolError(message: string): void {
+		this.#ports.log.log('error', 'mqtt.protocol_error', { message });
+		this.#lost('protocol error: ' + message);
+	}
+
+	#deliver(p: Publish): void {
+		if (p.qos === 2) return this.#protocolError('QoS 2 PUBLISH on a QoS 1 subscription [MQTT-3.8.4-6]');
+		const m: Message = { topic: p.topic, payload: p.payload, qos: p.qos, dup: p.dup, retain: p.retain };
+		const handlers: MessageHandler[] = [];
+		for (const [filter, sub] of this.#subs) if (topicMatches(filter, p.topic)) handlers.push(sub.handler);
+		const generation = this.#generation;
+		// handlers run one message at a time, so PUBACKs leave in arrival order
+		this.#inbound = this.#inbound.then(async () => {
+			for (const h of handlers) {
+				try {
+					await h(m);
+				} catch (e) {
+					// acknowledged anyway: a message its handler cannot take would come back forever
+					this.#ports.log.log('error', 'link.handler_failed', { topic: p.topic, error: String((e as Error)?.message ?? e) });
+				}
+			}
+			if (handlers.length === 0) this.#ports.log.log('warn', 'link.unrouted', { topic: p.topic });
+			// after a reconnect the broker resends it: an ack on the new socket would name an id it never used there
+			if (p.qos === 1 && generation === this.#generation) this.#write([{ type: 'puback', packetId: p.packetId! }]);
+		});
+	}
+
+	// ---- keep-alive -------------------------------------------------------
+
+	#startKeepAlive(): void {
+		this.#stopKeepAlive();
+		this.#lastRead = this.#ports.clock.monotonic();
+		const period = Math.max(250, Math.min(this.#opts.keepAlive * 1000, this.#opts.pingTimeoutMs) / 4);
+		const tick = () => {
+			this.#keepAliveTimer = this.#ports.timers.set(tick, period);
+			const now = this.#ports.clock.monotonic();
+			if (this.#pingSentAt !== 0) {
+				if (now - this.#pingSentAt >= this.#opts.pingTimeoutMs) this.#lost('no PINGRESP within ' + this.#opts.pingTimeoutMs + ' ms');
+				return;
+			}
+			// silence in either direction: a steady stream of QoS 0 writes must not hide a half-open link
+			const idle = this.#opts.keepAlive * 1000;
+			if (now - this.#lastWrite >= idle || now - this.#lastRead >= idle) {
+				this.#write([{ type: 'pingreq' }]);
+				this.#pingSentAt = now;
+			}
+		};
+		this.#keepAliveTimer = this.#ports.timers.set(tick, period);
+	}
+
+	#stopKeepAlive(): void {
+		if (this.#keepAliveTimer !== undefined) this.#ports.timers.clear(this.#keepAliveTimer);
+		this.#keepAliveTimer = undefined;
+		this.#pingSentAt = 0;
+	}
+}

@@ -1,0 +1,72 @@
+/*
+ * Socket port over node:tls (or node:net without TLS material). Pinned to TLS 1.2
+ * so the simulator negotiates what the device's stack can: Moddable's client
+ * speaks 1.2 at most. Keeps the last TLS session per endpoint and offers it on
+ * the next connect, as the device's stack does with its session-id cache.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { Socket, SocketEvents, SocketOptions, SocketPort } from '../../ports';
+
+function pemCert(der: Uint8Array): string {
+	return new X509Certificate(der).toString();
+}
+
+export function createSocketPort(): SocketPort {
+	const sessions = new Map<string, Buffer>();
+	return {
+		open(options: SocketOptions, events: SocketEvents): Socket {
+			let closedByUs = false;
+			let done = false;
+			const finish = (error?: string) => {
+				if (done) return;
+				done = true;
+				events.closed(closedByUs ? undefined : error);
+			};
+			let s: net.Socket;
+			const t = options.tls;
+			const sessionKey = options.host + ':' + options.port;
+			if (t) {
+				const ts = tls.connect({
+					host: options.host,
+					port: options.port,
+					servername: t.serverName ?? options.host,
+					minVersion: 'TLSv1.2',
+					maxVersion: 'TLSv1.2',
+					ca: pemCert(t.ca),
+					cert: t.certificates.map(pemCert).join(''),
+					key: createPrivateKey({ key: Buffer.from(t.key), format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }),
+					...(t.alpn ? { ALPNProtocols: [...t.alpn] } : {}),
+					...(sessions.has(sessionKey) ? { session: sessions.get(sessionKey)! } : {}),
+				});
+				ts.on('session', (session: Buffer) => sessions.set(sessionKey, session));
+				ts.once('secureConnect', () => {
+					if (!done) events.connected();
+				});
+				s = ts;
+			} else {
+				s = net.connect({ host: options.host, port: options.port });
+				s.once('connect', () => {
+					if (!done) events.connected();
+				});
+			}
+			s.setNoDelay(true);
+			s.on('data', (b: Buffer) => {
+				if (!done) events.data(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+			});
+			s.on('error', (e: Error) => finish(e.message));
+			s.on('close', () => finish('connection closed'));
+			return {
+				write(bytes: Uint8Array) {
+					if (!done && !s.destroyed) s.write(bytes);
+				},
+				close() {
+					closedByUs = true;
+					s.destroy();
+					finish();
+				},
+			};
+		},
+	};
+}
