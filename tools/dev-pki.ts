@@ -3,7 +3,7 @@
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDevPki } from './pki/dev-pki.ts';
+import { createDevPki } from './pki/dev-pki';
 
 const USAGE = 'usage: tsx tools/dev-pki.ts --out DIR [--things robot-1,robot-2] [--force]';
 

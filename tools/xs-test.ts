@@ -16,9 +16,10 @@
 import { readdir } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { SourceMap } from 'node:module';
+import { availableParallelism } from 'node:os';
 import * as esbuild from 'esbuild';
-import { ROOT, startXsWorker, type XsWorker } from './xs/run.ts';
-import type { XsTestEvent } from './xs/bdd.ts';
+import { ROOT, XS_BUILD_OPTIONS, startXsWorker, type XsWorker } from './xs/run';
+import type { XsTestEvent } from './xs/bdd';
 
 const DEFAULT_GLOBS = ['firmware/core/**/*.test.ts'];
 const TIMEOUT_MS = Number(process.env.XS_TEST_TIMEOUT_MS ?? 20000);
@@ -80,26 +81,10 @@ async function bundle(file: string): Promise<{ code: string; map: SourceMap }> {
 			sourcefile: 'xs-test-entry.js',
 			loader: 'js',
 		},
-		bundle: true,
+		...XS_BUILD_OPTIONS,
 		write: false,
 		outfile: 'xs-test-bundle.js',
-		format: 'iife',
-		target: 'es2022',
-		platform: 'neutral',
-		mainFields: ['module', 'main'],
-		conditions: ['import', 'default'],
 		sourcemap: 'external',
-		logLevel: 'silent',
-		plugins: [
-			{
-				name: 'no-node-builtins',
-				setup(build) {
-					build.onResolve({ filter: /^node:/ }, (args) => ({
-						errors: [{ text: '"' + args.path + '" is a Node built-in; core tests must run in XS, which has none' }],
-					}));
-				},
-			},
-		],
 	});
 	const js = result.outputFiles.find((f) => f.path.endsWith('.js'));
 	const map = result.outputFiles.find((f) => f.path.endsWith('.map'));
@@ -107,11 +92,15 @@ async function bundle(file: string): Promise<{ code: string; map: SourceMap }> {
 	return { code: js.text, map: new SourceMap(JSON.parse(map.text)) };
 }
 
-/** XS stack lines read ` at name (#0:LINE)` for eval'd code: point them at the TS source. */
-function mapStack(stack: string, map: SourceMap): string {
-	return stack
+/**
+ * XS stacks read `Name: message` then ` at fn (#0:LINE)` per frame, the line counted in the
+ * evaluated bundle: point frames at the TS source, and drop the runner's own frames and
+ * those without a location (native calls, promise jobs).
+ */
+function mapStack(stack: string, message: string, map: SourceMap): string {
+	const frames = stack.startsWith(message) ? stack.slice(message.length) : stack;
+	return frames
 		.split('\n')
-		.slice(1)
 		.map((line) =>
 			line.replace(/\((?:#\d+)?:(\d+)\)/, (whole, n: string) => {
 				const entry = map.findEntry(Number(n) - 1, 0) as { originalSource?: string; originalLine?: number };
@@ -120,7 +109,8 @@ function mapStack(stack: string, map: SourceMap): string {
 				return '(' + relative(ROOT, resolve(ROOT, src)) + ':' + ((entry.originalLine ?? 0) + 1) + ')';
 			}),
 		)
-		.filter((line) => line.trim() !== '' && !/ at eval \(\)/.test(line))
+		.filter((line) => /\([^)#][^)]*:\d+\)/.test(line) && !line.includes('(' + relative(ROOT, SHIM) + ':'))
+		.map((line) => line.trim())
 		.join('\n');
 }
 
@@ -184,7 +174,7 @@ async function runFile(file: string): Promise<FileResult> {
 				case 'fail':
 					r.failed++;
 					inProgress = undefined;
-					r.failures.push({ file: name, fullTitle: ev.fullTitle, message: ev.message, stack: mapStack(ev.stack, bundled.map) });
+					r.failures.push({ file: name, fullTitle: ev.fullTitle, message: ev.message, stack: mapStack(ev.stack, ev.message, bundled.map) });
 					r.lines.push(pad(ev.depth) + '\0' + r.failures.length + '\0' + ev.title);
 					break;
 				case 'end':
@@ -197,7 +187,9 @@ async function runFile(file: string): Promise<FileResult> {
 
 	try {
 		r.lines.push(color.dim(name));
-		await withTimeout(worker.evaluate(bundled.code), worker, 'loading ' + name);
+		// a throw while the file loads is reported by the shim as a failure, with its stack
+		const load = 'try {' + bundled.code + '\n} catch (e) { if (globalThis.__xsTest) __xsTest.loadFailed(e); else throw e; }';
+		await withTimeout(worker.evaluate(load), worker, 'loading ' + name);
 		await withTimeout(worker.evaluate('__xsTest.run()'), worker, 'running ' + name);
 		// The worker drains every job before it answers, so a test still pending now waits
 		// on a promise nothing can settle: fail it and let the run continue.
@@ -215,6 +207,23 @@ async function runFile(file: string): Promise<FileResult> {
 	return r;
 }
 
+/** Runs at most `n` jobs at a time, the others wait their turn in order. */
+function makeGate(n: number): <T>(job: () => Promise<T>) => Promise<T> {
+	let free = n;
+	const waiting: Array<() => void> = [];
+	return async (job) => {
+		if (free > 0) free--;
+		else await new Promise<void>((go) => waiting.push(go));
+		try {
+			return await job();
+		} finally {
+			const go = waiting.shift();
+			if (go) go();
+			else free++;
+		}
+	};
+}
+
 async function main(): Promise<number> {
 	const started = Date.now();
 	const patterns = process.argv.slice(2);
@@ -223,8 +232,9 @@ async function main(): Promise<number> {
 	let failed = 0;
 	let pending = 0;
 	const failures: Failure[] = [];
-	// Files run in parallel (one worker each) and print in order.
-	const results = files.map((f) => runFile(f));
+	// Files run in parallel, one worker each, at most one per CPU; they print in order.
+	const gate = makeGate(availableParallelism());
+	const results = files.map((f) => gate(() => runFile(f)));
 	for (const p of results) {
 		const r = await p;
 		const base = failures.length;
@@ -236,8 +246,8 @@ async function main(): Promise<number> {
 	}
 	console.log('');
 	failures.forEach((f, i) => {
-		console.log('  ' + (i + 1) + ') ' + f.file + '\n       ' + f.fullTitle + ':\n     ' + color.red(f.message));
-		if (f.stack) console.log(color.dim(f.stack.replace(/^/gm, '     ')));
+		console.log('  ' + (i + 1) + ') ' + f.file + '\n       ' + f.fullTitle + ':\n' + color.red(f.message.replace(/^(?=.)/gm, '     ')));
+		if (f.stack) console.log(color.dim(f.stack.replace(/^/gm, '      ')));
 		console.log('');
 	});
 	const ms = Date.now() - started;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mayConnect, mayPublish, maySubscribe } from './thing-policy.ts';
+import { mayConnect, mayPublish, maySubscribe } from './thing-policy';
 
 describe('thing policy', () => {
   const connect: [string, string, boolean][] = [

@@ -20,7 +20,10 @@ import { join } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
-const crypto = webcrypto as unknown as Crypto;
+// the lib is ES2023 without DOM: WebCrypto types come from node:crypto
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+const crypto = webcrypto;
 
 const RSA_ALG = Object.freeze({
   name: 'RSASSA-PKCS1-v1_5',
@@ -307,7 +310,7 @@ function window(validity: Validity, lifetimeMs: number): { notBefore: Date; notA
 function randomSerial(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[0] = ((b[0] ?? 0) & 0x7f) | 0x40;
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return Array.from(b, (x: number) => x.toString(16).padStart(2, '0')).join('');
 }
 
 function checkThing(thing: string): void {

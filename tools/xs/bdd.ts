@@ -32,7 +32,9 @@ interface Suite {
 	parent: Suite | undefined;
 	skip: boolean;
 	only: boolean;
-	children: Array<Suite | Test>;
+	// mocha runs a suite's own tests first, then its child suites, each in declaration order
+	tests: Test[];
+	suites: Suite[];
 	before: Fn[];
 	after: Fn[];
 	beforeEach: Fn[];
@@ -74,7 +76,7 @@ function send(event: XsTestEvent): void {
 }
 
 function newSuite(title: string, parent: Suite | undefined): Suite {
-	return { title, parent, skip: false, only: false, children: [], before: [], after: [], beforeEach: [], afterEach: [] };
+	return { title, parent, skip: false, only: false, tests: [], suites: [], before: [], after: [], beforeEach: [], afterEach: [] };
 }
 
 const root = newSuite('', undefined);
@@ -86,7 +88,7 @@ function addSuite(title: string, fn: (this: unknown) => void, mode: 'run' | 'ski
 	s.skip = mode === 'skip';
 	s.only = mode === 'only';
 	anyOnly ||= s.only;
-	current.children.push(s);
+	current.suites.push(s);
 	const outer = current;
 	current = s;
 	try {
@@ -99,7 +101,7 @@ function addSuite(title: string, fn: (this: unknown) => void, mode: 'run' | 'ski
 function addTest(title: string, fn: Fn | undefined, mode: 'run' | 'skip' | 'only'): void {
 	const t: Test = { title, fn, skip: mode === 'skip' || fn === undefined, only: mode === 'only', parent: current };
 	anyOnly ||= t.only;
-	current.children.push(t);
+	current.tests.push(t);
 }
 
 const describe = Object.assign((t: string, fn: () => void) => addSuite(t, fn, 'run'), {
@@ -170,12 +172,12 @@ function isSelected(node: Suite | Test): boolean {
 	if (!anyOnly) return true;
 	for (let p: Suite | Test | undefined = node; p; p = p.parent) if (p.only) return true;
 	// a suite is selected if anything below it is
-	if ('children' in node) return node.children.some(isSelected);
+	if ('suites' in node) return node.tests.some(isSelected) || node.suites.some(isSelected);
 	return false;
 }
 
 function hasTests(s: Suite): boolean {
-	return s.children.some((c) => ('children' in c ? hasTests(c) : isSelected(c)));
+	return s.tests.some(isSelected) || s.suites.some(hasTests);
 }
 
 let failures = 0;
@@ -205,13 +207,8 @@ async function runSuite(s: Suite, depth: number, skipped: boolean): Promise<void
 			return;
 		}
 	}
-	for (const child of s.children) {
-		if ('children' in child) {
-			await runSuite(child, inner, skip);
-		} else if (isSelected(child)) {
-			await runTest(child, inner, skip);
-		}
-	}
+	for (const t of s.tests) if (isSelected(t)) await runTest(t, inner, skip);
+	for (const child of s.suites) await runSuite(child, inner, skip);
 	if (!skip) {
 		try {
 			await runHooks(s.after, ctx);
@@ -260,8 +257,17 @@ async function runTest(t: Test, depth: number, skipped: boolean): Promise<void> 
 	}
 }
 
+let loadError: unknown;
+
 g.__xsTest = Object.freeze({
+	/** the test file threw while it loaded: report it, run nothing */
+	loadFailed(e: unknown): void {
+		loadError = e;
+		failures++;
+		send({ type: 'fail', title: 'while loading the test file', fullTitle: 'while loading the test file', depth: 0, ...describeError(e) });
+	},
 	run(): void {
+		if (loadError !== undefined) return send({ type: 'end' });
 		runSuite(root, 0, false).then(
 			() => send({ type: 'end' }),
 			(e: unknown) => {

@@ -50,6 +50,8 @@ export interface LinkOptions {
 	/** Largest inbound packet accepted; AWS IoT's payload limit is 128 KB. */
 	readonly maxPacket?: number;
 	readonly outbox?: OutboxLimits;
+	/** How long an inbound message's handler may take before it is acknowledged regardless. */
+	readonly handlerTimeoutMs?: number;
 }
 
 export interface Message {
@@ -84,6 +86,15 @@ interface Sub {
 
 export const MAX_INFLIGHT = 8;
 
+/** Wire size of a PUBLISH of this topic and payload, or why it cannot be sent. */
+function publishSize(topic: string, payload: Uint8Array): number | string {
+	try {
+		return packetSize({ type: 'publish', topic, payload, qos: 1, retain: false, dup: false, packetId: 1 });
+	} catch (e) {
+		return String((e as Error).message);
+	}
+}
+
 export class Link {
 	readonly #ports: LinkPorts;
 	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox'>> & { backoff: BackoffPolicy };
@@ -98,13 +109,17 @@ export class Link {
 	#keepAliveTimer: TimerHandle | undefined;
 	#lastWrite = 0;
 	#lastRead = 0;
-	#pingSentAt = 0;
+	/** When the outstanding PINGREQ left; undefined when none is outstanding. */
+	#pingSentAt: number | undefined;
 	#nextId = 1;
 	#subs = new Map<string, Sub>();
 	/** SUBSCRIBE/UNSUBSCRIBE awaiting their ack: packet id -> filters. */
 	#pendingSub = new Map<number, readonly string[]>();
 	#inbound: Promise<void> = Promise.resolve();
 	#listeners: LinkListener[] = [];
+	/** Events raised while an effect runs wait here, so each step completes before the next. */
+	#events: LinkEvent[] = [];
+	#dispatching = false;
 
 	constructor(ports: LinkPorts, options: LinkOptions) {
 		const o = options;
@@ -124,6 +139,7 @@ export class Link {
 			backoff: checkBackoff(o.backoff ?? DEFAULT_BACKOFF),
 			maxInflight,
 			maxPacket: o.maxPacket ?? 128 * 1024 + 1024,
+			handlerTimeoutMs: o.handlerTimeoutMs ?? 30_000,
 		};
 		this.outbox = new Outbox(ports.storage, ports.log, o.outbox ?? DEFAULT_OUTBOX);
 	}
@@ -182,6 +198,9 @@ export class Link {
 		const why = topicError(topic);
 		if (why) return err({ code: 'invalid', message: '"topic" ' + why });
 		if (!(payload instanceof Uint8Array)) throw new TypeError('"payload" expected a Uint8Array');
+		if (qos !== 0 && qos !== 1) throw new RangeError('"qos" expected 0 or 1, got ' + qos);
+		const size = publishSize(topic, payload);
+		if (typeof size === 'string') return err({ code: 'invalid', message: size });
 		if (qos === 0) {
 			if (!this.#canWrite()) return err({ code: 'offline' });
 			this.#write([{ type: 'publish', topic, payload, qos: 0, retain: false, dup: false }]);
@@ -199,6 +218,19 @@ export class Link {
 	// ---- supervisor -------------------------------------------------------
 
 	#dispatch(e: LinkEvent): void {
+		// a socket port may report from inside open(): run to completion, one step at a time
+		this.#events.push(e);
+		if (this.#dispatching) return;
+		this.#dispatching = true;
+		try {
+			for (let next = this.#events.shift(); next; next = this.#events.shift()) this.#step(next);
+		} finally {
+			this.#dispatching = false;
+			this.#events.length = 0;
+		}
+	}
+
+	#step(e: LinkEvent): void {
 		const next = step(this.#state, e);
 		if (!next) return;
 		const from = this.#state.value;
@@ -250,28 +282,36 @@ export class Link {
 		this.#reader = new PacketReader(this.#opts.maxPacket);
 		this.#writable = false;
 		const stale = () => generation !== this.#generation;
+		/** Whether open() has returned; `connected` may come before it does. */
+		let opened = false;
+		let gone = false;
 		this.#clearTimer();
 		// one timer covers TCP, TLS and CONNACK: whichever hangs, the attempt ends
 		this.#timer = this.#ports.timers.set(() => {
 			this.#timer = undefined;
 			if (!stale()) this.#lost('no CONNACK within ' + this.#opts.connectTimeoutMs + ' ms');
 		}, this.#opts.connectTimeoutMs);
-		this.#socket = this.#ports.socket.open(this.#opts.endpoint, {
+		const socket = this.#ports.socket.open(this.#opts.endpoint, {
 			connected: () => {
 				if (stale()) return;
 				this.#writable = true;
-				this.#sendOpening();
+				if (opened) this.#sendOpening();
 			},
 			data: (bytes) => {
 				if (!stale()) this.#received(bytes);
 			},
 			closed: (error) => {
 				if (stale()) return;
+				gone = true;
 				this.#socket = undefined;
 				this.#writable = false;
 				this.#lost(error ? 'socket: ' + error : 'closed by peer');
 			},
 		});
+		opened = true;
+		if (gone) return; // closed inside open(): keep no dead socket
+		this.#socket = socket;
+		if (this.#writable) this.#sendOpening();
 	}
 
 	#close(): void {
@@ -367,7 +407,7 @@ export class Link {
 			this.#lost('bad frame: ' + r.message + ' [' + r.rule + ']');
 			return;
 		}
-		this.#pingSentAt = 0;
+		this.#pingSentAt = undefined;
 		this.#lastRead = this.#ports.clock.monotonic();
 		const generation = this.#generation;
 		for (const p of r.packets) {
@@ -441,16 +481,32 @@ export class Link {
 		// handlers run one message at a time, so PUBACKs leave in arrival order
 		this.#inbound = this.#inbound.then(async () => {
 			for (const h of handlers) {
-				try {
-					await h(m);
-				} catch (e) {
-					// acknowledged anyway: a message its handler cannot take would come back forever
-					this.#ports.log.log('error', 'link.handler_failed', { topic: p.topic, error: String((e as Error)?.message ?? e) });
-				}
+				// acknowledged even when the handler fails: a message its handler cannot take would come back forever
+				const failure = await this.#runHandler(h, m);
+				if (failure) this.#ports.log.log('error', 'link.handler_failed', { topic: p.topic, error: failure });
 			}
 			if (handlers.length === 0) this.#ports.log.log('warn', 'link.unrouted', { topic: p.topic });
 			// after a reconnect the broker resends it: an ack on the new socket would name an id it never used there
 			if (p.qos === 1 && generation === this.#generation) this.#write([{ type: 'puback', packetId: p.packetId! }]);
+		}).catch((e: unknown) => {
+			// the chain must stay usable for the next message, and a rejection would abort XS
+			this.#ports.log.log('error', 'link.inbound_failed', { topic: p.topic, error: String((e as Error)?.message ?? e) });
+		});
+	}
+
+	/** Runs one handler; resolves to a failure text, or undefined. A handler that hangs is given up on after handlerTimeoutMs. */
+	#runHandler(h: MessageHandler, m: Message): Promise<string | undefined> {
+		return new Promise((resolve) => {
+			const timer = this.#ports.timers.set(() => resolve('no result within ' + this.#opts.handlerTimeoutMs + ' ms'), this.#opts.handlerTimeoutMs);
+			const done = (failure: string | undefined) => {
+				this.#ports.timers.clear(timer);
+				resolve(failure);
+			};
+			try {
+				Promise.resolve(h(m)).then(() => done(undefined), (e: unknown) => done(String((e as Error)?.message ?? e)));
+			} catch (e) {
+				done(String((e as Error)?.message ?? e));
+			}
 		});
 	}
 
@@ -463,7 +519,7 @@ export class Link {
 		const tick = () => {
 			this.#keepAliveTimer = this.#ports.timers.set(tick, period);
 			const now = this.#ports.clock.monotonic();
-			if (this.#pingSentAt !== 0) {
+			if (this.#pingSentAt !== undefined) {
 				if (now - this.#pingSentAt >= this.#opts.pingTimeoutMs) this.#lost('no PINGRESP within ' + this.#opts.pingTimeoutMs + ' ms');
 				return;
 			}
@@ -480,6 +536,6 @@ export class Link {
 	#stopKeepAlive(): void {
 		if (this.#keepAliveTimer !== undefined) this.#ports.timers.clear(this.#keepAliveTimer);
 		this.#keepAliveTimer = undefined;
-		this.#pingSentAt = 0;
+		this.#pingSentAt = undefined;
 	}
 }

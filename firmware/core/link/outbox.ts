@@ -117,6 +117,7 @@ export class Outbox {
 
 	/** Removes the entry sent with `packetId`; undefined for an id we do not know (a duplicate PUBACK). */
 	acknowledge(packetId: number): OutboxEntry | undefined {
+		if (packetId === 0) return undefined; // 0 marks "not sent yet", never an id on the wire [MQTT-2.3.1-1]
 		const i = this.#entries.findIndex((e) => e.packetId === packetId);
 		if (i < 0) return undefined;
 		const [entry] = this.#entries.splice(i, 1);

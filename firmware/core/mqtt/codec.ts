@@ -19,7 +19,13 @@ export type Decoded =
 // ---- encoding -------------------------------------------------------------
 
 function stringSize(s: string, what: string): number {
-	const n = utf8Length(s);
+	let n: number;
+	try {
+		n = utf8Length(s);
+	} catch (e) {
+		// utf8Length cannot know which argument it measures [MQTT-1.5.3-1]
+		throw new RangeError('"' + what + '" ' + (e as Error).message + ' [MQTT-1.5.3-1]');
+	}
 	if (n > 0xffff) throw new RangeError('"' + what + '" expected <= 65535 bytes, got ' + n);
 	if (s.indexOf('\u0000') >= 0) throw new RangeError('"' + what + '" must not contain U+0000 [MQTT-1.5.3-2]');
 	return 2 + n;
@@ -36,10 +42,10 @@ function checkQos(q: number, what: string): QoS {
 	return q;
 }
 
-function checkTopicName(topic: string): void {
-	if (typeof topic !== 'string' || topic.length === 0) throw new RangeError('"topic" expected a non-empty string [MQTT-4.7.3-1]');
+function checkTopicName(topic: string, what = 'topic'): void {
+	if (typeof topic !== 'string' || topic.length === 0) throw new RangeError('"' + what + '" expected a non-empty string [MQTT-4.7.3-1]');
 	if (topic.indexOf('+') >= 0 || topic.indexOf('#') >= 0)
-		throw new RangeError('"topic" must not contain wildcards, got "' + topic + '" [MQTT-3.3.2-2]');
+		throw new RangeError('"' + what + '" must not contain wildcards, got "' + topic + '" [MQTT-3.3.2-2]');
 }
 
 /** Remaining Length of a packet: everything after the fixed header. Checks the packet on the way. */
@@ -48,11 +54,13 @@ function remainingLength(p: Packet): number {
 		case 'connect': {
 			if (!Number.isInteger(p.keepAlive) || p.keepAlive < 0 || p.keepAlive > 0xffff)
 				throw new RangeError('"keepAlive" expected 0..65535 seconds, got ' + p.keepAlive);
+			if (p.clientId === '' && !p.cleanSession)
+				throw new RangeError('"clientId" must not be empty when "cleanSession" is false [MQTT-3.1.3-7]');
 			if (p.password !== undefined && p.username === undefined)
 				throw new RangeError('"password" needs "username" [MQTT-3.1.2-22]');
 			let n = 10 + stringSize(p.clientId, 'clientId');
 			if (p.will) {
-				checkTopicName(p.will.topic);
+				checkTopicName(p.will.topic, 'will.topic');
 				checkQos(p.will.qos, 'will.qos');
 				n += stringSize(p.will.topic, 'will.topic') + 2 + p.will.payload.length;
 				if (p.will.payload.length > 0xffff) throw new RangeError('"will.payload" expected <= 65535 bytes');
@@ -103,7 +111,10 @@ function remainingLength(p: Packet): number {
 			checkPacketId(p.packetId);
 			if (p.topics.length === 0) throw new RangeError('"topics" expected at least one [MQTT-3.10.3-2]');
 			let n = 2;
-			for (const t of p.topics) n += stringSize(t, 'topic');
+			for (const t of p.topics) {
+				if (t.length === 0) throw new RangeError('"topic" filter expected non-empty [MQTT-4.7.3-1]');
+				n += stringSize(t, 'topic');
+			}
 			return n;
 		}
 		case 'pingreq':
@@ -279,7 +290,11 @@ class Reader {
 		const n = this.u16(what + ' length');
 		if (this.at + n > this.end) throw new Bad('MQTT-2.2.3', what + ' runs past the remaining length');
 		const s = utf8Decode(this.b, this.at, this.at + n, true);
-		if (s === undefined) throw new Bad('MQTT-1.5.3-1', what + ' is not well-formed UTF-8 or contains U+0000');
+		if (s === undefined) {
+			// a 0x00 byte is always U+0000, which has its own rule [MQTT-1.5.3-2]
+			if (this.b.subarray(this.at, this.at + n).indexOf(0) >= 0) throw new Bad('MQTT-1.5.3-2', what + ' contains U+0000');
+			throw new Bad('MQTT-1.5.3-1', what + ' is not well-formed UTF-8');
+		}
 		this.at += n;
 		return s;
 	}
@@ -321,6 +336,9 @@ function body(type: number, flags: number, r: Reader): Packet {
 			let will;
 			if (hasWill) {
 				const topic = r.string('will topic');
+				// the will becomes a PUBLISH: its topic is a topic name [MQTT-4.7.3-1] [MQTT-4.7.1-1]
+				if (topic.length === 0) throw new Bad('MQTT-4.7.3-1', 'empty will topic');
+				if (topic.indexOf('+') >= 0 || topic.indexOf('#') >= 0) throw new Bad('MQTT-4.7.1-1', 'wildcard in will topic "' + topic + '"');
 				const payload = r.bytes(r.u16('will message length'), 'will message');
 				will = { topic, payload, qos: willQos, retain: willRetain };
 			}
@@ -368,6 +386,7 @@ function body(type: number, flags: number, r: Reader): Packet {
 			const subscriptions = [];
 			while (r.left() > 0) {
 				const topic = r.string('topic filter');
+				if (topic.length === 0) throw new Bad('MQTT-4.7.3-1', 'empty topic filter');
 				const q = r.u8('requested QoS');
 				if (q > 2) throw new Bad('MQTT-3.8.3-4', 'requested QoS byte ' + q);
 				subscriptions.push({ topic, qos: q as QoS });
@@ -389,7 +408,11 @@ function body(type: number, flags: number, r: Reader): Packet {
 		case 'unsubscribe': {
 			const packetId = r.packetId();
 			const topics = [];
-			while (r.left() > 0) topics.push(r.string('topic filter'));
+			while (r.left() > 0) {
+				const topic = r.string('topic filter');
+				if (topic.length === 0) throw new Bad('MQTT-4.7.3-1', 'empty topic filter');
+				topics.push(topic);
+			}
 			if (topics.length === 0) throw new Bad('MQTT-3.10.3-2', 'UNSUBSCRIBE without a topic filter');
 			return { type: 'unsubscribe', packetId, topics };
 		}

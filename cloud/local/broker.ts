@@ -1,0 +1,297 @@
+// The local MQTT 3.1.1 broker: aedes behind node:tls with mutual TLS against the dev CA, and
+// per-thing authorization equivalent to the AWS IoT policy (see thing-policy.ts).
+//
+// What AWS IoT does, and so what this does:
+// - the client identity is the certificate subject CN (the thing name); a CONNECT whose client
+//   id differs is refused with CONNACK 5 "not authorized";
+// - a SUBSCRIBE to a filter outside the thing's topics gets SUBACK failure 0x80;
+// - a PUBLISH outside the thing's topics (or over the 128 KB payload limit) is dropped and the
+//   client is disconnected.
+// In-process services (shadow, jobs, rules) use `publish` and `subscribe`, which bypass the policy.
+
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import { silentLog, type LogFn } from './log';
+import { mayConnect, mayPublish, maySubscribe } from './thing-policy';
+
+/** AWS IoT message payload limit. */
+export const MAX_PAYLOAD_BYTES = 128 * 1024;
+/** Default bounds of the received-publish record. */
+export const RECORD_LIMIT = 10_000;
+export const RECORD_BYTES_LIMIT = 64 * 1024 * 1024;
+
+export type QoS = 0 | 1 | 2;
+
+export interface BrokerOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** PEM of the CA that device certificates must chain to. */
+  ca: string | Uint8Array;
+  /** PEM of the broker certificate and key (RSA: the device speaks only RSA/ECDHE_RSA). */
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+  log?: LogFn;
+  /** Bounds of `record`: entries kept and payload bytes kept. */
+  recordLimit?: number;
+  recordBytesLimit?: number;
+}
+
+/** A PUBLISH as the broker received it from a device, before routing. */
+export interface ReceivedPublish {
+  readonly at: number;
+  readonly clientId: string;
+  readonly thing: string;
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly dup: boolean;
+  readonly retain: boolean;
+  readonly messageId: number | undefined;
+  /** false when the policy refused it (it was dropped and the client disconnected). */
+  readonly allowed: boolean;
+}
+
+export interface PublishRecord {
+  /** Oldest first; optionally only one thing's, or one topic's. */
+  entries(filter?: { thing?: string; topic?: string }): ReceivedPublish[];
+  readonly size: number;
+  clear(): void;
+}
+
+export interface BrokerMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly retain: boolean;
+}
+
+export type MessageHandler = (message: BrokerMessage) => void | Promise<void>;
+
+export interface Broker {
+  readonly host: string;
+  readonly port: number;
+  readonly record: PublishRecord;
+  /** Publishes as the cloud itself: no policy applies. */
+  publish(topic: string, payload: Uint8Array | string, qos?: QoS, options?: { retain?: boolean }): Promise<void>;
+  /** Subscribes in-process to any filter; resolves to an unsubscribe function. */
+  subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>>;
+  /** Things with a live MQTT session on this broker. */
+  connectedThings(): string[];
+  /** Closes the listener and every socket; the port is free when this resolves. */
+  close(): Promise<void>;
+}
+
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const v = options[name];
+    if (typeof v !== 'string' && !(v instanceof Uint8Array)) {
+      throw new TypeError(`"${name}" expected PEM as a string or Uint8Array, got ${typeof v}`);
+    }
+  }
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError('"port" expected an integer 0-65535, got ' + port);
+  }
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? silentLog;
+  const record = new ReceivedLog(options.recordLimit ?? RECORD_LIMIT, options.recordBytesLimit ?? RECORD_BYTES_LIMIT);
+  const things = new WeakMap<Client, string>();
+
+  const aedes = await Aedes.createBroker({
+    authenticate(client, _username, _password, done) {
+      const thing = peerThing(client);
+      if (thing === undefined || !mayConnect(thing, client.id)) {
+        log({ level: 'warn', event: 'broker.connect.refused', thing, clientId: client.id, reason: 'client id must equal certificate CN' });
+        // AWS answers a policy failure on iot:Connect with "not authorized"
+        const err = Object.assign(new Error('not authorized'), { returnCode: 5 }) as AuthenticateError;
+        return done(err, false);
+      }
+      things.set(client, thing);
+      done(null, true);
+    },
+    authorizePublish(client, packet, done) {
+      const thing = client ? things.get(client) : undefined;
+      const payload = toBytes(packet.payload);
+      const allowed = thing !== undefined && mayPublish(thing, packet.topic) && payload.byteLength <= MAX_PAYLOAD_BYTES;
+      record.add({
+        at: Date.now(),
+        clientId: client?.id ?? '',
+        thing: thing ?? '',
+        topic: packet.topic,
+        payload: payload.slice(),
+        qos: packet.qos,
+        dup: packet.dup === true,
+        retain: packet.retain === true,
+        messageId: packet.messageId,
+        allowed,
+      });
+      if (allowed) return done(null);
+      log({ level: 'warn', event: 'broker.publish.refused', thing, topic: packet.topic, bytes: payload.byteLength });
+      // the error makes aedes drop the packet and close the connection, as AWS IoT does
+      done(new Error(`publish to ${packet.topic} not authorized for ${thing}`));
+    },
+    authorizeSubscribe(client, sub, done) {
+      const thing = things.get(client);
+      if (thing !== undefined && maySubscribe(thing, sub.topic)) {
+        log({ level: 'info', event: 'broker.subscribe', thing, filter: sub.topic, qos: sub.qos });
+        return done(null, sub);
+      }
+      log({ level: 'warn', event: 'broker.subscribe.refused', thing, filter: sub.topic });
+      done(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
+    },
+  });
+  aedes.on('clientReady', (client) => log({ level: 'info', event: 'broker.connect', thing: things.get(client), clean: client.clean }));
+  aedes.on('clientDisconnect', (client) => log({ level: 'info', event: 'broker.disconnect', thing: things.get(client) }));
+  aedes.on('clientError', (client, err) => log({ level: 'info', event: 'broker.client.error', thing: things.get(client), error: err.message }));
+  aedes.on('connectionError', (_client, err) => log({ level: 'info', event: 'broker.connection.error', error: err.message }));
+  (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log({ level: 'error', event: 'broker.error', error: err.message }));
+
+  const sockets = new Set<Socket>();
+  const server = createServer(
+    {
+      ca: pem(options.ca),
+      cert: pem(options.cert),
+      key: pem(options.key),
+      requestCert: true,
+      rejectUnauthorized: true,
+      // the device speaks TLS 1.2 only; Node clients may use 1.3
+      minVersion: 'TLSv1.2',
+    },
+    (socket) => aedes.handle(socket),
+  );
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', (err, socket) => {
+    log({ level: 'warn', event: 'broker.tls.refused', remote: socket.remoteAddress, error: err.message });
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    throw err;
+  }
+  const bound = (server.address() as AddressInfo).port;
+  server.on('error', (err) => log({ level: 'error', event: 'broker.server.error', error: err.message }));
+  log({ level: 'info', event: 'broker.listen', host, port: bound });
+
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port: bound,
+    record,
+    publish(topic, payload, qos = 0, opts = {}) {
+      return new Promise<void>((resolve, reject) => {
+        aedes.publish(
+          {
+            cmd: 'publish',
+            topic,
+            payload: typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+            qos,
+            retain: opts.retain === true,
+            dup: false,
+          },
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+    },
+    subscribe(filter, handler) {
+      // aedes routes its own $SYS/ heartbeats too; a filter such as '#' must not see them
+      const wantsSys = filter.startsWith('$SYS');
+      const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+        cb();
+        if (!wantsSys && packet.topic.startsWith('$SYS/')) return;
+        const message: BrokerMessage = {
+          topic: packet.topic,
+          payload: toBytes(packet.payload),
+          qos: packet.qos,
+          retain: packet.retain === true,
+        };
+        Promise.resolve()
+          .then(() => handler(message))
+          .catch((err: unknown) =>
+            log({ level: 'error', event: 'broker.handler.error', filter, topic: packet.topic, error: String(err) }),
+          );
+      };
+      return new Promise((resolve) => {
+        aedes.subscribe(filter, deliver, () =>
+          resolve(() => new Promise<void>((done) => aedes.unsubscribe(filter, deliver, () => done()))),
+        );
+      });
+    },
+    connectedThings() {
+      const out: string[] = [];
+      for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+        const thing = things.get(client);
+        if (thing !== undefined && client.connected) out.push(thing);
+      }
+      return out;
+    },
+    close() {
+      closing ??= (async () => {
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        // sockets still in the TLS handshake, or not yet handed to aedes
+        for (const socket of sockets) socket.destroy();
+        await serverClosed;
+        log({ level: 'info', event: 'broker.close', port: bound });
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The subject CN of the verified client certificate: the thing name. */
+function peerThing(client: Client): string | undefined {
+  const conn = client.conn as TLSSocket;
+  if (typeof conn.getPeerCertificate !== 'function' || !conn.authorized) return undefined;
+  const cn: unknown = conn.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' ? cn : undefined; // several CNs (an array) identify no one thing
+}
+
+function toBytes(payload: string | Buffer | Uint8Array): Uint8Array {
+  return typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+}
+
+function pem(v: string | Uint8Array): string {
+  return typeof v === 'string' ? v : new TextDecoder().decode(v);
+}
+
+/** Bounded by count and by payload bytes; the oldest entries go first. */
+class ReceivedLog implements PublishRecord {
+  #entries: ReceivedPublish[] = [];
+  #bytes = 0;
+  constructor(
+    readonly limit: number,
+    readonly bytesLimit: number,
+  ) {}
+  add(e: ReceivedPublish): void {
+    this.#entries.push(e);
+    this.#bytes += e.payload.byteLength;
+    while (this.#entries.length > this.limit || (this.#bytes > this.bytesLimit && this.#entries.length > 1)) {
+      this.#bytes -= this.#entries.shift()?.payload.byteLength ?? 0;
+    }
+  }
+  entries(filter: { thing?: string; topic?: string } = {}): ReceivedPublish[] {
+    return this.#entries.filter(
+      (e) => (filter.thing === undefined || e.thing === filter.thing) && (filter.topic === undefined || e.topic === filter.topic),
+    );
+  }
+  get size(): number {
+    return this.#entries.length;
+  }
+  clear(): void {
+    this.#entries = [];
+    this.#bytes = 0;
+  }
+}

@@ -1,0 +1,58 @@
+/*
+ * The Moddable platform in one place: the ports the core's Link needs, and the
+ * device's TLS credentials.
+ *
+ * Credentials are never in source. On a device the factory provisioning step writes
+ * them to Preference (NVS) domain "cred", keys "ca", "cert", "key" (DER; "key" is an
+ * unencrypted PKCS#8 RSA key). A build may instead carry them as resources named
+ * `<prefix>ca.der`, `<prefix>cert.der`, `<prefix>key.der` (the lin test build generates
+ * them into its build directory at test time); Preference wins when both exist.
+ */
+import Preference from 'preference';
+import Resource from 'Resource';
+import type { LogLevel, TlsCredentials } from '../../ports';
+import { createSocketPort } from './socket';
+import { createPreferenceStorage } from './storage';
+import { moddableClock, moddableRandom, moddableTimers, traceLog } from './system';
+
+export { createSocketPort } from './socket';
+export { createPreferenceStorage } from './storage';
+export { moddableClock, moddableRandom, moddableTimers, traceLog } from './system';
+
+export interface PlatformOptions {
+	/** Preference domain of the core's storage. */
+	readonly domain?: string;
+	readonly logLevel?: LogLevel;
+}
+
+export function createModdablePorts(o: PlatformOptions = {}) {
+	return {
+		socket: createSocketPort(),
+		timers: moddableTimers,
+		clock: moddableClock,
+		random: moddableRandom,
+		storage: createPreferenceStorage(o.domain ?? 'robot'),
+		log: traceLog(o.logLevel ?? 'info'),
+	};
+}
+
+function fromPreference(key: string): Uint8Array | undefined {
+	const v = Preference.get('cred', key);
+	return v instanceof ArrayBuffer ? new Uint8Array(v) : undefined;
+}
+
+function fromResource(name: string): Uint8Array | undefined {
+	if (!Resource.exists(name)) return undefined;
+	// a Resource is a read-only host buffer in flash: copy into RAM only what TLS keeps
+	return new Uint8Array(new Resource(name).slice(0));
+}
+
+/** The device's TLS credentials, or a string saying which part is missing. */
+export function loadCredentials(resourcePrefix = ''): TlsCredentials | string {
+	const ca = fromPreference('ca') ?? fromResource(resourcePrefix + 'ca.der');
+	const cert = fromPreference('cert') ?? fromResource(resourcePrefix + 'cert.der');
+	const key = fromPreference('key') ?? fromResource(resourcePrefix + 'key.der');
+	const missing = [ca ? '' : 'ca', cert ? '' : 'cert', key ? '' : 'key'].filter((x) => x);
+	if (missing.length) return 'no device credentials (' + missing.join(', ') + ') in Preference "cred" or resources "' + resourcePrefix + '*.der"';
+	return { ca: ca!, certificates: [cert!], key: key! };
+}

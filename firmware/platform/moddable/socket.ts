@@ -1,0 +1,137 @@
+/*
+ * Socket port over Moddable's `securesocket` (TLS 1.2 client, modules/crypt/ssl).
+ *
+ * securesocket callback messages: 1 connected (handshake done), 2 readable (value =
+ * plaintext bytes available), 3 writable (value = bytes that fit now), negative =
+ * the socket is gone (-1 disconnected, -2 error: a TLS alert, a failed certificate
+ * check or a reset all arrive as -2; the SDK keeps the exception to itself).
+ *
+ * Writes: securesocket.write() throws "can't write all data" when one call needs
+ * more than the plain socket's free transmit space minus 128 bytes of estimated TLS
+ * overhead (on lin the transmit buffer is 1024 bytes, so about 896 per call), and
+ * each call becomes one TLS record. So bytes are queued, and written in chunks of
+ * at most what `write()` (no arguments) says fits, capped at MAX_RECORD; the rest
+ * goes out on the next `writable` message. Order is kept; bytes are copied once
+ * when queued (the caller may reuse its buffer).
+ *
+ * Close: `closed` is reported at once, the native close runs on the next turn (see finish()).
+ */
+import SecureSocket from 'securesocket';
+import Timer from 'timer';
+import type { Socket, SocketEvents, SocketOptions, SocketPort } from '../../ports';
+
+/** Largest plaintext per TLS record we write: bounds the record buffers, well under 16 KB. */
+const MAX_RECORD = 2048;
+
+interface SecureSocketLike {
+	callback: (message: number, value?: number) => void;
+	read(type: typeof ArrayBuffer): ArrayBuffer;
+	/** With no argument: how many bytes one call may write now. */
+	write(): number;
+	write(...data: (ArrayBuffer | Uint8Array)[]): void;
+	close(): void;
+}
+
+function buf(bytes: Uint8Array): ArrayBuffer {
+	// a copy with exactly these bytes: securesocket keeps ArrayBuffers, not views
+	return bytes.slice().buffer as ArrayBuffer;
+}
+
+export function createSocketPort(): SocketPort {
+	return {
+		open(options: SocketOptions, events: SocketEvents): Socket {
+			let sock: SecureSocketLike | undefined;
+			let connected = false;
+			let done = false;
+			const queue: Uint8Array[] = [];
+
+			const finish = (error?: string) => {
+				if (done) return;
+				done = true;
+				queue.length = 0;
+				const s = sock;
+				sock = undefined;
+				// Closed on the next turn, never inside a socket callback: closing the lin socket from
+				// its own readable callback (the link drops the connection on a bad frame it just read)
+				// frees it under the native caller, and mcsim dies with SIGSEGV.
+				if (s) Timer.set(() => {
+					try {
+						s.close();
+					} catch {
+						// already closed by securesocket itself
+					}
+				}, 0);
+				events.closed(error);
+			};
+
+			const flush = () => {
+				while (!done && connected && sock && queue.length) {
+					const room = Math.min(sock.write(), MAX_RECORD);
+					if (room <= 0) return; // the rest goes on the next `writable`
+					const head = queue[0]!;
+					if (head.length <= room) {
+						queue.shift();
+						sock.write(head);
+					} else {
+						sock.write(head.subarray(0, room));
+						queue[0] = head.subarray(room);
+					}
+				}
+			};
+
+			const t = options.tls;
+			const dict: Record<string, unknown> = { host: options.host, port: options.port };
+			if (t) {
+				const secure: Record<string, unknown> = {
+					protocolVersion: 0x0303,
+					serverName: t.serverName ?? options.host,
+					certificate: buf(t.ca),
+					clientCertificates: t.certificates.map(buf),
+					clientKey: buf(t.key),
+				};
+				if (t.alpn) secure.protocolList = [...t.alpn];
+				dict.secure = secure;
+			}
+			try {
+				// without TLS material there is no securesocket: the device always speaks TLS
+				if (!t) throw new Error('plain TCP is not offered on the device (SocketOptions.tls is required)');
+				const s = new SecureSocket(dict) as unknown as SecureSocketLike;
+				sock = s;
+				s.callback = (message: number, value?: number) => {
+					if (done || sock !== s) return;
+					try {
+						if (message === 1) {
+							connected = true;
+							events.connected();
+							flush();
+						} else if (message === 2) {
+							const bytes = s.read(ArrayBuffer);
+							if (bytes && bytes.byteLength) events.data(new Uint8Array(bytes));
+						} else if (message === 3) {
+							flush();
+						} else if (message < 0) {
+							finish((connected ? 'connection lost' : 'connect or TLS handshake failed') + ' (securesocket ' + message + (message === -1 ? ' disconnected)' : ' error)'));
+						}
+					} catch (e) {
+						// a throw out of this callback would be swallowed by securesocket as a generic -2
+						finish('socket callback: ' + String((e as Error)?.message ?? e));
+					}
+				};
+			} catch (e) {
+				// the constructor parses the key and certificates: report through `closed`, never as a throw
+				const why = 'securesocket: ' + String((e as Error)?.message ?? e);
+				Timer.set(() => finish(why), 0);
+			}
+			return {
+				write(bytes: Uint8Array) {
+					if (done || bytes.length === 0) return;
+					queue.push(bytes.slice());
+					flush();
+				},
+				close() {
+					finish();
+				},
+			};
+		},
+	};
+}

@@ -1,0 +1,50 @@
+/* Clock, timers, randomness and the structured log on Moddable. */
+import Time from 'time';
+import Timer from 'timer';
+import type { ClockPort, LogLevel, LogPort, RandomPort, TimerHandle, TimerPort } from '../../ports';
+
+/** Before this the wall clock was never set (no RTC, no SNTP yet): Date.now() counts from boot at 1970. */
+const CLOCK_SET_AFTER = Date.UTC(2024, 0, 1);
+
+/**
+ * Time.ticks is a millisecond counter that may be 32-bit and wrap (ESP32: ~49.7 days).
+ * Accumulating deltas modulo 2^32 keeps `monotonic` going forward as long as it is
+ * read at least once per wrap period (the link's keep-alive reads it every few seconds).
+ */
+function monotonicClock(): () => number {
+	let last = Time.ticks;
+	let total = 0;
+	return () => {
+		const now = Time.ticks;
+		total += (now - last) >>> 0;
+		last = now;
+		return total;
+	};
+}
+
+export const moddableClock: ClockPort = {
+	now() {
+		const t = Date.now();
+		return t >= CLOCK_SET_AFTER ? t : undefined;
+	},
+	monotonic: monotonicClock(),
+};
+
+export const moddableTimers: TimerPort = {
+	set: (callback, ms) => Timer.set(() => callback(), ms) as unknown as TimerHandle,
+	clear: (handle) => Timer.clear(handle as unknown as Timer),
+};
+
+export const moddableRandom: RandomPort = { random: () => Math.random() };
+
+const ORDER: Readonly<Record<LogLevel, number>> = Object.freeze({ debug: 0, info: 1, warn: 2, error: 3 });
+
+/** One JSON object per line through trace(): {"t":ms,"level":...,"event":...,...fields}. */
+export function traceLog(min: LogLevel = 'info'): LogPort {
+	return {
+		log(level, event, fields) {
+			if (ORDER[level] < ORDER[min]) return;
+			trace(JSON.stringify({ t: Time.ticks, level, event, ...fields }) + '\n');
+		},
+	};
+}

@@ -1,0 +1,61 @@
+/*
+ * Device test build (test/device/manifest.json): the production wiring of
+ * firmware/main.ts plus one scenario, chosen by mc/config `scenario` (an mcconfig
+ * `scenario=NAME` argument; only mc/config is rebuilt between scenarios).
+ * Verdict on its own line: PASS, or FAIL: reason (see run-headless.sh).
+ */
+import config from 'mc/config';
+import Time from 'time';
+import Timer from 'timer';
+import { Link } from '../../firmware/core/link/link';
+import { createModdablePorts, loadCredentials } from '../../firmware/platform/moddable/platform';
+import { SCENARIOS, type Scenario } from './scenarios/index';
+
+const startedAt = Time.ticks;
+let finished = false;
+
+function finish(ok: boolean, why = ''): void {
+	if (finished) return;
+	finished = true;
+	trace(ok ? 'PASS\n' : 'FAIL: ' + why + '\n');
+}
+
+function run(): void {
+	const name = String(config.scenario ?? '');
+	const scenario: Scenario | undefined = SCENARIOS[name];
+	if (!scenario) return finish(false, 'unknown scenario ' + JSON.stringify(name) + ' (known: ' + Object.keys(SCENARIOS).join(', ') + ')');
+	const thing = String(config.thing ?? '');
+	const port = Number(config.port);
+	if (!thing || !(port > 0)) return finish(false, 'config needs thing=NAME and port=N');
+	const credentials = loadCredentials(scenario.credentials ?? '');
+	if (typeof credentials === 'string') return finish(false, credentials);
+
+	const ports = createModdablePorts({ domain: 'robot', logLevel: 'info' });
+	const link = new Link(ports, {
+		clientId: thing,
+		endpoint: { host: String(config.host), port, tls: { ...credentials, serverName: String(config.serverName) } },
+		keepAlive: 30,
+		connectTimeoutMs: 8_000,
+		backoff: { baseMs: 500, capMs: 2_000 },
+	});
+	Timer.set(() => finish(false, 'scenario ' + name + ' timed out after ' + scenario.timeoutMs + ' ms'), scenario.timeoutMs);
+	scenario.run({
+		link,
+		thing,
+		startedAt,
+		step(event, fields) {
+			trace('step ' + JSON.stringify({ event, ...fields }) + '\n');
+		},
+		metric(fields) {
+			trace('device-metric ' + JSON.stringify({ scenario: name, ...fields }) + '\n');
+		},
+		pass: () => finish(true),
+		fail: (why) => finish(false, why),
+	});
+}
+
+try {
+	run();
+} catch (e) {
+	finish(false, 'threw: ' + String((e as Error)?.message ?? e));
+}
