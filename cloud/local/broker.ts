@@ -166,7 +166,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('tlsClientError', (err, socket) => {
-    log({ level: 'warn', event: 'broker.tls.refused', remote: socket.remoteAddress, error: err.message });
+    log({ level: 'warn', event: 'broker.tls.refused', remote: socket.remoteAddress, code: (err as { code?: string }).code, error: err.message });
   });
 
   try {

@@ -300,12 +300,12 @@ async function main(): Promise<number> {
  * subject and validity, so every certificate the CA issued still chains to it.
  * (Proper fix: tools/pki createCa adds the extension, as `openssl req -x509` does.)
  */
-async function withAuthorityKeyId(ca: { cert: import('@peculiar/x509').X509Certificate; signingKey: CryptoKey; certPem: string }): Promise<string> {
+async function withAuthorityKeyId(ca: Pick<import('../../tools/pki/dev-pki').Ca, 'cert' | 'signingKey' | 'certPem'>): Promise<string> {
   await import('reflect-metadata');
   const x509 = await import('@peculiar/x509');
   if (ca.cert.getExtension(x509.AuthorityKeyIdentifierExtension)) return ca.certPem;
   const { webcrypto } = await import('node:crypto');
-  const crypto = webcrypto as unknown as Crypto;
+  const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
   const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const publicKey = await ca.cert.publicKey.export(alg, ['verify'], crypto);
   const cert = await x509.X509CertificateGenerator.create(

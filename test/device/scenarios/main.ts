@@ -1,5 +1,5 @@
 /*
- * Device test build (test/device/manifest.json): the production wiring of
+ * Device test build (test/device/manifest.json; in scenarios/ because the repo tsconfig leaves that folder to mcconfig): the production wiring of
  * firmware/main.ts plus one scenario, chosen by mc/config `scenario` (an mcconfig
  * `scenario=NAME` argument; only mc/config is rebuilt between scenarios).
  * Verdict on its own line: PASS, or FAIL: reason (see run-headless.sh).
@@ -7,9 +7,9 @@
 import config from 'mc/config';
 import Time from 'time';
 import Timer from 'timer';
-import { Link } from '../../firmware/core/link/link';
-import { createModdablePorts, loadCredentials } from '../../firmware/platform/moddable/platform';
-import { SCENARIOS, type Scenario } from './scenarios/index';
+import { Link } from '../../../firmware/core/link/link';
+import { createModdablePorts, loadCredentials } from '../../../firmware/platform/moddable/platform';
+import { SCENARIOS, type Scenario } from './index';
 
 const startedAt = Time.ticks;
 let finished = false;
