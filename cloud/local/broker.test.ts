@@ -39,6 +39,16 @@ describe('local broker (aedes, mutual TLS, thing policy)', () => {
     assert.ok(logs.some((e) => e.event === 'broker.connect' && e.thing === 'robot-1'));
   });
 
+  it("speaks TLS 1.2 with the device's suites (ECDHE_RSA and RSA key exchange)", async () => {
+    for (const cipher of ['ECDHE-RSA-AES128-GCM-SHA256', 'AES128-SHA256']) {
+      const c = await connectThing({ port: broker.port, identity: pki.device('robot-1'), ca: pki.ca.certPem, tls12Cipher: cipher });
+      clients.push(c);
+      const socket = (c as unknown as { stream: import('node:tls').TLSSocket }).stream;
+      assert.equal(socket.getProtocol(), 'TLSv1.2');
+      assert.equal(socket.getCipher().standardName.includes('RSA'), true);
+    }
+  });
+
   it('refuses at TLS a certificate from another CA', async () => {
     await assert.rejects(connect('robot-x'));
     assert.ok(logs.some((e) => e.event === 'broker.tls.refused'));

@@ -10,6 +10,8 @@ export interface ConnectOptions {
   /** PEM of the CA the client trusts for the broker; defaults to the identity's issuer. */
   ca?: string;
   clean?: boolean;
+  /** Restrict the client as the device is: TLS 1.2 with one cipher suite. */
+  tls12Cipher?: string;
 }
 
 /** Resolves once CONNACK 0 arrived; rejects with the first error (TLS alert, CONNACK code) or close. */
@@ -27,6 +29,7 @@ export function connectThing(o: ConnectOptions): Promise<MqttClient> {
     clean: o.clean ?? true,
     reconnectPeriod: 0,
     connectTimeout: 5000,
+    ...(o.tls12Cipher ? { maxVersion: 'TLSv1.2' as const, ciphers: o.tls12Cipher } : {}),
   };
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(options);
