@@ -39,14 +39,6 @@ function writeIfChanged(file: string, data: Uint8Array | string): void {
   writeFileSync(file, bytes);
 }
 
-async function waitFor(file: string, what: string): Promise<void> {
-  for (let i = 0; !existsSync(file); i++) {
-    if (i === 0) console.log(`device: waiting for ${what} (${file})`);
-    if (i > 600) throw new Error(`${what} did not appear: ${file}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 interface RunResult {
   code: number;
   lines: string[];
@@ -92,8 +84,6 @@ async function main(): Promise<number> {
     console.log(`device suite skipped: run-headless.sh not found at ${runner} (set MODDABLE_RUN_HEADLESS)`);
     return 0;
   }
-  await waitFor(join(root, 'tools/pki/dev-pki.ts'), 'tools/pki/dev-pki.ts');
-  await waitFor(join(root, 'cloud/local/broker.ts'), 'cloud/local/broker.ts');
   const pkiMod = await import('../../tools/pki/dev-pki');
   const { startBroker } = await import('../../cloud/local/broker');
   const { startRelay } = await import('./relay');
@@ -102,8 +92,8 @@ async function main(): Promise<number> {
   mkdirSync(work, { recursive: true });
   const pki = await pkiMod.createDevPki(join(work, 'pki'), { things: [THING] });
   const device = pki.things.get(THING)!;
-  const caPem = await withAuthorityKeyId(pki.ca);
-  const caDer = new Uint8Array(Buffer.from(caPem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+  const caPem = pki.ca.certPem;
+  const caDer = pki.ca.certDer;
   let rogue: { certDer: Uint8Array; keyDer: Uint8Array };
   const roguePaths = { cert: join(work, 'pki/rogue-cert.der'), key: join(work, 'pki/rogue-key.der') };
   if (existsSync(roguePaths.cert) && existsSync(roguePaths.key)) {
@@ -290,39 +280,6 @@ async function main(): Promise<number> {
   }
   console.log(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
-}
-
-/**
- * The dev CA as PEM, with an authorityKeyIdentifier (= its own key id) added when it has none.
- * Node's TLS server sends the chain it builds from `ca`, so the device receives the root too,
- * and Moddable 8.2.3's ssl_cert.js (verify, line 165: X509.decodeAKI(certs[i + 1])) throws on a
- * chain certificate without AKI: the handshake then fails with a bare socket error. Same key,
- * subject and validity, so every certificate the CA issued still chains to it.
- * (Proper fix: tools/pki createCa adds the extension, as `openssl req -x509` does.)
- */
-async function withAuthorityKeyId(ca: Pick<import('../../tools/pki/dev-pki').Ca, 'cert' | 'signingKey' | 'certPem'>): Promise<string> {
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  if (ca.cert.getExtension(x509.AuthorityKeyIdentifierExtension)) return ca.certPem;
-  const { webcrypto } = await import('node:crypto');
-  const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-  const publicKey = await ca.cert.publicKey.export(alg, ['verify'], crypto);
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: ca.cert.serialNumber,
-      subject: ca.cert.subjectName,
-      issuer: ca.cert.subjectName,
-      notBefore: ca.cert.notBefore,
-      notAfter: ca.cert.notAfter,
-      publicKey,
-      signingKey: ca.signingKey,
-      signingAlgorithm: alg,
-      extensions: [...ca.cert.extensions, await x509.AuthorityKeyIdentifierExtension.create(publicKey, false, crypto)],
-    },
-    crypto,
-  );
-  return cert.toString('pem');
 }
 
 function findFile(dir: string, name: string): string | undefined {

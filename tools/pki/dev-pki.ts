@@ -121,6 +121,9 @@ export async function createCa(name: string, validity: Validity = {}): Promise<C
           true,
         ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        // as `openssl req -x509` does: Moddable's TLS client (ssl_cert.js, X509.decodeAKI) throws
+        // on a chain certificate without one, and Node's server sends the root in the chain
+        await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey, false, crypto),
       ],
     },
     crypto,
