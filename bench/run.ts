@@ -510,6 +510,13 @@ function markdown(r: Results): string {
 				].join('\n'),
 				'',
 			);
+			const ours = x.rows.find((q) => q.client.startsWith('Link') && q.tls.startsWith('full'));
+			const theirs = x.rows.find((q) => q.client.startsWith('MQTT.js') && q.tls.startsWith('full'));
+			if (ours && theirs && ours.medianMs > theirs.medianMs + 20)
+				md.push(
+					'**Note on time:** fewer round trips but more milliseconds here points at Nagle on the broker side: the local broker does not set TCP_NODELAY on accepted sockets, so for a pipelined CONNECT + SUBSCRIBE it writes CONNACK and SUBACK as two small segments and holds the second until the first is acknowledged, which the receiver delays (delayed ACK, ~40 ms on Linux). A client that waits for CONNACK before sending SUBSCRIBE piggybacks that acknowledgement and never sees the stall. `socket.setNoDelay(true)` in the broker\'s connection handler removes it.',
+					'',
+				);
 		}
 	}
 

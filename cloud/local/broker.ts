@@ -159,7 +159,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       // the device speaks TLS 1.2 only; Node clients may use 1.3
       minVersion: 'TLSv1.2',
     },
-    (socket) => aedes.handle(socket),
+    (socket) => {
+      // CONNACK and SUBACK go out back to back for a client that pipelines; with Nagle on, the
+      // second waits for the client's delayed ACK of the first (~40 ms a connection)
+      socket.setNoDelay(true);
+      aedes.handle(socket);
+    },
   );
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 if (!process.env.MODDABLE) {
   console.log('device suite skipped: MODDABLE is not set (run ../shared/moddable/setup.sh, then export MODDABLE=/opt/moddable-8.2.3 and PATH=$MODDABLE/build/bin/lin/release:$PATH)');
-  process.exit(0);
+  // CI never skips the real runtime
+  process.exit(process.env.CI === 'true' ? 1 : 0);
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +83,7 @@ async function main(): Promise<number> {
   const only = process.argv.slice(2);
   if (!existsSync(runner)) {
     console.log(`device suite skipped: run-headless.sh not found at ${runner} (set MODDABLE_RUN_HEADLESS)`);
-    return 0;
+    return process.env.CI === 'true' ? 1 : 0;
   }
   const pkiMod = await import('../../tools/pki/dev-pki');
   const { startBroker } = await import('../../cloud/local/broker');
@@ -153,7 +154,10 @@ async function main(): Promise<number> {
   const payloads = (topic: string) => (broker?.record.entries({ thing: THING, topic }) ?? []).map((e) => Buffer.from(e.payload).toString());
   const exactlyOnce = (topic: string, expected: string[]): string | undefined => {
     const got = payloads(topic);
-    return JSON.stringify(got) === JSON.stringify(expected) ? undefined : `broker received ${JSON.stringify(got)} on ${topic}, expected ${JSON.stringify(expected)} (each exactly once)`;
+    if (JSON.stringify(got) !== JSON.stringify(expected)) return `broker received ${JSON.stringify(got)} on ${topic}, expected ${JSON.stringify(expected)} (each exactly once)`;
+    const qos1 = (broker?.record.entries({ thing: THING, topic }) ?? []).map((e) => `${Buffer.from(e.payload).toString()}(qos ${e.qos}, id ${e.messageId}${e.dup ? ', dup' : ''})`);
+    console.log(`device: broker record for ${topic}: ${qos1.join(' ')}: each exactly once`);
+    return undefined;
   };
   const clearStorage = () => rmSync(join(data, 'modpreferences.json'), { force: true });
 
@@ -264,6 +268,7 @@ async function main(): Promise<number> {
       } else {
         passed++;
         console.log(`device ${c.name}: PASS (${timing})`);
+        for (const l of r.lines) if (/^run-headless: (building|build ok|PASS)/.test(l)) console.log('  | ' + l);
       }
       for (const l of r.lines) if (l.startsWith('device-metric ')) console.log(l);
       metric({ name: 'device.scenario', scenario: c.name, ok: !why, buildMs: r.buildMs, runMs: r.runMs });
