@@ -69,6 +69,14 @@ export interface BrokerMessage {
 
 export type MessageHandler = (message: BrokerMessage) => void | Promise<void>;
 
+/** A device's PUBLISH after the policy allowed it, with who sent it: what the rules engine sees. */
+export interface DevicePublish extends BrokerMessage {
+  readonly clientId: string;
+  readonly thing: string;
+  /** DER of the client certificate the device connected with (AWS: `principal()` names it). */
+  readonly certificate: Uint8Array;
+}
+
 export interface Broker {
   readonly host: string;
   readonly port: number;
@@ -77,6 +85,8 @@ export interface Broker {
   publish(topic: string, payload: Uint8Array | string, qos?: QoS, options?: { retain?: boolean }): Promise<void>;
   /** Subscribes in-process to any filter; resolves to an unsubscribe function. */
   subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>>;
+  /** Every allowed device PUBLISH, Basic Ingest ones included; resolves nothing, returns an off switch. */
+  onDevicePublish(handler: (message: DevicePublish) => void): () => void;
   /** Things with a live MQTT session on this broker. */
   connectedThings(): string[];
   /** Closes the listener and every socket; the port is free when this resolves. */
@@ -147,6 +157,28 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   aedes.on('clientError', (client, err) => log({ level: 'info', event: 'broker.client.error', thing: things.get(client), error: err.message }));
   aedes.on('connectionError', (_client, err) => log({ level: 'info', event: 'broker.connection.error', error: err.message }));
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log({ level: 'error', event: 'broker.error', error: err.message }));
+
+  const devicePublishHandlers = new Set<(message: DevicePublish) => void>();
+  aedes.on('publish', (packet, client) => {
+    const thing = client ? things.get(client) : undefined;
+    if (!client || thing === undefined || devicePublishHandlers.size === 0) return;
+    const message: DevicePublish = {
+      topic: packet.topic,
+      payload: toBytes(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain === true,
+      clientId: client.id,
+      thing,
+      certificate: new Uint8Array((client.conn as TLSSocket).getPeerCertificate().raw ?? []),
+    };
+    for (const h of devicePublishHandlers) {
+      try {
+        h(message);
+      } catch (err) {
+        log({ level: 'error', event: 'broker.device_publish.handler_error', thing, topic: packet.topic, error: String(err) });
+      }
+    }
+  });
 
   const sockets = new Set<Socket>();
   const server = createServer(
@@ -233,6 +265,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           resolve(() => new Promise<void>((done) => aedes.unsubscribe(filter, deliver, () => done()))),
         );
       });
+    },
+    onDevicePublish(handler) {
+      devicePublishHandlers.add(handler);
+      return () => void devicePublishHandlers.delete(handler);
     },
     connectedThings() {
       const out: string[] = [];

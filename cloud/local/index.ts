@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
+import { createBus, type Bus } from './bus';
 import { silentLog, type LogFn } from './log';
 
 export interface LocalCloudOptions {
@@ -24,6 +25,8 @@ export interface LocalCloud {
 	readonly pki: DevPki;
 	/** The running broker (a new object after `startBroker`). Throws while it is stopped. */
 	readonly broker: Broker;
+	/** In-process MQTT for the cloud's own services; survives broker restarts. */
+	readonly bus: Bus;
 	readonly endpoints: { readonly mqtt: string; readonly caPath: string };
 	/** Stops the broker alone, as an outage would; clients see their connections drop. */
 	stopBroker(): Promise<void>;
@@ -37,13 +40,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: options.things ?? [] });
 	const host = options.host ?? '127.0.0.1';
 	const brokerOptions = { host, ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, log };
+	const bus = createBus(log);
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });
+	await bus.attach(broker);
 	const port = broker.port;
 	const endpoints = { mqtt: 'mqtts://' + host + ':' + port, caPath: pki.paths.caPem };
 	log({ level: 'info', event: 'cloud.started', ...endpoints });
 	const stopBroker = async () => {
 		const b = broker;
 		broker = undefined;
+		bus.detach();
 		await b?.close();
 	};
 	return {
@@ -52,10 +58,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			if (!broker) throw new Error('the broker is stopped');
 			return broker;
 		},
+		bus,
 		endpoints,
 		stopBroker,
 		async startBroker() {
-			broker ??= await startBroker({ ...brokerOptions, port });
+			if (broker) return;
+			broker = await startBroker({ ...brokerOptions, port });
+			await bus.attach(broker);
 		},
 		async close() {
 			await stopBroker();
