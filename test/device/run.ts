@@ -10,7 +10,7 @@
 // app's private Preference directory (config.file.root). Nothing secret is in source.
 //
 // Output: one line per scenario, `device-metric {...}` JSON lines, then `N passed, N failed`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -251,6 +251,21 @@ async function main(): Promise<number> {
 
   let passed = 0;
   let failed = 0;
+  // the production image (manifest.json at the root, firmware/main.ts) must build with mcconfig and its
+  // tsc for lin: a type error or a module missing from the manifest fails here
+  if (!only.length || only.includes('build')) {
+    const t0 = Date.now();
+    const b = spawnSync(runner, ['--build-only', '--out', join(work, 'prod'), root], { encoding: 'utf8', env: process.env });
+    const ms = Date.now() - t0;
+    if (b.status === 0) {
+      passed++;
+      console.log(`device build (production manifest.json, lin): PASS (${ms} ms)`);
+    } else {
+      failed++;
+      console.log(`device build (production manifest.json, lin): FAIL: run-headless exit ${b.status} (${ms} ms)`);
+      for (const l of (b.stdout + b.stderr).split('\n').slice(-30)) console.log('  | ' + l);
+    }
+  }
   try {
     for (const c of cases) {
       if (only.length && !only.includes(c.name)) continue;
