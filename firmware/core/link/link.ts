@@ -85,6 +85,8 @@ interface Sub {
 }
 
 export const MAX_INFLIGHT = 8;
+/** AWS IoT's limit on topic filters in one SUBSCRIBE. */
+export const MAX_FILTERS_PER_SUBSCRIBE = 8;
 
 /** Wire size of a PUBLISH of this topic and payload, or why it cannot be sent. */
 function publishSize(topic: string, payload: Uint8Array): number | string {
@@ -172,7 +174,11 @@ export class Link {
 		if (why) return err({ code: 'invalid', message: '"filter" ' + why });
 		if (typeof handler !== 'function') throw new TypeError('"handler" expected a function');
 		this.#subs.set(filter, { handler, status: 'pending' });
-		if (this.#canWrite()) this.#send([{ type: 'subscribe', packetId: this.#allocateId(), subscriptions: [{ topic: filter, qos: 1 }] }], [filter]);
+		if (this.#canWrite()) {
+			const packetId = this.#allocateId();
+			this.#pendingSub.set(packetId, [filter]);
+			this.#write([{ type: 'subscribe', packetId, subscriptions: [{ topic: filter, qos: 1 }] }]);
+		}
 		return ok(undefined);
 	}
 
@@ -213,6 +219,11 @@ export class Link {
 		}
 		if (this.#canWrite()) this.#pump([]);
 		return ok(added.value.seq);
+	}
+
+	/** Takes back a queued QoS 1 message that has not gone out yet; false once it is on the wire. */
+	withdraw(seq: number): boolean {
+		return this.outbox.withdraw(seq);
 	}
 
 	// ---- supervisor -------------------------------------------------------
@@ -346,27 +357,25 @@ export class Link {
 		this.#socket!.write(out);
 	}
 
-	/** Writes packets, recording SUBSCRIBE filters so their SUBACK can be matched. */
-	#send(packets: Packet[], subFilters: readonly string[]): void {
-		for (const p of packets) if (p.type === 'subscribe') this.#pendingSub.set(p.packetId, subFilters);
-		this.#write(packets);
-	}
-
 	#sendOpening(): void {
 		const packets: Packet[] = [{ type: 'connect', clientId: this.#opts.clientId, cleanSession: false, keepAlive: this.#opts.keepAlive }];
 		const filters = [...this.#subs.keys()];
-		if (filters.length) {
-			for (const f of filters) this.#subs.get(f)!.status = 'pending';
-			packets.push({ type: 'subscribe', packetId: this.#allocateId(), subscriptions: filters.map((topic) => ({ topic, qos: 1 as const })) });
+		for (const f of filters) this.#subs.get(f)!.status = 'pending';
+		// AWS IoT takes at most 8 filters in one SUBSCRIBE
+		for (let i = 0; i < filters.length; i += MAX_FILTERS_PER_SUBSCRIBE) {
+			const chunk = filters.slice(i, i + MAX_FILTERS_PER_SUBSCRIBE);
+			const packetId = this.#allocateId();
+			this.#pendingSub.set(packetId, chunk);
+			packets.push({ type: 'subscribe', packetId, subscriptions: chunk.map((topic) => ({ topic, qos: 1 as const })) });
 		}
-		this.#pump(packets, filters, true);
+		this.#pump(packets, true);
 	}
 
 	/**
 	 * Sends what the window allows: on a new connection every unacknowledged entry
 	 * again (DUP, old id), then entries never sent, up to maxInflight in flight.
 	 */
-	#pump(packets: Packet[], filters: readonly string[] = [], reconnect = false): void {
+	#pump(packets: Packet[], reconnect = false): void {
 		let inflight = 0;
 		for (const e of this.outbox.entries()) if (e.packetId !== 0) inflight++;
 		for (const e of this.outbox.entries()) {
@@ -379,7 +388,7 @@ export class Link {
 			packets.push(this.#publishOf(e, false));
 			inflight++;
 		}
-		this.#send(packets, filters);
+		this.#write(packets);
 	}
 
 	#publishOf(e: OutboxEntry, dup: boolean): Publish {

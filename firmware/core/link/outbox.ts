@@ -126,6 +126,16 @@ export class Outbox {
 		return entry;
 	}
 
+	/** Takes back an entry never sent (e.g. a request whose caller gave up); false once it is on the wire. */
+	withdraw(seq: number): boolean {
+		const i = this.#entries.findIndex((e) => e.seq === seq);
+		if (i < 0 || this.#entries[i]!.packetId !== 0) return false;
+		const [entry] = this.#entries.splice(i, 1);
+		this.#bytes -= entryBytes(entry!);
+		if (entry!.durable) this.#storage.remove(keyOf(entry!.seq));
+		return true;
+	}
+
 	#load(): void {
 		const found: OutboxEntry[] = [];
 		for (const key of this.#storage.keys()) {

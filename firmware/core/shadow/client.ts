@@ -1,0 +1,217 @@
+/*
+ * Device Shadow client over the link (AWS IoT Device Shadow MQTT API). The surface
+ * follows the AWS device SDK's shadow client (get, update, delete; delta and
+ * documents streams; a clientToken on every request matched on /accepted and
+ * /rejected), with typed results instead of exceptions: a rejection is data
+ * ({ code: 'rejected', status }) distinct from a timeout or an offline link.
+ *
+ * Subscriptions: the reply topics only, not `.../#`: AWS IoT delivers a client its
+ * own publishes when a filter matches them, and every inbound message is billed.
+ * `update/documents` only when asked for.
+ */
+import type { LogPort, RandomPort, TimerPort } from '../../ports';
+import type { LinkError, Message, MessageHandler } from '../link/link';
+import type { LinkState } from '../link/machine';
+import { err, ok, type Result } from '../util/result';
+import { utf8Decode, utf8Encode } from '../util/utf8';
+
+/** What the shadow client needs of the link; `Link` has it. */
+export interface Messenger {
+	readonly state: LinkState;
+	subscribe(filter: string, handler: MessageHandler): Result<void, LinkError>;
+	publish(topic: string, payload: Uint8Array, qos: 0 | 1, durable?: boolean): Result<number, LinkError>;
+	withdraw(seq: number): boolean;
+}
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+export interface ShadowState {
+	readonly desired?: JsonObject | null;
+	readonly reported?: JsonObject | null;
+	readonly delta?: JsonObject;
+}
+
+/** get/accepted and update/accepted bodies (the fields we rely on). */
+export interface ShadowDocument {
+	readonly state: ShadowState;
+	readonly metadata?: JsonObject;
+	readonly version: number;
+	readonly timestamp: number;
+}
+
+export interface Delta {
+	readonly state: JsonObject;
+	readonly metadata: JsonObject;
+	readonly version: number;
+	readonly timestamp: number;
+}
+
+export type ShadowError =
+	| { readonly code: 'rejected'; readonly status: number; readonly message: string }
+	| { readonly code: 'timeout' }
+	| { readonly code: 'offline' }
+	| { readonly code: 'link'; readonly error: LinkError };
+
+export interface ShadowOptions {
+	readonly thing: string;
+	/** Named shadow; omitted for the classic one. */
+	readonly name?: string;
+	readonly timeoutMs?: number;
+	/** Also subscribe to update/documents. */
+	readonly documents?: boolean;
+}
+
+interface Pending {
+	readonly resolve: (r: Result<ShadowDocument | { version: number; timestamp: number }, ShadowError>) => void;
+	readonly timer: ReturnType<TimerPort['set']>;
+	readonly seq: number;
+}
+
+const OPS = Object.freeze(['get', 'update', 'delete'] as const);
+type Op = (typeof OPS)[number];
+
+function isObject(x: unknown): x is JsonObject {
+	return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+export class ShadowClient {
+	readonly prefix: string;
+	readonly #link: Messenger;
+	readonly #ports: { timers: TimerPort; random: RandomPort; log: LogPort };
+	readonly #timeoutMs: number;
+	readonly #pending = new Map<string, Pending>();
+	#tokens = 0;
+	#version: number | undefined;
+	#delta: ((d: Delta) => void) | undefined;
+	#documents: ((d: { previous: ShadowDocument | null; current: ShadowDocument | null; timestamp: number }) => void) | undefined;
+
+	constructor(link: Messenger, ports: { timers: TimerPort; random: RandomPort; log: LogPort }, options: ShadowOptions) {
+		if (typeof options.thing !== 'string' || !/^[A-Za-z0-9:_-]{1,128}$/.test(options.thing))
+			throw new RangeError('"thing" expected 1..128 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.thing));
+		if (options.name !== undefined && !/^[A-Za-z0-9:_-]{1,64}$/.test(options.name))
+			throw new RangeError('"name" expected 1..64 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.name));
+		this.#link = link;
+		this.#ports = ports;
+		this.#timeoutMs = options.timeoutMs ?? 10_000;
+		this.prefix = '$aws/things/' + options.thing + '/shadow' + (options.name !== undefined ? '/name/' + options.name : '');
+		// three filters cover every reply (AWS IoT takes at most 8 per SUBSCRIBE, 50 per connection)
+		const filters = ['+/accepted', '+/rejected', 'update/delta'];
+		if (options.documents) filters.push('update/documents');
+		const at = this.prefix.length + 1;
+		for (const f of filters) {
+			const r = link.subscribe(this.prefix + '/' + f, (m) => this.#received(m.topic.slice(at), m));
+			if (!r.ok) throw new Error('shadow: cannot subscribe ' + f + ': ' + JSON.stringify(r.error));
+		}
+	}
+
+	/** Highest shadow version seen in any reply, delta or document. */
+	get version(): number | undefined {
+		return this.#version;
+	}
+
+	onDelta(handler: (d: Delta) => void): void {
+		this.#delta = handler;
+	}
+
+	onDocuments(handler: (d: { previous: ShadowDocument | null; current: ShadowDocument | null; timestamp: number }) => void): void {
+		this.#documents = handler;
+	}
+
+	get(): Promise<Result<ShadowDocument, ShadowError>> {
+		return this.#request('get', {}) as Promise<Result<ShadowDocument, ShadowError>>;
+	}
+
+	/** `version` makes the update conditional: a stale one is rejected with 409. */
+	update(state: { desired?: JsonObject | null; reported?: JsonObject | null }, version?: number): Promise<Result<ShadowDocument, ShadowError>> {
+		if (!isObject(state) || (state.desired === undefined && state.reported === undefined))
+			throw new TypeError('"state" expected { desired?, reported? } with at least one of them');
+		const body: JsonObject = { state: state as JsonObject };
+		if (version !== undefined) body.version = version;
+		return this.#request('update', body) as Promise<Result<ShadowDocument, ShadowError>>;
+	}
+
+	delete(): Promise<Result<{ version: number; timestamp: number }, ShadowError>> {
+		return this.#request('delete', {}) as Promise<Result<{ version: number; timestamp: number }, ShadowError>>;
+	}
+
+	/** Settles every request in flight as offline (the link went down and its replies are lost with it). */
+	abandon(): void {
+		for (const [token, p] of this.#pending) this.#settle(token, p, err({ code: 'offline' }));
+	}
+
+	#request(op: Op, body: JsonObject): Promise<Result<ShadowDocument | { version: number; timestamp: number }, ShadowError>> {
+		const s = this.#link.state.value;
+		// connecting counts: the request rides in the connection's first write
+		if (s !== 'connected' && s !== 'connecting') return Promise.resolve(err({ code: 'offline' }));
+		const token = (++this.#tokens).toString(36) + '-' + Math.floor(this.#ports.random.random() * 0x7fffffff).toString(36);
+		body.clientToken = token;
+		const sent = this.#link.publish(this.prefix + '/' + op, utf8Encode(JSON.stringify(body)), 1, false);
+		if (!sent.ok) return Promise.resolve(err({ code: 'link', error: sent.error }));
+		return new Promise((resolve) => {
+			const timer = this.#ports.timers.set(() => {
+				const p = this.#pending.get(token);
+				if (!p) return;
+				this.#ports.log.log('warn', 'shadow.timeout', { op, shadow: this.prefix, ms: this.#timeoutMs });
+				this.#settle(token, p, err({ code: 'timeout' }));
+			}, this.#timeoutMs);
+			this.#pending.set(token, { resolve, timer, seq: sent.value });
+		});
+	}
+
+	#settle(token: string, p: Pending, r: Parameters<Pending['resolve']>[0]): void {
+		this.#pending.delete(token);
+		this.#ports.timers.clear(p.timer);
+		// a request still queued is no longer wanted by anyone
+		if (!r.ok) this.#link.withdraw(p.seq);
+		p.resolve(r);
+	}
+
+	#seen(version: unknown): void {
+		if (typeof version === 'number' && Number.isInteger(version) && (this.#version === undefined || version > this.#version)) this.#version = version;
+	}
+
+	#received(suffix: string, m: Message): void {
+		const text = utf8Decode(m.payload);
+		let body: unknown;
+		try {
+			body = text === undefined ? undefined : JSON.parse(text);
+		} catch {
+			body = undefined;
+		}
+		if (!isObject(body)) {
+			this.#ports.log.log('error', 'shadow.bad_message', { topic: m.topic, bytes: m.payload.length });
+			return;
+		}
+		this.#seen(body.version);
+		if (suffix === 'update/delta') {
+			if (!isObject(body.state) || typeof body.version !== 'number') return this.#ports.log.log('error', 'shadow.bad_delta', { topic: m.topic });
+			this.#delta?.({ state: body.state, metadata: isObject(body.metadata) ? body.metadata : {}, version: body.version, timestamp: Number(body.timestamp) });
+			return;
+		}
+		if (suffix === 'update/documents') {
+			const doc = (x: Json | undefined) => (isObject(x) && isObject(x.state) ? (x as unknown as ShadowDocument) : null);
+			this.#documents?.({ previous: doc(body.previous), current: doc(body.current), timestamp: Number(body.timestamp) });
+			return;
+		}
+		const token = body.clientToken;
+		const p = typeof token === 'string' ? this.#pending.get(token) : undefined;
+		if (!p) return; // another client's reply on the shared topic, or one we gave up on
+		if (suffix.endsWith('/rejected')) {
+			const status = typeof body.code === 'number' ? body.code : 0;
+			const message = typeof body.message === 'string' ? body.message : '';
+			this.#ports.log.log('warn', 'shadow.rejected', { topic: m.topic, status, message });
+			this.#settle(token as string, p, err({ code: 'rejected', status, message }));
+			return;
+		}
+		if (suffix === 'delete/accepted') {
+			this.#settle(token as string, p, ok({ version: Number(body.version), timestamp: Number(body.timestamp) }));
+			return;
+		}
+		if (!isObject(body.state) || typeof body.version !== 'number') {
+			this.#ports.log.log('error', 'shadow.bad_reply', { topic: m.topic });
+			return;
+		}
+		this.#settle(token as string, p, ok(body as unknown as ShadowDocument));
+	}
+}
