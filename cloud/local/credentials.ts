@@ -5,7 +5,7 @@
  */
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
-export const LOCAL_CREDENTIALS = Object.freeze({
+export const LOCAL_CREDENTIALS: Readonly<{ accessKeyId: string; secretAccessKey: string }> = Object.freeze({
 	accessKeyId: 'AKIALOCALCLOUD000001',
 	secretAccessKey: 'local-cloud-secret-key-not-for-aws-000000',
 });

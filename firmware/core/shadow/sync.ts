@@ -1,0 +1,147 @@
+/*
+ * Runs the reconciliation machine (reconcile.ts) over the link and a shadow
+ * client: performs its effects and feeds their results back as events.
+ *
+ * The read starts when the link starts connecting, not when it is connected: the
+ * GET then rides in the connection's first write with CONNECT and SUBSCRIBE, and
+ * the document is in hand after three round trips (two TLS, one MQTT).
+ */
+import type { ClockPort, LogPort, StoragePort, TimerHandle, TimerPort, RandomPort } from '../../ports';
+import { backoffDelay, type BackoffPolicy } from '../link/backoff';
+import type { LinkListener } from '../link/link';
+import { utf8Decode, utf8Encode } from '../util/utf8';
+import type { ShadowClient } from './client';
+import { initialSync, step, type Codec, type Owned, type SyncEffect, type SyncEvent, type SyncState } from './reconcile';
+
+export interface SyncPorts {
+	readonly timers: TimerPort;
+	readonly clock: ClockPort;
+	readonly random: RandomPort;
+	readonly storage: StoragePort;
+	readonly log: LogPort;
+}
+
+export interface SyncOptions<T> {
+	readonly codec: Codec<T>;
+	/** Storage key of the owned value (<= 15 characters). */
+	readonly storageKey: string;
+	/** What the robot runs before any edit reached it (factory default). */
+	readonly initial: T;
+	/** Called whenever the value the robot runs changes (boot included). */
+	readonly onApply: (value: T, owned: Owned<T>) => void;
+	readonly backoff?: BackoffPolicy;
+}
+
+const RETRY: BackoffPolicy = Object.freeze({ baseMs: 2000, capMs: 60_000 });
+
+export class ShadowSync<T> {
+	readonly #shadow: ShadowClient;
+	readonly #ports: SyncPorts;
+	readonly #opts: SyncOptions<T>;
+	#state: SyncState<T>;
+	#timer: TimerHandle | undefined;
+	#listeners: ((s: SyncState<T>) => void)[] = [];
+
+	constructor(link: { listen(l: LinkListener): () => void }, shadow: ShadowClient, ports: SyncPorts, options: SyncOptions<T>) {
+		this.#shadow = shadow;
+		this.#ports = ports;
+		this.#opts = options;
+		this.#state = initialSync(this.#load());
+		options.onApply(this.#state.owned.value, this.#state.owned);
+		shadow.onDelta(() => this.#dispatch({ type: 'delta' }));
+		link.listen({
+			state: (s) => {
+				if (s.value === 'connecting') this.#dispatch({ type: 'online' });
+				else if (s.value === 'waiting' || s.value === 'offline') {
+					this.#dispatch({ type: 'offline' });
+					shadow.abandon();
+				}
+			},
+		});
+	}
+
+	get state(): SyncState<T> {
+		return this.#state;
+	}
+
+	get value(): T {
+		return this.#state.owned.value;
+	}
+
+	listen(l: (s: SyncState<T>) => void): void {
+		this.#listeners.push(l);
+	}
+
+	/** An edit made on the robot itself (buttons); applied at once, reported when possible. */
+	edit(value: T): { ok: true } | { ok: false; error: string } {
+		const checked = this.#opts.codec.validate(value);
+		if (!checked.ok) return checked;
+		this.#dispatch({ type: 'localEdit', value: checked.value, at: this.#ports.clock.now() });
+		return { ok: true };
+	}
+
+	#load(): Owned<T> {
+		const raw = this.#ports.storage.read(this.#opts.storageKey);
+		if (raw) {
+			try {
+				const o = JSON.parse(utf8Decode(raw) ?? '') as { v: unknown; e?: number; d?: boolean };
+				const checked = this.#opts.codec.validate(o.v);
+				if (checked.ok) return { value: checked.value, editedAt: typeof o.e === 'number' ? o.e : undefined, dirty: o.d === true };
+				this.#ports.log.log('error', 'sync.stored_invalid', { key: this.#opts.storageKey, error: checked.error });
+			} catch (e) {
+				this.#ports.log.log('error', 'sync.stored_unreadable', { key: this.#opts.storageKey, error: String(e) });
+			}
+		}
+		return { value: this.#opts.initial, editedAt: undefined, dirty: false };
+	}
+
+	#save(o: Owned<T>): void {
+		const body: Record<string, unknown> = { v: this.#opts.codec.toJson(o.value), d: o.dirty };
+		if (o.editedAt !== undefined) body.e = o.editedAt;
+		this.#ports.storage.write(this.#opts.storageKey, utf8Encode(JSON.stringify(body)));
+	}
+
+	#dispatch(e: SyncEvent<T>): void {
+		const next = step(this.#opts.codec, this.#state, e);
+		if (!next) return;
+		const from = this.#state.value;
+		this.#state = next.state;
+		if (from !== next.state.value) this.#ports.log.log('debug', 'sync.state', { key: this.#opts.codec.key, from, to: next.state.value, event: e.type });
+		for (const fx of next.effects) this.#perform(fx);
+		for (const l of this.#listeners) l(this.#state);
+	}
+
+	#perform(fx: SyncEffect<T>): void {
+		switch (fx.type) {
+			case 'get':
+				void this.#shadow.get().then((r) => {
+					if (r.ok) this.#dispatch({ type: 'read', doc: r.value });
+					else if (r.error.code === 'rejected' && r.error.status === 404) this.#dispatch({ type: 'read', doc: undefined });
+					else this.#dispatch({ type: 'readFailed', error: r.error });
+				});
+				return;
+			case 'update':
+				void this.#shadow.update(fx.state, fx.version).then((r) => this.#dispatch(r.ok ? { type: 'written' } : { type: 'writeFailed', error: r.error }));
+				return;
+			case 'apply':
+				this.#save(fx.owned);
+				this.#opts.onApply(fx.owned.value, fx.owned);
+				return;
+			case 'persist':
+				this.#save(fx.owned);
+				return;
+			case 'wait': {
+				if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
+				const ms = backoffDelay(this.#opts.backoff ?? RETRY, fx.attempt, this.#ports.random.random());
+				this.#timer = this.#ports.timers.set(() => {
+					this.#timer = undefined;
+					this.#dispatch({ type: 'retry' });
+				}, ms);
+				return;
+			}
+			case 'log':
+				this.#ports.log.log(fx.event === 'sync.desired_rejected' || fx.event === 'sync.retry' ? 'warn' : 'info', fx.event, { key: this.#opts.codec.key, detail: fx.detail });
+				return;
+		}
+	}
+}
