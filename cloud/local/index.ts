@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
+import { startShadowService } from './shadow/index';
 import { silentLog, type LogFn } from './log';
 
 export interface LocalCloudOptions {
@@ -19,6 +20,8 @@ export interface LocalCloudOptions {
 	/** Thing names to issue dev device certificates for. */
 	readonly things?: readonly string[];
 	readonly log?: LogFn;
+	/** Keep service state in memory only (tests); the dev PKI still lives in dataDir. */
+	readonly inMemory?: boolean;
 }
 
 export interface LocalCloud {
@@ -27,7 +30,8 @@ export interface LocalCloud {
 	readonly broker: Broker;
 	/** In-process MQTT for the cloud's own services; survives broker restarts. */
 	readonly bus: Bus;
-	readonly endpoints: { readonly mqtt: string; readonly caPath: string };
+	readonly shadow: Awaited<ReturnType<typeof startShadowService>>;
+	readonly endpoints: { readonly mqtt: string; readonly caPath: string; readonly shadow: string };
 	/** Stops the broker alone, as an outage would; clients see their connections drop. */
 	stopBroker(): Promise<void>;
 	/** Starts it again on the same port. */
@@ -44,7 +48,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });
 	await bus.attach(broker);
 	const port = broker.port;
-	const endpoints = { mqtt: 'mqtts://' + host + ':' + port, caPath: pki.paths.caPem };
+	const shadow = await startShadowService({ bus, log, host, ...(options.inMemory ? {} : { dataDir: path.join(options.dataDir, 'shadows') }) });
+	const endpoints = { mqtt: 'mqtts://' + host + ':' + port, caPath: pki.paths.caPem, shadow: shadow.endpoint };
 	log({ level: 'info', event: 'cloud.started', ...endpoints });
 	const stopBroker = async () => {
 		const b = broker;
@@ -59,6 +64,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			return broker;
 		},
 		bus,
+		shadow,
 		endpoints,
 		stopBroker,
 		async startBroker() {
@@ -67,6 +73,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			await bus.attach(broker);
 		},
 		async close() {
+			await shadow.close();
 			await stopBroker();
 			log({ level: 'info', event: 'cloud.stopped' });
 		},
