@@ -1,18 +1,29 @@
 /*
- * The local cloud: the stand-in for the AWS services on one machine. So far the
- * AWS IoT Core message broker (mutual TLS against the dev CA, per-thing policy);
- * shadow, jobs, rules, S3, DynamoDB, KMS and the queue join it here.
- * No global state: every call makes an independent instance.
+ * The local cloud: the stand-in for the AWS services on one machine, reached by
+ * the same clients as AWS (the firmware, aws-iot-device-sdk-v2, AWS SDK v3 with
+ * endpoint overrides):
+ *   AWS IoT Core  broker (mutual TLS, per-thing policy), Device Shadow (MQTT and
+ *                 HTTP data plane), Jobs (MQTT device API and HTTP control plane),
+ *                 topic rules (Basic Ingest included)
+ *   S3            SigV4-checked, presigned URLs, object-created events
+ *   KMS, DynamoDB (dynalite), SQS (with dead-letter queues)
+ * No global state: every call makes an independent instance on its own ports.
  */
 import path from 'node:path';
 import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
-import { startShadowService } from './shadow/index';
+import { startDynamoDb } from './dynamodb/server';
+import { startJobsService } from './jobs/index';
+import { startKms } from './kms/server';
 import { silentLog, type LogFn } from './log';
+import { startQueue } from './queue/server';
+import { createRules } from './rules/index';
+import { startS3 } from './s3/server';
+import { startShadowService } from './shadow/index';
 
 export interface LocalCloudOptions {
-	/** Where the dev PKI and state live. */
+	/** Where the dev PKI and the services' state live. */
 	readonly dataDir: string;
 	/** MQTT over TLS port; 0 picks a free one. */
 	readonly mqttPort?: number;
@@ -22,6 +33,21 @@ export interface LocalCloudOptions {
 	readonly log?: LogFn;
 	/** Keep service state in memory only (tests); the dev PKI still lives in dataDir. */
 	readonly inMemory?: boolean;
+	/** Milliseconds in a jobs "minute" (timeouts), for tests that cannot wait minutes. */
+	readonly jobsMinuteMs?: number;
+}
+
+export interface Endpoints {
+	readonly mqtt: string;
+	readonly caPath: string;
+	/** AWS IoT data plane (shadows over HTTP): `IoTDataPlaneClient({ endpoint })`. */
+	readonly iotData: string;
+	/** AWS IoT control plane (jobs): `IoTClient({ endpoint })`. */
+	readonly iot: string;
+	readonly s3: string;
+	readonly kms: string;
+	readonly dynamodb: string;
+	readonly sqs: string;
 }
 
 export interface LocalCloud {
@@ -31,7 +57,13 @@ export interface LocalCloud {
 	/** In-process MQTT for the cloud's own services; survives broker restarts. */
 	readonly bus: Bus;
 	readonly shadow: Awaited<ReturnType<typeof startShadowService>>;
-	readonly endpoints: { readonly mqtt: string; readonly caPath: string; readonly shadow: string };
+	readonly jobs: Awaited<ReturnType<typeof startJobsService>>;
+	readonly rules: ReturnType<typeof createRules>;
+	readonly s3: Awaited<ReturnType<typeof startS3>>;
+	readonly kms: Awaited<ReturnType<typeof startKms>>;
+	readonly dynamodb: Awaited<ReturnType<typeof startDynamoDb>>;
+	readonly queue: Awaited<ReturnType<typeof startQueue>>;
+	readonly endpoints: Endpoints;
 	/** Stops the broker alone, as an outage would; clients see their connections drop. */
 	stopBroker(): Promise<void>;
 	/** Starts it again on the same port. */
@@ -39,17 +71,38 @@ export interface LocalCloud {
 	close(): Promise<void>;
 }
 
+/** Buckets the product uses: encrypted maps, firmware images. */
+export const BUCKETS = Object.freeze(['maps', 'firmware']);
+
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
 	const log = options.log ?? silentLog;
-	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: options.things ?? [] });
 	const host = options.host ?? '127.0.0.1';
+	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
+	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: options.things ?? [] });
 	const brokerOptions = { host, ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, log };
 	const bus = createBus(log);
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });
 	await bus.attach(broker);
 	const port = broker.port;
-	const shadow = await startShadowService({ bus, log, host, ...(options.inMemory ? {} : { dataDir: path.join(options.dataDir, 'shadows') }) });
-	const endpoints = { mqtt: 'mqtts://' + host + ':' + port, caPath: pki.paths.caPem, shadow: shadow.endpoint };
+
+	const s3 = await startS3({ log, host, buckets: [...BUCKETS], ...state('s3') });
+	const kms = await startKms({ log, host, ...state('kms') });
+	const dynamodb = await startDynamoDb({ log, host, ...state('dynamodb') });
+	const queue = await startQueue({ log, host });
+	const shadow = await startShadowService({ bus, log, host, ...state('shadows') });
+	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}) });
+	const rules = createRules({ bus, log });
+
+	const endpoints: Endpoints = {
+		mqtt: 'mqtts://' + host + ':' + port,
+		caPath: pki.paths.caPem,
+		iotData: shadow.endpoint,
+		iot: jobs.endpoint,
+		s3: s3.endpoint,
+		kms: kms.endpoint,
+		dynamodb: dynamodb.endpoint,
+		sqs: queue.endpoint,
+	};
 	log({ level: 'info', event: 'cloud.started', ...endpoints });
 	const stopBroker = async () => {
 		const b = broker;
@@ -65,6 +118,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		},
 		bus,
 		shadow,
+		jobs,
+		rules,
+		s3,
+		kms,
+		dynamodb,
+		queue,
 		endpoints,
 		stopBroker,
 		async startBroker() {
@@ -73,7 +132,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			await bus.attach(broker);
 		},
 		async close() {
-			await shadow.close();
+			await rules.close();
+			await Promise.all([jobs.close(), shadow.close()]);
+			await Promise.all([s3.close(), kms.close(), dynamodb.close(), queue.close()]);
 			await stopBroker();
 			log({ level: 'info', event: 'cloud.stopped' });
 		},

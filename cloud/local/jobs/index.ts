@@ -1,0 +1,88 @@
+/*
+ * The local AWS IoT Jobs service: the control plane over HTTP for `@aws-sdk/client-iot`
+ * (endpoint override), the device API over the in-process MQTT bus, presigned-URL
+ * placeholders signed for the local S3, and timeouts on real timers scaled by `minuteMs`.
+ */
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
+import type { Bus } from '../bus';
+import type { LogFn } from '../log';
+import { startControlPlane } from './control-plane';
+import { JobsCore } from './core';
+import { s3Presigner } from './document';
+import { serveDeviceApi } from './device-api';
+
+export interface JobsServiceOptions {
+	readonly bus: Bus;
+	readonly log: LogFn;
+	/** HTTP port of the control plane; 0 (default) picks a free one. */
+	readonly port?: number;
+	readonly host?: string;
+	/** Keeps jobs and executions in <dataDir>/jobs.json across restarts. */
+	readonly dataDir?: string;
+	/** The local S3 endpoint presigned URLs point at; without it, documents with placeholders are refused. */
+	readonly s3Endpoint?: string;
+	readonly region?: string;
+	readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+	/**
+	 * Milliseconds per minute of inProgressTimeoutInMinutes and stepTimeoutInMinutes
+	 * (default 60 000). Tests pass e.g. 200 so a 1-minute timeout fires after 200 ms.
+	 */
+	readonly minuteMs?: number;
+	/** Refuse control-plane requests without a valid SigV4 signature (default true). */
+	readonly verifySignatures?: boolean;
+}
+
+export interface JobsService {
+	/** The control-plane endpoint for `new IoTClient({ endpoint })`. */
+	readonly endpoint: string;
+	readonly port: number;
+	/** The state, for tests and tools that look inside. */
+	readonly core: JobsCore;
+	close(): Promise<void>;
+}
+
+export async function startJobsService(o: JobsServiceOptions): Promise<JobsService> {
+	const minuteMs = o.minuteMs ?? 60_000;
+	if (!(minuteMs > 0) || !Number.isFinite(minuteMs)) throw new RangeError('"minuteMs" expected a positive number, got ' + String(minuteMs));
+	if (o.s3Endpoint !== undefined && !URL.canParse(o.s3Endpoint)) throw new TypeError('"s3Endpoint" expected a URL, got ' + o.s3Endpoint);
+	const region = o.region ?? LOCAL_REGION;
+	const presign = o.s3Endpoint ? s3Presigner({ endpoint: o.s3Endpoint, region, credentials: o.credentials ?? LOCAL_CREDENTIALS }) : undefined;
+	const core = new JobsCore({
+		publish: (topic, payload) => o.bus.publish(topic, payload, 1),
+		log: o.log,
+		minuteMs,
+		...(presign ? { presign } : {}),
+		...(o.s3Endpoint ? { localS3: o.s3Endpoint } : {}),
+		...(o.dataDir ? { dataDir: o.dataDir } : {}),
+	});
+	await core.load();
+	const http = await startControlPlane(core, {
+		log: o.log,
+		canPresign: presign !== undefined,
+		...(o.s3Endpoint ? { localS3: o.s3Endpoint } : {}),
+		...(o.port !== undefined ? { port: o.port } : {}),
+		...(o.host !== undefined ? { host: o.host } : {}),
+		...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}),
+	});
+	const off = serveDeviceApi(core, o.bus, o.log);
+	o.log({ level: 'info', event: 'jobs.started', endpoint: http.url, s3Endpoint: o.s3Endpoint, minuteMs });
+	let closing: Promise<void> | undefined;
+	return {
+		endpoint: http.url,
+		port: http.port,
+		core,
+		close() {
+			closing ??= (async () => {
+				off();
+				await http.close();
+				await core.close();
+			})();
+			return closing;
+		},
+	};
+}
+
+export { JobsCore } from './core';
+export type { JobRecord, JobStatus } from './core';
+export type { Execution, ExecutionStatus } from './execution';
+export { thingArn, jobArn } from './control-plane';
