@@ -35,6 +35,8 @@ describe('local broker (aedes, mutual TLS, thing policy)', () => {
   it('accepts a device certificate from the dev CA whose client id is its CN', async () => {
     const c = await connect('robot-1');
     assert.equal(c.connected, true);
+    // the CONNACK can reach the client before aedes marks the session ready (TCP_NODELAY)
+    for (let i = 0; i < 100 && broker.connectedThings().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(broker.connectedThings(), ['robot-1']);
     assert.ok(logs.some((e) => e.event === 'broker.connect' && e.thing === 'robot-1'));
   });
