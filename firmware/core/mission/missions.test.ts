@@ -1,0 +1,233 @@
+import * as assert from '../testing/assert';
+import { fakeTime, memoryLog, memoryStorage } from '../testing/fakes';
+import type { LinkError } from '../link/link';
+import type { OutboxEntry } from '../link/outbox';
+import { err, ok, type Result } from '../util/result';
+import { utf8Decode } from '../util/utf8';
+import { fullBucket, take } from './bucket';
+import { IDLE, step, type MissionState } from './machine';
+import { Missions, type MissionLink } from './missions';
+import { reportTopic, validateReport, type MissionReport } from './report';
+
+/** A link whose outbox the test controls: entries stay until `ack`, `capacity` bounds it. */
+function fakeLink(capacity = 32) {
+	const entries: OutboxEntry[] = [];
+	const qos0: { topic: string; body: { mission: string; dropped: number; events: { e: string }[] } }[] = [];
+	const delivered: ((seq: number, topic: string) => void)[] = [];
+	let seq = 0;
+	let online = true;
+	const link: MissionLink & { entries: OutboxEntry[]; qos0: typeof qos0; ack(): void; setOnline(o: boolean): void } = {
+		entries,
+		qos0,
+		outbox: { entries: () => entries },
+		publish(topic, payload, qos, durable): Result<number, LinkError> {
+			if (qos === 0) {
+				if (!online) return err({ code: 'offline' });
+				qos0.push({ topic, body: JSON.parse(utf8Decode(payload)!) });
+				return ok(0);
+			}
+			if (entries.length >= capacity) return err({ code: 'full', messages: entries.length, bytes: 0 });
+			entries.push({ seq: ++seq, topic, payload, durable: durable === true, packetId: 0 });
+			return ok(seq);
+		},
+		listen(l) {
+			if (l.delivered) delivered.push(l.delivered);
+			return () => {};
+		},
+		ack() {
+			const e = entries.shift()!;
+			for (const d of delivered) d(e.seq, e.topic);
+		},
+		setOnline(o) {
+			online = o;
+		},
+	};
+	return link;
+}
+
+function reportsIn(link: ReturnType<typeof fakeLink>): MissionReport[] {
+	return link.entries.map((e) => JSON.parse(utf8Decode(e.payload)!) as MissionReport);
+}
+
+describe('mission machine', () => {
+	const start = { type: 'start', id: 'm-1', trigger: 'button', at: 1_800_000_000_000, mono: 0, battery: 90 } as const;
+	it('idle -> running -> paused -> running -> docking -> idle with a report', () => {
+		let s: MissionState = IDLE;
+		const go = (e: Parameters<typeof step>[2]) => {
+			const r = step('robot-1', s, e);
+			assert.ok(r, 'input ' + e.type + ' applies in ' + s.value);
+			s = r.state;
+			return r.effects;
+		};
+		assert.deepEqual(go(start).map((f) => f.type), ['persist', 'event']);
+		go({ type: 'progress', areaM2: 12.34, battery: 80 });
+		go({ type: 'pause' });
+		assert.equal(step('robot-1', s, { type: 'progress', areaM2: 13, battery: 79 }), undefined, 'no progress while paused');
+		go({ type: 'resume' });
+		go({ type: 'error', code: 'brush_tangled', fatal: false, mono: 30_000 });
+		go({ type: 'finish' });
+		assert.equal(s.value, 'docking');
+		const fx = go({ type: 'docked', at: 1_800_000_600_000, mono: 600_000, battery: 70 });
+		assert.equal(s.value, 'idle');
+		const report = (fx.find((f) => f.type === 'report') as { report: MissionReport }).report;
+		assert.deepEqual(report, {
+			v: 1, missionId: 'm-1', thing: 'robot-1', trigger: 'button', startedAt: 1_800_000_000_000, endedAt: 1_800_000_600_000, durationS: 600,
+			outcome: 'finished', areaM2: 12.3, battery: { start: 90, end: 70 }, errors: [{ code: 'brush_tangled', atS: 30 }], map: 'pending',
+		});
+		assert.ok(validateReport(report).ok);
+	});
+	it('a fatal error heads home as failed; a second start is refused while busy', () => {
+		const running = step('robot-1', IDLE, start)!.state;
+		assert.equal(step('robot-1', running, start), undefined);
+		const failed = step('robot-1', running, { type: 'error', code: 'stuck', fatal: true, mono: 5000 })!.state;
+		assert.deepEqual([failed.value, (failed as { outcome: string }).outcome], ['docking', 'failed']);
+		const done = step('robot-1', failed, { type: 'docked', at: null, mono: 9000, battery: 50 })!;
+		const report = (done.effects[1] as { report: MissionReport }).report;
+		assert.equal(report.outcome, 'failed');
+		assert.equal(report.endedAt, null);
+		assert.equal(report.map, 'none');
+	});
+});
+
+describe('token bucket', () => {
+	it('allows `capacity` at once, then one per refill period', () => {
+		const p = { capacity: 2, refillMs: 1000 };
+		let b = fullBucket(p, 0);
+		const oks: boolean[] = [];
+		for (const t of [0, 0, 0, 999, 1000, 1500, 3000, 3000, 3000]) {
+			const r = take(p, b, t);
+			b = r.bucket;
+			oks.push(r.ok);
+		}
+		assert.deepEqual(oks, [true, true, false, false, true, false, true, true, false]);
+	});
+});
+
+describe('missions', () => {
+	function setup(capacity = 32) {
+		const time = fakeTime(5000);
+		const storage = memoryStorage();
+		const log = memoryLog();
+		const link = fakeLink(capacity);
+		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log };
+		const make = () => new Missions('robot-1', link, ports);
+		return { time, storage, log, link, make };
+	}
+	const runOne = (m: Missions, t: ReturnType<typeof setup>['time']) => {
+		const id = m.start('schedule', 100, 'weekday');
+		assert.ok(id.ok);
+		for (let i = 1; i <= 10; i++) {
+			t.advance(60_000);
+			m.progress(i * 2, 100 - i);
+		}
+		m.finish();
+		t.advance(30_000);
+		m.docked(88);
+		return id.value;
+	};
+
+	it('a finished mission leaves one durable report in the outbox, on its Basic Ingest topic', () => {
+		const t = setup();
+		const m = t.make();
+		const id = runOne(m, t.time);
+		assert.equal(t.link.entries.length, 1);
+		assert.equal(t.link.entries[0]!.topic, reportTopic('robot-1', id));
+		assert.ok(t.link.entries[0]!.durable);
+		const [r] = reportsIn(t.link);
+		assert.equal(r!.areaM2, 20);
+		assert.equal(r!.durationS, 630);
+		assert.deepEqual(t.storage.keys().filter((k) => k.startsWith('mr.') || k === 'mis.cur'), [], 'nothing left beside the outbox');
+	});
+
+	it('ids are unique across reboots', () => {
+		const t = setup();
+		const ids = [runOne(t.make(), t.time), runOne(t.make(), t.time), runOne(t.make(), t.time)];
+		assert.deepEqual(ids, ['m-1', 'm-2', 'm-3']);
+	});
+
+	it('power lost mid-mission: the next boot reports it as interrupted, once', () => {
+		const t = setup();
+		const m = t.make();
+		m.start('button', 95);
+		t.time.advance(61_000);
+		m.progress(7.5, 90); // saved: a minute has passed
+		t.time.advance(10_000);
+		m.progress(9, 89); // not saved yet
+		t.make(); // power back
+		t.make(); // and again, before anything was sent
+		const reports = reportsIn(t.link);
+		assert.equal(reports.length, 1);
+		assert.equal(reports[0]!.outcome, 'interrupted');
+		assert.equal(reports[0]!.areaM2, 7.5);
+		assert.equal(reports[0]!.durationS, 61);
+		assert.ok(validateReport(reports[0]).ok);
+	});
+
+	it('a reboot between writing the report and queueing it queues it once', () => {
+		const t = setup();
+		const m = t.make();
+		runOne(m, t.time);
+		// simulate the crash window: the report key is back, the outbox already has the report
+		const r = t.link.entries[0]!;
+		t.storage.write('mr.1', r.payload);
+		t.make();
+		assert.equal(t.link.entries.length, 1, 'the outbox already held it: not queued again');
+		assert.equal(t.storage.read('mr.1'), undefined);
+	});
+
+	it('with the outbox full, reports wait on storage and move on PUBACK; cleaning goes on', () => {
+		const t = setup(1);
+		const m = t.make();
+		runOne(m, t.time);
+		runOne(m, t.time);
+		runOne(m, t.time);
+		assert.equal(t.link.entries.length, 1);
+		assert.equal(m.pendingReports(), 2);
+		t.link.ack();
+		assert.equal(m.pendingReports(), 1);
+		t.link.ack();
+		t.link.ack();
+		assert.equal(m.pendingReports(), 0);
+		assert.equal(t.link.entries.length, 0);
+	});
+
+	it('batches events: a one-hour mission is at most four messages, the report is not one of them', () => {
+		const t = setup();
+		const m = t.make();
+		m.start('schedule', 100);
+		for (let i = 1; i <= 120; i++) {
+			t.time.advance(30_000);
+			m.progress(i * 0.5, 100 - i / 2);
+		}
+		m.finish();
+		t.time.advance(60_000);
+		m.docked(35);
+		assert.ok(t.link.qos0.length <= 4, 'sent ' + t.link.qos0.length);
+		const events = t.link.qos0.flatMap((q) => q.body.events.map((e) => e.e));
+		assert.equal(events[0], 'started');
+		assert.equal(events[events.length - 1], 'docked');
+		assert.equal(events.filter((e) => e === 'progress').length + t.link.qos0.reduce((n, q) => n + q.body.dropped, 0), 120, 'every progress event sent or counted as dropped');
+		assert.ok(t.link.qos0.every((q) => q.topic === 'robots/robot-1/missions/m-1/events'));
+	});
+
+	it('the token bucket holds a flood of events back instead of sending them', () => {
+		const t = setup();
+		const m = t.make();
+		for (let i = 0; i < 10; i++) {
+			m.start('app', 100);
+			m.cancel();
+			m.docked(100);
+		}
+		assert.equal(t.link.qos0.length, 4, 'the bucket allows four at once');
+		assert.equal(t.link.entries.length, 10, 'every report is queued all the same');
+	});
+
+	it('offline, an event batch is dropped and logged; the report is kept', () => {
+		const t = setup();
+		t.link.setOnline(false);
+		runOne(t.make(), t.time);
+		assert.equal(t.link.qos0.length, 0);
+		assert.ok(t.log.events().includes('mission.events_dropped'));
+		assert.equal(t.link.entries.length, 1);
+	});
+});

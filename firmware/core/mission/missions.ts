@@ -1,0 +1,285 @@
+/*
+ * Runs the mission machine (machine.ts): allocates ids, sends batched events and
+ * makes every report durable.
+ *
+ * Never lost, never twice:
+ * - An id is taken from a counter persisted before use, so ids are unique per
+ *   robot across reboots (`m-<counter in base 36>`).
+ * - A running mission is persisted at start and at each change worth keeping; if
+ *   power is lost, the next boot reports it as `interrupted` from what was saved.
+ * - A report is first written under its own key (`mr.<n>`), then the running
+ *   record is dropped, then the report is moved into the link's durable outbox,
+ *   then its key is dropped. A reboot between any two steps finds the report in
+ *   exactly one of those places (the outbox is checked by topic), so it is queued
+ *   once; it leaves the outbox only on PUBACK. The cloud stores by (thing, mission
+ *   id) with a conditional write, so a resend after a lost PUBACK is stored once.
+ * - If the outbox is full, reports wait under their keys and move when a PUBACK
+ *   makes room: the robot keeps cleaning on schedule whatever the network does.
+ *
+ * Events (progress telemetry) go at QoS 0, batched: one message holds many events
+ * (AWS IoT bills per 5 KB), sent at start, every `flushMs`, at the end, or when the
+ * batch fills; a token bucket caps messages so a chatty robot cannot flood.
+ * Offline, a batch is dropped and counted: events are telemetry, the report is
+ * the record.
+ */
+import type { ClockPort, LogPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
+import type { LinkError } from '../link/link';
+import type { OutboxEntry } from '../link/outbox';
+import { err, ok, type Result } from '../util/result';
+import { utf8Decode, utf8Encode, utf8Length } from '../util/utf8';
+import { fullBucket, take, type Bucket, type BucketPolicy } from './bucket';
+import { IDLE, reportOf, step, type Mission, type MissionEffect, type MissionInput, type MissionState } from './machine';
+import { reportTopic, validateReport, type MissionReport, type Trigger } from './report';
+
+/** What the mission runner needs of the link; `Link` has it. */
+export interface MissionLink {
+	publish(topic: string, payload: Uint8Array, qos: 0 | 1, durable?: boolean): Result<number, LinkError>;
+	readonly outbox: { entries(): readonly OutboxEntry[] };
+	listen(l: { delivered?(seq: number, topic: string): void }): () => void;
+}
+
+export interface MissionPorts {
+	readonly clock: ClockPort;
+	readonly timers: TimerPort;
+	readonly storage: StoragePort;
+	readonly log: LogPort;
+}
+
+export interface MissionOptions {
+	/** Longest time events wait in a batch. */
+	readonly flushMs?: number;
+	/** Largest batch payload; a fuller batch is sent at once (one 5 KB billing unit). */
+	readonly batchBytes?: number;
+	readonly bucket?: BucketPolicy;
+}
+
+const KEY_COUNTER = 'mis.n';
+const KEY_CURRENT = 'mis.cur';
+const REPORT_PREFIX = 'mr.';
+const PROGRESS_SAVE_MS = 60_000;
+
+export const DEFAULT_EVENTS: Required<MissionOptions> = Object.freeze({
+	// a mission of up to 75 minutes sends its start, two timed batches and its end: 4 messages
+	flushMs: 25 * 60_000,
+	batchBytes: 4096,
+	// a start, two timed flushes and the end fit an hour; bursts beyond wait for a token
+	bucket: Object.freeze({ capacity: 4, refillMs: 15 * 60_000 }),
+});
+
+export type StartError = { readonly code: 'busy'; readonly mission: string };
+
+interface Batch {
+	mission: string;
+	events: string[];
+	bytes: number;
+	dropped: number;
+}
+
+export class Missions {
+	readonly #thing: string;
+	readonly #link: MissionLink;
+	readonly #ports: MissionPorts;
+	readonly #opts: Required<MissionOptions>;
+	#state: MissionState = IDLE;
+	#bucket: Bucket;
+	#batch: Batch | undefined;
+	#flushTimer: TimerHandle | undefined;
+	#savedAt = 0;
+	#listeners: ((s: MissionState, effects: readonly MissionEffect[]) => void)[] = [];
+
+	constructor(thing: string, link: MissionLink, ports: MissionPorts, options: MissionOptions = {}) {
+		this.#thing = thing;
+		this.#link = link;
+		this.#ports = ports;
+		this.#opts = { ...DEFAULT_EVENTS, ...options };
+		this.#bucket = fullBucket(this.#opts.bucket, ports.clock.monotonic());
+		link.listen({ delivered: () => this.#pumpReports() });
+		this.#recover();
+	}
+
+	get state(): MissionState {
+		return this.#state;
+	}
+
+	listen(l: (s: MissionState, effects: readonly MissionEffect[]) => void): void {
+		this.#listeners.push(l);
+	}
+
+	/** Reports written but not yet in the outbox (the outbox was full). */
+	pendingReports(): number {
+		return this.#ports.storage.keys().filter((k) => k.startsWith(REPORT_PREFIX)).length;
+	}
+
+	start(trigger: Trigger, battery: number, entryId?: string): Result<string, StartError> {
+		if (this.#state.value !== 'idle') return err({ code: 'busy', mission: this.#state.m.id });
+		const id = this.#nextId();
+		this.#input({ type: 'start', id, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery });
+		return ok(id);
+	}
+
+	progress(areaM2: number, battery: number): void {
+		this.#input({ type: 'progress', areaM2, battery });
+		// progress is saved once a minute, not on every tick: flash has a write budget
+		const now = this.#ports.clock.monotonic();
+		if (this.#state.value === 'running' && now - this.#savedAt >= PROGRESS_SAVE_MS) this.#perform({ type: 'persist', m: this.#state.m });
+	}
+	pause(): void {
+		this.#input({ type: 'pause' });
+	}
+	resume(): void {
+		this.#input({ type: 'resume' });
+	}
+	error(code: string, fatal: boolean): void {
+		this.#input({ type: 'error', code, fatal, mono: this.#ports.clock.monotonic() });
+	}
+	finish(): void {
+		this.#input({ type: 'finish' });
+	}
+	cancel(): void {
+		this.#input({ type: 'cancel' });
+	}
+	docked(battery: number): void {
+		this.#input({ type: 'docked', at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery });
+	}
+
+	#input(e: MissionInput): void {
+		const next = step(this.#thing, this.#state, e);
+		if (!next) {
+			this.#ports.log.log('debug', 'mission.ignored', { input: e.type, state: this.#state.value });
+			return;
+		}
+		this.#state = next.state;
+		for (const fx of next.effects) this.#perform(fx);
+		for (const l of this.#listeners) l(this.#state, next.effects);
+	}
+
+	#perform(fx: MissionEffect): void {
+		switch (fx.type) {
+			case 'persist':
+				this.#savedAt = this.#ports.clock.monotonic();
+				// savedMono: how far it had got, for the report if power is lost before the next save
+				return this.#ports.storage.write(KEY_CURRENT, utf8Encode(JSON.stringify({ ...fx.m, savedMono: this.#ports.clock.monotonic() })));
+			case 'event':
+				return this.#event(fx.mission, fx.name, fx.data);
+			case 'report':
+				return this.#report(fx.report);
+		}
+	}
+
+	// ---- ids ---------------------------------------------------------------
+
+	#nextId(): string {
+		const raw = this.#ports.storage.read(KEY_COUNTER);
+		const n = (raw ? parseInt(utf8Decode(raw) ?? '', 36) : 0) || 0;
+		// persisted before the mission exists: a reboot can skip an id, never reuse one
+		this.#ports.storage.write(KEY_COUNTER, utf8Encode((n + 1).toString(36)));
+		return 'm-' + (n + 1).toString(36);
+	}
+
+	// ---- reports -----------------------------------------------------------
+
+	#report(report: MissionReport): void {
+		const checked = validateReport(report);
+		if (!checked.ok) {
+			// a bug, not bad input: still keep the record, the cloud will log why it refuses it
+			this.#ports.log.log('error', 'mission.report_invalid', { mission: report.missionId, errors: checked.error.join('; ') });
+		}
+		this.#ports.storage.write(REPORT_PREFIX + report.missionId.slice(2), utf8Encode(JSON.stringify(report)));
+		this.#ports.storage.remove(KEY_CURRENT);
+		this.#ports.log.log('info', 'mission.report', { mission: report.missionId, outcome: report.outcome, areaM2: report.areaM2, durationS: report.durationS });
+		this.#pumpReports();
+	}
+
+	/** Moves written reports into the outbox, oldest first, while it has room. */
+	#pumpReports(): void {
+		const keys = this.#ports.storage.keys().filter((k) => k.startsWith(REPORT_PREFIX));
+		keys.sort((a, b) => parseInt(a.slice(REPORT_PREFIX.length), 36) - parseInt(b.slice(REPORT_PREFIX.length), 36));
+		for (const key of keys) {
+			const topic = reportTopic(this.#thing, 'm-' + key.slice(REPORT_PREFIX.length));
+			if (!this.#link.outbox.entries().some((e) => e.topic === topic)) {
+				const payload = this.#ports.storage.read(key);
+				if (!payload) continue;
+				const r = this.#link.publish(topic, payload, 1, true);
+				if (!r.ok) {
+					if (r.error.code !== 'full') this.#ports.log.log('error', 'mission.report_refused', { key, code: r.error.code });
+					return; // full: the next PUBACK brings us back here
+				}
+			}
+			this.#ports.storage.remove(key);
+		}
+	}
+
+	/** At boot: a mission cut short by power loss is reported as interrupted; written reports are queued. */
+	#recover(): void {
+		const raw = this.#ports.storage.read(KEY_CURRENT);
+		if (raw) {
+			let m: (Mission & { savedMono?: number }) | undefined;
+			try {
+				m = JSON.parse(utf8Decode(raw) ?? '') as Mission & { savedMono?: number };
+			} catch {
+				m = undefined;
+			}
+			if (m && typeof m.id === 'string') {
+				const key = REPORT_PREFIX + m.id.slice(2);
+				const topic = reportTopic(this.#thing, m.id);
+				const already = this.#ports.storage.read(key) !== undefined || this.#link.outbox.entries().some((e) => e.topic === topic);
+				if (!already) {
+					// the monotonic clock restarted with the boot: the duration is up to the last save, the end unknown
+					const report = reportOf(this.#thing, m, 'interrupted', null, m.savedMono ?? m.startedMono, m.areaM2 > 0);
+					this.#ports.log.log('warn', 'mission.interrupted', { mission: m.id });
+					this.#ports.storage.write(key, utf8Encode(JSON.stringify(report)));
+				}
+			} else this.#ports.log.log('error', 'mission.current_unreadable', { bytes: raw.length });
+			this.#ports.storage.remove(KEY_CURRENT);
+		}
+		this.#pumpReports();
+	}
+
+	// ---- events ------------------------------------------------------------
+
+	#event(mission: string, name: string, data: Readonly<Record<string, string | number | boolean>>): void {
+		const m = this.#state.value === 'idle' ? undefined : this.#state.m;
+		// seconds into the mission; `docked` carries its duration instead
+		const at = m ? Math.round((this.#ports.clock.monotonic() - m.startedMono) / 1000) : undefined;
+		const text = JSON.stringify({ e: name, ...(at !== undefined ? { t: at } : {}), ...data });
+		if (this.#batch && this.#batch.mission !== mission) this.#flush();
+		const b = (this.#batch ??= { mission, events: [], bytes: 64, dropped: 0 });
+		const n = utf8Length(text) + 1;
+		if (b.bytes + n > this.#opts.batchBytes) this.#flush();
+		const batch = (this.#batch ??= { mission, events: [], bytes: 64, dropped: 0 });
+		batch.events.push(text);
+		batch.bytes += n;
+		if (name === 'started' || name === 'docked') this.#flush();
+		else if (this.#flushTimer === undefined)
+			this.#flushTimer = this.#ports.timers.set(() => {
+				this.#flushTimer = undefined;
+				this.#flush();
+			}, this.#opts.flushMs);
+	}
+
+	#flush(): void {
+		if (this.#flushTimer !== undefined) this.#ports.timers.clear(this.#flushTimer);
+		this.#flushTimer = undefined;
+		const b = this.#batch;
+		if (!b || b.events.length === 0) return;
+		const t = take(this.#opts.bucket, this.#bucket, this.#ports.clock.monotonic());
+		this.#bucket = t.bucket;
+		if (!t.ok) {
+			// over the rate: keep the batch (bounded by batchBytes: the oldest progress goes first)
+			while (b.bytes > this.#opts.batchBytes * 0.75 && b.events.length > 1) {
+				b.bytes -= utf8Length(b.events.shift()!) + 1;
+				b.dropped++;
+			}
+			this.#ports.log.log('debug', 'mission.events_held', { mission: b.mission, events: b.events.length });
+			this.#flushTimer = this.#ports.timers.set(() => {
+				this.#flushTimer = undefined;
+				this.#flush();
+			}, this.#opts.bucket.refillMs);
+			return;
+		}
+		this.#batch = undefined;
+		const payload = '{"mission":"' + b.mission + '","dropped":' + b.dropped + ',"events":[' + b.events.join(',') + ']}';
+		const r = this.#link.publish('robots/' + this.#thing + '/missions/' + b.mission + '/events', utf8Encode(payload), 0);
+		if (!r.ok) this.#ports.log.log('info', 'mission.events_dropped', { mission: b.mission, events: b.events.length, reason: r.error.code });
+	}
+}
