@@ -1,0 +1,120 @@
+/*
+ * A cleaning model for the simulated robot (host simulator, device test builds):
+ * it drives the mission runner the way the motion controller does on a real
+ * robot. Area grows with time at a speed that falls in cluttered rooms, the
+ * battery drains with time and faster when mopping, an occasional brush tangle
+ * is a recoverable error, a rare stuck wheel a fatal one, and the robot heads
+ * home when the area is done or the battery runs low.
+ *
+ * Platform-free; its time comes from the ports it is given, so a test can run a
+ * one-hour mission in a second with a scaled clock.
+ */
+import type { LogPort, RandomPort, TimerHandle, TimerPort } from '../ports';
+import type { Missions } from '../core/mission/missions';
+import type { Trigger } from '../core/mission/report';
+
+export interface CleaningModel {
+	/** Floor area of the home, m². */
+	readonly homeAreaM2: number;
+	/** Coverage speed on open floor, m² per minute. */
+	readonly speedM2PerMin: number;
+	/** Battery use, percent per minute of vacuuming. */
+	readonly drainPerMin: number;
+	/** Below this the robot goes home, percent. */
+	readonly returnAtPct: number;
+	/** Chances per simulated minute. */
+	readonly tangleRate: number;
+	readonly stuckRate: number;
+	/** Simulated minutes per tick. */
+	readonly tickMin: number;
+	/** Minutes the way back to the dock takes. */
+	readonly dockMin: number;
+}
+
+export const TYPICAL_HOME: CleaningModel = Object.freeze({
+	homeAreaM2: 65,
+	speedM2PerMin: 1.1,
+	drainPerMin: 1.0,
+	returnAtPct: 15,
+	tangleRate: 0.01,
+	stuckRate: 0.002,
+	tickMin: 0.5,
+	dockMin: 1.5,
+});
+
+export class CleaningSimulator {
+	readonly #missions: Missions;
+	readonly #ports: { timers: TimerPort; random: RandomPort; log: LogPort };
+	readonly #model: CleaningModel;
+	/** Real ms per simulated minute: 60_000 is real time. */
+	readonly #msPerMin: number;
+	#battery = 100;
+	#timer: TimerHandle | undefined;
+
+	constructor(missions: Missions, ports: { timers: TimerPort; random: RandomPort; log: LogPort }, model: CleaningModel = TYPICAL_HOME, msPerMin = 60_000) {
+		if (!(msPerMin > 0)) throw new RangeError('"msPerMin" expected > 0, got ' + msPerMin);
+		this.#missions = missions;
+		this.#ports = ports;
+		this.#model = model;
+		this.#msPerMin = msPerMin;
+	}
+
+	get battery(): number {
+		return this.#battery;
+	}
+
+	/** Starts a mission and cleans until done; false when one is already running. */
+	run(trigger: Trigger, entryId?: string, mode: 'vacuum' | 'mop' | 'both' = 'vacuum'): string | undefined {
+		const started = this.#missions.start(trigger, Math.round(this.#battery), entryId);
+		if (!started.ok) {
+			this.#ports.log.log('info', 'sim.busy', { running: started.error.mission });
+			return undefined;
+		}
+		const m = this.#model;
+		const drain = m.drainPerMin * (mode === 'vacuum' ? 1 : 1.3);
+		let area = 0;
+		const tick = () => {
+			this.#timer = undefined;
+			const r = this.#ports.random.random();
+			// clutter: some minutes cover half as much
+			area = Math.min(m.homeAreaM2, area + m.speedM2PerMin * m.tickMin * (0.5 + this.#ports.random.random()));
+			this.#battery = Math.max(0, this.#battery - drain * m.tickMin);
+			this.#missions.progress(area, Math.round(this.#battery));
+			if (r < m.stuckRate * m.tickMin) {
+				this.#missions.error('wheel_stuck', true);
+				return this.#dock();
+			}
+			if (r < (m.stuckRate + m.tangleRate) * m.tickMin) this.#missions.error('brush_tangled', false);
+			if (area >= m.homeAreaM2 || this.#battery <= m.returnAtPct) {
+				this.#missions.finish();
+				return this.#dock();
+			}
+			this.#timer = this.#ports.timers.set(tick, m.tickMin * this.#msPerMin);
+		};
+		this.#timer = this.#ports.timers.set(tick, m.tickMin * this.#msPerMin);
+		return started.value;
+	}
+
+	/** A person presses stop. */
+	cancel(): void {
+		if (this.#missions.state.value !== 'running' && this.#missions.state.value !== 'paused') return;
+		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
+		this.#missions.cancel();
+		this.#dock();
+	}
+
+	#dock(): void {
+		this.#timer = this.#ports.timers.set(() => {
+			this.#timer = undefined;
+			this.#battery = Math.max(0, this.#battery - this.#model.drainPerMin * this.#model.dockMin);
+			this.#missions.docked(Math.round(this.#battery));
+			// the dock charges it back up while it waits for the next start
+			this.#battery = 100;
+		}, this.#model.dockMin * this.#msPerMin);
+	}
+
+	stop(): void {
+		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
+		this.#timer = undefined;
+	}
+}

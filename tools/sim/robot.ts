@@ -1,0 +1,111 @@
+/*
+ * One simulated robot as its own process: the firmware core on the host platform,
+ * with file storage (so a kill -9 is a power loss), the cleaning model driving
+ * missions, and one JSON log line per event on stdout. What the rig, the fault
+ * tests and `npm start` spawn.
+ *
+ *   npx tsx tools/sim/robot.ts --thing robot-1 --credentials DIR --data DIR \
+ *     --host 127.0.0.1 --port 8883 [--missions N] [--gap-ms MS] [--ms-per-min MS]
+ *
+ * --missions N   start N missions back to back (button trigger), then idle
+ * --ms-per-min   real milliseconds per simulated minute for missions (default 60000)
+ * The process exits 0 on SIGTERM/SIGINT after stopping the link.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRobot } from '../../firmware/core/robot/robot';
+import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, jsonLog, readCredentials } from '../../firmware/platform/host/index';
+import { CleaningSimulator, TYPICAL_HOME } from '../../firmware/sim/cleaning';
+import type { ClockPort, TimerHandle, TimerPort } from '../../firmware/ports';
+
+const { values } = parseArgs({
+	options: {
+		thing: { type: 'string' },
+		credentials: { type: 'string' },
+		data: { type: 'string' },
+		host: { type: 'string', default: '127.0.0.1' },
+		port: { type: 'string' },
+		'server-name': { type: 'string', default: 'localhost' },
+		missions: { type: 'string', default: '0' },
+		'gap-ms': { type: 'string', default: '100' },
+		'ms-per-min': { type: 'string', default: '60000' },
+		'log-level': { type: 'string', default: 'info' },
+	},
+});
+
+function need(name: string, v: string | undefined): string {
+	if (!v) {
+		console.error(`--${name} is required`);
+		process.exit(2);
+	}
+	return v;
+}
+function int(name: string, v: string, min: number): number {
+	const n = Number(v);
+	if (!Number.isInteger(n) || n < min) {
+		console.error(`--${name} expected an integer >= ${min}, got ${v}`);
+		process.exit(2);
+	}
+	return n;
+}
+
+const thing = need('thing', values.thing);
+const data = need('data', values.data);
+const port = int('port', need('port', values.port), 1);
+const missionCount = int('missions', values.missions!, 0);
+const gapMs = int('gap-ms', values['gap-ms']!, 0);
+const msPerMin = int('ms-per-min', values['ms-per-min']!, 1);
+fs.mkdirSync(data, { recursive: true });
+
+// the parent went away (its pipe closed): nothing left to tell, stop like a power cut
+process.stdout.on('error', () => process.exit(0));
+const log = jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] as 'debug' | 'info', { thing });
+const storage = createFileStorage(path.join(data, 'storage'));
+const ports = hostPorts(storage, log);
+
+// missions run on a clock that goes `60000 / msPerMin` times faster than the link's:
+// a one-hour mission takes a minute of real time at msPerMin=1000
+const scale = 60_000 / msPerMin;
+const t0 = performance.now();
+const w0 = Date.now();
+const missionClock: ClockPort = { now: () => w0 + (Date.now() - w0) * scale, monotonic: () => (performance.now() - t0) * scale };
+const missionTimers: TimerPort = {
+	set: (cb, ms) => hostTimers.set(cb, ms / scale),
+	clear: (h: TimerHandle) => hostTimers.clear(h),
+};
+const missionPorts = { clock: scale === 1 ? hostClock : missionClock, timers: scale === 1 ? hostTimers : missionTimers, storage, log };
+
+const robot = createRobot(ports, {
+	thing,
+	endpoint: { host: values.host!, port, tls: { ...readCredentials(need('credentials', values.credentials)), serverName: values['server-name']! } },
+	link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
+}, missionPorts);
+const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
+robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
+
+let left = missionCount;
+robot.missions.listen((s, effects) => {
+	for (const fx of effects) if (fx.type === 'event' && fx.name === 'started') log.log('info', 'sim.mission_started', { mission: fx.mission });
+	if (s.value === 'idle' && effects.some((f) => f.type === 'report') && left > 0) setTimeout(next, gapMs);
+});
+function next(): void {
+	if (left <= 0) return;
+	left--;
+	sim.run('button');
+}
+
+robot.start();
+log.log('info', 'sim.boot', { missions: missionCount, msPerMin, pendingReports: robot.missions.pendingReports(), outbox: robot.link.outbox.size });
+if (missionCount > 0) setTimeout(next, gapMs);
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+	process.on(sig, () => {
+		if (stopping) return;
+		stopping = true;
+		sim.stop();
+		robot.stop();
+		log.log('info', 'sim.stopped', {});
+		setTimeout(() => process.exit(0), 50);
+	});
