@@ -10,10 +10,17 @@
  * No global state: every call makes an independent instance on its own ports.
  */
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
+import { clientConfig, createDocumentClient } from '../lib/aws';
+import { createLogger } from '../lib/logger';
+import type { TableNames } from '../tables';
 import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
+import { ensureTables } from './dynamodb/tables';
 import { startJobsService } from './jobs/index';
 import { startKms } from './kms/server';
 import { silentLog, type LogFn } from './log';
@@ -63,6 +70,8 @@ export interface LocalCloud {
 	readonly kms: Awaited<ReturnType<typeof startKms>>;
 	readonly dynamodb: Awaited<ReturnType<typeof startDynamoDb>>;
 	readonly queue: Awaited<ReturnType<typeof startQueue>>;
+	/** The product's DynamoDB tables (cloud/tables.ts), made at startup: physical names. */
+	readonly tables: TableNames;
 	readonly endpoints: Endpoints;
 	/** Stops the broker alone, as an outage would; clients see their connections drop. */
 	stopBroker(): Promise<void>;
@@ -92,6 +101,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const shadow = await startShadowService({ bus, log, host, ...state('shadows') });
 	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}) });
 	const rules = createRules({ bus, log });
+
+	// the product's handlers, on clients pointed at the local services as on AWS they are at theirs
+	// (clientConfig copies the credentials: the SDK mutates the object it is given)
+	const ddbConfig = { region: LOCAL_REGION, endpoint: dynamodb.endpoint, credentials: LOCAL_CREDENTIALS };
+	const ddbAdmin = new DynamoDBClient(clientConfig(ddbConfig));
+	const tables = await ensureTables(ddbAdmin).finally(() => ddbAdmin.destroy());
+	const ddb = createDocumentClient(ddbConfig);
+	rules.add({
+		name: MISSION_REPORT_RULE,
+		sql: MISSION_REPORT_SQL,
+		functionName: MISSION_REPORT_FUNCTION,
+		handler: createMissionReportHandler({ ddb, table: tables.missions, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'mission-report' } }) }),
+	});
 
 	const endpoints: Endpoints = {
 		mqtt: 'mqtts://' + host + ':' + port,
@@ -124,6 +146,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		kms,
 		dynamodb,
 		queue,
+		tables,
 		endpoints,
 		stopBroker,
 		async startBroker() {
@@ -133,6 +156,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		},
 		async close() {
 			await rules.close();
+			ddb.destroy();
 			await Promise.all([jobs.close(), shadow.close()]);
 			await Promise.all([s3.close(), kms.close(), dynamodb.close(), queue.close()]);
 			await stopBroker();
