@@ -91,3 +91,74 @@ export interface RandomPort {
 	/** Uniform in [0, 1). Not for keys: only for jitter and ids. */
 	random(): number;
 }
+
+// ---- crypto -----------------------------------------------------------------
+
+/** An AES-256-GCM key ready to seal frames; one per data key. */
+export interface AeadKey {
+	/**
+	 * Encrypts `data` into `out` (same length; may be the same array) under a 12-byte
+	 * IV and additional data, and returns the 16-byte tag. One call is one GCM message.
+	 */
+	seal(iv: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array;
+	/** Wipes the key material the adapter holds. */
+	dispose(): void;
+}
+
+/**
+ * Primitives the core builds its formats on (OAEP, HKDF, the Encryption SDK
+ * message). Moddable: the native `crypt` modules; host: node:crypto; portable:
+ * @noble/*. Inputs are never modified unless stated.
+ */
+export interface CryptoPort {
+	aes256gcm(key: Uint8Array): AeadKey;
+	sha256(data: Uint8Array): Uint8Array;
+	sha512(data: Uint8Array): Uint8Array;
+	hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array;
+	/** Cryptographically strong random bytes. */
+	random(n: number): Uint8Array;
+}
+
+/**
+ * The device's own RSA key, as operations only: the private key never leaves
+ * the adapter (on the device it stays in the TLS stack's key store).
+ */
+export interface DeviceKeyPort {
+	/** Modulus length in bytes (256 for RSA-2048). */
+	readonly modulusBytes: number;
+	/** The raw private operation m = c^d mod n on one modulus-length block; padding is the caller's. */
+	rsaPrivateRaw(block: Uint8Array): Uint8Array;
+	/** RSASSA-PKCS1-v1_5 with SHA-256 over `data`. */
+	signSha256(data: Uint8Array): Uint8Array;
+}
+
+// ---- HTTP -------------------------------------------------------------------
+
+export interface HttpRequest {
+	readonly method: 'GET' | 'PUT' | 'POST';
+	/** http:// or https:// (the device trusts only the CAs it is given). */
+	readonly url: string;
+	readonly headers?: Readonly<Record<string, string>>;
+	/**
+	 * A streamed body of exactly `length` bytes: the adapter pulls the next chunk
+	 * when the socket can take it, so at most one chunk is in memory.
+	 */
+	readonly body?: { readonly length: number; next(): Uint8Array | undefined };
+	/** Streamed response body; when absent the body (up to 64 KB) comes back whole. */
+	readonly onData?: (chunk: Uint8Array) => void;
+	/** Body bytes sent so far, for progress. */
+	readonly onProgress?: (sent: number) => void;
+	readonly timeoutMs?: number;
+}
+
+export interface HttpResponse {
+	readonly status: number;
+	/** Header names in lower case. */
+	readonly headers: Readonly<Record<string, string>>;
+	readonly body: Uint8Array;
+}
+
+export interface HttpPort {
+	/** Never rejects: a network failure resolves to `{ ok: false }` with the reason. */
+	request(req: HttpRequest): Promise<{ ok: true; value: HttpResponse } | { ok: false; error: string }>;
+}
