@@ -10,8 +10,12 @@
  *                    against the local broker through the counting proxy
  *   device.lin       the device runner's `echo` scenario on the Moddable `lin` runtime
  *                    (only when MODDABLE is set)
+ *   schedule.reconnect  round trips, bytes and time from connect to "schedule converged" for a
+ *                    host robot on the local cloud (bench/schedule.ts)
+ *   schedule.xs      XS compute per schedule delta applied, per nextRun, per validateSchedule
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin] [--runs N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs] [--runs N]
+
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,7 @@ import mqtt from 'mqtt';
 import { benchCodec, SAMPLE_PACKETS, type CodecResult } from './codec';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { createDevPki } from '../tools/pki/dev-pki';
+import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './schedule';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -33,7 +38,7 @@ import type { TlsCredentials } from '../firmware/ports';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
@@ -561,6 +566,19 @@ function markdown(r: Results): string {
 			);
 		}
 	}
+	if (s['schedule.reconnect']) {
+		md.push('## schedule.reconnect: connect to schedule converged, host robot on the local cloud', '');
+		const v = s['schedule.reconnect'];
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...reconnectMarkdown(v as Awaited<ReturnType<typeof scheduleReconnect>>, table));
+	}
+
+	if (s['schedule.xs']) {
+		md.push('## schedule.xs: applying a schedule delta inside the XS engine', '');
+		const v = s['schedule.xs'];
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...xsMarkdown(v as Awaited<ReturnType<typeof scheduleXs>>, table));
+	}
 	return md.join('\n');
 }
 
@@ -588,6 +606,8 @@ async function main(): Promise<void> {
 	await step('codec.xs', codecXs);
 	await step('link.roundTrips', () => linkRoundTrips(runs));
 	await step('device.lin', deviceLin);
+	await step('schedule.reconnect', () => scheduleReconnect(Math.min(runs, 10)));
+	await step('schedule.xs', scheduleXs);
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = markdown(results);
