@@ -81,6 +81,7 @@ export interface LinkListener {
 
 interface Sub {
 	readonly handler: MessageHandler;
+	readonly qos: 0 | 1;
 	status: SubscriptionStatus;
 }
 
@@ -166,18 +167,21 @@ export class Link {
 	}
 
 	/**
-	 * Registers a QoS 1 subscription and its handler. It is (re)sent on every
-	 * connection until `unsubscribe`; its SUBACK result is told to listeners.
+	 * Registers a subscription and its handler. It is (re)sent on every connection
+	 * until `unsubscribe`; its SUBACK result is told to listeners. QoS 1 (default)
+	 * makes the broker keep messages for the robot while it is away; QoS 0 does
+	 * not, which is right for replies the robot asks for again when it is back.
 	 */
-	subscribe(filter: string, handler: MessageHandler): Result<void, LinkError> {
+	subscribe(filter: string, handler: MessageHandler, qos: 0 | 1 = 1): Result<void, LinkError> {
 		const why = filterError(filter);
 		if (why) return err({ code: 'invalid', message: '"filter" ' + why });
 		if (typeof handler !== 'function') throw new TypeError('"handler" expected a function');
-		this.#subs.set(filter, { handler, status: 'pending' });
+		if (qos !== 0 && qos !== 1) throw new RangeError('"qos" expected 0 or 1, got ' + qos);
+		this.#subs.set(filter, { handler, qos, status: 'pending' });
 		if (this.#canWrite()) {
 			const packetId = this.#allocateId();
 			this.#pendingSub.set(packetId, [filter]);
-			this.#write([{ type: 'subscribe', packetId, subscriptions: [{ topic: filter, qos: 1 }] }]);
+			this.#write([{ type: 'subscribe', packetId, subscriptions: [{ topic: filter, qos }] }]);
 		}
 		return ok(undefined);
 	}
@@ -366,7 +370,7 @@ export class Link {
 			const chunk = filters.slice(i, i + MAX_FILTERS_PER_SUBSCRIBE);
 			const packetId = this.#allocateId();
 			this.#pendingSub.set(packetId, chunk);
-			packets.push({ type: 'subscribe', packetId, subscriptions: chunk.map((topic) => ({ topic, qos: 1 as const })) });
+			packets.push({ type: 'subscribe', packetId, subscriptions: chunk.map((topic) => ({ topic, qos: this.#subs.get(topic)!.qos })) });
 		}
 		this.#pump(packets, true);
 	}

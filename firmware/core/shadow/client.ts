@@ -18,7 +18,7 @@ import { utf8Decode, utf8Encode } from '../util/utf8';
 /** What the shadow client needs of the link; `Link` has it. */
 export interface Messenger {
 	readonly state: LinkState;
-	subscribe(filter: string, handler: MessageHandler): Result<void, LinkError>;
+	subscribe(filter: string, handler: MessageHandler, qos?: 0 | 1): Result<void, LinkError>;
 	publish(topic: string, payload: Uint8Array, qos: 0 | 1, durable?: boolean): Result<number, LinkError>;
 	withdraw(seq: number): boolean;
 }
@@ -95,12 +95,14 @@ export class ShadowClient {
 		this.#ports = ports;
 		this.#timeoutMs = options.timeoutMs ?? 10_000;
 		this.prefix = '$aws/things/' + options.thing + '/shadow' + (options.name !== undefined ? '/name/' + options.name : '');
-		// three filters cover every reply (AWS IoT takes at most 8 per SUBSCRIBE, 50 per connection)
+		// three filters cover every reply (AWS IoT takes at most 8 per SUBSCRIBE, 50 per connection);
+		// QoS 0: the robot reads the whole shadow on every connection, so replies and deltas
+		// queued for it while it was away would only be billed and thrown away
 		const filters = ['+/accepted', '+/rejected', 'update/delta'];
 		if (options.documents) filters.push('update/documents');
 		const at = this.prefix.length + 1;
 		for (const f of filters) {
-			const r = link.subscribe(this.prefix + '/' + f, (m) => this.#received(m.topic.slice(at), m));
+			const r = link.subscribe(this.prefix + '/' + f, (m) => this.#received(m.topic.slice(at), m), 0);
 			if (!r.ok) throw new Error('shadow: cannot subscribe ' + f + ': ' + JSON.stringify(r.error));
 		}
 	}
