@@ -1,103 +1,160 @@
 /*
  * `npm start`: the local cloud and simulated robots (the firmware's core on the
- * host platform), telling what happens as a timeline. The story so far: the robot
- * connects over mutual TLS, subscribes, gets a command from the cloud, sends a
- * QoS 1 message that the broker acknowledges, loses the broker, keeps cleaning
- * and queues its messages durably, and delivers every one of them when the
- * broker is back.
+ * host platform, each robot behind its own link the story can cut), told as a
+ * timeline:
+ *   boot and connect over mutual TLS, sync the schedule shadow;
+ *   go offline, while the owner changes the schedule in the app;
+ *   come back, apply the edit, report it;
+ *   clean (a one-hour mission on a fast clock) with progress, report it once;
+ *   lose the broker mid-mission, keep cleaning, deliver the report when it is back.
  *
- *   npm start -- [--robots N] [--keep] [--data DIR] [--port N]
+ *   npm start -- [--robots N] [--keep] [--verbose] [--data DIR] [--ms-per-min MS]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Link } from '../firmware/core/link/link';
-import { createFileStorage, hostPorts, readCredentials } from '../firmware/platform/host/index';
-import type { LogPort } from '../firmware/ports';
+import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createRobot, type Robot } from '../firmware/core/robot/robot';
+import { createFileStorage, hostPorts, hostRandom, hostTimers, readCredentials } from '../firmware/platform/host/index';
+import { CleaningSimulator } from '../firmware/sim/cleaning';
+import type { ClockPort, LogPort, TimerHandle, TimerPort } from '../firmware/ports';
+import type { Schedule } from '../firmware/core/schedule/model';
+import { nextRun } from '../firmware/core/schedule/next';
 import { startLocalCloud } from '../cloud/local/index';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
+import { createDocumentClient } from '../cloud/lib/aws';
+import { TABLES } from '../cloud/tables';
+import { ianaToPosix } from './tz/iana-to-posix';
+import { startProxy, type Proxy } from '../test/support/proxy';
 
 const { values } = parseArgs({
 	options: {
 		robots: { type: 'string', default: '1' },
 		keep: { type: 'boolean', default: false },
 		data: { type: 'string', default: '.data' },
-		port: { type: 'string', default: '0' },
 		verbose: { type: 'boolean', default: false },
+		'ms-per-min': { type: 'string', default: '40' },
 	},
 });
-const count = Number(values.robots);
-if (!Number.isInteger(count) || count < 1 || count > 1000) {
-	console.error('--robots expected 1..1000, got ' + values.robots);
-	process.exit(2);
+function int(name: string, v: string, min: number, max: number): number {
+	const n = Number(v);
+	if (!Number.isInteger(n) || n < min || n > max) {
+		console.error(`--${name} expected ${min}..${max}, got ${v}`);
+		process.exit(2);
+	}
+	return n;
 }
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-	console.error('--port expected 0..65535, got ' + values.port);
-	process.exit(2);
-}
+const count = int('robots', values.robots!, 1, 1000);
+const msPerMin = int('ms-per-min', values['ms-per-min']!, 1, 60_000);
 
 const t0 = performance.now();
-const color = process.stdout.isTTY ? (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m` : (_c: number, s: string) => s;
+const tty = process.stdout.isTTY;
+const color = tty ? (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m` : (_c: number, s: string) => s;
 function say(who: string, what: string, detail = ''): void {
 	const t = ((performance.now() - t0) / 1000).toFixed(2).padStart(6);
 	console.log(`${color(90, t + 's')}  ${who.padEnd(9)} ${what}${detail ? '  ' + color(90, detail) : ''}`);
 }
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+function bar(fraction: number, width = 24): string {
+	const n = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+	return '[' + '#'.repeat(n) + '.'.repeat(width - n) + ']';
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const things = Array.from({ length: count }, (_, i) => 'robot-' + (i + 1));
 const cloud = await startLocalCloud({
 	dataDir: path.join(values.data!, 'local-cloud'),
-	mqttPort: port,
 	things,
 	log: (e) => {
 		if (values.verbose || e.level === 'error') say('cloud', e.event, JSON.stringify(e));
 	},
 });
-say('cloud', 'local cloud up', `${cloud.endpoints.mqtt}  CA ${cloud.endpoints.caPath}`);
+say('cloud', 'local cloud up', `${cloud.endpoints.mqtt}  shadows ${cloud.endpoints.iotData}  CA ${cloud.endpoints.caPath}`);
+const aws = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };
+const app = new IoTDataPlaneClient({ ...aws, endpoint: cloud.endpoints.iotData });
+const ddb = createDocumentClient({ ...aws, endpoint: cloud.endpoints.dynamodb });
 
-interface Robot {
+// missions run on a clock `60000 / msPerMin` times faster than the link's
+const scale = 60_000 / msPerMin;
+const w0 = Date.now();
+const p0 = performance.now();
+const fastClock: ClockPort = { now: () => w0 + (Date.now() - w0) * scale, monotonic: () => (performance.now() - p0) * scale };
+const fastTimers: TimerPort = { set: (cb, ms) => hostTimers.set(cb, ms / scale), clear: (h: TimerHandle) => hostTimers.clear(h) };
+
+interface Sim {
 	thing: string;
-	link: Link;
+	robot: Robot;
+	sim: CleaningSimulator;
+	proxy: Proxy;
 }
 
-function makeRobot(thing: string): Robot {
+async function makeRobot(thing: string): Promise<Sim> {
 	const dir = path.join(values.data!, 'robots', thing);
 	fs.mkdirSync(dir, { recursive: true });
+	const quiet = count > 3 && thing !== 'robot-1';
 	const log: LogPort = {
 		log(level, event, fields) {
 			if (values.verbose || level === 'error') say(thing, event, JSON.stringify(fields ?? {}));
 		},
 	};
-	const link = new Link(hostPorts(createFileStorage(path.join(dir, 'storage')), log), {
-		endpoint: { host: '127.0.0.1', port: Number(new URL(cloud.endpoints.mqtt).port), tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } },
-		clientId: thing,
-		keepAlive: 60,
-		backoff: { baseMs: 250, capMs: 4000 },
-	});
-	link.listen({
-		state: (s) => {
-			if (count > 3 && thing !== 'robot-1') return;
-			const extra = s.value === 'connected' ? `session present: ${s.sessionPresent ? 'yes' : 'no'}` : s.value === 'waiting' ? `attempt ${s.attempt}, ${s.reason}` : '';
-			say(thing, 'link ' + s.value, extra);
+	const storage = createFileStorage(path.join(dir, 'storage'));
+	const proxy = await startProxy({ host: '127.0.0.1', port: cloud.broker.port });
+	const robot = createRobot(
+		hostPorts(storage, log),
+		{
+			thing,
+			endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } },
+			link: { backoff: { baseMs: 250, capMs: 4000 } },
 		},
-		subscription: (filter, granted) => {
-			if (count <= 3 || thing === 'robot-1') say(thing, granted === 0x80 ? 'subscription REFUSED' : 'subscribed', filter);
-		},
-		delivered: (seq, topic) => {
-			if (count <= 3 || thing === 'robot-1') say(thing, 'PUBACK', `outbox #${seq} ${topic}`);
-		},
-	});
-	link.subscribe(`robots/${thing}/commands/#`, (m) => say(thing, 'command received', `${m.topic} ${dec.decode(m.payload)}`));
-	return { thing, link };
+		{ clock: fastClock, timers: fastTimers, storage, log },
+	);
+	const sim = new CleaningSimulator(robot.missions, { timers: fastTimers, random: hostRandom, log });
+	robot.onDue((d) => sim.run('schedule', d.entryId));
+	if (!quiet) {
+		robot.link.listen({
+			state: (s) => say(thing, 'link ' + s.value, s.value === 'connected' ? `session present: ${s.sessionPresent ? 'yes' : 'no'}` : s.value === 'waiting' ? `attempt ${s.attempt}: ${s.reason}` : ''),
+			delivered: (seq, topic) => topic.includes('/report') && say(thing, 'report acknowledged by the broker (PUBACK)', `outbox #${seq}`),
+		});
+		let lastState = '';
+		robot.schedule.listen((s) => {
+			if (s.value === lastState) return;
+			lastState = s.value;
+			if (s.value === 'synced') say(thing, 'schedule in sync with its shadow', `${s.owned.value.entries.length} entries, tz ${s.owned.value.tz}`);
+		});
+		let lastBar = -1;
+		robot.missions.listen((s, effects) => {
+			for (const fx of effects) {
+				if (fx.type !== 'event') continue;
+				if (fx.name === 'started') say(thing, `mission ${fx.mission} started`, `trigger ${fx.data.trigger}, battery ${fx.data.battery}%`);
+				if (fx.name === 'progress' && s.value === 'running') {
+					const f = Number(fx.data.areaM2) / 65;
+					const step = Math.floor(f * 4);
+					if (step !== lastBar) {
+						lastBar = step;
+						say(thing, `cleaning ${bar(f)} ${fx.data.areaM2} m²`, `battery ${fx.data.battery}%`);
+					}
+				}
+				if (fx.name === 'error') say(thing, `mission error ${fx.data.code}`, fx.data.fatal ? 'fatal: heading home' : 'cleared, cleaning on');
+				if (fx.name === 'docked') {
+					lastBar = -1;
+					say(thing, `mission ${fx.mission} ${fx.data.outcome}, docked`, `${fx.data.areaM2} m² in ${Math.round(Number(fx.data.durationS) / 60)} min`);
+				}
+			}
+		});
+	}
+	return { thing, robot, sim, proxy };
 }
 
-const robots = things.map(makeRobot);
+const sims = await Promise.all(things.map(makeRobot));
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
 	stopping = true;
-	for (const r of robots) r.link.stop();
+	for (const s of sims) {
+		s.sim.stop();
+		s.robot.stop();
+		await s.proxy.close();
+	}
+	app.destroy();
 	await cloud.close();
 	say('story', code === 0 ? 'stopped cleanly' : 'stopped with errors');
 	process.exit(code);
@@ -105,42 +162,67 @@ async function shutdown(code: number): Promise<never> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
 	const t = Date.now();
-	while (!cond()) {
+	while (!(await cond())) {
 		if (stopping) return;
 		if (Date.now() - t > ms) throw new Error('timed out: ' + what);
-		await sleep(20);
+		await sleep(25);
 	}
+}
+async function shadow(thing: string) {
+	const r = await app.send(new GetThingShadowCommand({ thingName: thing, shadowName: 'schedule' }));
+	return JSON.parse(new TextDecoder().decode(r.payload)) as { state: { desired?: { schedule?: unknown }; reported?: { schedule?: unknown } }; version: number };
 }
 
 try {
+	const first = sims[0]!;
+	const thing = first.thing;
 	say('story', `${count} robot${count > 1 ? 's' : ''} boot and connect over mutual TLS 1.2`);
-	for (const r of robots) r.link.start();
-	await until('all connected', () => robots.every((r) => r.link.state.value === 'connected' && r.link.subscription(`robots/${r.thing}/commands/#`) === 'granted'));
-	const first = robots[0]!;
+	for (const s of sims) s.robot.start();
+	await until('all in sync', () => sims.every((s) => s.robot.schedule.state.value === 'synced'));
 
-	say('story', 'the cloud sends robot-1 a command');
-	await cloud.broker.publish(`robots/${first.thing}/commands/clean`, JSON.stringify({ rooms: ['kitchen'] }), 1);
-	await sleep(200);
+	say('story', `${thing} loses its Wi-Fi; the owner edits the schedule in the app meanwhile`);
+	first.proxy.cut();
+	await until('offline', () => first.robot.link.state.value !== 'connected');
+	const zone = 'Europe/Berlin';
+	const schedule: Schedule = { tz: ianaToPosix(zone), entries: [{ id: 'weekday-morning', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }] };
+	await app.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: 'schedule', payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } })) }));
+	const waiting = await shadow(thing);
+	say('app', `schedule written to desired (shadow v${waiting.version})`, `${zone} = ${schedule.tz}; weekdays 09:30, kitchen + hall`);
+	say('story', `the edit waits in the shadow; ${thing} keeps its old schedule and would clean on time offline`);
+	await sleep(800);
 
-	say('story', 'each robot sends a QoS 1 message; it leaves the outbox on PUBACK');
-	for (const r of robots) r.link.publish(`robots/${r.thing}/hello`, enc.encode(JSON.stringify({ at: Date.now() })), 1, true);
-	await until('outboxes empty', () => robots.every((r) => r.link.outbox.size === 0));
+	say('story', `${thing} is back`);
+	first.proxy.restore();
+	await until('edit applied and reported', async () => {
+		const s = await shadow(thing);
+		return s.state.desired === undefined && first.robot.schedule.state.value === 'synced' && first.robot.schedule.value.entries.length === 1;
+	});
+	const next = nextRun(first.robot.schedule.value, Date.now());
+	say(thing, 'applied the edit, reported it, cleared desired', next ? `next mission ${new Date(next.utcMs).toISOString()} (${next.entryId})` : '');
 
-	say('story', 'the broker goes away; the robots keep working and queue their messages on storage');
+	say('story', `the owner presses "clean now" (a one-hour mission on a ${Math.round(scale)}x clock)`);
+	const id = first.sim.run('app');
+	await until('mission done', () => first.robot.missions.state.value === 'idle' && first.robot.link.outbox.size === 0, 60_000);
+	await cloud.rules.idle();
+	const row = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t AND missionId = :m', ExpressionAttributeValues: { ':t': thing, ':m': id } }));
+	const item = row.Items?.[0];
+	say('cloud', `mission report stored once in DynamoDB (${TABLES.missions.name})`, item ? `${item.missionId}: ${item.outcome}, ${item.areaM2} m², ${item.durationS} s, battery ${item.battery.start}→${item.battery.end}%` : 'MISSING');
+	if (!item) throw new Error('the mission report did not reach the table');
+
+	say('story', 'mid-mission the broker goes down; the robot keeps cleaning and keeps its report on storage');
+	const id2 = first.sim.run('button');
+	await sleep(300);
 	await cloud.stopBroker();
-	await until('links down', () => robots.every((r) => r.link.state.value !== 'connected'));
-	for (const r of robots) for (let i = 1; i <= 3; i++) r.link.publish(`robots/${r.thing}/events`, enc.encode(JSON.stringify({ n: i })), 1, true);
-	say(first.thing, `outbox holds ${first.link.outbox.size} messages (${first.link.outbox.bytes} bytes)`);
-	await sleep(1500);
-
-	say('story', 'the broker is back on the same port');
+	await until('mission done offline', () => first.robot.missions.state.value === 'idle', 60_000);
+	say(thing, `report of ${id2} waits in the durable outbox`, `${first.robot.link.outbox.size} message(s), ${first.robot.link.outbox.bytes} bytes`);
 	await cloud.startBroker();
-	await until('outboxes drained', () => robots.every((r) => r.link.state.value === 'connected' && r.link.outbox.size === 0));
-	const received = cloud.broker.record.entries({ thing: first.thing, topic: `robots/${first.thing}/events` }).map((e) => dec.decode(e.payload));
-	say('story', `the broker recorded robot-1's queued messages: ${received.join(' ')}`, 'each exactly once');
-	if (count > 1) say('story', `${count} robots: every outbox is empty`);
+	say('story', 'the broker is back');
+	await until('delivered', () => first.robot.link.outbox.size === 0, 30_000);
+	await cloud.rules.idle();
+	const all = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t', ExpressionAttributeValues: { ':t': thing } }));
+	say('cloud', `${thing} has ${all.Items?.length ?? 0} mission reports in the table, one per mission`, (all.Items ?? []).map((i) => i.missionId).join(' '));
 
 	if (!values.keep) await shutdown(0);
 	say('story', 'running; Ctrl-C stops');
