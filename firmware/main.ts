@@ -1,32 +1,60 @@
 /*
  * Device entry (production build, manifest.json at the repo root): wires the Moddable
- * platform into the core's Link and keeps it connected. Module names in the manifest
- * mirror repository paths ("firmware/main", "firmware/core/link/link", ...), so the
- * relative imports below resolve the same way for tsc and for XS.
+ * platform into the core's robot (link, schedule shadow, schedule runner, missions)
+ * and keeps it connected. Module names in the manifest mirror repository paths
+ * ("firmware/main", "firmware/core/robot/robot", ...), so the relative imports below
+ * resolve the same way for tsc and for XS.
  *
- * Endpoint and thing name come from mc/config (manifest "config.mqtt"); credentials
- * from Preference (written by factory provisioning), see platform/moddable/platform.ts.
+ * Endpoint and thing name come from mc/config (manifest "config.mqtt"; a later issue
+ * takes the thing name from the certificate CN), SNTP servers from "config.clock.sntp"
+ * (an array, or a comma-separated string). Not "config.sntp": that one belongs to the
+ * SDK's ESP32 setup/network, which would run its own one-shot SNTP before main; the
+ * manifest leaves it empty.
+ * credentials from Preference (written by factory provisioning), see
+ * platform/moddable/platform.ts.
+ *
+ * Clock: the schedule runs from boot on the stored schedule, and waits by itself while
+ * the clock is unknown. The link starts only once the clock is known, because the TLS
+ * client checks certificate validity against Date.now(): from 1970 every handshake
+ * would fail. On lin (and after a soft reset on ESP32) the clock is known at once.
  */
 import config from 'mc/config';
-import { Link } from './core/link/link';
-import { createModdablePorts, loadCredentials } from './platform/moddable/platform';
+import { createRobot } from './core/robot/robot';
+import { createModdablePorts, loadCredentials, startSntp } from './platform/moddable/platform';
 
 const ports = createModdablePorts();
 const mqtt = (config.mqtt ?? {}) as { host?: string; port?: number | string; serverName?: string; thing?: string };
+const clock = (config.clock ?? {}) as { sntp?: readonly string[] | string };
 const credentials = loadCredentials();
+
+function sntpHosts(): string[] {
+	const h = clock.sntp;
+	const list = typeof h === 'string' ? h.split(',') : Array.isArray(h) ? h : [];
+	return list.map((x) => String(x).trim()).filter((x) => x.length > 0);
+}
 
 if (typeof credentials === 'string') {
 	ports.log.log('error', 'main.no_credentials', { message: credentials });
 } else if (!mqtt.host || !mqtt.thing) {
 	ports.log.log('error', 'main.no_endpoint', { message: 'config.mqtt.host and config.mqtt.thing are required' });
 } else {
-	const link = new Link(ports, {
-		clientId: mqtt.thing,
+	const robot = createRobot(ports, {
+		thing: mqtt.thing,
 		endpoint: {
 			host: mqtt.host,
 			port: Number(mqtt.port ?? 8883),
 			tls: { ...credentials, ...(mqtt.serverName ? { serverName: mqtt.serverName } : {}) },
 		},
 	});
-	link.start();
+	let started = false;
+	const startLink = () => {
+		if (started) return;
+		started = true;
+		robot.start();
+	};
+	const hosts = sntpHosts();
+	if (hosts.length) startSntp({ hosts, log: ports.log, onTime: startLink });
+	if (ports.clock.now() !== undefined) startLink();
+	else if (hosts.length) ports.log.log('warn', 'main.waiting_for_clock', { sntp: hosts.join(',') });
+	else ports.log.log('error', 'main.no_clock', { message: 'clock unknown and config.clock.sntp empty: the link cannot check certificates' });
 }

@@ -1,5 +1,8 @@
-// Device suite: the link's scenarios (issue #13) on the real Moddable runtime (`lin` under
-// mcsim, through ../shared/moddable/run-headless.sh) against the local broker.
+// Device suite (issue #13: every capability adds a scenario here) on the real Moddable
+// runtime (`lin` under mcsim, through ../shared/moddable/run-headless.sh) against the whole
+// local cloud (cloud/local: broker, shadow service with its HTTP data plane, ...), in memory,
+// on a fixed MQTT port. A scenario may run the app several times over the same Preference
+// storage, with the runner acting in between while the device is off (offline).
 //
 //   npx tsx test/device/run.ts [scenario ...]
 //
@@ -9,12 +12,15 @@
 // generated into build/device/app, which includes test/device/manifest.json and also sets the
 // app's private Preference directory (config.file.root). Nothing secret is in source.
 //
-// Output: one line per scenario, `device-metric {...}` JSON lines, then `N passed, N failed`.
+// Output: one line per scenario, `device-metric {...}` JSON lines, then `N passed, N failed`
+// (and `N skipped` when a scenario could not run here, e.g. no UDP port 123 for SNTP).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 
 if (!process.env.MODDABLE) {
   console.log('device suite skipped: MODDABLE is not set (run ../shared/moddable/setup.sh, then export MODDABLE=/opt/moddable-8.2.3 and PATH=$MODDABLE/build/bin/lin/release:$PATH)');
@@ -33,6 +39,7 @@ const RELAY_PORT = PORT + 1;
 const RUN_TIMEOUT_S = 45;
 
 type Broker = Awaited<ReturnType<typeof import('../../cloud/local/broker').startBroker>>;
+type ShadowDoc = { state: { desired?: Record<string, unknown>; reported?: Record<string, unknown> }; version: number };
 
 function writeIfChanged(file: string, data: Uint8Array | string): void {
   const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
@@ -86,12 +93,24 @@ async function main(): Promise<number> {
     return process.env.CI === 'true' ? 1 : 0;
   }
   const pkiMod = await import('../../tools/pki/dev-pki');
-  const { startBroker } = await import('../../cloud/local/broker');
+  const { startLocalCloud } = await import('../../cloud/local/index');
+  const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../../cloud/local/credentials');
+  const { DeleteThingShadowCommand, GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } = await import('@aws-sdk/client-iot-data-plane');
   const { startRelay } = await import('./relay');
+  const fixtures = await import('./scenarios/fixtures');
 
-  // ---- credentials, generated at test time ----------------------------------------------------
+  // ---- the local cloud, and credentials generated at test time by its dev PKI (build/device/pki) --
   mkdirSync(work, { recursive: true });
-  const pki = await pkiMod.createDevPki(join(work, 'pki'), { things: [THING] });
+  const events: { event: string; [k: string]: unknown }[] = [];
+  const cloud = await startLocalCloud({
+    dataDir: work,
+    things: [THING],
+    inMemory: true,
+    host: HOST,
+    mqttPort: PORT,
+    log: (e) => void events.push(e as { event: string }),
+  });
+  const pki = cloud.pki;
   const device = pki.things.get(THING)!;
   const caPem = pki.ca.certPem;
   const caDer = pki.ca.certDer;
@@ -131,43 +150,107 @@ async function main(): Promise<number> {
     ) + '\n',
   );
 
-  // ---- broker --------------------------------------------------------------------------------
-  const events: { event: string; [k: string]: unknown }[] = [];
-  const brokerOptions = {
-    port: PORT,
-    host: HOST,
-    ca: caPem,
-    cert: pki.server.certPem,
-    key: pki.server.keyPem,
-    log: (e: Record<string, unknown>) => void events.push(e as { event: string }),
+  // ---- broker (an outage = cloud.stopBroker(); the rest of the cloud stays up) ------------------
+  const up = async (): Promise<Broker> => {
+    await cloud.startBroker(); // no-op when it runs
+    return cloud.broker;
   };
-  let broker: Broker | undefined;
-  const up = async () => {
-    broker ??= await startBroker(brokerOptions as Parameters<typeof startBroker>[0]);
-    return broker;
+  const down = () => cloud.stopBroker();
+  const broker = (): Broker | undefined => {
+    try {
+      return cloud.broker;
+    } catch {
+      return undefined; // stopped
+    }
   };
-  const down = async () => {
-    const b = broker;
-    broker = undefined;
-    await b?.close();
-  };
-  const payloads = (topic: string) => (broker?.record.entries({ thing: THING, topic }) ?? []).map((e) => Buffer.from(e.payload).toString());
+  const payloads = (topic: string) => (broker()?.record.entries({ thing: THING, topic }) ?? []).map((e) => Buffer.from(e.payload).toString());
   const exactlyOnce = (topic: string, expected: string[]): string | undefined => {
     const got = payloads(topic);
     if (JSON.stringify(got) !== JSON.stringify(expected)) return `broker received ${JSON.stringify(got)} on ${topic}, expected ${JSON.stringify(expected)} (each exactly once)`;
-    const qos1 = (broker?.record.entries({ thing: THING, topic }) ?? []).map((e) => `${Buffer.from(e.payload).toString()}(qos ${e.qos}, id ${e.messageId}${e.dup ? ', dup' : ''})`);
+    const qos1 = (broker()?.record.entries({ thing: THING, topic }) ?? []).map((e) => `${Buffer.from(e.payload).toString()}(qos ${e.qos}, id ${e.messageId}${e.dup ? ', dup' : ''})`);
     console.log(`device: broker record for ${topic}: ${qos1.join(' ')}: each exactly once`);
     return undefined;
   };
   const clearStorage = () => rmSync(join(data, 'modpreferences.json'), { force: true });
 
+  // ---- the app's side of the schedule shadow: the HTTP data plane, as the app's backend uses it --
+  const dataPlane = new IoTDataPlaneClient({ endpoint: cloud.endpoints.iotData, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
+  const SHADOW = { thingName: THING, shadowName: 'schedule' };
+  const shadowDoc = async (): Promise<ShadowDoc | undefined> => {
+    try {
+      const r = await dataPlane.send(new GetThingShadowCommand(SHADOW));
+      return JSON.parse(new TextDecoder().decode(r.payload)) as ShadowDoc;
+    } catch (e) {
+      if ((e as { name?: string }).name === 'ResourceNotFoundException') return undefined;
+      throw e;
+    }
+  };
+  const appSets = async (schedule: unknown) => {
+    await dataPlane.send(new UpdateThingShadowCommand({ ...SHADOW, payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } })) }));
+    const d = (await shadowDoc())?.state.desired?.schedule;
+    if (!isDeepStrictEqual(d, schedule)) throw new Error('the app edit is not in desired: ' + JSON.stringify(d));
+    console.log(`device: app set desired.schedule through the data plane while the device is off: ${JSON.stringify(schedule)}`);
+  };
+  /** undefined when reported.schedule is `expected` (and scheduleError as `error` says) and desired is empty. */
+  const shadowIs = async (expected: unknown, error?: RegExp): Promise<string | undefined> => {
+    const s = await shadowDoc();
+    if (!s) return 'no schedule shadow';
+    const shown = JSON.stringify(s.state);
+    if (!isDeepStrictEqual(s.state.reported?.schedule, expected)) return `shadow reported.schedule is not ${JSON.stringify(expected)}: ${shown}`;
+    if (s.state.desired !== undefined) return `shadow desired not cleared: ${shown}`;
+    const e = s.state.reported?.scheduleError;
+    if (error ? !(typeof e === 'string' && error.test(e)) && !error.test(JSON.stringify(e)) : e !== undefined && e !== null) return `shadow reported.scheduleError ${JSON.stringify(e)}, expected ${error ? String(error) : 'none'}`;
+    console.log(`device: shadow (version ${s.version}) state ${shown}`);
+    return undefined;
+  };
+
+  // ---- SNTP responder on UDP 127.0.0.1:123 (sntp.js has the port fixed; binding it needs root) ---
+  let sntpRequests = 0;
+  let sntpResponder: ReturnType<typeof createSocket> | undefined;
+  const startSntpResponder = () =>
+    new Promise<string | undefined>((resolve) => {
+      const sock = createSocket('udp4');
+      sock.once('error', (e) => {
+        sock.close();
+        resolve(`cannot bind UDP ${HOST}:123 for the SNTP responder (${(e as NodeJS.ErrnoException).code ?? e.message})`);
+      });
+      sock.on('message', (msg, from) => {
+        // a client request: 48 bytes, mode 3 (RFC 4330 section 5)
+        if (msg.length < 48 || (msg[0]! & 7) !== 3) return;
+        // the first request goes unanswered: the device must repeat it
+        if (++sntpRequests === 1) return;
+        const reply = Buffer.alloc(48);
+        reply[0] = (0 << 6) | (4 << 3) | 4; // LI 0, VN 4, mode 4 (server)
+        reply[1] = 1; // stratum 1 (0 would be a kiss-o'-death)
+        msg.copy(reply, 24, 40, 48); // originate timestamp = the client's transmit timestamp
+        const ntpSeconds = fixtures.SNTP_TEST_SECONDS + 2_208_988_800; // NTP era 0 counts from 1900
+        reply.writeUInt32BE(ntpSeconds, 32); // receive timestamp
+        reply.writeUInt32BE(ntpSeconds, 40); // transmit timestamp: what the client reads
+        sock.send(reply, from.port, from.address);
+      });
+      sock.bind(123, HOST, () => {
+        sntpResponder = sock;
+        resolve(undefined);
+      });
+    });
+
+  interface Run {
+    /** Device scenario name (scenarios/index.ts). */
+    scenario: string;
+    verbose?: boolean;
+    /** Before the app starts; a string means the case cannot run here (skipped, with that reason). */
+    before?(): Promise<string | void>;
+    check?(): Promise<string | undefined> | string | undefined;
+  }
   interface Case {
     name: string;
     port?: number;
     verbose?: boolean;
-    before(): Promise<void>;
+    before?(): Promise<string | void>;
     step?(s: Record<string, unknown>): Promise<void> | void;
-    check(): string | undefined;
+    check?(): Promise<string | undefined> | string | undefined;
+    /** Several app starts over the same storage; default: one run of the scenario `name`. */
+    runs?: Run[];
   }
   let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
   const cases: Case[] = [
@@ -218,7 +301,7 @@ async function main(): Promise<number> {
         events.length = 0;
       },
       check() {
-        if (broker!.record.size !== 0) return 'broker recorded publishes from a refused device';
+        if (broker()!.record.size !== 0) return 'broker recorded publishes from a refused device';
         if (!events.some((e) => e.event === 'broker.tls.refused')) return 'broker did not log a refused TLS handshake';
         return undefined;
       },
@@ -247,6 +330,40 @@ async function main(): Promise<number> {
       },
       check: () => exactlyOnce(`robots/${THING}/after-bad-frame`, ['after-bad-frame']),
     },
+    {
+      // issue #4: the app edits the schedule while the robot is offline; the robot applies it on return
+      name: 'schedule-offline-edit',
+      runs: [
+        {
+          scenario: 'schedule-report',
+          async before() {
+            clearStorage();
+            await up();
+            if (await shadowDoc()) await dataPlane.send(new DeleteThingShadowCommand(SHADOW));
+          },
+          check: () => shadowIs({ tz: 'UTC0', entries: [] }),
+        },
+        {
+          scenario: 'schedule-apply',
+          verbose: true,
+          before: () => appSets(fixtures.APP_SCHEDULE),
+          check: () => shadowIs(fixtures.APP_SCHEDULE),
+        },
+        {
+          scenario: 'schedule-refuse',
+          before: () => appSets(fixtures.BAD_SCHEDULE),
+          check: () => shadowIs(fixtures.APP_SCHEDULE, /entries\[0\]\.start/),
+        },
+      ],
+    },
+    {
+      name: 'sntp',
+      async before() {
+        sntpRequests = 0;
+        return sntpResponder ? undefined : await startSntpResponder();
+      },
+      check: () => (sntpRequests >= 2 ? undefined : `the SNTP responder saw ${sntpRequests} request(s), expected a repeat after the unanswered first`),
+    },
   ];
 
   let passed = 0;
@@ -266,39 +383,54 @@ async function main(): Promise<number> {
       for (const l of (b.stdout + b.stderr).split('\n').slice(-30)) console.log('  | ' + l);
     }
   }
+  let skipped = 0;
   try {
     for (const c of cases) {
       if (only.length && !only.includes(c.name)) continue;
-      await c.before();
-      const r = await runScenario(c.name, c.port ?? PORT, c.verbose === true, (s) => c.step?.(s));
-      const verdict = r.lines.find((l) => l === 'PASS' || l.startsWith('FAIL'));
+      const runs: Run[] = c.runs ?? [{ scenario: c.name, verbose: c.verbose === true, before: c.before, check: c.check }];
       let why: string | undefined;
-      if (r.code !== 0) why = `run-headless exit ${r.code}: ${verdict ?? r.lines.filter((l) => l.startsWith('run-headless')).slice(-1)[0] ?? ''}`;
-      else why = c.check();
-      const timing = `build ${r.buildMs ?? '?'} ms, run ${r.runMs ?? '?'} ms`;
-      if (why) {
+      let skip: string | undefined;
+      const timings: string[] = [];
+      const shown: string[] = [];
+      for (const run of runs) {
+        skip = (await run.before?.()) ?? undefined;
+        if (skip) break;
+        const r = await runScenario(run.scenario, c.port ?? PORT, run.verbose === true, (s) => c.step?.(s));
+        const verdict = r.lines.find((l) => l === 'PASS' || l.startsWith('FAIL'));
+        if (r.code !== 0) why = `run-headless exit ${r.code}: ${verdict ?? r.lines.filter((l) => l.startsWith('run-headless')).slice(-1)[0] ?? ''}`;
+        else why = await run.check?.();
+        const label = runs.length > 1 ? run.scenario + ': ' : '';
+        timings.push(`${label}build ${r.buildMs ?? '?'} ms, run ${r.runMs ?? '?'} ms`);
+        shown.push(...r.lines.filter((l) => (why ? !l.startsWith('instruments') : /^run-headless: (building|build ok|PASS)|^step /.test(l))).slice(why ? -25 : 0));
+        for (const l of r.lines) if (l.startsWith('device-metric ')) console.log(l);
+        metric({ name: 'device.scenario', scenario: run.scenario, ok: !why, buildMs: r.buildMs, runMs: r.runMs });
+        const peaks = run.verbose ? peakInstruments(r.lines) : undefined;
+        if (peaks) metric({ name: 'device.memory', scenario: run.scenario, ...peaks });
+        if (run.scenario === 'echo') {
+          const so = findFile(join(work, 'out/bin'), 'mc.so');
+          if (so) metric({ name: 'device.image', variant: so.includes('/release/') ? 'release' : 'debug', mcSoBytes: statSync(so).size, xsbBytes: xsbBytes(join(work, 'out/tmp')) });
+        }
+        if (why) break;
+      }
+      if (skip) {
+        skipped++;
+        console.log(`device ${c.name}: SKIPPED: ${skip}`);
+      } else if (why) {
         failed++;
-        console.log(`device ${c.name}: FAIL: ${why} (${timing})`);
-        for (const l of r.lines.filter((l) => !l.startsWith('instruments')).slice(-25)) console.log('  | ' + l);
+        console.log(`device ${c.name}: FAIL: ${why} (${timings.join('; ')})`);
       } else {
         passed++;
-        console.log(`device ${c.name}: PASS (${timing})`);
-        for (const l of r.lines) if (/^run-headless: (building|build ok|PASS)/.test(l)) console.log('  | ' + l);
+        console.log(`device ${c.name}: PASS (${timings.join('; ')})`);
       }
-      for (const l of r.lines) if (l.startsWith('device-metric ')) console.log(l);
-      metric({ name: 'device.scenario', scenario: c.name, ok: !why, buildMs: r.buildMs, runMs: r.runMs });
-      if (c.name === 'echo') {
-        const peaks = peakInstruments(r.lines);
-        if (peaks) metric({ name: 'device.memory', scenario: 'echo', ...peaks });
-        const so = findFile(join(work, 'out/bin'), 'mc.so');
-        if (so) metric({ name: 'device.image', variant: so.includes('/release/') ? 'release' : 'debug', mcSoBytes: statSync(so).size, xsbBytes: xsbBytes(join(work, 'out/tmp')) });
-      }
+      for (const l of shown) console.log('  | ' + l);
     }
   } finally {
     await relay?.close();
-    await down();
+    sntpResponder?.close();
+    dataPlane.destroy();
+    await cloud.close();
   }
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
   return failed ? 1 : 0;
 }
 

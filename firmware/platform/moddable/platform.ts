@@ -1,6 +1,6 @@
 /*
- * The Moddable platform in one place: the ports the core's Link needs, and the
- * device's TLS credentials.
+ * The Moddable platform in one place: the ports the core needs, the device's TLS
+ * credentials, and the SNTP clock setter.
  *
  * Credentials are never in source. On a device the factory provisioning step writes
  * them to Preference (NVS) domain "cred", keys "ca", "cert", "key" (DER; "key" is an
@@ -18,6 +18,7 @@ import { moddableClock, moddableRandom, moddableTimers, traceLog } from './syste
 export { createSocketPort } from './socket';
 export { createPreferenceStorage } from './storage';
 export { moddableClock, moddableRandom, moddableTimers, traceLog } from './system';
+export { startSntp, type SntpHandle, type SntpOptions } from './sntp';
 
 export interface PlatformOptions {
 	/** Preference domain of the core's storage. */

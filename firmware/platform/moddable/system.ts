@@ -10,13 +10,15 @@ const CLOCK_SET_AFTER = Date.UTC(2024, 0, 1);
  * Time.ticks is a millisecond counter that may be 32-bit and wrap (ESP32: ~49.7 days).
  * Accumulating deltas modulo 2^32 keeps `monotonic` going forward as long as it is
  * read at least once per wrap period (the link's keep-alive reads it every few seconds).
+ * The first reading is taken on the first call, not when the module body runs: this
+ * module is preloaded, so its body runs in mcconfig at build time, on the build host.
  */
 function monotonicClock(): () => number {
-	let last = Time.ticks;
+	let last: number | undefined;
 	let total = 0;
 	return () => {
 		const now = Time.ticks;
-		total += (now - last) >>> 0;
+		if (last !== undefined) total += (now - last) >>> 0;
 		last = now;
 		return total;
 	};

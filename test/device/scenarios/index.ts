@@ -1,14 +1,26 @@
-/* The device scenarios of the link (issue #13), by the name passed as `scenario=`. */
+/*
+ * The device scenarios, by the name passed as `scenario=`: the link's, and one or more
+ * for every capability the robot adds (issue #13).
+ */
 import type { Link } from '../../../firmware/core/link/link';
+import type { Robot } from '../../../firmware/core/robot/robot';
+import type { ClockPort, LogFields, LogPort } from '../../../firmware/ports';
 import echo from './echo';
 import outboxQueue from './outbox-queue';
 import outboxDeliver from './outbox-deliver';
 import brokerRestart from './broker-restart';
 import foreignCa from './foreign-ca';
 import malformedFrame from './malformed-frame';
+import { scheduleApply, scheduleRefuse, scheduleReport } from './schedule';
+import sntp from './sntp';
 
 export interface Context {
 	readonly link: Link;
+	/** The robot of firmware/main.ts, for a scenario with `robot: true` (then `link` is its link). */
+	readonly robot: Robot | undefined;
+	readonly ports: { readonly clock: ClockPort; readonly log: LogPort };
+	/** Sees every structured log event after it is traced. */
+	onLog(listener: (event: string, fields?: LogFields) => void): void;
 	readonly thing: string;
 	/** Time.ticks when the app's main module started. */
 	readonly startedAt: number;
@@ -24,6 +36,8 @@ export interface Scenario {
 	readonly timeoutMs: number;
 	/** Resource name prefix of the credentials to use ('' = the device's own). */
 	readonly credentials?: string;
+	/** Build the whole robot (createRobot) rather than a bare Link; the scenario starts it. */
+	readonly robot?: boolean;
 	run(c: Context): void;
 }
 
@@ -34,4 +48,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	'broker-restart': brokerRestart,
 	'foreign-ca': foreignCa,
 	'malformed-frame': malformedFrame,
+	'schedule-report': scheduleReport,
+	'schedule-apply': scheduleApply,
+	'schedule-refuse': scheduleRefuse,
+	sntp,
 });

@@ -2,13 +2,18 @@
  * Device test build (test/device/manifest.json; in scenarios/ because the repo tsconfig leaves that folder to mcconfig): the production wiring of
  * firmware/main.ts plus one scenario, chosen by mc/config `scenario` (an mcconfig
  * `scenario=NAME` argument; only mc/config is rebuilt between scenarios).
+ * A scenario with `robot: true` gets the whole robot of firmware/main.ts (createRobot:
+ * link, schedule shadow, runner, missions); the link scenarios get a bare Link, so
+ * that no shadow traffic shares their outbox.
  * Verdict on its own line: PASS, or FAIL: reason (see run-headless.sh).
  */
 import config from 'mc/config';
 import Time from 'time';
 import Timer from 'timer';
-import { Link } from '../../../firmware/core/link/link';
+import { Link, type LinkOptions } from '../../../firmware/core/link/link';
+import { createRobot, type Robot } from '../../../firmware/core/robot/robot';
 import { createModdablePorts, loadCredentials } from '../../../firmware/platform/moddable/platform';
+import type { LogFields, LogLevel } from '../../../firmware/ports';
 import { SCENARIOS, type Scenario } from './index';
 
 const startedAt = Time.ticks;
@@ -30,17 +35,34 @@ function run(): void {
 	const credentials = loadCredentials(scenario.credentials ?? '');
 	if (typeof credentials === 'string') return finish(false, credentials);
 
-	const ports = createModdablePorts({ domain: 'robot', logLevel: 'info' });
-	const link = new Link(ports, {
-		clientId: thing,
-		endpoint: { host: String(config.host), port, tls: { ...credentials, serverName: String(config.serverName) } },
-		keepAlive: 30,
-		connectTimeoutMs: 8_000,
-		backoff: { baseMs: 500, capMs: 2_000 },
-	});
+	const base = createModdablePorts({ domain: 'robot', logLevel: 'info' });
+	// the log also goes to the scenario (it may wait for an event such as sync.desired_rejected)
+	const logListeners: ((event: string, fields?: LogFields) => void)[] = [];
+	const ports = {
+		...base,
+		log: {
+			log(level: LogLevel, event: string, fields?: LogFields) {
+				base.log.log(level, event, fields);
+				for (const l of logListeners) l(event, fields);
+			},
+		},
+	};
+	const endpoint = { host: String(config.host), port, tls: { ...credentials, serverName: String(config.serverName) } };
+	const tuning: Partial<Omit<LinkOptions, 'endpoint' | 'clientId'>> = { keepAlive: 30, connectTimeoutMs: 8_000, backoff: { baseMs: 500, capMs: 2_000 } };
+	let robot: Robot | undefined;
+	let link: Link;
+	if (scenario.robot) {
+		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000 });
+		link = robot.link;
+	} else {
+		link = new Link(ports, { ...tuning, clientId: thing, endpoint });
+	}
 	Timer.set(() => finish(false, 'scenario ' + name + ' timed out after ' + scenario.timeoutMs + ' ms'), scenario.timeoutMs);
 	scenario.run({
 		link,
+		robot,
+		ports,
+		onLog: (l) => void logListeners.push(l),
 		thing,
 		startedAt,
 		step(event, fields) {
