@@ -1,0 +1,197 @@
+/*
+ * Uploads a mission's map: asks the cloud for an upload slot over MQTT, unwraps
+ * the data key the cloud wrapped to this robot's certificate key (RSA-OAEP), writes
+ * the map as an AWS Encryption SDK message frame by frame straight into an HTTP PUT
+ * to the presigned S3 URL, and wipes the key. Memory: one frame, whatever the size.
+ *
+ * A refused or expired URL (HTTP 403) asks for a new slot; a network failure tries
+ * again with backoff; after `maxAttempts` the upload fails with the last reason.
+ *
+ * The reply topic is subscribed at QoS 0 (as the shadow replies): a slot is only
+ * useful to the request waiting for it, so nothing is queued for an absent robot;
+ * the request itself goes at QoS 1 through the outbox, not durable.
+ */
+import type { CryptoPort, DeviceKeyPort, HttpPort, LogPort, RandomPort, TimerPort } from '../../ports';
+import { backoffDelay, type BackoffPolicy } from '../link/backoff';
+import type { Message } from '../link/link';
+import type { Messenger } from '../shadow/client';
+import { oaepDecrypt } from '../crypto/oaep';
+import { base64Decode } from '../util/base64';
+import { err, ok, type Result } from '../util/result';
+import { utf8Decode, utf8Encode } from '../util/utf8';
+import { createMessageWriter, messageBody, type PlaintextSource } from './esdk';
+
+export interface MapSource {
+	readonly length: number;
+	/** A fresh reader from the first byte (an upload may start over). */
+	open(): PlaintextSource;
+}
+
+export interface UploaderPorts {
+	readonly crypto: CryptoPort;
+	readonly deviceKey: DeviceKeyPort;
+	readonly http: HttpPort;
+	readonly timers: TimerPort;
+	readonly random: RandomPort;
+	readonly log: LogPort;
+}
+
+export interface UploaderOptions {
+	readonly slotTimeoutMs?: number;
+	readonly maxAttempts?: number;
+	readonly backoff?: BackoffPolicy;
+	/** Largest frame length a slot may ask for: the one buffer this costs. */
+	readonly maxFrameLength?: number;
+}
+
+export type UploadError =
+	| { readonly code: 'slot-timeout' }
+	| { readonly code: 'slot-refused'; readonly reason: string }
+	| { readonly code: 'bad-slot'; readonly reason: string }
+	| { readonly code: 'unwrap' }
+	| { readonly code: 'http'; readonly status: number }
+	| { readonly code: 'network'; readonly reason: string }
+	| { readonly code: 'source'; readonly reason: string }
+	| { readonly code: 'offline' };
+
+interface Slot {
+	readonly url: string;
+	readonly wrappedKey: Uint8Array;
+	readonly blob: Uint8Array;
+	readonly keyArn: string;
+	readonly context: Record<string, string>;
+	readonly frameLength: number;
+	readonly headers: Record<string, string>;
+}
+
+const RETRY: BackoffPolicy = Object.freeze({ baseMs: 1000, capMs: 30_000 });
+
+function parseSlot(body: Record<string, unknown>, maxFrame: number): Slot | string {
+	const { url, wrappedKey, ciphertextBlob, keyArn, encryptionContext, frameLength, headers } = body;
+	if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return 'url';
+	const wk = typeof wrappedKey === 'string' ? base64Decode(wrappedKey) : undefined;
+	if (!wk) return 'wrappedKey';
+	const blob = typeof ciphertextBlob === 'string' ? base64Decode(ciphertextBlob) : undefined;
+	if (!blob || blob.length === 0) return 'ciphertextBlob';
+	if (typeof keyArn !== 'string' || !keyArn.startsWith('arn:')) return 'keyArn';
+	if (typeof encryptionContext !== 'object' || encryptionContext === null || Object.values(encryptionContext).some((v) => typeof v !== 'string')) return 'encryptionContext';
+	if (typeof frameLength !== 'number' || !Number.isInteger(frameLength) || frameLength < 1 || frameLength > maxFrame) return 'frameLength';
+	if (headers !== undefined && (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string'))) return 'headers';
+	return { url, wrappedKey: wk, blob, keyArn, context: encryptionContext as Record<string, string>, frameLength, headers: (headers ?? {}) as Record<string, string> };
+}
+
+export class MapUploader {
+	readonly #link: Messenger;
+	readonly #ports: UploaderPorts;
+	readonly #thing: string;
+	readonly #opts: Required<UploaderOptions>;
+	readonly #pending = new Map<string, (m: Record<string, unknown>) => void>();
+	#tokens = 0;
+
+	constructor(link: Messenger, ports: UploaderPorts, thing: string, options: UploaderOptions = {}) {
+		this.#link = link;
+		this.#ports = ports;
+		this.#thing = thing;
+		this.#opts = { slotTimeoutMs: 10_000, maxAttempts: 4, backoff: RETRY, maxFrameLength: 16_384, ...options };
+		const r = link.subscribe('robots/' + thing + '/maps/upload-slot', (m) => this.#reply(m), 0);
+		if (!r.ok) throw new Error('uploader: cannot subscribe: ' + JSON.stringify(r.error));
+	}
+
+	/** Uploads `map` for `missionId`; resolves to the attempts it took or why it failed. */
+	async upload(missionId: string, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<{ attempts: number; bytes: number }, UploadError>> {
+		let last: UploadError = { code: 'offline' };
+		for (let attempt = 1; attempt <= this.#opts.maxAttempts; attempt++) {
+			if (attempt > 1) await this.#sleep(backoffDelay(this.#opts.backoff, attempt - 1, this.#ports.random.random()));
+			const slot = await this.#requestSlot(missionId, map.length);
+			if (!slot.ok) {
+				last = slot.error;
+				// the cloud said no for a reason retrying will not change
+				if (slot.error.code === 'slot-refused' || slot.error.code === 'bad-slot') return slot;
+				continue;
+			}
+			const put = await this.#put(slot.value, map, onProgress);
+			if (put.ok) {
+				this.#ports.log.log('info', 'map.uploaded', { mission: missionId, bytes: put.value, attempts: attempt });
+				return ok({ attempts: attempt, bytes: put.value });
+			}
+			last = put.error;
+			this.#ports.log.log('warn', 'map.upload_failed', { mission: missionId, attempt, code: put.error.code, ...(put.error.code === 'http' ? { status: put.error.status } : {}) });
+			if (put.error.code === 'unwrap' || put.error.code === 'source') return put;
+		}
+		return err(last);
+	}
+
+	#sleep(ms: number): Promise<void> {
+		return new Promise((resolve) => this.#ports.timers.set(resolve, ms));
+	}
+
+	#requestSlot(missionId: string, bytes: number): Promise<Result<Slot, UploadError>> {
+		const s = this.#link.state.value;
+		if (s !== 'connected' && s !== 'connecting') return Promise.resolve(err({ code: 'offline' }));
+		const token = 'u' + (++this.#tokens).toString(36) + '-' + Math.floor(this.#ports.random.random() * 0x7fffffff).toString(36);
+		const sent = this.#link.publish('robots/' + this.#thing + '/maps/upload-request', utf8Encode(JSON.stringify({ clientToken: token, missionId, bytes })), 1, false);
+		if (!sent.ok) return Promise.resolve(err({ code: 'offline' }));
+		return new Promise((resolve) => {
+			const timer = this.#ports.timers.set(() => {
+				this.#pending.delete(token);
+				this.#link.withdraw(sent.value);
+				resolve(err({ code: 'slot-timeout' }));
+			}, this.#opts.slotTimeoutMs);
+			this.#pending.set(token, (body) => {
+				this.#ports.timers.clear(timer);
+				const e = body.error as { code?: unknown; message?: unknown } | undefined;
+				if (e) return resolve(err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message) }));
+				const slot = parseSlot(body, this.#opts.maxFrameLength);
+				resolve(typeof slot === 'string' ? err({ code: 'bad-slot', reason: slot }) : ok(slot));
+			});
+		});
+	}
+
+	#reply(m: Message): void {
+		let body: unknown;
+		try {
+			body = JSON.parse(utf8Decode(m.payload) ?? '');
+		} catch {
+			body = undefined;
+		}
+		if (typeof body !== 'object' || body === null) return this.#ports.log.log('error', 'map.bad_slot_message', { bytes: m.payload.length });
+		const token = (body as { clientToken?: unknown }).clientToken;
+		const waiter = typeof token === 'string' ? this.#pending.get(token) : undefined;
+		if (!waiter) return; // a late reply for a request already given up on
+		this.#pending.delete(token as string);
+		waiter(body as Record<string, unknown>);
+	}
+
+	async #put(slot: Slot, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<number, UploadError>> {
+		const key = oaepDecrypt(this.#ports.crypto, this.#ports.deviceKey, slot.wrappedKey);
+		if (!key.ok || key.value.length !== 32) {
+			if (key.ok) key.value.fill(0);
+			return err({ code: 'unwrap' });
+		}
+		// the writer derives its keys and wipes the data key at once
+		const writer = createMessageWriter({
+			crypto: this.#ports.crypto,
+			dataKey: key.value,
+			encryptionContext: slot.context,
+			edk: { providerId: 'aws-kms', providerInfo: slot.keyArn, ciphertext: slot.blob },
+			frameLength: slot.frameLength,
+		});
+		try {
+			const body = messageBody(writer, map.length, map.open());
+			const total = body.length;
+			const r = await this.#ports.http.request({
+				method: 'PUT',
+				url: slot.url,
+				headers: { ...slot.headers, 'content-type': 'application/octet-stream' },
+				body,
+				...(onProgress ? { onProgress: (sent: number) => onProgress(sent, total) } : {}),
+			});
+			if (body.failure) return err({ code: 'source', reason: body.failure });
+			if (!r.ok) return err({ code: 'network', reason: r.error });
+			if (r.value.status < 200 || r.value.status > 299) return err({ code: 'http', status: r.value.status });
+			return ok(total);
+		} finally {
+			writer.dispose();
+		}
+	}
+}
