@@ -106,7 +106,7 @@ async function makeRobot(thing: string): Promise<Sim> {
 			endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } },
 			link: { backoff: { baseMs: 250, capMs: 4000 } },
 		},
-		{ clock: fastClock, timers: fastTimers, storage, log },
+		{ clock: fastClock, timers: fastTimers, storage, log, random: hostRandom },
 	);
 	const sim = new CleaningSimulator(robot.missions, { timers: fastTimers, random: hostRandom, log });
 	robot.onDue((d) => sim.run('schedule', d.entryId));

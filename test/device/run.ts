@@ -4,7 +4,7 @@
 // on a fixed MQTT port. A scenario may run the app several times over the same Preference
 // storage, with the runner acting in between while the device is off (offline).
 //
-//   npx tsx test/device/run.ts [scenario ...]
+//   npx tsx test/device/run.ts [scenario ...]      (DEVICE_TRACE=1: print each run's whole trace)
 //
 // One build (build/device/out) serves every scenario: the scenario, host and port are
 // mcconfig name=value arguments, so between scenarios only mc/config is rebuilt. Credentials
@@ -96,6 +96,9 @@ async function main(): Promise<number> {
   const { startLocalCloud } = await import('../../cloud/local/index');
   const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../../cloud/local/credentials');
   const { DeleteThingShadowCommand, GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } = await import('@aws-sdk/client-iot-data-plane');
+  const { DeleteCommand, QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { createDocumentClient } = await import('../../cloud/lib/aws');
+  const { reportTopic } = await import('../../firmware/core/mission/report');
   const { startRelay } = await import('./relay');
   const fixtures = await import('./scenarios/fixtures');
 
@@ -202,6 +205,67 @@ async function main(): Promise<number> {
     if (error ? !(typeof e === 'string' && error.test(e)) && !error.test(JSON.stringify(e)) : e !== undefined && e !== null) return `shadow reported.scheduleError ${JSON.stringify(e)}, expected ${error ? String(error) : 'none'}`;
     console.log(`device: shadow (version ${s.version}) state ${shown}`);
     return undefined;
+  };
+
+  // ---- missions: the broker record, the Preference file, the missions table ----------------------
+  const ddb = createDocumentClient({ endpoint: cloud.endpoints.dynamodb, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
+  type MissionItem = { thing: string; missionId: string; outcome: string; [k: string]: unknown };
+  /** The thing's items in the missions table, once every rule invocation under way has finished. */
+  const missionItems = async (): Promise<MissionItem[]> => {
+    await cloud.rules.idle();
+    const r = await ddb.send(new QueryCommand({ TableName: cloud.tables.missions, KeyConditionExpression: 'thing = :t', ExpressionAttributeValues: { ':t': THING }, ConsistentRead: true }));
+    return (r.Items ?? []) as MissionItem[];
+  };
+  /** Each mission scenario counts the thing's items in the table, so it starts from an empty table. */
+  const clearMissions = async () => {
+    for (const i of await missionItems()) await ddb.send(new DeleteCommand({ TableName: cloud.tables.missions, Key: { thing: i.thing, missionId: i.missionId } }));
+  };
+  /** The mission's items once the rule has stored its report (the PUBACK can come first): none after `waitMs`. */
+  const storedMission = async (missionId: string, waitMs = 3000): Promise<MissionItem[]> => {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const items = await missionItems();
+      if (items.some((i) => i.missionId === missionId) || Date.now() > until) return items;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  /** The app's Preference domain `robot` as it is on disk (what survives a power loss). */
+  const storedKeys = (): Record<string, string> => {
+    const file = join(data, 'modpreferences.json');
+    if (!existsSync(file)) return {};
+    const all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, { buffer: string } | string>>;
+    const robot = all.robot ?? {};
+    // lin Preference keeps an ArrayBuffer as { buffer: "b,b,b,..." }
+    return Object.fromEntries(Object.entries(robot).map(([k, v]) => [k, typeof v === 'string' ? v : Buffer.from(v.buffer.split(',').map(Number)).toString()]));
+  };
+  /** undefined when the report of `missionId` reached the broker once, at QoS 1 on its Basic Ingest topic. */
+  const reportOnce = (missionId: string): string | undefined => {
+    const topic = reportTopic(THING, missionId);
+    const got = broker()?.record.entries({ thing: THING, topic }) ?? [];
+    if (got.length !== 1 || got[0]!.qos !== 1) return `broker received ${got.length} report(s) on ${topic} (qos ${got.map((e) => e.qos).join(',')}), expected 1 at qos 1`;
+    console.log(`device: broker record for ${topic}: 1 at qos 1 (id ${got[0]!.messageId}${got[0]!.dup ? ', dup' : ''}), ${got[0]!.payload.length} bytes`);
+    return undefined;
+  };
+  /** undefined when the table holds exactly one item for the thing: `missionId` with `outcome`. */
+  const onlyItem = async (missionId: string, outcome: string): Promise<string | undefined> => {
+    const items = await storedMission(missionId);
+    const shown = items.map((i) => `${i.missionId}:${i.outcome}`).join(', ');
+    if (items.length !== 1 || items[0]!.missionId !== missionId || items[0]!.outcome !== outcome) return `missions table holds [${shown}] for ${THING}, expected exactly [${missionId}:${outcome}]`;
+    const i = items[0]!;
+    console.log(`device: missions table: one item ${THING}/${missionId} outcome ${i.outcome}, durationS ${String(i.durationS)}, areaM2 ${String(i.areaM2)}, errors ${JSON.stringify(i.errors)}, map ${String(i.map)}`);
+    return undefined;
+  };
+  let missionId: string | undefined;
+  let recoveredId: string | undefined;
+  const missionStep = (s: Record<string, unknown>) => {
+    if (s.event === 'started') missionId = String(s.mission);
+    if (s.event === 'recovered') recoveredId = String(s.mission);
+  };
+  const missionBefore = async () => {
+    clearStorage();
+    (await up()).record.clear();
+    await clearMissions();
+    missionId = recoveredId = undefined;
   };
 
   // ---- SNTP responder on UDP 127.0.0.1:123 (sntp.js has the port fixed; binding it needs root) ---
@@ -357,6 +421,66 @@ async function main(): Promise<number> {
       ],
     },
     {
+      // issue #5: one mission on a scaled clock; events batched at QoS 0, the report durable at QoS 1
+      name: 'mission-report',
+      verbose: true,
+      before: missionBefore,
+      step: missionStep,
+      async check() {
+        if (!missionId) return 'the device traced no started mission';
+        // events: batches of many, the first opens with `started`, the last closes with `docked` (finished)
+        const topic = `robots/${THING}/missions/${missionId}/events`;
+        const got = broker()?.record.entries({ thing: THING, topic }) ?? [];
+        if (got.length === 0) return `no events on ${topic}`;
+        if (got.some((e) => e.qos !== 0)) return `events on ${topic} not all at qos 0`;
+        const batches = got.map((e) => JSON.parse(Buffer.from(e.payload).toString()) as { mission: string; dropped: number; events: { e: string; outcome?: string }[] });
+        const all = batches.flatMap((b) => b.events);
+        if (batches.some((b) => b.mission !== missionId)) return `an event batch names another mission: ${batches.map((b) => b.mission).join(',')}`;
+        if (all[0]?.e !== 'started') return `first event ${JSON.stringify(all[0])}, expected started`;
+        const last = all[all.length - 1];
+        if (last?.e !== 'docked' || last.outcome !== 'finished') return `last event ${JSON.stringify(last)}, expected docked (finished)`;
+        if (all.length <= batches.length) return `${all.length} events in ${batches.length} messages: not batched`;
+        const dropped = batches.reduce((n, b) => n + b.dropped, 0);
+        console.log(`device: broker record for ${topic}: ${all.length} events in ${batches.length} messages at qos 0 (sizes ${got.map((e) => e.payload.length).join('/')} bytes, ${dropped} dropped): ${Object.entries(all.reduce<Record<string, number>>((m, e) => ((m[e.e] = (m[e.e] ?? 0) + 1), m), {})).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        return reportOnce(missionId) ?? (await onlyItem(missionId, 'finished'));
+      },
+    },
+    {
+      // issue #5: power lost mid-mission (run 1 is killed after its verdict); the next boot reports it interrupted
+      name: 'mission-power-loss',
+      step: missionStep,
+      runs: [
+        {
+          scenario: 'mission-cut',
+          before: missionBefore,
+          async check() {
+            if (!missionId) return 'the device traced no started mission';
+            const keys = storedKeys();
+            const cur = keys['mis.cur'];
+            if (!cur) return `no running mission (mis.cur) on storage after the power loss; keys: ${Object.keys(keys).join(', ')}`;
+            const m = JSON.parse(cur) as { id: string; areaM2: number };
+            if (m.id !== missionId) return `mis.cur is ${m.id}, expected ${missionId}`;
+            const reports = Object.keys(keys).filter((k) => k.startsWith('mr.'));
+            if (reports.length) return `reports on storage before the mission ended: ${reports.join(', ')}`;
+            const items = await missionItems();
+            if (items.length) return `missions table holds ${items.map((i) => i.missionId).join(', ')} before the next boot`;
+            console.log(`device: after the power loss storage holds mis.cur ${m.id} (areaM2 ${m.areaM2.toFixed(1)}); missions table empty`);
+            return undefined;
+          },
+        },
+        {
+          scenario: 'mission-recover',
+          before: async () => void (await up()).record.clear(),
+          async check() {
+            if (recoveredId !== missionId) return `the device recovered ${String(recoveredId)}, expected ${String(missionId)}`;
+            const keys = Object.keys(storedKeys()).filter((k) => k === 'mis.cur' || k.startsWith('mr.'));
+            if (keys.length) return `storage still holds ${keys.join(', ')} after the report's PUBACK`;
+            return reportOnce(missionId!) ?? (await onlyItem(missionId!, 'interrupted'));
+          },
+        },
+      ],
+    },
+    {
       name: 'sntp',
       async before() {
         sntpRequests = 0;
@@ -401,7 +525,9 @@ async function main(): Promise<number> {
         else why = await run.check?.();
         const label = runs.length > 1 ? run.scenario + ': ' : '';
         timings.push(`${label}build ${r.buildMs ?? '?'} ms, run ${r.runMs ?? '?'} ms`);
-        shown.push(...r.lines.filter((l) => (why ? !l.startsWith('instruments') : /^run-headless: (building|build ok|PASS)|^step /.test(l))).slice(why ? -25 : 0));
+        // DEVICE_TRACE=1 shows every line the app traced (core log, XS exceptions), also on PASS
+        if (process.env.DEVICE_TRACE === '1') shown.push(...r.lines.filter((l) => !l.startsWith('instruments')));
+        else shown.push(...r.lines.filter((l) => (why ? !l.startsWith('instruments') : /^run-headless: (building|build ok|PASS)|^step /.test(l))).slice(why ? -25 : 0));
         for (const l of r.lines) if (l.startsWith('device-metric ')) console.log(l);
         metric({ name: 'device.scenario', scenario: run.scenario, ok: !why, buildMs: r.buildMs, runMs: r.runMs });
         const peaks = run.verbose ? peakInstruments(r.lines) : undefined;
@@ -428,6 +554,7 @@ async function main(): Promise<number> {
     await relay?.close();
     sntpResponder?.close();
     dataPlane.destroy();
+    ddb.destroy();
     await cloud.close();
   }
   console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));

@@ -74,7 +74,7 @@ const missionTimers: TimerPort = {
 	set: (cb, ms) => hostTimers.set(cb, ms / scale),
 	clear: (h: TimerHandle) => hostTimers.clear(h),
 };
-const missionPorts = { clock: scale === 1 ? hostClock : missionClock, timers: scale === 1 ? hostTimers : missionTimers, storage, log };
+const missionPorts = { clock: scale === 1 ? hostClock : missionClock, timers: scale === 1 ? hostTimers : missionTimers, storage, log, random: hostRandom };
 
 const robot = createRobot(ports, {
 	thing,

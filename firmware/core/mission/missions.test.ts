@@ -1,5 +1,7 @@
 import * as assert from '../testing/assert';
-import { fakeTime, memoryLog, memoryStorage } from '../testing/fakes';
+import { fakeTime, memoryLog, memoryStorage, seededRandom } from '../testing/fakes';
+
+let seed = 1;
 import type { LinkError } from '../link/link';
 import type { OutboxEntry } from '../link/outbox';
 import { err, ok, type Result } from '../util/result';
@@ -109,7 +111,7 @@ describe('missions', () => {
 		const storage = memoryStorage();
 		const log = memoryLog();
 		const link = fakeLink(capacity);
-		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log };
+		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log, random: { random: seededRandom(++seed) } };
 		const make = () => new Missions('robot-1', link, ports);
 		return { time, storage, log, link, make };
 	}
@@ -139,10 +141,20 @@ describe('missions', () => {
 		assert.deepEqual(t.storage.keys().filter((k) => k.startsWith('mr.') || k === 'mis.cur'), [], 'nothing left beside the outbox');
 	});
 
+	it('ids differ after storage is wiped (factory reset): the cloud would drop a reused id as a duplicate', () => {
+		const a = setup();
+		const first = runOne(a.make(), a.time);
+		a.storage.map.clear();
+		const second = runOne(a.make(), a.time);
+		assert.notEqual(first, second);
+	});
+
 	it('ids are unique across reboots', () => {
 		const t = setup();
 		const ids = [runOne(t.make(), t.time), runOne(t.make(), t.time), runOne(t.make(), t.time)];
-		assert.deepEqual(ids, ['m-1', 'm-2', 'm-3']);
+		assert.equal(new Set(ids).size, 3);
+		assert.deepEqual(ids.map((i) => i.slice(7)), ['1', '2', '3'], 'one counter behind one epoch');
+		assert.ok(ids.every((i) => /^m-[0-9a-z]{5}[0-9a-z]+$/.test(i) && validateReport({ ...reportsIn(t.link)[0]!, missionId: i }).ok));
 	});
 
 	it('power lost mid-mission: the next boot reports it as interrupted, once', () => {
@@ -169,10 +181,11 @@ describe('missions', () => {
 		runOne(m, t.time);
 		// simulate the crash window: the report key is back, the outbox already has the report
 		const r = t.link.entries[0]!;
-		t.storage.write('mr.1', r.payload);
+		const key = 'mr.' + (JSON.parse(utf8Decode(r.payload)!) as MissionReport).missionId.slice(2);
+		t.storage.write(key, r.payload);
 		t.make();
 		assert.equal(t.link.entries.length, 1, 'the outbox already held it: not queued again');
-		assert.equal(t.storage.read('mr.1'), undefined);
+		assert.equal(t.storage.read(key), undefined);
 	});
 
 	it('with the outbox full, reports wait on storage and move on PUBACK; cleaning goes on', () => {
@@ -207,7 +220,7 @@ describe('missions', () => {
 		assert.equal(events[0], 'started');
 		assert.equal(events[events.length - 1], 'docked');
 		assert.equal(events.filter((e) => e === 'progress').length + t.link.qos0.reduce((n, q) => n + q.body.dropped, 0), 120, 'every progress event sent or counted as dropped');
-		assert.ok(t.link.qos0.every((q) => q.topic === 'robots/robot-1/missions/m-1/events'));
+		assert.ok(t.link.qos0.every((q) => q.topic === 'robots/robot-1/missions/' + t.link.qos0[0]!.body.mission + '/events'));
 	});
 
 	it('the token bucket holds a flood of events back instead of sending them', () => {

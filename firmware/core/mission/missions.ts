@@ -3,8 +3,9 @@
  * makes every report durable.
  *
  * Never lost, never twice:
- * - An id is taken from a counter persisted before use, so ids are unique per
- *   robot across reboots (`m-<counter in base 36>`).
+ * - An id is taken from a counter persisted before use, behind a random epoch made
+ *   when storage is blank, so ids are unique per robot across reboots and resets
+ *   (`m-<5-character epoch><counter>`, base 36).
  * - A running mission is persisted at start and at each change worth keeping; if
  *   power is lost, the next boot reports it as `interrupted` from what was saved.
  * - A report is first written under its own key (`mr.<n>`), then the running
@@ -22,7 +23,7 @@
  * Offline, a batch is dropped and counted: events are telemetry, the report is
  * the record.
  */
-import type { ClockPort, LogPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
+import type { ClockPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import type { LinkError } from '../link/link';
 import type { OutboxEntry } from '../link/outbox';
 import { err, ok, type Result } from '../util/result';
@@ -40,6 +41,7 @@ export interface MissionLink {
 
 export interface MissionPorts {
 	readonly clock: ClockPort;
+	readonly random: RandomPort;
 	readonly timers: TimerPort;
 	readonly storage: StoragePort;
 	readonly log: LogPort;
@@ -169,11 +171,22 @@ export class Missions {
 	// ---- ids ---------------------------------------------------------------
 
 	#nextId(): string {
+		// "<epoch>:<counter>": the epoch is random, made when storage has no counter (first boot,
+		// factory reset, erased flash), so ids stay unique per robot even when the counter restarts;
+		// without it a reset robot's m-1 would be dropped by the cloud as a duplicate of the old m-1
 		const raw = this.#ports.storage.read(KEY_COUNTER);
-		const n = (raw ? parseInt(utf8Decode(raw) ?? '', 36) : 0) || 0;
+		const [epochText, counterText] = (raw ? utf8Decode(raw) ?? '' : '').split(':');
+		const epoch = epochText && /^[0-9a-z]{5}$/.test(epochText) ? epochText : this.#newEpoch();
+		const n = (counterText ? parseInt(counterText, 36) : 0) || 0;
 		// persisted before the mission exists: a reboot can skip an id, never reuse one
-		this.#ports.storage.write(KEY_COUNTER, utf8Encode((n + 1).toString(36)));
-		return 'm-' + (n + 1).toString(36);
+		this.#ports.storage.write(KEY_COUNTER, utf8Encode(epoch + ':' + (n + 1).toString(36)));
+		return 'm-' + epoch + (n + 1).toString(36);
+	}
+
+	#newEpoch(): string {
+		let e = '';
+		for (let i = 0; i < 5; i++) e += Math.floor(this.#ports.random.random() * 36).toString(36);
+		return e;
 	}
 
 	// ---- reports -----------------------------------------------------------

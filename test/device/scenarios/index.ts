@@ -3,6 +3,7 @@
  * for every capability the robot adds (issue #13).
  */
 import type { Link } from '../../../firmware/core/link/link';
+import type { MissionPorts } from '../../../firmware/core/mission/missions';
 import type { Robot } from '../../../firmware/core/robot/robot';
 import type { ClockPort, LogFields, LogPort } from '../../../firmware/ports';
 import echo from './echo';
@@ -13,12 +14,15 @@ import foreignCa from './foreign-ca';
 import malformedFrame from './malformed-frame';
 import { scheduleApply, scheduleRefuse, scheduleReport } from './schedule';
 import sntp from './sntp';
+import { missionCut, missionRecover, missionReport } from './mission';
 
 export interface Context {
 	readonly link: Link;
 	/** The robot of firmware/main.ts, for a scenario with `robot: true` (then `link` is its link). */
 	readonly robot: Robot | undefined;
 	readonly ports: { readonly clock: ClockPort; readonly log: LogPort };
+	/** The robot's mission ports: on a scaled clock when the scenario sets `missionMsPerMin`. */
+	readonly missionPorts: MissionPorts;
 	/** Sees every structured log event after it is traced. */
 	onLog(listener: (event: string, fields?: LogFields) => void): void;
 	readonly thing: string;
@@ -38,6 +42,8 @@ export interface Scenario {
 	readonly credentials?: string;
 	/** Build the whole robot (createRobot) rather than a bare Link; the scenario starts it. */
 	readonly robot?: boolean;
+	/** Real ms per simulated mission minute (60000 = real time): the robot's missions run on a scaled clock. */
+	readonly missionMsPerMin?: number;
 	run(c: Context): void;
 }
 
@@ -52,4 +58,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	'schedule-apply': scheduleApply,
 	'schedule-refuse': scheduleRefuse,
 	sntp,
+	'mission-report': missionReport,
+	'mission-cut': missionCut,
+	'mission-recover': missionRecover,
 });

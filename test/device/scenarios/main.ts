@@ -4,7 +4,8 @@
  * `scenario=NAME` argument; only mc/config is rebuilt between scenarios).
  * A scenario with `robot: true` gets the whole robot of firmware/main.ts (createRobot:
  * link, schedule shadow, runner, missions); the link scenarios get a bare Link, so
- * that no shadow traffic shares their outbox.
+ * that no shadow traffic shares their outbox. With `missionMsPerMin` the robot's missions
+ * run on a scaled clock (mission-clock.ts), as the host simulator's do.
  * Verdict on its own line: PASS, or FAIL: reason (see run-headless.sh).
  */
 import config from 'mc/config';
@@ -15,6 +16,7 @@ import { createRobot, type Robot } from '../../../firmware/core/robot/robot';
 import { createModdablePorts, loadCredentials } from '../../../firmware/platform/moddable/platform';
 import type { LogFields, LogLevel } from '../../../firmware/ports';
 import { SCENARIOS, type Scenario } from './index';
+import { scaledMissionPorts } from './mission-clock';
 
 const startedAt = Time.ticks;
 let finished = false;
@@ -51,8 +53,9 @@ function run(): void {
 	const tuning: Partial<Omit<LinkOptions, 'endpoint' | 'clientId'>> = { keepAlive: 30, connectTimeoutMs: 8_000, backoff: { baseMs: 500, capMs: 2_000 } };
 	let robot: Robot | undefined;
 	let link: Link;
+	const missionPorts = scaledMissionPorts(ports, scenario.missionMsPerMin ?? 60_000);
 	if (scenario.robot) {
-		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000 });
+		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000 }, missionPorts);
 		link = robot.link;
 	} else {
 		link = new Link(ports, { ...tuning, clientId: thing, endpoint });
@@ -62,6 +65,7 @@ function run(): void {
 		link,
 		robot,
 		ports,
+		missionPorts,
 		onLog: (l) => void logListeners.push(l),
 		thing,
 		startedAt,
