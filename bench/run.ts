@@ -13,8 +13,10 @@
  *   schedule.reconnect  round trips, bytes and time from connect to "schedule converged" for a
  *                    host robot on the local cloud (bench/schedule.ts)
  *   schedule.xs      XS compute per schedule delta applied, per nextRun, per validateSchedule
+ *   missions.billing billed AWS IoT messages and wire bytes per one-hour mission, batched
+ *                    events + Basic Ingest report vs one message per event (bench/missions.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs] [--runs N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing] [--runs N]
 
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ import { benchCodec, SAMPLE_PACKETS, type CodecResult } from './codec';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { createDevPki } from '../tools/pki/dev-pki';
 import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './schedule';
+import { billingMarkdown, missionsBilling, type BillingResult } from './missions';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -38,7 +41,7 @@ import type { TlsCredentials } from '../firmware/ports';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
@@ -579,6 +582,13 @@ function markdown(r: Results): string {
 		if (failed(v)) md.push('Failed: ' + v.error, '');
 		else md.push(...xsMarkdown(v as Awaited<ReturnType<typeof scheduleXs>>, table));
 	}
+
+	if (s['missions.billing']) {
+		md.push('## missions.billing: billed AWS IoT messages and bytes per one-hour mission', '');
+		const v = s['missions.billing'];
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...billingMarkdown(v as BillingResult, table));
+	}
 	return md.join('\n');
 }
 
@@ -608,6 +618,7 @@ async function main(): Promise<void> {
 	await step('device.lin', deviceLin);
 	await step('schedule.reconnect', () => scheduleReconnect(Math.min(runs, 10)));
 	await step('schedule.xs', scheduleXs);
+	await step('missions.billing', () => missionsBilling(Math.min(runs, 3)));
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = markdown(results);

@@ -9,15 +9,22 @@
  *   KMS, DynamoDB (dynalite), SQS (with dead-letter queues)
  * No global state: every call makes an independent instance on its own ports.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { KMS } from '@aws-crypto/client-node';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createMapIngestHandler, FUNCTION_NAME as MAP_INGEST_FUNCTION } from '../functions/map-ingest/handler';
 import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
+import { createUploadSlotHandler, FUNCTION_NAME as UPLOAD_SLOT_FUNCTION, RULE_NAME as UPLOAD_SLOT_RULE, UPLOAD_SLOT_SQL } from '../functions/upload-slot/handler';
 import { clientConfig, createDocumentClient } from '../lib/aws';
 import { createLogger } from '../lib/logger';
 import type { TableNames } from '../tables';
 import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
+import { createLocalCertificates } from './certificates';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
 import { ensureTables } from './dynamodb/tables';
@@ -42,6 +49,8 @@ export interface LocalCloudOptions {
 	readonly inMemory?: boolean;
 	/** Milliseconds in a jobs "minute" (timeouts), for tests that cannot wait minutes. */
 	readonly jobsMinuteMs?: number;
+	/** Lifetime of map upload URLs in seconds (default 300), for tests of expiry. */
+	readonly mapSlotExpiresS?: number;
 }
 
 export interface Endpoints {
@@ -80,6 +89,9 @@ export interface LocalCloud {
 	close(): Promise<void>;
 }
 
+/** The map KMS key's alias (its data keys are the robots' map keys). */
+export const MAP_KEY_ALIAS = 'alias/robot-maps';
+
 /** Buckets the product uses: encrypted maps, firmware images. */
 export const BUCKETS = Object.freeze(['maps', 'firmware']);
 
@@ -100,6 +112,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const queue = await startQueue({ log, host });
 	const shadow = await startShadowService({ bus, log, host, ...state('shadows') });
 	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}) });
+	// IoT DescribeCertificate's stand-in; its tap goes before the rules' so a publish's certificate is known when its rule runs
+	const certificates = createLocalCertificates();
+	for (const identity of pki.things.values()) certificates.register(identity.certDer);
+	const offCertificates = bus.onDevicePublish((m) => {
+		if (m.certificate.length > 0) certificates.register(m.certificate);
+	});
 	const rules = createRules({ bus, log });
 
 	// the product's handlers, on clients pointed at the local services as on AWS they are at theirs
@@ -113,6 +131,49 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		sql: MISSION_REPORT_SQL,
 		functionName: MISSION_REPORT_FUNCTION,
 		handler: createMissionReportHandler({ ddb, table: tables.missions, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'mission-report' } }) }),
+	});
+
+	// map uploads: the slot rule and the ingest on the maps bucket (design.md, "Key choices")
+	const mapKey = await kms.createKey({ alias: MAP_KEY_ALIAS, description: 'robot map data keys' });
+	const awsConfig = (endpoint: string) => clientConfig({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
+	const slotKms = new KMSClient(awsConfig(kms.endpoint));
+	// presigned URLs carry no checksum (the SDK's default would sign the CRC32 of an empty body)
+	const slotS3 = new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+	rules.add({
+		name: UPLOAD_SLOT_RULE,
+		sql: UPLOAD_SLOT_SQL,
+		functionName: UPLOAD_SLOT_FUNCTION,
+		handler: createUploadSlotHandler({
+			kms: slotKms,
+			s3: slotS3,
+			certificates,
+			publisher: { publish: (topic, payload, qos) => bus.publish(topic, payload, qos) },
+			keyId: mapKey.arn,
+			logger: createLogger({ sink: log, level: 'debug', keys: { service: 'upload-slot' } }),
+			...(options.mapSlotExpiresS !== undefined ? { expiresInS: options.mapSlotExpiresS } : {}),
+		}),
+	});
+	const ingestS3 = new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true });
+	const ingestKms: KMS[] = [];
+	const ingest = createMapIngestHandler({
+		s3: ingestS3,
+		ddb,
+		table: tables.missions,
+		keyArn: mapKey.arn,
+		kms: (region) => {
+			const k = new KMS(clientConfig({ region, endpoint: kms.endpoint, credentials: LOCAL_CREDENTIALS }));
+			ingestKms.push(k);
+			return k;
+		},
+		logger: createLogger({ sink: log, level: 'debug', keys: { service: 'map-ingest' } }),
+	});
+	// S3 invokes the function asynchronously; what is under way is awaited at close
+	const ingesting = new Set<Promise<unknown>>();
+	const offIngest = s3.onObjectCreated((event) => {
+		const p = ingest(event, { awsRequestId: randomUUID(), functionName: MAP_INGEST_FUNCTION })
+			.catch((e: unknown) => log({ level: 'error', event: 'map_ingest.invocation_failed', error: String(e) }))
+			.finally(() => ingesting.delete(p));
+		ingesting.add(p);
 	});
 
 	const endpoints: Endpoints = {
@@ -155,7 +216,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			await bus.attach(broker);
 		},
 		async close() {
+			offCertificates();
+			offIngest();
 			await rules.close();
+			await Promise.all([...ingesting]);
+			for (const c of [slotKms, slotS3, ingestS3, ...ingestKms]) c.destroy();
 			ddb.destroy();
 			await Promise.all([jobs.close(), shadow.close()]);
 			await Promise.all([s3.close(), kms.close(), dynamodb.close(), queue.close()]);

@@ -1,7 +1,7 @@
 /* The mission report handler against a mocked DynamoDB document client (aws-sdk-client-mock). */
 import assert from 'node:assert/strict';
 import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type PutCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MAX_REPORT_BYTES, type MissionReport } from '../../../firmware/core/mission/report';
 import { createDocumentClient } from '../../lib/aws';
@@ -38,8 +38,14 @@ let n = 0;
 const context = () => ({ awsRequestId: 'req-' + ++n, functionName: 'MissionReportFunction' });
 
 describe('mission report handler', () => {
+	// installed in before(), not at load time: a stub replaces the client class's send for every
+	// instance in the process, and other suites (the integration tests) need the real clients
+	const installMocks = () => ({ ddb: mockClient(DynamoDBDocumentClient) });
+	let mocks: ReturnType<typeof installMocks>;
+	before(() => {
+		mocks = installMocks();
+	});
 	// every document client's send is the mock's, so no request leaves the process
-	const ddbMock = mockClient(DynamoDBDocumentClient);
 	const ddb = createDocumentClient({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' } });
 	let logs: LogRecord[];
 	let handle: MissionReportHandler;
@@ -47,10 +53,10 @@ describe('mission report handler', () => {
 	let table: Map<string, Record<string, unknown>>;
 
 	beforeEach(() => {
-		ddbMock.reset();
+		mocks.ddb.reset();
 		logs = [];
 		table = new Map();
-		ddbMock.on(PutCommand).callsFake((input: PutCommandInput) => {
+		mocks.ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
 			const item = input.Item!;
 			const key = item.thing + '/' + item.missionId;
 			assert.equal(input.ConditionExpression, 'attribute_not_exists(#m)');
@@ -59,11 +65,11 @@ describe('mission report handler', () => {
 			table.set(key, structuredClone(item));
 			return {};
 		});
-		ddbMock.on(GetCommand).callsFake((input: { Key: Record<string, string> }) => ({ Item: table.get(input.Key.thing + '/' + input.Key.missionId) }));
+		mocks.ddb.on(GetCommand).callsFake((input: { Key: Record<string, string> }) => ({ Item: table.get(input.Key.thing + '/' + input.Key.missionId) }));
 		handle = createMissionReportHandler({ ddb, table: 'missions', logger: createLogger({ sink: (r) => logs.push(r), level: 'debug' }) });
 	});
 	after(() => {
-		ddbMock.restore();
+		mocks.ddb.restore();
 	});
 
 	const events = (name: string) => logs.filter((l) => l.event === name);
@@ -79,7 +85,7 @@ describe('mission report handler', () => {
 		assert.equal(stored.thing, 'robot-1');
 		assert.equal(stored.missionId, 'm-1a');
 		assert.equal(stored.clientId, 'robot-1');
-		const put = ddbMock.commandCalls(PutCommand)[0]!.args[0].input;
+		const put = mocks.ddb.commandCalls(PutCommand)[0]!.args[0].input;
 		assert.equal(put.TableName, 'missions');
 		assert.ok(!('topicThing' in put.Item!) && !('clientId' in put.Item!), 'the rule fields are not stored as report fields');
 	});
@@ -104,6 +110,41 @@ describe('mission report handler', () => {
 		assert.equal(dup?.storedRequestId, first.awsRequestId);
 	});
 
+	it('completes the item map-ingest made when the map came first, once, keeping the map attributes', async () => {
+		const mapFields = { mapReady: true, mapBytes: 2048, mapKey: 'decoded/robot-1/m-1a.map', mapSequencer: '0'.repeat(31) + '1' };
+		table.set('robot-1/m-1a', { thing: 'robot-1', missionId: 'm-1a', ...mapFields });
+		mocks.ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+			const key = input.Key!.thing + '/' + input.Key!.missionId;
+			const item = table.get(key);
+			assert.equal(input.ConditionExpression, 'attribute_exists(#m) AND attribute_not_exists(#received)');
+			if (!item || 'receivedAt' in item) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+			const names = input.ExpressionAttributeNames!;
+			const values = input.ExpressionAttributeValues!;
+			const next = { ...item };
+			for (const part of input.UpdateExpression!.replace(/^SET /, '').split(/, (?=#)/)) {
+				const [name, value] = part.split(' = ') as [string, string];
+				const ifNot = /^if_not_exists\((#\w+), (:\w+)\)$/.exec(value);
+				next[names[name]!] = ifNot ? (item[names[ifNot[1]!]!] ?? values[ifNot[2]!]) : values[value];
+			}
+			table.set(key, next);
+			return {};
+		});
+		const ctx = context();
+		assert.deepEqual(await handle(event(report), ctx), { status: 'stored' });
+		assert.deepEqual(table.get('robot-1/m-1a'), { ...report, ...mapFields, receivedAt: 1_750_003_601_000, requestId: ctx.awsRequestId });
+		assert.equal(events('mission_report.stored')[0]?.mapFirst, true);
+		assert.deepEqual(await handle(event(report, { receivedAt: 1_750_003_700_000 }), context()), { status: 'duplicate', differs: [] });
+		assert.equal(table.get('robot-1/m-1a')!.receivedAt, 1_750_003_601_000);
+		assert.equal(mocks.ddb.commandCalls(UpdateCommand).length, 1, 'the duplicate meets a stored report, not the stub');
+	});
+
+	it('throws when the existing item cannot be read, since it may hold only a map', async () => {
+		table.set('robot-1/m-1a', { thing: 'robot-1', missionId: 'm-1a', mapReady: true });
+		mocks.ddb.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }));
+		await assert.rejects(handle(event(report), context()), { name: 'ProvisionedThroughputExceededException' });
+		assert.equal(table.get('robot-1/m-1a')!.receivedAt, undefined);
+	});
+
 	const refusals: [string, Record<string, unknown>, string, RegExp][] = [
 		['larger than MAX_REPORT_BYTES', event({ ...report, pad: 'x'.repeat(MAX_REPORT_BYTES) }), 'too_large', /bytes, limit 4096/],
 		['failing validateReport', event({ ...report, areaM2: -1, battery: { start: 100 } }), 'invalid', /areaM2/],
@@ -121,14 +162,14 @@ describe('mission report handler', () => {
 			assert.equal(refused?.level, 'warn');
 			assert.equal(refused?.reason, reason);
 			assert.match((refused?.errors as string[]).join('; '), message);
-			assert.equal(ddbMock.commandCalls(PutCommand).length, 0);
+			assert.equal(mocks.ddb.commandCalls(PutCommand).length, 0);
 		});
 
 	it('throws on DynamoDB throttling and other errors, so the rule retries', async () => {
-		ddbMock.on(PutCommand).rejects(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }));
+		mocks.ddb.on(PutCommand).rejects(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }));
 		await assert.rejects(handle(event(report), context()), { name: 'ProvisionedThroughputExceededException' });
 		assert.equal(events('mission_report.store_failed')[0]?.errorName, 'ProvisionedThroughputExceededException');
-		ddbMock.on(PutCommand).rejects(new Error('socket hang up'));
+		mocks.ddb.on(PutCommand).rejects(new Error('socket hang up'));
 		await assert.rejects(handle(event(report), context()), /socket hang up/);
 		assert.equal(table.size, 0);
 	});
@@ -136,7 +177,7 @@ describe('mission report handler', () => {
 	it('throws on an event the rule SQL cannot have produced (a deployment fault)', async () => {
 		await assert.rejects(handle({ ...report }, context()), /topicThing, topicMission, clientId, receivedAt missing/);
 		await assert.rejects(handle(null, context()), /event: expected the object/);
-		assert.equal(ddbMock.commandCalls(PutCommand).length, 0);
+		assert.equal(mocks.ddb.commandCalls(PutCommand).length, 0);
 	});
 
 	it('checks its arguments and its environment', () => {

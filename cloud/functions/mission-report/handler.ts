@@ -12,10 +12,15 @@
  *   produced): thrown, so Lambda retries and then the rule's error action keeps it.
  * A report delivered twice (QoS 1 resend, robot resend after reboot, Lambda retry after a
  * put that did land) meets the conditional put and is counted a duplicate.
+ *
+ * The map may come first: map-ingest then makes the item with only the map's attributes
+ * (mapReady true, ...). The conditional put fails on it, and the report is added to that
+ * item by an UpdateItem conditioned on the report's absence (`receivedAt`), so the report
+ * is still stored once and the map's attributes survive.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_REPORT_BYTES, REPORT_RULE, validateReport, type MissionReport } from '../../../firmware/core/mission/report';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
@@ -133,20 +138,55 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 		log.info('mission_report.stored', { outcome: report.outcome, receivedAt: rule.receivedAt });
 		return { status: 'stored' };
 
-		async function duplicate(report: MissionReport): Promise<MissionReportOutcome> {
+		async function duplicate(report: MissionReport, merged = false): Promise<MissionReportOutcome> {
 			const key = { [TABLES.missions.partitionKey.name]: report.thing, [TABLES.missions.sortKey.name]: report.missionId };
 			let stored: Record<string, unknown> | undefined;
 			try {
 				stored = (await ddb.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
 			} catch (e) {
-				// it is stored: failing now would only replay a duplicate
-				log.warn('mission_report.duplicate', { differs: null, compareFailed: errorFields(e) });
-				return { status: 'duplicate', differs: [] };
+				// the item may be map-ingest's, without the report: only a retry can tell (and a replay is harmless)
+				log.error('mission_report.store_failed', { stage: 'read_existing', ...errorFields(e) });
+				throw e;
 			}
+			// the map arrived first: map-ingest made the item with the map's attributes only
+			if (stored !== undefined && !('receivedAt' in stored) && !merged) return completeMapFirst(report, key);
 			const differs = REPORT_FIELDS.filter((k) => !isDeepStrictEqual(stored?.[k], (report as unknown as Record<string, unknown>)[k]));
 			if (differs.length > 0) log.warn('mission_report.duplicate', { differs, storedRequestId: stored?.requestId });
 			else log.info('mission_report.duplicate', { differs });
 			return { status: 'duplicate', differs };
+		}
+
+		/**
+		 * Adds the report to an item map-ingest created (report fields, receivedAt, requestId;
+		 * mapReady only if absent), once: the condition is the absence of the report's
+		 * receivedAt, so a concurrent delivery of the same report lands as a duplicate.
+		 */
+		async function completeMapFirst(report: MissionReport, key: Record<string, string>): Promise<MissionReportOutcome> {
+			const keyNames: readonly string[] = [TABLES.missions.partitionKey.name, TABLES.missions.sortKey.name];
+			const fields = Object.entries({ ...report, receivedAt: rule.receivedAt, requestId: context.awsRequestId }).filter(([k, v]) => v !== undefined && !keyNames.includes(k));
+			const names: Record<string, string> = { '#ready': 'mapReady', '#received': 'receivedAt' };
+			const values: Record<string, unknown> = { ':notReady': false };
+			const sets = fields.map(([k, v], i) => ((names['#f' + i] = k), (values[':f' + i] = v), '#f' + i + ' = :f' + i));
+			try {
+				await ddb.send(
+					new UpdateCommand({
+						TableName: table,
+						Key: key,
+						UpdateExpression: 'SET ' + [...sets, '#ready = if_not_exists(#ready, :notReady)'].join(', '),
+						ConditionExpression: 'attribute_exists(#m) AND attribute_not_exists(#received)',
+						ExpressionAttributeNames: { ...names, '#m': TABLES.missions.sortKey.name },
+						ExpressionAttributeValues: values,
+					}),
+				);
+			} catch (e) {
+				if (!(e instanceof ConditionalCheckFailedException) && (e as Error)?.name !== 'ConditionalCheckFailedException') {
+					log.error('mission_report.store_failed', errorFields(e));
+					throw e;
+				}
+				return duplicate(report, true);
+			}
+			log.info('mission_report.stored', { outcome: report.outcome, receivedAt: rule.receivedAt, mapFirst: true });
+			return { status: 'stored' };
 		}
 	};
 }
