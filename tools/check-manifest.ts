@@ -1,0 +1,103 @@
+/*
+ * `npm run check:manifest`: every module `firmware/main.ts` reaches must be in the
+ * image on every platform the manifest builds for. mcconfig compiles what the
+ * manifest lists and XS resolves imports at run time, so a module missing from
+ * the manifest builds fine and fails only on the device, when it is imported.
+ *
+ * Checks, for each platform section (esp32, lin):
+ * - every relative import reached from firmware/main.ts is listed in `modules`
+ *   under its repository path (the name XS resolves it by), and in `preload`
+ *   unless the manifest says why not;
+ * - every Moddable module imported by name comes from a manifest the build includes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Moddable modules imported by name, and the manifest (or platform) that provides each. */
+const PROVIDERS: Record<string, { include?: string; platforms?: readonly string[] }> = {
+	securesocket: { include: 'modules/crypt/tls.json' },
+	crypt: { include: 'modules/crypt/tls.json' },
+	preference: { include: 'modules/files/preference/manifest.json' },
+	timer: { include: 'examples/manifest_base.json' },
+	time: { include: 'examples/manifest_base.json' },
+	'mc/config': {},
+	Resource: { include: 'examples/manifest_base.json' },
+	sntp: { include: 'examples/manifest_net.json' },
+	net: { include: 'examples/manifest_net.json' },
+	http: { include: 'modules/network/http/manifest.json' },
+	file: { include: 'modules/files/file/manifest.json' },
+	flash: { include: 'modules/files/flash/manifest.json', platforms: ['esp32'] },
+	ota: { include: 'devices/esp32/modules/ota/manifest.json', platforms: ['esp32'] },
+};
+
+interface Manifest {
+	include?: string[];
+	modules?: Record<string, string>;
+	preload?: string[];
+	platforms?: Record<string, Manifest>;
+	[k: string]: unknown;
+}
+
+export async function checkManifest(manifestPath = path.join(root, 'manifest.json'), entry = path.join(root, 'firmware/main.ts')): Promise<string[]> {
+	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+	const bare = new Set<string>();
+	const result = await esbuild.build({
+		entryPoints: [entry],
+		bundle: true,
+		write: false,
+		metafile: true,
+		format: 'esm',
+		platform: 'neutral',
+		logLevel: 'silent',
+		plugins: [
+			{
+				name: 'moddable-modules',
+				setup(b) {
+					b.onResolve({ filter: /^[^./]/ }, (args) => {
+						bare.add(args.path);
+						return { path: args.path, external: true };
+					});
+				},
+			},
+		],
+	});
+	const reached = Object.keys(result.metafile!.inputs)
+		.map((f) => path.relative(root, path.resolve(root, f)).replace(/\.ts$/, ''))
+		.filter((f) => !f.startsWith('node_modules'));
+	const problems: string[] = [];
+	for (const [platform, section] of Object.entries(manifest.platforms ?? {})) {
+		const modules = { ...manifest.modules, ...section.modules };
+		const preload = new Set([...(manifest.preload ?? []), ...(section.preload ?? [])]);
+		// a module may stay out of preload when the manifest's "//preload" note names it and says why
+		const why = String(manifest['//preload'] ?? '');
+		const mapped = (m: string) =>
+			modules[m] === './' + m ||
+			Object.entries(modules).some(([k, v]) => k.endsWith('*') && v.endsWith('*') && m.startsWith(k.slice(0, -1)) && v.slice(0, -1) === './' + k.slice(0, -1));
+		const preloaded = (m: string) => preload.has(m) || [...preload].some((p) => p.endsWith('*') && m.startsWith(p.slice(0, -1)));
+		const includes = [...(manifest.include ?? []), ...(section.include ?? [])];
+		for (const m of reached) {
+			if (!mapped(m)) problems.push(`${platform}: ${m}.ts is imported (from firmware/main.ts) but "modules" does not map "${m}" to "./${m}"`);
+			else if (m !== 'firmware/main' && !preloaded(m) && !why.includes(path.basename(m) + '.ts')) problems.push(`${platform}: ${m} is not in "preload" and "//preload" does not say why`);
+		}
+		for (const b of bare) {
+			const p = PROVIDERS[b];
+			if (!p) problems.push(`${platform}: "${b}" is imported but this check does not know which Moddable manifest provides it`);
+			else if (p.platforms && !p.platforms.includes(platform) && !b.startsWith('mc/')) problems.push(`${platform}: "${b}" does not exist on ${platform}`);
+			else if (p.include && !includes.some((i) => i.endsWith(p.include!))) problems.push(`${platform}: "${b}" needs ${p.include} in "include"`);
+		}
+	}
+	return problems;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+	const problems = await checkManifest();
+	if (problems.length) {
+		for (const p of problems) console.log('manifest: ' + p);
+		process.exit(1);
+	}
+	console.log('manifest: every module firmware/main.ts reaches is in the esp32 and lin images');
+}
