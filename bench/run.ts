@@ -15,8 +15,10 @@
  *   schedule.xs      XS compute per schedule delta applied, per nextRun, per validateSchedule
  *   missions.billing billed AWS IoT messages and wire bytes per one-hour mission, batched
  *                    events + Basic Ingest report vs one message per event (bench/missions.ts)
+ *   maps             map encryption MB/s on Node (portable vs node:crypto), XS compute per KB and
+ *                    heap by map size, 2 MB upload time on the local cloud (bench/maps.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing] [--runs N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps] [--runs N]
 
  */
 import { spawn } from 'node:child_process';
@@ -32,6 +34,7 @@ import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { createDevPki } from '../tools/pki/dev-pki';
 import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './schedule';
 import { billingMarkdown, missionsBilling, type BillingResult } from './missions';
+import { benchMaps, mapsMarkdown, type MapsResult } from './maps';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -41,7 +44,7 @@ import type { TlsCredentials } from '../firmware/ports';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
@@ -589,6 +592,13 @@ function markdown(r: Results): string {
 		if (failed(v)) md.push('Failed: ' + v.error, '');
 		else md.push(...billingMarkdown(v as BillingResult, table));
 	}
+
+	if (s.maps) {
+		md.push('## maps: map encryption and upload', '');
+		const v = s.maps;
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...mapsMarkdown(v as MapsResult, table));
+	}
 	return md.join('\n');
 }
 
@@ -619,6 +629,7 @@ async function main(): Promise<void> {
 	await step('schedule.reconnect', () => scheduleReconnect(Math.min(runs, 10)));
 	await step('schedule.xs', scheduleXs);
 	await step('missions.billing', () => missionsBilling(Math.min(runs, 3)));
+	await step('maps', () => benchMaps(runs));
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = markdown(results);

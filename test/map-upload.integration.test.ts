@@ -4,31 +4,26 @@
  * the Encryption SDK message the firmware must make (committing unsigned suite, 4096-byte
  * frames, the slot's data key and KMS blob as the one encrypted data key, the slot's
  * context), PUTs it to the presigned URL, and the ingest stores the decoded map and marks
- * the mission. Until the firmware writer lands, the message is made by the stock SDK with a
- * keyring that hands it exactly what the robot has: the unwrapped key and the slot's blob.
- * Then what must change nothing: a flipped byte, another robot's context, a slot replayed
- * for another mission, an expired URL.
+ * the mission. The key is unwrapped and the message made by the firmware's own code (OAEP
+ * decode with the thing's key.der, the Encryption SDK writer) on the host crypto port; the
+ * slot request goes over a plain MQTT client so the tests can replay and mix slots.
+ * test/map-upload.e2e.test.ts runs the whole firmware uploader. Then what must change
+ * nothing: a flipped byte, another robot's context, a slot replayed for another mission,
+ * an expired URL.
  */
 import assert from 'node:assert/strict';
-import { constants, privateDecrypt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-	AlgorithmSuiteIdentifier,
-	buildClient,
-	CommitmentPolicy,
-	EncryptedDataKey,
-	KeyringNode,
-	KeyringTraceFlag,
-	type NodeDecryptionMaterial,
-	type NodeEncryptionMaterial,
-} from '@aws-crypto/client-node';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { MqttClient } from 'mqtt';
 import { reportTopic, type MissionReport } from '../firmware/core/mission/report';
 import { createHttpPort } from '../firmware/platform/host/http';
+import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
+import { oaepDecrypt } from '../firmware/core/crypto/oaep';
+import { createMessageWriter, messageBody } from '../firmware/core/upload/esdk';
 import { requestTopic, slotTopic, type SlotError, type UploadSlot } from '../cloud/functions/upload-slot/contract';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
@@ -43,32 +38,27 @@ interface SlotKey {
 	readonly arn: string;
 }
 
-/** Gives the SDK the robot's data key and the slot's blob as the message's one encrypted data key. */
-class SlotKeyring extends KeyringNode {
-	constructor(private readonly slot: SlotKey) {
-		super();
-	}
-	override async _onEncrypt(material: NodeEncryptionMaterial): Promise<NodeEncryptionMaterial> {
-		const { key, blob, arn } = this.slot;
-		return material
-			.setUnencryptedDataKey(new Uint8Array(key), { keyNamespace: 'aws-kms', keyName: arn, flags: KeyringTraceFlag.WRAPPING_KEY_GENERATED_DATA_KEY })
-			.addEncryptedDataKey(new EncryptedDataKey({ providerId: 'aws-kms', providerInfo: arn, encryptedDataKey: new Uint8Array(blob) }), KeyringTraceFlag.WRAPPING_KEY_ENCRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_SIGNED_ENC_CTX);
-	}
-	override async _onDecrypt(): Promise<NodeDecryptionMaterial> {
-		throw new Error('the robot never decrypts');
-	}
-}
-
-const { encrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
-
-/** The map as the device must encrypt it for `slot`. */
+/**
+ * The map as the device encrypts it for `slot`: the firmware's Encryption SDK writer
+ * (firmware/core/upload/esdk.ts) on the host crypto port, collected whole so the
+ * negative cases can tamper with it or send it elsewhere.
+ */
 async function seal(map: Uint8Array, slot: UploadSlot, key: SlotKey): Promise<Buffer> {
-	const out = await encrypt(new SlotKeyring(key), map, {
+	const writer = createMessageWriter({
+		crypto: hostCrypto,
+		dataKey: new Uint8Array(key.key),
 		encryptionContext: { ...slot.encryptionContext },
+		edk: { providerId: 'aws-kms', providerInfo: key.arn, ciphertext: key.blob },
 		frameLength: slot.frameLength,
-		suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY,
 	});
-	return out.result;
+	let at = 0;
+	const body = messageBody(writer, map.length, (max) => (at >= map.length ? undefined : map.subarray(at, (at += Math.min(max, map.length - at)))));
+	const parts: Uint8Array[] = [];
+	for (let c = body.next(); c; c = body.next()) parts.push(c.slice());
+	assert.equal(body.failure, undefined);
+	const out = Buffer.concat(parts);
+	assert.equal(out.length, body.length);
+	return out;
 }
 
 /** A deterministic pseudo-map of `n` bytes. */
@@ -130,10 +120,12 @@ async function requestSlot(h: Harness, thing: string, request: Record<string, un
 	return JSON.parse((await reply).payload.toString()) as UploadSlot & SlotError;
 }
 
-/** The data key as the robot gets it: OAEP SHA-256 with its own private key. */
+/** The data key as the robot gets it: the firmware's OAEP SHA-256 decode with the thing's key.der. */
 function unwrap(h: Harness, thing: string, slot: UploadSlot): SlotKey {
-	const key = privateDecrypt({ key: h.cloud.pki.things.get(thing)!.keyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(slot.wrappedKey, 'base64'));
-	return { key, blob: Buffer.from(slot.ciphertextBlob, 'base64'), arn: slot.keyArn };
+	const deviceKey = createHostDeviceKey(new Uint8Array(readFileSync(h.cloud.pki.paths.thing(thing).keyDer)));
+	const key = oaepDecrypt(hostCrypto, deviceKey, Buffer.from(slot.wrappedKey, 'base64'));
+	assert.ok(key.ok, 'the wrapped key opens with the robot’s key');
+	return { key: key.value, blob: Buffer.from(slot.ciphertextBlob, 'base64'), arn: slot.keyArn };
 }
 
 /** The ingest's outcome for an upload key: the first stored/refused/superseded record at or after `from`. */

@@ -6,6 +6,7 @@
  *   go offline, while the owner changes the schedule in the app;
  *   come back, apply the edit, report it;
  *   clean (a one-hour mission on a fast clock) with progress, report it once;
+ *   encrypt the mission's map on the robot and upload it; the cloud decrypts it, mapReady;
  *   lose the broker mid-mission, keep cleaning, deliver the report when it is back.
  *
  *   npm start -- [--robots N] [--keep] [--verbose] [--data DIR] [--ms-per-min MS]
@@ -18,6 +19,9 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { createFileStorage, hostPorts, hostRandom, hostTimers, readCredentials } from '../firmware/platform/host/index';
 import { CleaningSimulator } from '../firmware/sim/cleaning';
+import { simulatedMap } from '../firmware/sim/map';
+import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
+import { createHttpPort } from '../firmware/platform/host/http';
 import type { ClockPort, LogPort, TimerHandle, TimerPort } from '../firmware/ports';
 import type { Schedule } from '../firmware/core/schedule/model';
 import { nextRun } from '../firmware/core/schedule/next';
@@ -99,12 +103,17 @@ async function makeRobot(thing: string): Promise<Sim> {
 	};
 	const storage = createFileStorage(path.join(dir, 'storage'));
 	const proxy = await startProxy({ host: '127.0.0.1', port: cloud.broker.port });
+	const credentials = readCredentials(cloud.pki.paths.thing(thing).dir);
+	// the home's floor plan is the robot's own: seeded by its name
+	const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
 	const robot = createRobot(
 		hostPorts(storage, log),
 		{
 			thing,
-			endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } },
+			endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...credentials, serverName: 'localhost' } },
 			link: { backoff: { baseMs: 250, capMs: 4000 } },
+			// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
+			upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
 		},
 		{ clock: fastClock, timers: fastTimers, storage, log, random: hostRandom },
 	);
@@ -141,6 +150,21 @@ async function makeRobot(thing: string): Promise<Sim> {
 				}
 			}
 		});
+		let quarter = 0;
+		robot.maps?.listen({
+			started(m, bytes) {
+				quarter = 0;
+				say(thing, `map of ${m}: encrypting on the robot (Encryption SDK, AES-256-GCM) into a presigned S3 PUT`, `${bytes.toLocaleString('en-US')} bytes, 1448 x 1448 occupancy grid`);
+			},
+			progress(_m, sent, total) {
+				const q = Math.floor((sent / total) * 4);
+				if (q <= quarter) return;
+				quarter = q;
+				say(thing, `map upload ${bar(sent / total)} ${q * 25}%`, `${sent.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} bytes`);
+			},
+			uploaded: (m, bytes, ms) => say(thing, `map of ${m} uploaded`, `${bytes.toLocaleString('en-US')} bytes in ${Math.round(ms)} ms`),
+			failed: (m, e, retry) => say(thing, `map of ${m} ${retry ? 'waits for the network' : 'given up'}`, e.code),
+		});
 	}
 	return { thing, robot, sim, proxy };
 }
@@ -175,6 +199,17 @@ async function shadow(thing: string) {
 	return JSON.parse(new TextDecoder().decode(r.payload)) as { state: { desired?: { schedule?: unknown }; reported?: { schedule?: unknown } }; version: number };
 }
 
+/** The mission row once map-ingest has set mapReady. */
+async function mapReady(thing: string, missionId: string): Promise<Record<string, unknown>> {
+	let item: Record<string, unknown> | undefined;
+	await until('map of ' + missionId + ' ready', async () => {
+		const r = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t AND missionId = :m', ExpressionAttributeValues: { ':t': thing, ':m': missionId }, ConsistentRead: true }));
+		item = r.Items?.[0];
+		return item?.mapReady === true;
+	});
+	return item!;
+}
+
 try {
 	const first = sims[0]!;
 	const thing = first.thing;
@@ -202,7 +237,7 @@ try {
 	const next = nextRun(first.robot.schedule.value, Date.now());
 	say(thing, 'applied the edit, reported it, cleared desired', next ? `next mission ${new Date(next.utcMs).toISOString()} (${next.entryId})` : '');
 
-	say('story', `the owner presses "clean now" (a one-hour mission on a ${Math.round(scale)}x clock)`);
+	say('story', `the owner presses "clean now" (a one-hour mission on a ${Math.round(scale)}x clock); its map follows the report`);
 	const id = first.sim.run('app');
 	await until('mission done', () => first.robot.missions.state.value === 'idle' && first.robot.link.outbox.size === 0, 60_000);
 	await cloud.rules.idle();
@@ -210,6 +245,8 @@ try {
 	const item = row.Items?.[0];
 	say('cloud', `mission report stored once in DynamoDB (${TABLES.missions.name})`, item ? `${item.missionId}: ${item.outcome}, ${item.areaM2} m², ${item.durationS} s, battery ${item.battery.start}→${item.battery.end}%` : 'MISSING');
 	if (!item) throw new Error('the mission report did not reach the table');
+	const mapped = await mapReady(thing, id!);
+	say('cloud', 'map decrypted by map-ingest (stock Encryption SDK, KMS key), mapReady', `${mapped.missionId}: ${Number(mapped.mapBytes).toLocaleString('en-US')} bytes at s3://maps/${mapped.mapKey}`);
 
 	say('story', 'mid-mission the broker goes down; the robot keeps cleaning and keeps its report on storage');
 	const id2 = first.sim.run('button');
@@ -221,8 +258,11 @@ try {
 	say('story', 'the broker is back');
 	await until('delivered', () => first.robot.link.outbox.size === 0, 30_000);
 	await cloud.rules.idle();
+	// its map waited on storage too, and goes once the robot is back
+	await mapReady(thing, id2!);
+	await until('no map owed', () => first.robot.maps?.pending().length === 0 && first.robot.maps.uploading === undefined, 30_000);
 	const all = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t', ExpressionAttributeValues: { ':t': thing } }));
-	say('cloud', `${thing} has ${all.Items?.length ?? 0} mission reports in the table, one per mission`, (all.Items ?? []).map((i) => i.missionId).join(' '));
+	say('cloud', `${thing} has ${all.Items?.length ?? 0} mission reports in the table, one per mission`, (all.Items ?? []).map((i) => i.missionId + (i.mapReady ? ' (map)' : '')).join(' '));
 
 	if (!values.keep) await shutdown(0);
 	say('story', 'running; Ctrl-C stops');

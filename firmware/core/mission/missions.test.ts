@@ -112,8 +112,10 @@ describe('missions', () => {
 		const log = memoryLog();
 		const link = fakeLink(capacity);
 		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log, random: { random: seededRandom(++seed) } };
-		const make = () => new Missions('robot-1', link, ports);
-		return { time, storage, log, link, make };
+		const before: { id: string; map: string; written: boolean }[] = [];
+		const hooks = { beforeReport: (r: MissionReport) => void before.push({ id: r.missionId, map: r.map, written: storage.keys().some((k) => k === 'mr.' + r.missionId.slice(2)) || link.entries.length > 0 }) };
+		const make = () => new Missions('robot-1', link, ports, {}, hooks);
+		return { time, storage, log, link, make, before };
 	}
 	const runOne = (m: Missions, t: ReturnType<typeof setup>['time']) => {
 		const id = m.start('schedule', 100, 'weekday');
@@ -173,6 +175,21 @@ describe('missions', () => {
 		assert.equal(reports[0]!.areaM2, 7.5);
 		assert.equal(reports[0]!.durationS, 61);
 		assert.ok(validateReport(reports[0]).ok);
+	});
+
+	it('beforeReport sees every report before it is written, the interrupted one too', () => {
+		const t = setup();
+		const m = t.make();
+		runOne(m, t.time);
+		assert.deepEqual(t.before.map((b) => [b.map, b.written]), [['pending', false]]);
+		t.link.ack();
+		m.start('button', 95);
+		t.time.advance(61_000);
+		m.progress(3, 90);
+		t.make(); // power lost, back
+		assert.equal(t.before.length, 2);
+		assert.deepEqual([t.before[1]!.map, t.before[1]!.written], ['pending', false]);
+		assert.equal(reportsIn(t.link)[0]!.outcome, 'interrupted');
 	});
 
 	it('a reboot between writing the report and queueing it queues it once', () => {

@@ -68,6 +68,12 @@ export const DEFAULT_EVENTS: Required<MissionOptions> = Object.freeze({
 	bucket: Object.freeze({ capacity: 4, refillMs: 15 * 60_000 }),
 });
 
+/** Work that must be as durable as a report: done before the report is written. */
+export interface MissionHooks {
+	/** Called with every report (ended or interrupted) just before it is written to storage. */
+	beforeReport?(report: MissionReport): void;
+}
+
 export type StartError = { readonly code: 'busy'; readonly mission: string };
 
 interface Batch {
@@ -88,9 +94,11 @@ export class Missions {
 	#flushTimer: TimerHandle | undefined;
 	#savedAt = 0;
 	#listeners: ((s: MissionState, effects: readonly MissionEffect[]) => void)[] = [];
+	readonly #hooks: MissionHooks;
 
-	constructor(thing: string, link: MissionLink, ports: MissionPorts, options: MissionOptions = {}) {
+	constructor(thing: string, link: MissionLink, ports: MissionPorts, options: MissionOptions = {}, hooks: MissionHooks = {}) {
 		this.#thing = thing;
+		this.#hooks = hooks;
 		this.#link = link;
 		this.#ports = ports;
 		this.#opts = { ...DEFAULT_EVENTS, ...options };
@@ -197,10 +205,20 @@ export class Missions {
 			// a bug, not bad input: still keep the record, the cloud will log why it refuses it
 			this.#ports.log.log('error', 'mission.report_invalid', { mission: report.missionId, errors: checked.error.join('; ') });
 		}
+		this.#beforeReport(report);
 		this.#ports.storage.write(REPORT_PREFIX + report.missionId.slice(2), utf8Encode(JSON.stringify(report)));
 		this.#ports.storage.remove(KEY_CURRENT);
 		this.#ports.log.log('info', 'mission.report', { mission: report.missionId, outcome: report.outcome, areaM2: report.areaM2, durationS: report.durationS });
 		this.#pumpReports();
+	}
+
+	#beforeReport(report: MissionReport): void {
+		try {
+			this.#hooks.beforeReport?.(report);
+		} catch (e) {
+			// the report matters more than what hangs on it
+			this.#ports.log.log('error', 'mission.hook_failed', { mission: report.missionId, error: e instanceof Error ? e.message : String(e) });
+		}
 	}
 
 	/** Moves written reports into the outbox, oldest first, while it has room. */
@@ -240,6 +258,7 @@ export class Missions {
 					// the monotonic clock restarted with the boot: the duration is up to the last save, the end unknown
 					const report = reportOf(this.#thing, m, 'interrupted', null, m.savedMono ?? m.startedMono, m.areaM2 > 0);
 					this.#ports.log.log('warn', 'mission.interrupted', { mission: m.id });
+					this.#beforeReport(report);
 					this.#ports.storage.write(key, utf8Encode(JSON.stringify(report)));
 				}
 			} else this.#ports.log.log('error', 'mission.current_unreadable', { bytes: raw.length });

@@ -1,10 +1,12 @@
 /*
  * The robot's connectivity, assembled once for every platform: the link, the
  * `schedule` shadow kept in sync offline-first, the runner that says when a
- * mission is due, and the missions with their durable reports. The device (firmware/main.ts) and the simulator
- * (tools/start.ts, hil-tests) differ only in the ports they pass.
+ * mission is due, the missions with their durable reports and, when `upload` is
+ * given, the maps those reports promise (core/upload/queue.ts states the policy).
+ * The device (firmware/main.ts) and the simulator (tools/start.ts, hil-tests)
+ * differ only in the ports they pass.
  */
-import type { SocketOptions } from '../../ports';
+import type { CryptoPort, DeviceKeyPort, HttpPort, SocketOptions } from '../../ports';
 import { Link, type LinkOptions, type LinkPorts } from '../link/link';
 import { ShadowClient } from '../shadow/client';
 import { ShadowSync } from '../shadow/sync';
@@ -12,6 +14,19 @@ import { EMPTY_SCHEDULE, SCHEDULE_SHADOW, scheduleCodec } from '../schedule/code
 import type { Schedule } from '../schedule/model';
 import { ScheduleRunner, type Due } from '../schedule/runner';
 import { Missions, type MissionOptions, type MissionPorts } from '../mission/missions';
+import { MapUploader, type MapSource, type UploaderOptions } from '../upload/uploader';
+import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
+
+/** What map uploads need: the primitives, the device's own key, HTTP and the maps themselves. */
+export interface RobotUpload {
+	readonly crypto: CryptoPort;
+	readonly deviceKey: DeviceKeyPort;
+	readonly http: HttpPort;
+	/** The map of a finished mission, read from its first byte; undefined when it is gone. */
+	map(job: MapJob): MapSource | undefined;
+	readonly uploader?: UploaderOptions;
+	readonly queue?: MapQueueOptions;
+}
 
 export interface RobotConfig {
 	/** AWS IoT thing name = certificate CN = MQTT client id. */
@@ -20,6 +35,8 @@ export interface RobotConfig {
 	readonly link?: Partial<Omit<LinkOptions, 'endpoint' | 'clientId'>>;
 	readonly shadowTimeoutMs?: number;
 	readonly missions?: MissionOptions;
+	/** Upload a map after every report that says `map: 'pending'`; without it no map is sent. */
+	readonly upload?: RobotUpload;
 }
 
 export interface Robot {
@@ -28,6 +45,8 @@ export interface Robot {
 	readonly schedule: ShadowSync<Schedule>;
 	readonly runner: ScheduleRunner;
 	readonly missions: Missions;
+	/** The maps owed and their uploads; present when `config.upload` was given. */
+	readonly maps: MapQueue | undefined;
 	/** Called when the schedule says a mission is due. */
 	onDue(handler: (d: Due) => void): void;
 	start(): void;
@@ -37,7 +56,22 @@ export interface Robot {
 /** `missionPorts` lets a simulator run missions on a faster clock than the link's. */
 export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts: MissionPorts = ports): Robot {
 	const link = new Link(ports, { ...config.link, endpoint: config.endpoint, clientId: config.thing });
-	const missions = new Missions(config.thing, link, missionPorts, config.missions);
+	let maps: MapQueue | undefined;
+	if (config.upload) {
+		const u = config.upload;
+		// real time for slot timeouts and retries, even when missions run on a fast clock
+		const uploader = new MapUploader(link, { crypto: u.crypto, deviceKey: u.deviceKey, http: u.http, timers: ports.timers, random: ports.random, log: ports.log }, config.thing, u.uploader);
+		maps = new MapQueue(uploader, link, { storage: missionPorts.storage, clock: ports.clock, timers: ports.timers, random: ports.random, log: ports.log }, (job) => u.map(job), u.queue);
+	}
+	const queue = maps;
+	const missions = new Missions(config.thing, link, missionPorts, config.missions, {
+		// owed before the report exists, so no report promises a map nobody will send
+		beforeReport: (r) => {
+			if (queue && r.map === 'pending') queue.add({ missionId: r.missionId, areaM2: r.areaM2 });
+		},
+	});
+	// after the report is written (and queued for the broker): the map follows it
+	if (queue) missions.listen((_s, effects) => effects.some((fx) => fx.type === 'report') && queue.kick());
 	const due: ((d: Due) => void)[] = [];
 	const runner = new ScheduleRunner(ports, (d) => {
 		if (due.length === 0) ports.log.log('warn', 'mission.due_unhandled', { entry: d.entryId });
@@ -59,10 +93,12 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		schedule,
 		runner,
 		missions,
+		maps,
 		onDue: (h) => void due.push(h),
 		start: () => link.start(),
 		stop() {
 			runner.stop();
+			maps?.stop();
 			link.stop();
 		},
 	};

@@ -128,8 +128,9 @@ export class MapUploader {
 	#requestSlot(missionId: string, bytes: number): Promise<Result<Slot, UploadError>> {
 		const s = this.#link.state.value;
 		if (s !== 'connected' && s !== 'connecting') return Promise.resolve(err({ code: 'offline' }));
+		// `bytes` is announced for the cloud's size check, which takes 1 and up: an empty map says nothing
 		const token = 'u' + (++this.#tokens).toString(36) + '-' + Math.floor(this.#ports.random.random() * 0x7fffffff).toString(36);
-		const sent = this.#link.publish('robots/' + this.#thing + '/maps/upload-request', utf8Encode(JSON.stringify({ clientToken: token, missionId, bytes })), 1, false);
+		const sent = this.#link.publish('robots/' + this.#thing + '/maps/upload-request', utf8Encode(JSON.stringify({ clientToken: token, missionId, ...(bytes > 0 ? { bytes } : {}) })), 1, false);
 		if (!sent.ok) return Promise.resolve(err({ code: 'offline' }));
 		return new Promise((resolve) => {
 			const timer = this.#ports.timers.set(() => {
