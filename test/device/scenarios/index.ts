@@ -15,6 +15,8 @@ import malformedFrame from './malformed-frame';
 import { scheduleApply, scheduleRefuse, scheduleReport } from './schedule';
 import sntp from './sntp';
 import { missionCut, missionRecover, missionReport } from './mission';
+import cryptoKat from './crypto-kat';
+import { mapUpload2m, mapUpload64k } from './map-upload';
 
 export interface Context {
 	readonly link: Link;
@@ -61,4 +63,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	'mission-report': missionReport,
 	'mission-cut': missionCut,
 	'mission-recover': missionRecover,
+	'crypto-kat': cryptoKat,
+	'map-upload-64k': mapUpload64k,
+	'map-upload-2m': mapUpload2m,
 });

@@ -1,0 +1,303 @@
+/*
+ * HttpPort over Moddable's `http` client (modules/network/http/http.js): map uploads to
+ * presigned S3 URLs, firmware downloads. Thin, like the host adapter (platform/host/http.ts),
+ * whose contract it keeps:
+ *
+ * - The request body is pulled: `body: true` makes http.js ask for each fragment with
+ *   `Request.requestFragment` when the socket can take bytes, and we pull the next chunk
+ *   from `body.next()` only when the last one is all written, so one chunk is in memory.
+ *   Content-Length is the declared length; a body that yields fewer or more bytes fails.
+ * - A 2xx response body goes to `onData` (read fragment by fragment with
+ *   `Request.responseFragment`); otherwise, and for every non-2xx answer, it comes back
+ *   whole, up to 64 KB.
+ * - `timeoutMs` bounds the whole exchange. Never rejects.
+ *
+ * How it differs from Node, and why the code looks the way it does (8.2.3):
+ * - http.js writes a `Host` header without the port. A presigned SigV4 URL signs `host`
+ *   as `name:port` when the port is not the scheme's default, so we send our own Host
+ *   (http.js then leaves its own out).
+ * - http.js gives a fragment callback `room` bytes (what `socket.write()` says fits) and
+ *   writes what it returns once per writable event. The lin socket (socket/lin/modSocket.c)
+ *   is polled every 20 ms and has a 1024-byte transmit buffer, so that is 1 KB per 20 ms,
+ *   about 50 KB/s: 40 s for a 2 MB map. So each event writes up to `turnBytes` straight to
+ *   the request's socket, piece by piece, each piece no larger than what `write()` says
+ *   fits (the same rule http.js follows; on lin a write is sent at once, on ESP32 it fills
+ *   lwip's buffer and the loop stops when that is full), and returns an empty fragment to
+ *   keep http.js in its body state. `turnBytes: 0` keeps to one piece per event.
+ * - While the body is being sent http.js ignores what the server says: an early answer
+ *   (S3's 403 to an expired URL before the body is all sent) is lost and the request
+ *   ends as a network error when the server closes, not as an HTTP status.
+ * - http.js signals failure as message -2 (`Request.error`); the 8.2.3 typings say -1,
+ *   and type `Request.responseFragment` as 3 (it is 4). Numbers are used here.
+ * - No URL class: the URL is split by hand (scheme, host, port, path with query as is).
+ */
+import { Request } from 'http';
+import SecureSocket from 'securesocket';
+import Timer from 'timer';
+import type { HttpPort, HttpRequest, HttpResponse } from '../../ports';
+
+/** The most a response body comes back whole (the port's contract). */
+export const MAX_WHOLE_BODY = 64 * 1024;
+
+// http.js messages (Request.*), as numbers: see the header comment about the typings
+const REQUEST_FRAGMENT = 0;
+const STATUS = 1;
+const HEADER = 2;
+const RESPONSE_FRAGMENT = 4;
+const RESPONSE_COMPLETE = 5;
+
+export interface ModdableHttpOptions {
+	/** Trust anchor for https (DER X.509); https needs one. */
+	readonly ca?: Uint8Array;
+	/** SNI and certificate name for https when the URL's host is an address. */
+	readonly serverName?: string;
+	/** Body bytes written per writable event (default 16 KB); 0: one piece of at most what fits, as http.js alone does. */
+	readonly turnBytes?: number;
+}
+
+type Result = { ok: true; value: HttpResponse } | { ok: false; error: string };
+
+interface SocketLike {
+	write(): number;
+	write(data: Uint8Array | ArrayBuffer): void;
+}
+
+interface RequestLike {
+	callback: (message: number, value?: unknown, etc?: unknown) => unknown;
+	read(type: typeof ArrayBuffer, limit?: number): ArrayBuffer | undefined;
+	close(): void;
+	socket?: SocketLike;
+}
+
+function message(e: unknown): string {
+	return e instanceof Error ? e.message : String(e);
+}
+
+interface Target {
+	secure: boolean;
+	host: string;
+	port: number;
+	path: string;
+	hostHeader: string;
+}
+
+function parseUrl(url: string): Target | string {
+	const m = /^(https?):\/\/([^/:?#\s]+)(?::(\d{1,5}))?([^#\s]*)/i.exec(url);
+	if (!m) return 'bad url: ' + url;
+	const secure = m[1]!.toLowerCase() === 'https';
+	const def = secure ? 443 : 80;
+	const port = m[3] ? Number(m[3]) : def;
+	if (!(port > 0 && port < 65536)) return 'bad port in url: ' + url;
+	let path = m[4] ?? '';
+	if (!path.startsWith('/')) path = '/' + path;
+	const host = m[2]!;
+	return { secure, host, port, path, hostHeader: port === def ? host : host + ':' + port };
+}
+
+export function createModdableHttpPort(options: ModdableHttpOptions = {}): HttpPort {
+	const turnBytes = options.turnBytes ?? 16 * 1024;
+	return {
+		request: (req) =>
+			new Promise<Result>((resolve) => {
+				try {
+					run(req, options, turnBytes, resolve);
+				} catch (e) {
+					resolve({ ok: false, error: message(e) });
+				}
+			}),
+	};
+}
+
+function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, resolve: (r: Result) => void): void {
+	const target = parseUrl(req.url);
+	if (typeof target === 'string') return resolve({ ok: false, error: target });
+	const body = req.body;
+	if (body !== undefined && !(Number.isInteger(body.length) && body.length >= 0)) return resolve({ ok: false, error: 'body.length: expected an integer >= 0, got ' + body.length });
+	if (req.timeoutMs !== undefined && !(req.timeoutMs > 0)) return resolve({ ok: false, error: 'timeoutMs: expected > 0, got ' + req.timeoutMs });
+	if (target.secure && !options.ca) return resolve({ ok: false, error: 'https needs a trust anchor (ModdableHttpOptions.ca)' });
+
+	const headers: string[] = [];
+	for (const [name, value] of Object.entries(req.headers ?? {})) {
+		const lower = name.toLowerCase();
+		if (lower === 'content-length' || lower === 'host' || lower === 'connection') continue;
+		headers.push(name, String(value));
+	}
+	headers.push('Host', target.hostHeader);
+	if (body !== undefined || req.method !== 'GET') headers.push('Content-Length', String(body?.length ?? 0));
+
+	let settled = false;
+	let timer: Timer | undefined;
+	let request: RequestLike | undefined;
+	let complete = false; // http.js closes the request itself after its last callback
+	const finish = (r: Result) => {
+		if (settled) return;
+		settled = true;
+		if (timer !== undefined) Timer.clear(timer);
+		const q = request;
+		// never closed inside its own socket callback (lin frees the socket under the caller): next turn
+		if (q && !complete) Timer.set(() => {
+			try {
+				q.close();
+			} catch {
+				// already closed
+			}
+		}, 0);
+		resolve(r);
+	};
+	const fail = (error: string) => finish({ ok: false, error });
+	if (req.timeoutMs !== undefined) timer = Timer.set(() => fail('timeout after ' + req.timeoutMs + ' ms'), req.timeoutMs);
+
+	// ---- request body: pulled chunk by chunk, written in pieces that fit -----------------
+	let pending: Uint8Array | undefined; // what is left of the current chunk
+	let sent = 0;
+	let ended = false;
+	/** Up to `max` bytes of body, or undefined at its end (or after a failure). */
+	const take = (max: number): Uint8Array | undefined => {
+		while (!pending || pending.length === 0) {
+			if (ended || settled) return undefined;
+			let chunk: Uint8Array | undefined;
+			try {
+				chunk = body!.next();
+			} catch (e) {
+				fail('body.next threw: ' + message(e));
+				return undefined;
+			}
+			if (chunk === undefined) {
+				ended = true;
+				if (sent !== body!.length) fail('body yielded ' + sent + ' of ' + body!.length + ' declared bytes');
+				return undefined;
+			}
+			if (!(chunk instanceof Uint8Array)) {
+				fail('body.next: expected a Uint8Array');
+				return undefined;
+			}
+			pending = chunk;
+		}
+		const piece = pending.length <= max ? pending : pending.subarray(0, max);
+		pending = pending.length <= max ? undefined : pending.subarray(max);
+		if (sent + piece.length > body!.length) {
+			fail('body yielded more than ' + body!.length + ' declared bytes');
+			return undefined;
+		}
+		sent += piece.length;
+		return piece;
+	};
+	const progress = () => {
+		try {
+			req.onProgress?.(sent);
+		} catch (e) {
+			fail('onProgress threw: ' + message(e));
+		}
+	};
+	const fragment = (room: number): Uint8Array | ArrayBuffer | undefined => {
+		if (settled) return undefined;
+		if (turnBytes <= 0) {
+			// http.js's own contract: at most `room` bytes per writable event
+			if (room <= 0) return new ArrayBuffer(0);
+			const piece = take(room);
+			if (piece) progress();
+			return settled ? undefined : piece;
+		}
+		const socket = request?.socket;
+		if (!socket) return undefined;
+		let budget = turnBytes;
+		let wrote = 0;
+		while (budget > 0 && !settled) {
+			const fits = socket.write();
+			if (fits <= 0) break;
+			const piece = take(Math.min(fits, budget));
+			if (!piece) break;
+			socket.write(piece);
+			wrote += piece.length;
+			budget -= piece.length;
+		}
+		if (wrote) progress();
+		if (settled) return undefined;
+		// an empty fragment keeps http.js sending; undefined ends the body (request sent)
+		return ended && !wrote ? undefined : new ArrayBuffer(0);
+	};
+
+	// ---- response ------------------------------------------------------------------------
+	let status = 0;
+	let stream = false;
+	const out: Record<string, string> = {};
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+
+	const dict: Record<string, unknown> = { host: target.host, port: target.port, path: target.path, method: req.method, headers };
+	if (body !== undefined && body.length > 0) dict.body = true;
+	if (target.secure) {
+		dict.Socket = SecureSocket;
+		dict.secure = {
+			protocolVersion: 0x0303,
+			serverName: options.serverName ?? target.host,
+			certificate: options.ca!.slice().buffer,
+		};
+	}
+	const q = new Request(dict as ConstructorParameters<typeof Request>[0]) as unknown as RequestLike;
+	request = q;
+	q.callback = (msg: number, value?: unknown, etc?: unknown): unknown => {
+		if (settled) return undefined;
+		try {
+			switch (msg) {
+				case REQUEST_FRAGMENT:
+					return fragment(Number(value));
+				case STATUS:
+					status = Number(value);
+					stream = req.onData !== undefined && status >= 200 && status < 300;
+					if (body !== undefined && sent !== body.length) {
+						// http.js reads the status only once the body is out: this cannot happen, but never report a short body as sent
+						fail('response before the whole body was sent');
+					}
+					return undefined;
+				case HEADER: {
+					const name = String(value).toLowerCase();
+					out[name] = out[name] === undefined ? String(etc) : out[name] + ', ' + String(etc);
+					return undefined;
+				}
+				case RESPONSE_FRAGMENT: {
+					const ab = q.read(ArrayBuffer, Number(value));
+					if (!ab || ab.byteLength === 0) return undefined;
+					const bytes = new Uint8Array(ab);
+					if (stream) {
+						try {
+							req.onData!(bytes);
+						} catch (e) {
+							fail('onData threw: ' + message(e));
+						}
+						return undefined;
+					}
+					size += bytes.length;
+					if (size > MAX_WHOLE_BODY) {
+						// an error document is kept truncated; a success body this large needs onData
+						if (status >= 200 && status < 300) fail('response body over ' + MAX_WHOLE_BODY + ' bytes: stream it with onData');
+						return undefined;
+					}
+					chunks.push(bytes);
+					return undefined;
+				}
+				case RESPONSE_COMPLETE: {
+					complete = true;
+					const whole = new Uint8Array(size > MAX_WHOLE_BODY ? MAX_WHOLE_BODY : size);
+					let at = 0;
+					for (const c of chunks) {
+						const n = Math.min(c.length, whole.length - at);
+						whole.set(n === c.length ? c : c.subarray(0, n), at);
+						at += n;
+					}
+					finish({ ok: true, value: { status, headers: out, body: whole } });
+					return undefined;
+				}
+				default:
+					if (msg < 0) {
+						complete = true;
+						fail(status ? 'the response was cut short (http ' + msg + ')' : 'connection failed or closed before a response (http ' + msg + ')');
+					}
+					return undefined;
+			}
+		} catch (e) {
+			fail('http callback: ' + message(e));
+			return undefined;
+		}
+	};
+}
