@@ -32,6 +32,7 @@ import { startJobsService } from './jobs/index';
 import { startKms } from './kms/server';
 import { silentLog, type LogFn } from './log';
 import { startQueue } from './queue/server';
+import { startLocalRegistration, type LocalRegistration } from './registration';
 import { createRules } from './rules/index';
 import { startS3 } from './s3/server';
 import { startShadowService } from './shadow/index';
@@ -51,6 +52,8 @@ export interface LocalCloudOptions {
 	readonly jobsMinuteMs?: number;
 	/** Lifetime of map upload URLs in seconds (default 300), for tests of expiry. */
 	readonly mapSlotExpiresS?: number;
+	/** The registration queue's visibility timeout in seconds (default 30), for tests of retries. */
+	readonly registrationVisibilityS?: number;
 }
 
 export interface Endpoints {
@@ -64,6 +67,8 @@ export interface Endpoints {
 	readonly kms: string;
 	readonly dynamodb: string;
 	readonly sqs: string;
+	/** The registration API (API Gateway's stand-in, HTTPS with the dev CA): `https://host:port/register`. */
+	readonly registration: string;
 }
 
 export interface LocalCloud {
@@ -79,6 +84,8 @@ export interface LocalCloud {
 	readonly kms: Awaited<ReturnType<typeof startKms>>;
 	readonly dynamodb: Awaited<ReturnType<typeof startDynamoDb>>;
 	readonly queue: Awaited<ReturnType<typeof startQueue>>;
+	/** Robot registration: the API, queue and DLQ, worker and the IoT registry. */
+	readonly registration: LocalRegistration;
 	/** The product's DynamoDB tables (cloud/tables.ts), made at startup: physical names. */
 	readonly tables: TableNames;
 	readonly endpoints: Endpoints;
@@ -176,6 +183,21 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		ingesting.add(p);
 	});
 
+	// robot registration (cloud/functions/register-*): API, queue with DLQ, worker, IoT registry
+	const registration = await startLocalRegistration({
+		host,
+		log,
+		queue,
+		iotDataEndpoint: shadow.endpoint,
+		dynamodbEndpoint: dynamodb.endpoint,
+		robotsTable: tables.robots,
+		caPem: pki.ca.certPem,
+		serverCertPem: pki.server.certPem,
+		serverKeyPem: pki.server.keyPem,
+		certificates,
+		...(options.registrationVisibilityS !== undefined ? { visibilityTimeoutS: options.registrationVisibilityS } : {}),
+	});
+
 	const endpoints: Endpoints = {
 		mqtt: 'mqtts://' + host + ':' + port,
 		caPath: pki.paths.caPem,
@@ -185,6 +207,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		kms: kms.endpoint,
 		dynamodb: dynamodb.endpoint,
 		sqs: queue.endpoint,
+		registration: registration.url,
 	};
 	log({ level: 'info', event: 'cloud.started', ...endpoints });
 	const stopBroker = async () => {
@@ -207,6 +230,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		kms,
 		dynamodb,
 		queue,
+		registration,
 		tables,
 		endpoints,
 		stopBroker,
@@ -218,6 +242,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		async close() {
 			offCertificates();
 			offIngest();
+			await registration.close();
 			await rules.close();
 			await Promise.all([...ingesting]);
 			for (const c of [slotKms, slotS3, ingestS3, ...ingestKms]) c.destroy();

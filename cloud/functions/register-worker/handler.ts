@@ -1,0 +1,270 @@
+/*
+ * RegisterWorkerFunction: takes checked registration requests from the registration queue
+ * (SQS event source, ReportBatchItemFailures) and makes the robot a thing that may connect:
+ *   1. registers its certificate with IoT under our CA, ACTIVE (or finds it registered);
+ *   2. creates the thing (the certificate CN);
+ *   3. attaches the robot policy to the certificate and the certificate to the thing;
+ *   4. creates the initial shadows (classic and `schedule`) when they do not exist;
+ *   5. marks the robot registered in the robots table.
+ * Every step is idempotent, so a message delivered twice, or retried after a step failed
+ * half way, ends the same. A failed step fails only its record: SQS delivers it again after
+ * the visibility timeout, and after the queue's maxReceiveCount it lands in the dead-letter
+ * queue, from which `tools/redrive.ts` moves it back once the fault is fixed. A message that
+ * does not parse fails the same way: it is evidence, kept in the DLQ, not dropped.
+ *
+ * What retrying cannot change is not a failure: a certificate IoT refuses, or one it has as
+ * revoked or inactive (a robot blocked on purpose stays blocked), is recorded in the robots
+ * table as `refused` with the reason the validate function then answers the robot with.
+ */
+import { IoTClient } from '@aws-sdk/client-iot';
+import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { X509Certificate } from 'node:crypto';
+import { clientConfig, createDocumentClient } from '../../lib/aws';
+import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { TABLES } from '../../tables';
+import { parseRegistrationMessage, type RegistrationMessage } from '../register-validate/message';
+import { awsIotRegistry, CertificateRejected, type IotRegistry } from './registry';
+
+export const FUNCTION_NAME = 'RegisterWorkerFunction';
+/** Deliveries of one message before SQS moves it to the dead-letter queue (the template's RedrivePolicy). */
+export const MAX_RECEIVE_COUNT = 5;
+/** The shadows every robot starts with: the classic one (status) and the schedule. */
+export const INITIAL_SHADOWS: readonly string[] = Object.freeze(['', 'schedule']);
+
+/** The parts of an SQS event record this reads. */
+export interface SqsRecord {
+	readonly messageId: string;
+	readonly body: string;
+	readonly attributes?: Readonly<Record<string, string | undefined>>;
+	readonly eventSourceARN?: string;
+}
+
+export interface SqsEvent {
+	readonly Records: readonly SqsRecord[];
+}
+
+export interface SqsBatchResponse {
+	readonly batchItemFailures: { readonly itemIdentifier: string }[];
+}
+
+export type RegisterWorkerHandler = (event: SqsEvent, context: InvocationContext) => Promise<SqsBatchResponse>;
+
+export interface RegisterWorkerDeps {
+	readonly registry: IotRegistry;
+	readonly caCertificateIds: readonly string[];
+	readonly iotData: IoTDataPlaneClient;
+	readonly ddb: DynamoDBDocumentClient;
+	/** The robots table's physical name. */
+	readonly table: string;
+	/** The IoT policy every robot certificate gets (thing-scoped). */
+	readonly policyName: string;
+	readonly logger: Logger;
+	readonly now?: () => number;
+}
+
+export type RecordOutcome = 'registered' | 'refused';
+
+class Refused extends Error {
+	constructor(
+		readonly code: 'certificate_revoked' | 'untrusted_certificate',
+		message: string,
+	) {
+		super(message);
+	}
+}
+
+/** A record's failure already logged with its context. */
+class Logged extends Error {}
+
+/** A failure of one step: the step's name goes in the log. */
+class StepFailed extends Error {
+	constructor(
+		readonly stage: string,
+		override readonly cause: unknown,
+	) {
+		super(stage + ': ' + String((cause as Error)?.message ?? cause));
+	}
+}
+
+export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterWorkerHandler {
+	const { registry, caCertificateIds, iotData, ddb, table, policyName, logger } = deps;
+	const now = deps.now ?? Date.now;
+	if (typeof registry?.registerCertificate !== 'function') throw new TypeError('"registry" expected an IotRegistry');
+	if (!Array.isArray(caCertificateIds) || caCertificateIds.length === 0) throw new TypeError('"caCertificateIds" expected one or more CA certificate ids');
+	if (typeof iotData?.send !== 'function') throw new TypeError('"iotData" expected an IoTDataPlaneClient');
+	if (typeof ddb?.send !== 'function') throw new TypeError('"ddb" expected a DynamoDBDocumentClient');
+	if (typeof table !== 'string' || table.length < 3) throw new TypeError('"table" expected the robots table name');
+	if (typeof policyName !== 'string' || policyName === '') throw new TypeError('"policyName" expected the robot IoT policy name');
+	if (typeof logger?.child !== 'function') throw new TypeError('"logger" expected a Logger');
+
+	return async (event, context) => {
+		const base = invocationLogger(logger, context);
+		if (!event || !Array.isArray(event.Records)) throw new TypeError('event: expected an SQS event with Records');
+		const batchItemFailures: { itemIdentifier: string }[] = [];
+		// one at a time: a batch is small, and IoT's control plane has low per-account rates
+		for (const record of event.Records) {
+			const log = base.child({ messageId: record.messageId, receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 0) });
+			try {
+				await handleRecord(record, log);
+			} catch (e) {
+				if (!(e instanceof Logged)) log.error('register_worker.failed', { stage: 'unknown', ...errorFields(e), willRetry: true });
+				batchItemFailures.push({ itemIdentifier: record.messageId });
+			}
+		}
+		return { batchItemFailures };
+	};
+
+	async function handleRecord(record: SqsRecord, recordLog: Logger): Promise<RecordOutcome> {
+		const parsed = parseRegistrationMessage(record.body);
+		if (!parsed.ok) {
+			// evidence of a bug upstream: kept (retried, then in the DLQ), never dropped
+			recordLog.error('register_worker.poison', { errors: parsed.errors, bytes: record.body.length, willRetry: true });
+			throw new Logged();
+		}
+		const m = parsed.value;
+		const log = recordLog.child({ thing: m.thing, apiRequestId: m.apiRequestId, certificateId: m.certificateId });
+		const step = async <T>(stage: string, f: () => Promise<T>): Promise<T> => {
+			try {
+				return await f();
+			} catch (e) {
+				if (e instanceof Refused) throw e;
+				throw new StepFailed(stage, e);
+			}
+		};
+		try {
+			const caPem = await step('ca', () => issuerPem(m));
+			const cert = await step('register_certificate', async () => {
+				try {
+					return await registry.registerCertificate(m.certificatePem, caPem);
+				} catch (e) {
+					if (e instanceof CertificateRejected) throw new Refused('untrusted_certificate', 'IoT refused the certificate: ' + e.message);
+					throw e;
+				}
+			});
+			if (cert.status !== 'ACTIVE') throw new Refused('certificate_revoked', 'the certificate is ' + cert.status + ' in IoT; it is not activated again by registration');
+			const { thingArn } = await step('create_thing', () => registry.createThing(m.thing));
+			await step('attach_policy', () => registry.attachPolicy(policyName, cert.certificateArn));
+			await step('attach_thing_principal', () => registry.attachThingPrincipal(m.thing, cert.certificateArn));
+			const createdShadows = await step('shadows', () => initialShadows(m));
+			await step('record', () =>
+				ddb.send(
+					new UpdateCommand({
+						TableName: table,
+						Key: { [TABLES.robots.partitionKey.name]: m.thing },
+						UpdateExpression: 'SET #status = :registered, #cert = :cert, #certArn = :certArn, #thingArn = :thingArn, #at = :at, #api = :api REMOVE #refusedCode, #refusedReason',
+						ExpressionAttributeNames: {
+							'#status': 'status',
+							'#cert': 'certificateId',
+							'#certArn': 'certificateArn',
+							'#thingArn': 'thingArn',
+							'#at': 'registeredAt',
+							'#api': 'registeredBy',
+							'#refusedCode': 'refusedCode',
+							'#refusedReason': 'refusedReason',
+						},
+						ExpressionAttributeValues: { ':registered': 'registered', ':cert': cert.certificateId, ':certArn': cert.certificateArn, ':thingArn': thingArn, ':at': now(), ':api': m.apiRequestId },
+					}),
+				),
+			);
+			log.info('register_worker.registered', { certificateArn: cert.certificateArn, certificateCreated: cert.created, thingArn, createdShadows, queuedMs: now() - m.acceptedAt });
+			return 'registered';
+		} catch (e) {
+			if (e instanceof StepFailed) {
+				log.error('register_worker.failed', { stage: e.stage, ...errorFields(e.cause), willRetry: true });
+				throw new Logged();
+			}
+			if (!(e instanceof Refused)) throw e;
+			log.warn('register_worker.refused', { reason: e.code, message: e.message });
+			try {
+				await step('record_refusal', () => recordRefusal(m, e));
+			} catch (f) {
+				const sf = f as StepFailed;
+				log.error('register_worker.failed', { stage: sf.stage, ...errorFields(sf.cause), willRetry: true });
+				throw new Logged();
+			}
+			return 'refused';
+		}
+	}
+
+	/** The PEM of the registered, ACTIVE CA that issued the certificate. */
+	async function issuerPem(m: RegistrationMessage): Promise<string> {
+		const cert = new X509Certificate(m.certificatePem);
+		for (const id of caCertificateIds) {
+			const ca = await registry.describeCaCertificate(id);
+			if (!ca || ca.status !== 'ACTIVE') continue;
+			const x = new X509Certificate(ca.pem);
+			if (cert.checkIssued(x) && cert.verify(x.publicKey)) return ca.pem;
+		}
+		throw new Refused('untrusted_certificate', 'no ACTIVE registered CA issued the certificate');
+	}
+
+	/** Creates each initial shadow that does not exist; never overwrites one (a robot registering again keeps its state). */
+	async function initialShadows(m: RegistrationMessage): Promise<string[]> {
+		const created: string[] = [];
+		for (const name of INITIAL_SHADOWS) {
+			const shadow = name ? { shadowName: name } : {};
+			try {
+				await iotData.send(new GetThingShadowCommand({ thingName: m.thing, ...shadow }));
+				continue;
+			} catch (e) {
+				if ((e as Error)?.name !== 'ResourceNotFoundException') throw e;
+			}
+			const doc = { state: { reported: { registration: { certificateId: m.certificateId, registeredAt: now() } } } };
+			await iotData.send(new UpdateThingShadowCommand({ thingName: m.thing, ...shadow, payload: new TextEncoder().encode(JSON.stringify(doc)) }));
+			created.push(name || 'classic');
+		}
+		return created;
+	}
+
+	/** Records why, unless the robot is registered with another certificate (that registration stands). */
+	async function recordRefusal(m: RegistrationMessage, r: Refused): Promise<void> {
+		try {
+			await ddb.send(
+				new UpdateCommand({
+					TableName: table,
+					Key: { [TABLES.robots.partitionKey.name]: m.thing },
+					UpdateExpression: 'SET #status = :refused, #cert = :cert, #code = :code, #reason = :reason, #at = :at',
+					ConditionExpression: 'attribute_not_exists(#status) OR #status <> :registered OR #cert = :cert',
+					ExpressionAttributeNames: { '#status': 'status', '#cert': 'certificateId', '#code': 'refusedCode', '#reason': 'refusedReason', '#at': 'refusedAt' },
+					ExpressionAttributeValues: { ':refused': 'refused', ':registered': 'registered', ':cert': m.certificateId, ':code': r.code, ':reason': r.message, ':at': now() },
+				}),
+			);
+		} catch (e) {
+			if ((e as Error)?.name !== 'ConditionalCheckFailedException') throw e;
+		}
+	}
+}
+
+/**
+ * The Lambda entry's wiring: CA_CERTIFICATE_IDS, ROBOTS_TABLE, ROBOT_POLICY_NAME,
+ * IOT_DATA_ENDPOINT (https://<prefix>-ats.iot.<region>.amazonaws.com).
+ */
+export function fromEnv(env: Readonly<Record<string, string | undefined>>): RegisterWorkerHandler {
+	const ids = (env.CA_CERTIFICATE_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+	if (ids.length === 0) throw new Error('CA_CERTIFICATE_IDS is not set: the IoT ids of the device CAs');
+	const table = env[TABLES.robots.env];
+	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
+	const policyName = env.ROBOT_POLICY_NAME;
+	if (!policyName) throw new Error('ROBOT_POLICY_NAME is not set: the robots IoT policy');
+	const dataEndpoint = env.IOT_DATA_ENDPOINT;
+	if (!dataEndpoint) throw new Error('IOT_DATA_ENDPOINT is not set: https://<prefix>-ats.iot.<region>.amazonaws.com');
+	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+	return createRegisterWorkerHandler({
+		registry: awsIotRegistry(new IoTClient(clientConfig({}))),
+		caCertificateIds: ids,
+		iotData: new IoTDataPlaneClient(clientConfig({ endpoint: dataEndpoint })),
+		ddb: createDocumentClient(),
+		table,
+		policyName,
+		logger: createLogger({ keys: { service: 'register-worker' }, ...(isLogLevel(level) ? { level } : {}) }),
+	});
+}
+
+let entry: RegisterWorkerHandler | undefined;
+
+/** The Lambda entry (SAM `Handler: handler.handler`): built on first use, then kept warm. */
+export const handler: RegisterWorkerHandler = (event, context) => {
+	entry ??= fromEnv(process.env);
+	return entry(event, context);
+};

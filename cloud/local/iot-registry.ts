@@ -1,0 +1,146 @@
+/*
+ * The local stand-in for the AWS IoT control plane's registry (things, certificates, CA
+ * certificates, policy attachments), in process: the IotRegistry the registration handlers
+ * take (cloud/functions/register-worker/registry.ts), with the semantics they rely on:
+ * - RegisterCertificate checks the certificate is signed by the CA given, which must be a
+ *   registered CA (else CertificateValidationException, here CertificateRejected), and is
+ *   idempotent: an existing certificate is answered with its status unchanged;
+ * - CreateThing answers an existing thing; attaching twice is attaching once.
+ * A registered certificate also goes into the local DescribeCertificate directory (the
+ * upload-slot handler's), so lookups by certificate id work as on AWS.
+ *
+ * The broker still admits any certificate of the dev CA, registered or not (on AWS the CA is
+ * registered for bring-your-own-CA; the worker is what registers each device certificate).
+ * Tests inspect the registry (`thing`, `certificate`) and may inject faults (`failNext`).
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { CertificateRejected, type CaCertificate, type IotRegistry, type RegisteredCertificate } from '../functions/register-worker/registry';
+import type { LocalCertificates } from './certificates';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './credentials';
+import { isThingName } from './thing-policy';
+
+export type RegistryOperation = keyof IotRegistry;
+
+export interface LocalThing {
+	readonly name: string;
+	readonly arn: string;
+	readonly principals: ReadonlySet<string>;
+}
+
+export interface LocalCertificateRecord {
+	readonly id: string;
+	readonly arn: string;
+	status: string;
+	readonly pem: string;
+	readonly policies: Set<string>;
+}
+
+export interface LocalIotRegistry extends IotRegistry {
+	/** Registers a CA certificate (as RegisterCACertificate), ACTIVE; returns its id. */
+	registerCa(pem: string): string;
+	thing(name: string): LocalThing | undefined;
+	certificate(id: string): LocalCertificateRecord | undefined;
+	/** Sets a certificate's status (UpdateCertificate), e.g. REVOKED. */
+	setCertificateStatus(id: string, status: string): void;
+	/** The next `times` calls of `op` (for `thing` when given) throw `error`: a service fault. */
+	failNext(op: RegistryOperation, options?: { times?: number; thing?: string; error?: Error }): void;
+	clearFaults(): void;
+	/** Every call made, for tests: `op` and its first argument. */
+	readonly calls: { op: RegistryOperation; arg: string }[];
+}
+
+const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
+
+export function createLocalIotRegistry(options: { certificates?: LocalCertificates; region?: string; account?: string } = {}): LocalIotRegistry {
+	const region = options.region ?? LOCAL_REGION;
+	const account = options.account ?? LOCAL_ACCOUNT;
+	const arn = (kind: string, id: string) => `arn:aws:iot:${region}:${account}:${kind}/${id}`;
+	const cas = new Map<string, CaCertificate>();
+	const certs = new Map<string, LocalCertificateRecord>();
+	const things = new Map<string, { name: string; arn: string; principals: Set<string> }>();
+	const faults: { op: RegistryOperation; times: number; thing?: string; error: Error }[] = [];
+	const calls: { op: RegistryOperation; arg: string }[] = [];
+
+	const enter = (op: RegistryOperation, arg: string, thing?: string) => {
+		calls.push({ op, arg });
+		const f = faults.find((x) => x.op === op && x.times > 0 && (x.thing === undefined || x.thing === thing));
+		if (f) {
+			f.times--;
+			throw f.error;
+		}
+	};
+	const certByArn = (certificateArn: string) => {
+		const c = [...certs.values()].find((x) => x.arn === certificateArn);
+		if (!c) throw Object.assign(new Error('no certificate ' + certificateArn), { name: 'ResourceNotFoundException' });
+		return c;
+	};
+	const thingOfCert = (certificateArn: string) => [...things.values()].find((t) => t.principals.has(certificateArn))?.name;
+
+	return {
+		calls,
+		registerCa(pem) {
+			const id = sha256Hex(new X509Certificate(pem).raw);
+			cas.set(id, { pem, status: 'ACTIVE' });
+			return id;
+		},
+		async describeCaCertificate(id) {
+			enter('describeCaCertificate', id);
+			return cas.get(id);
+		},
+		async registerCertificate(certificatePem, caCertificatePem): Promise<RegisteredCertificate> {
+			let cert: X509Certificate;
+			try {
+				cert = new X509Certificate(certificatePem);
+			} catch (e) {
+				throw new CertificateRejected('the certificate does not parse: ' + (e as Error).message);
+			}
+			const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+			enter('registerCertificate', certificatePem, cn);
+			const ca = [...cas.values()].find((c) => c.pem === caCertificatePem || new X509Certificate(c.pem).raw.equals(new X509Certificate(caCertificatePem).raw));
+			if (!ca || ca.status !== 'ACTIVE') throw new CertificateRejected('the CA certificate is not registered or not active');
+			const caCert = new X509Certificate(ca.pem);
+			if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) throw new CertificateRejected('the certificate is not signed by the CA given');
+			const id = sha256Hex(cert.raw);
+			const existing = certs.get(id);
+			if (existing) return { certificateId: id, certificateArn: existing.arn, status: existing.status, created: false };
+			certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set() });
+			options.certificates?.register(cert.raw);
+			return { certificateId: id, certificateArn: arn('cert', id), status: 'ACTIVE', created: true };
+		},
+		async createThing(name) {
+			enter('createThing', name, name);
+			if (!isThingName(name)) throw Object.assign(new Error('invalid thing name ' + JSON.stringify(name)), { name: 'InvalidRequestException' });
+			let t = things.get(name);
+			if (!t) things.set(name, (t = { name, arn: arn('thing', name), principals: new Set() }));
+			return { thingArn: t.arn };
+		},
+		async attachPolicy(policyName, certificateArn) {
+			enter('attachPolicy', policyName, thingOfCert(certificateArn));
+			certByArn(certificateArn).policies.add(policyName);
+		},
+		async attachThingPrincipal(name, certificateArn) {
+			enter('attachThingPrincipal', name, name);
+			const t = things.get(name);
+			if (!t) throw Object.assign(new Error('no thing ' + name), { name: 'ResourceNotFoundException' });
+			certByArn(certificateArn);
+			t.principals.add(certificateArn);
+		},
+		thing(name) {
+			return things.get(name);
+		},
+		certificate(id) {
+			return certs.get(id);
+		},
+		setCertificateStatus(id, status) {
+			const c = certs.get(id);
+			if (!c) throw new Error('no certificate ' + id);
+			c.status = status;
+		},
+		failNext(op, o = {}) {
+			faults.push({ op, times: o.times ?? 1, ...(o.thing !== undefined ? { thing: o.thing } : {}), error: o.error ?? Object.assign(new Error('injected fault in ' + op), { name: 'ServiceUnavailableException' }) });
+		},
+		clearFaults() {
+			faults.length = 0;
+		},
+	};
+}
