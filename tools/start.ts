@@ -17,12 +17,13 @@ import { parseArgs } from 'node:util';
 import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
-import { createFileStorage, hostPorts, hostRandom, hostTimers, readCredentials } from '../firmware/platform/host/index';
+import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, readCredentials } from '../firmware/platform/host/index';
 import { CleaningSimulator } from '../firmware/sim/cleaning';
 import { simulatedMap } from '../firmware/sim/map';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createHttpPort } from '../firmware/platform/host/http';
-import type { ClockPort, LogPort, TimerHandle, TimerPort } from '../firmware/ports';
+import type { LogPort } from '../firmware/ports';
+import { scaledPorts } from '../firmware/sim/clock';
 import type { Schedule } from '../firmware/core/schedule/model';
 import { nextRun } from '../firmware/core/schedule/next';
 import { startLocalCloud } from '../cloud/local/index';
@@ -80,10 +81,6 @@ const ddb = createDocumentClient({ ...aws, endpoint: cloud.endpoints.dynamodb })
 
 // missions run on a clock `60000 / msPerMin` times faster than the link's
 const scale = 60_000 / msPerMin;
-const w0 = Date.now();
-const p0 = performance.now();
-const fastClock: ClockPort = { now: () => w0 + (Date.now() - w0) * scale, monotonic: () => (performance.now() - p0) * scale };
-const fastTimers: TimerPort = { set: (cb, ms) => hostTimers.set(cb, ms / scale), clear: (h: TimerHandle) => hostTimers.clear(h) };
 
 interface Sim {
 	thing: string;
@@ -106,6 +103,7 @@ async function makeRobot(thing: string): Promise<Sim> {
 	const credentials = readCredentials(cloud.pki.paths.thing(thing).dir);
 	// the home's floor plan is the robot's own: seeded by its name
 	const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
+	const missionPorts = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, msPerMin);
 	const robot = createRobot(
 		hostPorts(storage, log),
 		{
@@ -115,9 +113,9 @@ async function makeRobot(thing: string): Promise<Sim> {
 			// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
 			upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
 		},
-		{ clock: fastClock, timers: fastTimers, storage, log, random: hostRandom },
+		missionPorts,
 	);
-	const sim = new CleaningSimulator(robot.missions, { timers: fastTimers, random: hostRandom, log });
+	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
 	robot.onDue((d) => sim.run('schedule', d.entryId));
 	if (!quiet) {
 		robot.link.listen({

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { createRobot } from '../../firmware/core/robot/robot';
 import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, jsonLog, readCredentials } from '../../firmware/platform/host/index';
 import { CleaningSimulator, TYPICAL_HOME } from '../../firmware/sim/cleaning';
-import type { ClockPort, TimerHandle, TimerPort } from '../../firmware/ports';
+import { scaledPorts } from '../../firmware/sim/clock';
 
 const { values } = parseArgs({
 	options: {
@@ -64,17 +64,9 @@ const log = jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] a
 const storage = createFileStorage(path.join(data, 'storage'));
 const ports = hostPorts(storage, log);
 
-// missions run on a clock that goes `60000 / msPerMin` times faster than the link's:
+// missions run on a clock `60000 / msPerMin` times faster than the link's:
 // a one-hour mission takes a minute of real time at msPerMin=1000
-const scale = 60_000 / msPerMin;
-const t0 = performance.now();
-const w0 = Date.now();
-const missionClock: ClockPort = { now: () => w0 + (Date.now() - w0) * scale, monotonic: () => (performance.now() - t0) * scale };
-const missionTimers: TimerPort = {
-	set: (cb, ms) => hostTimers.set(cb, ms / scale),
-	clear: (h: TimerHandle) => hostTimers.clear(h),
-};
-const missionPorts = { clock: scale === 1 ? hostClock : missionClock, timers: scale === 1 ? hostTimers : missionTimers, storage, log, random: hostRandom };
+const missionPorts = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, msPerMin);
 
 const robot = createRobot(ports, {
 	thing,

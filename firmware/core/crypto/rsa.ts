@@ -212,17 +212,20 @@ export function createRsaDeviceKey(key: RsaPrivateKey, options: RsaDeviceKeyOpti
 			return toBytes(privateOp(c), size);
 		},
 		signSha256(data: Uint8Array): Uint8Array {
-			// EMSA-PKCS1-v1_5: 00 01 FF..FF 00 DigestInfo H [RFC 8017 §9.2]
-			const hash = sha256(data);
-			const t = SHA256_DIGEST_INFO.length + hash.length;
-			if (size < t + 11) throw new RangeError('modulus too short for a SHA-256 signature');
-			const em = new Uint8Array(size).fill(0xff);
-			em[0] = 0x00;
-			em[1] = 0x01;
-			em[size - t - 1] = 0x00;
-			em.set(SHA256_DIGEST_INFO, size - t);
-			em.set(hash, size - hash.length);
-			return toBytes(privateOp(toBigInt(em)), size);
+			return toBytes(privateOp(toBigInt(emsaPkcs1Sha256(sha256(data), size))), size);
 		},
 	});
+}
+
+/** EMSA-PKCS1-v1_5 encoding of a SHA-256 digest for a `size`-byte modulus: 00 01 FF..FF 00 DigestInfo H [RFC 8017 §9.2]. */
+export function emsaPkcs1Sha256(hash: Uint8Array, size: number): Uint8Array {
+	const t = SHA256_DIGEST_INFO.length + hash.length;
+	if (size < t + 11) throw new RangeError('modulus too short for a SHA-256 signature');
+	const em = new Uint8Array(size).fill(0xff);
+	em[0] = 0x00;
+	em[1] = 0x01;
+	em[size - t - 1] = 0x00;
+	em.set(SHA256_DIGEST_INFO, size - t);
+	em.set(hash, size - hash.length);
+	return em;
 }

@@ -28,7 +28,7 @@ import Modular from 'modular';
 import Mont from 'mont';
 import entropy from './entropy';
 import type { AeadKey, CryptoPort, DeviceKeyPort } from '../../ports';
-import { parseRsaPrivateKey, type RsaPrivateKey } from '../../core/crypto/rsa';
+import { emsaPkcs1Sha256, parseRsaPrivateKey, type RsaPrivateKey } from '../../core/crypto/rsa';
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -127,9 +127,6 @@ export const moddableCrypto: CryptoPort = Object.freeze({
 
 // ---- the device key ------------------------------------------------------------------
 
-// DigestInfo prefix for SHA-256 [RFC 8017 §9.2 note 1]
-const SHA256_DIGEST_INFO = Uint8Array.of(0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20);
-
 /** Big-endian unsigned bytes to a BigInt (natively: BigInt.fromArrayBuffer wants a non-empty ArrayBuffer). */
 function os2ip(b: Uint8Array): bigint {
 	return b.length ? BigInt.fromArrayBuffer(exact(b)) : 0n;
@@ -194,17 +191,7 @@ export function deviceKeyFrom(key: RsaPrivateKey, random: (n: number) => Uint8Ar
 		},
 		signSha256(data: Uint8Array): Uint8Array {
 			bytesArg('data', data);
-			// EMSA-PKCS1-v1_5: 00 01 FF..FF 00 DigestInfo H [RFC 8017 §9.2]
-			const hash = digest('SHA256', data);
-			const t = SHA256_DIGEST_INFO.length + hash.length;
-			if (size < t + 11) throw new RangeError('modulus too short for a SHA-256 signature');
-			const em = new Uint8Array(size).fill(0xff);
-			em[0] = 0x00;
-			em[1] = 0x01;
-			em[size - t - 1] = 0x00;
-			em.set(SHA256_DIGEST_INFO, size - t);
-			em.set(hash, size - hash.length);
-			return i2osp(privateOp(os2ip(em)), size);
+			return i2osp(privateOp(os2ip(emsaPkcs1Sha256(digest('SHA256', data), size))), size);
 		},
 	});
 }
