@@ -25,6 +25,7 @@
  * the token bucket dropped included) as its own PUBLISH on the events topic, and the report on
  * an ordinary topic.
  */
+import { seededRandom } from '../firmware/sim/random';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ import { PacketReader } from '../firmware/core/mqtt/reader';
 import { utf8Length } from '../firmware/core/util/utf8';
 import { createMemoryStorage, hostPorts, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import { CleaningSimulator, TYPICAL_HOME } from '../firmware/sim/cleaning';
-import type { ClockPort, RandomPort, TimerHandle, TimerPort } from '../firmware/ports';
+import type { ClockPort, TimerHandle, TimerPort } from '../firmware/ports';
 import type { LinkPorts } from '../firmware/core/link/link';
 import { startProxy, type Proxy } from '../test/support/proxy';
 
@@ -105,19 +106,6 @@ function variableTime(): { clock: ClockPort; timers: TimerPort; setRate(r: numbe
 	};
 }
 
-/** mulberry32: the cleaning model's randomness, so a seed gives the same mission every run. */
-function seeded(seed: number): RandomPort {
-	let a = seed >>> 0;
-	return {
-		random() {
-			a = (a + 0x6d2b79f5) >>> 0;
-			let t = a;
-			t = Math.imul(t ^ (t >>> 15), t | 1);
-			t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-			return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-		},
-	};
-}
 
 interface Rec {
 	readonly dir: 'up' | 'down';
@@ -310,7 +298,7 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 
 		const samples: MissionSample[] = [];
 		for (let seed = 1; seed <= missions; seed++) {
-			const sim = new CleaningSimulator(r.missions, { timers: time.timers, random: seeded(seed), log }, TYPICAL_HOME);
+			const sim = new CleaningSimulator(r.missions, { timers: time.timers, random: seededRandom(seed), log }, TYPICAL_HOME);
 			const conn = proxy.stats.connections - 1;
 			const mark = { recs: recs.length, writes: writes(), up: proxy.stats.bytesUp[conn] ?? 0, down: proxy.stats.bytesDown[conn] ?? 0, sim: time.clock.monotonic(), log: log.lines.length, connections: proxy.stats.connections };
 			const id = sim.run('button');

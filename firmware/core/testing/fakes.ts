@@ -7,6 +7,7 @@ import type {
 	ClockPort, LogFields, LogLevel, LogPort, RandomPort, Socket, SocketEvents, SocketOptions, SocketPort,
 	StoragePort, TimerHandle, TimerPort,
 } from '../../ports';
+import { seededRandom as seededPort } from '../../sim/random';
 
 // ---- time -----------------------------------------------------------------
 
@@ -174,16 +175,10 @@ export async function settle(turns = 50): Promise<void> {
 	for (let i = 0; i < turns; i++) await Promise.resolve();
 }
 
-/** A small deterministic generator (mulberry32) for tables of random bytes in XS. */
+/** A small deterministic generator (mulberry32, firmware/sim/random.ts) as a function, for tables of random bytes. */
 export function seededRandom(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
+	const r = seededPort(seed);
+	return () => r.random();
 }
 
 export function bytes(...values: number[]): Uint8Array {
