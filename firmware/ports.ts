@@ -162,3 +162,58 @@ export interface HttpPort {
 	/** Never rejects: a network failure resolves to `{ ok: false }` with the reason. */
 	request(req: HttpRequest): Promise<{ ok: true; value: HttpResponse } | { ok: false; error: string }>;
 }
+
+// ---- firmware update ----------------------------------------------------------
+
+/** Incremental SHA-256: the image is hashed chunk by chunk, never held whole. */
+export interface Sha256Stream {
+	update(data: Uint8Array): void;
+	/** The digest of everything given; the stream is spent afterwards. */
+	digest(): Uint8Array;
+}
+
+/** What firmware verification needs beyond CryptoPort (Moddable: the native `crypt` modules). */
+export interface CodeSigningPort {
+	sha256(): Sha256Stream;
+	/**
+	 * ECDSA P-256 over a SHA-256 digest (the signer hashed the image): `signature`
+	 * DER or raw r||s (64 bytes), checked against the public key of `certificate`
+	 * (DER X.509, the code-signing certificate the device was built with).
+	 */
+	verifyP256Sha256(certificate: Uint8Array, digest: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/** One firmware image as the bootloader knows it. */
+export interface FirmwareInfo {
+	readonly version: string;
+	/** False from `activate` until `markValid`: a reboot before then rolls back. */
+	readonly valid: boolean;
+}
+
+/**
+ * Two firmware slots (esp_ota on the device, files in a directory on the host).
+ * Writes go to the inactive slot only; everything else is the bootloader's business.
+ * Failures are values (`error`), never throws.
+ */
+export interface FirmwareSlotPort {
+	/** The image running now. */
+	running(): FirmwareInfo;
+	/** The image that `rollback` would return to, if there is one. */
+	previous(): FirmwareInfo | undefined;
+	/** Empties the inactive slot for an image of `size` bytes of `version`. */
+	begin(version: string, size: number): { ok: true } | { ok: false; error: string };
+	/** Bytes of the inactive slot written so far (durable), and the version they belong to. */
+	written(): { readonly version: string; readonly size: number; readonly bytes: number } | undefined;
+	/** Writes at `offset` (must equal `written().bytes`: writes are sequential). */
+	write(offset: number, bytes: Uint8Array): { ok: true } | { ok: false; error: string };
+	/** Reads back `length` bytes of the inactive slot, for verification. */
+	read(offset: number, length: number): Uint8Array;
+	/** Makes the inactive slot boot next, on probation (`valid: false`). */
+	activate(): { ok: true } | { ok: false; error: string };
+	/** Restarts the device; on the host the simulator boots the slot chosen. Does not return on a device. */
+	reboot(): void;
+	/** The running image passed its self-test: keep it. */
+	markValid(): void;
+	/** The running image failed: boot the previous one again (the caller reboots). */
+	rollback(): { ok: true } | { ok: false; error: string };
+}

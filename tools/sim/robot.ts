@@ -9,12 +9,19 @@
  *
  * --missions N   start N missions back to back (button trigger), then idle
  * --ms-per-min   real milliseconds per simulated minute for missions (default 60000)
+ * --code-signing-cert FILE  run the OTA agent (DER certificate from `tools/ota keygen`);
+ *                firmware slots are files in DATA/slots, a reboot restarts the robot in
+ *                this process over the same storage and slots
+ * --firmware X.Y.Z  the factory image's version (default 1.0.0)
  * The process exits 0 on SIGTERM/SIGINT after stopping the link.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRobot } from '../../firmware/core/robot/robot';
+import { createOta } from '../../firmware/core/ota/wire';
+import { createRobot, type Robot } from '../../firmware/core/robot/robot';
+import { createFileSlots, hostCodeSigning } from '../../firmware/platform/host/firmware';
+import { createHttpPort } from '../../firmware/platform/host/http';
 import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, jsonLog, readCredentials } from '../../firmware/platform/host/index';
 import { CleaningSimulator, TYPICAL_HOME } from '../../firmware/sim/cleaning';
 import { scaledPorts } from '../../firmware/sim/clock';
@@ -31,6 +38,8 @@ const { values } = parseArgs({
 		'gap-ms': { type: 'string', default: '100' },
 		'ms-per-min': { type: 'string', default: '60000' },
 		'log-level': { type: 'string', default: 'info' },
+		'code-signing-cert': { type: 'string' },
+		firmware: { type: 'string', default: '1.0.0' },
 	},
 });
 
@@ -68,27 +77,58 @@ const ports = hostPorts(storage, log);
 // a one-hour mission takes a minute of real time at msPerMin=1000
 const missionPorts = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, msPerMin);
 
-const robot = createRobot(ports, {
-	thing,
-	endpoint: { host: values.host!, port, tls: { ...readCredentials(need('credentials', values.credentials)), serverName: values['server-name']! } },
-	link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
-}, missionPorts);
-const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
-robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
-
+const firmware = values['code-signing-cert'] === undefined ? undefined : { certificate: new Uint8Array(fs.readFileSync(values['code-signing-cert'])), factory: values.firmware! };
 let left = missionCount;
-robot.missions.listen((s, effects) => {
-	for (const fx of effects) if (fx.type === 'event' && fx.name === 'started') log.log('info', 'sim.mission_started', { mission: fx.mission });
-	if (s.value === 'idle' && effects.some((f) => f.type === 'report') && left > 0) setTimeout(next, gapMs);
-});
-function next(): void {
-	if (left <= 0) return;
-	left--;
-	sim.run('button');
+let current: { robot: Robot; sim: CleaningSimulator } | undefined;
+
+/** Power-up: a reboot (after a firmware update or a rollback) is this again, over the same storage and slots. */
+function boot(): void {
+	const robot = createRobot(ports, {
+		thing,
+		endpoint: { host: values.host!, port, tls: { ...readCredentials(need('credentials', values.credentials)), serverName: values['server-name']! } },
+		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
+	}, missionPorts);
+	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
+	robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
+	robot.missions.listen((s, effects) => {
+		for (const fx of effects) if (fx.type === 'event' && fx.name === 'started') log.log('info', 'sim.mission_started', { mission: fx.mission });
+		if (s.value === 'idle' && effects.some((f) => f.type === 'report') && left > 0) setTimeout(next, gapMs);
+	});
+	let version: string | undefined;
+	if (firmware) {
+		let rebooting = false;
+		const slots = createFileSlots(path.join(data, 'slots'), {
+			factoryVersion: firmware.factory,
+			onReboot: () => {
+				if (rebooting) return;
+				rebooting = true;
+				log.log('info', 'sim.reboot', {});
+				setTimeout(() => {
+					sim.stop();
+					robot.stop();
+					boot();
+				}, 50);
+			},
+		});
+		const ota = createOta(robot.link, { ...ports, slot: slots, signing: hostCodeSigning, http: createHttpPort() }, {
+			thing,
+			certificate: firmware.certificate,
+			selfTest: { deadlineMs: 60_000, check: () => robot.link.state.value === 'connected' && robot.schedule.state.value === 'synced' },
+		});
+		version = ota.agent.version;
+	}
+	robot.start();
+	current = { robot, sim };
+	log.log('info', 'sim.boot', { missions: missionCount, msPerMin, pendingReports: robot.missions.pendingReports(), outbox: robot.link.outbox.size, ...(version ? { firmware: version } : {}) });
 }
 
-robot.start();
-log.log('info', 'sim.boot', { missions: missionCount, msPerMin, pendingReports: robot.missions.pendingReports(), outbox: robot.link.outbox.size });
+function next(): void {
+	if (left <= 0 || !current) return;
+	left--;
+	current.sim.run('button');
+}
+
+boot();
 if (missionCount > 0) setTimeout(next, gapMs);
 
 let stopping = false;
@@ -96,8 +136,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 	process.on(sig, () => {
 		if (stopping) return;
 		stopping = true;
-		sim.stop();
-		robot.stop();
+		current?.sim.stop();
+		current?.robot.stop();
 		log.log('info', 'sim.stopped', {});
 		setTimeout(() => process.exit(0), 50);
 	});
