@@ -17,8 +17,10 @@
  *                    events + Basic Ingest report vs one message per event (bench/missions.ts)
  *   maps             map encryption MB/s on Node (portable vs node:crypto), XS compute per KB and
  *                    heap by map size, 2 MB upload time on the local cloud (bench/maps.ts)
+ *   provision        factory provisioning of 1,000 robots with the CA key in SoftHSM2:
+ *                    certificates per second (bench/provision.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps] [--runs N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps,provision] [--runs N]
 
  */
 import { spawn } from 'node:child_process';
@@ -35,6 +37,7 @@ import { createDevPki } from '../tools/pki/dev-pki';
 import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './schedule';
 import { billingMarkdown, missionsBilling, type BillingResult } from './missions';
 import { benchMaps, mapsMarkdown, type MapsResult } from './maps';
+import { benchProvision, provisionMarkdown, type ProvisionBenchResult } from './provision';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -44,7 +47,7 @@ import type { TlsCredentials } from '../firmware/ports';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps', 'provision'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
@@ -599,6 +602,13 @@ function markdown(r: Results): string {
 		if (failed(v)) md.push('Failed: ' + v.error, '');
 		else md.push(...mapsMarkdown(v as MapsResult, table));
 	}
+
+	if (s.provision) {
+		md.push('## provision: factory provisioning, CA key in SoftHSM2', '');
+		const v = s.provision;
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...provisionMarkdown(v as ProvisionBenchResult, table));
+	}
 	return md.join('\n');
 }
 
@@ -630,6 +640,7 @@ async function main(): Promise<void> {
 	await step('schedule.xs', scheduleXs);
 	await step('missions.billing', () => missionsBilling(Math.min(runs, 3)));
 	await step('maps', () => benchMaps(runs));
+	await step('provision', () => benchProvision(1000));
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = markdown(results);

@@ -27,8 +27,8 @@ export interface BrokerOptions {
   /** 0 (default) picks a free port. */
   port?: number;
   host?: string;
-  /** PEM of the CA that device certificates must chain to. */
-  ca: string | Uint8Array;
+  /** PEM of the CA (or CAs) that device certificates must chain to. */
+  ca: string | Uint8Array | readonly (string | Uint8Array)[];
   /** PEM of the broker certificate and key (RSA: the device speaks only RSA/ECDHE_RSA). */
   cert: string | Uint8Array;
   key: string | Uint8Array;
@@ -96,7 +96,8 @@ export interface Broker {
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   for (const name of ['ca', 'cert', 'key'] as const) {
     const v = options[name];
-    if (typeof v !== 'string' && !(v instanceof Uint8Array)) {
+    const all = Array.isArray(v) ? v : [v];
+    if (all.length === 0 || all.some((x) => typeof x !== 'string' && !(x instanceof Uint8Array))) {
       throw new TypeError(`"${name}" expected PEM as a string or Uint8Array, got ${typeof v}`);
     }
   }
@@ -183,7 +184,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const sockets = new Set<Socket>();
   const server = createServer(
     {
-      ca: pem(options.ca),
+      ca: Array.isArray(options.ca) ? options.ca.map(pem) : pem(options.ca as string | Uint8Array),
       cert: pem(options.cert),
       key: pem(options.key),
       requestCert: true,

@@ -10,6 +10,7 @@
  * No global state: every call makes an independent instance on its own ports.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { KMS } from '@aws-crypto/client-node';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -45,6 +46,13 @@ export interface LocalCloudOptions {
 	readonly host?: string;
 	/** Thing names to issue dev device certificates for. */
 	readonly things?: readonly string[];
+	/**
+	 * More CAs (PEM) whose device certificates the broker accepts, besides the dev CA: the
+	 * company CA of factory provisioning (tools/provision). CAs registered with
+	 * `registerLocalCa` (tools/register-ca) in DATADIR/pki/registered-cas are added too,
+	 * read again at each broker start.
+	 */
+	readonly extraCas?: readonly string[];
 	readonly log?: LogFn;
 	/** Keep service state in memory only (tests); the dev PKI still lives in dataDir. */
 	readonly inMemory?: boolean;
@@ -102,12 +110,33 @@ export const MAP_KEY_ALIAS = 'alias/robot-maps';
 /** Buckets the product uses: encrypted maps, firmware images. */
 export const BUCKETS = Object.freeze(['maps', 'firmware']);
 
+/** Where `registerLocalCa` keeps the CAs registered with a local cloud, under its dataDir/pki. */
+export const REGISTERED_CAS_DIR = 'registered-cas';
+
+function readRegisteredCas(dir: string): string[] {
+	if (!fs.existsSync(dir)) return [];
+	return fs
+		.readdirSync(dir)
+		.filter((f) => f.endsWith('.pem'))
+		.sort()
+		.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+}
+
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
 	const log = options.log ?? silentLog;
 	const host = options.host ?? '127.0.0.1';
 	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
 	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: options.things ?? [] });
-	const brokerOptions = { host, ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, log };
+	const registeredCas = path.join(options.dataDir, 'pki', REGISTERED_CAS_DIR);
+	const brokerOptions = {
+		host,
+		get ca() {
+			return [pki.ca.certPem, ...(options.extraCas ?? []), ...readRegisteredCas(registeredCas)];
+		},
+		cert: pki.server.certPem,
+		key: pki.server.keyPem,
+		log,
+	};
 	const bus = createBus(log);
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });
 	await bus.attach(broker);

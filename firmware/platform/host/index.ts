@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LogPort, StoragePort, TlsCredentials } from '../../ports';
 import type { LinkPorts } from '../../core/link/link';
+import { checkIdentity } from '../../core/identity/identity';
 import { createSocketPort } from './socket';
 import { hostClock, hostRandom, hostTimers, jsonLog } from './system';
 
@@ -15,7 +16,8 @@ export function hostPorts(storage: StoragePort, log: LogPort = jsonLog((l) => pr
 
 /**
  * Reads a device credentials directory as provisioning writes it: `ca.der`,
- * `cert.der` (leaf), `key.der` (unencrypted PKCS#8, RSA).
+ * `cert.der` (leaf), `key.der` (unencrypted PKCS#8, RSA). Throws, so the robot does not
+ * start, when the certificate does not parse or the key is not the certificate's.
  */
 export function readCredentials(dir: string): TlsCredentials {
 	const read = (name: string) => {
@@ -23,5 +25,8 @@ export function readCredentials(dir: string): TlsCredentials {
 		if (!fs.existsSync(file)) throw new Error('credentials: ' + file + ' is missing');
 		return new Uint8Array(fs.readFileSync(file));
 	};
-	return { ca: read('ca.der'), certificates: [read('cert.der')], key: read('key.der') };
+	const credentials = { ca: read('ca.der'), certificates: [read('cert.der')], key: read('key.der') };
+	const identity = checkIdentity(credentials.certificates[0]!, credentials.key);
+	if (!identity.ok) throw new Error('credentials: ' + dir + ': ' + identity.error.code + ': ' + identity.error.reason);
+	return credentials;
 }

@@ -10,6 +10,7 @@
  */
 import Preference from 'preference';
 import Resource from 'Resource';
+import { checkIdentity } from '../../core/identity/identity';
 import type { LogLevel, TlsCredentials } from '../../ports';
 import { createSocketPort } from './socket';
 import { createPreferenceStorage } from './storage';
@@ -48,12 +49,15 @@ function fromResource(name: string): Uint8Array | undefined {
 	return new Uint8Array(new Resource(name).slice(0));
 }
 
-/** The device's TLS credentials, or a string saying which part is missing. */
+/** The device's TLS credentials, or a string saying which part is missing or why they are refused. */
 export function loadCredentials(resourcePrefix = ''): TlsCredentials | string {
 	const ca = fromPreference('ca') ?? fromResource(resourcePrefix + 'ca.der');
 	const cert = fromPreference('cert') ?? fromResource(resourcePrefix + 'cert.der');
 	const key = fromPreference('key') ?? fromResource(resourcePrefix + 'key.der');
 	const missing = [ca ? '' : 'ca', cert ? '' : 'cert', key ? '' : 'key'].filter((x) => x);
 	if (missing.length) return 'no device credentials (' + missing.join(', ') + ') in Preference "cred" or resources "' + resourcePrefix + '*.der"';
+	// refuse to start with a key that is not the certificate's (the broker would refuse every handshake)
+	const identity = checkIdentity(cert!, key!);
+	if (!identity.ok) return 'device credentials: ' + identity.error.code + ': ' + identity.error.reason;
 	return { ca: ca!, certificates: [cert!], key: key! };
 }

@@ -1,0 +1,180 @@
+/*
+ * The device identity: the certificate and private key provisioning wrote (tools/provision).
+ * Parses the X.509 certificate just enough to know who the robot is (thing name = subject CN)
+ * and for how long (validity), and checks that the key is the certificate's: the RSA modulus
+ * and exponent of the PKCS#8 key equal those of the certificate's SubjectPublicKeyInfo.
+ * A robot refuses to start with a key that does not match its certificate: the broker would
+ * reject every handshake, and the robot would only retry forever.
+ * Platform-free: a small DER reader [X.690], no Node, no Moddable.
+ */
+import { parseRsaPrivateKey, toBigInt } from '../crypto/rsa';
+import { err, ok, type Result } from '../util/result';
+import type { StoragePort } from '../../ports';
+
+export interface DeviceIdentity {
+	/** The AWS IoT thing name: the certificate's subject CN. */
+	readonly thing: string;
+	/** Validity, ms since the epoch. */
+	readonly notBefore: number;
+	readonly notAfter: number;
+	/** The certificate's serial number, hex. */
+	readonly serial: string;
+}
+
+export type IdentityError =
+	| { readonly code: 'missing'; readonly reason: string }
+	| { readonly code: 'certificate'; readonly reason: string }
+	| { readonly code: 'key'; readonly reason: string }
+	| { readonly code: 'mismatch'; readonly reason: string }
+	| { readonly code: 'expired'; readonly reason: string }
+	| { readonly code: 'not_yet_valid'; readonly reason: string };
+
+export interface ParsedCertificate extends DeviceIdentity {
+	readonly n: bigint;
+	readonly e: bigint;
+}
+
+/** Storage keys of the credentials (as the host's file storage and the Moddable preferences hold them). */
+export const CERT_KEY = 'cert.der';
+export const PRIVATE_KEY_KEY = 'key.der';
+
+class DerError extends Error {}
+
+const TAG = Object.freeze({ integer: 0x02, bitString: 0x03, null: 0x05, oid: 0x06, utf8: 0x0c, printable: 0x13, ia5: 0x16, utcTime: 0x17, generalizedTime: 0x18, sequence: 0x30, set: 0x31, explicit0: 0xa0 } as const);
+// 1.2.840.113549.1.1.1 rsaEncryption, 2.5.4.3 commonName: DER contents of the OIDs
+const RSA_ENCRYPTION = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const COMMON_NAME = [0x55, 0x04, 0x03];
+
+interface Element {
+	readonly tag: number;
+	readonly body: Uint8Array;
+	readonly next: number;
+}
+
+function element(der: Uint8Array, at: number, tag?: number): Element {
+	if (at + 2 > der.length) throw new DerError('truncated at ' + at);
+	const t = der[at] as number;
+	if (tag !== undefined && t !== tag) throw new DerError('expected tag 0x' + tag.toString(16) + ' at ' + at + ', got 0x' + t.toString(16));
+	let length = der[at + 1] as number;
+	let start = at + 2;
+	if (length & 0x80) {
+		const octets = length & 0x7f;
+		if (octets === 0 || octets > 3) throw new DerError('unsupported length form at ' + at);
+		if (start + octets > der.length) throw new DerError('truncated length at ' + at);
+		length = 0;
+		for (let i = 0; i < octets; i++) length = length * 256 + (der[start + i] as number);
+		start += octets;
+	}
+	const next = start + length;
+	if (next > der.length) throw new DerError('length ' + length + ' at ' + at + ' runs past the end');
+	return { tag: t, body: der.subarray(start, next), next };
+}
+
+function same(a: Uint8Array, b: readonly number[]): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
+
+function hex(b: Uint8Array): string {
+	let s = '';
+	for (let i = 0; i < b.length; i++) s += ((b[i] as number) < 16 ? '0' : '') + (b[i] as number).toString(16);
+	return s;
+}
+
+/** UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ [RFC 5280 §4.1.2.5]. */
+function time(e: Element): number {
+	let s = '';
+	for (let i = 0; i < e.body.length; i++) s += String.fromCharCode(e.body[i] as number);
+	const m = (e.tag === TAG.utcTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(s);
+	if (!m || (e.tag !== TAG.utcTime && e.tag !== TAG.generalizedTime)) throw new DerError('bad time ' + JSON.stringify(s));
+	let year = Number(m[1]);
+	if (e.tag === TAG.utcTime) year += year >= 50 ? 1900 : 2000;
+	return Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
+function unsigned(body: Uint8Array): bigint {
+	if (body.length === 0 || (body[0] as number) & 0x80) throw new DerError('expected a positive INTEGER');
+	return toBigInt(body);
+}
+
+/** The subject CN, the validity, the serial and the RSA public key of a DER certificate. */
+export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, IdentityError> {
+	try {
+		const cert = element(der, 0, TAG.sequence);
+		const tbs = element(cert.body, 0, TAG.sequence).body;
+		let at = 0;
+		if (tbs[0] === TAG.explicit0) at = element(tbs, 0).next; // version
+		const serial = element(tbs, at, TAG.integer);
+		const sigAlg = element(tbs, serial.next, TAG.sequence);
+		const issuer = element(tbs, sigAlg.next, TAG.sequence);
+		const validity = element(tbs, issuer.next, TAG.sequence);
+		const notBefore = element(validity.body, 0);
+		const notAfter = element(validity.body, notBefore.next);
+		const subject = element(tbs, validity.next, TAG.sequence);
+		const spki = element(tbs, subject.next, TAG.sequence);
+
+		let thing: string | undefined;
+		for (let r = 0; r < subject.body.length; ) {
+			const rdn = element(subject.body, r, TAG.set);
+			for (let a = 0; a < rdn.body.length; ) {
+				const atv = element(rdn.body, a, TAG.sequence);
+				const oid = element(atv.body, 0, TAG.oid);
+				if (same(oid.body, COMMON_NAME)) {
+					const v = element(atv.body, oid.next);
+					if (v.tag !== TAG.utf8 && v.tag !== TAG.printable && v.tag !== TAG.ia5) throw new DerError('CN of an unsupported string type 0x' + v.tag.toString(16));
+					if (thing !== undefined) throw new DerError('more than one CN');
+					thing = '';
+					for (let i = 0; i < v.body.length; i++) {
+						const c = v.body[i] as number;
+						if (c < 0x21 || c > 0x7e) throw new DerError('CN has a byte outside printable ASCII');
+						thing += String.fromCharCode(c);
+					}
+				}
+				a = atv.next;
+			}
+			r = rdn.next;
+		}
+		if (thing === undefined || thing.length === 0) throw new DerError('no subject CN');
+
+		const alg = element(spki.body, 0, TAG.sequence);
+		const algOid = element(alg.body, 0, TAG.oid);
+		if (!same(algOid.body, RSA_ENCRYPTION)) throw new DerError('public key is not rsaEncryption');
+		const bits = element(spki.body, alg.next, TAG.bitString);
+		if (bits.body[0] !== 0) throw new DerError('public key BIT STRING has unused bits');
+		const rsa = element(bits.body.subarray(1), 0, TAG.sequence);
+		const n = element(rsa.body, 0, TAG.integer);
+		const e = element(rsa.body, n.next, TAG.integer);
+		return ok(Object.freeze({ thing, notBefore: time(notBefore), notAfter: time(notAfter), serial: hex(serial.body), n: unsigned(n.body), e: unsigned(e.body) }));
+	} catch (e) {
+		if (e instanceof DerError) return err({ code: 'certificate', reason: e.message });
+		throw e;
+	}
+}
+
+/**
+ * Checks the credentials: the certificate parses, the key is an RSA PKCS#8 key whose public half
+ * is the certificate's, and, when the clock is known (`now`, ms), the certificate is in its validity.
+ */
+export function checkIdentity(certDer: Uint8Array, keyDer: Uint8Array, now?: number): Result<DeviceIdentity, IdentityError> {
+	const cert = parseCertificate(certDer);
+	if (!cert.ok) return cert;
+	const key = parseRsaPrivateKey(keyDer);
+	if (!key.ok) return err({ code: 'key', reason: key.error.reason });
+	if (key.value.n !== cert.value.n || key.value.e !== cert.value.e) {
+		return err({ code: 'mismatch', reason: 'the private key does not match the certificate of ' + cert.value.thing });
+	}
+	const { thing, notBefore, notAfter, serial } = cert.value;
+	if (now !== undefined && now >= notAfter) return err({ code: 'expired', reason: 'certificate of ' + thing + ' expired at ' + new Date(notAfter).toISOString() });
+	if (now !== undefined && now < notBefore) return err({ code: 'not_yet_valid', reason: 'certificate of ' + thing + ' is valid from ' + new Date(notBefore).toISOString() });
+	return ok(Object.freeze({ thing, notBefore, notAfter, serial }));
+}
+
+/** Loads the credentials from storage (`cert.der`, `key.der`) and checks them (`checkIdentity`). */
+export function loadIdentity(storage: StoragePort, now?: number): Result<DeviceIdentity & { readonly cert: Uint8Array; readonly key: Uint8Array }, IdentityError> {
+	const cert = storage.read(CERT_KEY);
+	const key = storage.read(PRIVATE_KEY_KEY);
+	if (!cert || !key) return err({ code: 'missing', reason: 'no ' + (!cert ? CERT_KEY : PRIVATE_KEY_KEY) + ' in storage' });
+	const r = checkIdentity(cert, key, now);
+	return r.ok ? ok({ ...r.value, cert, key }) : r;
+}
