@@ -5,12 +5,12 @@
  * ("firmware/main", "firmware/core/robot/robot", ...), so the relative imports below
  * resolve the same way for tsc and for XS.
  *
- * Endpoint and thing name come from mc/config (manifest "config.mqtt"; a later issue
- * takes the thing name from the certificate CN), SNTP servers from "config.clock.sntp"
+ * The endpoint comes from mc/config (manifest "config.mqtt"), the thing name from the
+ * device certificate's CN (config.mqtt.thing, if set, must match it), SNTP servers from "config.clock.sntp"
  * (an array, or a comma-separated string). Not "config.sntp": that one belongs to the
  * SDK's ESP32 setup/network, which would run its own one-shot SNTP before main; the
  * manifest leaves it empty.
- * credentials from Preference (written by factory provisioning), see
+ * Credentials come from Preference (written by factory provisioning), see
  * platform/moddable/platform.ts.
  *
  * Clock: the schedule runs from boot on the stored schedule, and waits by itself while
@@ -35,15 +35,19 @@ function sntpHosts(): string[] {
 
 if (typeof credentials === 'string') {
 	ports.log.log('error', 'main.no_credentials', { message: credentials });
-} else if (!mqtt.host || !mqtt.thing) {
-	ports.log.log('error', 'main.no_endpoint', { message: 'config.mqtt.host and config.mqtt.thing are required' });
+} else if (!mqtt.host) {
+	ports.log.log('error', 'main.no_endpoint', { message: 'config.mqtt.host is required' });
+} else if (mqtt.thing && mqtt.thing !== credentials.thing) {
+	// the thing name is the certificate's CN; a build configured for another robot must not start
+	ports.log.log('error', 'main.wrong_thing', { configured: mqtt.thing, certificate: credentials.thing });
 } else {
+	const { thing, ...tls } = credentials;
 	const robot = createRobot(ports, {
-		thing: mqtt.thing,
+		thing,
 		endpoint: {
 			host: mqtt.host,
 			port: Number(mqtt.port ?? 8883),
-			tls: { ...credentials, ...(mqtt.serverName ? { serverName: mqtt.serverName } : {}) },
+			tls: { ...tls, ...(mqtt.serverName ? { serverName: mqtt.serverName } : {}) },
 		},
 	});
 	let started = false;

@@ -49,8 +49,8 @@ function fromResource(name: string): Uint8Array | undefined {
 	return new Uint8Array(new Resource(name).slice(0));
 }
 
-/** The device's TLS credentials, or a string saying which part is missing or why they are refused. */
-export function loadCredentials(resourcePrefix = ''): TlsCredentials | string {
+/** The device's TLS credentials and its thing name (the certificate's CN), or a string saying which part is missing or why they are refused. */
+export function loadCredentials(resourcePrefix = ''): (TlsCredentials & { readonly thing: string }) | string {
 	const ca = fromPreference('ca') ?? fromResource(resourcePrefix + 'ca.der');
 	const cert = fromPreference('cert') ?? fromResource(resourcePrefix + 'cert.der');
 	const key = fromPreference('key') ?? fromResource(resourcePrefix + 'key.der');
@@ -59,5 +59,5 @@ export function loadCredentials(resourcePrefix = ''): TlsCredentials | string {
 	// refuse to start with a key that is not the certificate's (the broker would refuse every handshake)
 	const identity = checkIdentity(cert!, key!);
 	if (!identity.ok) return 'device credentials: ' + identity.error.code + ': ' + identity.error.reason;
-	return { ca: ca!, certificates: [cert!], key: key! };
+	return { ca: ca!, certificates: [cert!], key: key!, thing: identity.value.thing };
 }
