@@ -29,16 +29,11 @@ import { simulatedMap, squareFor } from '../firmware/sim/map';
 import { startLocalCloud } from '../cloud/local/index';
 import type { LogEntry } from '../cloud/local/log';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
+import { median, round } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MB = 1e6;
 const MAP_2MB = squareFor(2 * 1024 * 1024); // 1448 x 1448
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	const m = s.length >> 1;
-	return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function mapBytes(width: number, height: number): Uint8Array {
 	const m = simulatedMap({ seed: 7, areaM2: 65, width, height });

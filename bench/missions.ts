@@ -41,6 +41,7 @@ import { CleaningSimulator, TYPICAL_HOME } from '../firmware/sim/cleaning';
 import type { ClockPort, TimerHandle, TimerPort } from '../firmware/ports';
 import type { LinkPorts } from '../firmware/core/link/link';
 import { startProxy, type Proxy } from '../test/support/proxy';
+import { median, round } from './stats';
 
 const THING = 'bench-missions';
 /** Simulated ms per real ms once the robot is online: a one-hour mission in 6 s. */
@@ -53,12 +54,6 @@ const KB1 = 1024;
 const TARGET = 4;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	const m = s.length >> 1;
-	return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** A clock and timers whose speed can change: real time until `setRate`; timers pending then keep their simulated due time. */
 function variableTime(): { clock: ClockPort; timers: TimerPort; setRate(r: number): void } {

@@ -43,6 +43,7 @@ import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
 import { createMemoryStorage, hostPorts, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import type { TlsCredentials } from '../firmware/ports';
+import { fmt, median, percentile, round } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -68,19 +69,8 @@ function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
 	return { only, runs };
 }
 
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	const m = s.length >> 1;
-	return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
-function percentile(xs: number[], p: number): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-const fmt = (n: number) => n.toLocaleString('en-US');
 
 function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;

@@ -24,20 +24,11 @@ import type { StoragePort } from '../firmware/ports';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { DESIRED, REPORTED } from './schedule-fixture';
+import { median, percentile, round } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	const m = s.length >> 1;
-	return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-function percentile(xs: number[], p: number): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
 // ---- schedule.reconnect ---------------------------------------------------------------------
 

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openHsm } from './hsm';
+import { HSM_OPTIONS, openHsmFromArgs } from './hsm';
 import { openProvisioner, provisionBatch, type ProvisionRequest } from './provision';
 
 const USAGE = 'usage: provision --module LIB (--slot N | --token LABEL) --dir DIR [--pin-env VAR] [--key-label L] [--ca-name N] [--server-ca FILE] (--serial S [--csr FILE] | --batch FILE)';
@@ -26,12 +26,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      module: { type: 'string' },
-      slot: { type: 'string' },
-      token: { type: 'string' },
-      'pin-env': { type: 'string', default: 'PKCS11_PIN' },
-      dir: { type: 'string' },
-      'key-label': { type: 'string', default: 'robot-ca' },
+      ...HSM_OPTIONS,
       'ca-name': { type: 'string' },
       'server-ca': { type: 'string' },
       serial: { type: 'string' },
@@ -58,11 +53,11 @@ async function main(argv: string[]): Promise<number> {
   } else {
     requests = [values.csr ? { serial: values.serial!, csr: readFileSync(values.csr) } : { serial: values.serial! }];
   }
-  const hsm = openHsm({
-    module: values.module,
-    ...(values.slot !== undefined ? { slot: Number(values.slot) } : { tokenLabel: values.token! }),
-    pinEnv: values['pin-env']!,
-  });
+  const hsm = openHsmFromArgs(values);
+  if (typeof hsm === 'string') {
+    process.stderr.write('provision: ' + hsm + '\n' + USAGE + '\n');
+    return 2;
+  }
   try {
     const p = await openProvisioner(hsm, {
       dir: values.dir,

@@ -116,3 +116,29 @@ export function keyAttributes(key: CryptoKey): { extractable: boolean; sensitive
     token: p11.get('token') === true,
   };
 }
+
+/** The command-line options that name a token and a CA key, shared by provision and register-ca. */
+export const HSM_OPTIONS = Object.freeze({
+  module: { type: 'string' },
+  slot: { type: 'string' },
+  token: { type: 'string' },
+  'pin-env': { type: 'string', default: 'PKCS11_PIN' },
+  dir: { type: 'string' },
+  'key-label': { type: 'string', default: 'robot-ca' },
+} as const);
+
+export interface HsmArgs {
+  module?: string | undefined;
+  slot?: string | undefined;
+  token?: string | undefined;
+  'pin-env'?: string | undefined;
+}
+
+/** Opens the token the options name, or says what is missing or wrong. */
+export function openHsmFromArgs(values: HsmArgs): ReturnType<typeof openHsm> | string {
+  if (!values.module) return '--module is required';
+  if (values.slot === undefined && !values.token) return '--slot N or --token LABEL is required';
+  const slot = Number(values.slot);
+  if (values.slot !== undefined && (!Number.isInteger(slot) || slot < 0)) return '--slot expected an index into the slot list, got ' + values.slot;
+  return openHsm({ module: values.module, ...(values.slot !== undefined ? { slot } : { tokenLabel: values.token! }), pinEnv: values['pin-env'] ?? 'PKCS11_PIN' });
+}

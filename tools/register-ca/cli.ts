@@ -7,7 +7,7 @@
 // trusted by the local broker from its next start.
 import { parseArgs } from 'node:util';
 import { IoTClient } from '@aws-sdk/client-iot';
-import { openHsm } from '../provision/hsm';
+import { HSM_OPTIONS, openHsmFromArgs } from '../provision/hsm';
 import { openProvisioner } from '../provision/provision';
 import { registerCaLocally, registerCaWithAws } from './register-ca';
 
@@ -15,12 +15,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      module: { type: 'string' },
-      slot: { type: 'string' },
-      token: { type: 'string' },
-      'pin-env': { type: 'string', default: 'PKCS11_PIN' },
-      dir: { type: 'string' },
-      'key-label': { type: 'string', default: 'robot-ca' },
+      ...HSM_OPTIONS,
       aws: { type: 'boolean' },
       region: { type: 'string' },
       local: { type: 'string' },
@@ -30,7 +25,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('usage: register-ca --module LIB (--slot N | --token LABEL) --dir DIR [--pin-env VAR] [--key-label L] (--aws [--region R] | --local DATADIR)\n');
     return 2;
   }
-  const hsm = openHsm({ module: values.module, ...(values.slot !== undefined ? { slot: Number(values.slot) } : { tokenLabel: values.token! }), pinEnv: values['pin-env']! });
+  const hsm = openHsmFromArgs(values);
+  if (typeof hsm === 'string') {
+    process.stderr.write('register-ca: ' + hsm + '\n');
+    return 2;
+  }
   try {
     const p = await openProvisioner(hsm, { dir: values.dir, keyLabel: values['key-label']! });
     if (values.local) process.stdout.write('registered with the local cloud: ' + (await registerCaLocally(values.local, p.caPem)) + '\n');
