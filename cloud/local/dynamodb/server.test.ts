@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
+import { waitActive } from './tables';
 import { startDynamoDb, type DynamoDbService } from './server';
 
 function clients(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string } = LOCAL_CREDENTIALS) {
@@ -44,7 +45,8 @@ describe('local DynamoDB', () => {
 
 	it('a conditional put (attribute_not_exists) refuses the second put', async () => {
 		await c.db.send(missions);
-		// CREATING in the reply as on AWS, ACTIVE at once after it
+		// CREATING in the reply as on AWS, ACTIVE soon after it
+		await waitActive(c.db, 'missions');
 		const table = await c.db.send(new DescribeTableCommand({ TableName: 'missions' }));
 		assert.equal(table.Table?.TableStatus, 'ACTIVE');
 		await c.doc.send(putOnce({ thing: 'robot-1', missionId: 'm1', area: 42 }));
@@ -69,8 +71,10 @@ describe('local DynamoDB', () => {
 			const a = await startDynamoDb({ dataDir: dir });
 			const ac = clients(a.endpoint);
 			await ac.db.send(missions);
+			await waitActive(ac.db, 'missions');
 			await ac.doc.send(putOnce({ thing: 'robot-1', missionId: 'm1' }));
 			await c.db.send(missions);
+			await waitActive(c.db, 'missions');
 			await c.doc.send(putOnce({ thing: 'robot-1', missionId: 'm1' })); // a different store: no conflict
 			ac.db.destroy();
 			await a.close();

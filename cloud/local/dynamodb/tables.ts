@@ -33,4 +33,24 @@ async function ensureTable(client: DynamoDBClient, def: TableDefinition): Promis
 		// made between our look and our create: as good as ours
 		if (!(e instanceof ResourceInUseException)) throw e;
 	}
+	await waitActive(client, def.name);
+}
+
+/**
+ * Waits until a table is ACTIVE, as a client of AWS must after CreateTable: until then
+ * writes get ResourceNotFoundException (dynalite flips the status on a timer, which a
+ * busy machine can delay past the first write).
+ */
+export async function waitActive(client: DynamoDBClient, name: string, timeoutMs = 10_000): Promise<void> {
+	const end = Date.now() + timeoutMs;
+	for (;;) {
+		try {
+			const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+			if (Table?.TableStatus === 'ACTIVE') return;
+		} catch (e) {
+			if (!(e instanceof ResourceNotFoundException)) throw e;
+		}
+		if (Date.now() > end) throw new Error('table ' + name + ' is not ACTIVE after ' + timeoutMs + ' ms');
+		await new Promise((r) => setTimeout(r, 20));
+	}
 }
