@@ -12,7 +12,7 @@ import { CancelJobCommand, DescribeJobExecutionCommand, IoTClient } from '@aws-s
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { HttpPort } from '../firmware/ports';
-import { createOta, type Ota } from '../firmware/core/ota/wire';
+import type { Ota } from '../firmware/core/ota/wire';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { createFileSlots, hostCodeSigning, type FileSlots } from '../firmware/platform/host/firmware';
 import { createHttpPort } from '../firmware/platform/host/http';
@@ -94,12 +94,6 @@ describe('firmware update end to end on the local cloud', function () {
 	function bootRobot(): void {
 		const storage = createFileStorage(path.join(dir, 'storage'));
 		const ports = hostPorts(storage, log);
-		const r = createRobot(ports, {
-			thing: THING,
-			endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...readCredentials(cloud.pki.paths.thing(THING).dir), serverName: 'localhost' } },
-			link: { backoff: { baseMs: 50, capMs: 300 } },
-			shadowTimeoutMs: 3000,
-		});
 		const s = createFileSlots(path.join(dir, 'slots'), {
 			factoryVersion: '1.0.0',
 			onReboot: () => {
@@ -111,14 +105,22 @@ describe('firmware update end to end on the local cloud', function () {
 				}, 0);
 			},
 		});
-		const o = createOta(r.link, { ...ports, slot: s, signing: hostCodeSigning, http: testHttp(createHttpPort()) }, {
+		const r = createRobot(ports, {
 			thing: THING,
-			certificate: signing.certificateDer,
-			selfTest: { deadlineMs: 3000, pollMs: 50, check: () => selfTestPasses && r.link.state.value === 'connected' && r.schedule.state.value === 'synced' },
-			retryMs: () => net.retryMs,
+			endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...readCredentials(cloud.pki.paths.thing(THING).dir), serverName: 'localhost' } },
+			link: { backoff: { baseMs: 50, capMs: 300 } },
+			shadowTimeoutMs: 3000,
+			ota: {
+				slot: s,
+				signing: hostCodeSigning,
+				http: testHttp(createHttpPort()),
+				certificate: signing.certificateDer,
+				selfTest: { deadlineMs: 3000, pollMs: 50, also: () => selfTestPasses },
+				retryMs: () => net.retryMs,
+			},
 		});
 		r.start();
-		[robot, ota, slots] = [r, o, s];
+		[robot, ota, slots] = [r, r.ota, s];
 	}
 
 	const execution = async (jobId: string) => (await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: THING }))).execution!;

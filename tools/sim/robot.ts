@@ -18,7 +18,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createOta } from '../../firmware/core/ota/wire';
 import { createRobot, type Robot } from '../../firmware/core/robot/robot';
 import { createFileSlots, hostCodeSigning } from '../../firmware/platform/host/firmware';
 import { createHttpPort } from '../../firmware/platform/host/http';
@@ -83,10 +82,32 @@ let current: { robot: Robot; sim: CleaningSimulator } | undefined;
 
 /** Power-up: a reboot (after a firmware update or a rollback) is this again, over the same storage and slots. */
 function boot(): void {
+	let rebooting = false;
+	const onReboot = () => {
+		if (rebooting) return;
+		rebooting = true;
+		log.log('info', 'sim.reboot', {});
+		setTimeout(() => {
+			current?.sim.stop();
+			current?.robot.stop();
+			boot();
+		}, 50);
+	};
 	const robot = createRobot(ports, {
 		thing,
 		endpoint: { host: values.host!, port, tls: { ...readCredentials(need('credentials', values.credentials)), serverName: values['server-name']! } },
 		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
+		...(firmware
+			? {
+					ota: {
+						slot: createFileSlots(path.join(data, 'slots'), { factoryVersion: firmware.factory, onReboot }),
+						signing: hostCodeSigning,
+						http: createHttpPort(),
+						certificate: firmware.certificate,
+						selfTest: { deadlineMs: 60_000 },
+					},
+				}
+			: {}),
 	}, missionPorts);
 	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
 	robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
@@ -94,31 +115,9 @@ function boot(): void {
 		for (const fx of effects) if (fx.type === 'event' && fx.name === 'started') log.log('info', 'sim.mission_started', { mission: fx.mission });
 		if (s.value === 'idle' && effects.some((f) => f.type === 'report') && left > 0) setTimeout(next, gapMs);
 	});
-	let version: string | undefined;
-	if (firmware) {
-		let rebooting = false;
-		const slots = createFileSlots(path.join(data, 'slots'), {
-			factoryVersion: firmware.factory,
-			onReboot: () => {
-				if (rebooting) return;
-				rebooting = true;
-				log.log('info', 'sim.reboot', {});
-				setTimeout(() => {
-					sim.stop();
-					robot.stop();
-					boot();
-				}, 50);
-			},
-		});
-		const ota = createOta(robot.link, { ...ports, slot: slots, signing: hostCodeSigning, http: createHttpPort() }, {
-			thing,
-			certificate: firmware.certificate,
-			selfTest: { deadlineMs: 60_000, check: () => robot.link.state.value === 'connected' && robot.schedule.state.value === 'synced' },
-		});
-		version = ota.agent.version;
-	}
-	robot.start();
 	current = { robot, sim };
+	robot.start();
+	const version = robot.ota?.agent.version;
 	log.log('info', 'sim.boot', { missions: missionCount, msPerMin, pendingReports: robot.missions.pendingReports(), outbox: robot.link.outbox.size, ...(version ? { firmware: version } : {}) });
 }
 

@@ -2,11 +2,13 @@
  * The robot's connectivity, assembled once for every platform: the link, the
  * `schedule` shadow kept in sync offline-first, the runner that says when a
  * mission is due, the missions with their durable reports and, when `upload` is
- * given, the maps those reports promise (core/upload/queue.ts states the policy).
+ * given, the maps those reports promise (core/upload/queue.ts states the policy)
+ * and, when `ota` is given, firmware updates through IoT Jobs whose self-test is
+ * this robot's own health: link up and the schedule shadow synced.
  * The device (firmware/main.ts) and the simulator (tools/start.ts, hil-tests)
  * differ only in the ports they pass.
  */
-import type { CryptoPort, DeviceKeyPort, HttpPort, SocketOptions } from '../../ports';
+import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, HttpPort, SocketOptions } from '../../ports';
 import { Link, type LinkOptions, type LinkPorts } from '../link/link';
 import { ShadowClient } from '../shadow/client';
 import { ShadowSync } from '../shadow/sync';
@@ -16,6 +18,7 @@ import { ScheduleRunner, type Due } from '../schedule/runner';
 import { Missions, type MissionOptions, type MissionPorts } from '../mission/missions';
 import { MapUploader, type MapSource, type UploaderOptions } from '../upload/uploader';
 import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
+import { createOta, type Ota } from '../ota/wire';
 
 /** What map uploads need: the primitives, the device's own key, HTTP and the maps themselves. */
 export interface RobotUpload {
@@ -28,6 +31,24 @@ export interface RobotUpload {
 	readonly queue?: MapQueueOptions;
 }
 
+/** What firmware updates need: the slots, code signing, HTTP for the image, the certificate it must be signed with. */
+export interface RobotOta {
+	readonly slot: FirmwareSlotPort;
+	readonly signing: CodeSigningPort;
+	readonly http: HttpPort;
+	/** DER X.509 code-signing certificate (EC P-256); public, built into the firmware. */
+	readonly certificate: Uint8Array;
+	readonly selfTest: {
+		/** A new image that is not connected with its schedule synced by then is rolled back (FAILED). */
+		readonly deadlineMs: number;
+		readonly pollMs?: number;
+		/** A further condition on top of link and schedule (a board's own checks, a test's fault). */
+		readonly also?: () => boolean;
+	};
+	readonly retryMs?: (attempt: number) => number;
+	readonly downloadTimeoutMs?: number;
+}
+
 export interface RobotConfig {
 	/** AWS IoT thing name = certificate CN = MQTT client id. */
 	readonly thing: string;
@@ -37,6 +58,8 @@ export interface RobotConfig {
 	readonly missions?: MissionOptions;
 	/** Upload a map after every report that says `map: 'pending'`; without it no map is sent. */
 	readonly upload?: RobotUpload;
+	/** Run the OTA agent; without it the robot takes no firmware jobs. */
+	readonly ota?: RobotOta;
 }
 
 export interface Robot {
@@ -47,6 +70,8 @@ export interface Robot {
 	readonly missions: Missions;
 	/** The maps owed and their uploads; present when `config.upload` was given. */
 	readonly maps: MapQueue | undefined;
+	/** The OTA agent, its jobs client and status shadow; present when `config.ota` was given. */
+	readonly ota: Ota | undefined;
 	/** Called when the schedule says a mission is due. */
 	onDue(handler: (d: Due) => void): void;
 	start(): void;
@@ -87,6 +112,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 			runner.set(s);
 		},
 	});
+	const ota = config.ota && wireOta(link, ports, config, config.ota, schedule);
 	return {
 		thing: config.thing,
 		link,
@@ -94,6 +120,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		runner,
 		missions,
 		maps,
+		ota,
 		onDue: (h) => void due.push(h),
 		start: () => link.start(),
 		stop() {
@@ -102,4 +129,20 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 			link.stop();
 		},
 	};
+}
+
+function wireOta(link: Link, ports: LinkPorts, config: RobotConfig, o: RobotOta, schedule: ShadowSync<Schedule>): Ota {
+	const also = o.selfTest.also ?? (() => true);
+	return createOta(link, { ...ports, slot: o.slot, signing: o.signing, http: o.http }, {
+		thing: config.thing,
+		certificate: o.certificate,
+		selfTest: {
+			deadlineMs: o.selfTest.deadlineMs,
+			...(o.selfTest.pollMs !== undefined ? { pollMs: o.selfTest.pollMs } : {}),
+			check: () => link.state.value === 'connected' && schedule.state.value === 'synced' && also(),
+		},
+		...(o.retryMs ? { retryMs: o.retryMs } : {}),
+		...(o.downloadTimeoutMs !== undefined ? { downloadTimeoutMs: o.downloadTimeoutMs } : {}),
+		...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}),
+	});
 }
