@@ -1,0 +1,84 @@
+/*
+ * The test-control protocol: what a test rig may ask a robot in a test build, one JSON
+ * object per line on its stdin (simulator) or serial console (board), and the one
+ * reply line it gets back. Production builds do not include it.
+ *
+ *   {"id":7,"cmd":"status"}                 -> {"reply":7,"ok":true,"status":{...}}
+ *   {"id":8,"cmd":"offline"}                radio off: the link stops, cleaning goes on
+ *   {"id":9,"cmd":"online"}                 radio back on
+ *   {"id":10,"cmd":"mission"}               a button press: a mission starts now
+ *   {"id":11,"cmd":"clock-jump","ms":-3600000}  the wall clock jumps (NTP correction, RTC fault)
+ *   anything else                           -> {"reply":<id or null>,"ok":false,"error":{"code":"bad","reason":"..."}}
+ *
+ * Replies carry `reply` (never `event`), so a reader tells them from the robot's log
+ * lines on the same stream.
+ */
+import { err, ok, type Result } from '../util/result';
+
+export const TEST_COMMANDS = Object.freeze(['status', 'offline', 'online', 'mission', 'clock-jump'] as const);
+export type TestCommandName = (typeof TEST_COMMANDS)[number];
+
+export type TestCommand =
+	| { readonly cmd: 'status' }
+	| { readonly cmd: 'offline' }
+	| { readonly cmd: 'online' }
+	| { readonly cmd: 'mission' }
+	| { readonly cmd: 'clock-jump'; readonly ms: number };
+
+export interface TestRequest {
+	/** Echoed in the reply; the rig numbers its requests. */
+	readonly id: number | null;
+	readonly command: TestCommand;
+}
+
+/** A clock jump beyond ten years either way is a typo, not a fault to inject. */
+export const MAX_CLOCK_JUMP_MS = 10 * 365 * 24 * 3600 * 1000;
+
+export interface BadRequest {
+	readonly code: 'bad';
+	readonly id: number | null;
+	readonly reason: string;
+}
+
+export function parseRequest(line: string): Result<TestRequest, BadRequest> {
+	let v: unknown;
+	try {
+		v = JSON.parse(line);
+	} catch {
+		return err({ code: 'bad', id: null, reason: 'not JSON' });
+	}
+	if (typeof v !== 'object' || v === null || Array.isArray(v)) return err({ code: 'bad', id: null, reason: 'expected a JSON object' });
+	const o = v as Record<string, unknown>;
+	const id = o.id === undefined ? null : o.id;
+	if (id !== null && (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0)) return err({ code: 'bad', id: null, reason: '"id" expected a non-negative integer' });
+	const bad = (reason: string) => err<BadRequest>({ code: 'bad', id, reason });
+	const cmd = o.cmd;
+	if (typeof cmd !== 'string' || !(TEST_COMMANDS as readonly string[]).includes(cmd)) return bad(`"cmd" expected one of ${TEST_COMMANDS.join(', ')}, got ${JSON.stringify(cmd) ?? 'nothing'}`);
+	const extra = Object.keys(o).filter((k) => k !== 'id' && k !== 'cmd' && !(cmd === 'clock-jump' && k === 'ms'));
+	if (extra.length > 0) return bad(`unknown field "${extra[0]}" for ${cmd}`);
+	if (cmd === 'clock-jump') {
+		const ms = o.ms;
+		if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms === 0 || Math.abs(ms) > MAX_CLOCK_JUMP_MS) return bad(`"ms" expected a non-zero integer within ±${MAX_CLOCK_JUMP_MS}, got ${JSON.stringify(ms) ?? 'nothing'}`);
+		return ok({ id, command: { cmd, ms } });
+	}
+	return ok({ id, command: { cmd } as TestCommand });
+}
+
+export type TestReply =
+	| { readonly reply: number | null; readonly ok: true; readonly [k: string]: unknown }
+	| { readonly reply: number | null; readonly ok: false; readonly error: { readonly code: string; readonly reason: string } };
+
+export function formatReply(reply: TestReply): string {
+	return JSON.stringify(reply);
+}
+
+/** For the rig: a reply line, or undefined for anything else on the stream (log lines). */
+export function parseReply(line: string): TestReply | undefined {
+	if (!line.startsWith('{"reply":')) return undefined;
+	try {
+		const v = JSON.parse(line) as TestReply;
+		return typeof v.ok === 'boolean' ? v : undefined;
+	} catch {
+		return undefined;
+	}
+}

@@ -1,0 +1,143 @@
+/* The test-control channel: framing, requests, the interpreter (runs on Node and in XS). */
+import * as assert from '../testing/assert';
+import type { ClockPort, LogPort } from '../../ports';
+import { LineReader, type LineEvent } from './lines';
+import { MAX_CLOCK_JUMP_MS, parseReply, parseRequest } from './protocol';
+import { createTestControl, jumpableClock, type TestTarget } from './control';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const silent: LogPort = { log() {} };
+
+describe('testcmd: line framing', () => {
+	it('joins pieces, splits lines, takes \\r\\n and \\n', () => {
+		const r = new LineReader(64);
+		const got: LineEvent[] = [];
+		for (const piece of ['{"cmd":', '"status"}\r', '\n{"cmd":"online"}\n{"cm']) got.push(...r.push(enc(piece)));
+		assert.deepEqual(got, [
+			{ kind: 'line', text: '{"cmd":"status"}' },
+			{ kind: 'line', text: '{"cmd":"online"}' },
+		]);
+		assert.deepEqual(r.push(enc('d":"mission"}\n')), [{ kind: 'line', text: '{"cmd":"mission"}' }]);
+	});
+
+	it('every split of the same bytes gives the same lines', () => {
+		const bytes = enc('a\nbc\r\n\nday ü\n');
+		const whole = new LineReader(16).push(bytes);
+		for (let cut = 0; cut <= bytes.length; cut++) {
+			const r = new LineReader(16);
+			assert.deepEqual([...r.push(bytes.subarray(0, cut)), ...r.push(bytes.subarray(cut))], whole);
+		}
+		assert.equal(whole.length, 4);
+	});
+
+	it('reports an overlong line once, skips it, and reads the next', () => {
+		const r = new LineReader(8);
+		assert.deepEqual(r.push(enc('0123456789abc')), []);
+		assert.deepEqual(r.push(enc('def\nok\n')), [{ kind: 'overlong', bytes: 16 }, { kind: 'line', text: 'ok' }]);
+		assert.deepEqual(r.push(enc('12345678\n')), [{ kind: 'line', text: '12345678' }]);
+	});
+
+	it('refuses ill-formed UTF-8 as one event', () => {
+		assert.deepEqual(new LineReader().push(new Uint8Array([0xc0, 0x80, 0x0a])), [{ kind: 'bad-utf8' }]);
+	});
+
+	it('checks its bound', () => {
+		assert.throws(() => new LineReader(0), /maxBytes/);
+	});
+});
+
+describe('testcmd: requests', () => {
+	const rows: [string, string | object][] = [
+		['{"id":1,"cmd":"status"}', { id: 1, command: { cmd: 'status' } }],
+		['{"cmd":"offline"}', { id: null, command: { cmd: 'offline' } }],
+		['{"id":3,"cmd":"clock-jump","ms":-3600000}', { id: 3, command: { cmd: 'clock-jump', ms: -3600000 } }],
+		['status', 'not JSON'],
+		['[1]', 'expected a JSON object'],
+		['{"id":-1,"cmd":"status"}', '"id" expected'],
+		['{"id":1,"cmd":"reboot"}', '"cmd" expected one of'],
+		['{"id":1}', '"cmd" expected one of'],
+		['{"id":1,"cmd":"online","ms":5}', 'unknown field "ms"'],
+		['{"id":1,"cmd":"clock-jump"}', '"ms" expected'],
+		['{"id":1,"cmd":"clock-jump","ms":0}', '"ms" expected'],
+		['{"id":1,"cmd":"clock-jump","ms":1.5}', '"ms" expected'],
+		[`{"id":1,"cmd":"clock-jump","ms":${MAX_CLOCK_JUMP_MS + 1}}`, '"ms" expected'],
+	];
+	for (const [line, want] of rows)
+		it(line, () => {
+			const r = parseRequest(line);
+			if (typeof want === 'string') {
+				assert.ok(!r.ok && r.error.reason.includes(want), JSON.stringify(r));
+			} else {
+				assert.ok(r.ok);
+				assert.deepEqual(r.value, want);
+			}
+		});
+});
+
+describe('testcmd: interpreter', () => {
+	function fake(): TestTarget & { calls: string[] } {
+		const calls: string[] = [];
+		let running = false;
+		return {
+			calls,
+			offline: () => void calls.push('offline'),
+			online: () => void calls.push('online'),
+			mission() {
+				calls.push('mission');
+				if (running) return undefined;
+				running = true;
+				return 'm-1';
+			},
+			clockJump: (ms) => void calls.push('jump ' + ms),
+			status: () => ({ link: 'connected' }),
+		};
+	}
+
+	it('runs commands and answers each with its id', () => {
+		const t = fake();
+		const c = createTestControl(() => t, silent);
+		assert.deepEqual(parseReply(c.handle('{"id":1,"cmd":"offline"}')), { reply: 1, ok: true });
+		assert.deepEqual(parseReply(c.handle('{"id":2,"cmd":"mission"}')), { reply: 2, ok: true, mission: 'm-1' });
+		assert.deepEqual(parseReply(c.handle('{"id":3,"cmd":"mission"}')), { reply: 3, ok: true, busy: true });
+		assert.deepEqual(parseReply(c.handle('{"id":4,"cmd":"clock-jump","ms":60000}')), { reply: 4, ok: true });
+		assert.deepEqual(parseReply(c.handle('{"id":5,"cmd":"status"}')), { reply: 5, ok: true, status: { link: 'connected' } });
+		assert.deepEqual(t.calls, ['offline', 'mission', 'mission', 'jump 60000']);
+	});
+
+	it('refuses bad input without touching the robot, and says why', () => {
+		const t = fake();
+		const c = createTestControl(() => t, silent);
+		const r = parseReply(c.handle('{"id":9,"cmd":"clock-jump","ms":"soon"}'));
+		assert.ok(r && !r.ok && r.reply === 9 && r.error.code === 'bad' && r.error.reason.includes('"ms"'));
+		assert.deepEqual(t.calls, []);
+	});
+
+	it('answers not-ready before boot and failed when the target throws', () => {
+		assert.equal(JSON.parse(createTestControl(() => undefined, silent).handle('{"id":1,"cmd":"status"}')).error.code, 'not-ready');
+		const broken: TestTarget = { ...fake(), status: () => { throw new Error('boom'); } };
+		const r = JSON.parse(createTestControl(() => broken, silent).handle('{"id":2,"cmd":"status"}'));
+		assert.equal(r.error.code, 'failed');
+		assert.ok(String(r.error.reason).includes('boom'));
+	});
+
+	it('tells replies from log lines', () => {
+		assert.equal(parseReply('{"level":"info","event":"link.connected"}'), undefined);
+		assert.equal(parseReply('{"reply":1,"ok":tru'), undefined);
+	});
+});
+
+describe('testcmd: jumpable clock', () => {
+	it('moves the wall clock, never the monotonic one; unknown stays unknown', () => {
+		let wall: number | undefined = 1_000_000;
+		const base: ClockPort = { now: () => wall, monotonic: () => 42 };
+		const j = jumpableClock(base);
+		j.jump(-5000);
+		j.jump(2000);
+		assert.equal(j.clock.now(), 997_000);
+		assert.equal(j.clock.monotonic(), 42);
+		assert.equal(j.offsetMs, -3000);
+		wall = undefined;
+		assert.equal(j.clock.now(), undefined);
+		assert.throws(() => j.jump(Number.NaN), /ms/);
+	});
+});
