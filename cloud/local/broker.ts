@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { silentLog, type LogFn } from './log';
-import { mayConnect, mayPublish, maySubscribe } from './thing-policy';
+import { mayConnect, mayPublish, maySubscribe, operatorMayPublish, operatorMaySubscribe } from './thing-policy';
 
 /** AWS IoT message payload limit. */
 export const MAX_PAYLOAD_BYTES = 128 * 1024;
@@ -36,6 +36,8 @@ export interface BrokerOptions {
   /** Bounds of `record`: entries kept and payload bytes kept. */
   recordLimit?: number;
   recordBytesLimit?: number;
+  /** Certificate CNs with the operator policy (thing-policy.ts) instead of a thing's. */
+  operators?: readonly string[];
 }
 
 /** A PUBLISH as the broker received it from a device, before routing. */
@@ -109,6 +111,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? silentLog;
   const record = new ReceivedLog(options.recordLimit ?? RECORD_LIMIT, options.recordBytesLimit ?? RECORD_BYTES_LIMIT);
   const things = new WeakMap<Client, string>();
+  const operators = new Set(options.operators ?? []);
 
   const aedes = await Aedes.createBroker({
     authenticate(client, _username, _password, done) {
@@ -125,7 +128,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     authorizePublish(client, packet, done) {
       const thing = client ? things.get(client) : undefined;
       const payload = toBytes(packet.payload);
-      const allowed = thing !== undefined && mayPublish(thing, packet.topic) && payload.byteLength <= MAX_PAYLOAD_BYTES;
+      const allowed = thing !== undefined && (operators.has(thing) ? operatorMayPublish(packet.topic) : mayPublish(thing, packet.topic)) && payload.byteLength <= MAX_PAYLOAD_BYTES;
       record.add({
         at: Date.now(),
         clientId: client?.id ?? '',
@@ -145,7 +148,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     },
     authorizeSubscribe(client, sub, done) {
       const thing = things.get(client);
-      if (thing !== undefined && maySubscribe(thing, sub.topic)) {
+      if (thing !== undefined && (operators.has(thing) ? operatorMaySubscribe(sub.topic) : maySubscribe(thing, sub.topic))) {
         log({ level: 'info', event: 'broker.subscribe', thing, filter: sub.topic, qos: sub.qos });
         return done(null, sub);
       }

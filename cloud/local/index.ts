@@ -53,6 +53,11 @@ export interface LocalCloudOptions {
 	 * read again at each broker start.
 	 */
 	readonly extraCas?: readonly string[];
+	/**
+	 * Names to issue dev certificates for that get the operator policy (every thing's shadow
+	 * and jobs topics) rather than a thing's: the app side of the test rig.
+	 */
+	readonly operators?: readonly string[];
 	readonly log?: LogFn;
 	/** Keep service state in memory only (tests); the dev PKI still lives in dataDir. */
 	readonly inMemory?: boolean;
@@ -126,7 +131,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const log = options.log ?? silentLog;
 	const host = options.host ?? '127.0.0.1';
 	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
-	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: options.things ?? [] });
+	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: [...(options.things ?? []), ...(options.operators ?? [])] });
 	const registeredCas = path.join(options.dataDir, 'pki', REGISTERED_CAS_DIR);
 	const brokerOptions = {
 		host,
@@ -136,6 +141,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		cert: pki.server.certPem,
 		key: pki.server.keyPem,
 		log,
+		operators: options.operators ?? [],
 	};
 	const bus = createBus(log);
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mayConnect, mayPublish, maySubscribe } from './thing-policy';
+import { mayConnect, mayPublish, maySubscribe, operatorMayPublish, operatorMaySubscribe } from './thing-policy';
 
 describe('thing policy', () => {
   const connect: [string, string, boolean][] = [
@@ -42,5 +42,22 @@ describe('thing policy', () => {
   ];
   for (const [filter, ok] of subscribe) {
     it(`robot-1 subscribe ${filter} -> ${ok}`, () => assert.equal(maySubscribe('robot-1', filter), ok));
+  }
+
+  const operator: [string, boolean, boolean][] = [
+    ['$aws/things/robot-1/shadow/name/schedule/update', true, true],
+    ['$aws/things/robot-2/jobs/job-1/get', true, true],
+    ['$aws/things/+/shadow/name/schedule/update/accepted', false, true],
+    ['$aws/things/robot-1/shadow/#', false, true],
+    ['$aws/things/robot-1/other/x', false, false],
+    ['robots/robot-1/missions/m1/events', false, false],
+    ['$aws/rules/mission_report/robots/robot-1/missions/m1/report', false, false],
+    ['#', false, false],
+  ];
+  for (const [topic, pub, sub] of operator) {
+    it(`operator publish ${topic} -> ${pub}, subscribe -> ${sub}`, () => {
+      assert.equal(operatorMayPublish(topic), pub);
+      assert.equal(operatorMaySubscribe(topic), sub);
+    });
   }
 });

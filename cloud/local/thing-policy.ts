@@ -4,6 +4,9 @@
 //   iot:Subscribe  topicfilter/$aws/things/${thing}/*, topicfilter/robots/${thing}/*
 //   iot:Receive    the same topics as Publish on things/robots
 // where ${thing} is the certificate subject CN. Pure functions, so the table tests need no broker.
+// An operator (the app backend or a test rig, connecting with its own certificate) has the
+// fleet policy instead: the Device Shadow and Jobs topics of every thing, as an AWS IoT
+// policy on topic/$aws/things/*/shadow/* and topic/$aws/things/*/jobs/* grants.
 
 /** AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-]; never an MQTT wildcard or '/'. */
 const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
@@ -39,4 +42,15 @@ function underThing(thing: string, topic: string): boolean {
     if (topic.length > prefix.length && topic.startsWith(prefix)) return true;
   }
   return false;
+}
+
+/** Shadow and jobs topics of any thing (`+` for the thing in a filter); nothing else. */
+const OPERATOR_TOPIC = /^\$aws\/things\/([A-Za-z0-9:_-]{1,128}|\+)\/(shadow|jobs)\/.+$/;
+
+export function operatorMayPublish(topic: string): boolean {
+  return OPERATOR_TOPIC.test(topic) && !topic.includes('+') && !topic.includes('#');
+}
+
+export function operatorMaySubscribe(filter: string): boolean {
+  return OPERATOR_TOPIC.test(filter);
 }
