@@ -1,0 +1,244 @@
+/*
+ * The console's live view of the system, pushed to every open page (server-sent events).
+ * It listens where an AWS app backend listens: the robots' publishes as the rules engine
+ * sees them (mission events, reports, map upload requests), the shadows' `update/documents`
+ * and `delete/accepted` topics, and the broker's sessions (AWS: lifecycle events; the local
+ * broker answers `connectedThings()` instead). What it shows it reads back through the
+ * backend's AWS APIs, so the page sees what the app would.
+ *
+ * Reading is driven by what happened, not by polling everything: a thing's shadows are read
+ * after their documents topic spoke (or the console wrote them); its missions are read each
+ * tick for WATCH_MS after a mission publish (the report and the map land in the table a
+ * little later, through the rules and map-ingest); jobs each tick while one is not done, else
+ * every JOBS_IDLE_MS. A message is pushed only when its JSON changed.
+ */
+import type { LocalCloud } from '../cloud/local/index';
+import type { Backend } from './backend';
+import type { ApiError, EventBatch, LiveMessage, MissionEvent, RobotView, ShadowView } from './protocol';
+
+/** How long a thing's missions are re-read after a mission publish: the report, then the map's ingest. */
+export const WATCH_MS = 60_000;
+export const TICK_MS = 500;
+/** Jobs re-read while none is in progress (other tools may create some). */
+export const JOBS_IDLE_MS = 3_000;
+/** Event batches kept per robot for a page opened later. */
+export const MAX_BATCHES = 40;
+/** Missions lists re-read per tick at most (a fleet's missions are spread over ticks). */
+const MISSIONS_PER_TICK = 8;
+const DONE_JOBS = new Set(['COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS']);
+
+export type LiveLog = (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
+
+export interface LiveOptions {
+	readonly cloud: Pick<LocalCloud, 'bus' | 'broker'>;
+	readonly backend: Backend;
+	/** The robots to show from the start (more appear when they publish). */
+	readonly things: readonly string[];
+	/** Things the console has controls for. */
+	readonly controls: ReadonlySet<string>;
+	readonly log: LiveLog;
+	readonly tickMs?: number;
+}
+
+export interface Live {
+	/** Everything a newly opened page needs, read fresh where stale. */
+	snapshot(): Promise<LiveMessage[]>;
+	subscribe(listener: (m: LiveMessage) => void): () => void;
+	/** Re-read a thing's shadows, its missions, or the jobs at the next tick (after the console wrote them). */
+	touch(what: { shadows?: string; missions?: string; jobs?: boolean }): void;
+	readonly things: readonly string[];
+	close(): void;
+}
+
+const EVENTS_TOPIC = /^robots\/([^/]+)\/missions\/([^/]+)\/events$/;
+const MISSION_TOPICS = [/^\$aws\/rules\/[^/]+\/robots\/([^/]+)\/missions\/[^/]+\/report$/, /^robots\/([^/]+)\/maps\/upload-request$/];
+
+export function createLive(o: LiveOptions): Live {
+	const tickMs = o.tickMs ?? TICK_MS;
+	const things = new Set(o.things);
+	const listeners = new Set<(m: LiveMessage) => void>();
+	const shadows = new Map<string, { classic: ShadowView | null; schedule: ShadowView | null }>();
+	const staleShadows = new Set<string>(o.things);
+	const lastSeen = new Map<string, number>();
+	let connected = new Set<string>();
+	const batches = new Map<string, EventBatch[]>();
+	const watchMissions = new Map<string, number>();
+	let jobsDueAt = 0;
+	let jobsActive = false;
+	/** The JSON last pushed per key, so only changes go out. */
+	const sent = new Map<string, string>();
+	let lastProblem = '';
+
+	const emit = (m: LiveMessage) => {
+		for (const l of listeners) l(m);
+	};
+	const pushIfChanged = (key: string, m: LiveMessage): boolean => {
+		const json = JSON.stringify(m);
+		if (sent.get(key) === json) return false;
+		sent.set(key, json);
+		emit(m);
+		return true;
+	};
+	const problem = (error: ApiError, what: string) => {
+		const key = what + ': ' + error.code + ' ' + error.message;
+		if (key === lastProblem) return;
+		lastProblem = key;
+		o.log('warn', 'console.read_failed', { what, ...error });
+		emit({ type: 'problem', error: { ...error, message: what + ': ' + error.message } });
+	};
+	const see = (thing: string) => {
+		if (!things.has(thing)) {
+			things.add(thing);
+			staleShadows.add(thing);
+		}
+	};
+
+	function robotView(thing: string): RobotView {
+		const s = shadows.get(thing) ?? { classic: null, schedule: null };
+		const fw = (s.classic?.reported?.firmware as { version?: unknown } | undefined)?.version;
+		return {
+			thing,
+			connected: connected.has(thing),
+			lastSeen: lastSeen.get(thing) ?? null,
+			firmware: typeof fw === 'string' ? fw : null,
+			classic: s.classic,
+			schedule: s.schedule,
+			controls: o.controls.has(thing),
+		};
+	}
+
+	async function readShadows(thing: string): Promise<void> {
+		staleShadows.delete(thing);
+		const [classic, schedule] = await Promise.all([o.backend.shadow(thing, null), o.backend.shadow(thing, 'schedule')]);
+		if (!classic.ok || !schedule.ok) {
+			staleShadows.add(thing);
+			return problem((classic.ok ? undefined : classic.error) ?? (schedule as { error: ApiError }).error, 'shadows of ' + thing);
+		}
+		shadows.set(thing, { classic: classic.value, schedule: schedule.value });
+	}
+
+	async function readMissions(thing: string): Promise<void> {
+		const r = await o.backend.missions(thing);
+		if (!r.ok) return problem(r.error, 'missions of ' + thing);
+		pushIfChanged('missions/' + thing, { type: 'missions', thing, missions: r.value });
+	}
+
+	async function readJobs(): Promise<void> {
+		const r = await o.backend.jobs();
+		if (!r.ok) return problem(r.error, 'jobs');
+		jobsActive = r.value.some((j) => !DONE_JOBS.has(j.status));
+		jobsDueAt = Date.now() + (jobsActive ? 0 : JOBS_IDLE_MS);
+		pushIfChanged('jobs', { type: 'jobs', jobs: r.value });
+	}
+
+	function readConnected(): void {
+		let now: Set<string>;
+		try {
+			now = new Set(o.cloud.broker.connectedThings());
+		} catch {
+			now = new Set(); // the broker is stopped (an outage the story injects): nobody is connected
+		}
+		for (const t of now) if (!connected.has(t)) lastSeen.set(t, Date.now());
+		for (const t of now) see(t);
+		connected = now;
+	}
+
+	const offPublish = o.cloud.bus.onDevicePublish((m) => {
+		see(m.thing);
+		lastSeen.set(m.thing, Date.now());
+		const ev = EVENTS_TOPIC.exec(m.topic);
+		if (ev) {
+			watchMissions.set(m.thing, Date.now() + WATCH_MS);
+			let body: { mission?: unknown; dropped?: unknown; events?: unknown };
+			try {
+				body = JSON.parse(new TextDecoder().decode(m.payload)) as typeof body;
+			} catch (e) {
+				o.log('warn', 'console.bad_events', { thing: m.thing, topic: m.topic, error: (e as Error).message });
+				return;
+			}
+			const events = Array.isArray(body.events) ? (body.events.filter((x) => typeof x === 'object' && x !== null && typeof (x as MissionEvent).e === 'string') as MissionEvent[]) : [];
+			const batch: EventBatch = { thing: m.thing, mission: ev[2]!, at: Date.now(), dropped: typeof body.dropped === 'number' ? body.dropped : 0, events };
+			const list = batches.get(m.thing) ?? [];
+			list.push(batch);
+			if (list.length > MAX_BATCHES) list.splice(0, list.length - MAX_BATCHES);
+			batches.set(m.thing, list);
+			emit({ type: 'events', batch });
+			return;
+		}
+		if (MISSION_TOPICS.some((re) => re.test(m.topic))) watchMissions.set(m.thing, Date.now() + WATCH_MS);
+	});
+	const onShadowChange = (m: { topic: string }) => {
+		const thing = m.topic.split('/')[2];
+		if (thing) {
+			see(thing);
+			staleShadows.add(thing);
+		}
+	};
+	const offShadows = ['$aws/things/+/shadow/update/documents', '$aws/things/+/shadow/name/+/update/documents', '$aws/things/+/shadow/delete/accepted', '$aws/things/+/shadow/name/+/delete/accepted'].map((f) =>
+		o.cloud.bus.subscribe(f, onShadowChange),
+	);
+
+	let timer: NodeJS.Timeout | undefined;
+	let closed = false;
+	let missionsCursor = 0;
+	async function tick(): Promise<void> {
+		readConnected();
+		if (listeners.size === 0) return; // nobody looking: keep only what costs nothing (sessions, last seen)
+		for (const t of [...staleShadows]) await readShadows(t);
+		for (const t of things) pushIfChanged('robot/' + t, { type: 'robot', robot: robotView(t) });
+		const now = Date.now();
+		const watched = [...watchMissions].filter(([, until]) => until > now).map(([t]) => t);
+		for (const [t, until] of watchMissions) if (until <= now) watchMissions.delete(t);
+		for (let i = 0; i < Math.min(MISSIONS_PER_TICK, watched.length); i++) await readMissions(watched[(missionsCursor + i) % watched.length]!);
+		missionsCursor += MISSIONS_PER_TICK;
+		if (jobsActive || now >= jobsDueAt) await readJobs();
+	}
+	const loop = () => {
+		timer = setTimeout(() => {
+			tick()
+				.catch((e: unknown) => o.log('error', 'console.tick_failed', { error: String(e) }))
+				.finally(() => {
+					if (!closed) loop();
+				});
+		}, tickMs);
+	};
+	loop();
+
+	return {
+		get things() {
+			return [...things].sort();
+		},
+		async snapshot() {
+			readConnected();
+			for (const t of [...staleShadows]) await readShadows(t);
+			const out: LiveMessage[] = [];
+			for (const t of [...things].sort()) {
+				// `sent` is left alone: pages already open must still get what changed since their last push
+				out.push({ type: 'robot', robot: robotView(t) });
+				const m = await o.backend.missions(t);
+				if (m.ok) out.push({ type: 'missions', thing: t, missions: m.value });
+				else problem(m.error, 'missions of ' + t);
+				for (const batch of batches.get(t) ?? []) out.push({ type: 'events', batch });
+			}
+			const j = await o.backend.jobs();
+			if (j.ok) out.push({ type: 'jobs', jobs: j.value });
+			else problem(j.error, 'jobs');
+			return out;
+		},
+		subscribe(listener) {
+			listeners.add(listener);
+			return () => listeners.delete(listener);
+		},
+		touch(what) {
+			if (what.shadows) staleShadows.add(what.shadows);
+			if (what.missions) watchMissions.set(what.missions, Date.now() + WATCH_MS);
+			if (what.jobs) jobsDueAt = 0;
+		},
+		close() {
+			closed = true;
+			clearTimeout(timer);
+			offPublish();
+			for (const off of offShadows) off();
+		},
+	};
+}
