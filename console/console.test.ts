@@ -13,6 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,6 +216,38 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		assert.ok(events.includes('started') && events.includes('docked'), 'the timeline: ' + events.join(' '));
 		assert.match(await text('#progress'), /done: finished/);
 		await screenshot('mission-map');
+	});
+
+	it('answers only its own origin, takes writes only as JSON, and sends no credential to the page', async () => {
+		const origin = new URL(konsole.url);
+		const raw = (pathname: string, init: { method?: string; host?: string; type?: string; body?: string } = {}) =>
+			new Promise<{ status: number; body: string }>((resolve, reject) => {
+				const req = http.request({ host: origin.hostname, port: origin.port, path: pathname, method: init.method ?? 'GET', headers: { host: init.host ?? origin.host, ...(init.type ? { 'content-type': init.type } : {}) } }, (res) => {
+					let body = '';
+					res.setEncoding('utf8');
+					res.on('data', (c: string) => (body += c));
+					res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+				});
+				req.on('error', reject);
+				req.end(init.body);
+			});
+		assert.equal((await raw('/', { host: 'evil.example:' + origin.port })).status, 421, 'a rebound DNS name is refused');
+		const form = await raw(`/api/robots/${THING}/control/offline`, { method: 'POST', type: 'text/plain', body: '{}' });
+		assert.equal(form.status, 415, 'a cross-site form post is refused: ' + form.body);
+		assert.equal(robot.link.state.value, 'connected', 'and did nothing');
+		assert.equal((await raw('/api/robots/robot-9/control/offline', { method: 'POST', type: 'application/json', body: '{}' })).status, 404);
+		const secret = LOCAL_CREDENTIALS.secretAccessKey;
+		for (const p of ['/', '/app.js']) assert.ok(!(await raw(p)).body.includes(secret), p);
+		const live = await page.evaluate(async () => {
+			const c = new AbortController();
+			const res = await fetch('/api/live', { signal: c.signal });
+			const reader = res.body!.getReader();
+			const { value } = await reader.read();
+			c.abort();
+			return new TextDecoder().decode(value);
+		});
+		assert.match(live, /event: robot/);
+		assert.ok(!live.includes(secret) && !live.includes(LOCAL_CREDENTIALS.accessKeyId), 'no credential in the live stream');
 	});
 
 	it('creates a firmware job for a robot, shows its execution and cancels it; a bad version is refused on the page', async () => {

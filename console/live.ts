@@ -25,6 +25,8 @@ export const JOBS_IDLE_MS = 3_000;
 export const MAX_BATCHES = 40;
 /** Missions lists re-read per tick at most (a fleet's missions are spread over ticks). */
 const MISSIONS_PER_TICK = 8;
+/** Cloud reads in flight at once (a fleet's first page load reads every robot). */
+const READS_AT_ONCE = 8;
 const DONE_JOBS = new Set(['COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS']);
 
 export type LiveLog = (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
@@ -52,6 +54,15 @@ export interface Live {
 
 const EVENTS_TOPIC = /^robots\/([^/]+)\/missions\/([^/]+)\/events$/;
 const MISSION_TOPICS = [/^\$aws\/rules\/[^/]+\/robots\/([^/]+)\/missions\/[^/]+\/report$/, /^robots\/([^/]+)\/maps\/upload-request$/];
+
+/** `f` over `items`, at most `n` at a time. */
+async function eachLimited<T>(items: readonly T[], n: number, f: (item: T) => Promise<void>): Promise<void> {
+	let next = 0;
+	const worker = async () => {
+		while (next < items.length) await f(items[next++]!);
+	};
+	await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
 
 export function createLive(o: LiveOptions): Live {
 	const tickMs = o.tickMs ?? TICK_MS;
@@ -86,6 +97,13 @@ export function createLive(o: LiveOptions): Live {
 		o.log('warn', 'console.read_failed', { what, ...error });
 		emit({ type: 'problem', error: { ...error, message: what + ': ' + error.message } });
 	};
+	/** A read worked again after a problem: the page drops its notice. */
+	const recovered = () => {
+		if (lastProblem === '') return;
+		lastProblem = '';
+		o.log('info', 'console.read_recovered');
+		emit({ type: 'problem', error: null });
+	};
 	const see = (thing: string) => {
 		if (!things.has(thing)) {
 			things.add(thing);
@@ -112,20 +130,23 @@ export function createLive(o: LiveOptions): Live {
 		const [classic, schedule] = await Promise.all([o.backend.shadow(thing, null), o.backend.shadow(thing, 'schedule')]);
 		if (!classic.ok || !schedule.ok) {
 			staleShadows.add(thing);
-			return problem((classic.ok ? undefined : classic.error) ?? (schedule as { error: ApiError }).error, 'shadows of ' + thing);
+			return problem(!classic.ok ? classic.error : !schedule.ok ? schedule.error : { status: 0, code: '', message: '' }, 'shadows of ' + thing);
 		}
+		recovered();
 		shadows.set(thing, { classic: classic.value, schedule: schedule.value });
 	}
 
 	async function readMissions(thing: string): Promise<void> {
 		const r = await o.backend.missions(thing);
 		if (!r.ok) return problem(r.error, 'missions of ' + thing);
+		recovered();
 		pushIfChanged('missions/' + thing, { type: 'missions', thing, missions: r.value });
 	}
 
 	async function readJobs(): Promise<void> {
 		const r = await o.backend.jobs();
 		if (!r.ok) return problem(r.error, 'jobs');
+		recovered();
 		jobsActive = r.value.some((j) => !DONE_JOBS.has(j.status));
 		jobsDueAt = Date.now() + (jobsActive ? 0 : JOBS_IDLE_MS);
 		pushIfChanged('jobs', { type: 'jobs', jobs: r.value });
@@ -184,12 +205,13 @@ export function createLive(o: LiveOptions): Live {
 	async function tick(): Promise<void> {
 		readConnected();
 		if (listeners.size === 0) return; // nobody looking: keep only what costs nothing (sessions, last seen)
-		for (const t of [...staleShadows]) await readShadows(t);
+		await eachLimited([...staleShadows], READS_AT_ONCE, readShadows);
 		for (const t of things) pushIfChanged('robot/' + t, { type: 'robot', robot: robotView(t) });
 		const now = Date.now();
 		const watched = [...watchMissions].filter(([, until]) => until > now).map(([t]) => t);
 		for (const [t, until] of watchMissions) if (until <= now) watchMissions.delete(t);
-		for (let i = 0; i < Math.min(MISSIONS_PER_TICK, watched.length); i++) await readMissions(watched[(missionsCursor + i) % watched.length]!);
+		const turn = Array.from({ length: Math.min(MISSIONS_PER_TICK, watched.length) }, (_, i) => watched[(missionsCursor + i) % watched.length]!);
+		await eachLimited(turn, READS_AT_ONCE, readMissions);
 		missionsCursor += MISSIONS_PER_TICK;
 		if (jobsActive || now >= jobsDueAt) await readJobs();
 	}
@@ -210,14 +232,20 @@ export function createLive(o: LiveOptions): Live {
 		},
 		async snapshot() {
 			readConnected();
-			for (const t of [...staleShadows]) await readShadows(t);
+			await eachLimited([...staleShadows], READS_AT_ONCE, readShadows);
+			const sorted = [...things].sort();
+			const missions = new Map<string, LiveMessage>();
+			await eachLimited(sorted, READS_AT_ONCE, async (t) => {
+				const m = await o.backend.missions(t);
+				if (m.ok) missions.set(t, { type: 'missions', thing: t, missions: m.value });
+				else problem(m.error, 'missions of ' + t);
+			});
 			const out: LiveMessage[] = [];
-			for (const t of [...things].sort()) {
+			for (const t of sorted) {
 				// `sent` is left alone: pages already open must still get what changed since their last push
 				out.push({ type: 'robot', robot: robotView(t) });
-				const m = await o.backend.missions(t);
-				if (m.ok) out.push({ type: 'missions', thing: t, missions: m.value });
-				else problem(m.error, 'missions of ' + t);
+				const m = missions.get(t);
+				if (m) out.push(m);
 				for (const batch of batches.get(t) ?? []) out.push({ type: 'events', batch });
 			}
 			const j = await o.backend.jobs();

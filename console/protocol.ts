@@ -85,8 +85,8 @@ export type LiveMessage =
 	| { readonly type: 'events'; readonly batch: EventBatch }
 	| { readonly type: 'missions'; readonly thing: string; readonly missions: readonly MissionRow[] }
 	| { readonly type: 'jobs'; readonly jobs: readonly JobView[] }
-	/** Something the server could not read from the cloud (it keeps trying). */
-	| { readonly type: 'problem'; readonly error: ApiError };
+	/** Something the server could not read from the cloud (it keeps trying); null once reads work again. */
+	| { readonly type: 'problem'; readonly error: ApiError | null };
 
 /** The console's robot controls: what a simulated robot of the rig can be told to do. */
 export const CONTROLS = Object.freeze(['offline', 'online', 'mission'] as const);

@@ -327,7 +327,7 @@ function apply(m: LiveMessage): void {
 			state.jobs = m.jobs;
 			return;
 		case 'problem':
-			fill('problem', `${m.error.code}: ${m.error.message}`);
+			fill('problem', m.error ? `${m.error.code}: ${m.error.message}` : '');
 			return;
 	}
 }
