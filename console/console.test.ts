@@ -215,6 +215,9 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		const events = await page.$$eval('#timeline li', (els) => els.map((el) => el.getAttribute('data-event')));
 		assert.ok(events.includes('started') && events.includes('docked'), 'the timeline: ' + events.join(' '));
 		assert.match(await text('#progress'), /done: finished/);
+		const report = await text(`#report pre[data-report="${mission}"]`);
+		assert.match(report, /"outcome": "finished"/, 'the stored report, whole');
+		assert.match(report, /"mapReady": true/);
 		await screenshot('mission-map');
 	});
 

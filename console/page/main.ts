@@ -23,9 +23,11 @@ interface State {
 	map: { thing: string; missionId: string } | undefined;
 	/** Robots whose map the person chose (no longer follow the newest automatically). */
 	readonly pinnedMap: Set<string>;
+	/** The mission whose stored report is shown whole. */
+	report: string | undefined;
 }
 
-const state: State = { live: 'connecting', robots: new Map(), missions: new Map(), batches: new Map(), jobs: [], selected: undefined, written: new Map(), map: undefined, pinnedMap: new Set() };
+const state: State = { live: 'connecting', robots: new Map(), missions: new Map(), batches: new Map(), jobs: [], selected: undefined, written: new Map(), map: undefined, pinnedMap: new Set(), report: undefined };
 const MAX_BATCHES = 40;
 const DONE_JOBS = new Set(['COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS']);
 
@@ -56,7 +58,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<{ 
 }
 
 const showError = (id: string, e: ApiError | undefined) => fill(id, e ? `${e.code} (HTTP ${e.status}): ${e.message}` : '');
-const json = (x: unknown) => (x === null || x === undefined ? '—' : compactJson(x, '', 56));
+const json = (x: unknown) => (x === null || x === undefined ? '—' : compactJson(x, '', 40));
 const time = (ms: unknown) => (typeof ms === 'number' ? new Date(ms).toLocaleTimeString() : '—');
 
 // ---- robots --------------------------------------------------------------
@@ -213,7 +215,7 @@ function renderMissions(): void {
 					: h('span', { class: 'muted' }, m.map === 'pending' ? 'pending' : m.map === 'none' ? 'none' : '—');
 			return h(
 				'tr',
-				{ 'data-mission': m.missionId, 'data-outcome': String(m.outcome ?? '') },
+				{ 'data-mission': m.missionId, 'data-outcome': String(m.outcome ?? ''), class: m.missionId === state.report ? 'selected' : undefined, onclick: () => ((state.report = m.missionId), renderMissions()) },
 				h('td', {}, m.missionId),
 				h('td', {}, String(m.trigger ?? '—')),
 				h('td', {}, String(m.outcome ?? 'report not in yet')),
@@ -225,6 +227,8 @@ function renderMissions(): void {
 			);
 		}),
 	);
+	const shown = rows.find((m) => m.missionId === state.report) ?? rows[0];
+	fill('report', shown ? h('pre', { 'data-report': shown.missionId }, `${shown.missionId}, as stored in the missions table:\n` + json(shown)) : h('span', { class: 'muted' }, 'no report stored yet'));
 	// follow the newest map unless the person chose one
 	const newest = rows.find((m) => m.mapReady === true);
 	if (thing && newest && !state.pinnedMap.has(thing) && (state.map?.thing !== thing || state.map.missionId !== newest.missionId)) void showMap(thing, newest.missionId);
