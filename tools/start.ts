@@ -9,7 +9,9 @@
  *   encrypt the mission's map on the robot and upload it; the cloud decrypts it, mapReady;
  *   lose the broker mid-mission, keep cleaning, deliver the report when it is back.
  *
- *   npm start -- [--robots N] [--keep] [--verbose] [--data DIR] [--ms-per-min MS]
+ *   npm start -- [--robots N] [--keep] [--verbose] [--data DIR] [--ms-per-min MS] [--no-console]
+ *
+ * The console (console/server.ts) shows it all live in a browser; its URL is printed at the start.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +34,7 @@ import { createDocumentClient } from '../cloud/lib/aws';
 import { TABLES } from '../cloud/tables';
 import { ianaToPosix } from './tz/iana-to-posix';
 import { startProxy, type Proxy } from '../test/support/proxy';
+import { startConsole } from '../console/server';
 
 const { values } = parseArgs({
 	options: {
@@ -40,6 +43,7 @@ const { values } = parseArgs({
 		data: { type: 'string', default: '.data' },
 		verbose: { type: 'boolean', default: false },
 		'ms-per-min': { type: 'string', default: '40' },
+		'no-console': { type: 'boolean', default: false },
 	},
 });
 function int(name: string, v: string, min: number, max: number): number {
@@ -168,6 +172,16 @@ async function makeRobot(thing: string): Promise<Sim> {
 }
 
 const sims = await Promise.all(things.map(makeRobot));
+const konsole = values['no-console']
+	? undefined
+	: await startConsole({
+			cloud,
+			robots: sims.map((s) => ({ thing: s.thing, offline: () => s.proxy.cut(), online: () => s.proxy.restore(), mission: () => s.sim.run('app') })),
+			log: (level, event, fields) => {
+				if (values.verbose || level === 'error') say('console', event, JSON.stringify(fields ?? {}));
+			},
+		});
+if (konsole) say('console', `open ${konsole.url}`, 'the system live, with the app\'s and the operator\'s actions; --keep keeps it up');
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
 	stopping = true;
@@ -177,6 +191,7 @@ async function shutdown(code: number): Promise<never> {
 		await s.proxy.close();
 	}
 	app.destroy();
+	await konsole?.close();
 	await cloud.close();
 	say('story', code === 0 ? 'stopped cleanly' : 'stopped with errors');
 	process.exit(code);
