@@ -13,6 +13,11 @@
  * Credentials come from Preference (written by factory provisioning), see
  * platform/moddable/platform.ts.
  *
+ * Firmware updates (IoT Jobs) run when the build carries the code-signing certificate
+ * (resource code-signing.der) and config.firmware.version: platform/moddable/firmware.ts.
+ * A reboot on ESP32 restarts the chip; on lin the app stops its robot and traces
+ * `step {"event":"reboot"}` for whoever runs it to start it again over the same files.
+ *
  * Clock: the schedule runs from boot on the stored schedule, and waits by itself while
  * the clock is unknown. The link starts only once the clock is known, because the TLS
  * client checks certificate validity against Date.now(): from 1970 every handshake
@@ -21,6 +26,8 @@
 import config from 'mc/config';
 import { createRobot } from './core/robot/robot';
 import { createModdablePorts, loadCredentials, startSntp } from './platform/moddable/platform';
+import { moddableOta } from './platform/moddable/firmware';
+import { createModdableHttpPort } from './platform/moddable/http';
 
 const ports = createModdablePorts();
 const mqtt = (config.mqtt ?? {}) as { host?: string; port?: number | string; serverName?: string; thing?: string };
@@ -42,6 +49,16 @@ if (typeof credentials === 'string') {
 	ports.log.log('error', 'main.wrong_thing', { configured: mqtt.thing, certificate: credentials.thing });
 } else {
 	const { thing, ...tls } = credentials;
+	const ota = moddableOta({
+		http: createModdableHttpPort({ ca: tls.ca }),
+		log: ports.log,
+		storage: ports.storage,
+		onReboot: () => {
+			robot.stop();
+			trace('step ' + JSON.stringify({ event: 'reboot' }) + '\n');
+		},
+	});
+	if (typeof ota === 'string') ports.log.log('warn', 'main.no_ota', { message: ota });
 	const robot = createRobot(ports, {
 		thing,
 		endpoint: {
@@ -49,6 +66,7 @@ if (typeof credentials === 'string') {
 			port: Number(mqtt.port ?? 8883),
 			tls: { ...tls, ...(mqtt.serverName ? { serverName: mqtt.serverName } : {}) },
 		},
+		...(typeof ota === 'string' ? {} : { ota }),
 	});
 	let started = false;
 	const startLink = () => {

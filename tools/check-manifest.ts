@@ -21,6 +21,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROVIDERS: Record<string, { include?: string; platforms?: readonly string[] }> = {
 	securesocket: { include: 'modules/crypt/tls.json' },
 	crypt: { include: 'modules/crypt/tls.json' },
+	ecdsa: { include: 'modules/crypt/tls.json' },
+	x509: { include: 'modules/crypt/tls.json' },
 	preference: { include: 'modules/files/preference/manifest.json' },
 	timer: { include: 'examples/manifest_base.json' },
 	time: { include: 'examples/manifest_base.json' },

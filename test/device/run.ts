@@ -83,6 +83,31 @@ function runScenario(scenario: string, port: number, verbose: boolean, onStep: (
   return new Promise((resolve) => child.on('close', (code) => resolve({ ...result, code: code ?? -1 })));
 }
 
+/** Reboots one run may take (a firmware update is one; a rollback another). */
+const MAX_REBOOTS = 3;
+
+/**
+ * Runs a scenario, and again each time the app traced `step {"event":"reboot"}` before its
+ * PASS: its firmware asked to restart (on lin the app cannot restart itself), so the app
+ * starts again over the same Preference and slot files, as after a reboot. Lines of every
+ * boot, the first build time and the summed run time.
+ */
+async function runBooting(scenario: string, port: number, verbose: boolean, onStep: (s: Record<string, unknown>) => void | Promise<void>): Promise<RunResult & { boots: number }> {
+  const lines: string[] = [];
+  let buildMs: number | undefined;
+  let runMs = 0;
+  for (let boots = 1; ; boots++) {
+    const r = await runScenario(scenario, port, verbose, onStep);
+    lines.push(...r.lines);
+    buildMs ??= r.buildMs;
+    runMs += r.runMs ?? 0;
+    const rebooted = r.code === 0 && r.lines.some((l) => l.startsWith('step ') && l.includes('"event":"reboot"'));
+    if (!rebooted) return { ...r, lines, buildMs, runMs, boots };
+    if (boots > MAX_REBOOTS) return { ...r, code: 1, lines: [...lines, `FAIL: still rebooting after ${MAX_REBOOTS} reboots`], buildMs, runMs, boots };
+    console.log(`device: ${scenario}: the app rebooted (boot ${boots} ended with step reboot); starting it again over the same files`);
+  }
+}
+
 function metric(fields: Record<string, unknown>): void {
   console.log('device-metric ' + JSON.stringify(fields));
 }
@@ -129,6 +154,16 @@ async function main(): Promise<number> {
     writeFileSync(roguePaths.key, rogue.keyDer, { mode: 0o600 });
   }
   const app = join(work, 'app');
+  const { createSigningIdentity, localThingArn, publishFirmware } = await import('../../tools/ota/ota');
+  const signingPaths = { key: join(work, 'pki/code-signing-key.pem'), cert: join(work, 'pki/code-signing.der') };
+  if (!existsSync(signingPaths.key) || !existsSync(signingPaths.cert)) {
+    const id = await createSigningIdentity();
+    writeFileSync(signingPaths.cert, id.certificateDer);
+    writeFileSync(signingPaths.key, id.keyPem, { mode: 0o600 });
+  }
+  const signing = { keyPem: readFileSync(signingPaths.key, 'utf8'), certificateDer: readFileSync(signingPaths.cert) };
+  mkdirSync(join(app, 'firmware'), { recursive: true });
+  writeIfChanged(join(app, 'firmware', 'code-signing.der'), signing.certificateDer);
   const creds = join(app, 'credentials');
   const data = join(work, 'data');
   mkdirSync(creds, { recursive: true });
@@ -151,7 +186,7 @@ async function main(): Promise<number> {
         include: [join(here, 'manifest.json')],
         build: { NAME: 'robot-device-test' },
         config: { file: { root: data + '/' } },
-        resources: { '*': [join(creds, '*')] },
+        resources: { '*': [join(creds, '*'), join(app, 'firmware', '*')] },
         modules: { 'test/device/scenarios/portable-crypto': join(app, 'portable-crypto') },
       },
       null,
@@ -323,6 +358,56 @@ async function main(): Promise<number> {
       if (growth.slot > 16384 || growth.chunk > 16384) return `the heap peak grew with the map: slot +${growth.slot}, chunk +${growth.chunk} bytes from 64 KB to 2 MB (limit 16384)`;
     }
     return undefined;
+  };
+
+  // ---- firmware updates: tools/ota publishes, the Jobs control plane and the status shadow say how it ended --
+  const { DescribeJobExecutionCommand, IoTClient } = await import('@aws-sdk/client-iot');
+  const iot = new IoTClient({ endpoint: cloud.endpoints.iot, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
+  const otherSigner = await createSigningIdentity('not the robot firmware signing');
+  /** A deterministic image of `bytes` bytes (its content does not matter: lin does not execute it). */
+  const firmwareImage = (bytes: number, seed: number): Uint8Array => {
+    const out = new Uint8Array(bytes);
+    fixtures.mapGenerator(seed).next(out);
+    return out;
+  };
+  const ota = { boots: 0, done: [] as { status: string; version: string }[], downloads: new Map<string, { bytes: number; ms: number; slotPeak: number; chunkPeak: number }>(), jobId: '' };
+  const otaStep = (s: Record<string, unknown>) => {
+    if (s.event === 'reboot') ota.boots++;
+    if (s.event === 'ota-done') ota.done.push({ status: String(s.status), version: String(s.version) });
+    if (s.event === 'downloaded') ota.downloads.set(String(s.version), { bytes: Number(s.bytes), ms: Number(s.ms), slotPeak: Number(s.slotPeak), chunkPeak: Number(s.chunkPeak) });
+  };
+  const publish = async (version: string, bytes: number, seed: number, keyPem = signing.keyPem) => {
+    ota.done = [];
+    ota.boots = 0;
+    const r = await publishFirmware({ iot, s3, image: firmwareImage(bytes, seed), version, signingKey: keyPem, things: [THING], thingArn: localThingArn });
+    ota.jobId = r.jobId;
+    console.log(`device: published firmware ${version} (${bytes} bytes) as job ${r.jobId}` + (keyPem === signing.keyPem ? '' : ', signed with another key'));
+  };
+  const statusFirmware = async (): Promise<{ version?: string; valid?: boolean; previous?: string | null } | undefined> => {
+    const r = await dataPlane.send(new GetThingShadowCommand({ thingName: THING, shadowName: 'status' }));
+    return (JSON.parse(new TextDecoder().decode(r.payload)) as ShadowDoc).state.reported?.firmware as { version?: string; valid?: boolean } | undefined;
+  };
+  /** undefined when the job ended `status` (details matching `reason`), after `reboots`, with `running` in the status shadow. */
+  const otaEnded = async (status: string, running: string, reboots: number, reason?: RegExp): Promise<string | undefined> => {
+    const e = (await iot.send(new DescribeJobExecutionCommand({ jobId: ota.jobId, thingName: THING }))).execution;
+    const details = e?.statusDetails?.detailsMap ?? {};
+    if (e?.status !== status) return `job ${ota.jobId} is ${String(e?.status)} (${JSON.stringify(details)}), expected ${status}`;
+    if (reason && !reason.test(JSON.stringify(details))) return `job ${ota.jobId} details ${JSON.stringify(details)} do not match ${String(reason)}`;
+    if (ota.boots !== reboots) return `the device rebooted ${ota.boots} time(s), expected ${reboots}`;
+    const last = ota.done[ota.done.length - 1];
+    if (last?.status !== status || last.version !== running) return `the device's last job report ${JSON.stringify(last)}, expected ${status} on ${running}`;
+    const until = Date.now() + 5000;
+    let fw = await statusFirmware();
+    while ((fw?.version !== running || fw.valid !== true) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      fw = await statusFirmware();
+    }
+    if (fw?.version !== running || fw.valid !== true) return `status shadow reports firmware ${JSON.stringify(fw)}, expected ${running} valid`;
+    console.log(`device: job ${ota.jobId} ${status} ${JSON.stringify(details)} after ${reboots} reboot(s); status shadow firmware ${JSON.stringify(fw)}`);
+    return undefined;
+  };
+  const clearFirmware = () => {
+    for (const f of ['fw-boot.json', 'fw-boot.json.tmp', 'fw-a.bin', 'fw-b.bin']) rmSync(join(data, f), { force: true });
   };
 
   // ---- SNTP responder on UDP 127.0.0.1:123 (sntp.js has the port fixed; binding it needs root) ---
@@ -560,6 +645,52 @@ async function main(): Promise<number> {
       })),
     },
     {
+      // issue #9 on the device: tools/ota publishes; the device downloads with the SDK's http into its file
+      // slot, checks SHA-256 (native) and the signature (native ECDSA), activates, reboots (the runner starts
+      // it again), passes its self-test and reports SUCCEEDED; refusals keep the running version
+      name: 'ota',
+      step: otaStep,
+      runs: [
+        {
+          scenario: 'ota',
+          verbose: true,
+          async before() {
+            clearStorage();
+            clearFirmware();
+            (await up()).record.clear();
+            await publish('1.1.0', 64 * 1024, 11);
+          },
+          check: () => otaEnded('SUCCEEDED', '1.1.0', 1),
+        },
+        {
+          scenario: 'ota',
+          before: () => publish('1.2.0', 64 * 1024, 12, otherSigner.keyPem),
+          check: () => otaEnded('FAILED', '1.1.0', 0, /bad signature/),
+        },
+        {
+          scenario: 'ota',
+          before: () => publish('1.0.5', 64 * 1024, 13),
+          check: () => otaEnded('REJECTED', '1.1.0', 0, /not newer/),
+        },
+        {
+          scenario: 'ota',
+          verbose: true,
+          before: () => publish('2.0.0', 512 * 1024, 14),
+          async check() {
+            const why = await otaEnded('SUCCEEDED', '2.0.0', 1);
+            if (why) return why;
+            const small = ota.downloads.get('1.1.0');
+            const large = ota.downloads.get('2.0.0');
+            if (!small || !large) return 'no download figures from both images';
+            const growth = { slot: large.slotPeak - small.slotPeak, chunk: large.chunkPeak - small.chunkPeak };
+            metric({ name: 'ota.download_memory', smallBytes: small.bytes, largeBytes: large.bytes, smallSlotPeak: small.slotPeak, largeSlotPeak: large.slotPeak, smallChunkPeak: small.chunkPeak, largeChunkPeak: large.chunkPeak, slotGrowth: growth.slot, chunkGrowth: growth.chunk });
+            if (growth.slot > 16384 || growth.chunk > 16384) return `the heap peak grew with the image: slot +${growth.slot}, chunk +${growth.chunk} bytes from ${small.bytes} to ${large.bytes} bytes (limit 16384)`;
+            return undefined;
+          },
+        },
+      ],
+    },
+    {
       name: 'sntp',
       async before() {
         sntpRequests = 0;
@@ -598,8 +729,8 @@ async function main(): Promise<number> {
       for (const run of runs) {
         skip = (await run.before?.()) ?? undefined;
         if (skip) break;
-        const r = await runScenario(run.scenario, c.port ?? PORT, run.verbose === true, (s) => c.step?.(s));
-        const verdict = r.lines.find((l) => l === 'PASS' || l.startsWith('FAIL'));
+        const r = await runBooting(run.scenario, c.port ?? PORT, run.verbose === true, (s) => c.step?.(s));
+        const verdict = [...r.lines].reverse().find((l) => l === 'PASS' || l.startsWith('FAIL'));
         if (r.code !== 0) why = `run-headless exit ${r.code}: ${verdict ?? r.lines.filter((l) => l.startsWith('run-headless')).slice(-1)[0] ?? ''}`;
         else why = await run.check?.();
         const label = runs.length > 1 ? run.scenario + ': ' : '';
@@ -633,6 +764,7 @@ async function main(): Promise<number> {
     await relay?.close();
     sntpResponder?.close();
     dataPlane.destroy();
+    iot.destroy();
     ddb.destroy();
     s3.destroy();
     await cloud.close();

@@ -17,6 +17,7 @@ import sntp from './sntp';
 import { missionCut, missionRecover, missionReport } from './mission';
 import cryptoKat from './crypto-kat';
 import { mapUpload2m, mapUpload64k } from './map-upload';
+import { ota } from './ota';
 
 export interface Context {
 	readonly link: Link;
@@ -46,6 +47,8 @@ export interface Scenario {
 	readonly robot?: boolean;
 	/** Real ms per simulated mission minute (60000 = real time): the robot's missions run on a scaled clock. */
 	readonly missionMsPerMin?: number;
+	/** The robot runs its OTA agent (firmware/platform/moddable/firmware.ts); a reboot ends the run with `step reboot` and the runner starts the app again. */
+	readonly ota?: boolean;
 	run(c: Context): void;
 }
 
@@ -66,4 +69,5 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	'crypto-kat': cryptoKat,
 	'map-upload-64k': mapUpload64k,
 	'map-upload-2m': mapUpload2m,
+	ota,
 });

@@ -14,6 +14,8 @@ import Timer from 'timer';
 import { Link, type LinkOptions } from '../../../firmware/core/link/link';
 import { createRobot, type Robot } from '../../../firmware/core/robot/robot';
 import { createModdablePorts, loadCredentials } from '../../../firmware/platform/moddable/platform';
+import { moddableOta } from '../../../firmware/platform/moddable/firmware';
+import { createModdableHttpPort } from '../../../firmware/platform/moddable/http';
 import type { LogFields, LogLevel } from '../../../firmware/ports';
 import { SCENARIOS, type Scenario } from './index';
 import { scaledMissionPorts } from './mission-clock';
@@ -55,7 +57,21 @@ function run(): void {
 	let link: Link;
 	const missionPorts = scaledMissionPorts(ports, scenario.missionMsPerMin ?? 60_000);
 	if (scenario.robot) {
-		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000 }, missionPorts);
+		// as firmware/main.ts: on lin a reboot is the end of this run, and the runner starts the app again
+		const ota = scenario.ota
+			? moddableOta({
+					http: createModdableHttpPort(),
+					log: ports.log,
+					storage: ports.storage,
+					onReboot: () => {
+						robot?.stop();
+						trace('step ' + JSON.stringify({ event: 'reboot' }) + '\n');
+						finish(true);
+					},
+				})
+			: undefined;
+		if (typeof ota === 'string') return finish(false, ota);
+		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000, ...(ota ? { ota } : {}) }, missionPorts);
 		link = robot.link;
 	} else {
 		link = new Link(ports, { ...tuning, clientId: thing, endpoint });

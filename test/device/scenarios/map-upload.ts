@@ -26,12 +26,12 @@ import { loadCredentials, moddableRandom, moddableTimers } from '../../../firmwa
 import type { Context, Scenario } from './index';
 import { MAP_UPLOADS, mapGenerator, mapSeed } from './fixtures';
 
-interface Heap {
+export interface Heap {
 	slot: number;
 	chunk: number;
 }
 
-function heapNow(ids: { slot: number; chunk: number }): Heap {
+export function heapNow(ids: { slot: number; chunk: number }): Heap {
 	return { slot: Instrumentation.get(ids.slot) ?? 0, chunk: Instrumentation.get(ids.chunk) ?? 0 };
 }
 
