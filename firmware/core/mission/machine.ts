@@ -58,6 +58,11 @@ function withError(m: Mission, code: string, mono: number): Mission {
 
 /** The report of a mission that ended, or of one cut short by power loss (`interrupted`). */
 export function reportOf(thing: string, m: Mission, outcome: Outcome, endedAt: number | null, endMono: number, hasMap: boolean): MissionReport {
+	const durationMs = Math.max(0, endMono - m.startedMono);
+	// the wall clock can jump back mid-mission (SNTP correcting a fast clock, a manual set);
+	// a report ending before it started is refused by the cloud and the mission lost, so the
+	// end is then placed by the monotonic duration (found by the rig's clock-jump fault)
+	if (endedAt !== null && m.startedAt !== null && endedAt < m.startedAt) endedAt = m.startedAt + Math.round(durationMs);
 	return {
 		v: 1,
 		missionId: m.id,
@@ -66,7 +71,7 @@ export function reportOf(thing: string, m: Mission, outcome: Outcome, endedAt: n
 		...(m.entryId !== undefined ? { entryId: m.entryId } : {}),
 		startedAt: m.startedAt,
 		endedAt,
-		durationS: Math.max(0, Math.round((endMono - m.startedMono) / 1000)),
+		durationS: Math.round(durationMs / 1000),
 		outcome,
 		areaM2: Math.round(m.areaM2 * 10) / 10,
 		battery: { start: m.batteryStart, end: m.battery },

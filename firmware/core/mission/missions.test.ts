@@ -78,6 +78,17 @@ describe('mission machine', () => {
 		});
 		assert.ok(validateReport(report).ok);
 	});
+
+	it('a wall clock set back mid-mission still gives a valid report: the end follows the monotonic duration', () => {
+		let s: MissionState = IDLE;
+		s = step('robot-1', s, start)!.state;
+		s = step('robot-1', s, { type: 'finish' })!.state;
+		const fx = step('robot-1', s, { type: 'docked', at: start.at - 3_600_000 + 600_000, mono: 600_000, battery: 70 })!.effects;
+		const report = (fx.find((f) => f.type === 'report') as { report: MissionReport }).report;
+		assert.equal(report.endedAt, start.at + 600_000);
+		assert.equal(report.durationS, 600);
+		assert.ok(validateReport(report).ok);
+	});
 	it('a fatal error heads home as failed; a second start is refused while busy', () => {
 		const running = step('robot-1', IDLE, start)!.state;
 		assert.equal(step('robot-1', running, start), undefined);
