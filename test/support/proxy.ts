@@ -25,7 +25,8 @@ export interface Proxy {
 	close(): Promise<void>;
 }
 
-export async function startProxy(target: { host: string; port: number }, port = 0): Promise<Proxy> {
+/** `host` is where it listens: loopback, or a LAN address when a real board connects through it. */
+export async function startProxy(target: { host: string; port: number }, port = 0, host = '127.0.0.1'): Promise<Proxy> {
 	const live = new Set<net.Socket>();
 	let refusing = false;
 	let delay = 0;
@@ -71,7 +72,7 @@ export async function startProxy(target: { host: string; port: number }, port = 
 	});
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
-		server.listen(port, '127.0.0.1', () => resolve());
+		server.listen(port, host, () => resolve());
 	});
 	return {
 		port: (server.address() as net.AddressInfo).port,

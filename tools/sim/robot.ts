@@ -13,17 +13,28 @@
  *                firmware slots are files in DATA/slots, a reboot restarts the robot in
  *                this process over the same storage and slots
  * --firmware X.Y.Z  the factory image's version (default 1.0.0)
+ * --map-bytes N  upload an encrypted simulated map of about N bytes after every mission
+ * --registration-url URL  on first boot, register the certificate with the cloud
+ *                (firmware/core/registration; remembered in storage, so once)
+ * Test control (a test build's channel): one JSON command per line on stdin, one reply
+ * line on stdout among the log lines (firmware/core/testcmd/protocol.ts).
  * The process exits 0 on SIGTERM/SIGINT after stopping the link.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRobot, type Robot } from '../../firmware/core/robot/robot';
+import { register } from '../../firmware/core/registration/registration';
+import { createTestControl, jumpableClock, robotTarget, type JumpableClock, type TestTarget } from '../../firmware/core/testcmd/control';
+import { LineReader, MAX_LINE_BYTES } from '../../firmware/core/testcmd/lines';
+import { formatReply } from '../../firmware/core/testcmd/protocol';
+import { createHostDeviceKey, hostCrypto } from '../../firmware/platform/host/crypto';
 import { createFileSlots, hostCodeSigning } from '../../firmware/platform/host/firmware';
 import { createHttpPort } from '../../firmware/platform/host/http';
 import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, jsonLog, readCredentials } from '../../firmware/platform/host/index';
 import { CleaningSimulator, TYPICAL_HOME } from '../../firmware/sim/cleaning';
 import { scaledPorts } from '../../firmware/sim/clock';
+import { simulatedMap, squareFor } from '../../firmware/sim/map';
 
 const { values } = parseArgs({
 	options: {
@@ -39,6 +50,8 @@ const { values } = parseArgs({
 		'log-level': { type: 'string', default: 'info' },
 		'code-signing-cert': { type: 'string' },
 		firmware: { type: 'string', default: '1.0.0' },
+		'map-bytes': { type: 'string' },
+		'registration-url': { type: 'string' },
 	},
 });
 
@@ -64,21 +77,40 @@ const port = int('port', need('port', values.port), 1);
 const missionCount = int('missions', values.missions!, 0);
 const gapMs = int('gap-ms', values['gap-ms']!, 0);
 const msPerMin = int('ms-per-min', values['ms-per-min']!, 1);
+const mapBytes = values['map-bytes'] === undefined ? undefined : int('map-bytes', values['map-bytes'], 64);
+const credentials = readCredentials(need('credentials', values.credentials));
 fs.mkdirSync(data, { recursive: true });
 
 // the parent went away (its pipe closed): nothing left to tell, stop like a power cut
 process.stdout.on('error', () => process.exit(0));
 const log = jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] as 'debug' | 'info', { thing });
 const storage = createFileStorage(path.join(data, 'storage'));
-const ports = hostPorts(storage, log);
+const linkClock = jumpableClock(hostClock);
+const ports = { ...hostPorts(storage, log), clock: linkClock.clock };
 
 // missions run on a clock `60000 / msPerMin` times faster than the link's:
 // a one-hour mission takes a minute of real time at msPerMin=1000
-const missionPorts = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, msPerMin);
+const scaled = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, msPerMin);
+const missionClock = jumpableClock(scaled.clock);
+const missionPorts = { ...scaled, clock: missionClock.clock };
+// the test channel's clock-jump moves both wall clocks by the same real amount (a jump is
+// not scaled: an hour back is an hour back on the mission clock too)
+const clock: JumpableClock = {
+	clock: linkClock.clock,
+	jump(ms) {
+		linkClock.jump(ms);
+		missionClock.jump(ms);
+	},
+	get offsetMs() {
+		return linkClock.offsetMs;
+	},
+};
 
 const firmware = values['code-signing-cert'] === undefined ? undefined : { certificate: new Uint8Array(fs.readFileSync(values['code-signing-cert'])), factory: values.firmware! };
 let left = missionCount;
-let current: { robot: Robot; sim: CleaningSimulator } | undefined;
+let current: { robot: Robot; sim: CleaningSimulator; target: TestTarget } | undefined;
+// the home's floor plan is the robot's own: seeded by its name
+const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
 
 /** Power-up: a reboot (after a firmware update or a rollback) is this again, over the same storage and slots. */
 function boot(): void {
@@ -95,7 +127,7 @@ function boot(): void {
 	};
 	const robot = createRobot(ports, {
 		thing,
-		endpoint: { host: values.host!, port, tls: { ...readCredentials(need('credentials', values.credentials)), serverName: values['server-name']! } },
+		endpoint: { host: values.host!, port, tls: { ...credentials, serverName: values['server-name']! } },
 		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
 		...(firmware
 			? {
@@ -108,6 +140,7 @@ function boot(): void {
 					},
 				}
 			: {}),
+		...(mapBytes ? { upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job: { areaM2: number }) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } } : {}),
 	}, missionPorts);
 	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
 	robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
@@ -115,7 +148,7 @@ function boot(): void {
 		for (const fx of effects) if (fx.type === 'event' && fx.name === 'started') log.log('info', 'sim.mission_started', { mission: fx.mission });
 		if (s.value === 'idle' && effects.some((f) => f.type === 'report') && left > 0) setTimeout(next, gapMs);
 	});
-	current = { robot, sim };
+	current = { robot, sim, target: robotTarget(robot, { startMission: () => sim.run('button'), clock, firmware: () => robot.ota?.agent.version }) };
 	robot.start();
 	const version = robot.ota?.agent.version;
 	log.log('info', 'sim.boot', { missions: missionCount, msPerMin, pendingReports: robot.missions.pendingReports(), outbox: robot.link.outbox.size, ...(version ? { firmware: version } : {}) });
@@ -127,6 +160,32 @@ function next(): void {
 	current.sim.run('button');
 }
 
+const control = createTestControl(() => current?.target, log);
+const lines = new LineReader();
+process.stdin.on('data', (chunk: Buffer) => {
+	for (const e of lines.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+		if (e.kind === 'line') {
+			if (e.text.trim() !== '') process.stdout.write(control.handle(e.text) + '\n');
+		} else {
+			process.stdout.write(formatReply({ reply: null, ok: false, error: { code: 'bad', reason: e.kind === 'overlong' ? `line over ${MAX_LINE_BYTES} bytes` : 'not UTF-8' } }) + '\n');
+		}
+	}
+});
+
+if (values['registration-url']) {
+	const url = values['registration-url'];
+	// the local cloud's API has a dev-CA certificate; AWS's has a public one
+	const local = /^https:\/\/(127\.0\.0\.1|localhost)[:/]/.test(url);
+	const r = await register(
+		{ http: createHttpPort(local ? { ca: credentials.ca, serverName: 'localhost' } : {}), deviceKey: createHostDeviceKey(credentials.key), crypto: hostCrypto, clock: clock.clock, timers: hostTimers, random: hostRandom, storage, log },
+		{ url, thing, certificate: credentials.certificates[0]!, backoff: { baseMs: 200, capMs: 2000 }, maxAttempts: 30 },
+	);
+	if (!r.ok) {
+		log.log('error', 'sim.registration_failed', { ...r.error });
+		process.exit(1);
+	}
+	log.log('info', 'sim.registered', { certificateId: r.value.certificateId, already: r.value.already, attempts: r.value.attempts });
+}
 boot();
 if (missionCount > 0) setTimeout(next, gapMs);
 
