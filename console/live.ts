@@ -13,21 +13,21 @@
  * every JOBS_IDLE_MS. A message is pushed only when its JSON changed.
  */
 import type { LocalCloud } from '../cloud/local/index';
+import { REQUEST_TOPIC_FILTER } from '../cloud/functions/upload-slot/contract';
+import { reportTopic } from '../firmware/core/mission/report';
+import { topicMatches } from '../firmware/core/mqtt/topic';
 import type { Backend } from './backend';
-import type { ApiError, EventBatch, LiveMessage, MissionEvent, RobotView, ShadowView } from './protocol';
+import { DONE_JOBS, MAX_BATCHES, type ApiError, type EventBatch, type LiveMessage, type MissionEvent, type RobotView, type ShadowView } from './protocol';
 
 /** How long a thing's missions are re-read after a mission publish: the report, then the map's ingest. */
 export const WATCH_MS = 60_000;
 export const TICK_MS = 500;
 /** Jobs re-read while none is in progress (other tools may create some). */
 export const JOBS_IDLE_MS = 3_000;
-/** Event batches kept per robot for a page opened later. */
-export const MAX_BATCHES = 40;
 /** Missions lists re-read per tick at most (a fleet's missions are spread over ticks). */
 const MISSIONS_PER_TICK = 8;
 /** Cloud reads in flight at once (a fleet's first page load reads every robot). */
 const READS_AT_ONCE = 8;
-const DONE_JOBS = new Set(['COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS']);
 
 export type LiveLog = (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
 
@@ -52,8 +52,9 @@ export interface Live {
 	close(): void;
 }
 
-const EVENTS_TOPIC = /^robots\/([^/]+)\/missions\/([^/]+)\/events$/;
-const MISSION_TOPICS = [/^\$aws\/rules\/[^/]+\/robots\/([^/]+)\/missions\/[^/]+\/report$/, /^robots\/([^/]+)\/maps\/upload-request$/];
+const EVENTS_TOPIC = 'robots/+/missions/+/events';
+/** After these the missions table changes: the report (through the rule), the map (through its upload and ingest). */
+const MISSION_TOPICS = [reportTopic('+', '+'), REQUEST_TOPIC_FILTER];
 
 /** `f` over `items`, at most `n` at a time. */
 async function eachLimited<T>(items: readonly T[], n: number, f: (item: T) => Promise<void>): Promise<void> {
@@ -167,8 +168,7 @@ export function createLive(o: LiveOptions): Live {
 	const offPublish = o.cloud.bus.onDevicePublish((m) => {
 		see(m.thing);
 		lastSeen.set(m.thing, Date.now());
-		const ev = EVENTS_TOPIC.exec(m.topic);
-		if (ev) {
+		if (topicMatches(EVENTS_TOPIC, m.topic)) {
 			watchMissions.set(m.thing, Date.now() + WATCH_MS);
 			let body: { mission?: unknown; dropped?: unknown; events?: unknown };
 			try {
@@ -178,7 +178,7 @@ export function createLive(o: LiveOptions): Live {
 				return;
 			}
 			const events = Array.isArray(body.events) ? (body.events.filter((x) => typeof x === 'object' && x !== null && typeof (x as MissionEvent).e === 'string') as MissionEvent[]) : [];
-			const batch: EventBatch = { thing: m.thing, mission: ev[2]!, at: Date.now(), dropped: typeof body.dropped === 'number' ? body.dropped : 0, events };
+			const batch: EventBatch = { thing: m.thing, mission: m.topic.split('/')[3]!, at: Date.now(), dropped: typeof body.dropped === 'number' ? body.dropped : 0, events };
 			const list = batches.get(m.thing) ?? [];
 			list.push(batch);
 			if (list.length > MAX_BATCHES) list.splice(0, list.length - MAX_BATCHES);
@@ -186,7 +186,7 @@ export function createLive(o: LiveOptions): Live {
 			emit({ type: 'events', batch });
 			return;
 		}
-		if (MISSION_TOPICS.some((re) => re.test(m.topic))) watchMissions.set(m.thing, Date.now() + WATCH_MS);
+		if (MISSION_TOPICS.some((f) => topicMatches(f, m.topic))) watchMissions.set(m.thing, Date.now() + WATCH_MS);
 	});
 	const onShadowChange = (m: { topic: string }) => {
 		const thing = m.topic.split('/')[2];

@@ -88,6 +88,11 @@ export type LiveMessage =
 	/** Something the server could not read from the cloud (it keeps trying); null once reads work again. */
 	| { readonly type: 'problem'; readonly error: ApiError | null };
 
+/** Job statuses after which nothing changes any more (AWS IoT `JobStatus`). */
+export const DONE_JOBS: ReadonlySet<string> = new Set(['COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS']);
+/** Event batches kept per robot, by the server for pages opened later and by a page. */
+export const MAX_BATCHES = 40;
+
 /** The console's robot controls: what a simulated robot of the rig can be told to do. */
 export const CONTROLS = Object.freeze(['offline', 'online', 'mission'] as const);
 export type Control = (typeof CONTROLS)[number];
