@@ -23,7 +23,8 @@ import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { canonicalJson, MAX_ENTRIES, MAX_ROOM_LENGTH, MAX_ROOMS, validateSchedule, type Schedule } from '../firmware/core/schedule/model';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createHttpPort } from '../firmware/platform/host/http';
-import { createMemoryStorage, hostClock, hostPorts, hostRandom, hostTimers, memoryLog, readCredentials } from '../firmware/platform/host/index';
+import { createFileSlots, hostCodeSigning } from '../firmware/platform/host/firmware';
+import { createFileStorage, createMemoryStorage, hostClock, hostPorts, hostRandom, hostTimers, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import { scaledPorts } from '../firmware/sim/clock';
 import { CleaningSimulator } from '../firmware/sim/cleaning';
 import { simulatedMap } from '../firmware/sim/map';
@@ -35,6 +36,8 @@ import { getShadow } from '../tools/schedule';
 import { startConsole, type Console } from './server';
 
 const THING = 'robot-1';
+/** A robot that takes firmware jobs: the OTA agent over file slots, rebooted in-process into the new image. */
+const UPDATABLE = 'robot-2';
 /** The robot's map in this test: smaller than npm start's 1448 x 1448, the same format. */
 const MAP = { width: 640, height: 400 };
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -69,6 +72,8 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 	let browser: Browser;
 	let page: Page;
 	let data: IoTDataPlaneClient;
+	let updatable: Robot | undefined;
+	let stopped = false;
 
 	const screenshot = async (name: string) => {
 		await mkdir(DOCS, { recursive: true });
@@ -88,7 +93,7 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 	before(async function () {
 		this.timeout(60_000);
 		tmp = await mkdtemp(path.join(tmpdir(), 'console-test-'));
-		cloud = await startLocalCloud({ dataDir: tmp, inMemory: true, things: [THING] });
+		cloud = await startLocalCloud({ dataDir: tmp, inMemory: true, things: [THING, UPDATABLE] });
 		data = new IoTDataPlaneClient({ region: LOCAL_REGION, endpoint: cloud.endpoints.iotData, credentials: { ...LOCAL_CREDENTIALS } });
 		proxy = await startProxy({ host: '127.0.0.1', port: cloud.broker.port });
 		const credentials = readCredentials(cloud.pki.paths.thing(THING).dir);
@@ -107,12 +112,32 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		);
 		sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
 		const signing = await createSigningIdentity();
+		const boot = () => {
+			if (stopped) return;
+			const dir = path.join(tmp, UPDATABLE);
+			const r = createRobot(hostPorts(createFileStorage(path.join(dir, 'storage')), log), {
+				thing: UPDATABLE,
+				endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...readCredentials(cloud.pki.paths.thing(UPDATABLE).dir), serverName: 'localhost' } },
+				link: { backoff: { baseMs: 50, capMs: 300 } },
+				ota: {
+					// the new image runs after a reboot: this robot stops and boots again from its storage and slots
+					slot: createFileSlots(path.join(dir, 'slots'), { factoryVersion: '1.0.0', onReboot: () => setTimeout(() => (r.stop(), boot()), 0) }),
+					signing: hostCodeSigning,
+					http: createHttpPort(),
+					certificate: signing.certificateDer,
+					selfTest: { deadlineMs: 10_000, pollMs: 50 },
+				},
+			});
+			updatable = r;
+			r.start();
+		};
 		konsole = await startConsole({
 			cloud,
-			robots: [{ thing: THING, offline: () => proxy.cut(), online: () => proxy.restore(), mission: () => sim.run('app') }],
-			firmware: { signingKeyPem: signing.keyPem, image: (version) => new TextEncoder().encode('robot firmware ' + version + '\n'.repeat(1000)) },
+			robots: [{ thing: THING, offline: () => proxy.cut(), online: () => proxy.restore(), mission: () => sim.run('app') }, { thing: UPDATABLE }],
+			firmware: { signingKeyPem: signing.keyPem, image: (version) => new TextEncoder().encode(('robot firmware ' + version + '\n').repeat(4000)) },
 		});
 		robot.start();
+		boot();
 		browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-gpu'] });
 		page = await browser.newPage();
 		await page.setViewport({ width: 1400, height: 1000 });
@@ -126,6 +151,8 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 
 	after(async () => {
 		await browser?.close();
+		stopped = true;
+		updatable?.stop();
 		sim?.stop();
 		robot?.stop();
 		await konsole?.close();
@@ -267,5 +294,18 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		const jobId = await page.$eval(`[data-job] [data-execution="${THING}"]`, (el) => el.closest('[data-job]')!.getAttribute('data-job'));
 		await page.click(`button[data-cancel="${jobId}"]`);
 		await page.waitForSelector(`[data-job="${jobId}"][data-status="CANCELED"] [data-execution="${THING}"][data-status="CANCELED"]`);
+	});
+
+	it('updates a robot through a job made on the page: the execution ends SUCCEEDED and the robot shows the new firmware', async () => {
+		await page.waitForSelector(`tr[data-thing="${UPDATABLE}"] td[data-firmware="1.0.0"]`);
+		await page.$eval('#job-version', (el) => ((el as unknown as Field).value = '1.1.0'));
+		await page.select('#job-target', UPDATABLE);
+		await page.click('#create-job');
+		await page.waitForSelector(`[data-job] [data-execution="${UPDATABLE}"][data-status="SUCCEEDED"]`, { timeout: 30_000 });
+		assert.equal(await text('#job-error'), '');
+		await page.waitForSelector(`tr[data-thing="${UPDATABLE}"] td[data-firmware="1.1.0"]`);
+		await page.click(`tr[data-thing="${UPDATABLE}"]`);
+		await page.waitForFunction(`/"version": ?"1\\.1\\.0"/.test(document.querySelector('[data-testid="status-reported"]')?.textContent ?? '')`);
+		await screenshot('ota');
 	});
 });

@@ -16,6 +16,8 @@ import type { LocalCloud } from '../cloud/local/index';
 import { REQUEST_TOPIC_FILTER } from '../cloud/functions/upload-slot/contract';
 import { reportTopic } from '../firmware/core/mission/report';
 import { topicMatches } from '../firmware/core/mqtt/topic';
+import { STATUS_SHADOW } from '../firmware/core/ota/wire';
+import { SCHEDULE_SHADOW } from '../firmware/core/schedule/codec';
 import type { Backend } from './backend';
 import { DONE_JOBS, MAX_BATCHES, type ApiError, type EventBatch, type LiveMessage, type MissionEvent, type RobotView, type ShadowView } from './protocol';
 
@@ -69,7 +71,7 @@ export function createLive(o: LiveOptions): Live {
 	const tickMs = o.tickMs ?? TICK_MS;
 	const things = new Set(o.things);
 	const listeners = new Set<(m: LiveMessage) => void>();
-	const shadows = new Map<string, { classic: ShadowView | null; schedule: ShadowView | null }>();
+	const shadows = new Map<string, { classic: ShadowView | null; schedule: ShadowView | null; status: ShadowView | null }>();
 	const staleShadows = new Set<string>(o.things);
 	const lastSeen = new Map<string, number>();
 	let connected = new Set<string>();
@@ -113,8 +115,8 @@ export function createLive(o: LiveOptions): Live {
 	};
 
 	function robotView(thing: string): RobotView {
-		const s = shadows.get(thing) ?? { classic: null, schedule: null };
-		const fw = (s.classic?.reported?.firmware as { version?: unknown } | undefined)?.version;
+		const s = shadows.get(thing) ?? { classic: null, schedule: null, status: null };
+		const fw = (s.status?.reported?.firmware as { version?: unknown } | undefined)?.version;
 		return {
 			thing,
 			connected: connected.has(thing),
@@ -122,19 +124,21 @@ export function createLive(o: LiveOptions): Live {
 			firmware: typeof fw === 'string' ? fw : null,
 			classic: s.classic,
 			schedule: s.schedule,
+			status: s.status,
 			controls: o.controls.has(thing),
 		};
 	}
 
 	async function readShadows(thing: string): Promise<void> {
 		staleShadows.delete(thing);
-		const [classic, schedule] = await Promise.all([o.backend.shadow(thing, null), o.backend.shadow(thing, 'schedule')]);
-		if (!classic.ok || !schedule.ok) {
+		const [classic, schedule, status] = await Promise.all([o.backend.shadow(thing, null), o.backend.shadow(thing, SCHEDULE_SHADOW), o.backend.shadow(thing, STATUS_SHADOW)]);
+		if (!classic.ok || !schedule.ok || !status.ok) {
 			staleShadows.add(thing);
-			return problem(!classic.ok ? classic.error : !schedule.ok ? schedule.error : { status: 0, code: '', message: '' }, 'shadows of ' + thing);
+			const failed = [classic, schedule, status].find((r) => !r.ok);
+			return problem(failed && !failed.ok ? failed.error : { status: 0, code: 'Error', message: 'unknown' }, 'shadows of ' + thing);
 		}
 		recovered();
-		shadows.set(thing, { classic: classic.value, schedule: schedule.value });
+		shadows.set(thing, { classic: classic.value, schedule: schedule.value, status: status.value });
 	}
 
 	async function readMissions(thing: string): Promise<void> {

@@ -21,11 +21,12 @@ export interface RobotView {
 	readonly connected: boolean;
 	/** Epoch ms of the robot's last PUBLISH the broker accepted, or of its connection. */
 	readonly lastSeen: number | null;
-	/** `reported.firmware.version` of the classic shadow (the OTA agent reports it). */
+	/** `reported.firmware.version` of the `status` shadow (the OTA agent reports it on every connection). */
 	readonly firmware: string | null;
-	/** The classic shadow (device status) and the named `schedule` one; null before the robot made them. */
+	/** The classic shadow, the named `schedule` one and the named `status` one (firmware); null before the robot made them. */
 	readonly classic: ShadowView | null;
 	readonly schedule: ShadowView | null;
+	readonly status: ShadowView | null;
 	/** Whether the console can cut this robot's link and start its missions (a simulated robot). */
 	readonly controls: boolean;
 }

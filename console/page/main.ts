@@ -8,7 +8,7 @@
 import { MAX_BATCHES, type Control, type LiveMessage, type RobotView, type ScheduleWritten, type ShadowView } from '../protocol';
 import { ago, compactJson, fill, h } from './dom';
 import { createJob, renderJobs } from './jobs';
-import { renderMissions } from './missions';
+import { clearMap, renderMissions } from './missions';
 import { canonicalSchedule, scheduleStatus, type ScheduleStatus } from './schedule-status';
 import { $, call, json, showError, state } from './state';
 
@@ -36,7 +36,7 @@ function renderRobots(): void {
 				'tr',
 				{ 'data-thing': r.thing, 'data-connected': String(r.connected), class: r.thing === state.selected ? 'selected' : undefined, onclick: () => select(r.thing) },
 				h('td', {}, h('span', { class: r.connected ? 'dot on' : 'dot', title: r.connected ? 'connected' : 'not connected' }), r.thing, h('div', { class: 'muted' }, r.connected ? 'connected' : 'offline')),
-				h('td', {}, r.firmware ?? '—'),
+				h('td', { 'data-firmware': r.firmware ?? '' }, r.firmware ?? '—'),
 				h('td', { class: 'muted' }, ago(r.lastSeen, now)),
 				h('td', {}, scheduleCell(r)),
 				h('td', {}, controlButtons(r)),
@@ -61,13 +61,15 @@ function select(thing: string): void {
 	const r = state.robots.get(thing);
 	$<HTMLTextAreaElement>('schedule-editor').value = editorText(r?.schedule ?? null);
 	showError('schedule-error', undefined);
+	clearMap();
+	state.report = undefined;
 	renderAll();
 }
 
 // ---- the selected robot: shadows and schedule ------------------------------
 
 function shadowBlock(title: string, s: ShadowView | null, id: string) {
-	if (!s) return [h('div', {}, h('h3', {}, title), h('div', { class: 'muted' }, 'none yet'))];
+	if (!s) return [h('div', { style: 'grid-column: 1 / -1' }, h('h3', {}, title), h('div', { class: 'muted' }, 'none yet'))];
 	return [
 		h('div', {}, h('h3', {}, `${title} v${s.version} · desired`), h('pre', { 'data-testid': id + '-desired' }, json(s.desired))),
 		h('div', {}, h('h3', {}, 'reported'), h('pre', { 'data-testid': id + '-reported' }, json(s.reported))),
@@ -89,7 +91,7 @@ function renderDetail(): void {
 		return;
 	}
 	fill('detail-title', `${r.thing} — ${r.connected ? 'connected' : 'offline'}, firmware ${r.firmware ?? 'unknown'}, last seen ${ago(r.lastSeen, Date.now())}`);
-	fill('shadows', ...shadowBlock('schedule shadow', r.schedule, 'schedule'), ...shadowBlock('classic shadow', r.classic, 'classic'));
+	fill('shadows', ...shadowBlock('schedule shadow', r.schedule, 'schedule'), ...shadowBlock('status shadow', r.status, 'status'), ...shadowBlock('classic shadow', r.classic, 'classic'));
 	const s = scheduleStatus(r.schedule, state.written.get(r.thing));
 	const el = $('schedule-status');
 	el.dataset.state = s.value;

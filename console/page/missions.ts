@@ -64,6 +64,14 @@ export function renderMissions(): void {
 	if (thing && newest && !state.pinnedMap.has(thing) && (state.map?.thing !== thing || state.map.missionId !== newest.missionId)) void showMap(thing, newest.missionId);
 }
 
+/** No map on the canvas (another robot was selected). */
+export function clearMap(): void {
+	state.map = undefined;
+	$<HTMLCanvasElement>('map-canvas').width = 0;
+	fill('map-caption');
+	showError('map-error', undefined);
+}
+
 export async function showMap(thing: string, missionId: string): Promise<void> {
 	state.map = { thing, missionId };
 	fill('map-caption', `${thing} ${missionId}: fetching…`);
