@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import 'reflect-metadata';
@@ -13,9 +13,11 @@ import { startLocalCloud } from '../../cloud/local/index';
 import { createMemoryStorage, hostPorts, memoryLog, readCredentials } from '../../firmware/platform/host/index';
 import { Link } from '../../firmware/core/link/link';
 import { registerCaLocally, registerCaWithAws } from '../register-ca/register-ca';
+import { BoardFormError, linPreferences, linValue, mergeLinPreferences, nvsCsv, parseNvsCsv, readLinPreferences } from './board';
 import { ensureCaKeys, keyAttributes, openHsm, type Hsm } from './hsm';
 import { checkCsr, openProvisioner, provisionBatch, provisionOne, ProvisionError, simulatorCsr, thingName, type Provisioner } from './provision';
 import { createTestToken, softHsmModule, type TestToken } from './softhsm';
+import { createCa, issueDevice } from '../pki/dev-pki';
 
 const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]) };
 
@@ -82,8 +84,13 @@ const rsaKeys = async (bits: number) => (await webcrypto.subtle.generateKey({ ..
       assert.match(text, /Digital Signature, Key Encipherment/);
       assert.match(text, /CA:FALSE/);
       serials.add(r.record.certSerial);
-      assert.ok(existsSync(join(r.bundleDir, 'moddable', 'manifest.json')));
-      assert.ok(existsSync(join(r.bundleDir, 'moddable', 'cert.der')));
+      // the board's forms are data for its Preference "cred": the CSV and the lin fragment hold the bundle's DER
+      const nvs = parseNvsCsv(readFileSync(join(r.bundleDir, 'board', 'nvs.csv'), 'utf8')).get('cred');
+      assert.deepEqual(nvs?.get('cert'), new Uint8Array(readFileSync(join(r.bundleDir, 'cert.der'))));
+      assert.deepEqual(nvs?.get('ca'), p.caDer);
+      const lin = (await readLinPreferences(join(r.bundleDir, 'board', 'modpreferences.json')))['cred'];
+      assert.deepEqual(linValue(lin!['cert']!), nvs?.get('cert'));
+      assert.equal(nvs?.has('key'), existsSync(join(r.bundleDir, 'key.der')));
     }
     assert.equal(serials.size, 3);
     // the simulator's bundle has its key; a board's (CSR given, key on the robot) does not
@@ -211,5 +218,62 @@ const rsaKeys = async (bits: number) => (await webcrypto.subtle.generateKey({ ..
       await cloud.close();
       rmSync(cloudDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('tools/provision board forms: credentials as Preference data (NVS CSV for ESP32, modpreferences.json for lin)', () => {
+  let creds: { ca: Uint8Array; cert: Uint8Array; key: Uint8Array };
+  let dir: string;
+  before(async () => {
+    const ca = await createCa('Board Form CA');
+    const device = await issueDevice(ca, 'robot-BOARD001');
+    creds = { ca: ca.certDer, cert: device.certDer, key: device.keyDer };
+    dir = mkdtempSync(join(tmpdir(), 'board-form-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the CSV nvs_partition_gen.py takes: header, namespace cred, one hex2bin blob per key, no spaces', () => {
+    const csv = nvsCsv(creds);
+    const lines = csv.trimEnd().split('\n');
+    assert.deepEqual(lines.slice(0, 2), ['key,type,encoding,value', 'cred,namespace,,']);
+    assert.deepEqual(lines.slice(2).map((l) => l.split(',').slice(0, 3).join(',')), ['ca,data,hex2bin', 'cert,data,hex2bin', 'key,data,hex2bin']);
+    assert.ok(!/ /.test(csv));
+  });
+
+  it('the CSV parses back to the DER bytes', () => {
+    const back = parseNvsCsv(nvsCsv(creds));
+    assert.deepEqual([...back.keys()], ['cred']);
+    assert.deepEqual(Object.fromEntries(back.get('cred')!), creds);
+    // a robot that made its own key gets ca and cert only
+    assert.deepEqual([...parseNvsCsv(nvsCsv({ ca: creds.ca, cert: creds.cert })).get('cred')!.keys()], ['ca', 'cert']);
+  });
+
+  it('the lin form round-trips through the Preference file, next to the robot\'s own domain, which it keeps', async () => {
+    const file = join(dir, 'modpreferences.json');
+    // what lin preference.js wrote for the robot: a string and a buffer
+    writeFileSync(file, JSON.stringify({ robot: { 'mis.n': '7', 'ob.1': { buffer: '1,2,3' } }, cred: { stale: 'x' } }));
+    await mergeLinPreferences(file, linPreferences(creds));
+    const prefs = await readLinPreferences(file);
+    assert.deepEqual(prefs['robot'], { 'mis.n': '7', 'ob.1': { buffer: '1,2,3' } });
+    assert.deepEqual(Object.keys(prefs['cred']!), ['ca', 'cert', 'key'], 'the domain is replaced whole');
+    for (const k of ['ca', 'cert', 'key'] as const) assert.deepEqual(linValue(prefs['cred']![k]!), creds[k]);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    // a second domain (another identity) beside the first
+    await mergeLinPreferences(file, linPreferences({ ca: creds.ca, cert: creds.cert }, 'rogue'));
+    assert.deepEqual(Object.keys(await readLinPreferences(file)), ['robot', 'cred', 'rogue']);
+  });
+
+  it('refuses bad input with a clear error and changes nothing', async () => {
+    assert.throws(() => nvsCsv({ ...creds, cert: new TextEncoder().encode('-----BEGIN CERTIFICATE-----') }), (e: Error) => e instanceof BoardFormError && /"cert" expected DER .*PEM\? give DER/.test(e.message));
+    assert.throws(() => nvsCsv({ ...creds, key: creds.key.subarray(0, 100) }), /"key" expected one DER element of 100 bytes/);
+    assert.throws(() => nvsCsv(creds, 'credentials-of-robot'), /namespace expected 1-15 characters/);
+    assert.throws(() => parseNvsCsv('key,type,encoding,value\nca,data,hex2bin,3000\n'), /first entry must be a namespace/);
+    assert.throws(() => parseNvsCsv('key,type,encoding,value\ncred,namespace,,\nca,data,string,x\n'), /expected data,hex2bin/);
+    assert.throws(() => parseNvsCsv('key,type,encoding,value\ncred,namespace,,\nca,data,hex2bin,300\n'), /even number of hex digits/);
+    const file = join(dir, 'not-prefs.json');
+    writeFileSync(file, '[1,2]');
+    await assert.rejects(mergeLinPreferences(file, linPreferences(creds)), (e: Error) => e instanceof BoardFormError && /not a lin Preference file, left as it is/.test(e.message));
+    assert.equal(readFileSync(file, 'utf8'), '[1,2]');
+    await assert.rejects(mergeLinPreferences(file, { cred: { ca: { buffer: '1,2,999' } } }), /over 255/);
   });
 });

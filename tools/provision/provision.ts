@@ -6,7 +6,10 @@
 //   DIR/things/<thing>/              the simulator's credentials directory (readCredentials):
 //                                    ca.der (the broker's trust anchor: `serverCa`, e.g. Amazon Root
 //                                    CA 1), cert.der, cert.pem, key.der (only when the tool made the key)
-//   DIR/things/<thing>/moddable/     the board's form: manifest.json + the same DER resources
+//   DIR/things/<thing>/board/        the board's forms, data for its Preference store (board.ts), never
+//                                    resources of the image: nvs.csv (ESP32: ESP-IDF's NVS partition
+//                                    generator makes the image flashed at the nvs partition) and
+//                                    modpreferences.json (lin: merged into config.file.root's file)
 //
 // A robot's CSR is checked before anything is signed: signature (sha256WithRSAEncryption),
 // RSA-2048 with e = 65537, a subject that is exactly CN = thingName(serial) with no control
@@ -17,6 +20,7 @@ import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { linPreferences, nvsCsv } from './board';
 import { CA_KEY_ALG, ensureCaKeys, type Hsm } from './hsm';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -365,7 +369,7 @@ async function sameKey(csr: string | Uint8Array, certFile: string): Promise<bool
 
 async function writeBundle(p: Provisioner, thing: string, certDer: Uint8Array, certPem: string, keyDer: Uint8Array | undefined): Promise<string> {
   const dir = join(p.dir, 'things', thing);
-  const board = join(dir, 'moddable');
+  const board = join(dir, 'board');
   await mkdir(board, { recursive: true });
   const files: [string, Uint8Array | string, number?][] = [
     ['ca.der', p.serverCaDer],
@@ -374,10 +378,11 @@ async function writeBundle(p: Provisioner, thing: string, certDer: Uint8Array, c
   ];
   if (keyDer) files.push(['key.der', keyDer, 0o600]);
   for (const [name, data, mode] of files) await atomicWrite(join(dir, name), data, mode);
-  // Moddable: resources ca.der, cert.der (and key.der) read by firmware/platform/moddable/platform.ts
-  const resources = ['./ca', './cert', ...(keyDer ? ['./key'] : [])];
-  for (const [name, data, mode] of files) if (name.endsWith('.der')) await atomicWrite(join(board, name), data, mode);
-  await atomicWrite(join(board, 'manifest.json'), JSON.stringify({ resources: { '*': resources } }, null, 2) + '\n');
+  // the board's Preference "cred" as data (board.ts); with the key in them only the owner reads them
+  const creds = { ca: p.serverCaDer, cert: certDer, ...(keyDer ? { key: keyDer } : {}) };
+  const mode = keyDer ? 0o600 : 0o644;
+  await atomicWrite(join(board, 'nvs.csv'), nvsCsv(creds), mode);
+  await atomicWrite(join(board, 'modpreferences.json'), JSON.stringify(linPreferences(creds)) + '\n', mode);
   return dir;
 }
 
