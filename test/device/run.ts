@@ -324,32 +324,39 @@ async function main(): Promise<number> {
     return out;
   };
   /** undefined when the mission's item says mapReady and the decoded map is the device's, byte for byte. */
-  const mapStored = async (scenario: string): Promise<string | undefined> => {
-    const spec = fixtures.MAP_UPLOADS[scenario]!;
+  /** undefined when the mission's item says mapReady and the decoded map is the device's `bytes`, byte for byte. */
+  const decodedMapIs = async (missionId: string, bytes: number): Promise<string | { item: Record<string, unknown>; key: string }> => {
     const until = Date.now() + 15_000;
     let item: Record<string, unknown> | undefined;
     for (;;) {
       await cloud.rules.idle();
-      item = (await ddb.send(new GetCommand({ TableName: cloud.tables.missions, Key: { thing: THING, missionId: spec.missionId }, ConsistentRead: true }))).Item;
+      item = (await ddb.send(new GetCommand({ TableName: cloud.tables.missions, Key: { thing: THING, missionId }, ConsistentRead: true }))).Item;
       if (item?.mapReady === true || Date.now() > until) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (item?.mapReady !== true) return `missions item ${THING}/${spec.missionId} has no mapReady: ${JSON.stringify(item)}`;
-    const key = `decoded/${THING}/${spec.missionId}.map`;
+    if (item?.mapReady !== true) return `missions item ${THING}/${missionId} has no mapReady: ${JSON.stringify(item)}`;
+    const key = `decoded/${THING}/${missionId}.map`;
     let got: Uint8Array;
     try {
       got = await (await s3.send(new GetObjectCommand({ Bucket: 'maps', Key: key }))).Body!.transformToByteArray();
     } catch (e) {
       return `no decoded map at s3://maps/${key}: ${String(e)}`;
     }
-    const want = expectedMap(spec.missionId, spec.bytes);
+    const want = expectedMap(missionId, bytes);
     if (got.length !== want.length || Buffer.compare(Buffer.from(got), Buffer.from(want)) !== 0) {
       let at = 0;
       while (at < Math.min(got.length, want.length) && got[at] === want[at]) at++;
       return `decoded map s3://maps/${key} differs from the device's: ${got.length} bytes, expected ${want.length}, first difference at ${at}`;
     }
+    return { item, key };
+  };
+  const mapStored = async (scenario: string): Promise<string | undefined> => {
+    const spec = fixtures.MAP_UPLOADS[scenario]!;
+    const decoded = await decodedMapIs(spec.missionId, spec.bytes);
+    if (typeof decoded === 'string') return decoded;
+    const { item, key } = decoded;
     const u = uploads.get(spec.missionId);
-    console.log(`device: missions item ${THING}/${spec.missionId} mapReady, mapBytes ${String(item.mapBytes)}; s3://maps/${key} is the device's ${want.length} bytes` + (u ? `; upload ${u.bytes} bytes in ${u.ms} ms, heap peaks slot ${u.slotPeak} chunk ${u.chunkPeak}` : ''));
+    console.log(`device: missions item ${THING}/${spec.missionId} mapReady, mapBytes ${String(item.mapBytes)}; s3://maps/${key} is the device's ${spec.bytes} bytes` + (u ? `; upload ${u.bytes} bytes in ${u.ms} ms, heap peaks slot ${u.slotPeak} chunk ${u.chunkPeak}` : ''));
     if (scenario === 'map-upload-2m') {
       const small = uploads.get(fixtures.MAP_UPLOADS['map-upload-64k']!.missionId);
       if (!small || !u) return 'no heap peaks from both uploads';
@@ -686,6 +693,47 @@ async function main(): Promise<number> {
             metric({ name: 'ota.download_memory', smallBytes: small.bytes, largeBytes: large.bytes, smallSlotPeak: small.slotPeak, largeSlotPeak: large.slotPeak, smallChunkPeak: small.chunkPeak, largeChunkPeak: large.chunkPeak, slotGrowth: growth.slot, chunkGrowth: growth.chunk });
             if (growth.slot > 16384 || growth.chunk > 16384) return `the heap peak grew with the image: slot +${growth.slot}, chunk +${growth.chunk} bytes from ${small.bytes} to ${large.bytes} bytes (limit 16384)`;
             return undefined;
+          },
+        },
+      ],
+    },
+    {
+      // issues #9 and #14: a robot's day on one storage. Run 1 reports the factory schedule; the app edits it
+      // while the device is off; run 2 applies the edit, cleans (events, report), uploads an encrypted map of
+      // ROBOT_DAY_MAP_BYTES, then takes a firmware job published once the map is in (reboot, self-test)
+      name: 'robot-day',
+      step(s) {
+        missionStep(s);
+        otaStep(s);
+        if (s.event === 'day-done') return publish('1.1.0', 64 * 1024, 21);
+      },
+      runs: [
+        {
+          scenario: 'schedule-report',
+          async before() {
+            clearStorage();
+            clearFirmware();
+            (await up()).record.clear();
+            await clearMissions();
+            missionId = undefined;
+            if (await shadowDoc()) await dataPlane.send(new DeleteThingShadowCommand(SHADOW));
+          },
+          check: () => shadowIs({ tz: 'UTC0', entries: [] }),
+        },
+        {
+          scenario: 'robot-day',
+          verbose: true,
+          before: () => appSets(fixtures.APP_SCHEDULE),
+          async check() {
+            if (!missionId) return 'the device traced no started mission';
+            const shadow = await shadowIs(fixtures.APP_SCHEDULE);
+            if (shadow) return shadow;
+            const report = reportOnce(missionId) ?? (await onlyItem(missionId, 'finished'));
+            if (report) return report;
+            const decoded = await decodedMapIs(missionId, fixtures.ROBOT_DAY_MAP_BYTES);
+            if (typeof decoded === 'string') return decoded;
+            console.log(`device: missions item ${THING}/${missionId} mapReady; s3://maps/${decoded.key} is the device's ${fixtures.ROBOT_DAY_MAP_BYTES} bytes`);
+            return otaEnded('SUCCEEDED', '1.1.0', 1);
           },
         },
       ],

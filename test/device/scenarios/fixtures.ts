@@ -26,6 +26,9 @@ export const MAP_UPLOADS: Readonly<Record<string, { readonly missionId: string; 
 	'map-upload-2m': { missionId: 'm-map2m', bytes: 2 * 1024 * 1024 },
 });
 
+/** The robot day's map (robot-day.ts): generated as the map-upload ones are, from the mission id; at least 1 MB. */
+export const ROBOT_DAY_MAP_BYTES = 1024 * 1024;
+
 /**
  * A deterministic pseudo-map, generated in pieces so the device never holds it: byte i of
  * the map for `seed` (an LCG in 32-bit integer arithmetic, the same in XS and in Node).

@@ -18,6 +18,7 @@ import { missionCut, missionRecover, missionReport } from './mission';
 import cryptoKat from './crypto-kat';
 import { mapUpload2m, mapUpload64k } from './map-upload';
 import { ota } from './ota';
+import { robotDay } from './robot-day';
 
 export interface Context {
 	readonly link: Link;
@@ -49,6 +50,8 @@ export interface Scenario {
 	readonly missionMsPerMin?: number;
 	/** The robot runs its OTA agent (firmware/platform/moddable/firmware.ts); a reboot ends the run with `step reboot` and the runner starts the app again. */
 	readonly ota?: boolean;
+	/** The robot uploads a map of this many bytes after every report that promises one (createRobot's `upload`, native crypto). */
+	readonly mapBytes?: number;
 	run(c: Context): void;
 }
 
@@ -70,4 +73,5 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	'map-upload-64k': mapUpload64k,
 	'map-upload-2m': mapUpload2m,
 	ota,
+	'robot-day': robotDay,
 });

@@ -16,6 +16,8 @@ import { createRobot, type Robot } from '../../../firmware/core/robot/robot';
 import { createModdablePorts, loadCredentials } from '../../../firmware/platform/moddable/platform';
 import { moddableOta } from '../../../firmware/platform/moddable/firmware';
 import { createModdableHttpPort } from '../../../firmware/platform/moddable/http';
+import { createModdableDeviceKey, moddableCrypto } from '../../../firmware/platform/moddable/crypto';
+import { generatedMap } from './map-upload';
 import type { LogFields, LogLevel } from '../../../firmware/ports';
 import { SCENARIOS, type Scenario } from './index';
 import { scaledMissionPorts } from './mission-clock';
@@ -71,7 +73,11 @@ function run(): void {
 				})
 			: undefined;
 		if (typeof ota === 'string') return finish(false, ota);
-		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000, ...(ota ? { ota } : {}) }, missionPorts);
+		const mapBytes = scenario.mapBytes;
+		const upload = mapBytes
+			? { crypto: moddableCrypto, deviceKey: createModdableDeviceKey(credentials.key), http: createModdableHttpPort(), map: (job: { missionId: string }) => generatedMap(job.missionId, mapBytes, () => {}) }
+			: undefined;
+		robot = createRobot(ports, { thing, endpoint, link: tuning, shadowTimeoutMs: 5_000, ...(ota ? { ota } : {}), ...(upload ? { upload } : {}) }, missionPorts);
 		link = robot.link;
 	} else {
 		link = new Link(ports, { ...tuning, clientId: thing, endpoint });

@@ -36,7 +36,7 @@ export function heapNow(ids: { slot: number; chunk: number }): Heap {
 }
 
 /** The map of `missionId` as a MapSource: generated into one reused buffer, piece by piece. */
-function generatedMap(missionId: string, length: number, onPiece: () => void): MapSource {
+export function generatedMap(missionId: string, length: number, onPiece: () => void): MapSource {
 	return {
 		length,
 		open() {

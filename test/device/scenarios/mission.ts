@@ -31,15 +31,15 @@ import { seededRandom } from './mission-clock';
 
 /** Real ms per simulated minute: a 60-minute mission takes 3 s. */
 export const MISSION_MS_PER_MIN = 50;
-const MODEL: CleaningModel = Object.freeze({ ...TYPICAL_HOME, stuckRate: 0 });
-const SEED = 0x5eed;
+export const MODEL: CleaningModel = Object.freeze({ ...TYPICAL_HOME, stuckRate: 0 });
+export const SEED = 0x5eed;
 /** mission-cut: the power goes once this much is cleaned (about a third of the home). */
 const CUT_AT_M2 = 20;
 /** Log events that must not happen in these scenarios. */
 const BAD_EVENTS = Object.freeze(['mission.events_dropped', 'mission.report_invalid', 'mission.report_refused', 'mission.current_unreadable', 'outbox.refused']);
 const REPORT_TOPIC = /^\$aws\/rules\/mission_report\/robots\/[^/]+\/missions\/(m-[0-9a-z]+)\/report$/;
 
-function watchLog(c: Context): void {
+export function watchLog(c: Context): void {
 	c.onLog((event, fields) => {
 		if (BAD_EVENTS.indexOf(event) >= 0) c.fail('log event ' + event + ' ' + JSON.stringify(fields ?? {}));
 	});
