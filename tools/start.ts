@@ -1,28 +1,32 @@
 /*
- * `npm start`: the local cloud and simulated robots (the firmware's core on the
- * host platform, each robot behind its own link the story can cut), told as a
- * timeline:
+ * `npm start`: the local cloud and simulated robots (the firmware's core on the host
+ * platform, each robot behind its own link the story can cut), told as a timeline:
  *   boot and connect over mutual TLS, sync the schedule shadow;
  *   go offline, while the owner changes the schedule in the app;
  *   come back, apply the edit, report it;
  *   clean (a one-hour mission on a fast clock) with progress, report it once;
  *   encrypt the mission's map on the robot and upload it; the cloud decrypts it, mapReady;
- *   lose the broker mid-mission, keep cleaning, deliver the report when it is back.
+ *   lose the broker mid-mission, keep cleaning, deliver the report when it is back;
+ *   take a signed firmware update through IoT Jobs: download, verify, reboot, self-test, SUCCEEDED.
+ * With --aws, one robot against a real AWS IoT endpoint instead (tools/start-aws.ts).
  *
  *   npm start -- [--robots N] [--keep] [--verbose] [--data DIR] [--ms-per-min MS] [--no-console]
- *
- * The console (console/server.ts) shows it all live in a browser; its URL is printed at the start.
+ *   npm start -- --aws [--endpoint HOST] --credentials DIR [--region R]
+ * (tools/start-args.ts checks them.) The console (console/server.ts) shows it all live in a
+ * browser; its URL is printed at the start.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { DescribeJobExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { S3Client } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, readCredentials } from '../firmware/platform/host/index';
 import { CleaningSimulator } from '../firmware/sim/cleaning';
 import { simulatedMap } from '../firmware/sim/map';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
+import { createFileSlots, hostCodeSigning } from '../firmware/platform/host/firmware';
 import { createHttpPort } from '../firmware/platform/host/http';
 import type { LogPort } from '../firmware/ports';
 import { scaledPorts } from '../firmware/sim/clock';
@@ -33,73 +37,73 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { TABLES } from '../cloud/tables';
 import { ianaToPosix } from './tz/iana-to-posix';
+import { createSigningIdentity, localThingArn, publishFirmware } from './ota/ota';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { startConsole } from '../console/server';
+import { parseStartArgs, type StartOptions } from './start-args';
+import { narrate, timeline } from './start-timeline';
 
-const { values } = parseArgs({
-	options: {
-		robots: { type: 'string', default: '1' },
-		keep: { type: 'boolean', default: false },
-		data: { type: 'string', default: '.data' },
-		verbose: { type: 'boolean', default: false },
-		'ms-per-min': { type: 'string', default: '40' },
-		'no-console': { type: 'boolean', default: false },
-	},
-});
-function int(name: string, v: string, min: number, max: number): number {
-	const n = Number(v);
-	if (!Number.isInteger(n) || n < min || n > max) {
-		console.error(`--${name} expected ${min}..${max}, got ${v}`);
-		process.exit(2);
-	}
-	return n;
+let options: StartOptions;
+try {
+	options = parseStartArgs(process.argv.slice(2), process.env);
+} catch (e) {
+	console.error(`npm start: ${(e as Error).message}`);
+	process.exit(2);
 }
-const count = int('robots', values.robots!, 1, 1000);
-const msPerMin = int('ms-per-min', values['ms-per-min']!, 1, 60_000);
-
-const t0 = performance.now();
-const tty = process.stdout.isTTY;
-const color = tty ? (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m` : (_c: number, s: string) => s;
-function say(who: string, what: string, detail = ''): void {
-	const t = ((performance.now() - t0) / 1000).toFixed(2).padStart(6);
-	console.log(`${color(90, t + 's')}  ${who.padEnd(9)} ${what}${detail ? '  ' + color(90, detail) : ''}`);
+const say = timeline(process.stdout.isTTY === true);
+if (options.mode === 'aws') {
+	const { startAws } = await import('./start-aws');
+	await startAws(options, say);
+	process.exit(0);
 }
-function bar(fraction: number, width = 24): string {
-	const n = Math.round(Math.max(0, Math.min(1, fraction)) * width);
-	return '[' + '#'.repeat(n) + '.'.repeat(width - n) + ']';
-}
+const count = options.robots;
+const msPerMin = options.msPerMin;
+const verbose = options.verbose;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const things = Array.from({ length: count }, (_, i) => 'robot-' + (i + 1));
 const cloud = await startLocalCloud({
-	dataDir: path.join(values.data!, 'local-cloud'),
+	dataDir: path.join(options.data, 'local-cloud'),
 	things,
 	log: (e) => {
-		if (values.verbose || e.level === 'error') say('cloud', e.event, JSON.stringify(e));
+		if (verbose || e.level === 'error') say('cloud', e.event, JSON.stringify(e));
 	},
 });
 say('cloud', 'local cloud up', `${cloud.endpoints.mqtt}  shadows ${cloud.endpoints.iotData}  CA ${cloud.endpoints.caPath}`);
 const aws = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };
 const app = new IoTDataPlaneClient({ ...aws, endpoint: cloud.endpoints.iotData });
 const ddb = createDocumentClient({ ...aws, endpoint: cloud.endpoints.dynamodb });
+const iot = new IoTClient({ ...aws, endpoint: cloud.endpoints.iot });
+const s3 = new S3Client({ ...aws, endpoint: cloud.endpoints.s3, forcePathStyle: true });
+// the firmware's code-signing identity: the robots trust its certificate, the operator signs with its key
+const signing = await createSigningIdentity();
 
 // missions run on a clock `60000 / msPerMin` times faster than the link's
 const scale = 60_000 / msPerMin;
 
+/**
+ * A simulated robot and what a person (or the console) can do to it. `robot` and `sim` are
+ * new objects after a reboot (a firmware update); the controls always act on the current ones.
+ */
 interface Sim {
-	thing: string;
+	readonly thing: string;
+	readonly proxy: Proxy;
 	robot: Robot;
 	sim: CleaningSimulator;
-	proxy: Proxy;
+	/** Its Wi-Fi goes: live connections drop, new ones are refused. */
+	offline(): void;
+	online(): void;
+	/** "Clean now" in the app; the mission id, or undefined when one is running. */
+	mission(): string | undefined;
 }
 
 async function makeRobot(thing: string): Promise<Sim> {
-	const dir = path.join(values.data!, 'robots', thing);
+	const dir = path.join(options.data, 'robots', thing);
 	fs.mkdirSync(dir, { recursive: true });
 	const quiet = count > 3 && thing !== 'robot-1';
 	const log: LogPort = {
 		log(level, event, fields) {
-			if (values.verbose || level === 'error') say(thing, event, JSON.stringify(fields ?? {}));
+			if (verbose || level === 'error') say(thing, event, JSON.stringify(fields ?? {}));
 		},
 	};
 	const storage = createFileStorage(path.join(dir, 'storage'));
@@ -108,82 +112,70 @@ async function makeRobot(thing: string): Promise<Sim> {
 	// the home's floor plan is the robot's own: seeded by its name
 	const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
 	const missionPorts = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, msPerMin);
-	const robot = createRobot(
-		hostPorts(storage, log),
-		{
-			thing,
-			endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...credentials, serverName: 'localhost' } },
-			link: { backoff: { baseMs: 250, capMs: 4000 } },
-			// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
-			upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
+	let rebooting = false;
+	const slot = createFileSlots(path.join(dir, 'slots'), {
+		factoryVersion: '1.0.0',
+		// a reboot is a new robot over the same storage and slots, as on the board
+		onReboot() {
+			if (rebooting) return;
+			rebooting = true;
+			setTimeout(() => {
+				s.sim.stop();
+				s.robot.stop();
+				say(thing, 'reboot');
+				boot();
+				say(thing, `booted firmware ${s.robot.ota!.agent.version}`, s.robot.ota!.agent.state.value === 'testing' ? 'on probation until its self-test passes' : '');
+				s.robot.start();
+				rebooting = false;
+			}, 50);
 		},
-		missionPorts,
-	);
-	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
-	robot.onDue((d) => sim.run('schedule', d.entryId));
-	if (!quiet) {
-		robot.link.listen({
-			state: (s) => say(thing, 'link ' + s.value, s.value === 'connected' ? `session present: ${s.sessionPresent ? 'yes' : 'no'}` : s.value === 'waiting' ? `attempt ${s.attempt}: ${s.reason}` : ''),
-			delivered: (seq, topic) => topic.includes('/report') && say(thing, 'report acknowledged by the broker (PUBACK)', `outbox #${seq}`),
-		});
-		let lastState = '';
-		robot.schedule.listen((s) => {
-			if (s.value === lastState) return;
-			lastState = s.value;
-			if (s.value === 'synced') say(thing, 'schedule in sync with its shadow', `${s.owned.value.entries.length} entries, tz ${s.owned.value.tz}`);
-		});
-		let lastBar = -1;
-		robot.missions.listen((s, effects) => {
-			for (const fx of effects) {
-				if (fx.type !== 'event') continue;
-				if (fx.name === 'started') say(thing, `mission ${fx.mission} started`, `trigger ${fx.data.trigger}, battery ${fx.data.battery}%`);
-				if (fx.name === 'progress' && s.value === 'running') {
-					const f = Number(fx.data.areaM2) / 65;
-					const step = Math.floor(f * 4);
-					if (step !== lastBar) {
-						lastBar = step;
-						say(thing, `cleaning ${bar(f)} ${fx.data.areaM2} m²`, `battery ${fx.data.battery}%`);
-					}
-				}
-				if (fx.name === 'error') say(thing, `mission error ${fx.data.code}`, fx.data.fatal ? 'fatal: heading home' : 'cleared, cleaning on');
-				if (fx.name === 'docked') {
-					lastBar = -1;
-					say(thing, `mission ${fx.mission} ${fx.data.outcome}, docked`, `${fx.data.areaM2} m² in ${Math.round(Number(fx.data.durationS) / 60)} min`);
-				}
-			}
-		});
-		let quarter = 0;
-		robot.maps?.listen({
-			started(m, bytes) {
-				quarter = 0;
-				say(thing, `map of ${m}: encrypting on the robot (Encryption SDK, AES-256-GCM) into a presigned S3 PUT`, `${bytes.toLocaleString('en-US')} bytes, 1448 x 1448 occupancy grid`);
+	});
+	const boot = () => {
+		const robot = createRobot(
+			hostPorts(storage, log),
+			{
+				thing,
+				endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...credentials, serverName: 'localhost' } },
+				link: { backoff: { baseMs: 250, capMs: 4000 } },
+				// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
+				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
+				ota: { slot, signing: hostCodeSigning, http: createHttpPort(), certificate: signing.certificateDer, selfTest: { deadlineMs: 30_000 } },
 			},
-			progress(_m, sent, total) {
-				const q = Math.floor((sent / total) * 4);
-				if (q <= quarter) return;
-				quarter = q;
-				say(thing, `map upload ${bar(sent / total)} ${q * 25}%`, `${sent.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} bytes`);
-			},
-			uploaded: (m, bytes, ms) => say(thing, `map of ${m} uploaded`, `${bytes.toLocaleString('en-US')} bytes in ${Math.round(ms)} ms`),
-			failed: (m, e, retry) => say(thing, `map of ${m} ${retry ? 'waits for the network' : 'given up'}`, e.code),
-		});
-	}
-	return { thing, robot, sim, proxy };
+			missionPorts,
+		);
+		const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
+		robot.onDue((d) => sim.run('schedule', d.entryId));
+		if (!quiet) narrate(robot, say);
+		s.robot = robot;
+		s.sim = sim;
+	};
+	const s: Sim = {
+		thing,
+		proxy,
+		robot: undefined as unknown as Robot,
+		sim: undefined as unknown as CleaningSimulator,
+		offline: () => proxy.cut(),
+		online: () => proxy.restore(),
+		mission: () => s.sim.run('app'),
+	};
+	boot();
+	return s;
 }
 
 const sims = await Promise.all(things.map(makeRobot));
-const konsole = values['no-console']
-	? undefined
-	: await startConsole({
+const konsole = options.console
+	? await startConsole({
 			cloud,
-			robots: sims.map((s) => ({ thing: s.thing, offline: () => s.proxy.cut(), online: () => s.proxy.restore(), mission: () => s.sim.run('app') })),
+			robots: sims.map((s) => ({ thing: s.thing, offline: () => s.offline(), online: () => s.online(), mission: () => s.mission() })),
 			log: (level, event, fields) => {
-				if (values.verbose || level === 'error') say('console', event, JSON.stringify(fields ?? {}));
+				if (verbose || level === 'error') say('console', event, JSON.stringify(fields ?? {}));
 			},
-		});
-if (konsole) say('console', `open ${konsole.url}`, 'the system live, with the app\'s and the operator\'s actions; --keep keeps it up');
+		})
+	: undefined;
+if (konsole) say('console', `open ${konsole.url}`, "the system live, with the app's and the operator's actions; --keep keeps it up");
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
+	if (stopping) process.exit(code);
 	stopping = true;
 	for (const s of sims) {
 		s.sim.stop();
@@ -191,6 +183,9 @@ async function shutdown(code: number): Promise<never> {
 		await s.proxy.close();
 	}
 	app.destroy();
+	ddb.destroy();
+	iot.destroy();
+	s3.destroy();
 	await konsole?.close();
 	await cloud.close();
 	say('story', code === 0 ? 'stopped cleanly' : 'stopped with errors');
@@ -202,7 +197,7 @@ process.on('SIGTERM', () => void shutdown(0));
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
 	const t = Date.now();
 	while (!(await cond())) {
-		if (stopping) return;
+		if (stopping) return new Promise(() => {}); // Ctrl-C: shutdown() exits; the story stops here
 		if (Date.now() - t > ms) throw new Error('timed out: ' + what);
 		await sleep(25);
 	}
@@ -223,6 +218,12 @@ async function mapReady(thing: string, missionId: string): Promise<Record<string
 	return item!;
 }
 
+/** The next minor version after the running one: a second `npm start` over the same data updates again. */
+function nextVersion(v: string): string {
+	const [major, minor] = v.split('.').map(Number);
+	return `${major}.${minor! + 1}.0`;
+}
+
 try {
 	const first = sims[0]!;
 	const thing = first.thing;
@@ -231,7 +232,7 @@ try {
 	await until('all in sync', () => sims.every((s) => s.robot.schedule.state.value === 'synced'));
 
 	say('story', `${thing} loses its Wi-Fi; the owner edits the schedule in the app meanwhile`);
-	first.proxy.cut();
+	first.offline();
 	await until('offline', () => first.robot.link.state.value !== 'connected');
 	const zone = 'Europe/Berlin';
 	const schedule: Schedule = { tz: ianaToPosix(zone), entries: [{ id: 'weekday-morning', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }] };
@@ -242,7 +243,7 @@ try {
 	await sleep(800);
 
 	say('story', `${thing} is back`);
-	first.proxy.restore();
+	first.online();
 	await until('edit applied and reported', async () => {
 		const s = await shadow(thing);
 		return s.state.desired === undefined && first.robot.schedule.state.value === 'synced' && first.robot.schedule.value.entries.length === 1;
@@ -251,7 +252,7 @@ try {
 	say(thing, 'applied the edit, reported it, cleared desired', next ? `next mission ${new Date(next.utcMs).toISOString()} (${next.entryId})` : '');
 
 	say('story', `the owner presses "clean now" (a one-hour mission on a ${Math.round(scale)}x clock); its map follows the report`);
-	const id = first.sim.run('app');
+	const id = first.mission();
 	await until('mission done', () => first.robot.missions.state.value === 'idle' && first.robot.link.outbox.size === 0, 60_000);
 	await cloud.rules.idle();
 	const row = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t AND missionId = :m', ExpressionAttributeValues: { ':t': thing, ':m': id } }));
@@ -277,9 +278,26 @@ try {
 	const all = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t', ExpressionAttributeValues: { ':t': thing } }));
 	say('cloud', `${thing} has ${all.Items?.length ?? 0} mission reports in the table, one per mission`, (all.Items ?? []).map((i) => i.missionId + (i.mapReady ? ' (map)' : '')).join(' '));
 
-	if (!values.keep) await shutdown(0);
+	const running = first.robot.ota!.agent.version;
+	const version = nextVersion(running);
+	const image = new Uint8Array(1_500_000).map((_, i) => (i * 31 + (i >> 9)) & 255);
+	say('story', `the operator ships firmware ${version} (${running} runs now): signed, uploaded, an IoT Job for ${thing}`);
+	const { jobId } = await publishFirmware({ iot, s3, image, version, signingKey: signing.keyPem, things: [thing], thingArn: localThingArn });
+	say('operator', `job ${jobId} created`, `ECDSA P-256 over SHA-256; ${image.length.toLocaleString('en-US')} bytes in s3://firmware; presigned URL in the job document`);
+	let status = '';
+	await until('the job to end', async () => {
+		const r = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }));
+		status = r.execution?.status ?? '';
+		return ['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED'].includes(status);
+	}, 90_000);
+	if (status !== 'SUCCEEDED') throw new Error(`the firmware job ended ${status}`);
+	say('operator', `job ${jobId}: SUCCEEDED`, `${thing} runs ${first.robot.ota!.agent.version}, marked valid after its self-test`);
+
+	if (!options.keep) await shutdown(0);
 	say('story', 'running; Ctrl-C stops');
 } catch (e) {
-	say('story', 'FAILED: ' + (e as Error).message);
-	await shutdown(1);
+	if (!stopping) {
+		say('story', 'FAILED: ' + (e as Error).message);
+		await shutdown(1);
+	}
 }
