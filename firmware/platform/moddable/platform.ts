@@ -2,14 +2,12 @@
  * The Moddable platform in one place: the ports the core needs, the device's TLS
  * credentials, and the SNTP clock setter.
  *
- * Credentials are never in source. On a device the factory provisioning step writes
- * them to Preference (NVS) domain "cred", keys "ca", "cert", "key" (DER; "key" is an
- * unencrypted PKCS#8 RSA key). A build may instead carry them as resources named
- * `<prefix>ca.der`, `<prefix>cert.der`, `<prefix>key.der` (the lin test build generates
- * them into its build directory at test time); Preference wins when both exist.
+ * Credentials are data, never in source nor in the image (issue #14): provisioning writes
+ * them to Preference domain "cred", keys "ca", "cert", "key" (DER; "key" is an unencrypted
+ * PKCS#8 RSA key): an NVS partition image on ESP32, the lin Preference file on the simulator
+ * (tools/provision/board.ts makes both). One image thus serves every robot.
  */
 import Preference from 'preference';
-import Resource from 'Resource';
 import { checkIdentity } from '../../core/identity/identity';
 import type { LogLevel, TlsCredentials } from '../../ports';
 import { createSocketPort } from './socket';
@@ -38,24 +36,22 @@ export function createModdablePorts(o: PlatformOptions = {}) {
 	};
 }
 
-function fromPreference(key: string): Uint8Array | undefined {
-	const v = Preference.get('cred', key);
+function fromPreference(domain: string, key: string): Uint8Array | undefined {
+	const v = Preference.get(domain, key);
 	return v instanceof ArrayBuffer ? new Uint8Array(v) : undefined;
 }
 
-function fromResource(name: string): Uint8Array | undefined {
-	if (!Resource.exists(name)) return undefined;
-	// a Resource is a read-only host buffer in flash: copy into RAM only what TLS keeps
-	return new Uint8Array(new Resource(name).slice(0));
-}
-
-/** The device's TLS credentials and its thing name (the certificate's CN), or a string saying which part is missing or why they are refused. */
-export function loadCredentials(resourcePrefix = ''): (TlsCredentials & { readonly thing: string }) | string {
-	const ca = fromPreference('ca') ?? fromResource(resourcePrefix + 'ca.der');
-	const cert = fromPreference('cert') ?? fromResource(resourcePrefix + 'cert.der');
-	const key = fromPreference('key') ?? fromResource(resourcePrefix + 'key.der');
+/**
+ * The device's TLS credentials and its thing name (the certificate's CN) from Preference
+ * `domain` (another domain holds another identity, e.g. a test's), or a string saying which
+ * part is missing or why they are refused.
+ */
+export function loadCredentials(domain = 'cred'): (TlsCredentials & { readonly thing: string }) | string {
+	const ca = fromPreference(domain, 'ca');
+	const cert = fromPreference(domain, 'cert');
+	const key = fromPreference(domain, 'key');
 	const missing = [ca ? '' : 'ca', cert ? '' : 'cert', key ? '' : 'key'].filter((x) => x);
-	if (missing.length) return 'no device credentials (' + missing.join(', ') + ') in Preference "cred" or resources "' + resourcePrefix + '*.der"';
+	if (missing.length) return 'no device credentials (' + missing.join(', ') + ') in Preference "' + domain + '": provision this device (tools/provision, npm run flash)';
 	// refuse to start with a key that is not the certificate's (the broker would refuse every handshake)
 	const identity = checkIdentity(cert!, key!);
 	if (!identity.ok) return 'device credentials: ' + identity.error.code + ': ' + identity.error.reason;

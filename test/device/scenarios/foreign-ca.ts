@@ -1,13 +1,14 @@
 /*
- * (d) A device certificate issued by another CA (resources rogue-cert.der/rogue-key.der;
- * the trust anchor for the broker is still the right CA). The broker must refuse the
- * handshake: PASS after two refused attempts, FAIL if the link ever gets a CONNACK.
+ * (d) A device certificate issued by another CA (Preference domain "rogue", which the runner
+ * writes beside the device's own "cred"; the trust anchor for the broker is still the right
+ * CA). The broker must refuse the handshake: PASS after two refused attempts, FAIL if the
+ * link ever gets a CONNACK.
  */
 import type { Scenario } from './index';
 
 const scenario: Scenario = {
 	timeoutMs: 20_000,
-	credentials: 'rogue-',
+	credentials: 'rogue',
 	run(c) {
 		let refused = 0;
 		c.link.listen({

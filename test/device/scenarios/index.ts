@@ -42,7 +42,7 @@ export interface Context {
 
 export interface Scenario {
 	readonly timeoutMs: number;
-	/** Resource name prefix of the credentials to use ('' = the device's own). */
+	/** Preference domain of the credentials to use (default "cred", the device's own). */
 	readonly credentials?: string;
 	/** Build the whole robot (createRobot) rather than a bare Link; the scenario starts it. */
 	readonly robot?: boolean;

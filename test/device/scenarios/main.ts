@@ -38,7 +38,7 @@ function run(): void {
 	const thing = String(config.thing ?? '');
 	const port = Number(config.port);
 	if (!thing || !(port > 0)) return finish(false, 'config needs thing=NAME and port=N');
-	const credentials = loadCredentials(scenario.credentials ?? '');
+	const credentials = loadCredentials(scenario.credentials);
 	if (typeof credentials === 'string') return finish(false, credentials);
 
 	const base = createModdablePorts({ domain: 'robot', logLevel: 'info' });
