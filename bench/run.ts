@@ -44,6 +44,7 @@ import { Link, type LinkPorts } from '../firmware/core/link/link';
 import { createMemoryStorage, hostPorts, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import type { TlsCredentials } from '../firmware/ports';
 import { fmt, median, percentile, round } from './stats';
+import { OTA_SCENARIOS, otaMarkdown } from './device-ota';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -385,7 +386,7 @@ async function deviceLin(): Promise<DeviceResult> {
 	if (!process.env.MODDABLE) return { skipped: 'MODDABLE is not set (export MODDABLE=/opt/moddable-8.2.3 PATH=$MODDABLE/build/bin/lin/release:$PATH)' };
 	const port = await freePortPair();
 	const t0 = performance.now();
-	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/device/run.ts'), 'echo'], {
+	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/device/run.ts'), 'echo', ...OTA_SCENARIOS], {
 		cwd: root,
 		env: { ...process.env, DEVICE_BROKER_PORT: String(port) },
 		stdio: ['ignore', 'pipe', 'pipe'],
@@ -400,7 +401,7 @@ async function deviceLin(): Promise<DeviceResult> {
 	});
 	const err: string[] = [];
 	child.stderr!.on('data', (b: Buffer) => err.push(...b.toString().split('\n').filter(Boolean)));
-	const limitMs = 150_000;
+	const limitMs = 600_000; // echo, then the ota and robot-day cases (each several app starts)
 	const killer = setTimeout(() => child.kill('SIGTERM'), limitMs);
 	const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
 	clearTimeout(killer);
@@ -558,6 +559,7 @@ function markdown(r: Results): string {
 			}
 			if (scen) rows.push(['build / run', `${scen.buildMs ?? '?'} ms / ${scen.runMs ?? '?'} ms`]);
 			md.push(table(['metric', 'value'], rows), '');
+			md.push(...otaMarkdown(v.metrics, table));
 			if (!v.ok) md.push('Failed: ' + (v.error ?? '') + '\n\n```\n' + (v.tail ?? []).join('\n') + '\n```', '');
 			md.push(
 				'`test/device/run.ts echo` (mutual TLS, CONNECT + SUBSCRIBE, one QoS 1 echo) against the local broker. Times are `Time.ticks` differences inside the app. Memory figures are the peaks of the `instruments` lines the debug build prints once a second (bytes), so short peaks between samples are missed; the simulator\'s heaps are sized by the manifest, not the MCU.',

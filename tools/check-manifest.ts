@@ -9,6 +9,10 @@
  *   under its repository path (the name XS resolves it by), and in `preload`
  *   unless the manifest says why not;
  * - every Moddable module imported by name comes from a manifest the build includes.
+ * A platform section may map a reached module to another file with the same exports (the
+ * firmware slots: files on lin, the SDK's `ota` on esp32); that file's imports are checked
+ * for that platform too. A `*` mapping covers a folder's files, not its subfolders (as in
+ * mcconfig).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,8 +48,8 @@ interface Manifest {
 	[k: string]: unknown;
 }
 
-export async function checkManifest(manifestPath = path.join(root, 'manifest.json'), entry = path.join(root, 'firmware/main.ts')): Promise<string[]> {
-	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+/** The repository modules (paths without .ts) and the bare (Moddable) module names `entry` reaches. */
+async function reach(entry: string): Promise<{ modules: string[]; bare: Set<string> }> {
 	const bare = new Set<string>();
 	const result = await esbuild.build({
 		entryPoints: [entry],
@@ -63,22 +67,45 @@ export async function checkManifest(manifestPath = path.join(root, 'manifest.jso
 						bare.add(args.path);
 						return { path: args.path, external: true };
 					});
+					// a module of native host functions (`function f() @ "xs_f"`) imports nothing: a leaf
+					b.onLoad({ filter: /\.js$/ }, (args) => {
+						const text = fs.readFileSync(args.path, 'utf8');
+						return /\)\s*@\s*"/.test(text) ? { contents: '', loader: 'js' } : undefined;
+					});
 				},
 			},
 		],
 	});
-	const reached = Object.keys(result.metafile!.inputs)
-		.map((f) => path.relative(root, path.resolve(root, f)).replace(/\.ts$/, ''))
+	const modules = Object.keys(result.metafile!.inputs)
+		.map((f) => path.relative(root, path.resolve(root, f)).replace(/\.(ts|js)$/, ''))
 		.filter((f) => !f.startsWith('node_modules'));
+	return { modules, bare };
+}
+
+export async function checkManifest(manifestPath = path.join(root, 'manifest.json'), entry = path.join(root, 'firmware/main.ts')): Promise<string[]> {
+	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+	const main = await reach(entry);
 	const problems: string[] = [];
 	for (const [platform, section] of Object.entries(manifest.platforms ?? {})) {
+		const reached = [...main.modules];
+		const bare = new Set(main.bare);
+		// a platform's own file under a reached module's name: its imports are this platform's too
+		for (const m of main.modules) {
+			const own = section.modules?.[m];
+			if (typeof own !== 'string' || own === './' + m) continue;
+			const file = own.replace(/^\.\//, '');
+			const sub = await reach(path.join(root, file + '.ts'));
+			for (const x of sub.modules) if (x !== file && !reached.includes(x)) reached.push(x);
+			for (const b of sub.bare) bare.add(b);
+		}
 		const modules = { ...manifest.modules, ...section.modules };
 		const preload = new Set([...(manifest.preload ?? []), ...(section.preload ?? [])]);
 		// a module may stay out of preload when the manifest's "//preload" note names it and says why
 		const why = String(manifest['//preload'] ?? '');
 		const mapped = (m: string) =>
 			modules[m] === './' + m ||
-			Object.entries(modules).some(([k, v]) => k.endsWith('*') && v.endsWith('*') && m.startsWith(k.slice(0, -1)) && v.slice(0, -1) === './' + k.slice(0, -1));
+			(typeof section.modules?.[m] === 'string' && main.modules.includes(m)) ||
+			Object.entries(modules).some(([k, v]) => k.endsWith('*') && v.endsWith('*') && m.startsWith(k.slice(0, -1)) && !m.slice(k.length - 1).includes('/') && v.slice(0, -1) === './' + k.slice(0, -1));
 		const preloaded = (m: string) => preload.has(m) || [...preload].some((p) => p.endsWith('*') && m.startsWith(p.slice(0, -1)));
 		const includes = [...(manifest.include ?? []), ...(section.include ?? [])];
 		for (const m of reached) {

@@ -1,7 +1,7 @@
 /*
  * Typings for the SDK modules the firmware-update adapters use that $(MODDABLE)/typings
  * leaves out, as the SDK's sources define them (modules/crypt/etc/ecdsa.js, x509.js;
- * build/devices/esp32/modules/ota/ota.js), and for our native firmware-boot.js.
+ * build/devices/esp32/modules/ota/ota.js); slots/firmware-boot.js has its own .d.ts.
  * Only what is called.
  */
 declare module 'ecdsa' {

@@ -10,8 +10,8 @@
  * in mulinv, not answer false).
  *
  * `moddableOta` assembles the robot's `ota` config (core/robot/robot.ts) for firmware/main.ts
- * and the device test build alike: the slots of this platform (firmware-slots.ts on lin,
- * firmware-esp32.ts on ESP32, chosen by manifest.json), this signing port, HTTP for the
+ * and the device test build alike: the slots of this platform (slots/firmware-slots.ts on
+ * lin, slots/esp32.ts on ESP32, chosen by manifest.json), this signing port, HTTP for the
  * image, and the code-signing certificate, which is public: a build resource
  * `code-signing.der` (DER X.509, EC P-256, from `npm run ota -- keygen`). The firmware
  * version is config.firmware.version, the self-test deadline config.firmware.selfTestMs.
@@ -26,7 +26,7 @@ import X509 from 'x509';
 import { parseSignature } from '../../core/crypto/p256';
 import type { RobotOta } from '../../core/robot/robot';
 import type { CodeSigningPort, HttpPort, LogPort, Sha256Stream, StoragePort } from '../../ports';
-import { createFirmwareSlots } from './firmware-slots';
+import { createFirmwareSlots } from './slots/firmware-slots';
 
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const P256_OID = '1,2,840,10045,2,1';

@@ -7,8 +7,8 @@
  * Needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (the bootloader then abandons an image
  * booted once without being marked valid, as the host and lin slots do).
  *
- * manifest.json maps "firmware/platform/moddable/firmware-slots" to this file on esp32,
- * so it keeps firmware-slots.ts's export. Differences from the file slots:
+ * manifest.json maps "firmware/platform/moddable/slots/firmware-slots" to this file on
+ * esp32 (and to firmware-slots.ts on lin), so it keeps that file's export. Differences from the file slots:
  * - No resume across a reboot: the SDK's `ota` has no offset writes and esp_ota_begin
  *   erases the partition, so after a power loss `written()` is empty and the download
  *   starts again (within one boot a dropped connection still resumes with Range).
@@ -18,12 +18,12 @@
  *   agent has stored its FAILED report before asking).
  * Built for esp32 only; not compiled or run on this machine (no ESP-IDF here).
  */
-/// <reference path="./firmware-modules.d.ts" />
+/// <reference path="../firmware-modules.d.ts" />
 import Flash from 'flash';
 import OTA from 'ota';
 import { firmwareMarkValid, firmwareRestart, firmwareRollback, firmwareState } from './firmware-boot';
-import { utf8Decode, utf8Encode } from '../../core/util/utf8';
-import type { FirmwareSlotPort } from '../../ports';
+import { utf8Decode, utf8Encode } from '../../../core/util/utf8';
+import type { FirmwareSlotPort } from '../../../ports';
 import type { FirmwareSlotOptions } from './firmware-slots';
 
 const PREVIOUS_KEY = 'fw.prev';

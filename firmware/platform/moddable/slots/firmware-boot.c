@@ -1,8 +1,8 @@
 /*
- * What firmware-esp32.ts needs beyond the SDK's `ota` module (which only begins, writes,
+ * What esp32.ts needs beyond the SDK's `ota` module (which only begins, writes,
  * cancels and completes an update): the running image's state, and ESP-IDF's app
  * rollback calls (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE). On other platforms every
- * call throws: lin uses file slots (firmware-slots.ts).
+ * call throws (manifest.json maps this module for esp32 only).
  */
 #include "xsmc.h"
 #include "xsHost.h"

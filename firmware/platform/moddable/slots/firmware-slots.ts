@@ -7,17 +7,18 @@
  * same files is the reboot. `reboot()` calls `onReboot` (the app asks whoever runs it
  * to start it again: the device test runner does, on its `step reboot` line).
  *
- * The ESP32 build maps this module's name to firmware-esp32.ts (manifest.json), which
- * keeps the same export over the SDK's `ota` module.
+ * manifest.json maps this module's name to this file for lin and to esp32.ts (the same
+ * export over the SDK's `ota` module) for esp32, in the platform sections only: a mapping
+ * at the top level would come first and win on every platform.
  *
  * Writes are sequential; each `write` goes out with fflush (modules/files/file/lin), so
  * after a kill the file's length is what a download resumes from.
  */
 import config from 'mc/config';
 import { File } from 'file';
-import * as boot from '../../core/ota/boot';
-import type { BootRecord, Slot } from '../../core/ota/boot';
-import type { FirmwareSlotPort, LogPort, StoragePort } from '../../ports';
+import * as boot from '../../../core/ota/boot';
+import type { BootRecord, Slot } from '../../../core/ota/boot';
+import type { FirmwareSlotPort, LogPort, StoragePort } from '../../../ports';
 
 export interface FirmwareSlotOptions {
 	/** The version of the image flashed at the factory (config.firmware.version). */
@@ -25,7 +26,7 @@ export interface FirmwareSlotOptions {
 	/** Restart the app (lin) or the chip (ESP32 restarts by itself). */
 	readonly onReboot: () => void;
 	readonly log: LogPort;
-	/** Not used here (the record is a file); firmware-esp32.ts keeps the replaced version in it. */
+	/** Not used here (the record is a file); slots/esp32.ts keeps the replaced version in it. */
 	readonly storage?: StoragePort;
 }
 
