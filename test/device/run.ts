@@ -389,11 +389,12 @@ async function main(): Promise<number> {
     fixtures.mapGenerator(seed).next(out);
     return out;
   };
-  const ota = { boots: 0, done: [] as { status: string; version: string }[], downloads: new Map<string, { bytes: number; ms: number; slotPeak: number; chunkPeak: number }>(), jobId: '' };
+  const ota = { boots: 0, done: [] as { status: string; version: string }[], downloads: new Map<string, { bytes: number; from: number; ms: number; slotPeak: number; chunkPeak: number }>(), cut: undefined as number | undefined, jobId: '' };
   const otaStep = (s: Record<string, unknown>) => {
     if (s.event === 'reboot') ota.boots++;
     if (s.event === 'ota-done') ota.done.push({ status: String(s.status), version: String(s.version) });
-    if (s.event === 'downloaded') ota.downloads.set(String(s.version), { bytes: Number(s.bytes), ms: Number(s.ms), slotPeak: Number(s.slotPeak), chunkPeak: Number(s.chunkPeak) });
+    if (s.event === 'downloaded') ota.downloads.set(String(s.version), { bytes: Number(s.bytes), from: Number(s.from), ms: Number(s.ms), slotPeak: Number(s.slotPeak), chunkPeak: Number(s.chunkPeak) });
+    if (s.event === 'cut') ota.cut = Number(s.bytes);
   };
   const publish = async (version: string, bytes: number, seed: number, keyPem = signing.keyPem) => {
     ota.done = [];
@@ -705,6 +706,40 @@ async function main(): Promise<number> {
             metric({ name: 'ota.download_memory', smallBytes: small.bytes, largeBytes: large.bytes, smallSlotPeak: small.slotPeak, largeSlotPeak: large.slotPeak, smallChunkPeak: small.chunkPeak, largeChunkPeak: large.chunkPeak, slotGrowth: growth.slot, chunkGrowth: growth.chunk });
             if (growth.slot > 16384 || growth.chunk > 16384) return `the heap peak grew with the image: slot +${growth.slot}, chunk +${growth.chunk} bytes from ${small.bytes} to ${large.bytes} bytes (limit 16384)`;
             return undefined;
+          },
+        },
+      ],
+    },
+    {
+      // issue #9: a power loss halfway through the download; the next boot resumes it with a Range request
+      name: 'ota-resume',
+      step: otaStep,
+      runs: [
+        {
+          scenario: 'ota-cut',
+          async before() {
+            clearStorage();
+            clearFirmware();
+            ota.cut = undefined;
+            ota.downloads.clear();
+            (await up()).record.clear();
+            await publish('1.1.0', 256 * 1024, 31);
+          },
+          check() {
+            if (ota.cut === undefined) return 'the device traced no cut';
+            const held = ['fw-a.bin', 'fw-b.bin'].map((f) => (existsSync(join(data, f)) ? statSync(join(data, f)).size : 0));
+            if (!held.some((n) => n >= ota.cut! && n < 256 * 1024)) return `after the power loss the slot files hold ${held.join(' / ')} bytes, expected one with at least ${ota.cut} and less than the image`;
+            console.log(`device: power lost at ${ota.cut} of ${256 * 1024} bytes; the slot files hold ${held.join(' / ')} bytes`);
+            return undefined;
+          },
+        },
+        {
+          scenario: 'ota',
+          async check() {
+            const d = ota.downloads.get('1.1.0');
+            if (!d || !(d.from > 0)) return `the download after the power loss started at ${String(d?.from)}, expected a resume from what the slot held`;
+            console.log(`device: the download resumed at byte ${d.from} (Range) and took the remaining ${d.bytes - d.from} bytes`);
+            return otaEnded('SUCCEEDED', '1.1.0', 1);
           },
         },
       ],

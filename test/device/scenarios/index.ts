@@ -17,7 +17,7 @@ import sntp from './sntp';
 import { missionCut, missionRecover, missionReport } from './mission';
 import cryptoKat from './crypto-kat';
 import { mapUpload2m, mapUpload64k } from './map-upload';
-import { ota } from './ota';
+import { ota, otaCut } from './ota';
 import { robotDay } from './robot-day';
 
 export interface Context {
@@ -73,5 +73,6 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	'map-upload-64k': mapUpload64k,
 	'map-upload-2m': mapUpload2m,
 	ota,
+	'ota-cut': otaCut,
 	'robot-day': robotDay,
 });

@@ -12,6 +12,10 @@
  *   SUCCEEDED.
  *   a refused job (bad signature, downgrade): FAILED or REJECTED, no reboot.
  *
+ *   ota-cut: the run ends (PASS, then the runner stops mcsim: a power loss) once half the
+ *   image is in the slot; the next boot (`ota`) resumes the download with a Range request
+ *   from what the slot holds (`from` in its ota.download metric).
+ *
  * PASS when a job's last report is accepted (the agent is idle again after `reporting`):
  * `step ota-done` says with what status, and the runner checks the job and the status
  * shadow. During the download the XS heap is sampled at every chunk: `device-metric
@@ -47,8 +51,8 @@ export function watchOta(c: Context, done: (status: string, version: string) => 
 				downloaded = Time.ticks;
 				const ms = Math.max(1, downloaded - download.t0);
 				const bytes = size - download.from;
-				c.metric({ name: 'ota.download', version: s.job.firmware.version, imageBytes: size, bytes, ms, kBps: Math.round(bytes / ms), chunks: download.chunks, slotBaseline: download.base.slot, chunkBaseline: download.base.chunk, slotPeak: download.peak.slot, chunkPeak: download.peak.chunk });
-				c.step('downloaded', { version: s.job.firmware.version, bytes: size, ms, slotPeak: download.peak.slot, chunkPeak: download.peak.chunk });
+				c.metric({ name: 'ota.download', version: s.job.firmware.version, imageBytes: size, from: download.from, bytes, ms, kBps: Math.round(bytes / ms), chunks: download.chunks, slotBaseline: download.base.slot, chunkBaseline: download.base.chunk, slotPeak: download.peak.slot, chunkPeak: download.peak.chunk });
+				c.step('downloaded', { version: s.job.firmware.version, bytes: size, from: download.from, ms, slotPeak: download.peak.slot, chunkPeak: download.peak.chunk });
 			}
 		} else if (s.value === 'reporting') {
 			reported = { status: s.status };
@@ -69,6 +73,25 @@ export const ota: Scenario = {
 	run(c) {
 		const why = watchOta(c, () => Timer.set(() => c.pass(), 1_100)); // one more `instruments:` line first
 		if (why) return c.fail(why);
+		c.robot!.start();
+	},
+};
+
+export const otaCut: Scenario = {
+	timeoutMs: 40_000,
+	robot: true,
+	ota: true,
+	run(c) {
+		const agent = c.robot?.ota?.agent;
+		if (!agent) return c.fail('scenario needs robot: true and ota: true');
+		let cut = false;
+		agent.onState((s) => {
+			if (cut || s.value !== 'downloading' || s.bytes * 2 < s.job.firmware.size) return;
+			cut = true;
+			// the power goes now: nothing more is written, the slot file holds what came so far
+			c.step('cut', { version: s.job.firmware.version, bytes: s.bytes, size: s.job.firmware.size });
+			c.pass();
+		});
 		c.robot!.start();
 	},
 };
