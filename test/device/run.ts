@@ -40,6 +40,8 @@ const HOST = '127.0.0.1';
 const PORT = Number(process.env.DEVICE_BROKER_PORT ?? 28883);
 const RELAY_PORT = PORT + 1;
 const RUN_TIMEOUT_S = 45;
+/** The test build's self-test deadline (config.firmware.selfTestMs; 60 s in production): a healthy boot passes in under 1 s. */
+const SELF_TEST_MS = 8_000;
 
 type Broker = Awaited<ReturnType<typeof import('../../cloud/local/broker').startBroker>>;
 type ShadowDoc = { state: { desired?: Record<string, unknown>; reported?: Record<string, unknown> }; version: number };
@@ -64,6 +66,7 @@ function runScenario(scenario: string, port: number, verbose: boolean, onStep: (
   const child = spawn(runner, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   const lines: string[] = [];
   const result: RunResult = { code: -1, lines };
+  const stepsUnderWay: Promise<unknown>[] = [];
   const rl = createInterface({ input: child.stdout! });
   let running = false; // with --verbose the build log comes first: keep only run-headless's own lines of it
   rl.on('line', (line) => {
@@ -75,14 +78,15 @@ function runScenario(scenario: string, port: number, verbose: boolean, onStep: (
     if (m) result.runMs = Number(m[1]);
     if (line.startsWith('step ')) {
       try {
-        void Promise.resolve(onStep(JSON.parse(line.slice(5)))).catch((e) => lines.push('runner: step handler failed: ' + String(e)));
+        stepsUnderWay.push(Promise.resolve(onStep(JSON.parse(line.slice(5)))).catch((e) => lines.push('runner: step handler failed: ' + String(e))));
       } catch {
         /* not JSON: ignore */
       }
     }
   });
   child.stderr!.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter((l) => l)));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ ...result, code: code ?? -1 })));
+  // the runner's actions on this run's steps are done before the next app start (a reboot) or check
+  return new Promise((resolve) => child.on('close', (code) => void Promise.all(stepsUnderWay).then(() => resolve({ ...result, code: code ?? -1 }))));
 }
 
 /** Reboots one run may take (a firmware update is one; a rollback another). */
@@ -196,7 +200,7 @@ async function main(): Promise<number> {
       {
         include: [join(here, 'manifest.json')],
         build: { NAME: 'robot-device-test' },
-        config: { file: { root: data + '/' } },
+        config: { file: { root: data + '/' }, firmware: { selfTestMs: SELF_TEST_MS } },
         // public: the code-signing certificate the firmware checks updates against
         resources: { '*': [join(app, 'firmware', '*')] },
         modules: { 'test/device/scenarios/portable-crypto': join(app, 'portable-crypto') },
@@ -741,6 +745,29 @@ async function main(): Promise<number> {
             console.log(`device: the download resumed at byte ${d.from} (Range) and took the remaining ${d.bytes - d.from} bytes`);
             return otaEnded('SUCCEEDED', '1.1.0', 1);
           },
+        },
+      ],
+    },
+    {
+      // issue #9: the new image cannot reach the cloud (the broker is down while it boots): its self-test runs out,
+      // it rolls back to the old image, which reports FAILED with the reason once the broker is back
+      name: 'ota-rollback',
+      async step(s) {
+        otaStep(s);
+        if (s.event !== 'reboot') return;
+        if (ota.boots === 1) await down(); // into the new image: no link for its self-test
+        else await up(); // into the old one again
+      },
+      runs: [
+        {
+          scenario: 'ota',
+          async before() {
+            clearStorage();
+            clearFirmware();
+            (await up()).record.clear();
+            await publish('1.1.0', 64 * 1024, 41);
+          },
+          check: () => otaEnded('FAILED', '1.0.0', 2, /self-test failed/),
         },
       ],
     },

@@ -14,6 +14,7 @@ describe('ota boot record', () => {
 		assert.deepEqual(boot.running(first), { version: '1.1.0', valid: false });
 		const second = boot.powerUp(first);
 		assert.deepEqual(boot.running(second), { version: '1.0.0', valid: true });
+		assert.equal(boot.previous(second), undefined, 'the abandoned image is not bootable');
 	});
 
 	it('keeps an image marked valid; rollback returns to the previous one', () => {
@@ -25,6 +26,9 @@ describe('ota boot record', () => {
 		const back = boot.rollback(valid);
 		assert.ok(back.ok);
 		assert.deepEqual(boot.running(back.record), { version: '1.0.0', valid: true });
+		assert.equal(boot.previous(back.record), undefined, 'the image rolled back from is not bootable');
+		const again = boot.rollback(back.record);
+		assert.ok(!again.ok && /no previous image/.test(again.error));
 	});
 
 	it('refuses an incomplete image, a write out of order or past the size, a rollback with nothing behind', () => {

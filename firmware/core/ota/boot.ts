@@ -29,9 +29,12 @@ export const other = (s: Slot): Slot => (s === 'a' ? 'b' : 'a');
 
 export const factoryRecord = (version: string): BootRecord => ({ boot: 'a', versions: { a: version }, probation: false, tried: false });
 
+/** The slot `s` holds nothing bootable any more (an image abandoned or rolled back from is invalid). */
+const forget = (versions: BootRecord['versions'], s: Slot): BootRecord['versions'] => ({ ...versions, [s]: undefined });
+
 /** Power-up: a second boot on probation goes back to the other slot. */
 export function powerUp(r: BootRecord): BootRecord {
-	if (r.probation && r.tried) return { boot: other(r.boot), versions: r.versions, probation: false, tried: false };
+	if (r.probation && r.tried) return { boot: other(r.boot), versions: forget(r.versions, r.boot), probation: false, tried: false };
 	if (r.probation) return { ...r, tried: true };
 	return r;
 }
@@ -61,7 +64,7 @@ export const markValid = (r: BootRecord): BootRecord => ({ ...r, probation: fals
 export function rollback(r: BootRecord): Outcome {
 	const back = other(r.boot);
 	if (r.versions[back] === undefined) return { ok: false, error: 'no previous image' };
-	return { ok: true, record: { boot: back, versions: r.versions, probation: false, tried: false } };
+	return { ok: true, record: { boot: back, versions: forget(r.versions, r.boot), probation: false, tried: false } };
 }
 
 /** A write must continue where the slot ends and stay within the image begun. */
