@@ -253,4 +253,21 @@ describe('firmware update end to end on the local cloud', function () {
 		assert.equal(slots!.running().version, '1.2.0');
 		net.retryMs = 100;
 	});
+
+	it('waits for a running mission to end before rebooting into the new image', async () => {
+		const bootsBefore = boots;
+		const started = robot!.missions.start('button', 90);
+		assert.ok(started.ok);
+		const { jobId } = await publish('1.2.1', image(50_000, 8));
+		await until('reboot deferred', () => log.lines.some((l) => l.event === 'ota.reboot_deferred'));
+		await new Promise((r) => setTimeout(r, 300));
+		assert.equal(boots, bootsBefore, 'no reboot while the mission runs');
+		assert.equal(robot!.missions.state.value, 'running');
+		robot!.missions.finish();
+		robot!.missions.docked(80);
+		const { last } = await watch(jobId);
+		assert.equal(last.status, 'SUCCEEDED');
+		assert.equal(boots, bootsBefore + 1);
+		assert.deepEqual(slots!.running(), { version: '1.2.1', valid: true });
+	});
 });

@@ -4,11 +4,13 @@
  * mission is due, the missions with their durable reports and, when `upload` is
  * given, the maps those reports promise (core/upload/queue.ts states the policy)
  * and, when `ota` is given, firmware updates through IoT Jobs whose self-test is
- * this robot's own health: link up and the schedule shadow synced.
+ * this robot's own health: link up and the schedule shadow synced. An update never
+ * reboots the robot mid-mission: the reboot waits until the missions are idle (the
+ * report is then on storage), whether it installs an image or rolls one back.
  * The device (firmware/main.ts) and the simulator (tools/start.ts, hil-tests)
  * differ only in the ports they pass.
  */
-import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, HttpPort, SocketOptions } from '../../ports';
+import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, HttpPort, LogPort, SocketOptions } from '../../ports';
 import { Link, type LinkOptions, type LinkPorts } from '../link/link';
 import { ShadowClient } from '../shadow/client';
 import { ShadowSync } from '../shadow/sync';
@@ -112,7 +114,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 			runner.set(s);
 		},
 	});
-	const ota = config.ota && wireOta(link, ports, config, config.ota, schedule);
+	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
 	return {
 		thing: config.thing,
 		link,
@@ -145,4 +147,32 @@ function wireOta(link: Link, ports: LinkPorts, config: RobotConfig, o: RobotOta,
 		...(o.downloadTimeoutMs !== undefined ? { downloadTimeoutMs: o.downloadTimeoutMs } : {}),
 		...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}),
 	});
+}
+
+/** The slots with `reboot` held back while a mission runs: it happens when the missions are idle again. */
+function rebootWhenIdle(slot: FirmwareSlotPort, missions: Missions, log: LogPort): FirmwareSlotPort {
+	let waiting = false;
+	missions.listen((s) => {
+		if (!waiting || s.value !== 'idle') return;
+		waiting = false;
+		log.log('info', 'ota.reboot_now', { reason: 'mission ended' });
+		slot.reboot();
+	});
+	return {
+		running: () => slot.running(),
+		previous: () => slot.previous(),
+		begin: (version, size) => slot.begin(version, size),
+		written: () => slot.written(),
+		write: (offset, bytes) => slot.write(offset, bytes),
+		read: (offset, length) => slot.read(offset, length),
+		activate: () => slot.activate(),
+		markValid: () => slot.markValid(),
+		rollback: () => slot.rollback(),
+		reboot() {
+			if (missions.state.value === 'idle') return slot.reboot();
+			if (waiting) return;
+			waiting = true;
+			log.log('info', 'ota.reboot_deferred', { mission: missions.state.value });
+		},
+	};
 }

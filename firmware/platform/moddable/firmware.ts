@@ -56,23 +56,31 @@ function raw32(v: bigint): Uint8Array {
 	return out;
 }
 
+/** The certificate's EC P-256 public key as the SDK's ECDSA takes it, or why there is none. */
+function p256Key(certificate: Uint8Array): { pub: unknown; curve: unknown } | string {
+	let spki: { pub?: unknown; curve?: { orderSize?: number }; algo?: { toString(): string } };
+	try {
+		spki = X509.decode(certificate.slice().buffer as ArrayBuffer).spki;
+	} catch (e) {
+		return 'not an X.509 certificate the SDK reads: ' + String((e as Error)?.message ?? e);
+	}
+	if (!spki?.pub || spki.curve?.orderSize !== 32 || spki.algo?.toString() !== P256_OID) return 'not an EC P-256 key';
+	return { pub: spki.pub, curve: spki.curve };
+}
+
 export const moddableCodeSigning: CodeSigningPort = Object.freeze({
 	sha256,
 	verifyP256Sha256(certificate: Uint8Array, digest: Uint8Array, signature: Uint8Array): boolean {
 		if (digest.length !== 32) return false;
 		const sig = parseSignature(signature);
 		if (!sig || sig.r <= 0n || sig.r >= P256_N || sig.s <= 0n || sig.s >= P256_N) return false;
-		let spki: { pub?: unknown; curve?: { orderSize?: number }; algo?: { toString(): string } };
-		try {
-			spki = X509.decode(certificate.slice().buffer as ArrayBuffer).spki;
-		} catch {
-			return false; // not a certificate the SDK can read: nothing is signed by it
-		}
-		if (!spki?.pub || spki.curve?.orderSize !== 32 || spki.algo?.toString() !== P256_OID) return false;
+		// moddableOta refuses a certificate without a P-256 key at startup; here it only means "not signed by it"
+		const key = p256Key(certificate);
+		if (typeof key === 'string') return false;
 		const rs = new Uint8Array(64);
 		rs.set(raw32(sig.r), 0);
 		rs.set(raw32(sig.s), 32);
-		return new ECDSA(spki.pub, spki.curve).verify(digest.slice().buffer as ArrayBuffer, rs.buffer as ArrayBuffer, false) === true;
+		return new ECDSA(key.pub, key.curve).verify(digest.slice().buffer as ArrayBuffer, rs.buffer as ArrayBuffer, false) === true;
 	},
 });
 
@@ -96,6 +104,8 @@ export function moddableOta(o: ModdableOtaOptions): RobotOta | string {
 	if (!(selfTestMs > 0)) return 'config.firmware.selfTestMs expected a positive number, got ' + JSON.stringify(fw.selfTestMs);
 	if (!Resource.exists(CODE_SIGNING_RESOURCE)) return 'no code-signing certificate (resource ' + CODE_SIGNING_RESOURCE + ')';
 	const certificate = new Uint8Array(new Resource(CODE_SIGNING_RESOURCE).slice(0));
+	const key = p256Key(certificate);
+	if (typeof key === 'string') return 'code-signing certificate (resource ' + CODE_SIGNING_RESOURCE + '): ' + key;
 	const slot = createFirmwareSlots({ factoryVersion: version, onReboot: o.onReboot, log: o.log, storage: o.storage });
 	return { slot, signing: moddableCodeSigning, http: o.http, certificate, selfTest: { deadlineMs: selfTestMs } };
 }
