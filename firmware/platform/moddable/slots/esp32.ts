@@ -38,7 +38,8 @@ export function createFirmwareSlots(options: FirmwareSlotOptions): FirmwareSlotP
 	let prev = stored ? utf8Decode(stored) : undefined;
 	return {
 		running: () => ({ version: options.factoryVersion, valid: firmwareState() !== 'pending' }),
-		previous: () => (prev === undefined || pending ? undefined : { version: prev, valid: true }),
+		// after a rollback the stored version is the one running again: nothing behind it
+		previous: () => (prev === undefined || prev === options.factoryVersion || pending ? undefined : { version: prev, valid: true }),
 		begin(version, size) {
 			try {
 				ota?.cancel();

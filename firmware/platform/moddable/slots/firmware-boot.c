@@ -8,7 +8,7 @@
 #include "xsHost.h"
 #if defined(ESP32) && ESP32
 	#include "esp_system.h"
-	#include "esp_ota_ops.h"
+	#include "app_update/include/esp_ota_ops.h"	// as the SDK's own ota and flash modules include it
 #endif
 
 void xs_firmware_state(xsMachine *the)
