@@ -77,6 +77,8 @@ const iot = new IoTClient({ ...aws, endpoint: cloud.endpoints.iot });
 const s3 = new S3Client({ ...aws, endpoint: cloud.endpoints.s3, forcePathStyle: true });
 // the firmware's code-signing identity: the robots trust its certificate, the operator signs with its key
 const signing = await createSigningIdentity();
+/** The image of a new firmware version (the story's and the console's jobs). */
+const firmwareImage = () => new Uint8Array(1_500_000).map((_, i) => (i * 31 + (i >> 9)) & 255);
 
 // missions run on a clock `60000 / msPerMin` times faster than the link's
 const scale = 60_000 / msPerMin;
@@ -167,6 +169,7 @@ const konsole = options.console
 	? await startConsole({
 			cloud,
 			robots: sims.map((s) => ({ thing: s.thing, offline: () => s.offline(), online: () => s.online(), mission: () => s.mission() })),
+			firmware: { signingKeyPem: signing.keyPem, image: firmwareImage },
 			log: (level, event, fields) => {
 				if (verbose || level === 'error') say('console', event, JSON.stringify(fields ?? {}));
 			},
@@ -280,7 +283,7 @@ try {
 
 	const running = first.robot.ota!.agent.version;
 	const version = nextVersion(running);
-	const image = new Uint8Array(1_500_000).map((_, i) => (i * 31 + (i >> 9)) & 255);
+	const image = firmwareImage();
 	say('story', `the operator ships firmware ${version} (${running} runs now): signed, uploaded, an IoT Job for ${thing}`);
 	const { jobId } = await publishFirmware({ iot, s3, image, version, signingKey: signing.keyPem, things: [thing], thingArn: localThingArn });
 	say('operator', `job ${jobId} created`, `ECDSA P-256 over SHA-256; ${image.length.toLocaleString('en-US')} bytes in s3://firmware; presigned URL in the job document`);

@@ -16,11 +16,18 @@ export function renderMissions(): void {
 	const events = current.flatMap((b) => b.events);
 	const progress = [...events].reverse().find((e) => e.e === 'progress' || e.e === 'started' || e.e === 'docked');
 	const docked = events.find((e) => e.e === 'docked');
+	// events are QoS 0 telemetry, dropped while the robot is offline; the stored report is not
+	const stored = last && ((thing && state.missions.get(thing)) || []).find((m) => m.missionId === last.mission && typeof m.outcome === 'string');
 	if (last && progress) {
-		const battery = Number(progress.battery ?? NaN);
+		const battery = Number(!docked && stored ? (stored.battery as { end?: number } | undefined)?.end : progress.battery);
+		const said = docked
+			? `done: ${String(docked.outcome)}, ${String(docked.areaM2)} m² in ${Math.round(Number(docked.durationS) / 60)} min`
+			: stored
+				? `done: ${String(stored.outcome)}, ${String(stored.areaM2)} m² (its stored report: events sent while it was offline were dropped, as telemetry is)`
+				: `cleaning: ${String(progress.areaM2 ?? 0)} m²`;
 		fill(
 			'progress',
-			h('div', { class: 'row', 'data-mission': last.mission, 'data-state': docked ? 'docked' : 'running' }, h('b', {}, last.mission), docked ? `done: ${String(docked.outcome)}, ${String(docked.areaM2)} m² in ${Math.round(Number(docked.durationS) / 60)} min` : `cleaning: ${String(progress.areaM2 ?? 0)} m²`, Number.isFinite(battery) ? h('span', {}, 'battery ', h('progress', { max: 100, value: battery }), ` ${battery}%`) : null),
+			h('div', { class: 'row', 'data-mission': last.mission, 'data-state': docked || stored ? 'docked' : 'running' }, h('b', {}, last.mission), said, Number.isFinite(battery) ? h('span', {}, 'battery ', h('progress', { max: 100, value: battery }), ` ${battery}%`) : null),
 		);
 	} else fill('progress', h('span', { class: 'muted' }, 'no mission events yet'));
 	fill(
