@@ -45,7 +45,7 @@ export interface LiveOptions {
 }
 
 export interface Live {
-	/** Everything a newly opened page needs, read fresh where stale. */
+	/** Everything a newly opened page needs (missions aside: see the server's GET .../missions), read fresh where stale. */
 	snapshot(): Promise<LiveMessage[]>;
 	subscribe(listener: (m: LiveMessage) => void): () => void;
 	/** Re-read a thing's shadows, its missions, or the jobs at the next tick (after the console wrote them). */
@@ -237,19 +237,12 @@ export function createLive(o: LiveOptions): Live {
 		async snapshot() {
 			readConnected();
 			await eachLimited([...staleShadows], READS_AT_ONCE, readShadows);
-			const sorted = [...things].sort();
-			const missions = new Map<string, LiveMessage>();
-			await eachLimited(sorted, READS_AT_ONCE, async (t) => {
-				const m = await o.backend.missions(t);
-				if (m.ok) missions.set(t, { type: 'missions', thing: t, missions: m.value });
-				else problem(m.error, 'missions of ' + t);
-			});
+			// a robot's missions are read when a page selects it (GET .../missions), then pushed as they change:
+			// a fleet's page opens without a table query per robot
 			const out: LiveMessage[] = [];
-			for (const t of sorted) {
+			for (const t of [...things].sort()) {
 				// `sent` is left alone: pages already open must still get what changed since their last push
 				out.push({ type: 'robot', robot: robotView(t) });
-				const m = missions.get(t);
-				if (m) out.push(m);
 				for (const batch of batches.get(t) ?? []) out.push({ type: 'events', batch });
 			}
 			const j = await o.backend.jobs();

@@ -9,6 +9,7 @@
  *   GET  /app.js                             its bundle
  *   GET  /api/live                           server-sent events: LiveMessage (console/protocol.ts)
  *   PUT  /api/robots/{thing}/schedule        { schedule: "<JSON as typed>" } -> desired
+ *   GET  /api/robots/{thing}/missions        the stored reports, newest first (then pushed as they change)
  *   GET  /api/robots/{thing}/missions/{id}/map   the decrypted RMAP bytes
  *   POST /api/robots/{thing}/control/{offline|online|mission}
  *   POST /api/jobs                           { version, things: [..] } -> CreateJob
@@ -189,6 +190,8 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 				live.touch({ shadows: thing });
 				return reply(res, r);
 			}
+			case 'GET api/robots/{}/missions':
+				return reply(res, await backend.missions(knownThing(parts[2])));
 			case 'GET api/robots/{}/missions/{}/map': {
 				const r = await backend.map(knownThing(parts[2]), parts[4] ?? '');
 				if (!r.ok) return reply(res, r);

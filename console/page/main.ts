@@ -5,7 +5,7 @@
  * was made. The schedule editor is never redrawn under the person's hands: it is filled only
  * when a robot is selected or "Load" is pressed.
  */
-import { MAX_BATCHES, type Control, type LiveMessage, type RobotView, type ScheduleWritten, type ShadowView } from '../protocol';
+import { MAX_BATCHES, type Control, type LiveMessage, type MissionRow, type RobotView, type ScheduleWritten, type ShadowView } from '../protocol';
 import { ago, compactJson, fill, h } from './dom';
 import { createJob, renderJobs } from './jobs';
 import { clearMap, renderMissions } from './missions';
@@ -63,6 +63,15 @@ function select(thing: string): void {
 	showError('schedule-error', undefined);
 	clearMap();
 	state.report = undefined;
+	renderAll();
+	void loadMissions(thing);
+}
+
+/** The robot's stored reports now; the live stream brings them again whenever they change. */
+async function loadMissions(thing: string): Promise<void> {
+	const r = await call<MissionRow[]>('GET', `/api/robots/${encodeURIComponent(thing)}/missions`);
+	if (!r.ok) return fill('problem', `missions of ${thing}: ${r.error.code}: ${r.error.message}`);
+	state.missions.set(thing, r.value);
 	renderAll();
 }
 
