@@ -9,7 +9,9 @@
  *   - a finished mission shows its events, its stored report and its map, drawn on a canvas
  *     of the map's size;
  *   - a firmware job created on the page shows its execution and can be cancelled.
- * The screenshots in README (docs/console-*.png) are made here.
+ * The screenshots in README (docs/console-*.png) are made here: with SCREENSHOTS=docs the
+ * run replaces them; otherwise they go to build/console-screenshots, so a test run leaves the
+ * checkout clean.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -41,7 +43,8 @@ const UPDATABLE = 'robot-2';
 /** The robot's map in this test: smaller than npm start's 1448 x 1448, the same format. */
 const MAP = { width: 640, height: 400 };
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs');
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DOCS = process.env.SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs') : path.join(ROOT, 'build', 'console-screenshots');
 
 /** The DOM shapes the browser-side callbacks use (the Node program has no DOM lib). */
 interface Field {
