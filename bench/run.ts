@@ -8,8 +8,10 @@
  *                    heap slots per operation
  *   link.roundTrips  client flights and time from TCP connect to SUBACK, our Link vs MQTT.js,
  *                    against the local broker through the counting proxy
- *   device.lin       the device runner's `echo` scenario on the Moddable `lin` runtime
- *                    (only when MODDABLE is set)
+ *   device.lin       device scenarios on the Moddable `lin` runtime (echo, crypto, schedule,
+ *                    mission, map upload): latency, image size, memory peaks against the
+ *                    manifest's creation sizes, crypto throughput (bench/device-budget.ts;
+ *                    only when MODDABLE is set)
  *   schedule.reconnect  round trips, bytes and time from connect to "schedule converged" for a
  *                    host robot on the local cloud (bench/schedule.ts)
  *   schedule.xs      XS compute per schedule delta applied, per nextRun, per validateSchedule
@@ -19,8 +21,10 @@
  *                    heap by map size, 2 MB upload time on the local cloud (bench/maps.ts)
  *   provision        factory provisioning of 1,000 robots with the CA key in SoftHSM2:
  *                    certificates per second (bench/provision.ts)
+ *   fleet            1,000 simulated robots against one local cloud: connects/s, time to schedule
+ *                    converged p50/p99, every report stored once and every map decrypted (bench/fleet.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps,provision] [--runs N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps,provision,fleet] [--runs N] [--robots N]
 
  */
 import { spawn } from 'node:child_process';
@@ -38,6 +42,7 @@ import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './
 import { billingMarkdown, missionsBilling, type BillingResult } from './missions';
 import { benchMaps, mapsMarkdown, type MapsResult } from './maps';
 import { benchProvision, provisionMarkdown, type ProvisionBenchResult } from './provision';
+import { benchFleet, fleetMarkdown, type FleetResult } from './fleet';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -45,16 +50,18 @@ import { createMemoryStorage, hostPorts, memoryLog, readCredentials } from '../f
 import type { TlsCredentials } from '../firmware/ports';
 import { fmt, median, percentile, round } from './stats';
 import { OTA_SCENARIOS, otaMarkdown } from './device-ota';
+import { BUDGET_SCENARIOS, budgetMarkdown, creationSizes, deviceBudget } from './device-budget';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps', 'provision'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps', 'provision', 'fleet'] as const;
 type Section = (typeof SECTIONS)[number];
 
-function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
+function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: number } {
 	let only = new Set<Section>(SECTIONS);
 	let runs = 20;
+	let robots = 1000;
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i]!;
 		if (a === '--only') {
@@ -65,9 +72,12 @@ function parseArgs(argv: string[]): { only: Set<Section>; runs: number } {
 		} else if (a === '--runs') {
 			runs = Number(argv[++i]);
 			if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new Error('--runs expected an integer 1..1000');
-		} else throw new Error(`unknown argument ${JSON.stringify(a)} (use --only SECTIONS, --runs N)`);
+		} else if (a === '--robots') {
+			robots = Number(argv[++i]);
+			if (!Number.isInteger(robots) || robots < 1 || robots > 5000) throw new Error('--robots expected an integer 1..5000 (the fleet section)');
+		} else throw new Error(`unknown argument ${JSON.stringify(a)} (use --only SECTIONS, --runs N, --robots N)`);
 	}
-	return { only, runs };
+	return { only, runs, robots };
 }
 
 
@@ -386,7 +396,7 @@ async function deviceLin(): Promise<DeviceResult> {
 	if (!process.env.MODDABLE) return { skipped: 'MODDABLE is not set (export MODDABLE=/opt/moddable-8.2.3 PATH=$MODDABLE/build/bin/lin/release:$PATH)' };
 	const port = await freePortPair();
 	const t0 = performance.now();
-	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/device/run.ts'), 'echo', ...OTA_SCENARIOS], {
+	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/device/run.ts'), ...BUDGET_SCENARIOS, ...OTA_SCENARIOS], {
 		cwd: root,
 		env: { ...process.env, DEVICE_BROKER_PORT: String(port) },
 		stdio: ['ignore', 'pipe', 'pipe'],
@@ -401,7 +411,7 @@ async function deviceLin(): Promise<DeviceResult> {
 	});
 	const err: string[] = [];
 	child.stderr!.on('data', (b: Buffer) => err.push(...b.toString().split('\n').filter(Boolean)));
-	const limitMs = 600_000; // echo, then the ota and robot-day cases (each several app starts)
+	const limitMs = 600_000; // the budget scenarios, then the ota and robot-day cases (each several app starts)
 	const killer = setTimeout(() => child.kill('SIGTERM'), limitMs);
 	const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
 	clearTimeout(killer);
@@ -418,7 +428,7 @@ async function deviceLin(): Promise<DeviceResult> {
 		}
 	}
 	const verdict = out.find((l) => l.startsWith('device echo:'));
-	const ok = code === 0 && verdict?.includes('PASS') === true;
+	const ok = code === 0 && BUDGET_SCENARIOS.every((n) => out.some((l) => l.startsWith(`device ${n}: PASS`)));
 	const result: DeviceResult = { ok, exitCode: code, metrics, wallMs, ...(verdict ? { verdict } : {}) };
 	if (!ok) {
 		result.error = code === -1 || wallMs >= limitMs ? `killed after ${limitMs} ms` : `test/device/run.ts exited ${code}`;
@@ -526,14 +536,14 @@ function markdown(r: Results): string {
 	}
 
 	if (s['device.lin']) {
-		md.push('## device.lin: Moddable runtime (lin, mcsim headless), `echo` scenario', '');
+		md.push('## device.lin: Moddable runtime (lin, mcsim headless)', '');
 		const v = s['device.lin'] as DeviceResult | { error: string };
 		if ('skipped' in v) md.push('Skipped: ' + v.skipped, '');
 		else if (!('ok' in v)) md.push('Failed: ' + v.error, '');
 		else {
 			const m = (name: string) => v.metrics.find((x) => x.name === name);
 			const echo = v.metrics.find((x) => 'appStartToSubscribedMs' in x);
-			const mem = m('device.memory');
+			const mem = v.metrics.find((x) => x.name === 'device.memory' && x.scenario === 'echo');
 			const image = m('device.image');
 			const scen = m('device.scenario');
 			const rows: (string | number)[][] = [];
@@ -565,6 +575,7 @@ function markdown(r: Results): string {
 				'`test/device/run.ts echo` (mutual TLS, CONNECT + SUBSCRIBE, one QoS 1 echo) against the local broker. Times are `Time.ticks` differences inside the app. Memory figures are the peaks of the `instruments` lines the debug build prints once a second (bytes), so short peaks between samples are missed; the simulator\'s heaps are sized by the manifest, not the MCU.',
 				'',
 			);
+			md.push(...budgetMarkdown(deviceBudget(v.metrics, creationSizes(root)), table));
 		}
 	}
 	if (s['schedule.reconnect']) {
@@ -601,11 +612,18 @@ function markdown(r: Results): string {
 		if (failed(v)) md.push('Failed: ' + v.error, '');
 		else md.push(...provisionMarkdown(v as ProvisionBenchResult, table));
 	}
+
+	if (s.fleet) {
+		md.push('## fleet: simulated robots against one local cloud', '');
+		const v = s.fleet;
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...fleetMarkdown(v as FleetResult));
+	}
 	return md.join('\n');
 }
 
 async function main(): Promise<void> {
-	const { only, runs } = parseArgs(process.argv.slice(2));
+	const { only, runs, robots } = parseArgs(process.argv.slice(2));
 	const started = performance.now();
 	const cpus = os.cpus();
 	const results: Results = {
@@ -633,6 +651,7 @@ async function main(): Promise<void> {
 	await step('missions.billing', () => missionsBilling(Math.min(runs, 3)));
 	await step('maps', () => benchMaps(runs));
 	await step('provision', () => benchProvision(1000));
+	await step('fleet', () => benchFleet({ robots, progress: (m) => process.stderr.write(`\n  fleet: ${m}`) }));
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = markdown(results);
