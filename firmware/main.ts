@@ -18,6 +18,11 @@
  * A reboot on ESP32 restarts the chip; on lin the app stops its robot and traces
  * `step {"event":"reboot"}` for whoever runs it to start it again over the same files.
  *
+ * Test builds (config.testcmd set, e.g. mcconfig `testcmd=1`, or an object with uart/baud
+ * (esp32) or port (lin)): the robot answers the test rig's commands (firmware/core/testcmd)
+ * on the console UART (esp32) or a TCP port (lin), with a jumpable wall clock and the
+ * cleaning model as the mission driver. Production leaves it unset: no port is opened.
+ *
  * Clock: the schedule runs from boot on the stored schedule, and waits by itself while
  * the clock is unknown. The link starts only once the clock is known, because the TLS
  * client checks certificate validity against Date.now(): from 1970 every handshake
@@ -28,11 +33,23 @@ import { createRobot } from './core/robot/robot';
 import { createModdablePorts, loadCredentials, startSntp } from './platform/moddable/platform';
 import { moddableOta } from './platform/moddable/firmware';
 import { createModdableHttpPort } from './platform/moddable/http';
+import { jumpableClock, robotTarget } from './core/testcmd/control';
+import { startTestCommands, type TransportOptions } from './platform/moddable/testcmd/testcmd';
+import { CleaningSimulator } from './sim/cleaning';
 
-const ports = createModdablePorts();
+const testcmd = testcmdOptions(config.testcmd);
+const platform = createModdablePorts();
+// a test build's clock-jump moves the wall clock the robot reads; the monotonic clock stays
+const testClock = testcmd ? jumpableClock(platform.clock) : undefined;
+const ports = testClock ? { ...platform, clock: testClock.clock } : platform;
 const mqtt = (config.mqtt ?? {}) as { host?: string; port?: number | string; serverName?: string; thing?: string };
 const clock = (config.clock ?? {}) as { sntp?: readonly string[] | string };
 const credentials = loadCredentials();
+
+function testcmdOptions(v: unknown): TransportOptions | undefined {
+	if (v === undefined || v === null || v === '' || v === false || v === 0 || v === '0') return undefined;
+	return typeof v === 'object' ? (v as TransportOptions) : {};
+}
 
 function sntpHosts(): string[] {
 	const h = clock.sntp;
@@ -68,6 +85,11 @@ if (typeof credentials === 'string') {
 		},
 		...(typeof ota === 'string' ? {} : { ota }),
 	});
+	if (testcmd && testClock) {
+		const sim = new CleaningSimulator(robot.missions, ports);
+		const target = robotTarget(robot, { startMission: () => sim.run('button'), clock: testClock, firmware: () => robot.ota?.agent.version });
+		startTestCommands({ target: () => target, log: ports.log, transport: testcmd });
+	}
 	let started = false;
 	const startLink = () => {
 		if (started) return;

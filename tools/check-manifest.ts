@@ -38,6 +38,10 @@ const PROVIDERS: Record<string, { include?: string; platforms?: readonly string[
 	file: { include: 'modules/files/file/manifest.json' },
 	flash: { include: 'modules/files/flash/manifest.json', platforms: ['esp32'] },
 	ota: { include: 'devices/esp32/modules/ota/manifest.json', platforms: ['esp32'] },
+	// ECMA-419: the test-control transports (firmware/platform/moddable/testcmd)
+	'embedded:io/serial': { include: 'modules/io/serial/manifest.json' },
+	'embedded:io/socket/tcp': { platforms: ['lin'] },
+	'embedded:io/socket/listener': { platforms: ['lin'] },
 };
 
 interface Manifest {
@@ -48,9 +52,14 @@ interface Manifest {
 	[k: string]: unknown;
 }
 
-/** The repository modules (paths without .ts) and the bare (Moddable) module names `entry` reaches. */
-async function reach(entry: string): Promise<{ modules: string[]; bare: Set<string> }> {
+/**
+ * The repository modules (paths without .ts) and the bare (Moddable) module names `entry` reaches.
+ * Modules named in `replaced` (a platform maps them to its own file) are listed but not followed:
+ * their default file's imports are not that platform's.
+ */
+async function reach(entry: string, replaced: ReadonlySet<string> = new Set()): Promise<{ modules: string[]; bare: Set<string> }> {
 	const bare = new Set<string>();
+	const skipped = new Set<string>();
 	const result = await esbuild.build({
 		entryPoints: [entry],
 		bundle: true,
@@ -67,6 +76,12 @@ async function reach(entry: string): Promise<{ modules: string[]; bare: Set<stri
 						bare.add(args.path);
 						return { path: args.path, external: true };
 					});
+					b.onResolve({ filter: /^\./ }, (args) => {
+						const name = path.relative(root, path.resolve(args.resolveDir, args.path)).replace(/\.(ts|js)$/, '');
+						if (!replaced.has(name)) return undefined;
+						skipped.add(name);
+						return { path: args.path, external: true };
+					});
 					// a module of native host functions (`function f() @ "xs_f"`) imports nothing: a leaf
 					b.onLoad({ filter: /\.js$/ }, (args) => {
 						const text = fs.readFileSync(args.path, 'utf8');
@@ -79,14 +94,15 @@ async function reach(entry: string): Promise<{ modules: string[]; bare: Set<stri
 	const modules = Object.keys(result.metafile!.inputs)
 		.map((f) => path.relative(root, path.resolve(root, f)).replace(/\.(ts|js)$/, ''))
 		.filter((f) => !f.startsWith('node_modules'));
-	return { modules, bare };
+	return { modules: [...modules, ...[...skipped].filter((m) => !modules.includes(m))], bare };
 }
 
 export async function checkManifest(manifestPath = path.join(root, 'manifest.json'), entry = path.join(root, 'firmware/main.ts')): Promise<string[]> {
 	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
-	const main = await reach(entry);
 	const problems: string[] = [];
 	for (const [platform, section] of Object.entries(manifest.platforms ?? {})) {
+		const replaced = new Set(Object.entries(section.modules ?? {}).filter(([k, v]) => v !== './' + k).map(([k]) => k));
+		const main = await reach(entry, replaced);
 		const reached = [...main.modules];
 		const bare = new Set(main.bare);
 		// a platform's own file under a reached module's name: its imports are this platform's too

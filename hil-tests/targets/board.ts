@@ -7,13 +7,13 @@
  * the power loss: RAM and the link are gone, NVS (Preference) survives.
  *
  * The serial stream is injected, so tests drive the framing with serialport's
- * MockBinding (board.test.ts).
+ * MockBinding (board.test.ts). The request/reply side is LineChannel (channel.ts), the
+ * same code the device suite drives the lin build with over TCP (scenario testcmd).
  */
 import { SerialPort } from 'serialport';
 import type { SerialPortStream } from '@serialport/stream';
-import { LineReader, MAX_LINE_BYTES } from '../../firmware/core/testcmd/lines';
-import { parseReply } from '../../firmware/core/testcmd/protocol';
-import { LineLog, Requests, type RobotUnderTest, type Target } from './target';
+import { LineChannel } from './channel';
+import type { RobotUnderTest, Target } from './target';
 
 export interface BoardTargetOptions {
 	readonly path: string;
@@ -53,48 +53,39 @@ export function boardTarget(o: BoardTargetOptions): Target {
 export class Board implements RobotUnderTest {
 	readonly thing: string;
 	readonly #o: BoardTargetOptions;
-	readonly #log = new LineLog();
-	readonly #requests = new Requests();
-	readonly #reader = new LineReader(MAX_LINE_BYTES);
+	readonly #channel: LineChannel;
 	#port: SerialPortStream | undefined;
 
 	constructor(o: BoardTargetOptions) {
 		this.#o = o;
 		this.thing = o.thing;
+		this.#channel = new LineChannel(o.echo ? (line) => o.echo!(o.thing, line) : undefined);
 	}
 
 	get lines() {
-		return this.#log.lines;
+		return this.#channel.lines;
 	}
 
 	async open(): Promise<void> {
 		const port = this.#o.open ? this.#o.open(this.#o.path, this.#o.baudRate) : new SerialPort({ path: this.#o.path, baudRate: this.#o.baudRate, autoOpen: false });
 		await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`${this.#o.path}: ${e.message}`)) : resolve())));
 		port.on('data', (chunk: Buffer) => this.received(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-		port.on('error', (e: Error) => this.#requests.failAll(`${this.#o.path}: ${e.message}`));
+		port.on('error', (e: Error) => this.#channel.failAll(`${this.#o.path}: ${e.message}`));
 		this.#port = port;
+		this.#channel.attach((l) => void port.write(l));
 	}
 
 	/** Bytes from the board, in whatever pieces the driver hands over. */
 	received(bytes: Uint8Array): void {
-		for (const e of this.#reader.push(bytes)) {
-			// boot ROM noise at 74880 baud and overlong lines are logged, not parsed
-			const text = e.kind === 'line' ? e.text : e.kind === 'overlong' ? `[rig: line over ${MAX_LINE_BYTES} bytes skipped]` : '[rig: line not UTF-8]';
-			const reply = e.kind === 'line' ? parseReply(text) : undefined;
-			if (reply) this.#requests.answer(reply);
-			this.#log.add(text);
-			this.#o.echo?.(this.thing, text);
-		}
+		this.#channel.received(bytes);
 	}
 
 	command(command: Parameters<RobotUnderTest['command']>[0]) {
-		const port = this.#port;
-		if (!port) return Promise.reject(new Error('the serial port is not open'));
-		return this.#requests.send((l) => port.write(l), command);
+		return this.#channel.command(command, 'the serial port');
 	}
 
 	waitFor(what: string, match: Parameters<RobotUnderTest['waitFor']>[1], options?: Parameters<RobotUnderTest['waitFor']>[2]) {
-		return this.#log.waitFor(`board ${this.thing}: ${what}`, match, options);
+		return this.#channel.waitFor(`board ${this.thing}: ${what}`, match, options);
 	}
 
 	async powerLoss(): Promise<void> {
@@ -104,7 +95,7 @@ export class Board implements RobotUnderTest {
 	async powerOn(): Promise<void> {
 		await this.#set({ dtr: false, rts: true });
 		await new Promise((r) => setTimeout(r, this.#o.resetMs ?? 100));
-		const since = this.#log.lines.length;
+		const since = this.#channel.lines.length;
 		await this.#set({ dtr: false, rts: false });
 		await this.waitFor('first log line after reset', (l) => typeof l.json?.event === 'string', { since, timeoutMs: this.#o.bootTimeoutMs ?? 20_000 });
 	}
@@ -116,7 +107,8 @@ export class Board implements RobotUnderTest {
 	async close(): Promise<void> {
 		const port = this.#port;
 		this.#port = undefined;
-		this.#requests.failAll('the serial port closed');
+		this.#channel.attach(undefined);
+		this.#channel.failAll('the serial port closed');
 		if (port?.isOpen) await new Promise<void>((resolve, reject) => port.close((e) => (e ? reject(e) : resolve())));
 	}
 

@@ -101,14 +101,19 @@ export class Requests {
 	readonly #pending = new Map<number, { resolve: (r: TestReply) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
 
 	send(write: (line: string) => void, command: TestCommand, timeoutMs = 10_000): Promise<TestReply> {
+		return this.sendFields(write, command, timeoutMs);
+	}
+
+	/** Any fields with a fresh id: also a request the robot must refuse, whose refusal carries the id. */
+	sendFields(write: (line: string) => void, fields: Readonly<Record<string, unknown>>, timeoutMs = 10_000): Promise<TestReply> {
 		const id = this.#next++;
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
 				this.#pending.delete(id);
-				reject(new Error(`no reply to ${JSON.stringify(command)} within ${timeoutMs} ms`));
+				reject(new Error(`no reply to ${JSON.stringify(fields)} within ${timeoutMs} ms`));
 			}, timeoutMs);
 			this.#pending.set(id, { resolve, reject, timer });
-			write(JSON.stringify({ id, ...command }) + '\n');
+			write(JSON.stringify({ id, ...fields }) + '\n');
 		});
 	}
 

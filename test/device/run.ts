@@ -133,6 +133,8 @@ async function main(): Promise<number> {
   const { reportTopic } = await import('../../firmware/core/mission/report');
   const { startRelay } = await import('./relay');
   const fixtures = await import('./scenarios/fixtures');
+  const testcmdRig = await import('./testcmd-rig');
+  let testcmdResult: string | undefined;
 
   // ---- the local cloud, and credentials generated at test time by its dev PKI (build/device/pki) --
   mkdirSync(work, { recursive: true });
@@ -811,6 +813,26 @@ async function main(): Promise<number> {
           },
         },
       ],
+    },
+    {
+      // issue #10: the test-control channel on the runtime, over the lin build's TCP listener, driven with the board
+      // target's request/reply code (testcmd-rig.ts): status, offline, online, refused lines, a mission's report
+      name: 'testcmd',
+      step(s) {
+        if (s.event !== 'testcmd-listening') return;
+        const { driveTestcmd } = testcmdRig;
+        return driveTestcmd({ host: HOST, port: Number(s.port), thing: THING, events, metric, missionStored: async (id) => {
+          await storedMission(id, 20_000);
+          return reportOnce(id) ?? (await onlyItem(id, 'finished'));
+        } }).then((why) => {
+          testcmdResult = why ?? 'ok';
+        });
+      },
+      async before() {
+        testcmdResult = undefined;
+        await missionBefore();
+      },
+      check: () => (testcmdResult === undefined ? 'the device traced no testcmd-listening' : testcmdResult === 'ok' ? undefined : testcmdResult),
     },
     {
       name: 'sntp',

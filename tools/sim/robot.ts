@@ -26,8 +26,7 @@ import { parseArgs } from 'node:util';
 import { createRobot, type Robot } from '../../firmware/core/robot/robot';
 import { register } from '../../firmware/core/registration/registration';
 import { createTestControl, jumpableClock, robotTarget, type JumpableClock, type TestTarget } from '../../firmware/core/testcmd/control';
-import { LineReader, MAX_LINE_BYTES } from '../../firmware/core/testcmd/lines';
-import { formatReply } from '../../firmware/core/testcmd/protocol';
+import { createTestSession } from '../../firmware/core/testcmd/channel';
 import { createHostDeviceKey, hostCrypto } from '../../firmware/platform/host/crypto';
 import { createFileSlots, hostCodeSigning } from '../../firmware/platform/host/firmware';
 import { createHttpPort } from '../../firmware/platform/host/http';
@@ -161,15 +160,9 @@ function next(): void {
 }
 
 const control = createTestControl(() => current?.target, log);
-const lines = new LineReader();
+const session = createTestSession(control);
 process.stdin.on('data', (chunk: Buffer) => {
-	for (const e of lines.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
-		if (e.kind === 'line') {
-			if (e.text.trim() !== '') process.stdout.write(control.handle(e.text) + '\n');
-		} else {
-			process.stdout.write(formatReply({ reply: null, ok: false, error: { code: 'bad', reason: e.kind === 'overlong' ? `line over ${MAX_LINE_BYTES} bytes` : 'not UTF-8' } }) + '\n');
-		}
-	}
+	for (const reply of session.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) process.stdout.write(reply + '\n');
 });
 
 if (values['registration-url']) {

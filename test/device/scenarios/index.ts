@@ -19,6 +19,7 @@ import cryptoKat from './crypto-kat';
 import { mapUpload2m, mapUpload64k } from './map-upload';
 import { ota, otaCut } from './ota';
 import { robotDay } from './robot-day';
+import testcmd from './testcmd';
 
 export interface Context {
 	readonly link: Link;
@@ -75,4 +76,5 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
 	ota,
 	'ota-cut': otaCut,
 	'robot-day': robotDay,
+	testcmd,
 });
