@@ -4,6 +4,8 @@ import type { ClockPort, LogPort } from '../../ports';
 import { LineReader, type LineEvent } from './lines';
 import { MAX_CLOCK_JUMP_MS, parseReply, parseRequest } from './protocol';
 import { createTestControl, jumpableClock, type TestTarget } from './control';
+import { createTestSession } from './channel';
+import { MAX_QUEUED_BYTES, Output } from './output';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const silent: LogPort = { log() {} };
@@ -139,5 +141,57 @@ describe('testcmd: jumpable clock', () => {
 		wall = undefined;
 		assert.equal(j.clock.now(), undefined);
 		assert.throws(() => j.jump(Number.NaN), /ms/);
+	});
+});
+
+describe('testcmd: a session over a byte stream', () => {
+	const control = createTestControl(() => ({ offline() {}, online() {}, mission: () => 'm-1', clockJump() {}, status: () => ({ link: 'connected' }) }), silent);
+
+	it('answers each request line once, whatever the pieces; skips blank lines', () => {
+		const s = createTestSession(control, 64);
+		assert.deepEqual(s.push(enc('{"id":1,"cmd":"sta')), []);
+		const got = s.push(enc('tus"}\r\n\n  \n{"id":2,"cmd":"mission"}\n'));
+		assert.deepEqual(got.map((l) => parseReply(l)), [
+			{ reply: 1, ok: true, status: { link: 'connected' } },
+			{ reply: 2, ok: true, mission: 'm-1' },
+		]);
+	});
+
+	it('refuses framing errors with no id, then reads on', () => {
+		const s = createTestSession(control, 16);
+		const got = s.push(new Uint8Array([...enc('x'.repeat(40) + '\n'), 0xc0, 0x80, 0x0a, ...enc('nope\n')]));
+		assert.deepEqual(got.map((l) => JSON.parse(l).error.reason as string), ['line over 16 bytes', 'not UTF-8', 'not JSON']);
+		assert.deepEqual(got.map((l) => JSON.parse(l).reply as unknown), [null, null, null]);
+	});
+});
+
+describe('testcmd: output to a stream that takes what it reported', () => {
+	function stream() {
+		const written: number[][] = [];
+		const warnings: string[] = [];
+		const out = new Output((b) => void written.push([...new Uint8Array(b)]), { log: (_l, e) => void warnings.push(e) });
+		return { written, warnings, out };
+	}
+
+	it('holds lines until room is reported, then writes at most that much each time', () => {
+		const { written, out } = stream();
+		out.send('abcdef');
+		assert.deepEqual(written, []);
+		out.writable(4);
+		out.send('gh');
+		assert.deepEqual(written.map((w) => String.fromCharCode(...w)), ['abcd']);
+		out.writable(100);
+		assert.deepEqual(written.map((w) => String.fromCharCode(...w)), ['abcd', 'ef\n', 'gh\n']);
+		// each write is its own ArrayBuffer of exactly the bytes written (the ESP32 serial takes its whole length)
+		assert.equal(written[1]!.length, 3);
+	});
+
+	it('drops a reply past its bound and says so', () => {
+		const { warnings, out, written } = stream();
+		out.send('x'.repeat(MAX_QUEUED_BYTES - 1));
+		out.send('y');
+		assert.deepEqual(warnings, ['testcmd.reply_dropped']);
+		out.writable(MAX_QUEUED_BYTES * 2);
+		assert.equal(written.reduce((n, w) => n + w.length, 0), MAX_QUEUED_BYTES);
 	});
 });

@@ -12,7 +12,7 @@
 import Serial from 'embedded:io/serial';
 import type { LogPort } from '../../../ports';
 import type { TestSession } from '../../../core/testcmd/channel';
-import { Output } from './output';
+import { Output } from '../../../core/testcmd/output';
 
 export interface TransportOptions {
 	readonly port?: number;

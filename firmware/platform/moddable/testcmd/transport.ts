@@ -10,7 +10,7 @@ import Listener from 'embedded:io/socket/listener';
 import TCP from 'embedded:io/socket/tcp';
 import type { LogPort } from '../../../ports';
 import type { TestSession } from '../../../core/testcmd/channel';
-import { Output } from './output';
+import { Output } from '../../../core/testcmd/output';
 
 export interface TransportOptions {
 	/** TCP port (lin); 0 or absent: any free port, traced by the caller from `where`. */

@@ -5,8 +5,8 @@
  * room is reported. Bounded: a rig that sends without reading loses replies (logged),
  * the device keeps its memory.
  */
-import type { LogPort } from '../../../ports';
-import { utf8Encode } from '../../../core/util/utf8';
+import type { LogPort } from '../../ports';
+import { utf8Encode } from '../util/utf8';
 
 export const MAX_QUEUED_BYTES = 8192;
 
