@@ -78,7 +78,11 @@ export async function connectChannel(host: string, port: number, echo?: (line: s
 	});
 	const channel = new LineChannel(echo);
 	socket.on('data', (chunk: Buffer) => channel.received(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-	socket.on('error', (e) => channel.failAll(`test channel ${host}:${port}: ${e.message}`));
+	socket.on('error', (e) => {
+		// the socket is finished after an error; 'close' follows
+		channel.attach(undefined);
+		channel.failAll(`test channel ${host}:${port}: ${e.message}`);
+	});
 	socket.on('close', () => {
 		channel.attach(undefined);
 		channel.failAll(`test channel ${host}:${port} closed`);
