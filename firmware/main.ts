@@ -9,7 +9,8 @@
  * device certificate's CN (config.mqtt.thing, if set, must match it), SNTP servers from "config.clock.sntp"
  * (an array, or a comma-separated string). Not "config.sntp": that one belongs to the
  * SDK's ESP32 setup/network, which would run its own one-shot SNTP before main; the
- * manifest leaves it empty.
+ * manifest leaves it empty. The outbox bound may come from "config.link.outbox"
+ * ({ maxMessages, maxBytes }): the esp32 section lowers it to what its NVS partition holds.
  * Credentials come from Preference (written by factory provisioning), see
  * platform/moddable/platform.ts.
  *
@@ -30,6 +31,7 @@
  */
 import config from 'mc/config';
 import { createRobot } from './core/robot/robot';
+import { DEFAULT_OUTBOX, type OutboxLimits } from './core/link/outbox';
 import { createModdablePorts, loadCredentials, startSntp } from './platform/moddable/platform';
 import { moddableOta } from './platform/moddable/firmware';
 import { createModdableHttpPort } from './platform/moddable/http';
@@ -44,6 +46,7 @@ const testClock = testcmd ? jumpableClock(platform.clock) : undefined;
 const ports = testClock ? { ...platform, clock: testClock.clock } : platform;
 const mqtt = (config.mqtt ?? {}) as { host?: string; port?: number | string; serverName?: string; thing?: string };
 const clock = (config.clock ?? {}) as { sntp?: readonly string[] | string };
+const outbox = ((config.link ?? {}) as { outbox?: Partial<OutboxLimits> }).outbox;
 const credentials = loadCredentials();
 
 function testcmdOptions(v: unknown): TransportOptions | undefined {
@@ -83,6 +86,8 @@ if (typeof credentials === 'string') {
 			port: Number(mqtt.port ?? 8883),
 			tls: { ...tls, ...(mqtt.serverName ? { serverName: mqtt.serverName } : {}) },
 		},
+		// the Outbox refuses a bound that is not a number >= 1 message / 64 bytes, with the reason
+		...(outbox ? { link: { outbox: { ...DEFAULT_OUTBOX, ...outbox } } } : {}),
 		...(typeof ota === 'string' ? {} : { ota }),
 	});
 	if (testcmd && testClock) {
