@@ -11,6 +11,7 @@
  */
 import type { DeviceKeyPort } from '../../ports';
 import { err, ok, type Result } from '../util/result';
+import { DerError, derElement } from './der';
 
 export interface RsaPrivateKey {
 	readonly n: bigint;
@@ -36,32 +37,10 @@ const TAG = Object.freeze({ integer: 0x02, octetString: 0x04, null: 0x05, oid: 0
 const MIN_BITS = 1024;
 const MAX_BITS = 4096;
 
-class DerError extends Error {}
-
-/** One DER element at `at`: its tag, contents and where the next one starts [X.690 §8.1, §10.1]. */
-function element(der: Uint8Array, at: number, tag: number): { body: Uint8Array; next: number } {
-	if (at + 2 > der.length) throw new DerError('truncated at ' + at);
-	if (der[at] !== tag) throw new DerError('expected tag 0x' + tag.toString(16) + ' at ' + at + ', got 0x' + (der[at] as number).toString(16));
-	let length = der[at + 1] as number;
-	let start = at + 2;
-	if (length & 0x80) {
-		const octets = length & 0x7f;
-		// definite, minimal lengths only (DER); 3 octets covers anything a key needs
-		if (octets === 0 || octets > 3) throw new DerError('unsupported length form at ' + at);
-		if (start + octets > der.length) throw new DerError('truncated length at ' + at);
-		length = 0;
-		for (let i = 0; i < octets; i++) length = length * 256 + (der[start + i] as number);
-		if (length < 0x80 || (octets > 1 && der[start] === 0)) throw new DerError('non-minimal length at ' + at);
-		start += octets;
-	}
-	const next = start + length;
-	if (next > der.length) throw new DerError('length ' + length + ' at ' + at + ' runs past the end');
-	return { body: der.subarray(start, next), next };
-}
 
 /** A non-negative INTEGER; DER forbids a redundant leading zero [X.690 §8.3.2]. */
 function unsigned(der: Uint8Array, at: number): { value: bigint; next: number } {
-	const { body, next } = element(der, at, TAG.integer);
+	const { body, next } = derElement(der, at, TAG.integer);
 	if (body.length === 0) throw new DerError('empty INTEGER at ' + at);
 	if ((body[0] as number) & 0x80) throw new DerError('negative INTEGER at ' + at);
 	if (body.length > 1 && body[0] === 0 && !((body[1] as number) & 0x80)) throw new DerError('non-minimal INTEGER at ' + at);
@@ -96,22 +75,22 @@ function bitLength(x: bigint): number {
 export function parseRsaPrivateKey(der: Uint8Array): Result<RsaPrivateKey, KeyError> {
 	if (!(der instanceof Uint8Array)) throw new TypeError('"der" expected Uint8Array, got ' + typeof der);
 	try {
-		const outer = element(der, 0, TAG.sequence);
+		const outer = derElement(der, 0, TAG.sequence);
 		if (outer.next !== der.length) throw new DerError('trailing bytes after PrivateKeyInfo');
 		const info = outer.body;
 		const version = unsigned(info, 0);
 		if (version.value !== 0n) throw new DerError('PrivateKeyInfo version ' + version.value + ', expected 0');
-		const algorithm = element(info, version.next, TAG.sequence);
-		const oid = element(algorithm.body, 0, TAG.oid);
+		const algorithm = derElement(info, version.next, TAG.sequence);
+		const oid = derElement(algorithm.body, 0, TAG.oid);
 		if (oid.body.length !== RSA_ENCRYPTION.length || RSA_ENCRYPTION.some((b, i) => oid.body[i] !== b)) throw new DerError('not an rsaEncryption key');
 		if (oid.next !== algorithm.body.length) {
-			const params = element(algorithm.body, oid.next, TAG.null);
+			const params = derElement(algorithm.body, oid.next, TAG.null);
 			if (params.body.length !== 0 || params.next !== algorithm.body.length) throw new DerError('rsaEncryption parameters must be NULL');
 		}
-		const privateKey = element(info, algorithm.next, TAG.octetString);
+		const privateKey = derElement(info, algorithm.next, TAG.octetString);
 		// attributes [0] may follow; nothing of ours is in them
 
-		const rsa = element(privateKey.body, 0, TAG.sequence);
+		const rsa = derElement(privateKey.body, 0, TAG.sequence);
 		if (rsa.next !== privateKey.body.length) throw new DerError('trailing bytes after RSAPrivateKey');
 		const body = rsa.body;
 		let at = 0;

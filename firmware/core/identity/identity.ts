@@ -7,6 +7,7 @@
  * reject every handshake, and the robot would only retry forever.
  * Platform-free: a small DER reader [X.690], no Node, no Moddable.
  */
+import { DerError, derElement, type DerElement } from '../crypto/der';
 import { parseRsaPrivateKey, toBigInt } from '../crypto/rsa';
 import { err, ok, type Result } from '../util/result';
 import type { StoragePort } from '../../ports';
@@ -38,37 +39,11 @@ export interface ParsedCertificate extends DeviceIdentity {
 export const CERT_KEY = 'cert.der';
 export const PRIVATE_KEY_KEY = 'key.der';
 
-class DerError extends Error {}
-
 const TAG = Object.freeze({ integer: 0x02, bitString: 0x03, null: 0x05, oid: 0x06, utf8: 0x0c, printable: 0x13, ia5: 0x16, utcTime: 0x17, generalizedTime: 0x18, sequence: 0x30, set: 0x31, explicit0: 0xa0 } as const);
 // 1.2.840.113549.1.1.1 rsaEncryption, 2.5.4.3 commonName: DER contents of the OIDs
 const RSA_ENCRYPTION = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const COMMON_NAME = [0x55, 0x04, 0x03];
 
-interface Element {
-	readonly tag: number;
-	readonly body: Uint8Array;
-	readonly next: number;
-}
-
-function element(der: Uint8Array, at: number, tag?: number): Element {
-	if (at + 2 > der.length) throw new DerError('truncated at ' + at);
-	const t = der[at] as number;
-	if (tag !== undefined && t !== tag) throw new DerError('expected tag 0x' + tag.toString(16) + ' at ' + at + ', got 0x' + t.toString(16));
-	let length = der[at + 1] as number;
-	let start = at + 2;
-	if (length & 0x80) {
-		const octets = length & 0x7f;
-		if (octets === 0 || octets > 3) throw new DerError('unsupported length form at ' + at);
-		if (start + octets > der.length) throw new DerError('truncated length at ' + at);
-		length = 0;
-		for (let i = 0; i < octets; i++) length = length * 256 + (der[start + i] as number);
-		start += octets;
-	}
-	const next = start + length;
-	if (next > der.length) throw new DerError('length ' + length + ' at ' + at + ' runs past the end');
-	return { tag: t, body: der.subarray(start, next), next };
-}
 
 function same(a: Uint8Array, b: readonly number[]): boolean {
 	if (a.length !== b.length) return false;
@@ -83,7 +58,7 @@ function hex(b: Uint8Array): string {
 }
 
 /** UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ [RFC 5280 §4.1.2.5]. */
-function time(e: Element): number {
+function time(e: DerElement): number {
 	let s = '';
 	for (let i = 0; i < e.body.length; i++) s += String.fromCharCode(e.body[i] as number);
 	const m = (e.tag === TAG.utcTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(s);
@@ -101,27 +76,27 @@ function unsigned(body: Uint8Array): bigint {
 /** The subject CN, the validity, the serial and the RSA public key of a DER certificate. */
 export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, IdentityError> {
 	try {
-		const cert = element(der, 0, TAG.sequence);
-		const tbs = element(cert.body, 0, TAG.sequence).body;
+		const cert = derElement(der, 0, TAG.sequence);
+		const tbs = derElement(cert.body, 0, TAG.sequence).body;
 		let at = 0;
-		if (tbs[0] === TAG.explicit0) at = element(tbs, 0).next; // version
-		const serial = element(tbs, at, TAG.integer);
-		const sigAlg = element(tbs, serial.next, TAG.sequence);
-		const issuer = element(tbs, sigAlg.next, TAG.sequence);
-		const validity = element(tbs, issuer.next, TAG.sequence);
-		const notBefore = element(validity.body, 0);
-		const notAfter = element(validity.body, notBefore.next);
-		const subject = element(tbs, validity.next, TAG.sequence);
-		const spki = element(tbs, subject.next, TAG.sequence);
+		if (tbs[0] === TAG.explicit0) at = derElement(tbs, 0).next; // version
+		const serial = derElement(tbs, at, TAG.integer);
+		const sigAlg = derElement(tbs, serial.next, TAG.sequence);
+		const issuer = derElement(tbs, sigAlg.next, TAG.sequence);
+		const validity = derElement(tbs, issuer.next, TAG.sequence);
+		const notBefore = derElement(validity.body, 0);
+		const notAfter = derElement(validity.body, notBefore.next);
+		const subject = derElement(tbs, validity.next, TAG.sequence);
+		const spki = derElement(tbs, subject.next, TAG.sequence);
 
 		let thing: string | undefined;
 		for (let r = 0; r < subject.body.length; ) {
-			const rdn = element(subject.body, r, TAG.set);
+			const rdn = derElement(subject.body, r, TAG.set);
 			for (let a = 0; a < rdn.body.length; ) {
-				const atv = element(rdn.body, a, TAG.sequence);
-				const oid = element(atv.body, 0, TAG.oid);
+				const atv = derElement(rdn.body, a, TAG.sequence);
+				const oid = derElement(atv.body, 0, TAG.oid);
 				if (same(oid.body, COMMON_NAME)) {
-					const v = element(atv.body, oid.next);
+					const v = derElement(atv.body, oid.next);
 					if (v.tag !== TAG.utf8 && v.tag !== TAG.printable && v.tag !== TAG.ia5) throw new DerError('CN of an unsupported string type 0x' + v.tag.toString(16));
 					if (thing !== undefined) throw new DerError('more than one CN');
 					thing = '';
@@ -137,14 +112,14 @@ export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, Ide
 		}
 		if (thing === undefined || thing.length === 0) throw new DerError('no subject CN');
 
-		const alg = element(spki.body, 0, TAG.sequence);
-		const algOid = element(alg.body, 0, TAG.oid);
+		const alg = derElement(spki.body, 0, TAG.sequence);
+		const algOid = derElement(alg.body, 0, TAG.oid);
 		if (!same(algOid.body, RSA_ENCRYPTION)) throw new DerError('public key is not rsaEncryption');
-		const bits = element(spki.body, alg.next, TAG.bitString);
+		const bits = derElement(spki.body, alg.next, TAG.bitString);
 		if (bits.body[0] !== 0) throw new DerError('public key BIT STRING has unused bits');
-		const rsa = element(bits.body.subarray(1), 0, TAG.sequence);
-		const n = element(rsa.body, 0, TAG.integer);
-		const e = element(rsa.body, n.next, TAG.integer);
+		const rsa = derElement(bits.body.subarray(1), 0, TAG.sequence);
+		const n = derElement(rsa.body, 0, TAG.integer);
+		const e = derElement(rsa.body, n.next, TAG.integer);
 		return ok(Object.freeze({ thing, notBefore: time(notBefore), notAfter: time(notAfter), serial: hex(serial.body), n: unsigned(n.body), e: unsigned(e.body) }));
 	} catch (e) {
 		if (e instanceof DerError) return err({ code: 'certificate', reason: e.message });
