@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yaml from 'js-yaml';
+import { loadTemplate, TEMPLATE } from './template-yaml';
 import { REPORT_RULE } from '../firmware/core/mission/report';
 import { fromEnv as mapIngestFromEnv } from './functions/map-ingest/handler';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
@@ -24,17 +24,6 @@ import { TABLES, type TableDefinition } from './tables';
 import { lintTemplate } from './lint/lint';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TEMPLATE = path.join(ROOT, 'cloud', 'template.yaml');
-
-/** CloudFormation's short forms as plain objects: `!Ref X` is `{ Ref: 'X' }`, `!Sub s` is `{ 'Fn::Sub': s }`, ... */
-const INTRINSICS = ['Ref', 'Sub', 'GetAtt', 'Join', 'Select', 'Split', 'If', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Cidr', 'Condition'];
-const SCHEMA = yaml.DEFAULT_SCHEMA.extend(
-	INTRINSICS.flatMap((name) => {
-		const key = name === 'Ref' || name === 'Condition' ? name : 'Fn::' + name;
-		const construct = (data: unknown) => ({ [key]: name === 'GetAtt' && typeof data === 'string' ? data.split('.') : data });
-		return (['scalar', 'sequence', 'mapping'] as const).map((kind) => new yaml.Type('!' + name, { kind, construct }));
-	}),
-);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -46,7 +35,7 @@ interface Statement {
 	Sid?: string;
 }
 
-const template = yaml.load(readFileSync(TEMPLATE, 'utf8'), { schema: SCHEMA }) as Obj;
+const template = loadTemplate() as Obj;
 const resources = template.Resources as Record<string, Obj & { Type: string; Properties: Obj; Metadata?: Obj }>;
 const parameters = template.Parameters as Obj;
 const globals = (template.Globals as Obj).Function as Obj;

@@ -1,18 +1,33 @@
-// The per-thing authorization of the local broker, equivalent to the project's AWS IoT policy:
-//   iot:Connect    client/${iot:Connection.Thing.ThingName}
-//   iot:Publish    topic/$aws/things/${thing}/*, topic/robots/${thing}/*, topic/$aws/rules/*
-//   iot:Subscribe  topicfilter/$aws/things/${thing}/*, topicfilter/robots/${thing}/*
-//   iot:Receive    the same topics as Publish on things/robots
-// where ${thing} is the certificate subject CN. Pure functions, so the table tests need no broker.
+// The robots' IoT policy as ONE table (ROBOT_POLICY), from which both come:
+// - the local broker's per-thing authorization (mayPublish, maySubscribe below), and
+// - the template's `RobotPolicy` document (robotPolicyDocument: cloud/template.test.ts requires
+//   cloud/template.yaml to hold exactly this rendering).
+// `${thing}` in a pattern stands for `${iot:Connection.Thing.ThingName}`: the thing the
+// connection's certificate is attached to (locally: the certificate CN, which CONNECT also
+// requires to be attached, see iot-registry.ts). A pattern's `*` is the IoT policy wildcard: any
+// characters, '/' included; `+` and `#` in a filter are literal characters to IoT policies.
 // An operator (the app backend or a test rig, connecting with its own certificate) has the
 // fleet policy instead: the Device Shadow and Jobs topics of every thing, as an AWS IoT
 // policy on topic/$aws/things/*/shadow/* and topic/$aws/things/*/jobs/* grants.
 
+import { REPORT_RULE } from '../../firmware/core/mission/report';
+
 /** AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-]; never an MQTT wildcard or '/'. */
 const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
 
-/** AWS IoT Basic Ingest: `$aws/rules/<rule name>/...`. */
-const BASIC_INGEST = /^\$aws\/rules\/[^/]+(\/.*)?$/;
+const THING = '${thing}';
+
+/**
+ * What a robot may do. Basic Ingest (`$aws/rules/<rule>/...`) is granted per rule and only under
+ * the robot's own `robots/<thing>/` prefix: a rule that reads the thing from the topic must
+ * never see another robot's name from this robot.
+ */
+export const ROBOT_POLICY = Object.freeze({
+  connect: Object.freeze({ client: THING, mustBeAttached: true }),
+  publish: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/rules/${REPORT_RULE}/robots/${THING}/*`]),
+  subscribe: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`]),
+  receive: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`]),
+} as const);
 
 export function isThingName(name: string): boolean {
   return THING_NAME.test(name);
@@ -24,8 +39,7 @@ export function mayConnect(thing: string, clientId: string): boolean {
 }
 
 export function mayPublish(thing: string, topic: string): boolean {
-  if (!isThingName(thing)) return false;
-  return underThing(thing, topic) || BASIC_INGEST.test(topic);
+  return isThingName(thing) && ROBOT_POLICY.publish.some((p) => globMatch(p.replace(THING, thing), topic));
 }
 
 /**
@@ -34,14 +48,37 @@ export function mayPublish(thing: string, topic: string): boolean {
  * topics; `robots/+/x` or `#` could match another thing's and are refused.
  */
 export function maySubscribe(thing: string, filter: string): boolean {
-  return isThingName(thing) && underThing(thing, filter);
+  return isThingName(thing) && ROBOT_POLICY.subscribe.some((p) => globMatch(p.replace(THING, thing), filter));
 }
 
-function underThing(thing: string, topic: string): boolean {
-  for (const prefix of [`$aws/things/${thing}/`, `robots/${thing}/`]) {
-    if (topic.length > prefix.length && topic.startsWith(prefix)) return true;
-  }
-  return false;
+/** IoT policy resource matching: `*` any run of characters (none included), `?` one; the rest literal. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = '^' + pattern.replace(/[.+^${}()|[\]\\#/]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]') + '$';
+  return new RegExp(re).test(value);
+}
+
+/** The IoT policy variable a `${thing}` becomes, written for !Sub (`${!...}` is a literal `${...}`). */
+const SUB_THING = '${!iot:Connection.Thing.ThingName}';
+const ARN = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:';
+
+/** The template's RobotPolicy PolicyDocument, rendered from ROBOT_POLICY (CloudFormation JSON, !Sub as Fn::Sub). */
+export function robotPolicyDocument(): unknown {
+  const sub = (kind: string, pattern: string) => ({ 'Fn::Sub': ARN + kind + '/' + pattern.replace(THING, SUB_THING) });
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'ConnectAsItsThing',
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: sub('client', ROBOT_POLICY.connect.client),
+        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+      },
+      { Sid: 'PublishOwnTopics', Effect: 'Allow', Action: 'iot:Publish', Resource: ROBOT_POLICY.publish.map((p) => sub('topic', p)) },
+      { Sid: 'SubscribeOwnTopics', Effect: 'Allow', Action: 'iot:Subscribe', Resource: ROBOT_POLICY.subscribe.map((p) => sub('topicfilter', p)) },
+      { Sid: 'ReceiveOwnTopics', Effect: 'Allow', Action: 'iot:Receive', Resource: ROBOT_POLICY.receive.map((p) => sub('topic', p)) },
+    ],
+  };
 }
 
 /** Shadow and jobs topics of any thing (`+` for the thing in a filter); nothing else. */

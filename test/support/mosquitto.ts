@@ -36,7 +36,7 @@ const ACL = [
   '# per-thing policy, as cloud/local/thing-policy.ts; %u is the certificate CN',
   'pattern readwrite robots/%u/#',
   'pattern readwrite $aws/things/%u/#',
-  'pattern write $aws/rules/#',
+  'pattern write $aws/rules/mission_report/robots/%u/#',
   '',
 ].join('\n');
 
