@@ -6,7 +6,9 @@
  * Each test file is bundled by esbuild together with tools/xs/bdd.ts (the describe/it
  * globals) into one ES2022 script and evaluated in its own fresh worker. Results come back
  * as JSON issueCommand messages; this prints a mocha-like spec report ending in the line
- * `N passed, N failed`, and exits 1 on a failure, a bundling error or when no test ran.
+ * `N passed, N failed`, and exits 1 on a failure, a bundling error, a `.only` (forbidden, as
+ * with mocha's forbid-only), an unhandled promise rejection, a skip under CI=true, or when no
+ * test ran.
  *
  * Environment: XS_TEST_TIMEOUT_MS (default 20000) is the wall-clock budget of one crank,
  * i.e. of loading a file or of running it up to a test that hangs; over it the worker is
@@ -149,8 +151,12 @@ async function runFile(file: string): Promise<FileResult> {
 	let ended = false;
 	let inProgress: string | undefined;
 	const decoder = new TextDecoder();
+	// XS reports an unhandled rejection only on its stderr, when the promise job queue has
+	// drained (the end of the crank that runs the whole file): read it there and fail the file
+	let stderr = '';
 	const worker = startXsWorker({
 		stdout: 'inherit',
+		stderr: 'pipe',
 		handleCommand(message) {
 			const ev = JSON.parse(decoder.decode(message)) as XsTestEvent;
 			const pad = (depth: number): string => '  '.repeat(depth + 1);
@@ -185,6 +191,15 @@ async function runFile(file: string): Promise<FileResult> {
 		},
 	});
 
+	const workerStderr = worker.process.stderr;
+	if (!workerStderr) throw new Error('xsnap-worker started without a stderr pipe');
+	workerStderr.setEncoding('utf8');
+	workerStderr.on('data', (text: string) => {
+		stderr += text;
+		process.stderr.write(text);
+	});
+	const stderrClosed = new Promise<void>((done) => workerStderr.once('close', done));
+
 	try {
 		r.lines.push(color.dim(name));
 		// a throw while the file loads is reported by the shim as a failure, with its stack
@@ -203,6 +218,11 @@ async function runFile(file: string): Promise<FileResult> {
 		fileFailure(inProgress ?? name, message);
 	} finally {
 		worker.terminate();
+	}
+	await stderrClosed;
+	for (const line of stderr.split('\n')) {
+		if (!line.startsWith('Unhandled exception')) continue;
+		fileFailure(name + ' (unhandled rejection)', line + '\nXS reports it after all the tests of the file ran, so which test left it is not known: await or catch every promise a test starts.');
 	}
 	return r;
 }
@@ -253,10 +273,12 @@ async function main(): Promise<number> {
 	const ms = Date.now() - started;
 	if (files.length === 0) console.log(color.red('no test files matched ' + (patterns.length ? patterns : DEFAULT_GLOBS).join(' ')));
 	else if (passed + failed === 0) console.log(color.red('no tests ran'));
-	if (pending) console.log(pending + ' pending');
+	// under CI=true (.ci/run) nothing may skip: a pending test fails the run, as with mocha (test/support/no-skip-in-ci.ts)
+	const ci = process.env.CI === 'true' || process.env.CI === '1';
+	if (pending) console.log(ci ? color.red(pending + ' pending: CI=true and nothing may skip in CI') : pending + ' pending');
 	console.log(color.dim(files.length + ' files in XS, ' + ms + ' ms'));
 	console.log(passed + ' passed, ' + failed + ' failed');
-	return failed > 0 || passed + failed === 0 ? 1 : 0;
+	return failed > 0 || passed + failed === 0 || (ci && pending > 0) ? 1 : 0;
 }
 
 process.exitCode = await main();

@@ -1,8 +1,8 @@
 /*
  * A mocha-compatible BDD interface that runs inside XS (bundled ahead of each test file by
  * tools/xs-test.ts). It defines the globals describe/it/before/after/beforeEach/afterEach
- * (with .skip and .only), collects the tree while the test file loads, and runs it when the
- * host evaluates `globalThis.__xsTest.run()`.
+ * (with .skip; .only fails the file, as mocha's forbid-only), collects the tree while the
+ * test file loads, and runs it when the host evaluates `globalThis.__xsTest.run()`.
  *
  * Each event goes to the host as one JSON issueCommand; the host prints the report.
  *
@@ -268,6 +268,13 @@ g.__xsTest = Object.freeze({
 	},
 	run(): void {
 		if (loadError !== undefined) return send({ type: 'end' });
+		// as mocha's forbid-only (.mocharc.json): a committed .only would run a part of
+		// the suite and report it green
+		if (anyOnly) {
+			failures++;
+			send({ type: 'fail', title: 'forbid-only', fullTitle: 'forbid-only', depth: 0, message: 'Error: .only is used in this file: the XS runner forbids it (as mocha --forbid-only)', stack: '' });
+			return send({ type: 'end' });
+		}
 		runSuite(root, 0, false).then(
 			() => send({ type: 'end' }),
 			(e: unknown) => {

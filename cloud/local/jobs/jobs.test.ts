@@ -273,7 +273,7 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		assert.match(jobs.core.job('ota-presigned')!.document, /\$\{aws:iot:s3-presigned-url:/);
 		await request('robot-1', 'ota-presigned/update', { status: 'SUCCEEDED' });
 
-		if (!s3) return this.skip(); // cloud/local/s3 not there: the signature check above stands for the fetch
+		assert.ok(s3, 'the local cloud serves S3');
 		const client = new S3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, forcePathStyle: true });
 		await client.send(new PutObjectCommand({ Bucket: 'firmware', Key: 'robot/1.2.0.bin', Body: new Uint8Array([1, 2, 3, 4]) }));
 		client.destroy();

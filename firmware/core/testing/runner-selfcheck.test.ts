@@ -1,6 +1,8 @@
 /*
  * Proves the test runners (mocha on Node, tools/xs-test.ts in XS) drive the BDD interface
- * the core's tests use: sync and async tests, hooks in mocha's order, skips, assertions.
+ * the core's tests use: sync and async tests, hooks in mocha's order, assertions. How the XS
+ * runner treats skips, .only and unhandled rejections is checked from outside, on fixture
+ * files (tools/xs-test.test.ts): a skip here would show as pending in every run.
  */
 
 import * as assert from './assert';
@@ -37,16 +39,6 @@ describe('runner self-check', () => {
 		assert.throws(() => assert.equal(1, 2), /expected 2, got 1/);
 	});
 
-	it.skip('skips it.skip', () => {
-		throw new Error('a skipped test ran');
-	});
-
-	describe.skip('describe.skip', () => {
-		it('is skipped too', () => {
-			throw new Error('a test in a skipped suite ran');
-		});
-	});
-
 	describe('nested', () => {
 		beforeEach(() => {
 			log.push('inner beforeEach');
@@ -59,7 +51,7 @@ describe('runner self-check', () => {
 	it('ran before once and each hook around each test', () => {
 		assert.equal(log.filter((x) => x === 'before').length, 1);
 		// as mocha: a suite's own tests run before its child suites, so 4 earlier tests ran
-		// (skipped ones get no hooks), plus this one
+		// plus this one
 		assert.equal(log.filter((x) => x === 'beforeEach').length, 5);
 		assert.equal(log.filter((x) => x === 'afterEach').length, 4);
 	});
