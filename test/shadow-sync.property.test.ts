@@ -140,8 +140,8 @@ async function run(actions: Action[], seed: number, faults: { drop: number; dup:
 	const up = async () => {
 		if (connected) return;
 		connected = true;
-		setLink({ value: 'connecting', attempt: 0 });
-		setLink({ value: 'connected', sessionPresent: true });
+		setLink({ value: 'connecting', attempt: 0, flaps: 0 });
+		setLink({ value: 'connected', sessionPresent: true, attempt: 0, flaps: 0, since: 0 });
 		await settle();
 		await flush();
 	};
@@ -149,7 +149,7 @@ async function run(actions: Action[], seed: number, faults: { drop: number; dup:
 		connected = false;
 		queue = [];
 		held = [];
-		setLink({ value: 'waiting', attempt: 1, reason: 'test' });
+		setLink({ value: 'waiting', attempt: 1, flaps: 0, reason: 'test' });
 		await settle();
 	};
 

@@ -106,7 +106,7 @@ describe('Link', () => {
 			assert.equal(t.net.sockets.length, 1);
 			assert.equal(t.net.last().options.host, 'broker.test');
 			assert.equal(t.net.last().writes.length, 0);
-			assert.deepEqual(t.link.state, { value: 'connecting', attempt: 0 });
+			assert.deepEqual(t.link.state, { value: 'connecting', attempt: 0, flaps: 0 });
 		});
 
 		it('first write: CONNECT (clean session off, keep-alive), SUBSCRIBE and queued publishes, in ONE write', () => {
@@ -139,9 +139,53 @@ describe('Link', () => {
 			t.link.start();
 			t.net.last().connect();
 			deliver(t.net.last(), { type: 'connack', sessionPresent: true, returnCode: 0 });
-			assert.deepEqual(t.link.state, { value: 'connected', sessionPresent: true });
+			assert.deepEqual(t.link.state, { value: 'connected', sessionPresent: true, attempt: 0, flaps: 0, since: t.time.clock.monotonic() });
 			assert.deepEqual(t.states.map((s) => s.value), ['connecting', 'connected']);
 			assert.ok(t.log.events().includes('link.online'));
+		});
+
+		it('a connection taken away soon after CONNACK keeps the backoff growing; the loop is logged once with its rate', () => {
+			const t = setup({ timing: { minConnectedMs: 30_000, flapsToWarn: 3 } });
+			t.link.start();
+			const waits: number[] = [];
+			for (let i = 0; i < 6; i++) {
+				const s = t.net.last();
+				s.connect();
+				deliver(s, { type: 'connack', sessionPresent: true, returnCode: 0 });
+				t.time.advance(100);
+				// the broker closes it: another client connected with this id
+				s.drop();
+				const before = t.net.sockets.length;
+				let waited = 0;
+				while (t.net.sockets.length === before) {
+					t.time.advance(100);
+					waited += 100;
+				}
+				waits.push(waited);
+			}
+			// random 0.5 of 1, 2, 4, 8, 16, 32 s: never back to the first window
+			assert.deepEqual(waits, [500, 1000, 2000, 4000, 8000, 16000]);
+			const warned = t.log.lines.filter((l) => l.event === 'link.takeover_suspected');
+			assert.equal(warned.length, 1);
+			assert.equal(warned[0]!.fields.shortConnections, 3);
+			// at the third short connection: connects at 0, 0.6 and 1.7 s, two intervals in 1.7 s
+			assert.equal(warned[0]!.fields.connectsPerMinute, Math.round((2 * 60_000 * 10) / 1700) / 10);
+			assert.equal(t.link.stats.connects, 6);
+			assert.equal(t.link.stats.lastError, 'closed by peer');
+		});
+
+		it('a connection that lasted minConnectedMs starts the backoff afresh', () => {
+			const t = setup({ timing: { minConnectedMs: 30_000, flapsToWarn: 3 } });
+			const s = online(t);
+			s.drop();
+			assert.ok(t.link.state.value === 'waiting' && t.link.state.attempt === 1);
+			t.time.advance(500);
+			const s2 = t.net.last();
+			s2.connect();
+			deliver(s2, { type: 'connack', sessionPresent: true, returnCode: 0 });
+			t.time.advance(30_000);
+			s2.drop();
+			assert.ok(t.link.state.value === 'waiting' && t.link.state.attempt === 1 && t.link.state.flaps === 0);
 		});
 
 		it('no CONNACK within connectTimeoutMs -> waiting', () => {
@@ -172,7 +216,7 @@ describe('Link', () => {
 			assert.equal(t.net.sockets.length, 1);
 			t.time.advance(1);
 			assert.equal(t.net.sockets.length, 2);
-			assert.deepEqual<LinkState>(t.link.state, { value: 'connecting', attempt: 1 });
+			assert.deepEqual<LinkState>(t.link.state, { value: 'connecting', attempt: 1, flaps: 0 });
 			// attempt 2: 0.5 of 2 s
 			t.net.last().drop('ECONNRESET');
 			assert.ok(t.link.state.value === 'waiting' && t.link.state.attempt === 2 && /ECONNRESET/.test(t.link.state.reason));

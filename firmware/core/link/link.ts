@@ -22,9 +22,9 @@ import { encodeInto, packetSize } from '../mqtt/codec';
 import { CONNACK_REASON, SUBACK_FAILURE, type Packet, type Publish } from '../mqtt/packet';
 import { PacketReader } from '../mqtt/reader';
 import { filterError, topicError, topicMatches } from '../mqtt/topic';
-import { err, ok, type Result } from '../util/result';
+import { assertNever, err, ok, type Result } from '../util/result';
 import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, type BackoffPolicy } from './backoff';
-import { OFFLINE, step, type LinkEffect, type LinkEvent, type LinkState } from './machine';
+import { DEFAULT_TIMING, OFFLINE, checkTiming, step, type LinkEffect, type LinkEvent, type LinkState, type LinkTiming } from './machine';
 import { DEFAULT_OUTBOX, Outbox, type OutboxEntry, type OutboxError, type OutboxLimits } from './outbox';
 
 export interface LinkPorts {
@@ -46,12 +46,22 @@ export interface LinkOptions {
 	/** From socket open to CONNACK, TLS handshake included. */
 	readonly connectTimeoutMs?: number;
 	readonly backoff?: BackoffPolicy;
+	/** When a connection counts as lasting (resets the backoff), when flapping is reported. */
+	readonly timing?: LinkTiming;
 	readonly maxInflight?: number;
 	/** Largest inbound packet accepted; AWS IoT's payload limit is 128 KB. */
 	readonly maxPacket?: number;
 	readonly outbox?: OutboxLimits;
 	/** How long an inbound message's handler may take before it is acknowledged regardless. */
 	readonly handlerTimeoutMs?: number;
+}
+
+/** What the link has seen since it was made: for health reports. */
+export interface LinkStats {
+	/** CONNACKs accepted. */
+	readonly connects: number;
+	/** Why the last connection or attempt ended, or undefined. */
+	readonly lastError: string | undefined;
 }
 
 export interface Message {
@@ -100,7 +110,7 @@ function publishSize(topic: string, payload: Uint8Array): number | string {
 
 export class Link {
 	readonly #ports: LinkPorts;
-	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox'>> & { backoff: BackoffPolicy };
+	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox' | 'timing'>> & { backoff: BackoffPolicy; timing: LinkTiming };
 	readonly outbox: Outbox;
 	#state: LinkState = OFFLINE;
 	#socket: Socket | undefined;
@@ -123,6 +133,10 @@ export class Link {
 	/** Events raised while an effect runs wait here, so each step completes before the next. */
 	#events: LinkEvent[] = [];
 	#dispatching = false;
+	/** Monotonic times of the latest CONNACKs, enough to tell a flapping link's rate. */
+	#connackTimes: number[] = [];
+	#connects = 0;
+	#lastError: string | undefined;
 
 	constructor(ports: LinkPorts, options: LinkOptions) {
 		const o = options;
@@ -140,6 +154,7 @@ export class Link {
 			pingTimeoutMs: o.pingTimeoutMs ?? 10_000,
 			connectTimeoutMs: o.connectTimeoutMs ?? 20_000,
 			backoff: checkBackoff(o.backoff ?? DEFAULT_BACKOFF),
+			timing: checkTiming(o.timing ?? DEFAULT_TIMING),
 			maxInflight,
 			maxPacket: o.maxPacket ?? 128 * 1024 + 1024,
 			handlerTimeoutMs: o.handlerTimeoutMs ?? 30_000,
@@ -149,6 +164,10 @@ export class Link {
 
 	get state(): LinkState {
 		return this.#state;
+	}
+
+	get stats(): LinkStats {
+		return { connects: this.#connects, lastError: this.#lastError };
 	}
 
 	listen(l: LinkListener): () => void {
@@ -246,13 +265,16 @@ export class Link {
 	}
 
 	#step(e: LinkEvent): void {
-		const next = step(this.#state, e);
+		const next = step(this.#state, e, this.#opts.timing);
 		if (!next) return;
 		const from = this.#state.value;
 		this.#state = next.state;
 		if (from !== next.state.value) {
 			const fields: Record<string, string | number | boolean> = { from, to: next.state.value };
-			if (e.type === 'lost') fields.reason = e.reason;
+			if (e.type === 'lost') {
+				fields.reason = e.reason;
+				this.#lastError = e.reason;
+			}
 			this.#ports.log.log(e.type === 'lost' ? 'warn' : 'info', 'link.state', fields);
 		}
 		for (const fx of next.effects) this.#perform(fx);
@@ -277,11 +299,32 @@ export class Link {
 			}
 			case 'cancel':
 				return this.#clearTimer();
-			case 'online':
+			case 'online': {
+				this.#connects++;
+				const times = this.#connackTimes;
+				times.push(this.#ports.clock.monotonic());
+				if (times.length > this.#opts.timing.flapsToWarn + 1) times.shift();
 				this.#ports.log.log('info', 'link.online', { sessionPresent: fx.sessionPresent, outbox: this.outbox.size });
 				return;
+			}
 			case 'offline':
 				return;
+			case 'flapping': {
+				// the signature of a takeover: another client with this id connects, the broker drops us, we take it back
+				const times = this.#connackTimes;
+				const spanMs = times.length > 1 ? times[times.length - 1]! - times[0]! : 0;
+				const perMinute = spanMs > 0 ? Math.round(((times.length - 1) * 60_000 * 10) / spanMs) / 10 : 0;
+				this.#ports.log.log('warn', 'link.takeover_suspected', {
+					clientId: this.#opts.clientId,
+					shortConnections: fx.flaps,
+					lastUpMs: fx.upMs,
+					connectsPerMinute: perMinute,
+					minConnectedMs: this.#opts.timing.minConnectedMs,
+				});
+				return;
+			}
+			default:
+				return assertNever(fx);
 		}
 	}
 
@@ -342,7 +385,7 @@ export class Link {
 	}
 
 	#lost(reason: string): void {
-		this.#dispatch({ type: 'lost', reason });
+		this.#dispatch({ type: 'lost', reason, at: this.#ports.clock.monotonic() });
 	}
 
 	#canWrite(): boolean {
@@ -441,7 +484,7 @@ export class Link {
 				}
 				this.#clearTimer();
 				this.#startKeepAlive();
-				this.#dispatch({ type: 'connack', sessionPresent: p.sessionPresent });
+				this.#dispatch({ type: 'connack', sessionPresent: p.sessionPresent, at: this.#ports.clock.monotonic() });
 				return;
 			case 'puback': {
 				const e = this.outbox.acknowledge(p.packetId);

@@ -1,18 +1,24 @@
 /* The supervisor machine as a table: [state, event] -> [state, effects], or undefined. */
 import * as assert from '../testing/assert';
-import { OFFLINE, step, type LinkEffect, type LinkEvent, type LinkState } from './machine';
+import { DEFAULT_TIMING, OFFLINE, checkTiming, step, type LinkEffect, type LinkEvent, type LinkState } from './machine';
 
+const MIN = DEFAULT_TIMING.minConnectedMs;
 const offline: LinkState = OFFLINE;
-const connecting0: LinkState = { value: 'connecting', attempt: 0 };
-const connecting3: LinkState = { value: 'connecting', attempt: 3 };
-const connected: LinkState = { value: 'connected', sessionPresent: true };
-const waiting2: LinkState = { value: 'waiting', attempt: 2, reason: 'closed by peer' };
+const connecting0: LinkState = { value: 'connecting', attempt: 0, flaps: 0 };
+const connecting3: LinkState = { value: 'connecting', attempt: 3, flaps: 1 };
+/** Connected at t=1000 after 2 failures, one of them a short connection. */
+const connected: LinkState = { value: 'connected', sessionPresent: true, attempt: 2, flaps: 1, since: 1000 };
+/** One short connection short of the warning. */
+const connectedFlapping: LinkState = { value: 'connected', sessionPresent: true, attempt: 4, flaps: DEFAULT_TIMING.flapsToWarn - 1, since: 1000 };
+const connectedWarned: LinkState = { value: 'connected', sessionPresent: true, attempt: 5, flaps: DEFAULT_TIMING.flapsToWarn, since: 1000 };
+const waiting2: LinkState = { value: 'waiting', attempt: 2, flaps: 1, reason: 'closed by peer' };
 
 const start: LinkEvent = { type: 'start' };
 const stop: LinkEvent = { type: 'stop' };
-const connack: LinkEvent = { type: 'connack', sessionPresent: false };
-const connackPresent: LinkEvent = { type: 'connack', sessionPresent: true };
-const lost: LinkEvent = { type: 'lost', reason: 'x' };
+const connack: LinkEvent = { type: 'connack', sessionPresent: false, at: 5 };
+const connackPresent: LinkEvent = { type: 'connack', sessionPresent: true, at: 7 };
+const lost: LinkEvent = { type: 'lost', reason: 'x', at: 1000 + MIN };
+const lostSoon: LinkEvent = { type: 'lost', reason: 'x', at: 1000 + MIN - 1 };
 const retry: LinkEvent = { type: 'retry' };
 
 type Row = readonly [LinkState, LinkEvent, LinkState, readonly LinkEffect[]] | readonly [LinkState, LinkEvent, undefined];
@@ -24,22 +30,29 @@ const ROWS: readonly Row[] = [
 	[offline, connack, undefined],
 	[offline, lost, undefined],
 	[offline, retry, undefined],
-	// connecting
-	[connecting0, connack, { value: 'connected', sessionPresent: false }, [{ type: 'online', sessionPresent: false }]],
-	[connecting3, connackPresent, { value: 'connected', sessionPresent: true }, [{ type: 'online', sessionPresent: true }]],
-	[connecting0, lost, { value: 'waiting', attempt: 1, reason: 'x' }, [{ type: 'close' }, { type: 'schedule', attempt: 1 }]],
-	[connecting3, lost, { value: 'waiting', attempt: 4, reason: 'x' }, [{ type: 'close' }, { type: 'schedule', attempt: 4 }]],
+	// connecting: a CONNACK keeps the counts until the connection has lasted
+	[connecting0, connack, { value: 'connected', sessionPresent: false, attempt: 0, flaps: 0, since: 5 }, [{ type: 'online', sessionPresent: false }]],
+	[connecting3, connackPresent, { value: 'connected', sessionPresent: true, attempt: 3, flaps: 1, since: 7 }, [{ type: 'online', sessionPresent: true }]],
+	[connecting0, lost, { value: 'waiting', attempt: 1, flaps: 0, reason: 'x' }, [{ type: 'close' }, { type: 'schedule', attempt: 1 }]],
+	[connecting3, lost, { value: 'waiting', attempt: 4, flaps: 1, reason: 'x' }, [{ type: 'close' }, { type: 'schedule', attempt: 4 }]],
 	[connecting3, stop, offline, [{ type: 'close' }]],
 	[connecting0, start, undefined],
 	[connecting0, retry, undefined],
-	// connected: a loss starts the backoff afresh at attempt 1
-	[connected, lost, { value: 'waiting', attempt: 1, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x' }, { type: 'schedule', attempt: 1 }]],
-	[connected, stop, offline, [{ type: 'close' }, { type: 'offline', reason: 'stopped' }]],
+	// connected: a loss after minConnectedMs starts the backoff afresh at attempt 1
+	[connected, lost, { value: 'waiting', attempt: 1, flaps: 0, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN }, { type: 'schedule', attempt: 1 }]],
+	// a loss sooner is one more failure in a row: the backoff keeps growing
+	[connected, lostSoon, { value: 'waiting', attempt: 3, flaps: 2, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'schedule', attempt: 3 }]],
+	// the flapsToWarn-th short connection in a row is told, once
+	[connectedFlapping, lostSoon, { value: 'waiting', attempt: 5, flaps: DEFAULT_TIMING.flapsToWarn, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'flapping', flaps: DEFAULT_TIMING.flapsToWarn, upMs: MIN - 1 }, { type: 'schedule', attempt: 5 }]],
+	[connectedWarned, lostSoon, { value: 'waiting', attempt: 6, flaps: DEFAULT_TIMING.flapsToWarn + 1, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'schedule', attempt: 6 }]],
+	// a clock that went backwards counts as no time up
+	[connected, { type: 'lost', reason: 'x', at: 0 }, { value: 'waiting', attempt: 3, flaps: 2, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: 0 }, { type: 'schedule', attempt: 3 }]],
+	[connected, stop, offline, [{ type: 'close' }, { type: 'offline', reason: 'stopped', upMs: 0 }]],
 	[connected, start, undefined],
 	[connected, connack, undefined],
 	[connected, retry, undefined],
 	// waiting
-	[waiting2, retry, { value: 'connecting', attempt: 2 }, [{ type: 'open' }]],
+	[waiting2, retry, { value: 'connecting', attempt: 2, flaps: 1 }, [{ type: 'open' }]],
 	[waiting2, stop, offline, [{ type: 'cancel' }]],
 	[waiting2, start, undefined],
 	[waiting2, connack, undefined],
@@ -58,34 +71,49 @@ describe('link machine', () => {
 	}
 
 	it('never throws on any pair of state and event', () => {
-		for (const s of [offline, connecting0, connecting3, connected, waiting2]) for (const e of [start, stop, connack, lost, retry]) step(s, e);
+		for (const s of [offline, connecting0, connecting3, connected, connectedFlapping, waiting2]) for (const e of [start, stop, connack, lost, lostSoon, retry]) step(s, e);
 	});
 
 	it('does not change the state it is given', () => {
-		const s: LinkState = { value: 'connecting', attempt: 1 };
+		const s: LinkState = { value: 'connecting', attempt: 1, flaps: 0 };
 		step(s, lost);
-		assert.deepEqual(s, { value: 'connecting', attempt: 1 });
+		assert.deepEqual(s, { value: 'connecting', attempt: 1, flaps: 0 });
 		assert.ok(Object.isFrozen(OFFLINE));
 	});
 
-	it('failures in a row count up; a success resets the count', () => {
+	it('refuses timing it cannot use, naming the field', () => {
+		assert.throws(() => checkTiming({ minConnectedMs: -1, flapsToWarn: 3 }), /"minConnectedMs"/);
+		assert.throws(() => checkTiming({ minConnectedMs: 0, flapsToWarn: 0 }), /"flapsToWarn"/);
+	});
+
+	/** Runs events from OFFLINE; returns the attempts scheduled and the flapping warnings. */
+	function run(events: readonly LinkEvent[], minConnectedMs = MIN): { attempts: number[]; warnings: number } {
 		let s: LinkState = OFFLINE;
 		const attempts: number[] = [];
-		const run = (e: LinkEvent): void => {
-			const n = step(s, e);
+		let warnings = 0;
+		for (const e of events) {
+			const n = step(s, e, { minConnectedMs, flapsToWarn: 3 });
 			assert.ok(n, 'event ' + e.type + ' does not apply in ' + s.value);
 			s = n.state;
-			for (const fx of n.effects) if (fx.type === 'schedule') attempts.push(fx.attempt);
-		};
-		run(start);
-		run(lost);
-		run(retry);
-		run(lost);
-		run(retry);
-		run(lost);
-		run(retry);
-		run(connack);
-		run(lost);
-		assert.deepEqual(attempts, [1, 2, 3, 1]);
+			for (const fx of n.effects) {
+				if (fx.type === 'schedule') attempts.push(fx.attempt);
+				if (fx.type === 'flapping') warnings++;
+			}
+		}
+		return { attempts, warnings };
+	}
+
+	it('failures in a row count up; a connection that lasted resets the count', () => {
+		const at = (t: number, type: 'connack' | 'lost'): LinkEvent => (type === 'connack' ? { type, sessionPresent: false, at: t } : { type, reason: 'x', at: t });
+		const r = run([start, at(0, 'lost'), retry, at(1, 'lost'), retry, at(2, 'lost'), retry, at(10, 'connack'), at(10 + MIN, 'lost')]);
+		assert.deepEqual(r.attempts, [1, 2, 3, 1]);
+	});
+
+	it('a takeover loop: every connection taken within a second keeps doubling the backoff and is told once', () => {
+		const events: LinkEvent[] = [start];
+		for (let i = 0; i < 8; i++) events.push({ type: 'connack', sessionPresent: true, at: i * 10_000 }, { type: 'lost', reason: 'closed by peer', at: i * 10_000 + 800 }, retry);
+		const r = run(events);
+		assert.deepEqual(r.attempts, [1, 2, 3, 4, 5, 6, 7, 8]);
+		assert.equal(r.warnings, 1);
 	});
 });

@@ -74,7 +74,7 @@ describe('map queue', () => {
 		t.q.kick();
 		await settle();
 		assert.deepEqual(t.calls, []);
-		t.link.set({ value: 'connected', sessionPresent: false });
+		t.link.set({ value: 'connected', sessionPresent: false, attempt: 0, flaps: 0, since: 0 });
 		await settle();
 		assert.deepEqual(t.calls, ['m-1', 'm-2']);
 		assert.deepEqual(t.events, ['uploaded m-1', 'uploaded m-2']);
@@ -89,7 +89,7 @@ describe('map queue', () => {
 		await settle();
 		assert.deepEqual(t.events, ['failed m-1 offline retry']);
 		assert.equal(t.time.pending(), 0, 'no timer: the next connection tries');
-		t.link.set({ value: 'connected', sessionPresent: true });
+		t.link.set({ value: 'connected', sessionPresent: true, attempt: 0, flaps: 0, since: 0 });
 		await settle();
 		assert.deepEqual(t.events, ['failed m-1 offline retry', 'uploaded m-1']);
 	});
