@@ -17,6 +17,7 @@ import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
+import { createReportLedger, type ReportLedger } from '../test/support/report-ledger';
 import { issueDevice } from '../tools/pki/dev-pki';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { connectApp, type App } from './app';
@@ -57,6 +58,11 @@ export interface Rig {
 	readonly iot: IoTClient;
 	readonly s3: S3Client;
 	readonly registrationUrl: string | undefined;
+	/**
+	 * Every report delivery and handler outcome, from the local cloud's log (HIL_CLOUD=local):
+	 * what can show a mission stored twice, which the table keyed by mission cannot.
+	 */
+	readonly reports: ReportLedger | undefined;
 	/** Boots a robot that reaches the broker through the fault proxy. */
 	boot(thing: string, options?: Omit<BootOptions, 'host' | 'port' | 'serverName'>): Promise<RobotUnderTest>;
 	/** Credentials for a thing the cloud has never seen (registration); local cloud only. */
@@ -79,10 +85,12 @@ export async function startRig(config: RigConfig, progress: (msg: string) => voi
 	let s3: S3Client;
 	let registrationUrl: string | undefined;
 	const extraThings = new Map<string, string>();
+	let reports: ReportLedger | undefined;
 
 	if (config.cloud === 'local') {
 		progress('starting the local cloud');
-		cloud = await startLocalCloud({ dataDir: path.join(work, 'cloud'), things: [config.thing], operators: [OPERATOR], inMemory: true });
+		reports = createReportLedger();
+		cloud = await startLocalCloud({ dataDir: path.join(work, 'cloud'), things: [config.thing], operators: [OPERATOR], inMemory: true, log: reports.log });
 		const c = cloud;
 		broker = { host: c.broker.host, port: c.broker.port, serverName: 'localhost' };
 		credentialsDir = (thing) => extraThings.get(thing) ?? c.pki.paths.thing(thing).dir;
@@ -125,6 +133,7 @@ export async function startRig(config: RigConfig, progress: (msg: string) => voi
 		iot,
 		s3,
 		registrationUrl,
+		reports,
 		faults: {
 			cut: () => proxy.cut(),
 			restore: () => proxy.restore(),
