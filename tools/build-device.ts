@@ -157,7 +157,7 @@ export function plan(command: 'build' | 'flash', argv: readonly string[], probe:
 }
 
 function needModdable(probe: Probe): string | undefined {
-  if (!probe.env['MODDABLE']) return 'MODDABLE is not set: install Moddable SDK 8.2.3 (its documentation, Getting Started), then export MODDABLE=/path/to/moddable and PATH=$MODDABLE/build/bin/lin/release:$PATH (here: ../shared/moddable/setup.sh does it)';
+  if (!probe.env['MODDABLE']) return 'MODDABLE is not set: install Moddable SDK 8.2.3 (its documentation, Getting Started), then export MODDABLE=/path/to/moddable and PATH=$MODDABLE/build/bin/lin/release:$PATH';
   if (!probe.onPath('mcconfig')) return `mcconfig is not on PATH: export PATH=${probe.env['MODDABLE']}/build/bin/lin/release:$PATH`;
   return undefined;
 }

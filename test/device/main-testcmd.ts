@@ -34,9 +34,9 @@ writeFileSync(
 	join(app, 'manifest.json'),
 	JSON.stringify({ include: [join(root, 'manifest.json')], build: { NAME: 'robot-main-testcmd' }, config: { file: { root: data + '/' }, mqtt: { host: '127.0.0.1', port: PORT, serverName: 'localhost' }, testcmd: { port: 0 } } }, null, '\t'),
 );
-const runner = process.env.MODDABLE_RUN_HEADLESS ?? resolve(root, '../shared/moddable/run-headless.sh');
+const runner = [resolve(root, 'node_modules/.bin/tsx'), resolve(root, 'test/device/headless.ts')];
 console.log(`main-testcmd: building and starting firmware/main.ts with config.testcmd (${work})`);
-const child = spawn(runner, ['--out', join(work, 'out'), app, '120'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(runner[0]!, [...runner.slice(1), '--out', join(work, 'out'), app, '120'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const problems: string[] = [];
 const expect = (what: string, ok: boolean, got: unknown) => {
 	console.log(`main-testcmd: ${ok ? 'ok  ' : 'FAIL'} ${what}: ${JSON.stringify(got)}`);

@@ -1,5 +1,5 @@
 // Device suite (issue #13: every capability adds a scenario here) on the real Moddable
-// runtime (`lin` under mcsim, through ../shared/moddable/run-headless.sh) against the whole
+// runtime (`lin` under mcsim, through the project's own runner test/device/headless.ts) against the whole
 // local cloud (cloud/local: broker, shadow service with its HTTP data plane, ...), in memory,
 // on a fixed MQTT port. A scenario may run the app several times over the same Preference
 // storage, with the runner acting in between while the device is off (offline).
@@ -24,15 +24,25 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
-if (!process.env.MODDABLE) {
-  console.log('device suite skipped: MODDABLE is not set (run ../shared/moddable/setup.sh, then export MODDABLE=/opt/moddable-8.2.3 and PATH=$MODDABLE/build/bin/lin/release:$PATH)');
-  // CI never skips the real runtime
-  process.exit(process.env.CI === 'true' ? 1 : 0);
+// The SDK is the user's toolchain (MODDABLE). `npm run test:device` without one fails with the
+// install pointer; `npm test` passes --if-sdk, and then says loudly that the firmware did not run.
+{
+  const { sdkProblem, INSTALL_POINTER } = await import('./headless');
+  const problem = sdkProblem();
+  if (problem) {
+    if (process.argv.includes('--if-sdk')) {
+      console.log(`\n*** DEVICE SUITE NOT RUN: ${problem}: the firmware was NOT tested on the real Moddable runtime on this machine ***\n*** to run it: ${INSTALL_POINTER} ***\n`);
+      process.exit(0);
+    }
+    console.log(`device suite cannot run: ${problem}: ${INSTALL_POINTER}`);
+    process.exit(1);
+  }
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const runner = process.env.MODDABLE_RUN_HEADLESS ?? resolve(root, '../shared/moddable/run-headless.sh');
+/** The headless runner, as a command: [program, ...leading args]. */
+const runner = [resolve(root, 'node_modules/.bin/tsx'), resolve(here, 'headless.ts')];
 // DEVICE_WORK_DIR: another build and storage directory, for a second suite running beside the first (with DEVICE_BROKER_PORT)
 const work = resolve(root, process.env.DEVICE_WORK_DIR ?? 'build/device');
 const THING = 'robot-dev-1';
@@ -63,7 +73,7 @@ interface RunResult {
 function runScenario(scenario: string, port: number, verbose: boolean, onStep: (s: Record<string, unknown>) => void | Promise<void>): Promise<RunResult> {
   const args = [...(verbose ? ['--verbose'] : []), '--out', join(work, 'out'), join(work, 'app'), String(RUN_TIMEOUT_S), '--',
     `scenario=${scenario}`, `thing=${THING}`, `host=${HOST}`, `port=${port}`, 'serverName=localhost'];
-  const child = spawn(runner, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const child = spawn(runner[0]!, [...runner.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   const lines: string[] = [];
   const result: RunResult = { code: -1, lines };
   const stepsUnderWay: Promise<unknown>[] = [];
@@ -119,11 +129,7 @@ function metric(fields: Record<string, unknown>): void {
 }
 
 async function main(): Promise<number> {
-  const only = process.argv.slice(2);
-  if (!existsSync(runner)) {
-    console.log(`device suite skipped: run-headless.sh not found at ${runner} (set MODDABLE_RUN_HEADLESS)`);
-    return process.env.CI === 'true' ? 1 : 0;
-  }
+  const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const pkiMod = await import('../../tools/pki/dev-pki');
   const { startLocalCloud } = await import('../../cloud/local/index');
   const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../../cloud/local/credentials');
@@ -850,7 +856,7 @@ async function main(): Promise<number> {
   // tsc for lin: a type error or a module missing from the manifest fails here
   if (!only.length || only.includes('build')) {
     const t0 = Date.now();
-    const b = spawnSync(runner, ['--build-only', '--out', join(work, 'prod'), root], { encoding: 'utf8', env: process.env });
+    const b = spawnSync(runner[0]!, [...runner.slice(1), '--build-only', '--out', join(work, 'prod'), root], { encoding: 'utf8', env: process.env });
     const ms = Date.now() - t0;
     if (b.status === 0) {
       passed++;
