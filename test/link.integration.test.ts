@@ -11,6 +11,7 @@ import type { LinkState } from '../firmware/core/link/machine';
 import { createMemoryStorage, hostPorts, memoryLog } from '../firmware/platform/host/index';
 import type { StoragePort } from '../firmware/ports';
 import { startBroker, type Broker } from '../cloud/local/broker';
+import type { LogEntry } from '../cloud/local/log';
 import type { DeviceIdentity } from '../tools/pki/dev-pki';
 import { startMosquitto, type Mosquitto } from './support/mosquitto';
 import { testPki, type TestPki } from './support/pki';
@@ -54,6 +55,11 @@ async function until(what: string, cond: () => boolean, ms = 8000): Promise<void
 	}
 }
 
+/** Why each connection attempt ended, as the link logged it. */
+function linkReasons(r: Robot): string[] {
+	return r.log.lines.filter((l) => l.event === 'link.state' && l.fields?.['to'] === 'waiting').map((l) => String(l.fields?.['reason']));
+}
+
 function payloads(r: Robot, topic: string): string[] {
 	return r.messages.filter((m) => m.topic === topic).map((m) => dec.decode(m.payload));
 }
@@ -65,6 +71,8 @@ interface Target {
 	start(): Promise<void>;
 	/** Whether the broker answers a refused SUBSCRIBE with 0x80 (AWS IoT and ours do; mosquitto 2.0 filters at delivery). */
 	readonly refusesSubscribe: boolean;
+	/** Fails unless `r` was refused for its certificate's fault: robot-x (another CA) or robot-3 (expired). */
+	assertRefused(r: Robot, thing: 'robot-x' | 'robot-3'): void;
 }
 
 function suite(name: string, make: (pki: TestPki) => Promise<Target>): void {
@@ -144,6 +152,8 @@ function suite(name: string, make: (pki: TestPki) => Promise<Target>): void {
 				r.link.start();
 				await until('two failed attempts', () => r.log.lines.filter((l) => l.event === 'link.backoff').length >= 2);
 				assert.ok(!r.states.includes('connected'));
+				// refused for that reason, not for any: the broker's refusal event or the TLS alert the link saw
+				target.assertRefused(r, thing);
 			});
 		}
 
@@ -173,8 +183,9 @@ function suite(name: string, make: (pki: TestPki) => Promise<Target>): void {
 suite('the local broker (aedes)', async (pki) => {
 	let broker: Broker | undefined;
 	let port = 0;
+	const logs: LogEntry[] = [];
 	const start = async () => {
-		broker = await startBroker({ port, ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem });
+		broker = await startBroker({ port, ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, log: (e) => logs.push(e) });
 		port = broker.port;
 	};
 	await start();
@@ -190,6 +201,16 @@ suite('the local broker (aedes)', async (pki) => {
 			await start();
 		},
 		refusesSubscribe: true,
+		// Node's TLS server checks the client certificate after the handshake and hangs up without
+		// an alert (AWS IoT sends one): the reason is in the broker's refusal event
+		assertRefused(r, thing) {
+			const reasons = logs.filter((e) => e.event === 'broker.tls.refused').map((e) => String(e.reason));
+			// OpenSSL's codes for "no chain to the trusted CA": which one depends on what the client sends along
+			const want = thing === 'robot-3' ? /^CERT_HAS_EXPIRED$/ : /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT)$/;
+			assert.ok(reasons.length > 0 && reasons.every((x) => want.test(x)), `broker refusals ${JSON.stringify(reasons)}, wanted ${want}`);
+			logs.length = 0;
+			assert.ok(linkReasons(r).every((x) => /disconnected before secure TLS connection/.test(x)), linkReasons(r).join('; '));
+		},
 	};
 });
 
@@ -211,6 +232,12 @@ suite('mosquitto', async (pki) => {
 			running = true;
 		},
 		refusesSubscribe: false,
+		// OpenSSL in mosquitto refuses during the handshake with the TLS alert (RFC 5246 7.2.2)
+		assertRefused(r, thing) {
+			const alert = thing === 'robot-3' ? /alert certificate expired.*SSL alert number 45/ : /alert unknown ca.*SSL alert number 48/;
+			const reasons = linkReasons(r);
+			assert.ok(reasons.length >= 2 && reasons.every((x) => alert.test(x)), `link saw ${JSON.stringify(reasons)}, wanted ${alert}`);
+		},
 	};
 });
 

@@ -207,7 +207,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('tlsClientError', (err, socket) => {
-    log({ level: 'warn', event: 'broker.tls.refused', remote: socket.remoteAddress, code: (err as { code?: string }).code, error: err.message });
+    // the reason is on the socket (Node verifies the client certificate after the handshake and
+    // then only hangs up: `err` says "socket hang up"): CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE...
+    log({ level: 'warn', event: 'broker.tls.refused', remote: socket.remoteAddress, reason: (socket as TLSSocket).authorizationError, code: (err as { code?: string }).code, error: err.message });
   });
 
   try {
