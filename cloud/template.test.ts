@@ -150,9 +150,9 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const ARN = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:';
 		const allowed: Record<string, RegExp> = {
 			'iot:Connect': /^client\/THING$/,
-			'iot:Publish': /^topic\/(\$aws\/things\/THING\/\*|robots\/THING\/\*|\$aws\/rules\/mission_report\/robots\/THING\/\*)$/,
-			'iot:Subscribe': /^topicfilter\/(\$aws\/things\/THING\/\*|robots\/THING\/\*)$/,
-			'iot:Receive': /^topic\/(\$aws\/things\/THING\/\*|robots\/THING\/\*)$/,
+			'iot:Publish': /^topic\/(\$aws\/things\/THING\/\*|robots\/THING\/\*|\$aws\/rules\/mission_report\/robots\/THING\/\*|\$aws\/commands\/things\/THING\/executions\/\*\/response\/json)$/,
+			'iot:Subscribe': /^topicfilter\/(\$aws\/things\/THING\/\*|robots\/THING\/\*|\$aws\/commands\/things\/THING\/executions\/\+\/request\/json)$/,
+			'iot:Receive': /^topic\/(\$aws\/things\/THING\/\*|robots\/THING\/\*|\$aws\/commands\/things\/THING\/executions\/\*)$/,
 		};
 		const seen = new Set<string>();
 		for (const s of statements) {

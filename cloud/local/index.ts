@@ -29,6 +29,7 @@ import { createLocalCertificates } from './certificates';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
 import { ensureTables } from './dynamodb/tables';
+import { startCommandsService } from './commands/index';
 import { startJobsService } from './jobs/index';
 import { startKms } from './kms/server';
 import { silentLog, type LogFn } from './log';
@@ -63,6 +64,8 @@ export interface LocalCloudOptions {
 	readonly inMemory?: boolean;
 	/** Milliseconds in a jobs "minute" (timeouts), for tests that cannot wait minutes. */
 	readonly jobsMinuteMs?: number;
+	/** Milliseconds in a commands "second" (executionTimeoutSeconds), for tests of execution timeouts. */
+	readonly commandsSecondMs?: number;
 	/** Lifetime of map upload URLs in seconds (default 300), for tests of expiry. */
 	readonly mapSlotExpiresS?: number;
 	/** The registration queue's visibility timeout in seconds (default 30), for tests of retries. */
@@ -76,6 +79,8 @@ export interface Endpoints {
 	readonly iotData: string;
 	/** AWS IoT control plane (jobs): `IoTClient({ endpoint })`. */
 	readonly iot: string;
+	/** AWS IoT jobs data plane (StartCommandExecution): `IoTJobsDataPlaneClient({ endpoint })`. */
+	readonly iotJobsData: string;
 	readonly s3: string;
 	readonly kms: string;
 	readonly dynamodb: string;
@@ -92,6 +97,8 @@ export interface LocalCloud {
 	readonly bus: Bus;
 	readonly shadow: Awaited<ReturnType<typeof startShadowService>>;
 	readonly jobs: Awaited<ReturnType<typeof startJobsService>>;
+	/** AWS IoT commands: CreateCommand & co. on `iot`, StartCommandExecution on `iotJobsData`, the device topics. */
+	readonly commands: Awaited<ReturnType<typeof startCommandsService>>;
 	readonly rules: ReturnType<typeof createRules>;
 	readonly s3: Awaited<ReturnType<typeof startS3>>;
 	readonly kms: Awaited<ReturnType<typeof startKms>>;
@@ -153,7 +160,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const dynamodb = await startDynamoDb({ log, host, ...state('dynamodb') });
 	const queue = await startQueue({ log, host });
 	const shadow = await startShadowService({ bus, log, host, ...state('shadows') });
-	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}) });
+	const commands = await startCommandsService({ bus, log, host, ...state('commands'), ...(options.commandsSecondMs ? { secondMs: options.commandsSecondMs } : {}) });
+	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: commands.routes });
 	// IoT DescribeCertificate's stand-in; its tap goes before the rules' so a publish's certificate is known when its rule runs
 	const certificates = createLocalCertificates();
 	for (const identity of pki.things.values()) certificates.register(identity.certDer);
@@ -238,6 +246,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		caPath: pki.paths.caPem,
 		iotData: shadow.endpoint,
 		iot: jobs.endpoint,
+		iotJobsData: commands.dataEndpoint,
 		s3: s3.endpoint,
 		kms: kms.endpoint,
 		dynamodb: dynamodb.endpoint,
@@ -260,6 +269,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		bus,
 		shadow,
 		jobs,
+		commands,
 		rules,
 		s3,
 		kms,
@@ -282,7 +292,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			await Promise.all([...ingesting]);
 			for (const c of [slotKms, slotS3, ingestS3, ...ingestKms]) c.destroy();
 			ddb.destroy();
-			await Promise.all([jobs.close(), shadow.close()]);
+			await Promise.all([jobs.close(), commands.close(), shadow.close()]);
 			await Promise.all([s3.close(), kms.close(), dynamodb.close(), queue.close()]);
 			await stopBroker();
 			log({ level: 'info', event: 'cloud.stopped' });

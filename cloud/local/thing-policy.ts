@@ -24,9 +24,16 @@ const THING = '${thing}';
  */
 export const ROBOT_POLICY = Object.freeze({
   connect: Object.freeze({ client: THING, mustBeAttached: true }),
-  publish: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/rules/${REPORT_RULE}/robots/${THING}/*`]),
-  subscribe: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`]),
-  receive: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`]),
+  // commands (AWS IoT Device Management): the robot answers on its executions' response topics,
+  // and takes requests on the one filter it subscribes (`+` is literal in a policy: exactly that filter)
+  publish: Object.freeze([
+    `$aws/things/${THING}/*`,
+    `robots/${THING}/*`,
+    `$aws/rules/${REPORT_RULE}/robots/${THING}/*`,
+    `$aws/commands/things/${THING}/executions/*/response/json`,
+  ]),
+  subscribe: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/+/request/json`]),
+  receive: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/*`]),
 } as const);
 
 export function isThingName(name: string): boolean {

@@ -6,7 +6,7 @@
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
-import { startControlPlane } from './control-plane';
+import { startControlPlane, type ControlPlaneOptions } from './control-plane';
 import { JobsCore } from './core';
 import { s3Presigner } from './document';
 import { serveDeviceApi } from './device-api';
@@ -30,6 +30,8 @@ export interface JobsServiceOptions {
 	readonly minuteMs?: number;
 	/** Refuse control-plane requests without a valid SigV4 signature (default true). */
 	readonly verifySignatures?: boolean;
+	/** Other control-plane operations served on the same endpoint (the commands service's routes). */
+	readonly more?: ControlPlaneOptions['more'];
 }
 
 export interface JobsService {
@@ -63,6 +65,7 @@ export async function startJobsService(o: JobsServiceOptions): Promise<JobsServi
 		...(o.port !== undefined ? { port: o.port } : {}),
 		...(o.host !== undefined ? { host: o.host } : {}),
 		...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}),
+		...(o.more ? { more: o.more } : {}),
 	});
 	const off = serveDeviceApi(core, o.bus, o.log);
 	o.log({ level: 'info', event: 'jobs.started', endpoint: http.url, s3Endpoint: o.s3Endpoint, minuteMs });
