@@ -59,6 +59,53 @@ const ROWS: readonly Row[] = [
 	[waiting2, lost, undefined],
 ];
 
+const nat = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+
+/** What is wrong with `s` as a LinkState (its value's fields exactly, each of its type), or undefined. */
+function stateProblem(s: LinkState): string | undefined {
+	const keys = Object.keys(s).sort().join(',');
+	switch (s.value) {
+		case 'offline':
+			return keys === 'value' ? undefined : 'offline with ' + keys;
+		case 'connecting':
+			return keys === 'attempt,flaps,value' && nat(s.attempt) && nat(s.flaps) && s.flaps <= s.attempt ? undefined : 'bad connecting ' + JSON.stringify(s);
+		case 'connected':
+			return keys === 'attempt,flaps,sessionPresent,since,value' && nat(s.attempt) && nat(s.flaps) && s.flaps <= s.attempt && typeof s.sessionPresent === 'boolean' && Number.isFinite(s.since)
+				? undefined
+				: 'bad connected ' + JSON.stringify(s);
+		case 'waiting':
+			return keys === 'attempt,flaps,reason,value' && nat(s.attempt) && s.attempt >= 1 && nat(s.flaps) && s.flaps <= s.attempt && typeof s.reason === 'string' && s.reason.length > 0
+				? undefined
+				: 'bad waiting ' + JSON.stringify(s);
+		default:
+			return 'unknown state ' + JSON.stringify(s);
+	}
+}
+
+/** What is wrong with `fx` as a LinkEffect, or undefined. */
+function effectProblem(fx: LinkEffect): string | undefined {
+	const keys = Object.keys(fx).sort().join(',');
+	const ok = ((): boolean => {
+		switch (fx.type) {
+			case 'open':
+			case 'close':
+			case 'cancel':
+				return keys === 'type';
+			case 'schedule':
+				return keys === 'attempt,type' && nat(fx.attempt) && fx.attempt >= 1;
+			case 'online':
+				return keys === 'sessionPresent,type' && typeof fx.sessionPresent === 'boolean';
+			case 'offline':
+				return keys === 'reason,type,upMs' && typeof fx.reason === 'string' && fx.reason.length > 0 && nat(fx.upMs);
+			case 'flapping':
+				return keys === 'flaps,type,upMs' && nat(fx.flaps) && fx.flaps >= 1 && nat(fx.upMs);
+			default:
+				return false;
+		}
+	})();
+	return ok ? undefined : 'bad effect ' + JSON.stringify(fx);
+}
+
 describe('link machine', () => {
 	for (const row of ROWS) {
 		const [from, event] = row;
@@ -70,8 +117,28 @@ describe('link machine', () => {
 		});
 	}
 
-	it('never throws on any pair of state and event', () => {
-		for (const s of [offline, connecting0, connecting3, connected, connectedFlapping, waiting2]) for (const e of [start, stop, connack, lost, lostSoon, retry]) step(s, e);
+	it('answers every pair of state and event with undefined or a valid state and well-formed effects', () => {
+		const events = [start, stop, connack, connackPresent, lost, lostSoon, retry, { type: 'lost', reason: 'x', at: 0 } as LinkEvent];
+		let checked = 0;
+		for (const s of [offline, connecting0, connecting3, connected, connectedFlapping, connectedWarned, waiting2])
+			for (const e of events) {
+				const got = step(s, e);
+				const where = JSON.stringify(s) + ' + ' + JSON.stringify(e);
+				if (got === undefined) continue;
+				assert.equal(stateProblem(got.state), undefined, where);
+				for (const fx of got.effects) assert.equal(effectProblem(fx), undefined, where + ' -> ' + JSON.stringify(fx));
+				// the runner's contract: a backoff is scheduled for the attempt the state waits on,
+				// `online` only when connected, `offline` only when leaving connected
+				const scheduled = got.effects.filter((fx) => fx.type === 'schedule');
+				if (got.state.value === 'waiting') assert.deepEqual(scheduled, [{ type: 'schedule', attempt: got.state.attempt }], where);
+				else assert.deepEqual(scheduled, [], where);
+				assert.equal(got.effects.some((fx) => fx.type === 'online'), got.state.value === 'connected', where);
+				assert.equal(got.effects.some((fx) => fx.type === 'offline'), s.value === 'connected', where);
+				assert.equal(got.effects.some((fx) => fx.type === 'open'), got.state.value === 'connecting', where);
+				checked++;
+			}
+		// offline 1 (start), each connecting 6 (stop, connack x2, lost x3), each connected 4 (stop, lost x3), waiting 2 (stop, retry)
+		assert.equal(checked, 27, 'pairs that apply');
 	});
 
 	it('does not change the state it is given', () => {
