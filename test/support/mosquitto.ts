@@ -40,7 +40,11 @@ const ACL = [
   '',
 ].join('\n');
 
-export async function startMosquitto(pki: Pick<DevPki, 'paths'>): Promise<Mosquitto> {
+/**
+ * `extraAcl`: acl_file lines appended to the per-thing policy, for a test that needs an
+ * observer (e.g. `user robot-2` / `topic read robots/robot-1/will` to see a last will).
+ */
+export async function startMosquitto(pki: Pick<DevPki, 'paths'>, extraAcl: readonly string[] = []): Promise<Mosquitto> {
   const binary = findBinary();
   const dir = await mkdtemp(join(tmpdir(), 'mosquitto-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -48,7 +52,7 @@ export async function startMosquitto(pki: Pick<DevPki, 'paths'>): Promise<Mosqui
   await mkdir(dataDir);
   const port = await freePort();
   const aclPath = join(dir, 'acl');
-  await writeFile(aclPath, ACL);
+  await writeFile(aclPath, ACL + (extraAcl.length ? '\n' + extraAcl.join('\n') + '\n' : ''));
   const confPath = join(dir, 'mosquitto.conf');
   await writeFile(
     confPath,

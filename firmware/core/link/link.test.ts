@@ -564,11 +564,14 @@ describe('Link', () => {
 	});
 
 	describe('stop', () => {
-		it('connected -> offline, socket closed, no timer left', () => {
+		it('connected -> offline: DISCONNECT is the last write, then the socket is closed, no timer left', () => {
 			const t = setup();
 			const s = online(t);
+			const before = s.writes.length;
 			t.link.stop();
 			assert.deepEqual(t.link.state, { value: 'offline' });
+			// [MQTT-3.14.4-3]: the broker discards the will of a client that says DISCONNECT
+			assert.deepEqual(sent(s, before), [{ type: 'disconnect' }]);
 			assert.ok(s.closed && s.closedByUs);
 			assert.equal(t.time.pending(), 0);
 			t.time.advance(10 * 60_000);
@@ -593,6 +596,7 @@ describe('Link', () => {
 			t.link.start();
 			t.link.stop();
 			assert.ok(t.net.last().closedByUs);
+			assert.ok(!sent(t.net.last()).some((p) => p.type === 'disconnect'), 'no DISCONNECT without a session');
 			assert.equal(t.time.pending(), 0);
 			t.link.stop(); // a no-op when offline
 			t.link.start();

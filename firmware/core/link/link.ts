@@ -19,7 +19,7 @@
  */
 import type { ClockPort, LogPort, RandomPort, Socket, SocketOptions, SocketPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import { encodeInto, packetSize } from '../mqtt/codec';
-import { CONNACK_REASON, SUBACK_FAILURE, type Packet, type Publish } from '../mqtt/packet';
+import { CONNACK_REASON, SUBACK_FAILURE, type Packet, type Publish, type Will } from '../mqtt/packet';
 import { PacketReader } from '../mqtt/reader';
 import { filterError, topicError, topicMatches } from '../mqtt/topic';
 import { assertNever, err, ok, type Result } from '../util/result';
@@ -54,6 +54,11 @@ export interface LinkOptions {
 	readonly outbox?: OutboxLimits;
 	/** How long an inbound message's handler may take before it is acknowledged regardless. */
 	readonly handlerTimeoutMs?: number;
+	/**
+	 * Last will, sent in every CONNECT: the broker publishes it when the connection is lost,
+	 * never after `stop()`, which sends DISCONNECT [MQTT-3.14.4-3].
+	 */
+	readonly will?: Will;
 }
 
 /** What the link has seen since it was made: for health reports. */
@@ -110,7 +115,7 @@ function publishSize(topic: string, payload: Uint8Array): number | string {
 
 export class Link {
 	readonly #ports: LinkPorts;
-	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox' | 'timing'>> & { backoff: BackoffPolicy; timing: LinkTiming };
+	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox' | 'timing' | 'will'>> & { backoff: BackoffPolicy; timing: LinkTiming; will: Will | undefined };
 	readonly outbox: Outbox;
 	#state: LinkState = OFFLINE;
 	#socket: Socket | undefined;
@@ -146,6 +151,12 @@ export class Link {
 		if (!Number.isInteger(keepAlive) || keepAlive < 1 || keepAlive > 0xffff) throw new RangeError('"keepAlive" expected 1..65535 s, got ' + keepAlive);
 		const maxInflight = o.maxInflight ?? MAX_INFLIGHT;
 		if (!Number.isInteger(maxInflight) || maxInflight < 1 || maxInflight > 100) throw new RangeError('"maxInflight" expected 1..100, got ' + maxInflight);
+		if (o.will !== undefined) {
+			const why = topicError(o.will.topic);
+			if (why) throw new RangeError('"will.topic" ' + why);
+			if (o.will.qos !== 0 && o.will.qos !== 1) throw new RangeError('"will.qos" expected 0 or 1, got ' + String(o.will.qos));
+			if (!(o.will.payload instanceof Uint8Array)) throw new TypeError('"will.payload" expected a Uint8Array');
+		}
 		this.#ports = ports;
 		this.#opts = {
 			endpoint: o.endpoint,
@@ -158,6 +169,7 @@ export class Link {
 			maxInflight,
 			maxPacket: o.maxPacket ?? 128 * 1024 + 1024,
 			handlerTimeoutMs: o.handlerTimeoutMs ?? 30_000,
+			will: o.will,
 		};
 		this.outbox = new Outbox(ports.storage, ports.log, o.outbox ?? DEFAULT_OUTBOX);
 	}
@@ -285,6 +297,10 @@ export class Link {
 		switch (fx.type) {
 			case 'open':
 				return this.#open();
+			case 'disconnect':
+				// written before the close that follows; the socket port sends what was written before it closes
+				this.#ports.log.log('info', 'link.disconnect', { clientId: this.#opts.clientId });
+				return this.#write([{ type: 'disconnect' }]);
 			case 'close':
 				return this.#close();
 			case 'schedule': {
@@ -405,7 +421,8 @@ export class Link {
 	}
 
 	#sendOpening(): void {
-		const packets: Packet[] = [{ type: 'connect', clientId: this.#opts.clientId, cleanSession: false, keepAlive: this.#opts.keepAlive }];
+		const will = this.#opts.will;
+		const packets: Packet[] = [{ type: 'connect', clientId: this.#opts.clientId, cleanSession: false, keepAlive: this.#opts.keepAlive, ...(will ? { will } : {}) }];
 		const filters = [...this.#subs.keys()];
 		for (const f of filters) this.#subs.get(f)!.status = 'pending';
 		// AWS IoT takes at most 8 filters in one SUBSCRIBE

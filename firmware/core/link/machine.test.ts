@@ -47,7 +47,7 @@ const ROWS: readonly Row[] = [
 	[connectedWarned, lostSoon, { value: 'waiting', attempt: 6, flaps: DEFAULT_TIMING.flapsToWarn + 1, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'schedule', attempt: 6 }]],
 	// a clock that went backwards counts as no time up
 	[connected, { type: 'lost', reason: 'x', at: 0 }, { value: 'waiting', attempt: 3, flaps: 2, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: 0 }, { type: 'schedule', attempt: 3 }]],
-	[connected, stop, offline, [{ type: 'close' }, { type: 'offline', reason: 'stopped', upMs: 0 }]],
+	[connected, stop, offline, [{ type: 'disconnect' }, { type: 'close' }, { type: 'offline', reason: 'stopped', upMs: 0 }]],
 	[connected, start, undefined],
 	[connected, connack, undefined],
 	[connected, retry, undefined],
@@ -88,6 +88,7 @@ function effectProblem(fx: LinkEffect): string | undefined {
 	const ok = ((): boolean => {
 		switch (fx.type) {
 			case 'open':
+			case 'disconnect':
 			case 'close':
 			case 'cancel':
 				return keys === 'type';
@@ -135,6 +136,10 @@ describe('link machine', () => {
 				assert.equal(got.effects.some((fx) => fx.type === 'online'), got.state.value === 'connected', where);
 				assert.equal(got.effects.some((fx) => fx.type === 'offline'), s.value === 'connected', where);
 				assert.equal(got.effects.some((fx) => fx.type === 'open'), got.state.value === 'connecting', where);
+				// DISCONNECT only on a stop of a live session, and always right before the close
+				const bye = got.effects.findIndex((fx) => fx.type === 'disconnect');
+				assert.equal(bye >= 0, s.value === 'connected' && e.type === 'stop', where);
+				if (bye >= 0) assert.equal(got.effects[bye + 1]?.type, 'close', where);
 				checked++;
 			}
 		// offline 1 (start), each connecting 6 (stop, connack x2, lost x3), each connected 4 (stop, lost x3), waiting 2 (stop, retry)

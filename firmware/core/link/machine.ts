@@ -51,6 +51,8 @@ export type LinkEvent =
 
 export type LinkEffect =
 	| { readonly type: 'open' }
+	/** Send DISCONNECT (then `close` follows): a graceful end of a connected session. */
+	| { readonly type: 'disconnect' }
 	| { readonly type: 'close' }
 	| { readonly type: 'schedule'; readonly attempt: number }
 	| { readonly type: 'cancel' }
@@ -66,7 +68,10 @@ export const OFFLINE: LinkState = Object.freeze({ value: 'offline' });
 export function step(s: LinkState, e: LinkEvent, timing: LinkTiming = DEFAULT_TIMING): Step {
 	if (e.type === 'stop') {
 		if (s.value === 'offline') return undefined;
-		return { state: OFFLINE, effects: s.value === 'waiting' ? [{ type: 'cancel' }] : s.value === 'connected' ? [{ type: 'close' }, { type: 'offline', reason: 'stopped', upMs: 0 }] : [{ type: 'close' }] };
+		// a stop while connected says goodbye first: on DISCONNECT the broker discards the will
+		// [MQTT-3.14.4-3] and AWS IoT reports CLIENT_INITIATED_DISCONNECT, not a lost connection
+		if (s.value === 'connected') return { state: OFFLINE, effects: [{ type: 'disconnect' }, { type: 'close' }, { type: 'offline', reason: 'stopped', upMs: 0 }] };
+		return { state: OFFLINE, effects: s.value === 'waiting' ? [{ type: 'cancel' }] : [{ type: 'close' }] };
 	}
 	switch (s.value) {
 		case 'offline':

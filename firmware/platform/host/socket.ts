@@ -9,6 +9,9 @@ import tls from 'node:tls';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { Socket, SocketEvents, SocketOptions, SocketPort } from '../../ports';
 
+/** How long a closed socket may take to send what was written before it, before it is cut. */
+const END_GRACE_MS = 2000;
+
 function pemCert(der: Uint8Array): string {
 	return new X509Certificate(der).toString();
 }
@@ -19,6 +22,8 @@ export function createSocketPort(): SocketPort {
 		open(options: SocketOptions, events: SocketEvents): Socket {
 			let closedByUs = false;
 			let done = false;
+			/** Connected (TLS: handshake done) and not yet closed. */
+			let open = false;
 			const finish = (error?: string) => {
 				if (done) return;
 				done = true;
@@ -42,12 +47,14 @@ export function createSocketPort(): SocketPort {
 				});
 				ts.on('session', (session: Buffer) => sessions.set(sessionKey, session));
 				ts.once('secureConnect', () => {
+					open = true;
 					if (!done) events.connected();
 				});
 				s = ts;
 			} else {
 				s = net.connect({ host: options.host, port: options.port });
 				s.once('connect', () => {
+					open = true;
 					if (!done) events.connected();
 				});
 			}
@@ -63,7 +70,15 @@ export function createSocketPort(): SocketPort {
 				},
 				close() {
 					closedByUs = true;
-					s.destroy();
+					// what was written goes out first (the link's DISCONNECT right before a stop), then
+					// TLS close_notify and FIN; a peer that does not read is cut after END_GRACE_MS.
+					// Before the handshake is done there is nothing to send: cut at once.
+					if (open && !s.destroyed) {
+						const cut = setTimeout(() => s.destroy(), END_GRACE_MS);
+						cut.unref();
+						s.once('close', () => clearTimeout(cut));
+						s.end();
+					} else s.destroy();
 					finish();
 				},
 			};

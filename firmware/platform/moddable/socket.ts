@@ -14,7 +14,8 @@
  * goes out on the next `writable` message. Order is kept; bytes are copied once
  * when queued (the caller may reuse its buffer).
  *
- * Close: `closed` is reported at once, the native close runs on the next turn (see finish()).
+ * Close: what is queued and fits is written first, `closed` is reported at once, the native
+ * close runs on the next turn (see finish()).
  */
 import SecureSocket from 'securesocket';
 import Timer from 'timer';
@@ -47,6 +48,8 @@ export function createSocketPort(): SocketPort {
 
 			const finish = (error?: string) => {
 				if (done) return;
+				// our own close: what fits goes out before it (the link's DISCONNECT on a stop)
+				if (error === undefined) flush();
 				done = true;
 				queue.length = 0;
 				const s = sock;
