@@ -4,6 +4,11 @@
 // What AWS IoT does, and so what this does:
 // - the client identity is the certificate subject CN (the thing name); a CONNECT whose client
 //   id differs is refused with CONNACK 5 "not authorized";
+// - with `admit` (the local cloud passes its IoT registry's): a certificate that is not
+//   registered and ACTIVE, or not attached to the thing, is refused at CONNECT (CONNACK 5);
+//   `disconnectCertificate` ends a live session when its certificate is revoked;
+// - a packet whose fixed header announces more than MAX_PACKET_BYTES, or a topic that is not
+//   UTF-8 or holds U+0000, closes the connection before aedes buffers or parses it (mqtt-gate.ts);
 // - a SUBSCRIBE to a filter outside the thing's topics gets SUBACK failure 0x80;
 // - a PUBLISH outside the thing's topics (or over the 128 KB payload limit) is dropped and the
 //   client is disconnected.
@@ -12,7 +17,10 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import { certificateId } from './rules/index';
 import { silentLog, type LogFn } from './log';
+import { attachPresence } from './presence';
+import { gateConnection, type GatedConnection } from './mqtt-gate';
 import { mayConnect, mayPublish, maySubscribe, operatorMayPublish, operatorMaySubscribe } from './thing-policy';
 
 /** AWS IoT message payload limit. */
@@ -38,6 +46,12 @@ export interface BrokerOptions {
   recordBytesLimit?: number;
   /** Certificate CNs with the operator policy (thing-policy.ts) instead of a thing's. */
   operators?: readonly string[];
+  /**
+   * Asked at every CONNECT with the certificate id (SHA-256 hex of its DER), the thing (its CN)
+   * and whether it is an operator: the IoT registry's `admits`. Without it every certificate
+   * that chains to `ca` connects (the broker alone, in its own tests).
+   */
+  admit?: (certificateId: string, thing: string, operator: boolean) => { ok: true } | { ok: false; reason: string };
 }
 
 /** A PUBLISH as the broker received it from a device, before routing. */
@@ -91,6 +105,8 @@ export interface Broker {
   onDevicePublish(handler: (message: DevicePublish) => void): () => void;
   /** Things with a live MQTT session on this broker. */
   connectedThings(): string[];
+  /** Closes every live session of this certificate (revoked, deactivated); resolves how many. */
+  disconnectCertificate(certificateId: string, reason: string): number;
   /** Closes the listener and every socket; the port is free when this resolves. */
   close(): Promise<void>;
 }
@@ -111,6 +127,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? silentLog;
   const record = new ReceivedLog(options.recordLimit ?? RECORD_LIMIT, options.recordBytesLimit ?? RECORD_BYTES_LIMIT);
   const things = new WeakMap<Client, string>();
+  const certificateIds = new WeakMap<Client, string>();
   const operators = new Set(options.operators ?? []);
 
   const aedes = await Aedes.createBroker({
@@ -122,7 +139,15 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         const err = Object.assign(new Error('not authorized'), { returnCode: 5 }) as AuthenticateError;
         return done(err, false);
       }
+      const certificate = certificateId(peerCertificate(client));
+      const admitted = options.admit?.(certificate, thing, operators.has(thing)) ?? { ok: true };
+      if (!admitted.ok) {
+        log({ level: 'warn', event: 'broker.connect.refused', thing, clientId: client.id, certificateId: certificate, reason: admitted.reason });
+        const err = Object.assign(new Error('not authorized'), { returnCode: 5 }) as AuthenticateError;
+        return done(err, false);
+      }
       things.set(client, thing);
+      certificateIds.set(client, certificate);
       done(null, true);
     },
     authorizePublish(client, packet, done) {
@@ -161,6 +186,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   aedes.on('clientError', (client, err) => log({ level: 'info', event: 'broker.client.error', thing: things.get(client), error: err.message }));
   aedes.on('connectionError', (_client, err) => log({ level: 'info', event: 'broker.connection.error', error: err.message }));
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log({ level: 'error', event: 'broker.error', error: err.message }));
+  // AWS IoT's lifecycle events ($aws/events/presence/connected|disconnected/<clientId>), as the broker itself
+  attachPresence(aedes, { log, certificate: (c: Client) => peerCertificate(c), ipAddress: (c: Client) => tlsOf(c).remoteAddress ?? '' });
 
   const devicePublishHandlers = new Set<(message: DevicePublish) => void>();
   aedes.on('publish', (packet, client) => {
@@ -173,7 +200,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       retain: packet.retain === true,
       clientId: client.id,
       thing,
-      certificate: new Uint8Array((client.conn as TLSSocket).getPeerCertificate().raw ?? []),
+      certificate: peerCertificate(client),
     };
     for (const h of devicePublishHandlers) {
       try {
@@ -199,7 +226,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       // CONNACK and SUBACK go out back to back for a client that pipelines; with Nagle on, the
       // second waits for the client's delayed ACK of the first (~40 ms a connection)
       socket.setNoDelay(true);
-      aedes.handle(socket);
+      aedes.handle(
+        gateConnection(socket, (refusal) =>
+          log({ level: 'warn', event: 'broker.packet.refused', remote: socket.remoteAddress, thing: socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined, ...refusal }),
+        ),
+      );
     },
   );
   server.on('connection', (socket: Socket) => {
@@ -284,6 +315,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       }
       return out;
     },
+    disconnectCertificate(certificate, reason) {
+      let n = 0;
+      for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+        if (certificateIds.get(client) !== certificate) continue;
+        log({ level: 'warn', event: 'broker.disconnect.certificate', thing: things.get(client), certificateId: certificate, reason });
+        client.close();
+        n++;
+      }
+      return n;
+    },
     close() {
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -298,9 +339,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
 }
 
+/** The TLS socket under a client's gated connection. */
+function tlsOf(client: Client): TLSSocket {
+  return (client.conn as unknown as GatedConnection).tls;
+}
+
+/** DER of the client certificate the connection was made with. */
+function peerCertificate(client: Client): Uint8Array {
+  return new Uint8Array(tlsOf(client).getPeerCertificate().raw ?? []);
+}
+
 /** The subject CN of the verified client certificate: the thing name. */
 function peerThing(client: Client): string | undefined {
-  const conn = client.conn as TLSSocket;
+  const conn = tlsOf(client);
   if (typeof conn.getPeerCertificate !== 'function' || !conn.authorized) return undefined;
   const cn: unknown = conn.getPeerCertificate().subject?.CN;
   return typeof cn === 'string' ? cn : undefined; // several CNs (an array) identify no one thing

@@ -26,6 +26,7 @@ import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
 import { createLocalCertificates } from './certificates';
+import { createLocalIotRegistry } from './iot-registry';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
 import { ensureTables } from './dynamodb/tables';
@@ -140,7 +141,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
 	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: [...(options.things ?? []), ...(options.operators ?? [])] });
 	const registeredCas = path.join(options.dataDir, 'pki', REGISTERED_CAS_DIR);
-	const brokerOptions = {
+	const brokerSettings = {
 		host,
 		get ca() {
 			return [pki.ca.certPem, ...(options.extraCas ?? []), ...readRegisteredCas(registeredCas)];
@@ -150,8 +151,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		log,
 		operators: options.operators ?? [],
 	};
+	// IoT DescribeCertificate's stand-in and the IoT registry the broker admits CONNECTs by: the
+	// dev PKI's certificates are entered as provisioned (ACTIVE, a thing's attached to it)
+	const certificates = createLocalCertificates();
+	const registry = createLocalIotRegistry({ certificates });
+	const operatorNames = new Set(options.operators ?? []);
+	for (const [name, identity] of pki.things) registry.addDevice(identity.certDer, operatorNames.has(name) ? undefined : name);
+	const brokerOptions = { ...brokerSettings, admit: registry.admits };
 	const bus = createBus(log);
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });
+	// a certificate revoked or deactivated loses its live session at once, as on AWS IoT
+	const offRevocation = registry.onCertificateStatus((id, status) => {
+		if (status !== 'ACTIVE') broker?.disconnectCertificate(id, 'certificate ' + status);
+	});
 	await bus.attach(broker);
 	const port = broker.port;
 
@@ -163,8 +175,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const commands = await startCommandsService({ bus, log, host, ...state('commands'), ...(options.commandsSecondMs ? { secondMs: options.commandsSecondMs } : {}) });
 	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: commands.routes });
 	// IoT DescribeCertificate's stand-in; its tap goes before the rules' so a publish's certificate is known when its rule runs
-	const certificates = createLocalCertificates();
-	for (const identity of pki.things.values()) certificates.register(identity.certDer);
 	const offCertificates = bus.onDevicePublish((m) => {
 		if (m.certificate.length > 0) certificates.register(m.certificate);
 	});
@@ -238,6 +248,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		serverCertPem: pki.server.certPem,
 		serverKeyPem: pki.server.keyPem,
 		certificates,
+		registry,
 		...(options.registrationVisibilityS !== undefined ? { visibilityTimeoutS: options.registrationVisibilityS } : {}),
 	});
 
@@ -286,6 +297,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		},
 		async close() {
 			offCertificates();
+			offRevocation();
 			offIngest();
 			await registration.close();
 			await rules.close();

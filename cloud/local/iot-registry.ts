@@ -9,9 +9,14 @@
  * A registered certificate also goes into the local DescribeCertificate directory (the
  * upload-slot handler's), so lookups by certificate id work as on AWS.
  *
- * The broker still admits any certificate of the dev CA, registered or not (on AWS the CA is
- * registered for bring-your-own-CA; the worker is what registers each device certificate).
- * Tests inspect the registry (`thing`, `certificate`) and may inject faults (`failNext`).
+ * The broker asks it at every CONNECT (`admits`), as AWS IoT does: the certificate must be
+ * registered and ACTIVE, and a robot's must be attached to the thing it connects as (the
+ * policy's `iot:Connection.Thing.IsAttached`). Setting a certificate's status to anything but
+ * ACTIVE (`setCertificateStatus(id, 'REVOKED')`) tells the `onCertificateStatus` listeners; the
+ * local cloud wires the broker's `disconnectCertificate` to it, so the live session ends too.
+ * The local cloud enters the dev PKI's certificates at start (`addDevice`: provisioned before
+ * the cloud runs). Tests inspect the registry (`thing`, `certificate`) and may inject faults
+ * (`failNext`).
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { CertificateRejected, type CaCertificate, type IotRegistry, type RegisteredCertificate } from '../functions/register-worker/registry';
@@ -40,8 +45,21 @@ export interface LocalIotRegistry extends IotRegistry {
 	registerCa(pem: string): string;
 	thing(name: string): LocalThing | undefined;
 	certificate(id: string): LocalCertificateRecord | undefined;
-	/** Sets a certificate's status (UpdateCertificate), e.g. REVOKED. */
-	setCertificateStatus(id: string, status: string): void;
+	/**
+	 * Sets a certificate's status (UpdateCertificate), e.g. REVOKED or INACTIVE. Any status but
+	 * ACTIVE is refused at the next CONNECT, and the `onCertificateStatus` listeners hear of it
+	 * (the local cloud disconnects the certificate's live session).
+	 */
+	setCertificateStatus(id: string, status: CertificateStatus): void;
+	/** Hears every status change; returns an off switch. */
+	onCertificateStatus(listener: (id: string, status: CertificateStatus) => void): () => void;
+	/**
+	 * Whether a connection with this certificate (id: SHA-256 hex of the DER) may CONNECT as
+	 * `thing`: registered, ACTIVE, and (unless `operator`) attached to the thing.
+	 */
+	admits(certificateId: string, thing: string, operator?: boolean): { ok: true } | { ok: false; reason: string };
+	/** Enters a certificate provisioned before the cloud started (the dev PKI's), ACTIVE, attached to `thing` when given. */
+	addDevice(certDer: Uint8Array, thing?: string): string;
 	/** The next `times` calls of `op` (for `thing` when given) throw `error`: a service fault. */
 	failNext(op: RegistryOperation, options?: { times?: number; thing?: string; error?: Error }): void;
 	clearFaults(): void;
@@ -50,6 +68,10 @@ export interface LocalIotRegistry extends IotRegistry {
 }
 
 const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
+
+/** UpdateCertificate's statuses; only ACTIVE connects. */
+export const CERTIFICATE_STATUSES = Object.freeze(['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'PENDING_ACTIVATION'] as const);
+export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
 
 export function createLocalIotRegistry(options: { certificates?: LocalCertificates; region?: string; account?: string } = {}): LocalIotRegistry {
 	const region = options.region ?? LOCAL_REGION;
@@ -60,6 +82,7 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 	const things = new Map<string, { name: string; arn: string; principals: Set<string> }>();
 	const faults: { op: RegistryOperation; times: number; thing?: string; error: Error }[] = [];
 	const calls: { op: RegistryOperation; arg: string }[] = [];
+	const statusListeners = new Set<(id: string, status: CertificateStatus) => void>();
 
 	const enter = (op: RegistryOperation, arg: string, thing?: string) => {
 		calls.push({ op, arg });
@@ -133,8 +156,36 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 		},
 		setCertificateStatus(id, status) {
 			const c = certs.get(id);
-			if (!c) throw new Error('no certificate ' + id);
+			if (!c) throw Object.assign(new Error('no certificate ' + id), { name: 'ResourceNotFoundException' });
+			if (!CERTIFICATE_STATUSES.includes(status)) throw new RangeError('"status" expected one of ' + CERTIFICATE_STATUSES.join(', ') + ', got ' + String(status));
 			c.status = status;
+			for (const l of statusListeners) l(id, status);
+		},
+		onCertificateStatus(listener) {
+			statusListeners.add(listener);
+			return () => void statusListeners.delete(listener);
+		},
+		admits(certificateId, thing, operator = false) {
+			const c = certs.get(certificateId);
+			if (!c) return { ok: false, reason: 'certificate not registered' };
+			if (c.status !== 'ACTIVE') return { ok: false, reason: 'certificate ' + c.status };
+			if (operator) return { ok: true };
+			const t = things.get(thing);
+			if (!t || !t.principals.has(c.arn)) return { ok: false, reason: 'certificate not attached to thing ' + thing };
+			return { ok: true };
+		},
+		addDevice(certDer, thing) {
+			const cert = new X509Certificate(certDer);
+			const id = sha256Hex(cert.raw);
+			if (!certs.has(id)) certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set() });
+			options.certificates?.register(cert.raw);
+			if (thing !== undefined) {
+				if (!isThingName(thing)) throw new RangeError('"thing" expected an AWS IoT thing name, got ' + JSON.stringify(thing));
+				let t = things.get(thing);
+				if (!t) things.set(thing, (t = { name: thing, arn: arn('thing', thing), principals: new Set() }));
+				t.principals.add(arn('cert', id));
+			}
+			return id;
 		},
 		failNext(op, o = {}) {
 			faults.push({ op, times: o.times ?? 1, ...(o.thing !== undefined ? { thing: o.thing } : {}), error: o.error ?? Object.assign(new Error('injected fault in ' + op), { name: 'ServiceUnavailableException' }) });

@@ -48,6 +48,8 @@ export interface LocalRegistrationOptions {
 	readonly serverCertPem: string;
 	readonly serverKeyPem: string;
 	readonly certificates: LocalCertificates;
+	/** The IoT registry the broker admits connections by (default: a new one). */
+	readonly registry?: LocalIotRegistry;
 	/** Seconds a delivered request stays invisible (SQS VisibilityTimeout); default 30, tests make it 1. */
 	readonly visibilityTimeoutS?: number;
 	readonly maxReceiveCount?: number;
@@ -71,7 +73,7 @@ export interface LocalRegistration {
 export async function startLocalRegistration(o: LocalRegistrationOptions): Promise<LocalRegistration> {
 	const credentials = o.credentials ?? LOCAL_CREDENTIALS;
 	const aws = (endpoint: string) => clientConfig({ region: LOCAL_REGION, endpoint, credentials });
-	const registry = createLocalIotRegistry({ certificates: o.certificates });
+	const registry = o.registry ?? createLocalIotRegistry({ certificates: o.certificates });
 	const caCertificateId = registry.registerCa(o.caPem);
 
 	const dlqUrl = o.queue.createQueue(REGISTRATION_DLQ, { MessageRetentionPeriod: '1209600' });
