@@ -12,6 +12,10 @@
 import type { LogPort, RandomPort, TimerHandle, TimerPort } from '../ports';
 import type { Missions } from '../core/mission/missions';
 import type { Trigger } from '../core/mission/report';
+import type { CommandActions } from '../core/commands/handler';
+
+/** The rooms of the simulated home: what a clean-now command may name. */
+export const HOME_ROOMS = Object.freeze(['kitchen', 'hall', 'living', 'bedroom', 'bath', 'office']);
 
 export interface CleaningModel {
 	/** Floor area of the home, m². */
@@ -50,6 +54,9 @@ export class CleaningSimulator {
 	readonly #msPerMin: number;
 	#battery = 100;
 	#timer: TimerHandle | undefined;
+	/** The tick of the running mission, kept while paused so resume goes on with it. */
+	#tick: (() => void) | undefined;
+	#stuck = false;
 
 	constructor(missions: Missions, ports: { timers: TimerPort; random: RandomPort; log: LogPort }, model: CleaningModel = TYPICAL_HOME, msPerMin = 60_000) {
 		if (!(msPerMin > 0)) throw new RangeError('"msPerMin" expected > 0, got ' + msPerMin);
@@ -61,6 +68,36 @@ export class CleaningSimulator {
 
 	get battery(): number {
 		return this.#battery;
+	}
+
+	/** Stuck after a fatal wheel error until a person frees it (`free`) or it is back on its dock. */
+	get stuck(): boolean {
+		return this.#stuck;
+	}
+
+	free(): void {
+		this.#stuck = false;
+	}
+
+	/** A test or the rig sets the battery (a robot left off its dock, a fresh one). */
+	setBattery(pct: number): void {
+		this.#battery = Math.max(0, Math.min(100, pct));
+	}
+
+	/** Pauses the running mission: the cleaning stops where it is. */
+	pause(): boolean {
+		if (this.#missions.state.value !== 'running') return false;
+		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
+		this.#timer = undefined;
+		this.#missions.pause();
+		return true;
+	}
+
+	resume(): boolean {
+		if (this.#missions.state.value !== 'paused' || !this.#tick) return false;
+		this.#missions.resume();
+		this.#timer = this.#ports.timers.set(this.#tick, this.#model.tickMin * this.#msPerMin);
+		return true;
 	}
 
 	/** Starts a mission and cleans until done; false when one is already running. */
@@ -81,6 +118,7 @@ export class CleaningSimulator {
 			this.#battery = Math.max(0, this.#battery - drain * m.tickMin);
 			this.#missions.progress(area, Math.round(this.#battery));
 			if (r < m.stuckRate * m.tickMin) {
+				this.#stuck = true;
 				this.#missions.error('wheel_stuck', true);
 				return this.#dock();
 			}
@@ -91,25 +129,29 @@ export class CleaningSimulator {
 			}
 			this.#timer = this.#ports.timers.set(tick, m.tickMin * this.#msPerMin);
 		};
+		this.#tick = tick;
 		this.#timer = this.#ports.timers.set(tick, m.tickMin * this.#msPerMin);
 		return started.value;
 	}
 
-	/** A person presses stop. */
-	cancel(): void {
-		if (this.#missions.state.value !== 'running' && this.#missions.state.value !== 'paused') return;
+	/** A person presses stop; false when there was nothing to stop. */
+	cancel(): boolean {
+		if (this.#missions.state.value !== 'running' && this.#missions.state.value !== 'paused') return false;
 		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
 		this.#missions.cancel();
 		this.#dock();
+		return true;
 	}
 
 	#dock(): void {
 		this.#timer = this.#ports.timers.set(() => {
 			this.#timer = undefined;
 			this.#battery = Math.max(0, this.#battery - this.#model.drainPerMin * this.#model.dockMin);
+			this.#tick = undefined;
 			this.#missions.docked(Math.round(this.#battery));
-			// the dock charges it back up while it waits for the next start
+			// the dock charges it back up while it waits for the next start, and a person frees its wheel
 			this.#battery = 100;
+			this.#stuck = false;
 		}, this.#model.dockMin * this.#msPerMin);
 	}
 
@@ -117,4 +159,25 @@ export class CleaningSimulator {
 		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
 		this.#timer = undefined;
 	}
+}
+
+/** The app's commands on the simulated robot: the same engine as the schedule and the buttons. */
+export function simCommandActions(sim: CleaningSimulator, log: LogPort): CommandActions {
+	return {
+		clean(mode, rooms) {
+			const id = sim.run('app', undefined, mode);
+			if (id === undefined) return { ok: false, reason: 'a mission is already running' };
+			log.log('info', 'sim.clean', { mission: id, mode, rooms: rooms === 'all' ? 'all' : rooms.join('+') });
+			return { ok: true, missionId: id };
+		},
+		pause: () => (sim.pause() ? undefined : 'nothing to pause'),
+		resume: () => (sim.resume() ? undefined : 'nothing to resume'),
+		stop: () => (sim.cancel() ? undefined : 'nothing to stop'),
+		dock: () => (sim.cancel() ? undefined : 'nothing to end'),
+		locate() {
+			log.log('info', 'sim.locate', { sound: 'chirp' });
+			return undefined;
+		},
+		status: () => ({ battery: Math.round(sim.battery), stuck: sim.stuck }),
+	};
 }

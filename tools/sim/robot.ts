@@ -31,7 +31,7 @@ import { createHostDeviceKey, hostCrypto } from '../../firmware/platform/host/cr
 import { createFileSlots, hostCodeSigning } from '../../firmware/platform/host/firmware';
 import { createHttpPort } from '../../firmware/platform/host/http';
 import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, jsonLog, readCredentials } from '../../firmware/platform/host/index';
-import { CleaningSimulator, TYPICAL_HOME } from '../../firmware/sim/cleaning';
+import { CleaningSimulator, TYPICAL_HOME, HOME_ROOMS, simCommandActions } from '../../firmware/sim/cleaning';
 import { scaledPorts } from '../../firmware/sim/clock';
 import { simulatedMap, squareFor } from '../../firmware/sim/map';
 
@@ -128,6 +128,7 @@ function boot(): void {
 		thing,
 		endpoint: { host: values.host!, port, tls: { ...credentials, serverName: values['server-name']! } },
 		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
+		commands: { rooms: HOME_ROOMS },
 		...(firmware
 			? {
 					ota: {
@@ -143,6 +144,7 @@ function boot(): void {
 	}, missionPorts);
 	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
 	robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
+	robot.commands?.bind(simCommandActions(sim, log));
 	robot.missions.listen((s, effects) => {
 		for (const fx of effects) if (fx.type === 'event' && fx.name === 'started') log.log('info', 'sim.mission_started', { mission: fx.mission });
 		if (s.value === 'idle' && effects.some((f) => f.type === 'report') && left > 0) setTimeout(next, gapMs);

@@ -21,6 +21,7 @@ import { Missions, type MissionOptions, type MissionPorts } from '../mission/mis
 import { MapUploader, type MapSource, type UploaderOptions } from '../upload/uploader';
 import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
 import { createOta, type Ota } from '../ota/wire';
+import { RobotCommands, type CommandsOptions } from '../commands/handler';
 
 /** What map uploads need: the primitives, the device's own key, HTTP and the maps themselves. */
 export interface RobotUpload {
@@ -62,6 +63,8 @@ export interface RobotConfig {
 	readonly upload?: RobotUpload;
 	/** Run the OTA agent; without it the robot takes no firmware jobs. */
 	readonly ota?: RobotOta;
+	/** Take commands from the app (AWS IoT commands); without it the robot subscribes to none. */
+	readonly commands?: CommandsOptions;
 }
 
 export interface Robot {
@@ -74,6 +77,8 @@ export interface Robot {
 	readonly maps: MapQueue | undefined;
 	/** The OTA agent, its jobs client and status shadow; present when `config.ota` was given. */
 	readonly ota: Ota | undefined;
+	/** The app's commands; present when `config.commands` was given (its actions are bound by the platform). */
+	readonly commands: RobotCommands | undefined;
 	/** Called when the schedule says a mission is due. */
 	onDue(handler: (d: Due) => void): void;
 	start(): void;
@@ -114,6 +119,8 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 			runner.set(s);
 		},
 	});
+	// a command-started mission is started by the platform's cleaning engine through the same Missions
+	const commands = config.commands && new RobotCommands(config.thing, link, { storage: missionPorts.storage, clock: ports.clock, log: ports.log }, () => missions.state.value, config.commands);
 	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
 	return {
 		thing: config.thing,
@@ -123,6 +130,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		missions,
 		maps,
 		ota,
+		commands,
 		onDue: (h) => void due.push(h),
 		start: () => link.start(),
 		stop() {
