@@ -23,7 +23,7 @@ import { TABLES } from '../cloud/tables';
 import { MAPS_BUCKET, MAX_MAP_BYTES } from '../cloud/functions/upload-slot/contract';
 import { validateSchedule } from '../firmware/core/schedule/model';
 import { getShadow, setDesiredSchedule, type ShadowDoc } from '../tools/schedule';
-import { publishFirmware } from '../tools/ota/ota';
+import { devSigner, publishFirmware } from '../tools/ota/ota';
 import type { ApiError, ExecutionView, JobView, MissionRow, ScheduleWritten, ShadowView } from './protocol';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
@@ -221,7 +221,7 @@ export function createBackend(o: BackendOptions): Backend {
 			const f = o.firmware;
 			return attempt(async () => {
 				const jobId = 'firmware-' + version.replace(/\./g, '_') + '-' + crypto.randomBytes(4).toString('hex');
-				await publishFirmware({ iot, s3, image: f.image(version), version, signingKey: f.signingKeyPem, things, jobId, ...(f.thingArn ? { thingArn: f.thingArn } : {}) });
+				await publishFirmware({ iot, s3, image: f.image(version), version, signer: devSigner(f.signingKeyPem), things, jobId, ...(f.thingArn ? { thingArn: f.thingArn } : {}) });
 				return { jobId };
 			});
 		},

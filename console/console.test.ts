@@ -128,6 +128,7 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 					signing: hostCodeSigning,
 					http: createHttpPort(),
 					certificate: signing.certificateDer,
+					sources: [cloud.endpoints.s3 + '/firmware/'],
 					selfTest: { deadlineMs: 10_000, pollMs: 50 },
 				},
 			});

@@ -22,7 +22,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { DescribeJobExecutionCommand } from '@aws-sdk/client-iot';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Schedule } from '../firmware/core/schedule/model';
-import { createSigningIdentity, localThingArn, publishFirmware } from '../tools/ota/ota';
+import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from '../tools/ota/ota';
 import { cannotRun, skipLine } from '../test/support/skip';
 import { rigConfig } from './config';
 import { startRig, type Rig } from './rig';
@@ -200,7 +200,7 @@ describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function ()
 		assert.equal((await status(robot)).firmware, '1.0.0');
 		const since = robot.lines.length;
 		const image = new Uint8Array(150_000).map((_, i) => (i * 7) & 255);
-		const { jobId } = await publishFirmware({ iot: rig.iot, s3: rig.s3, image, version: '1.1.0', signingKey: signing.keyPem, things: [thing], thingArn: localThingArn });
+		const { jobId } = await publishFirmware({ iot: rig.iot, s3: rig.s3, image, version: '1.1.0', signer: devSigner(signing.keyPem), things: [thing], thingArn: localThingArn });
 		// the app watches over MQTT until the execution is terminal, then asks the control plane which state
 		const seen: string[] = [];
 		await until('a terminal state', async () => {

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CancelJobCommand, DescribeJobExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
+import { CancelJobCommand, CreateJobCommand, DescribeJobExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { HttpPort } from '../firmware/ports';
@@ -19,7 +19,7 @@ import { createHttpPort } from '../firmware/platform/host/http';
 import { createFileStorage, hostPorts, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
-import { createSigningIdentity, localThingArn, publishFirmware } from '../tools/ota/ota';
+import { createSigningIdentity, devSigner, firmwareDocument, localThingArn, publishFirmware, signManifest } from '../tools/ota/ota';
 
 const THING = 'robot-1';
 
@@ -115,6 +115,7 @@ describe('firmware update end to end on the local cloud', function () {
 				signing: hostCodeSigning,
 				http: testHttp(createHttpPort()),
 				certificate: signing.certificateDer,
+				sources: [cloud.endpoints.s3 + '/firmware/'],
 				selfTest: { deadlineMs: 3000, pollMs: 50, also: () => selfTestPasses },
 				retryMs: () => net.retryMs,
 			},
@@ -145,7 +146,14 @@ describe('firmware update end to end on the local cloud', function () {
 		for (let i = 0; i < n; i++) b[i] = (i * 31 + seed + (i >> 10)) & 255;
 		return b;
 	};
-	const publish = (version: string, img: Uint8Array, key = signing.keyPem) => publishFirmware({ iot, s3, image: img, version, signingKey: key, things: [THING], thingArn: localThingArn });
+	const publish = (version: string, img: Uint8Array, key = signing.keyPem) => publishFirmware({ iot, s3, image: img, version, signer: devSigner(key), things: [THING], thingArn: localThingArn });
+
+	/** A job made by hand: whoever can create a job can write any document around a signed manifest. */
+	const forged = async (document: object): Promise<string> => {
+		const jobId = 'forged-' + crypto.randomUUID();
+		await iot.send(new CreateJobCommand({ jobId, targets: [localThingArn(THING)], document: JSON.stringify(document), targetSelection: 'SNAPSHOT', presignedUrlConfig: { expiresInSec: 600 } }));
+		return jobId;
+	};
 
 	before(async () => {
 		dir = mkdtempSync(path.join(tmpdir(), 'ota-e2e-'));
@@ -176,7 +184,28 @@ describe('firmware update end to end on the local cloud', function () {
 	});
 
 	const failures: [string, () => Promise<string>, string, RegExp][] = [
-		['a bad signature', async () => (await publish('1.2.0', image(50_000, 2), (await createSigningIdentity()).keyPem)).jobId, 'FAILED', /bad signature/],
+		['a manifest signed by another key', async () => (await publish('1.2.0', image(50_000, 2), (await createSigningIdentity()).keyPem)).jobId, 'REJECTED', /manifest signature does not verify/],
+		[
+			// the review's attack: an old image, properly signed and published as 1.0.9, in a job whose document calls it 2.0.1
+			'an old signed image the job document calls newer',
+			async () => {
+				const { document } = await publish('1.0.9', image(50_000, 6));
+				return forged({ ...document, version: '2.0.1', size: 50_000 });
+			},
+			'REJECTED',
+			/signed version 1\.0\.9 is not newer than running 1\.1\.0/,
+		],
+		[
+			'an image URL outside the firmware source',
+			async () => {
+				const img = image(50_000, 7);
+				const signed = await signManifest(img, { version: '1.2.0' }, devSigner(signing.keyPem));
+				await s3.send(new PutObjectCommand({ Bucket: 'maps', Key: 'firmware/1.2.0/robot.bin', Body: img }));
+				return forged(firmwareDocument(signed, 'maps', 'firmware/1.2.0/robot.bin'));
+			},
+			'REJECTED',
+			/url is not under a configured firmware source/,
+		],
 		[
 			'a corrupted image',
 			async () => {

@@ -13,7 +13,7 @@ import { DescribeJobExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
-import { createSigningIdentity, localThingArn, publishFirmware } from '../tools/ota/ota';
+import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from '../tools/ota/ota';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -54,7 +54,7 @@ describe('simulator: firmware update with slots and a reboot', function () {
 		p.stdout!.on('data', (d) => (out += d));
 		p.stderr!.on('data', (d) => (out += d));
 		const image = new Uint8Array(200_000).map((_, i) => (i * 13) & 255);
-		const { jobId } = await publishFirmware({ iot, s3, image, version: '1.1.0', signingKey: id.keyPem, things: ['robot-1'], thingArn: localThingArn });
+		const { jobId } = await publishFirmware({ iot, s3, image, version: '1.1.0', signer: devSigner(id.keyPem), things: ['robot-1'], thingArn: localThingArn });
 		let status = '';
 		for (let i = 0; i < 300 && !['SUCCEEDED', 'FAILED', 'REJECTED'].includes(status); i++) {
 			await new Promise((r) => setTimeout(r, 100));

@@ -37,7 +37,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { TABLES } from '../cloud/tables';
 import { ianaToPosix } from './tz/iana-to-posix';
-import { createSigningIdentity, localThingArn, publishFirmware } from './ota/ota';
+import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from './ota/ota';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { startConsole } from '../console/server';
 import { parseStartArgs, type StartOptions } from './start-args';
@@ -141,7 +141,7 @@ async function makeRobot(thing: string): Promise<Sim> {
 				link: { backoff: { baseMs: 250, capMs: 4000 } },
 				// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
 				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
-				ota: { slot, signing: hostCodeSigning, http: createHttpPort(), certificate: signing.certificateDer, selfTest: { deadlineMs: 30_000 } },
+				ota: { slot, signing: hostCodeSigning, http: createHttpPort(), certificate: signing.certificateDer, sources: [cloud.endpoints.s3 + '/firmware/'], selfTest: { deadlineMs: 30_000 } },
 			},
 			missionPorts,
 		);
@@ -285,7 +285,7 @@ try {
 	const version = nextVersion(running);
 	const image = firmwareImage();
 	say('story', `the operator ships firmware ${version} (${running} runs now): signed, uploaded, an IoT Job for ${thing}`);
-	const { jobId } = await publishFirmware({ iot, s3, image, version, signingKey: signing.keyPem, things: [thing], thingArn: localThingArn });
+	const { jobId } = await publishFirmware({ iot, s3, image, version, signer: devSigner(signing.keyPem), things: [thing], thingArn: localThingArn });
 	say('operator', `job ${jobId} created`, `ECDSA P-256 over SHA-256; ${image.length.toLocaleString('en-US')} bytes in s3://firmware; presigned URL in the job document`);
 	let status = '';
 	await until('the job to end', async () => {

@@ -1,16 +1,19 @@
 /*
  * Publishes a firmware update through AWS IoT Jobs (or cloud/local):
- *   1. signs the image: ECDSA P-256 over SHA-256 (DER signature), with the code-signing
- *      key whose certificate is built into the firmware;
- *   2. uploads it to S3 (`firmware/<version>/robot.bin` in the firmware bucket);
- *   3. creates a job whose document carries version, size, SHA-256, signature and the
- *      URL as a `${aws:iot:s3-presigned-url:...}` placeholder, which AWS IoT replaces
- *      with a presigned GET when it hands the document to the device.
+ *   1. signs a manifest of the image (product, version, size, SHA-256, security counter:
+ *      core/ota/document.ts) with ECDSA P-256 over SHA-256, with the code-signing key whose
+ *      certificate is built into the firmware; the key is in a PKCS#11 token (signer.ts);
+ *   2. uploads the image to S3 (`firmware/<version>/robot.bin` in the firmware bucket);
+ *   3. creates a job whose document carries the manifest, its signature and the URL as a
+ *      `${aws:iot:s3-presigned-url:...}` placeholder, which AWS IoT replaces with a
+ *      presigned GET when it hands the document to the device.
  *
- *   npx tsx tools/ota/ota.ts keygen --out DIR
- *   npx tsx tools/ota/ota.ts publish --image FILE --version X.Y.Z --key DIR/signing-key.pem
+ *   PKCS11_PIN=... npx tsx tools/ota/ota.ts keygen --module SO --token LABEL [--key-label L] --out DIR
+ *   PKCS11_PIN=... npx tsx tools/ota/ota.ts publish --module SO --token LABEL [--key-label L]
+ *        --image FILE --version X.Y.Z [--counter N] [--product ID]
  *        --thing NAME [--thing NAME ...] [--job-id ID] [--bucket firmware] [--role-arn ARN]
  *        (--local [--iot URL --s3 URL] | --aws [--region R])
+ * Development only: `keygen --dev-key --out DIR` writes a PEM key, `publish --dev-key PEM` signs with it.
  *
  * --local uses the local cloud's endpoints (default http://127.0.0.1:4568 / :4569) and
  * credentials; on AWS --role-arn names the role IoT presigns with (it must read the bucket).
@@ -26,6 +29,11 @@ import * as x509 from '@peculiar/x509';
 import { CreateJobCommand, DescribeThingCommand, IoTClient } from '@aws-sdk/client-iot';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../cloud/local/credentials';
+import { encodeManifest, PRODUCT } from '../../firmware/core/ota/document';
+import { HSM_OPTIONS, openHsmFromArgs } from '../provision/hsm';
+import { DEFAULT_SIGNING_LABEL, devSigner, hsmSigner, hsmSigningIdentity, type FirmwareSigner } from './signer';
+
+export { devSigner, hsmSigner, hsmSigningIdentity, type FirmwareSigner } from './signer';
 
 /** The local cloud has no DescribeThing: its ARNs are made the way cloud/local/jobs makes them. */
 export const localThingArn = (thing: string): string => `arn:aws:iot:${LOCAL_REGION}:${LOCAL_ACCOUNT}:thing/${thing}`;
@@ -72,17 +80,36 @@ export async function createSigningIdentity(name = 'robot firmware signing'): Pr
 
 export interface FirmwareDocument {
 	readonly operation: typeof OPERATION;
-	readonly version: string;
-	readonly size: number;
-	readonly sha256: string;
+	/** The signed manifest's exact text (core/ota/document.ts): what the robot acts on. */
+	readonly manifest: string;
+	/** Base64 DER ECDSA P-256 over SHA-256 of the manifest's UTF-8 bytes. */
 	readonly signature: string;
 	readonly url: string;
 }
 
+export interface ManifestOptions {
+	readonly version: string;
+	/** The security counter: robots refuse a manifest below the highest they installed (default 0). */
+	readonly counter?: number;
+	readonly product?: string;
+}
+
+/** The manifest of `image` and its signature by `signer`. */
+export async function signManifest(image: Uint8Array, o: ManifestOptions, signer: FirmwareSigner): Promise<{ manifest: string; signature: string }> {
+	const manifest = encodeManifest({
+		product: o.product ?? PRODUCT,
+		version: o.version,
+		size: image.length,
+		sha256: crypto.createHash('sha256').update(image).digest('hex'),
+		counter: o.counter ?? 0,
+	});
+	const signature = Buffer.from(await signer.sign(new TextEncoder().encode(manifest))).toString('base64');
+	return { manifest, signature };
+}
+
 /** The job document; the URL is a placeholder that AWS IoT (and cloud/local) presigns per device. */
-export function firmwareDocument(version: string, image: Uint8Array, signed: Signed, bucket: string, key: string): FirmwareDocument {
-	if (!/^\d{1,6}\.\d{1,6}\.\d{1,6}$/.test(version)) throw new RangeError('"version" expected MAJOR.MINOR.PATCH, got ' + JSON.stringify(version));
-	return { operation: OPERATION, version, size: image.length, sha256: signed.sha256, signature: signed.signature, url: '${aws:iot:s3-presigned-url:https://s3.amazonaws.com/' + bucket + '/' + key + '}' };
+export function firmwareDocument(signed: { manifest: string; signature: string }, bucket: string, key: string): FirmwareDocument {
+	return { operation: OPERATION, manifest: signed.manifest, signature: signed.signature, url: '${aws:iot:s3-presigned-url:https://s3.amazonaws.com/' + bucket + '/' + key + '}' };
 }
 
 export interface PublishOptions {
@@ -90,7 +117,10 @@ export interface PublishOptions {
 	readonly s3: S3Client;
 	readonly image: Uint8Array;
 	readonly version: string;
-	readonly signingKey: crypto.KeyObject | string;
+	/** The code-signing key: `hsmSigner` (PKCS#11); `devSigner(pem)` in development and tests. */
+	readonly signer: FirmwareSigner;
+	readonly counter?: number;
+	readonly product?: string;
 	/** Thing names or ARNs; names are resolved with `thingArn`, or DescribeThing when it is absent. */
 	readonly things: readonly string[];
 	readonly thingArn?: (name: string) => string;
@@ -104,9 +134,10 @@ export interface PublishOptions {
 export async function publishFirmware(o: PublishOptions): Promise<{ jobId: string; document: FirmwareDocument }> {
 	const bucket = o.bucket ?? 'firmware';
 	const key = 'firmware/' + o.version + '/robot.bin';
-	const signed = signImage(o.image, o.signingKey);
-	const document = firmwareDocument(o.version, o.image, signed, bucket, key);
-	await o.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: o.image, ContentType: 'application/octet-stream', Metadata: { sha256: signed.sha256, version: o.version } }));
+	const signed = await signManifest(o.image, { version: o.version, ...(o.counter !== undefined ? { counter: o.counter } : {}), ...(o.product !== undefined ? { product: o.product } : {}) }, o.signer);
+	const document = firmwareDocument(signed, bucket, key);
+	const sha256 = crypto.createHash('sha256').update(o.image).digest('hex');
+	await o.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: o.image, ContentType: 'application/octet-stream', Metadata: { sha256, version: o.version } }));
 	const targets: string[] = [];
 	for (const thing of o.things) {
 		if (thing.startsWith('arn:')) targets.push(thing);
@@ -134,7 +165,11 @@ export async function publishFirmware(o: PublishOptions): Promise<{ jobId: strin
 	return { jobId, document };
 }
 
-const USAGE = 'usage: npx tsx tools/ota/ota.ts keygen --out DIR | publish --image FILE --version X.Y.Z --key PEM --thing NAME... [--job-id ID] [--bucket B] [--role-arn ARN] (--local [--iot URL] [--s3 URL] | --aws [--region R])';
+const USAGE =
+	'usage: npx tsx tools/ota/ota.ts keygen (--module SO (--token LABEL | --slot N) [--key-label L] | --dev) --out DIR\n' +
+	'       npx tsx tools/ota/ota.ts publish (--module SO (--token LABEL | --slot N) [--key-label L] | --dev-key PEM) --image FILE --version X.Y.Z [--counter N] [--product ID]\n' +
+	'            --thing NAME... [--job-id ID] [--bucket B] [--role-arn ARN] (--local [--iot URL] [--s3 URL] | --aws [--region R])\n' +
+	'the code-signing key is in a PKCS#11 token (PIN from PKCS11_PIN); a PEM key (--dev-key) is for development only';
 
 export async function main(argv: readonly string[], out: (l: string) => void, errOut: (l: string) => void): Promise<number> {
 	let a: ReturnType<typeof parse>;
@@ -144,6 +179,8 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 			allowPositionals: true,
 			options: {
 				out: { type: 'string' }, image: { type: 'string' }, version: { type: 'string' }, key: { type: 'string' }, thing: { type: 'string', multiple: true },
+				'dev-key': { type: 'string' }, dev: { type: 'boolean' }, counter: { type: 'string' }, product: { type: 'string' },
+				module: HSM_OPTIONS.module, slot: HSM_OPTIONS.slot, token: HSM_OPTIONS.token, 'pin-env': HSM_OPTIONS['pin-env'], 'key-label': { type: 'string', default: DEFAULT_SIGNING_LABEL },
 				'job-id': { type: 'string' }, bucket: { type: 'string' }, 'role-arn': { type: 'string' }, local: { type: 'boolean' }, aws: { type: 'boolean' },
 				iot: { type: 'string' }, s3: { type: 'string' }, region: { type: 'string' },
 			},
@@ -157,32 +194,59 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 	}
 	const v = a.values;
 	const cmd = a.positionals[0];
+	if (v.key !== undefined) return errOut('--key (a PEM file) is refused: the code-signing key belongs in a PKCS#11 token (--module, --token); --dev-key PEM for development only\n' + USAGE), 2;
+	/** The token the options name, or why not; undefined when no --module was given. */
+	const token = () => (v.module === undefined ? undefined : openHsmFromArgs(v));
 	if (cmd === 'keygen') {
-		if (!v.out) return errOut(USAGE), 2;
-		const id = await createSigningIdentity();
+		if (!v.out || (v.dev === true) === (v.module !== undefined)) return errOut(USAGE), 2;
 		await mkdir(v.out, { recursive: true });
-		await writeFile(path.join(v.out, 'signing-key.pem'), id.keyPem, { mode: 0o600 });
-		await writeFile(path.join(v.out, 'signing-cert.der'), id.certificateDer);
-		await writeFile(path.join(v.out, 'signing-cert.pem'), id.certificatePem);
-		out(JSON.stringify({ dir: v.out }));
-		return 0;
+		if (v.dev) {
+			const id = await createSigningIdentity();
+			await writeFile(path.join(v.out, 'signing-key.pem'), id.keyPem, { mode: 0o600 });
+			await writeFile(path.join(v.out, 'signing-cert.der'), id.certificateDer);
+			await writeFile(path.join(v.out, 'signing-cert.pem'), id.certificatePem);
+			out(JSON.stringify({ dir: v.out, key: 'dev-key (PEM)' }));
+			return 0;
+		}
+		const hsm = token();
+		if (typeof hsm === 'string' || hsm === undefined) return errOut(String(hsm) + '\n' + USAGE), 2;
+		try {
+			const id = await hsmSigningIdentity(hsm, v['key-label']);
+			await writeFile(path.join(v.out, 'signing-cert.der'), id.certificateDer);
+			await writeFile(path.join(v.out, 'signing-cert.pem'), id.certificatePem);
+			out(JSON.stringify({ dir: v.out, key: 'pkcs11:' + hsm.tokenLabel + '/' + v['key-label'], created: id.created }));
+			return 0;
+		} catch (e) {
+			errOut('ota: ' + (e as Error).message);
+			return 1;
+		} finally {
+			hsm.close();
+		}
 	}
-	if (cmd !== 'publish' || !v.image || !v.version || !v.key || !v.thing?.length || v.local === v.aws) return errOut(USAGE), 2;
+	if (cmd !== 'publish' || !v.image || !v.version || !v.thing?.length || v.local === v.aws) return errOut(USAGE), 2;
+	if ((v['dev-key'] !== undefined) === (v.module !== undefined)) return errOut('publish needs the signing key: --module and --token (PKCS#11), or --dev-key PEM (development)\n' + USAGE), 2;
+	const counter = v.counter === undefined ? undefined : Number(v.counter);
+	if (counter !== undefined && !(Number.isInteger(counter) && counter >= 0)) return errOut('--counter expected an integer >= 0, got ' + v.counter), 2;
+	const hsm = token();
+	if (typeof hsm === 'string') return errOut(hsm + '\n' + USAGE), 2;
 	const local = v.local === true;
 	const common = local ? { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } } : v.region ? { region: v.region } : {};
 	const iot = new IoTClient({ ...common, ...(local ? { endpoint: v.iot ?? 'http://127.0.0.1:4568' } : {}) });
 	const s3 = new S3Client({ ...common, ...(local ? { endpoint: v.s3 ?? 'http://127.0.0.1:4569', forcePathStyle: true } : {}) });
 	try {
+		const signer = hsm ? await hsmSigner(hsm, v['key-label']) : devSigner(await readFile(v['dev-key']!, 'utf8'));
 		const r = await publishFirmware({
-			iot, s3, image: new Uint8Array(await readFile(v.image)), version: v.version, signingKey: await readFile(v.key, 'utf8'), things: v.thing, ...(local ? { thingArn: localThingArn } : {}),
+			iot, s3, image: new Uint8Array(await readFile(v.image)), version: v.version, signer, things: v.thing, ...(local ? { thingArn: localThingArn } : {}),
+			...(counter !== undefined ? { counter } : {}), ...(v.product ? { product: v.product } : {}),
 			...(v['job-id'] ? { jobId: v['job-id'] } : {}), ...(v.bucket ? { bucket: v.bucket } : {}), ...(v['role-arn'] ? { roleArn: v['role-arn'] } : {}),
 		});
-		out(JSON.stringify(r));
+		out(JSON.stringify({ ...r, signer: signer.where }));
 		return 0;
 	} catch (e) {
 		errOut('ota: ' + (e as Error).message);
 		return 1;
 	} finally {
+		hsm?.close();
 		iot.destroy();
 		s3.destroy();
 	}

@@ -78,13 +78,19 @@ export function openHsm(options: HsmOptions): Hsm {
   throw new Error('no token labelled ' + JSON.stringify(options.tokenLabel) + ' (found ' + JSON.stringify(seen) + ')');
 }
 
-/** Finds the CA key pair labelled `label` in the token, or generates it there (non-extractable). */
-export async function ensureCaKeys(hsm: Hsm, label: string, create = true): Promise<CaKeys> {
+/** The code-signing key of firmware images (tools/ota): ECDSA P-256, as the robots verify. */
+export const CODE_SIGNING_KEY_ALG = Object.freeze({ name: 'ECDSA', namedCurve: 'P-256' });
+
+/**
+ * Finds the key pair labelled `label` in the token, or generates it there (non-extractable):
+ * the CA's (RSA, the default) or with `alg` another kind (the firmware code-signing key).
+ */
+export async function ensureCaKeys(hsm: Hsm, label: string, create = true, alg: object = CA_KEY_ALG): Promise<CaKeys> {
   const found = await findKeys(hsm, label);
   if (found) return { ...found, created: false };
   if (!create) throw new Error('the token has no key pair labelled ' + JSON.stringify(label));
   const keys = (await hsm.crypto.subtle.generateKey(
-    { ...CA_KEY_ALG, token: true, sensitive: true, label } as unknown as RsaHashedKeyGenParams,
+    { ...alg, token: true, sensitive: true, label } as unknown as RsaHashedKeyGenParams,
     false,
     ['sign', 'verify'],
   )) as unknown as webcrypto.CryptoKeyPair;

@@ -13,6 +13,8 @@
  *                firmware slots are files in DATA/slots, a reboot restarts the robot in
  *                this process over the same storage and slots
  * --firmware X.Y.Z  the factory image's version (default 1.0.0)
+ * --firmware-source URL  a URL prefix images may come from (repeatable; default the local
+ *                cloud's http://127.0.0.1/firmware/; https elsewhere)
  * --map-bytes N  upload an encrypted simulated map of about N bytes after every mission
  * --registration-url URL  on first boot, register the certificate with the cloud
  *                (firmware/core/registration; remembered in storage, so once)
@@ -48,6 +50,8 @@ const { values } = parseArgs({
 		'ms-per-min': { type: 'string', default: '60000' },
 		'log-level': { type: 'string', default: 'info' },
 		'code-signing-cert': { type: 'string' },
+		// where firmware images may come from (URL prefixes, core/ota/document.ts): the local cloud's firmware bucket by default
+		'firmware-source': { type: 'string', multiple: true, default: ['http://127.0.0.1/firmware/'] },
 		firmware: { type: 'string', default: '1.0.0' },
 		'map-bytes': { type: 'string' },
 		'registration-url': { type: 'string' },
@@ -136,6 +140,7 @@ function boot(): void {
 						signing: hostCodeSigning,
 						http: createHttpPort(),
 						certificate: firmware.certificate,
+						sources: values['firmware-source']!,
 						selfTest: { deadlineMs: 60_000 },
 					},
 				}

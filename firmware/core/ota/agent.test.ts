@@ -12,7 +12,7 @@ import { utf8Decode, utf8Encode } from '../util/utf8';
 import { OtaAgent } from './agent';
 import { JobsClient } from './jobs';
 import { portableCodeSigning } from './signing';
-import { GOOD_DOC, OTHER_SIGNATURE, SIGNER_SPKI, testImage } from './testdata';
+import { GOOD_DOC, MANIFEST_0_9_0, MANIFEST_OTHER_PRODUCT, MANIFEST_SIGNER_SPKI, SIGNATURE_0_9_0, SIGNATURE_OTHER_PRODUCT, TEST_SOURCES, testImage } from './testdata';
 
 const THING = 'robot-1';
 const P = '$aws/things/' + THING + '/jobs/';
@@ -178,7 +178,7 @@ function imageServer(image: Uint8Array) {
 	return { server, http };
 }
 
-function rig(options: { healthy?: boolean } = {}) {
+function rig(options: { healthy?: boolean; securityCounter?: number } = {}) {
 	const svc = jobsService();
 	const slots = memorySlots('1.0.0');
 	const storage: StoragePort = memoryStorage();
@@ -191,7 +191,7 @@ function rig(options: { healthy?: boolean } = {}) {
 		time = fakeTime();
 		slots.powerUp();
 		const jobs = new JobsClient(svc.link, { timers: time.timers, random: fixedRandom(0.5), log }, { thing: THING });
-		agent = new OtaAgent(jobs, { slot: slots, signing: portableCodeSigning, http, storage, timers: time.timers, log }, { certificate: SIGNER_SPKI, selfTest: { deadlineMs: 5000, check: () => healthy.value } });
+		agent = new OtaAgent(jobs, { slot: slots, signing: portableCodeSigning, http, storage, timers: time.timers, log }, { certificate: MANIFEST_SIGNER_SPKI, sources: TEST_SOURCES, ...(options.securityCounter !== undefined ? { securityCounter: options.securityCounter } : {}), selfTest: { deadlineMs: 5000, check: () => healthy.value } });
 		agent.boot();
 		agent.online();
 	};
@@ -230,16 +230,23 @@ describe('ota agent', () => {
 		assert.equal(r.agent.state.value, 'idle');
 	});
 
-	const failures: [string, unknown, (r: ReturnType<typeof rig>) => void, string, RegExp][] = [
+	const failures: [string, unknown, (r: ReturnType<typeof rig>) => void, string, RegExp, { securityCounter?: number }?][] = [
 		['a corrupted image', GOOD_DOC, (r) => (r.server.image = (() => { const i = testImage(); i[5000] = i[5000]! ^ 1; return i; })()), 'FAILED', /SHA-256 mismatch/],
-		['a bad signature', { ...GOOD_DOC, signature: OTHER_SIGNATURE }, () => {}, 'FAILED', /bad signature/],
-		['a downgrade', { ...GOOD_DOC, version: '0.9.0' }, () => {}, 'REJECTED', /not newer/],
-		['a malformed document', { ...GOOD_DOC, size: 'big' }, () => {}, 'REJECTED', /malformed job document: size/],
+		// the review's attack: an old image, properly signed as 0.9.0, in a document that calls it newer
+		['an old signed image the job document calls 2.0.1', { ...GOOD_DOC, manifest: MANIFEST_0_9_0, signature: SIGNATURE_0_9_0, version: '2.0.1' }, () => {}, 'REJECTED', /signed version 0\.9\.0 is not newer than running 1\.0\.0/],
+		['a manifest whose signature is another manifest\'s', { ...GOOD_DOC, signature: SIGNATURE_0_9_0 }, () => {}, 'REJECTED', /manifest signature does not verify/],
+		['a manifest edited after signing', { ...GOOD_DOC, manifest: GOOD_DOC.manifest.replace('"counter":1', '"counter":9') }, () => {}, 'REJECTED', /manifest signature does not verify/],
+		['a manifest for another product', { ...GOOD_DOC, manifest: MANIFEST_OTHER_PRODUCT, signature: SIGNATURE_OTHER_PRODUCT }, () => {}, 'REJECTED', /product other-robot, this is robot-cleaner/],
+		['a security counter below the installed one', GOOD_DOC, () => {}, 'REJECTED', /security counter 1 is below the installed 2/, { securityCounter: 2 }],
+		['an https URL on another host', { ...GOOD_DOC, url: 'https://evil.example/firmware/robot.bin' }, () => {}, 'REJECTED', /not under a configured firmware source/],
+		['an http URL outside the firmware prefix', { ...GOOD_DOC, url: 'http://127.0.0.1:4569/maps/robot.bin' }, () => {}, 'REJECTED', /not under a configured firmware source/],
+		['a URL with user info', { ...GOOD_DOC, url: 'http://127.0.0.1@evil.example/firmware/robot.bin' }, () => {}, 'REJECTED', /url is not an http\(s\) URL/],
+		['a document without a manifest (the old form)', { operation: 'firmware-update', version: '1.1.0', size: 10000, sha256: 'c6bec1a98cf1c8f350c1ca9cd7ed598ae4e74e32ef95e8396cfd64129c34dc24', signature: GOOD_DOC.signature, url: GOOD_DOC.url }, () => {}, 'REJECTED', /manifest is not a string/],
 		['a failing self-test', GOOD_DOC, (r) => (r.healthy.value = false), 'FAILED', /self-test failed/],
 	];
-	for (const [what, doc, arrange, status, reason] of failures)
+	for (const [what, doc, arrange, status, reason, options] of failures)
 		it(what + ' ends ' + status + ' with the old firmware running', async () => {
-			const r = rig();
+			const r = rig(options);
 			arrange(r);
 			r.svc.add('job-1', doc);
 			await r.run(10);
@@ -249,7 +256,17 @@ describe('ota agent', () => {
 			assert.equal(e.statusDetails.version, '1.0.0');
 			assert.deepEqual(r.slots.running(), { version: '1.0.0', valid: true });
 			assert.equal(r.agent.version, '1.0.0');
+			// refused before a byte was fetched
+			if (status === 'REJECTED') assert.deepEqual(r.server.ranges, []);
 		});
+
+	it('keeps the security counter of an image that passed its self-test as the installed one', async () => {
+		const r = rig();
+		r.svc.add('job-1', GOOD_DOC);
+		await r.run();
+		assert.equal(r.svc.execs[0]!.status, 'SUCCEEDED');
+		assert.equal(utf8Decode(r.storage.read('ota.counter')!), '1');
+	});
 
 	it('resumes a download cut by a power loss with a Range request', async () => {
 		const r = rig();

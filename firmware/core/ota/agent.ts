@@ -7,9 +7,13 @@
  *   slot says how much it holds and the download resumes there.
  * - Cancel: HttpPort has no abort, so the next chunk's onData throws, which makes the
  *   adapter drop the connection; a generation counter discards the late outcome.
+ * - Start: the job document is checked before the machine sees it (checkJobDocument:
+ *   the URL under a configured source, the manifest's signature against the code-signing
+ *   certificate, the product); the machine compares the signed version and counter.
  * - Verify: the image is read back from the slot in small blocks and hashed, then the
- *   digest is checked against the job's SHA-256 and the signature against the
- *   code-signing certificate.
+ *   digest is checked against the signed manifest's SHA-256 (and so against the key).
+ * - Security counter: the highest one installed is kept in storage (COUNTER_KEY), raised
+ *   when a new image passes its self-test; `securityCounter` is the build's own.
  * - Self-test: after booting a new image, `selfTest.check()` is polled until it holds
  *   (the composition passes "link up and shadow synced") or the deadline passes.
  *
@@ -18,11 +22,14 @@
  */
 import type { CodeSigningPort, FirmwareSlotPort, HttpPort, LogPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import { base64Decode, base64Encode } from '../util/base64';
+import { readRecord, removeRecord, writeError, writeRecord } from '../util/record';
 import { utf8Decode, utf8Encode } from '../util/utf8';
+import { checkJobDocument, PRODUCT, sourcesError } from './document';
 import type { JobsClient } from './jobs';
 import { IDLE, step, type ActiveJob, type OtaEffect, type OtaEvent, type OtaRecord, type OtaState } from './machine';
 
 export const STORAGE_KEY = 'ota.job';
+export const COUNTER_KEY = 'ota.counter';
 const VERIFY_BLOCK = 4096;
 
 export interface OtaPorts {
@@ -37,6 +44,12 @@ export interface OtaPorts {
 export interface OtaOptions {
 	/** DER X.509 code-signing certificate (EC P-256) built into the firmware. */
 	readonly certificate: Uint8Array;
+	/** URL prefixes images may come from (document.ts sourcesError: https, or http on loopback only). */
+	readonly sources: readonly string[];
+	/** The product id a manifest must name; PRODUCT by default. */
+	readonly product?: string;
+	/** This build's own security counter: a manifest below it (or below one installed since) is refused. */
+	readonly securityCounter?: number;
 	readonly selfTest: { readonly deadlineMs: number; readonly check: () => boolean; readonly pollMs?: number };
 	/** Delay before resuming a failed download, per attempt. */
 	readonly retryMs?: (attempt: number) => number;
@@ -69,11 +82,15 @@ export class OtaAgent {
 	#generation = 0;
 	#timer: TimerHandle | undefined;
 	#listeners: ((s: OtaState) => void)[] = [];
+	/** The record the store has not taken yet (undefined: one to drop); null when storage is current. */
+	#unsaved: OtaRecord | undefined | null = null;
 
 	constructor(jobs: JobsClient, ports: OtaPorts, options: OtaOptions) {
 		this.#jobs = jobs;
 		this.#ports = ports;
 		this.#options = options;
+		const why = sourcesError(options.sources);
+		if (why) throw new RangeError('"sources" ' + why);
 		jobs.onNotifyNext((jobId) => this.#dispatch({ type: 'notified', jobId }));
 	}
 
@@ -92,7 +109,7 @@ export class OtaAgent {
 
 	/** Once after power-up: resumes whatever the last life left unfinished. */
 	boot(): void {
-		const record = decodeRecord(this.#ports.storage.read(STORAGE_KEY));
+		const record = decodeRecord(readRecord(this.#ports.storage, STORAGE_KEY));
 		const running = this.#ports.slot.running();
 		let resumable = 0;
 		if (record?.phase === 'download') {
@@ -121,12 +138,15 @@ export class OtaAgent {
 			case 'log':
 				return log.log(f.level, f.event, { detail: f.detail });
 			case 'persist':
-				if (f.record) storage.write(STORAGE_KEY, encodeRecord(f.record));
-				else storage.remove(STORAGE_KEY);
-				return;
+				this.#unsaved = f.record;
+				return void this.#persist();
 			case 'startNext':
 				void this.#jobs.startNext(f.details).then((r) => {
-					if (r.ok) this.#dispatch({ type: 'started', execution: r.value, running: slot.running().version });
+					if (r.ok) {
+						const x = r.value;
+						const checked = x ? checkJobDocument(x.document, { certificate: this.#options.certificate, signing: this.#ports.signing, product: this.#options.product ?? PRODUCT, sources: this.#options.sources }) : undefined;
+						this.#dispatch({ type: 'started', execution: x, running: slot.running().version, counter: this.#counter(), ...(checked ? { checked } : {}) });
+					}
 					else this.#dispatch({ type: 'startFailed', reason: r.error.code === 'rejected' ? r.error.rejection : r.error.code });
 				});
 				return;
@@ -139,6 +159,8 @@ export class OtaAgent {
 				});
 				return;
 			case 'download':
+				// a job the store cannot record is not started: a reboot would forget it mid-download
+				if (!this.#persist()) return this.#dispatch({ type: 'downloadFailed', reason: 'storage: the job record could not be saved', retryable: true, bytes: f.from });
 				return this.#download(f.job, f.from);
 			case 'abort':
 				this.#generation++;
@@ -153,6 +175,8 @@ export class OtaAgent {
 			case 'verify':
 				return this.#dispatch(this.#verify(f.job));
 			case 'install': {
+				// the new image must find its record (activated: run the self-test) when it boots
+				if (!this.#persist()) return this.#dispatch({ type: 'invalid', reason: 'storage: the install could not be recorded' });
 				const r = slot.activate();
 				if (!r.ok) return this.#dispatch({ type: 'invalid', reason: 'cannot activate: ' + r.error });
 				return slot.reboot();
@@ -160,7 +184,13 @@ export class OtaAgent {
 			case 'selfTest':
 				return this.#selfTest();
 			case 'markValid':
-				return slot.markValid();
+				slot.markValid();
+				if (f.counter > this.#counter()) {
+					const w = writeRecord(storage, COUNTER_KEY, utf8Encode(String(f.counter)));
+					// the image is valid either way; until the counter is saved an older image is not refused by it
+					if (!w.ok) log.log('error', 'ota.counter_unsaved', { counter: f.counter, result: writeError(w) });
+				}
+				return;
 			case 'rollback': {
 				const r = slot.rollback();
 				if (!r.ok) log.log('error', 'ota.rollback_failed', { error: r.error });
@@ -228,9 +258,35 @@ export class OtaAgent {
 		const h = signing.sha256();
 		for (let at = 0; at < size; at += VERIFY_BLOCK) h.update(slot.read(at, Math.min(VERIFY_BLOCK, size - at)));
 		const digest = h.digest();
-		if (!equalBytes(digest, job.firmware.sha256)) return { type: 'invalid', reason: 'SHA-256 mismatch' };
-		if (!signing.verifyP256Sha256(this.#options.certificate, digest, job.firmware.signature)) return { type: 'invalid', reason: 'bad signature' };
+		// the manifest's SHA-256 was signed: a match is the signature's word for the image
+		if (!equalBytes(digest, job.firmware.sha256)) return { type: 'invalid', reason: 'SHA-256 mismatch with the signed manifest' };
 		return { type: 'verified' };
+	}
+
+	/**
+	 * Saves the record the machine asked for last (two-phase, core/util/record.ts), or drops
+	 * it. False while the store refuses it: the previous record stays, and the steps that
+	 * need the new one (download, install) retry or refuse.
+	 */
+	#persist(): boolean {
+		const r = this.#unsaved;
+		if (r === null) return true;
+		if (r === undefined) removeRecord(this.#ports.storage, STORAGE_KEY);
+		else {
+			const w = writeRecord(this.#ports.storage, STORAGE_KEY, encodeRecord(r));
+			if (!w.ok) {
+				this.#ports.log.log('error', 'ota.record_unsaved', { phase: r.phase, result: writeError(w) });
+				return false;
+			}
+		}
+		this.#unsaved = null;
+		return true;
+	}
+
+	/** The highest security counter installed: the build's own or a later image's. */
+	#counter(): number {
+		const stored = Number(utf8Decode(readRecord(this.#ports.storage, COUNTER_KEY) ?? new Uint8Array(0)) || 0);
+		return Math.max(this.#options.securityCounter ?? 0, Number.isInteger(stored) && stored > 0 ? stored : 0);
 	}
 
 	#selfTest(): void {

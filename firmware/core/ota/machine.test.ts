@@ -1,5 +1,6 @@
 import * as assert from '../testing/assert';
-import { GOOD_DOC } from './testdata';
+import type { FirmwareJob } from './document';
+import { IMAGE_SHA256, hex } from './testdata';
 import { IDLE, MAX_DOWNLOAD_ATTEMPTS, step, type OtaEffect, type OtaEvent, type OtaState } from './machine';
 
 function run(s: OtaState, ...events: OtaEvent[]): { state: OtaState; effects: OtaEffect[] } {
@@ -13,7 +14,11 @@ function run(s: OtaState, ...events: OtaEvent[]): { state: OtaState; effects: Ot
 	return { state: s, effects };
 }
 const types = (fx: OtaEffect[]) => fx.filter((f) => f.type !== 'log').map((f) => f.type);
-const started = (document: unknown = GOOD_DOC): OtaEvent => ({ type: 'started', execution: { jobId: 'j1', versionNumber: 2, document }, running: '1.0.0' });
+const FW: FirmwareJob = { version: '1.1.0', size: 10000, sha256: hex(IMAGE_SHA256), counter: 1, url: 'http://127.0.0.1/firmware/x' };
+/** start-next's answer, as the runner checked its document (checkJobDocument); `counter` is the installed one. */
+const started = (fw: Partial<FirmwareJob> = {}, counter = 0): OtaEvent => ({ type: 'started', execution: { jobId: 'j1', versionNumber: 2, document: {} }, running: '1.0.0', counter, checked: { ok: true, value: { ...FW, ...fw } } });
+
+const refused = (error: string): OtaEvent => ({ type: 'started', execution: { jobId: 'j1', versionNumber: 2, document: {} }, running: '1.0.0', counter: 0, checked: { ok: false, error } });
 
 describe('ota machine', () => {
 	it('starts a job on connect and downloads from 0', () => {
@@ -53,7 +58,7 @@ describe('ota machine', () => {
 	});
 
 	it('rolls back when the self-test fails and reports FAILED from the old image', () => {
-		const job = { jobId: 'j1', versionNumber: 4, firmware: { version: '1.1.0', size: 1, sha256: new Uint8Array(32), signature: new Uint8Array(8), url: 'http://x' }, from: '1.0.0' };
+		const job = { jobId: 'j1', versionNumber: 4, firmware: { version: '1.1.0', size: 1, sha256: new Uint8Array(32), counter: 0, url: 'http://x' }, from: '1.0.0' };
 		let r = run(IDLE, { type: 'boot', record: { phase: 'activated', job }, running: { version: '1.1.0', valid: false }, resumable: 0 }, { type: 'selfTest', passed: false, reason: 'no link' });
 		assert.equal(r.state.value, 'rollingBack');
 		assert.deepEqual(types(r.effects), ['selfTest', 'persist', 'rollback']);
@@ -67,16 +72,27 @@ describe('ota machine', () => {
 		assert.ok(r.effects.some((f) => f.type === 'update' && f.status === 'FAILED' && f.details.reason === 'new image did not boot'));
 	});
 
-	it('REJECTS malformed documents and versions that are not newer', () => {
-		let r = run(IDLE, { type: 'online' }, started({ operation: 'firmware-update' }));
+	it('REJECTS refused documents, signed versions that are not newer and counters below the installed one', () => {
+		let r = run(IDLE, { type: 'online' }, refused('manifest signature does not verify with the code-signing certificate'));
 		let u = r.effects.find((f) => f.type === 'update');
-		assert.ok(u && u.type === 'update' && u.status === 'REJECTED' && /malformed job document/.test(u.details.reason!));
+		assert.ok(u && u.type === 'update' && u.status === 'REJECTED' && u.details.reason === 'job document refused: manifest signature does not verify with the code-signing certificate');
 		for (const version of ['1.0.0', '0.9.9']) {
-			r = run(IDLE, { type: 'online' }, started({ ...GOOD_DOC, version }));
+			r = run(IDLE, { type: 'online' }, started({ version }));
 			u = r.effects.find((f) => f.type === 'update');
-			assert.ok(u && u.type === 'update' && u.status === 'REJECTED' && /not newer/.test(u.details.reason!));
+			assert.ok(u && u.type === 'update' && u.status === 'REJECTED' && u.details.reason === 'signed version ' + version + ' is not newer than running 1.0.0');
 			assert.ok(!r.effects.some((f) => f.type === 'download'));
 		}
+		r = run(IDLE, { type: 'online' }, started({ counter: 2 }, 3));
+		u = r.effects.find((f) => f.type === 'update');
+		assert.ok(u && u.type === 'update' && u.status === 'REJECTED' && u.details.reason === 'security counter 2 is below the installed 3');
+		// equal is fine: a counter rises only with a security fix
+		assert.equal(run(IDLE, { type: 'online' }, started({ counter: 3 }, 3)).state.value, 'downloading');
+	});
+
+	it('marks a passing image valid with its counter', () => {
+		const job = { jobId: 'j1', versionNumber: 4, firmware: { ...FW, counter: 5 }, from: '1.0.0' };
+		const r = run(IDLE, { type: 'boot', record: { phase: 'activated', job }, running: { version: '1.1.0', valid: false }, resumable: 0 }, { type: 'selfTest', passed: true });
+		assert.ok(r.effects.some((f) => f.type === 'markValid' && f.counter === 5));
 	});
 
 	it('FAILS on a bad image without installing', () => {
@@ -118,7 +134,7 @@ describe('ota machine', () => {
 	});
 
 	it('keeps a final report until accepted, following VersionMismatch', () => {
-		let r = run(IDLE, { type: 'online' }, started({}));
+		let r = run(IDLE, { type: 'online' }, refused('url is not under a configured firmware source'));
 		r = run(r.state, { type: 'updateFailed', code: 'timeout', final: true });
 		assert.equal(r.state.value, 'reporting');
 		r = run(r.state, { type: 'online' });

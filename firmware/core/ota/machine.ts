@@ -8,10 +8,13 @@
  * from what the slot holds -> verify SHA-256 and signature -> activate and reboot ->
  * self-test on probation -> mark valid and report SUCCEEDED, or roll back, reboot
  * and report FAILED. A document that cannot be used is REJECTED without touching
- * the slots. Every final status is reported until the service accepts it.
+ * the slots: one the runner's check refused (shape, URL source, manifest signature,
+ * product: document.ts), a signed version not newer than the running one, or a signed
+ * security counter below the highest installed. Every final status is reported until
+ * the service accepts it.
  */
 import { assertNever } from '../util/result';
-import { compareVersions, parseJobDocument, type FirmwareJob } from './document';
+import { compareVersions, type FirmwareJob } from './document';
 
 export type Status = 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'REJECTED';
 export type Details = Readonly<Record<string, string>>;
@@ -63,8 +66,12 @@ export type OtaEvent =
 	| { readonly type: 'online' }
 	/** notify-next: the next pending execution changed (none: undefined). */
 	| { readonly type: 'notified'; readonly jobId: string | undefined }
-	/** start-next accepted: the execution now IN_PROGRESS, or none pending. */
-	| { readonly type: 'started'; readonly execution: Execution | undefined; readonly running: string }
+	/**
+	 * start-next accepted: the execution now IN_PROGRESS, or none pending. `checked` is the
+	 * runner's checkJobDocument of its document (the signature needs the crypto port);
+	 * `counter` the highest security counter installed.
+	 */
+	| { readonly type: 'started'; readonly execution: Execution | undefined; readonly running: string; readonly counter: number; readonly checked?: { readonly ok: true; readonly value: FirmwareJob } | { readonly ok: false; readonly error: string } }
 	| { readonly type: 'startFailed'; readonly reason: string }
 	| { readonly type: 'progress'; readonly bytes: number }
 	| { readonly type: 'downloaded' }
@@ -90,7 +97,8 @@ export type OtaEffect =
 	/** Activate the inactive slot and reboot into it. */
 	| { readonly type: 'install' }
 	| { readonly type: 'selfTest' }
-	| { readonly type: 'markValid' }
+	/** The new image passed: keep it, and raise the installed security counter to its manifest's. */
+	| { readonly type: 'markValid'; readonly counter: number }
 	/** Switch back to the previous slot and reboot into it. */
 	| { readonly type: 'rollback' }
 	| { readonly type: 'persist'; readonly record: OtaRecord | undefined }
@@ -116,11 +124,14 @@ function withVersion<S extends { job: ActiveJob }>(s: S, versionNumber: number):
 function start(e: Extract<OtaEvent, { type: 'started' }>): OtaStep {
 	const x = e.execution;
 	if (!x) return { state: IDLE, effects: [] };
-	const doc = parseJobDocument(x.document);
-	if (!doc.ok) return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'malformed job document: ' + doc.error, version: e.running });
+	const doc = e.checked ?? { ok: false, error: 'document not checked' };
+	if (!doc.ok) return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'job document refused: ' + doc.error, version: e.running });
 	const fw = doc.value;
+	// the signed version decides, whatever the job document says around the manifest
 	if (compareVersions(fw.version, e.running) <= 0)
-		return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'version ' + fw.version + ' is not newer than running ' + e.running, version: e.running });
+		return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'signed version ' + fw.version + ' is not newer than running ' + e.running, version: e.running });
+	if (fw.counter < e.counter)
+		return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'security counter ' + fw.counter + ' is below the installed ' + e.counter, version: e.running });
 	const job: ActiveJob = { jobId: x.jobId, versionNumber: x.versionNumber, firmware: fw, from: e.running };
 	return {
 		state: { value: 'downloading', job, bytes: 0, attempt: 0, reported: 0, updating: false },
@@ -205,7 +216,7 @@ export function step(s: OtaState, e: OtaEvent): OtaStep {
 		case 'testing': {
 			if (e.type !== 'selfTest') return undefined;
 			const job = s.job;
-			if (e.passed) return report(job.jobId, job.versionNumber, 'SUCCEEDED', { version: job.firmware.version }, [{ type: 'markValid' }]);
+			if (e.passed) return report(job.jobId, job.versionNumber, 'SUCCEEDED', { version: job.firmware.version }, [{ type: 'markValid', counter: job.firmware.counter ?? 0 }]);
 			const reason = 'self-test failed: ' + (e.reason ?? 'unknown');
 			const record: OtaRecord = { phase: 'report', jobId: job.jobId, versionNumber: job.versionNumber, status: 'FAILED', details: { reason, version: job.from } };
 			return { state: { value: 'rollingBack', job, reason }, effects: [{ type: 'persist', record }, { type: 'log', level: 'warn', event: 'ota.rollback', detail: reason }, { type: 'rollback' }] };

@@ -41,6 +41,12 @@ export interface RobotOta {
 	readonly http: HttpPort;
 	/** DER X.509 code-signing certificate (EC P-256); public, built into the firmware. */
 	readonly certificate: Uint8Array;
+	/** URL prefixes firmware images may come from (https; http only on loopback: core/ota/document.ts). */
+	readonly sources: readonly string[];
+	/** The product id signed manifests must name (core/ota/document.ts PRODUCT by default). */
+	readonly product?: string;
+	/** This build's security counter: signed manifests below it are refused. */
+	readonly securityCounter?: number;
 	readonly selfTest: {
 		/** A new image that is not connected with its schedule synced by then is rolled back (FAILED). */
 		readonly deadlineMs: number;
@@ -146,6 +152,9 @@ function wireOta(link: Link, ports: LinkPorts, config: RobotConfig, o: RobotOta,
 	return createOta(link, { ...ports, slot: o.slot, signing: o.signing, http: o.http }, {
 		thing: config.thing,
 		certificate: o.certificate,
+		sources: o.sources,
+		...(o.product !== undefined ? { product: o.product } : {}),
+		...(o.securityCounter !== undefined ? { securityCounter: o.securityCounter } : {}),
 		selfTest: {
 			deadlineMs: o.selfTest.deadlineMs,
 			...(o.selfTest.pollMs !== undefined ? { pollMs: o.selfTest.pollMs } : {}),

@@ -14,7 +14,11 @@
  * lin, slots/esp32.ts on ESP32, chosen by manifest.json), this signing port, HTTP for the
  * image, and the code-signing certificate, which is public: a build resource
  * `code-signing.der` (DER X.509, EC P-256, from `npm run ota -- keygen`). The firmware
- * version is config.firmware.version, the self-test deadline config.firmware.selfTestMs.
+ * version is config.firmware.version, the self-test deadline config.firmware.selfTestMs,
+ * where images may come from config.firmware.sources (URL prefixes, an array or one string
+ * separated by spaces or commas: https, http only on loopback for a local cloud; checked
+ * here so a bad build says so at startup), the product id config.firmware.product and the
+ * build's security counter config.firmware.securityCounter.
  */
 /// <reference path="./moddable-crypto.d.ts" />
 /// <reference path="./firmware-modules.d.ts" />
@@ -24,6 +28,7 @@ import ECDSA from 'ecdsa';
 import Resource from 'Resource';
 import X509 from 'x509';
 import { parseSignature } from '../../core/crypto/p256';
+import { PRODUCT, sourcesError } from '../../core/ota/document';
 import type { RobotOta } from '../../core/robot/robot';
 import type { CodeSigningPort, HttpPort, LogPort, Sha256Stream, StoragePort } from '../../ports';
 import { createFirmwareSlots } from './slots/firmware-slots';
@@ -97,15 +102,20 @@ export interface ModdableOtaOptions {
 
 /** The robot's `ota` config on this platform, or why there is none (no certificate, no version). */
 export function moddableOta(o: ModdableOtaOptions): RobotOta | string {
-	const fw = ((config as { firmware?: { version?: string; selfTestMs?: number | string } }).firmware ?? {});
+	const fw = ((config as { firmware?: { version?: string; selfTestMs?: number | string; sources?: string | string[]; product?: string; securityCounter?: number | string } }).firmware ?? {});
 	const version = String(fw.version ?? '');
 	if (!/^\d+\.\d+\.\d+$/.test(version)) return 'config.firmware.version expected X.Y.Z, got ' + JSON.stringify(version);
 	const selfTestMs = Number(fw.selfTestMs ?? DEFAULT_SELF_TEST_MS);
 	if (!(selfTestMs > 0)) return 'config.firmware.selfTestMs expected a positive number, got ' + JSON.stringify(fw.selfTestMs);
+	const sources = (Array.isArray(fw.sources) ? fw.sources : String(fw.sources ?? '').split(/[\s,]+/)).map((x) => String(x).trim()).filter((x) => x.length > 0);
+	const badSources = sourcesError(sources);
+	if (badSources) return 'config.firmware.sources: ' + badSources;
+	const securityCounter = Number(fw.securityCounter ?? 0);
+	if (!Number.isInteger(securityCounter) || securityCounter < 0) return 'config.firmware.securityCounter expected an integer >= 0, got ' + JSON.stringify(fw.securityCounter);
 	if (!Resource.exists(CODE_SIGNING_RESOURCE)) return 'no code-signing certificate (resource ' + CODE_SIGNING_RESOURCE + ')';
 	const certificate = new Uint8Array(new Resource(CODE_SIGNING_RESOURCE).slice(0));
 	const key = p256Key(certificate);
 	if (typeof key === 'string') return 'code-signing certificate (resource ' + CODE_SIGNING_RESOURCE + '): ' + key;
 	const slot = createFirmwareSlots({ factoryVersion: version, onReboot: o.onReboot, log: o.log, storage: o.storage });
-	return { slot, signing: moddableCodeSigning, http: o.http, certificate, selfTest: { deadlineMs: selfTestMs } };
+	return { slot, signing: moddableCodeSigning, http: o.http, certificate, sources, product: String(fw.product ?? PRODUCT), securityCounter, selfTest: { deadlineMs: selfTestMs } };
 }
