@@ -20,6 +20,7 @@ import { createMapIngestHandler, FUNCTION_NAME as MAP_INGEST_FUNCTION } from '..
 import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
 import { createUploadSlotHandler, FUNCTION_NAME as UPLOAD_SLOT_FUNCTION, RULE_NAME as UPLOAD_SLOT_RULE, UPLOAD_SLOT_SQL } from '../functions/upload-slot/handler';
 import { clientConfig, createDocumentClient } from '../lib/aws';
+import { COMMANDS } from '../lib/robot-commands';
 import { createLogger } from '../lib/logger';
 import type { TableNames } from '../tables';
 import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
@@ -173,6 +174,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const queue = await startQueue({ log, host });
 	const shadow = await startShadowService({ bus, log, host, ...state('shadows') });
 	const commands = await startCommandsService({ bus, log, host, ...state('commands'), ...(options.commandsSecondMs ? { secondMs: options.commandsSecondMs } : {}) });
+	// the product's commands, as the template declares them on AWS (kept ones are already there)
+	for (const c of Object.values(COMMANDS)) if (!commands.core.command(c.commandId)) commands.core.createCommand({ ...c, mandatoryParameters: [...c.mandatoryParameters] });
 	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: commands.routes });
 	// IoT DescribeCertificate's stand-in; its tap goes before the rules' so a publish's certificate is known when its rule runs
 	const offCertificates = bus.onDevicePublish((m) => {
