@@ -142,7 +142,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
 	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: [...(options.things ?? []), ...(options.operators ?? [])] });
 	const registeredCas = path.join(options.dataDir, 'pki', REGISTERED_CAS_DIR);
-	const brokerSettings = {
+	// IoT DescribeCertificate's stand-in and the IoT registry the broker admits CONNECTs by: the
+	// dev PKI's certificates are entered as provisioned (ACTIVE, a thing's attached to it)
+	const certificates = createLocalCertificates();
+	const registry = createLocalIotRegistry({ certificates });
+	const operatorNames = new Set(options.operators ?? []);
+	for (const [name, identity] of pki.things) registry.addDevice(identity.certDer, operatorNames.has(name) ? undefined : name);
+	const brokerOptions = {
 		host,
 		get ca() {
 			return [pki.ca.certPem, ...(options.extraCas ?? []), ...readRegisteredCas(registeredCas)];
@@ -151,14 +157,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		key: pki.server.keyPem,
 		log,
 		operators: options.operators ?? [],
+		admit: registry.admits,
 	};
-	// IoT DescribeCertificate's stand-in and the IoT registry the broker admits CONNECTs by: the
-	// dev PKI's certificates are entered as provisioned (ACTIVE, a thing's attached to it)
-	const certificates = createLocalCertificates();
-	const registry = createLocalIotRegistry({ certificates });
-	const operatorNames = new Set(options.operators ?? []);
-	for (const [name, identity] of pki.things) registry.addDevice(identity.certDer, operatorNames.has(name) ? undefined : name);
-	const brokerOptions = { ...brokerSettings, admit: registry.admits };
 	const bus = createBus(log);
 	let broker: Broker | undefined = await startBroker({ ...brokerOptions, port: options.mqttPort ?? 0 });
 	// a certificate revoked or deactivated loses its live session at once, as on AWS IoT

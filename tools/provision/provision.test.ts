@@ -1,7 +1,7 @@
 /* Factory provisioning against SoftHSM2: the CA key in the token, CSR checks, issuance, record. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { webcrypto } from 'node:crypto';
+import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,7 +189,7 @@ describe('tools/provision with SoftHSM2', function () {
     }
   });
 
-  it('a provisioned simulator robot connects to cloud/local with its new identity once the CA is registered there', async () => {
+  it('a provisioned simulator robot connects to cloud/local with its new identity once the CA and the certificate are registered there', async () => {
     const cloudDir = mkdtempSync(join(tmpdir(), 'provision-cloud-'));
     const cloud = await startLocalCloud({ dataDir: cloudDir, inMemory: true });
     let link: Link | undefined;
@@ -202,6 +202,16 @@ describe('tools/provision with SoftHSM2', function () {
       await cloud.stopBroker();
       await cloud.startBroker();
       const tls = readCredentials(robot.bundleDir); // checks that key and certificate match
+      // a certificate of a trusted CA is not enough: as on AWS IoT it must be registered, ACTIVE and
+      // attached to its thing (what the registration worker does on first boot)
+      const registry = cloud.registration.registry;
+      const certPem = readFileSync(join(robot.bundleDir, 'cert.pem'), 'utf8');
+      const id = createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
+      assert.deepEqual(registry.admits(id, robot.thing), { ok: false, reason: 'certificate not registered' });
+      registry.registerCa(factory.caPem);
+      const { certificateArn } = await registry.registerCertificate(certPem, factory.caPem);
+      await registry.createThing(robot.thing);
+      await registry.attachThingPrincipal(robot.thing, certificateArn);
       const [host, port] = new URL(cloud.endpoints.mqtt.replace(/^mqtts?:/, 'http:')).host.split(':');
       link = new Link(hostPorts(createMemoryStorage(), memoryLog()), {
         endpoint: { host: host!, port: Number(port), tls: { ...tls, serverName: 'localhost' } },
