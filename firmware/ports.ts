@@ -67,13 +67,24 @@ export interface TimerPort {
 }
 
 /**
+ * What a storage write did. `full`: no room for it; `failed`: the medium refused it
+ * (`message` says how). Either way the write did not happen, and the key's OLD value
+ * may be gone too: the SDK's Preference.set on ESP32 erases the key before it writes
+ * (modules/files/preference/esp32/modPreference.c, ERASE_KEY then nvs_set_blob), so a
+ * failed overwrite loses both. A record that must survive a failed write is written
+ * two-phase (core/util/record.ts).
+ */
+export type StorageWrite = { readonly ok: true } | { readonly ok: false; readonly error: 'full' | 'failed'; readonly message: string };
+
+/**
  * Small durable key-value storage (Preference on the device, files on the host).
  * Keys are 1-15 characters of [a-z0-9._-] because ESP32 NVS allows 15; values are bytes.
- * Writes are durable when `write` returns: the outbox depends on it.
+ * Writes are durable when `write` returns ok: the outbox depends on it. A full or
+ * failing medium is a result, never a throw (a bad key is a programmer error and throws).
  */
 export interface StoragePort {
 	read(key: string): Uint8Array | undefined;
-	write(key: string, value: Uint8Array): void;
+	write(key: string, value: Uint8Array): StorageWrite;
 	remove(key: string): void;
 	/** All keys present, in no particular order. */
 	keys(): string[];

@@ -104,7 +104,8 @@ export class CleaningSimulator {
 	run(trigger: Trigger, entryId?: string, mode: 'vacuum' | 'mop' | 'both' = 'vacuum'): string | undefined {
 		const started = this.#missions.start(trigger, Math.round(this.#battery), entryId);
 		if (!started.ok) {
-			this.#ports.log.log('info', 'sim.busy', { running: started.error.mission });
+			// a storage refusal was logged by the missions (mission.refused)
+			if (started.error.code === 'busy') this.#ports.log.log('info', 'sim.busy', { running: started.error.mission });
 			return undefined;
 		}
 		const m = this.#model;

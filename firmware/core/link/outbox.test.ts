@@ -162,4 +162,88 @@ describe('outbox', () => {
 			});
 		}
 	});
+
+	describe('storage faults: a refused write never costs a queued message', () => {
+		const fill = (s: ReturnType<typeof memoryStorage>, n: number): Outbox => {
+			const box = new Outbox(s, memoryLog());
+			for (let i = 0; i < n; i++) assert.ok(box.add('t/' + i, bytes(i), true).ok);
+			return box;
+		};
+
+		it('store full on add: `full` (storage), nothing queued, everything before still loads', () => {
+			const s = memoryStorage();
+			const box = fill(s, 3);
+			s.faults.budget = s.used();
+			const log = memoryLog();
+			const refused = new Outbox(s, log);
+			const r = refused.add('t/x', bytes(9, 9, 9), true);
+			assert.deepEqual(r, { ok: false, error: { code: 'full', messages: 3, bytes: box.bytes, storage: true } });
+			assert.equal(refused.size, 3);
+			const line = log.lines.find((l) => l.event === 'outbox.storage_refused');
+			assert.ok(line, JSON.stringify(log.lines));
+			assert.equal(line.fields.result, 'full');
+			// a QoS 1 message that need not survive a reboot does not touch the store
+			assert.ok(refused.add('t/y', bytes(1), false).ok);
+			assert.deepEqual(new Outbox(s, memoryLog()).entries().map((e) => e.topic), ['t/0', 't/1', 't/2']);
+		});
+
+		it('store failing on add: `storage-failed` with its message; the next add takes the same seq', () => {
+			const s = memoryStorage();
+			const box = fill(s, 1);
+			s.faults.fail = () => 'failed';
+			const r = box.add('t/x', bytes(1), true);
+			assert.deepEqual(r, { ok: false, error: { code: 'storage-failed', message: 'injected fault' } });
+			s.faults.fail = undefined;
+			const again = box.add('t/x', bytes(1), true);
+			assert.ok(again.ok);
+			assert.equal(again.value.seq, 2);
+		});
+
+		it('a packet id the store refuses: the entry stays on storage unsent-looking and loads', () => {
+			const s = memoryStorage();
+			const box = fill(s, 2);
+			s.faults.fail = () => 'full';
+			const log = memoryLog();
+			const reloaded = new Outbox(s, log);
+			reloaded.assign(reloaded.entries()[0]!, 7);
+			assert.ok(log.events().includes('outbox.id_unsaved'));
+			assert.equal(reloaded.entries()[0]!.packetId, 7, 'this life still knows the id');
+			s.faults.fail = undefined;
+			const after = new Outbox(s, memoryLog());
+			assert.deepEqual(after.entries().map((e) => [e.topic, e.packetId]), [['t/0', 0], ['t/1', 0]]);
+			assert.equal(box.size, 2);
+		});
+
+		it('assign is two-phase: op. written, then ob. dropped; both present (power lost between) loads once with the id', () => {
+			const s = memoryStorage();
+			const box = fill(s, 1);
+			const e = box.entries()[0]!;
+			const before = s.read('ob.' + e.seq.toString(36))!;
+			box.assign(e, 5);
+			assert.deepEqual(s.keys().sort(), ['op.1']);
+			s.write('ob.1', before); // as if power was lost before ob.1 was dropped
+			const after = new Outbox(s, memoryLog());
+			assert.deepEqual(after.entries().map((x) => [x.seq, x.packetId]), [[1, 5]]);
+			assert.deepEqual(s.keys().sort(), ['op.1']);
+			assert.ok(after.acknowledge(5));
+			assert.deepEqual(s.keys(), []);
+		});
+
+		// every write of a run, refused in turn: what was accepted is on storage afterwards
+		for (const result of ['full', 'failed'] as const) {
+			it(`each write refused in turn (${result}): every accepted message loads after a reboot`, () => {
+				for (let n = 1; n <= 10; n++) {
+					const s = memoryStorage({ fail: (_k, i) => (i === n ? result : undefined) });
+					const box = new Outbox(s, memoryLog());
+					const accepted: string[] = [];
+					for (let i = 0; i < 4; i++) if (box.add('t/' + i, bytes(i), true).ok) accepted.push('t/' + i);
+					for (const [i, e] of box.entries().entries()) box.assign(e, i + 1);
+					const acked = box.acknowledge(1);
+					const loaded = new Outbox(s, memoryLog()).entries().map((e) => e.topic);
+					assert.deepEqual(loaded, accepted.filter((t) => t !== acked?.topic), 'fault at write ' + n);
+					assert.ok(accepted.length >= 3, 'one refusal refuses one message');
+				}
+			});
+		}
+	});
 });

@@ -5,7 +5,9 @@
  * was sent with is stored too, so a resend after reboot reuses it [MQTT-4.4.0-1].
  *
  * Bounded by count and bytes. Policy when full: `add` refuses the new message with
- * `full` and keeps everything already queued; nothing is ever dropped silently.
+ * `full` and keeps everything already queued; nothing is ever dropped silently. A
+ * store that cannot take the new entry is full too (`storage: true`): each entry has
+ * its own key, written once, so a refused write never touches a queued one.
  * The producer (e.g. the mission module) keeps its data and tries again later.
  */
 import type { LogPort, StoragePort } from '../../ports';
@@ -29,14 +31,20 @@ export interface OutboxEntry {
 }
 
 export type OutboxError =
-	| { readonly code: 'full'; readonly messages: number; readonly bytes: number }
-	| { readonly code: 'too-large'; readonly bytes: number; readonly limit: number };
+	/** No room: the queue's bound, or (`storage`) the store under it. Try again after a PUBACK. */
+	| { readonly code: 'full'; readonly messages: number; readonly bytes: number; readonly storage?: true }
+	| { readonly code: 'too-large'; readonly bytes: number; readonly limit: number }
+	/** The store refused the write for another reason (its message): nothing was queued. */
+	| { readonly code: 'storage-failed'; readonly message: string };
 
+/** An entry as accepted (packet id 0); written once, never overwritten. */
 const PREFIX = 'ob.';
+/** The same entry once sent, with its packet id: written beside the `ob.` record, which is then dropped. */
+const SENT = 'op.';
 const VERSION = 1;
 
-function keyOf(seq: number): string {
-	return PREFIX + seq.toString(36);
+function keyOf(seq: number, sent = false): string {
+	return (sent ? SENT : PREFIX) + seq.toString(36);
 }
 
 /** [version u8][packetId u16][topic length u16][topic][payload] */
@@ -102,17 +110,40 @@ export class Outbox {
 		if (size > this.#limits.maxBytes) return err({ code: 'too-large', bytes: size, limit: this.#limits.maxBytes });
 		if (this.#entries.length >= this.#limits.maxMessages || this.#bytes + size > this.#limits.maxBytes)
 			return err({ code: 'full', messages: this.#entries.length, bytes: this.#bytes });
-		const entry: OutboxEntry = { seq: this.#nextSeq++, topic, payload, durable, packetId: 0 };
-		if (durable) this.#storage.write(keyOf(entry.seq), serialize(entry));
+		const entry: OutboxEntry = { seq: this.#nextSeq, topic, payload, durable, packetId: 0 };
+		if (durable) {
+			// a new key: a refused write cannot touch what is already queued
+			const w = this.#storage.write(keyOf(entry.seq), serialize(entry));
+			if (!w.ok) {
+				this.#log.log('warn', 'outbox.storage_refused', { topic, bytes: size, result: w.error, message: w.message, queued: this.#entries.length });
+				return err(w.error === 'full' ? { code: 'full', messages: this.#entries.length, bytes: this.#bytes, storage: true } : { code: 'storage-failed', message: w.message });
+			}
+		}
+		this.#nextSeq++;
 		this.#entries.push(entry);
 		this.#bytes += size;
 		return ok(entry);
 	}
 
-	/** Records the packet id an entry went out with (persisted for durable entries). */
+	/**
+	 * Records the packet id an entry went out with. A durable entry gets it on storage
+	 * two-phase: the `op.` record is written beside the `ob.` one, which is then dropped
+	 * (overwriting `ob.` in place could erase it and fail, losing the message). If the store
+	 * refuses, the `ob.` record stays: after a reboot the message goes out with a new id
+	 * (the cloud stores reports by mission id, so a second copy is stored once).
+	 */
 	assign(entry: OutboxEntry, packetId: number): void {
 		entry.packetId = packetId;
-		if (entry.durable) this.#storage.write(keyOf(entry.seq), serialize(entry));
+		if (!entry.durable) return;
+		const w = this.#storage.write(keyOf(entry.seq, true), serialize(entry));
+		if (w.ok) this.#storage.remove(keyOf(entry.seq));
+		else this.#log.log('warn', 'outbox.id_unsaved', { seq: entry.seq, packetId, result: w.error, message: w.message });
+	}
+
+	#removeStored(entry: OutboxEntry): void {
+		if (!entry.durable) return;
+		this.#storage.remove(keyOf(entry.seq, true));
+		this.#storage.remove(keyOf(entry.seq));
 	}
 
 	/** Removes the entry sent with `packetId`; undefined for an id we do not know (a duplicate PUBACK). */
@@ -122,7 +153,7 @@ export class Outbox {
 		if (i < 0) return undefined;
 		const [entry] = this.#entries.splice(i, 1);
 		this.#bytes -= entryBytes(entry!);
-		if (entry!.durable) this.#storage.remove(keyOf(entry!.seq));
+		this.#removeStored(entry!);
 		return entry;
 	}
 
@@ -132,14 +163,18 @@ export class Outbox {
 		if (i < 0 || this.#entries[i]!.packetId !== 0) return false;
 		const [entry] = this.#entries.splice(i, 1);
 		this.#bytes -= entryBytes(entry!);
-		if (entry!.durable) this.#storage.remove(keyOf(entry!.seq));
+		this.#removeStored(entry!);
 		return true;
 	}
 
 	#load(): void {
-		const found: OutboxEntry[] = [];
-		for (const key of this.#storage.keys()) {
-			if (key.slice(0, PREFIX.length) !== PREFIX) continue;
+		const bySeq = new Map<number, OutboxEntry>();
+		const keys = this.#storage.keys();
+		// `op.` records first: a sent entry's packet id wins over its older `ob.` record
+		keys.sort((a, b) => (a.slice(0, SENT.length) === SENT ? 0 : 1) - (b.slice(0, SENT.length) === SENT ? 0 : 1));
+		for (const key of keys) {
+			const prefix = key.slice(0, PREFIX.length);
+			if (prefix !== PREFIX && prefix !== SENT) continue;
 			const seq = parseInt(key.slice(PREFIX.length), 36);
 			const bytes = this.#storage.read(key);
 			const entry = Number.isSafeInteger(seq) && seq > 0 && bytes ? parse(seq, bytes) : undefined;
@@ -149,8 +184,14 @@ export class Outbox {
 				this.#storage.remove(key);
 				continue;
 			}
-			found.push(entry);
+			if (bySeq.has(seq)) {
+				// power was lost between writing `op.` and dropping `ob.`: finish that step
+				this.#storage.remove(key);
+				continue;
+			}
+			bySeq.set(seq, entry);
 		}
+		const found = [...bySeq.values()];
 		found.sort((a, b) => a.seq - b.seq);
 		for (const e of found) {
 			this.#entries.push(e);

@@ -26,6 +26,7 @@
 import type { ClockPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import type { LinkError } from '../link/link';
 import type { OutboxEntry } from '../link/outbox';
+import { readRecord, removeRecord, writeError, writeRecord } from '../util/record';
 import { err, ok, type Result } from '../util/result';
 import { utf8Decode, utf8Encode, utf8Length } from '../util/utf8';
 import { fullBucket, take, type Bucket, type BucketPolicy } from './bucket';
@@ -74,7 +75,10 @@ export interface MissionHooks {
 	beforeReport?(report: MissionReport): void;
 }
 
-export type StartError = { readonly code: 'busy'; readonly mission: string };
+export type StartError =
+	| { readonly code: 'busy'; readonly mission: string }
+	/** The store cannot take the mission's records (id counter, or a report still owed to it). */
+	| { readonly code: 'storage'; readonly result: string };
 
 interface Batch {
 	mission: string;
@@ -95,6 +99,8 @@ export class Missions {
 	#savedAt = 0;
 	#listeners: ((s: MissionState, effects: readonly MissionEffect[]) => void)[] = [];
 	readonly #hooks: MissionHooks;
+	/** A report the store refused: it stays here (and its running record on storage) until written. */
+	#unsaved: MissionReport | undefined;
 
 	constructor(thing: string, link: MissionLink, ports: MissionPorts, options: MissionOptions = {}, hooks: MissionHooks = {}) {
 		this.#thing = thing;
@@ -122,9 +128,13 @@ export class Missions {
 
 	start(trigger: Trigger, battery: number, entryId?: string): Result<string, StartError> {
 		if (this.#state.value !== 'idle') return err({ code: 'busy', mission: this.#state.m.id });
+		// a full store refuses new work rather than lose old: the previous report must be on
+		// storage (its running record is its only other copy, which this mission would overwrite)
+		if (this.#unsaved && !this.#saveReport(this.#unsaved)) return this.#refuse(trigger, 'report unsaved');
 		const id = this.#nextId();
-		this.#input({ type: 'start', id, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery });
-		return ok(id);
+		if (!id.ok) return this.#refuse(trigger, id.error);
+		this.#input({ type: 'start', id: id.value, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery });
+		return ok(id.value);
 	}
 
 	progress(areaM2: number, battery: number): void {
@@ -165,10 +175,14 @@ export class Missions {
 
 	#perform(fx: MissionEffect): void {
 		switch (fx.type) {
-			case 'persist':
+			case 'persist': {
 				this.#savedAt = this.#ports.clock.monotonic();
 				// savedMono: how far it had got, for the report if power is lost before the next save
-				return this.#ports.storage.write(KEY_CURRENT, utf8Encode(JSON.stringify({ ...fx.m, savedMono: this.#ports.clock.monotonic() })));
+				const w = writeRecord(this.#ports.storage, KEY_CURRENT, utf8Encode(JSON.stringify({ ...fx.m, savedMono: this.#ports.clock.monotonic() })));
+				// the previous save (if any) still stands; the mission goes on and saves again in a minute
+				if (!w.ok) this.#ports.log.log('warn', 'mission.persist_failed', { mission: fx.m.id, result: writeError(w) });
+				return;
+			}
 			case 'event':
 				return this.#event(fx.mission, fx.name, fx.data);
 			case 'report':
@@ -178,17 +192,24 @@ export class Missions {
 
 	// ---- ids ---------------------------------------------------------------
 
-	#nextId(): string {
+	#refuse(trigger: Trigger, result: string): Result<string, StartError> {
+		this.#ports.log.log('error', 'mission.refused', { trigger, reason: 'storage', result, reportsOwed: this.pendingReports() });
+		return err({ code: 'storage', result });
+	}
+
+	#nextId(): Result<string, string> {
 		// "<epoch>:<counter>": the epoch is random, made when storage has no counter (first boot,
 		// factory reset, erased flash), so ids stay unique per robot even when the counter restarts;
 		// without it a reset robot's m-1 would be dropped by the cloud as a duplicate of the old m-1
-		const raw = this.#ports.storage.read(KEY_COUNTER);
+		const raw = readRecord(this.#ports.storage, KEY_COUNTER);
 		const [epochText, counterText] = (raw ? utf8Decode(raw) ?? '' : '').split(':');
 		const epoch = epochText && /^[0-9a-z]{5}$/.test(epochText) ? epochText : this.#newEpoch();
 		const n = (counterText ? parseInt(counterText, 36) : 0) || 0;
-		// persisted before the mission exists: a reboot can skip an id, never reuse one
-		this.#ports.storage.write(KEY_COUNTER, utf8Encode(epoch + ':' + (n + 1).toString(36)));
-		return 'm-' + epoch + (n + 1).toString(36);
+		// persisted before the mission exists: a reboot can skip an id, never reuse one; an id
+		// the store cannot record is not used (two-phase: the old counter survives the refusal)
+		const w = writeRecord(this.#ports.storage, KEY_COUNTER, utf8Encode(epoch + ':' + (n + 1).toString(36)));
+		if (!w.ok) return err(writeError(w));
+		return ok('m-' + epoch + (n + 1).toString(36));
 	}
 
 	#newEpoch(): string {
@@ -206,10 +227,26 @@ export class Missions {
 			this.#ports.log.log('error', 'mission.report_invalid', { mission: report.missionId, errors: checked.error.join('; ') });
 		}
 		this.#beforeReport(report);
-		this.#ports.storage.write(REPORT_PREFIX + report.missionId.slice(2), utf8Encode(JSON.stringify(report)));
-		this.#ports.storage.remove(KEY_CURRENT);
 		this.#ports.log.log('info', 'mission.report', { mission: report.missionId, outcome: report.outcome, areaM2: report.areaM2, durationS: report.durationS });
+		if (!this.#saveReport(report)) this.#unsaved = report;
 		this.#pumpReports();
+	}
+
+	/**
+	 * Writes a report under its own key (a new key: a refusal touches nothing stored), then
+	 * drops the running record. Refused: the running record stays, so a reboot still reports
+	 * the mission (as interrupted), and the caller keeps the report to try again.
+	 */
+	#saveReport(report: MissionReport): boolean {
+		const key = REPORT_PREFIX + report.missionId.slice(2);
+		const w = this.#ports.storage.write(key, utf8Encode(JSON.stringify(report)));
+		if (!w.ok) {
+			this.#ports.log.log('error', 'mission.report_unsaved', { mission: report.missionId, result: writeError(w) });
+			return false;
+		}
+		this.#unsaved = undefined;
+		removeRecord(this.#ports.storage, KEY_CURRENT);
+		return true;
 	}
 
 	#beforeReport(report: MissionReport): void {
@@ -223,6 +260,8 @@ export class Missions {
 
 	/** Moves written reports into the outbox, oldest first, while it has room. */
 	#pumpReports(): void {
+		// a PUBACK freed storage: a report the store refused may fit now
+		if (this.#unsaved) this.#saveReport(this.#unsaved);
 		const keys = this.#ports.storage.keys().filter((k) => k.startsWith(REPORT_PREFIX));
 		keys.sort((a, b) => parseInt(a.slice(REPORT_PREFIX.length), 36) - parseInt(b.slice(REPORT_PREFIX.length), 36));
 		for (const key of keys) {
@@ -242,7 +281,7 @@ export class Missions {
 
 	/** At boot: a mission cut short by power loss is reported as interrupted; written reports are queued. */
 	#recover(): void {
-		const raw = this.#ports.storage.read(KEY_CURRENT);
+		const raw = readRecord(this.#ports.storage, KEY_CURRENT);
 		if (raw) {
 			let m: (Mission & { savedMono?: number }) | undefined;
 			try {
@@ -259,10 +298,15 @@ export class Missions {
 					const report = reportOf(this.#thing, m, 'interrupted', null, m.savedMono ?? m.startedMono, m.areaM2 > 0);
 					this.#ports.log.log('warn', 'mission.interrupted', { mission: m.id });
 					this.#beforeReport(report);
-					this.#ports.storage.write(key, utf8Encode(JSON.stringify(report)));
+					// refused: the running record stays (for the next boot) and the report is retried
+					// after a PUBACK; no mission starts meanwhile (it would overwrite that record)
+					if (!this.#saveReport(report)) {
+						this.#unsaved = report;
+						return this.#pumpReports();
+					}
 				}
 			} else this.#ports.log.log('error', 'mission.current_unreadable', { bytes: raw.length });
-			this.#ports.storage.remove(KEY_CURRENT);
+			removeRecord(this.#ports.storage, KEY_CURRENT);
 		}
 		this.#pumpReports();
 	}

@@ -104,7 +104,9 @@ export async function register(ports: RegistrationPorts, config: RegistrationCon
 		if (attempt > 1) await sleep(ports.timers, backoffDelay(backoff, attempt - 1, ports.random.random()));
 		const r = await once(attempt);
 		if (r.kind === 'registered') {
-			ports.storage.write(REGISTERED_KEY, utf8Encode(JSON.stringify({ v: 1, thing, cert: id, at: ports.clock.now() ?? 0 })));
+			// registration is idempotent in the cloud: if the store refuses the mark, the next boot asks again
+			const w = ports.storage.write(REGISTERED_KEY, utf8Encode(JSON.stringify({ v: 1, thing, cert: id, at: ports.clock.now() ?? 0 })));
+			if (!w.ok) ports.log.log('warn', 'registration.mark_unsaved', { thing, result: w.error, message: w.message });
 			ports.log.log('info', 'registration.registered', { thing, attempts: attempt });
 			return ok({ attempts: attempt, already: false, certificateId: r.certificateId });
 		}

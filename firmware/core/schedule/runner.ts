@@ -18,6 +18,7 @@ import type { ClockPort, LogPort, StoragePort, TimerHandle, TimerPort } from '..
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import type { Schedule } from './model';
 import { nextRun } from './next';
+import { readRecord, writeError, writeRecord } from '../util/record';
 
 export interface RunnerOptions {
 	readonly maxSleepMs?: number;
@@ -56,7 +57,7 @@ export class ScheduleRunner {
 		this.#graceMs = options.graceMs ?? 15 * 60_000;
 		this.#key = options.storageKey ?? 'sched.last';
 		if (!(this.#maxSleepMs >= 1000) || !(this.#graceMs >= 0)) throw new RangeError('"maxSleepMs" expected >= 1000 and "graceMs" >= 0');
-		const raw = ports.storage.read(this.#key);
+		const raw = readRecord(ports.storage, this.#key);
 		const n = raw ? Number(utf8Decode(raw)) : NaN;
 		this.#last = Number.isFinite(n) ? n : undefined;
 	}
@@ -104,7 +105,9 @@ export class ScheduleRunner {
 
 	#fire(schedule: Schedule, entryId: string, at: number, now: number): void {
 		this.#last = at;
-		this.#ports.storage.write(this.#key, utf8Encode(String(at)));
+		const w = writeRecord(this.#ports.storage, this.#key, utf8Encode(String(at)));
+		// the start runs anyway (cleaning matters more); a reboot within the grace window may run it again
+		if (!w.ok) this.#ports.log.log('warn', 'schedule.last_unsaved', { entry: entryId, at, result: writeError(w) });
 		const entry = schedule.entries.find((e) => e.id === entryId);
 		this.#ports.log.log('info', 'schedule.due', { entry: entryId, at, lateMs: now - at });
 		this.#onDue({ entryId, at, lateMs: now - at, ...(entry?.mode ? { mode: entry.mode } : {}), ...(entry?.rooms ? { rooms: entry.rooms } : {}) });

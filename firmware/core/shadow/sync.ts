@@ -12,6 +12,7 @@ import type { LinkListener } from '../link/link';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import type { ShadowClient } from './client';
 import { initialSync, step, type Codec, type Owned, type SyncEffect, type SyncEvent, type SyncState } from './reconcile';
+import { readRecord, writeError, writeRecord } from '../util/record';
 
 export interface SyncPorts {
 	readonly timers: TimerPort;
@@ -81,7 +82,7 @@ export class ShadowSync<T> {
 	}
 
 	#load(): Owned<T> {
-		const raw = this.#ports.storage.read(this.#opts.storageKey);
+		const raw = readRecord(this.#ports.storage, this.#opts.storageKey);
 		if (raw) {
 			try {
 				const o = JSON.parse(utf8Decode(raw) ?? '') as { v: unknown; e?: number; d?: boolean };
@@ -98,7 +99,11 @@ export class ShadowSync<T> {
 	#save(o: Owned<T>): void {
 		const body: Record<string, unknown> = { v: this.#opts.codec.toJson(o.value), d: o.dirty };
 		if (o.editedAt !== undefined) body.e = o.editedAt;
-		this.#ports.storage.write(this.#opts.storageKey, utf8Encode(JSON.stringify(body)));
+		// two-phase: a refused write leaves the previous value on storage, intact; the new one
+		// holds in memory and is saved again with the next change (a reboot before then comes
+		// back with the previous one, which the next sync reconciles like any stale copy)
+		const w = writeRecord(this.#ports.storage, this.#opts.storageKey, utf8Encode(JSON.stringify(body)));
+		if (!w.ok) this.#ports.log.log('error', 'sync.persist_failed', { key: this.#opts.storageKey, result: writeError(w) });
 	}
 
 	#dispatch(e: SyncEvent<T>): void {

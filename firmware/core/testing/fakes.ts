@@ -5,7 +5,7 @@
  */
 import type {
 	ClockPort, LogFields, LogLevel, LogPort, RandomPort, Socket, SocketEvents, SocketOptions, SocketPort,
-	StoragePort, TimerHandle, TimerPort,
+	StoragePort, StorageWrite, TimerHandle, TimerPort,
 } from '../../ports';
 import { seededRandom as seededPort } from '../../sim/random';
 
@@ -135,20 +135,54 @@ export function fakeSocketPort(): FakeSocketPort {
 
 // ---- storage, log, random -------------------------------------------------
 
-/** The storage port's contract in memory, key rule included (15 chars of [a-z0-9._-]). */
-export function memoryStorage(): StoragePort & { readonly map: Map<string, Uint8Array> } {
+/** Which writes a `memoryStorage` refuses: set at creation or changed between steps of a test. */
+export interface StorageFaults {
+	/** Bytes all values may take together; a write that would pass it answers `full`. */
+	budget?: number;
+	/** Consulted for every write (`n` counts writes from 1): a result refuses it, undefined lets it through. */
+	fail?: (key: string, n: number) => 'full' | 'failed' | undefined;
+}
+
+/**
+ * The storage port's contract in memory, key rule included (15 chars of [a-z0-9._-]).
+ * A refused write behaves as the SDK's Preference.set on ESP32: the key's old value is
+ * erased before the write fails (modPreference.c erases, then nvs_set_blob fails), the
+ * worst case a caller must survive.
+ */
+export function memoryStorage(faults: StorageFaults = {}): StoragePort & { readonly map: Map<string, Uint8Array>; readonly faults: StorageFaults; writes: number; used(): number } {
 	const map = new Map<string, Uint8Array>();
 	const check = (key: string): string => {
 		if (!/^[a-z0-9._-]{1,15}$/.test(key)) throw new RangeError('"key" expected 1..15 of [a-z0-9._-], got ' + JSON.stringify(key));
 		return key;
 	};
-	return {
+	const used = (): number => {
+		let n = 0;
+		for (const v of map.values()) n += v.length;
+		return n;
+	};
+	const s = {
 		map,
-		read: (key) => map.get(check(key))?.slice(),
-		write: (key, value) => void map.set(check(key), value.slice()),
-		remove: (key) => void map.delete(check(key)),
+		faults,
+		writes: 0,
+		used,
+		read: (key: string) => map.get(check(key))?.slice(),
+		write(key: string, value: Uint8Array): StorageWrite {
+			check(key);
+			s.writes++;
+			const old = map.get(key)?.length ?? 0;
+			let refused = faults.fail?.(key, s.writes);
+			if (!refused && faults.budget !== undefined && used() - old + value.length > faults.budget) refused = 'full';
+			if (refused) {
+				map.delete(key);
+				return { ok: false, error: refused, message: refused === 'full' ? 'no room for ' + value.length + ' bytes' : 'injected fault' };
+			}
+			map.set(key, value.slice());
+			return { ok: true };
+		},
+		remove: (key: string) => void map.delete(check(key)),
 		keys: () => [...map.keys()],
 	};
+	return s;
 }
 
 export interface LogLine {

@@ -7,7 +7,8 @@
  *   before it writes the report (Missions' `beforeReport` hook), so a power loss between
  *   the two leaves the map owed, never a report promising a map nobody will send. The
  *   list lives in storage under one small key (`maps.todo`: mission id, area, failures;
- *   about 40 bytes an entry), rewritten on every change.
+ *   about 40 bytes an entry), rewritten two-phase on every change. A store too full to
+ *   owe a new map drops that map (`map.dropped`, reason `storage`) and keeps the others.
  * - Bounded: at most `maxPending` maps (default 8) are owed; a new one pushes out the
  *   oldest (logged `map.dropped`, reason `full`). The newest map is the one worth having;
  *   the cloud keeps `mapReady: false` for a dropped one.
@@ -30,6 +31,7 @@ import type { LinkState } from '../link/machine';
 import type { Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import type { MapSource, UploadError } from './uploader';
+import { readRecord, removeRecord, writeError, writeRecord } from '../util/record';
 
 /** A map owed to the cloud: enough to find (or, in the simulator, remake) it. */
 export interface MapJob {
@@ -58,7 +60,7 @@ export interface MapQueueListener {
 	uploaded?(missionId: string, bytes: number, ms: number): void;
 	/** A failed try; `willRetry` false when the map was dropped for it. */
 	failed?(missionId: string, error: UploadError, willRetry: boolean): void;
-	dropped?(missionId: string, reason: 'full' | 'refused' | 'unreadable' | 'failures'): void;
+	dropped?(missionId: string, reason: DropReason): void;
 }
 
 /** What the queue needs of the uploader (MapUploader has it). */
@@ -73,6 +75,9 @@ export interface UploadLink {
 }
 
 export const MAPS_KEY = 'maps.todo';
+
+/** Why a map is no longer owed: pushed out by a newer one, refused by the cloud, unreadable, too many failures, or no room on storage to owe it. */
+export type DropReason = 'full' | 'refused' | 'unreadable' | 'failures' | 'storage';
 
 export const DEFAULT_MAP_QUEUE: Required<MapQueueOptions> = Object.freeze({
 	maxPending: 8,
@@ -134,17 +139,29 @@ export class MapQueue {
 		};
 	}
 
-	/** Owes the map of `job` (persisted before this returns); a mission already owed is kept as is. */
-	add(job: MapJob): void {
-		if (this.#entries.some((e) => e.missionId === job.missionId)) return;
+	/**
+	 * Owes the map of `job` (persisted before this returns); a mission already owed is kept
+	 * as is. False when the store refused the list: the new map is dropped (`storage`) and
+	 * the maps owed before stay owed, on storage and here.
+	 */
+	add(job: MapJob): boolean {
+		if (this.#entries.some((e) => e.missionId === job.missionId)) return true;
+		const before = this.#entries.slice();
 		this.#entries.push({ missionId: job.missionId, areaM2: job.areaM2, failures: 0 });
+		const pushedOut: string[] = [];
 		while (this.#entries.length > this.#opts.maxPending) {
 			// never the one on its way: it is the oldest only if the list was full of newer ones
 			const i = this.#entries.findIndex((e) => e.missionId !== this.#busy);
 			const [gone] = this.#entries.splice(i, 1);
-			this.#drop(gone!.missionId, 'full');
+			pushedOut.push(gone!.missionId);
 		}
-		this.#save();
+		if (!this.#save()) {
+			this.#entries = before;
+			this.#drop(job.missionId, 'storage');
+			return false;
+		}
+		for (const id of pushedOut) this.#drop(id, 'full');
+		return true;
 	}
 
 	/**
@@ -241,18 +258,28 @@ export class MapQueue {
 		this.#save();
 	}
 
-	#drop(id: string, reason: 'full' | 'refused' | 'unreadable' | 'failures'): void {
+	#drop(id: string, reason: DropReason): void {
 		this.#ports.log.log(reason === 'full' ? 'warn' : 'error', 'map.dropped', { mission: id, reason });
 		for (const l of this.#listeners) l.dropped?.(id, reason);
 	}
 
-	#save(): void {
-		if (this.#entries.length === 0) return this.#ports.storage.remove(MAPS_KEY);
-		this.#ports.storage.write(MAPS_KEY, utf8Encode(JSON.stringify(this.#entries.map((e) => ({ m: e.missionId, a: e.areaM2, f: e.failures })))));
+	/**
+	 * Two-phase (core/util/record.ts): a refused write leaves the list before this change on
+	 * storage. Only `add` grows the list; the other changes (a map done, a failure counted)
+	 * are kept in memory when refused and saved with the next change that fits.
+	 */
+	#save(): boolean {
+		if (this.#entries.length === 0) {
+			removeRecord(this.#ports.storage, MAPS_KEY);
+			return true;
+		}
+		const w = writeRecord(this.#ports.storage, MAPS_KEY, utf8Encode(JSON.stringify(this.#entries.map((e) => ({ m: e.missionId, a: e.areaM2, f: e.failures })))));
+		if (!w.ok) this.#ports.log.log('error', 'map.list_unsaved', { owed: this.#entries.length, result: writeError(w) });
+		return w.ok;
 	}
 
 	#load(): Entry[] {
-		const raw = this.#ports.storage.read(MAPS_KEY);
+		const raw = readRecord(this.#ports.storage, MAPS_KEY);
 		if (!raw) return [];
 		try {
 			const list = JSON.parse(utf8Decode(raw) ?? '') as unknown;

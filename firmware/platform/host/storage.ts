@@ -1,8 +1,9 @@
 /*
  * Storage port over a directory: one file per key, written to a temporary name,
  * fsynced and renamed, so a kill at any instant leaves the old value or the new
- * one, never a torn file (the outbox relies on it). `createMemoryStorage` is the
- * same contract in memory, for tests.
+ * one, never a torn file (the outbox relies on it). A write the disk cannot take
+ * (ENOSPC, EDQUOT) answers `full`, any other error `failed`; the old value stays.
+ * `createMemoryStorage` is the same contract in memory, for tests.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,14 +30,23 @@ export function createFileStorage(dir: string): StoragePort {
 		write(key, value) {
 			const file = path.join(dir, checkKey(key));
 			const tmp = file + '.tmp';
-			const fd = fs.openSync(tmp, 'w');
 			try {
-				fs.writeSync(fd, value);
-				fs.fsyncSync(fd);
-			} finally {
-				fs.closeSync(fd);
+				const fd = fs.openSync(tmp, 'w');
+				try {
+					fs.writeSync(fd, value);
+					fs.fsyncSync(fd);
+				} finally {
+					fs.closeSync(fd);
+				}
+				fs.renameSync(tmp, file);
+				return { ok: true };
+			} catch (e) {
+				// the rename never ran: the old value is intact; drop the partial temporary file
+				fs.rmSync(tmp, { force: true });
+				const code = (e as NodeJS.ErrnoException).code;
+				const full = code === 'ENOSPC' || code === 'EDQUOT';
+				return { ok: false, error: full ? 'full' : 'failed', message: (code ? code + ': ' : '') + (e instanceof Error ? e.message : String(e)) };
 			}
-			fs.renameSync(tmp, file);
 		},
 		remove(key) {
 			fs.rmSync(path.join(dir, checkKey(key)), { force: true });
@@ -52,7 +62,7 @@ export function createMemoryStorage(): StoragePort & { readonly map: Map<string,
 	return {
 		map,
 		read: (key) => map.get(checkKey(key))?.slice(),
-		write: (key, value) => void map.set(checkKey(key), value.slice()),
+		write: (key, value) => (map.set(checkKey(key), value.slice()), { ok: true }),
 		remove: (key) => void map.delete(checkKey(key)),
 		keys: () => [...map.keys()],
 	};

@@ -77,7 +77,9 @@ export function createFirmwareSlots(options: FirmwareSlotOptions): FirmwareSlotP
 				ota = undefined;
 			}
 			prev = options.factoryVersion;
-			storage?.write(PREVIOUS_KEY, utf8Encode(prev));
+			// only a label for `previous()`: the image is complete and activated either way
+			const w = storage?.write(PREVIOUS_KEY, utf8Encode(prev));
+			if (w && !w.ok) log.log('warn', 'firmware.previous_unsaved', { result: w.error, message: w.message });
 			pending = undefined;
 			return { ok: true };
 		},
