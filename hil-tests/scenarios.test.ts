@@ -115,7 +115,7 @@ describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function ()
 		const doc = await until('edit applied, reported, desired cleared', async () => {
 			const d = await rig.app.schedule(thing);
 			// the robot reports the canonical form (keys sorted): compare values, not text
-			return d && d.desired === undefined && isDeepStrictEqual(d.reported?.schedule, schedule) ? d : undefined;
+			return d && d.desired?.schedule === undefined && isDeepStrictEqual(d.reported?.schedule, schedule) ? d : undefined;
 		});
 		assert.equal(doc.reported?.scheduleError ?? null, null);
 		const s = await synced(robot);

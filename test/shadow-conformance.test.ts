@@ -182,6 +182,57 @@ const cases: Case[] = [
 		},
 	},
 	{
+		// data-flow page, "Deleting a shadow": "Setting the device's shadow state to null does not
+		// delete the shadow. The shadow version will be incremented on the next update."
+		title: '"state": null clears desired and reported of an existing shadow; the shadow stays, empty, and its version goes on',
+		async run(w, s) {
+			accepted(await w.t.update(THING, s, { state: { desired: { a: 1 }, reported: { a: 2 } } }));
+			const now = w.tick();
+			const r = accepted(await w.t.update(THING, s, { state: null, clientToken: 'clear' }));
+			// the reply AWS gives (moto issue 9237 shows it from a real account)
+			const { clientToken, ...reply } = r;
+			assert.deepEqual(reply, { state: null, metadata: { timestamp: now }, version: 2, timestamp: now });
+			if (w.t.name === 'mqtt') assert.equal(clientToken, 'clear');
+			const { documents, delta } = await w.events(s, 2);
+			assert.equal(delta, undefined);
+			assert.deepEqual(documents.current, { state: {}, metadata: {}, version: 2 });
+			const g = accepted(await w.t.get(THING, s));
+			assert.deepEqual([g.state, g.metadata, g.version], [{}, {}, 2]);
+			assert.equal(accepted(await w.t.update(THING, s, { state: { reported: { b: 1 } } })).version, 3);
+		},
+	},
+	{
+		title: '"state": null on a shadow that does not exist creates it, empty, at version 1',
+		async run(w, s) {
+			rejected(await w.t.get(THING, s), 404);
+			const r = accepted(await w.t.update(THING, s, { state: null }));
+			assert.deepEqual([r.state, r.version], [null, 1]);
+			assert.equal((await w.events(s, 1)).documents.previous, null);
+			const g = accepted(await w.t.get(THING, s));
+			assert.deepEqual([g.state, g.version], [{}, 1]);
+		},
+	},
+	{
+		// DSD: "Values, objects, and arrays are stored"; desired and reported "can be empty"; only
+		// null removes ("Empty shadow document properties")
+		title: 'empty objects are kept: written as {}, or emptied by nulls; only null removes',
+		async run(w, s) {
+			accepted(await w.t.update(THING, s, { state: { reported: { lights: {}, fan: { speed: 2 } }, desired: {} } }));
+			let g = accepted(await w.t.get(THING, s));
+			assert.deepEqual(g.state, { reported: { lights: {}, fan: { speed: 2 } }, desired: {} });
+			assert.deepEqual(g.metadata.reported.lights, {});
+			accepted(await w.t.update(THING, s, { state: { reported: { fan: { speed: null } } } }));
+			g = accepted(await w.t.get(THING, s));
+			assert.deepEqual(g.state.reported, { lights: {}, fan: {} });
+			accepted(await w.t.update(THING, s, { state: { reported: { lights: null, fan: null } } }));
+			g = accepted(await w.t.get(THING, s));
+			assert.deepEqual(g.state, { reported: {}, desired: {} });
+			// an empty desired object against a missing reported one is a difference: delta carries it
+			const r = accepted(await w.t.update(THING, s, { state: { desired: { dock: {} } } }));
+			assert.deepEqual((await w.events(s, r.version)).delta?.state, { dock: {} });
+		},
+	},
+	{
 		title: 'arrays are replaced whole, and may not hold null',
 		async run(w, s) {
 			accepted(await w.t.update(THING, s, { state: { desired: { colors: ['RED', 'GREEN', 'BLUE'] } } }));

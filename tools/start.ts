@@ -249,7 +249,7 @@ try {
 	first.online();
 	await until('edit applied and reported', async () => {
 		const s = await shadow(thing);
-		return s.state.desired === undefined && first.robot.schedule.state.value === 'synced' && first.robot.schedule.value.entries.length === 1;
+		return s.state.desired?.schedule === undefined && first.robot.schedule.state.value === 'synced' && first.robot.schedule.value.entries.length === 1;
 	});
 	const next = nextRun(first.robot.schedule.value, Date.now());
 	say(thing, 'applied the edit, reported it, cleared desired', next ? `next mission ${new Date(next.utcMs).toISOString()} (${next.entryId})` : '');

@@ -50,12 +50,16 @@ class Rejected extends Error {
 export function serveDeviceApi(core: JobsCore, bus: Bus, log: LogFn): () => void {
 	return bus.subscribe('$aws/things/+/jobs/#', async (m) => {
 		const [, , thing, , ...rest] = m.topic.split('/');
+		if (!thing || ours(rest)) return; // a reply or notification of ours: never answered
 		const request = parseTopic(rest);
-		if (!thing || !request) return; // a reply or notification of ours, or no request topic
 		let clientToken: string | undefined;
 		try {
 			const body = parseJson(m.payload);
 			clientToken = token(body);
+			// AWS answers a topic of the jobs namespace that maps to no API on <topic>/rejected with
+			// InvalidTopic ("Jobs device MQTT API", ErrorResponse); JSON and clientToken are read
+			// first so the rejection echoes the token (our choice: AWS documents no order)
+			if (!request) throw new Rejected('InvalidTopic', 'the request was sent to a topic in the AWS IoT Jobs namespace that does not map to any API: ' + m.topic);
 			const reply = handle(core, thing, request, body);
 			await core.emit(m.topic + '/accepted', async () => ({ ...(await reply()), timestamp: seconds(Date.now()), ...(clientToken !== undefined ? { clientToken } : {}) }));
 		} catch (e) {
@@ -73,6 +77,12 @@ export function serveDeviceApi(core: JobsCore, bus: Bus, log: LogFn): () => void
 			}));
 		}
 	});
+}
+
+/** Topics the service itself publishes (replies and notifications), after `$aws/things/{thing}/jobs/`. */
+function ours(rest: string[]): boolean {
+	const last = rest[rest.length - 1];
+	return last === 'accepted' || last === 'rejected' || (rest.length === 1 && (last === 'notify' || last === 'notify-next'));
 }
 
 /** `rest` is what follows `$aws/things/{thing}/jobs/`. */

@@ -159,6 +159,27 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		assert.equal((await request('robot-1', 'start-next', { stepTimeoutInMinutes: 0 })).body.code, 'InvalidRequest');
 	});
 
+	it('answers a jobs topic that maps to no API on its /rejected with InvalidTopic, echoing the clientToken', async () => {
+		// the ErrorResponse of AWS's Jobs device MQTT API: "sent to a topic in the AWS IoT Jobs namespace that does not map to any API"
+		for (const suffix of ['bogus', 'ota-1/bogus', '$next/update', 'ota-1/get/more']) {
+			const r = await request('robot-1', suffix, {});
+			assert.equal(r.accepted, false, suffix);
+			assert.equal(r.body.code, 'InvalidTopic', suffix);
+			assert.match(String(r.body.message), /does not map to any API/);
+			assert.equal(typeof r.body.timestamp, 'number');
+		}
+		// the service's own replies and notifications on the namespace are never answered
+		const c = devices.get('robot-1')!;
+		let answered = 0;
+		const count = (t: string): void => void (t.endsWith('/rejected/rejected') || t.endsWith('notify/rejected') ? answered++ : 0);
+		c.on('message', count);
+		await c.publishAsync('$aws/things/robot-1/jobs/notify', '{}', { qos: 1 });
+		await c.publishAsync('$aws/things/robot-1/jobs/get/rejected', '{}', { qos: 1 });
+		await new Promise((r) => setTimeout(r, 300));
+		c.removeListener('message', count);
+		assert.equal(answered, 0);
+	});
+
 	it('times an IN_PROGRESS execution out (job timeout, then a step timeout)', async () => {
 		const next = notifyNext('robot-1');
 		await createJob('ota-timeout', ['robot-1'], { timeoutConfig: { inProgressTimeoutInMinutes: 2 } });

@@ -29,7 +29,6 @@ describe('shadow document', () => {
 			['a JSON array', '[]', 400, 'Invalid JSON'],
 			['bytes that are not UTF-8', new Uint8Array([0x7b, 0xff, 0x7d]), 415, 'Unsupported documented encoding; supported encoding is UTF-8'],
 			['no state', '{}', 400, 'Missing required node: state'],
-			['state null', '{"state":null}', 400, 'State node must be an object'],
 			['state an array', '{"state":[]}', 400, 'State node must be an object'],
 			['desired a string', '{"state":{"desired":"x"}}', 400, 'Desired node must be an object'],
 			['reported a number', '{"state":{"reported":1}}', 400, 'Reported node must be an object'],
@@ -122,8 +121,12 @@ describe('shadow document', () => {
 			['a leaf replaces an object', [{ state: { reported: { a: { b: 1 } } } }, { state: { reported: { a: 2 } } }], { a: 2 }],
 			['null removes a key', [{ state: { reported: { a: 1, b: 2 } } }, { state: { reported: { a: null } } }], { b: 2 }],
 			['null of an absent key is harmless', [{ state: { reported: { a: 1 } } }, { state: { reported: { q: null } } }], { a: 1 }],
-			['an object emptied by null goes', [{ state: { reported: { a: { b: 1 }, c: 1 } } }, { state: { reported: { a: { b: null } } } }], { c: 1 }],
-			['a section emptied goes', [{ state: { reported: { a: 1 } } }, { state: { reported: { a: null } } }], undefined],
+			// DSD: objects are values and stay; only null removes
+			['an object emptied by null stays, as {}', [{ state: { reported: { a: { b: 1 }, c: 1 } } }, { state: { reported: { a: { b: null } } } }], { a: {}, c: 1 }],
+			['a section emptied key by key stays, as {}', [{ state: { reported: { a: 1 } } }, { state: { reported: { a: null } } }], {}],
+			['an empty object written is kept', [{ state: { reported: { a: 1 } } }, { state: { reported: { lights: {} } } }], { a: 1, lights: {} }],
+			['an empty section written is kept', [{ state: { reported: {} } }], {}],
+			['an empty object merged into an object leaves it as it was', [{ state: { reported: { a: { b: 1 } } } }, { state: { reported: { a: {} } } }], { a: { b: 1 } }],
 			['a null section goes', [{ state: { reported: { a: 1 } } }, { state: { reported: null } }], undefined],
 		];
 		for (const [title, bodies, reported] of merges) {
@@ -133,6 +136,29 @@ describe('shadow document', () => {
 				assert.equal(s.metadata.reported === undefined, reported === undefined);
 			});
 		}
+
+		it('"state": null on an existing shadow clears desired and reported, keeps the shadow, and answers as AWS does', () => {
+			const s = run({ state: { desired: { a: 1 }, reported: { a: 2, b: { c: 3 } } } });
+			const o = applyUpdate(s, 1, request({ state: null, clientToken: 'tok' }), T0 + 5000);
+			assert.ok(o.ok);
+			assert.deepEqual(o.shadow, { state: {}, metadata: {}, version: 2 });
+			// AWS: {"state":null,"metadata":{"timestamp":...},"version":...,"timestamp":...}
+			assert.deepEqual(o.accepted, { state: null, metadata: { timestamp: S0 + 5 }, version: 2, timestamp: S0 + 5, clientToken: 'tok' });
+			assert.equal(o.delta, undefined);
+			assert.deepEqual(o.documents.previous?.state, s.state);
+			assert.deepEqual(o.documents.current, { state: {}, metadata: {}, version: 2 });
+			// the empty shadow reads back: DSD's "empty, yet valid shadow document"
+			assert.deepEqual(getReply(o.shadow, T0 + 6000).state, {});
+		});
+
+		it('"state": null on a new shadow creates it empty, after the deleted one\'s version; a stale version is refused', () => {
+			const o = applyUpdate(undefined, 7, request({ state: null }), T0);
+			assert.ok(o.ok);
+			assert.deepEqual(o.shadow, { state: {}, metadata: {}, version: 8 });
+			assert.equal(o.documents.previous, null);
+			const stale = applyUpdate(o.shadow, 7, request({ state: null, version: 3 }), T0);
+			assert.ok(!stale.ok && stale.error.code === 409);
+		});
 
 		it('renews metadata only for the leaves written', () => {
 			const s = run({ state: { reported: { a: 1, n: { b: 1, c: 1 } } } }, { state: { reported: { n: { c: 2 } } } });

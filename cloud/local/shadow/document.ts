@@ -31,7 +31,8 @@ export interface Shadow {
 
 /** DSD "Request state document": only `state`, `clientToken` and `version` are read; other fields are ignored (DPS). */
 export interface UpdateRequest {
-	readonly state: { readonly desired?: JsonObject | null; readonly reported?: JsonObject | null };
+	/** null: clear the whole state, the shadow stays (DSM "Deleting a shadow": a null state does not delete it). */
+	readonly state: { readonly desired?: JsonObject | null; readonly reported?: JsonObject | null } | null;
 	readonly clientToken?: string;
 	readonly version?: number;
 }
@@ -47,8 +48,9 @@ export interface ErrorReply {
 export type ErrorCode = 400 | 404 | 409 | 413 | 415;
 
 export interface UpdateAccepted {
-	readonly state: { desired?: JsonObject | null; reported?: JsonObject | null };
-	readonly metadata: { desired?: Json; reported?: Json };
+	/** null echoes a `"state": null` request; AWS then answers `"metadata": { "timestamp" }`. */
+	readonly state: { desired?: JsonObject | null; reported?: JsonObject | null } | null;
+	readonly metadata: { desired?: Json; reported?: Json; timestamp?: number };
 	readonly version: number;
 	readonly timestamp: number;
 	readonly clientToken?: string;
@@ -197,7 +199,10 @@ export function parseUpdate(payload: Uint8Array | string, now: number): Parsed<U
 	const version = body.version;
 	if (version !== undefined && !(Number.isSafeInteger(version) && (version as number) >= 0)) return bad(400, MESSAGES.version);
 	if (!('state' in body)) return bad(400, MESSAGES.missingState);
-	// `"state": null` is refused (our choice: DSD documents null only for desired, reported and leaves)
+	// `"state": null` clears desired and reported and keeps the shadow: the data-flow page's
+	// "Deleting a shadow" note ("Setting the device's shadow state to null does not delete the
+	// shadow. The shadow version will be incremented"); AWS answers it as an update
+	if (body.state === null) return { ok: true, value: { state: null, ...(clientToken !== undefined ? { clientToken } : {}), ...(version !== undefined ? { version: version as number } : {}) } };
 	if (!isObject(body.state)) return bad(400, MESSAGES.stateObject);
 	const state: { desired?: JsonObject | null; reported?: JsonObject | null } = {};
 	for (const key of Object.keys(body.state)) {
@@ -232,6 +237,15 @@ export function applyUpdate(current: Shadow | undefined, lastVersion: number, re
 	}
 	const state: { desired?: JsonObject; reported?: JsonObject } = {};
 	const metadata: { desired?: JsonObject; reported?: JsonObject } = {};
+	if (request.state === null) {
+		// the whole state cleared, on an existing shadow or a new one (UPDATE "creates a shadow if
+		// it doesn't exist": an empty one, DSD's "empty, yet valid shadow document"); the reply is
+		// AWS's: `{"state":null,"metadata":{"timestamp":...},"version":...,"timestamp":...}`
+		const shadow: Shadow = { state, metadata, version: version + 1 };
+		const accepted: UpdateAccepted = withToken({ state: null, metadata: { timestamp: ts }, version: shadow.version, timestamp: ts }, token);
+		const documents: DocumentsReply = withToken({ previous: current ? snapshot(current) : null, current: snapshot(shadow), timestamp: ts }, token);
+		return { ok: true, shadow, accepted, documents };
+	}
 	const echoState: { desired?: JsonObject | null; reported?: JsonObject | null } = {};
 	const echoMeta: { desired?: Json; reported?: Json } = {};
 	for (const section of SECTIONS) {
@@ -251,8 +265,10 @@ export function applyUpdate(current: Shadow | undefined, lastVersion: number, re
 			echoState[section] = patch;
 			echoMeta[section] = stamp(patch, ts);
 		}
-		// an object left empty is dropped (our choice: a stored state never holds `{}`)
-		if (value !== undefined && Object.keys(value).length > 0) {
+		// only null removes (DSD "Empty shadow document properties": desired and reported "can be
+		// empty"; "Values, objects, and arrays are stored"): a section written as {} or emptied key
+		// by key stays, as {}
+		if (value !== undefined) {
 			state[section] = value;
 			metadata[section] = meta ?? {};
 		}
@@ -332,13 +348,9 @@ function mergeObject(value: JsonObject, meta: JsonObject, patch: JsonObject, ts:
 			const old = v[key];
 			const oldMeta = m[key];
 			const merged = mergeObject(isObject(old) ? old : {}, isObject(old) && isObject(oldMeta) ? oldMeta : {}, p, ts);
-			if (Object.keys(merged.value).length > 0) {
-				v[key] = merged.value;
-				m[key] = merged.meta;
-			} else {
-				delete v[key];
-				delete m[key];
-			}
+			// an object is a value: written as {} or emptied by nulls, it stays as {} (only null removes)
+			v[key] = merged.value;
+			m[key] = merged.meta;
 		} else {
 			v[key] = p;
 			m[key] = stamp(p, ts);
