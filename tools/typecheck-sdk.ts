@@ -33,7 +33,7 @@ export function sdkPaths(moddable: string): Record<string, string[]> {
 }
 
 export function sdkTsconfig(moddable: string): object {
-	const device = JSON.parse(readFileSync(join(root, 'tsconfig.device.json'), 'utf8')) as { include: string[] };
+	const device = JSON.parse(readFileSync(join(root, 'tsconfig.device.json'), 'utf8')) as { include: string[]; exclude?: string[] };
 	return {
 		extends: join(root, 'tsconfig.device.json'),
 		compilerOptions: {
@@ -43,7 +43,7 @@ export function sdkTsconfig(moddable: string): object {
 		},
 		files: [],
 		include: device.include.map((p) => join(root, p)),
-		exclude: [join(root, 'firmware/platform/moddable/types')],
+		exclude: [join(root, 'firmware/platform/moddable/types'), ...(device.exclude ?? []).map((p) => join(root, p))],
 	};
 }
 

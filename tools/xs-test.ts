@@ -1,7 +1,8 @@
 /*
  * Run the core's mocha-style tests inside the XS engine (xsnap-worker), as the robot will.
  *
- *   npx tsx tools/xs-test.ts [globs...]      default: firmware/core/**\/*.test.ts
+ *   npx tsx tools/xs-test.ts [globs...]      default: firmware/core/**\/*.test.ts and
+ *                                            firmware/platform/moddable/test/**\/*.test.ts
  *
  * Each test file is bundled by esbuild together with tools/xs/bdd.ts (the describe/it
  * globals) into one ES2022 script and evaluated in its own fresh worker. Results come back
@@ -21,9 +22,11 @@ import { SourceMap } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as esbuild from 'esbuild';
 import { ROOT, XS_BUILD_OPTIONS, startXsWorker, type XsWorker } from './xs/run';
+import { moddableFakes } from './xs/moddable-fakes';
 import type { XsTestEvent } from './xs/bdd';
 
-const DEFAULT_GLOBS = ['firmware/core/**/*.test.ts'];
+// the core, and the Moddable adapters against fakes of the SDK modules they call (tools/xs/moddable-fakes.ts)
+const DEFAULT_GLOBS = ['firmware/core/**/*.test.ts', 'firmware/platform/moddable/test/**/*.test.ts'];
 const TIMEOUT_MS = Number(process.env.XS_TEST_TIMEOUT_MS ?? 20000);
 const SHIM = resolve(ROOT, 'tools/xs/bdd.ts');
 
@@ -84,6 +87,7 @@ async function bundle(file: string): Promise<{ code: string; map: SourceMap }> {
 			loader: 'js',
 		},
 		...XS_BUILD_OPTIONS,
+		plugins: [moddableFakes(), ...(XS_BUILD_OPTIONS.plugins ?? [])],
 		write: false,
 		outfile: 'xs-test-bundle.js',
 		sourcemap: 'external',

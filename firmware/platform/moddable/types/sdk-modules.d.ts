@@ -213,13 +213,3 @@ declare module 'embedded:io/socket/listener' {
 		readonly port: number;
 	}
 }
-
-declare module 'instrumentation' {
-	/** modules/base/instrumentation (the device test build's heap readings). */
-	const Instrumentation: {
-		/** The index of a named counter, e.g. 'XS Slot Heap Used', 'XS Chunk Heap Used'. */
-		map(name: string): number | undefined;
-		get(index: number): number | undefined;
-	};
-	export default Instrumentation;
-}
