@@ -27,6 +27,7 @@ import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
 import { createLocalCertificates } from './certificates';
+import { registryRoutes } from './registry-http';
 import { createLocalIotRegistry } from './iot-registry';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
@@ -176,7 +177,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const commands = await startCommandsService({ bus, log, host, ...state('commands'), ...(options.commandsSecondMs ? { secondMs: options.commandsSecondMs } : {}) });
 	// the product's commands, as the template declares them on AWS (kept ones are already there)
 	for (const c of Object.values(COMMANDS)) if (!commands.core.command(c.commandId)) commands.core.createCommand({ ...c, mandatoryParameters: [...c.mandatoryParameters] });
-	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: commands.routes });
+	// the registry's control-plane operations (CreateThing, DescribeCertificate, ...) on the jobs endpoint, over the one registry
+	const registryHttp = registryRoutes(registry);
+	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: (m, p, q, b, h) => commands.routes(m, p, q, b) ?? registryHttp(m, p, q, b, h) });
 	// IoT DescribeCertificate's stand-in; its tap goes before the rules' so a publish's certificate is known when its rule runs
 	const offCertificates = bus.onDevicePublish((m) => {
 		if (m.certificate.length > 0) certificates.register(m.certificate);

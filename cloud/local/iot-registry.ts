@@ -18,7 +18,7 @@
  * the cloud runs). Tests inspect the registry (`thing`, `certificate`) and may inject faults
  * (`failNext`).
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { CertificateRejected, type CaCertificate, type IotRegistry, type RegisteredCertificate } from '../functions/register-worker/registry';
 import type { LocalCertificates } from './certificates';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './credentials';
@@ -29,7 +29,12 @@ export type RegistryOperation = keyof IotRegistry;
 export interface LocalThing {
 	readonly name: string;
 	readonly arn: string;
+	/** DescribeThing's thingId: a stable id of this thing (a new thing of the same name gets a new one). */
+	readonly id: string;
 	readonly principals: ReadonlySet<string>;
+	/** The thing's attributes (attributePayload); `version` counts their changes from 1. */
+	readonly attributes: Readonly<Record<string, string>>;
+	readonly version: number;
 }
 
 export interface LocalCertificateRecord {
@@ -38,11 +43,23 @@ export interface LocalCertificateRecord {
 	status: string;
 	readonly pem: string;
 	readonly policies: Set<string>;
+	/** Epoch ms: registered (creationDate) and last status change (lastModifiedDate). */
+	readonly createdAt: number;
+	modifiedAt: number;
 }
 
 export interface LocalIotRegistry extends IotRegistry {
 	/** Registers a CA certificate (as RegisterCACertificate), ACTIVE; returns its id. */
 	registerCa(pem: string): string;
+	/** CreateThing with attributes; a thing that exists with other attributes is ResourceAlreadyExistsException, as on AWS. */
+	createThing(thingName: string, attributes?: Readonly<Record<string, string>>): Promise<{ readonly thingArn: string }>;
+	/**
+	 * DeleteThing: a thing that does not exist is no error (AWS: "Returns successfully ... if
+	 * you specify a thing that doesn't exist"); one with principals attached is InvalidRequestException.
+	 */
+	deleteThing(thingName: string): void;
+	/** ListThings: every thing, by name. */
+	things(): LocalThing[];
 	thing(name: string): LocalThing | undefined;
 	certificate(id: string): LocalCertificateRecord | undefined;
 	/**
@@ -79,7 +96,9 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 	const arn = (kind: string, id: string) => `arn:aws:iot:${region}:${account}:${kind}/${id}`;
 	const cas = new Map<string, CaCertificate>();
 	const certs = new Map<string, LocalCertificateRecord>();
-	const things = new Map<string, { name: string; arn: string; principals: Set<string> }>();
+	const things = new Map<string, { name: string; arn: string; id: string; principals: Set<string>; attributes: Record<string, string>; version: number }>();
+	const newThing = (name: string, attributes: Record<string, string> = {}) => ({ name, arn: arn('thing', name), id: randomUUID(), principals: new Set<string>(), attributes: { ...attributes }, version: 1 });
+	const sameAttributes = (a: Record<string, string>, b: Readonly<Record<string, string>>) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
 	const faults: { op: RegistryOperation; times: number; thing?: string; error: Error }[] = [];
 	const calls: { op: RegistryOperation; arg: string }[] = [];
 	const statusListeners = new Set<(id: string, status: CertificateStatus) => void>();
@@ -126,16 +145,27 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			const id = sha256Hex(cert.raw);
 			const existing = certs.get(id);
 			if (existing) return { certificateId: id, certificateArn: existing.arn, status: existing.status, created: false };
-			certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set() });
+			certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: Date.now(), modifiedAt: Date.now() });
 			options.certificates?.register(cert.raw);
 			return { certificateId: id, certificateArn: arn('cert', id), status: 'ACTIVE', created: true };
 		},
-		async createThing(name) {
+		async createThing(name, attributes) {
 			enter('createThing', name, name);
 			if (!isThingName(name)) throw Object.assign(new Error('invalid thing name ' + JSON.stringify(name)), { name: 'InvalidRequestException' });
 			let t = things.get(name);
-			if (!t) things.set(name, (t = { name, arn: arn('thing', name), principals: new Set() }));
+			if (t && attributes !== undefined && !sameAttributes(t.attributes, attributes))
+				throw Object.assign(new Error('thing ' + name + ' already exists with different attributes'), { name: 'ResourceAlreadyExistsException' });
+			if (!t) things.set(name, (t = newThing(name, attributes)));
 			return { thingArn: t.arn };
+		},
+		deleteThing(name) {
+			const t = things.get(name);
+			if (!t) return;
+			if (t.principals.size > 0) throw Object.assign(new Error('Cannot delete. Thing ' + name + ' is still attached to one or more principals'), { name: 'InvalidRequestException' });
+			things.delete(name);
+		},
+		things() {
+			return [...things.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 		},
 		async attachPolicy(policyName, certificateArn) {
 			enter('attachPolicy', policyName, thingOfCert(certificateArn));
@@ -159,6 +189,7 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			if (!c) throw Object.assign(new Error('no certificate ' + id), { name: 'ResourceNotFoundException' });
 			if (!CERTIFICATE_STATUSES.includes(status)) throw new RangeError('"status" expected one of ' + CERTIFICATE_STATUSES.join(', ') + ', got ' + String(status));
 			c.status = status;
+			c.modifiedAt = Date.now();
 			for (const l of statusListeners) l(id, status);
 		},
 		onCertificateStatus(listener) {
@@ -177,12 +208,12 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 		addDevice(certDer, thing) {
 			const cert = new X509Certificate(certDer);
 			const id = sha256Hex(cert.raw);
-			if (!certs.has(id)) certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set() });
+			if (!certs.has(id)) certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: Date.now(), modifiedAt: Date.now() });
 			options.certificates?.register(cert.raw);
 			if (thing !== undefined) {
 				if (!isThingName(thing)) throw new RangeError('"thing" expected an AWS IoT thing name, got ' + JSON.stringify(thing));
 				let t = things.get(thing);
-				if (!t) things.set(thing, (t = { name: thing, arn: arn('thing', thing), principals: new Set() }));
+				if (!t) things.set(thing, (t = newThing(thing)));
 				t.principals.add(arn('cert', id));
 			}
 			return id;

@@ -41,8 +41,14 @@ export interface ControlPlaneOptions {
 	/** Whether the service can presign placeholders (it has an S3 endpoint). */
 	readonly canPresign: boolean;
 	readonly localS3?: string;
-	/** Other control-plane operations on this endpoint (the commands service's): a reply, or undefined when not theirs. */
-	readonly more?: (method: string, path: string[], q: URLSearchParams, body: Uint8Array) => { status: number; body: unknown } | undefined;
+	/** Other control-plane operations on this endpoint (the commands service's, the registry's): a reply, or undefined when not theirs. */
+	readonly more?: (
+		method: string,
+		path: string[],
+		q: URLSearchParams,
+		body: Uint8Array,
+		headers: Readonly<Record<string, string | string[] | undefined>>,
+	) => Promise<{ status: number; body: unknown } | undefined> | { status: number; body: unknown } | undefined;
 }
 
 export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promise<Listening> {
@@ -62,7 +68,7 @@ export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promi
 		// the variable segments: jobs/{jobId}/..., things/{thingName}/jobs/{jobId}/...
 		const route = method + ' ' + path.map((s, i) => (i === 1 || (i === 3 && path[0] === 'things') ? '{}' : s)).join('/');
 		const json = (): Record<string, unknown> => parseBody(body);
-		const other = o.more?.(method, path, q, body);
+		const other = await o.more?.(method, path, q, body, req.headers);
 		if (other) return sendJson(res, other.status, other.body);
 		switch (route) {
 			case 'PUT jobs/{}':
