@@ -16,6 +16,7 @@ import { loadTemplate, TEMPLATE } from './template-yaml';
 import { REPORT_RULE } from '../firmware/core/mission/report';
 import { fromEnv as mapIngestFromEnv } from './functions/map-ingest/handler';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
+import { fromEnv as presenceFromEnv, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from './functions/presence/handler';
 import { fromEnv as validateFromEnv } from './functions/register-validate/handler';
 import { fromEnv as workerFromEnv, MAX_RECEIVE_COUNT } from './functions/register-worker/handler';
 import { uploadKey } from './functions/upload-slot/contract';
@@ -100,6 +101,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 	it('gives every function what its Lambda entry reads from the environment', () => {
 		const entries: Record<string, (env: Record<string, string>) => unknown> = {
 			MissionReportFunction: missionReportFromEnv,
+			PresenceFunction: presenceFromEnv,
 			UploadSlotFunction: uploadSlotFromEnv,
 			MapIngestFunction: mapIngestFromEnv,
 			RegisterValidateFunction: validateFromEnv,
@@ -131,6 +133,8 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.equal(MISSION_REPORT_RULE, REPORT_RULE);
 		assert.equal(rules[MISSION_REPORT_RULE]?.Sql, MISSION_REPORT_SQL);
 		assert.equal(rules[UPLOAD_SLOT_RULE]?.Sql, UPLOAD_SLOT_SQL);
+		assert.equal(rules[PRESENCE_RULE]?.Sql, PRESENCE_SQL);
+		assert.deepEqual((rules[PRESENCE_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['PresenceFunction', 'Arn'] } } });
 		assert.deepEqual((rules[MISSION_REPORT_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['MissionReportFunction', 'Arn'] } } });
 		assert.deepEqual((rules[UPLOAD_SLOT_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['UploadSlotFunction', 'Arn'] } } });
 		assert.ok(((rules.mission_events!.Actions as Obj[])[0]!.Kinesis as Obj).StreamName, 'mission events go to a stream');

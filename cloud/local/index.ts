@@ -18,6 +18,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createMapIngestHandler, FUNCTION_NAME as MAP_INGEST_FUNCTION } from '../functions/map-ingest/handler';
 import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
+import { createPresenceHandler, FUNCTION_NAME as PRESENCE_FUNCTION, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from '../functions/presence/handler';
 import { createUploadSlotHandler, FUNCTION_NAME as UPLOAD_SLOT_FUNCTION, RULE_NAME as UPLOAD_SLOT_RULE, UPLOAD_SLOT_SQL } from '../functions/upload-slot/handler';
 import { clientConfig, createDocumentClient } from '../lib/aws';
 import { COMMANDS } from '../lib/robot-commands';
@@ -197,6 +198,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		sql: MISSION_REPORT_SQL,
 		functionName: MISSION_REPORT_FUNCTION,
 		handler: createMissionReportHandler({ ddb, table: tables.missions, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'mission-report' } }) }),
+	});
+	// connectivity in the robots table from the broker's lifecycle events
+	rules.add({
+		name: PRESENCE_RULE,
+		sql: PRESENCE_SQL,
+		functionName: PRESENCE_FUNCTION,
+		handler: createPresenceHandler({ ddb, table: tables.robots, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'presence' } }) }),
 	});
 
 	// map uploads: the slot rule and the ingest on the maps bucket (design.md, "Key choices")

@@ -12,7 +12,8 @@
  * - a failed invocation is retried twice (Lambda's asynchronous retries; delays here are
  *   short and configurable), then the rule's error action gets the AWS error-action payload;
  * - one rule's failure never stops another rule.
- * Rules see device publishes (bus.onDevicePublish), not messages the cloud itself publishes.
+ * Rules see device publishes (bus.onDevicePublish), not messages the cloud itself publishes,
+ * except AWS's event topics (`$aws/events/...`: lifecycle events), which AWS routes to rules.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Bus, DevicePublish } from '../bus';
@@ -120,6 +121,13 @@ export function createRules(o: RulesOptions): Rules {
 		}
 		for (const entry of rules.values()) if (!entry.rule.disabled && matches(entry.query.from, m.topic)) run(entry, m, m.topic, at);
 	});
+	// AWS's own event topics (lifecycle events) reach rules too, though the broker publishes them, not a device
+	const offEvents = o.bus.subscribe('$aws/events/#', (m) => {
+		if (closed) return;
+		const at = now();
+		const message: DevicePublish = { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, clientId: '', thing: '', certificate: new Uint8Array(0) };
+		for (const entry of rules.values()) if (!entry.rule.disabled && matches(entry.query.from, m.topic)) run(entry, message, m.topic, at);
+	});
 
 	function run(entry: Entry, m: DevicePublish, topic: string, at: number): void {
 		const p = invoke(entry, m, topic, at).finally(() => running.delete(p));
@@ -131,7 +139,7 @@ export function createRules(o: RulesOptions): Rules {
 		let event: Record<string, unknown>;
 		try {
 			const payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.payload)) as unknown;
-			event = evaluate(entry.query, payload, { topic, clientId: m.clientId, principal: certificateId(m.certificate), timestamp: at });
+			event = evaluate(entry.query, payload, { topic, clientId: m.clientId, principal: m.certificate.length > 0 ? certificateId(m.certificate) : '', timestamp: at });
 		} catch (e) {
 			// AWS gives a rule over a non-JSON payload nothing to select from (binary needs other SQL)
 			return fail(entry, m, topic, 'the payload is not a JSON object: ' + (e as Error).message, 0);
@@ -192,6 +200,7 @@ export function createRules(o: RulesOptions): Rules {
 		async close() {
 			closed = true;
 			off();
+			offEvents();
 			await Promise.all([...running]);
 		},
 	};
