@@ -36,7 +36,9 @@ type Action =
 	| { a: 'down' }
 	| { a: 'up' }
 	| { a: 'reboot' }
-	| { a: 'wait'; ms: number };
+	| { a: 'wait'; ms: number }
+	/** The robot's store refuses every write (full) from now on, or takes them again. */
+	| { a: 'store'; full: boolean };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
 	fc.record({ a: fc.constant('app' as const), v: fc.integer({ min: 1, max: 1000 }) }),
@@ -46,6 +48,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 	fc.constant({ a: 'reboot' as const }),
 	fc.record({ a: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 5000 }) }),
 );
+const withStore: fc.Arbitrary<Action> = fc.oneof(action, fc.record({ a: fc.constant('store' as const), full: fc.boolean() }));
 
 async function settle(): Promise<void> {
 	for (let i = 0; i < 20; i++) await Promise.resolve();
@@ -166,10 +169,17 @@ async function run(actions: Action[], seed: number, faults: { drop: number; dup:
 				set.add(act.v);
 				break;
 			}
-			case 'robot':
-				assert.ok(sync.edit(act.v).ok);
+			case 'robot': {
+				// a full store refuses the edit: it never happened
+				const r = sync.edit(act.v);
+				assert.equal(r.ok, !storage.faults.fail, JSON.stringify(r));
+				if (!r.ok) break;
 				edits.push({ v: act.v, at: time.now() });
 				set.add(act.v);
+				break;
+			}
+			case 'store':
+				storage.faults.fail = act.full ? () => 'full' : undefined;
 				break;
 			case 'down':
 				await down();
@@ -192,6 +202,7 @@ async function run(actions: Action[], seed: number, faults: { drop: number; dup:
 	// heal: a lost QoS 1 message means a lost connection, so end with a reconnect
 	await down();
 	healthy = true;
+	storage.faults.fail = undefined;
 	await up();
 	for (let i = 0; i < 40 && sync.state.value !== 'synced'; i++) {
 		queue.push(...held);
@@ -218,6 +229,14 @@ describe('schedule shadow sync converges (property)', function () {
 		await fc.assert(
 			fc.asyncProperty(fc.array(action, { maxLength: 30 }), fc.integer(), async (actions, seed) => {
 				await run(actions, seed, { drop: 0.15, dup: 0.1, delay: 0.15 });
+			}),
+			{ numRuns: Number(process.env.SYNC_RUNS ?? 300) },
+		);
+	});
+	it('with the robot\'s store refusing writes at random times: no edit lost, none run that nobody set', async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.array(withStore, { maxLength: 30 }), fc.integer(), async (actions, seed) => {
+				await run(actions, seed, { drop: 0.1, dup: 0.1, delay: 0.1 });
 			}),
 			{ numRuns: Number(process.env.SYNC_RUNS ?? 300) },
 		);

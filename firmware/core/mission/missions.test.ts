@@ -1,10 +1,11 @@
 import * as assert from '../testing/assert';
-import { fakeTime, memoryLog, memoryStorage, seededRandom } from '../testing/fakes';
+import { bytes, fakeTime, memoryLog, memoryStorage, seededRandom } from '../testing/fakes';
 
 let seed = 1;
 import type { LinkError } from '../link/link';
-import type { OutboxEntry } from '../link/outbox';
+import { Outbox, type OutboxEntry } from '../link/outbox';
 import { err, ok, type Result } from '../util/result';
+import { readRecord } from '../util/record';
 import { utf8Decode } from '../util/utf8';
 import { fullBucket, take } from './bucket';
 import { IDLE, step, type MissionState } from './machine';
@@ -270,5 +271,157 @@ describe('missions', () => {
 		assert.equal(t.link.qos0.length, 0);
 		assert.ok(t.log.events().includes('mission.events_dropped'));
 		assert.equal(t.link.entries.length, 1);
+	});
+});
+
+/**
+ * The mission runner over the real outbox on one storage, where the test refuses writes:
+ * what the robot promised (a report for every mission it started) must be on storage after
+ * a reboot, whatever write was refused.
+ */
+describe('missions: storage faults on every write path', () => {
+	function robot(storage: ReturnType<typeof memoryStorage>, time: ReturnType<typeof fakeTime>, log = memoryLog(), capacity = 2) {
+		const box = new Outbox(storage, log, { maxMessages: capacity, maxBytes: 64 * 1024 });
+		const delivered: ((seq: number, topic: string) => void)[] = [];
+		const acked: string[] = [];
+		let id = 0;
+		const link: MissionLink = {
+			outbox: box,
+			publish(topic, payload, qos, durable) {
+				if (qos === 0) return ok(0);
+				const r = box.add(topic, payload, durable === true);
+				return r.ok ? ok(r.value.seq) : r;
+			},
+			listen(l) {
+				if (l.delivered) delivered.push(l.delivered);
+				return () => {};
+			},
+		};
+		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log, random: { random: seededRandom(7) } };
+		const missions = new Missions('robot-1', link, ports);
+		return {
+			missions, box, acked, log,
+			/** The broker acknowledges the oldest message. */
+			ack() {
+				const e = box.entries()[0];
+				if (!e) return;
+				box.assign(e, ++id);
+				box.acknowledge(id);
+				acked.push(JSON.parse(utf8Decode(e.payload)!).missionId);
+				for (const d of delivered) d(e.seq, e.topic);
+			},
+		};
+	}
+
+	const clean = (r: ReturnType<typeof robot>, time: ReturnType<typeof fakeTime>): string | undefined => {
+		const id = r.missions.start('schedule', 100, 'weekday');
+		if (!id.ok) return undefined;
+		for (let i = 1; i <= 3; i++) {
+			time.advance(60_000);
+			r.missions.progress(i, 90);
+		}
+		r.missions.finish();
+		r.missions.docked(80);
+		return id.value;
+	};
+
+	/** Mission ids of the reports a reboot finds: written (mr.) or queued (ob./op.). */
+	const owed = (storage: ReturnType<typeof memoryStorage>, time: ReturnType<typeof fakeTime>): string[] => {
+		const after = robot(storage, time);
+		const fromKeys = storage.keys().filter((k) => k.startsWith('mr.')).map((k) => JSON.parse(utf8Decode(storage.read(k)!)!).missionId as string);
+		return [...fromKeys, ...after.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!).missionId as string)].sort();
+	};
+
+	for (const result of ['full', 'failed'] as const) {
+		it(`each write refused in turn (${result}): every mission started is reported once, across a reboot`, () => {
+			let writes = 0;
+			{
+				const storage = memoryStorage();
+				const time = fakeTime();
+				const r = robot(storage, time);
+				for (let i = 0; i < 4; i++) clean(r, time);
+				r.ack();
+				writes = storage.writes;
+			}
+			assert.ok(writes > 20, 'a run writes ' + writes + ' times');
+			for (let n = 1; n <= writes; n++) {
+				const storage = memoryStorage({ fail: (_k, i) => (i === n ? result : undefined) });
+				const time = fakeTime();
+				const r = robot(storage, time);
+				const started: string[] = [];
+				for (let i = 0; i < 4; i++) {
+					const id = clean(r, time);
+					if (id) started.push(id);
+				}
+				r.ack();
+				assert.ok(started.length >= 3, 'one refused write refuses at most one mission (write ' + n + ')');
+				storage.faults.fail = undefined;
+				const reported = [...r.acked, ...owed(storage, time)].sort();
+				assert.deepEqual(reported, [...started].sort(), 'refused write ' + n + ' (' + result + ')');
+			}
+		});
+	}
+
+	it('a full store: the outbox answers full, reports already queued survive a reboot, new missions are refused with a log line until a PUBACK frees room', () => {
+		const storage = memoryStorage();
+		const time = fakeTime();
+		const log = memoryLog();
+		const r = robot(storage, time, log, 32);
+		const first = [clean(r, time), clean(r, time)];
+		assert.equal(r.box.size, 2);
+		// the store fills (other records, the credentials' partition neighbours): exactly what is there now
+		storage.faults.budget = storage.used();
+		const third = r.missions.start('schedule', 100, 'weekday');
+		assert.deepEqual(third.ok ? 'started' : third.error.code, 'storage');
+		const line = log.lines.find((l) => l.event === 'mission.refused');
+		assert.ok(line, JSON.stringify(log.events()));
+		assert.equal(line.level, 'error');
+		// the outbox itself answers full for anything new that must be durable
+		const more = r.box.add('robots/robot-1/x', bytes(1, 2, 3), true);
+		assert.deepEqual(more.ok ? 'ok' : [more.error.code, 'storage' in more.error], ['full', true]);
+		// reboot: both reports are still queued
+		assert.deepEqual(owed(storage, time), [...first].sort() as string[]);
+		// a PUBACK frees room: the next mission runs
+		r.ack();
+		assert.ok(clean(r, time));
+	});
+
+	it('a report the store refuses keeps the running record (a reboot reports it interrupted) and blocks new missions until written', () => {
+		const storage = memoryStorage();
+		const time = fakeTime();
+		const log = memoryLog();
+		const r = robot(storage, time, log);
+		const id = r.missions.start('button', 100);
+		assert.ok(id.ok);
+		storage.faults.fail = (key) => (key.startsWith('mr.') ? 'full' : undefined);
+		r.missions.finish();
+		r.missions.docked(80);
+		assert.ok(log.events().includes('mission.report_unsaved'));
+		assert.ok(readRecord(storage, 'mis.cur'), 'the running record is the report\'s copy');
+		const next = r.missions.start('button', 100);
+		assert.deepEqual(next.ok ? 'started' : next.error, { code: 'storage', result: 'report unsaved' });
+		// reboot while still refused: the mission is reported interrupted once the store takes it
+		storage.faults.fail = undefined;
+		const after = robot(storage, time);
+		const reports = after.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!) as MissionReport);
+		assert.deepEqual(reports.map((x) => [x.missionId, x.outcome]), [[id.value, 'interrupted']]);
+	});
+
+	it('a report refused then taken after a PUBACK: written, queued, the running record dropped', () => {
+		const storage = memoryStorage();
+		const time = fakeTime();
+		const r = robot(storage, time);
+		const a = clean(r, time)!;
+		const id = r.missions.start('button', 100);
+		assert.ok(id.ok);
+		storage.faults.fail = (key) => (key.startsWith('mr.') ? 'full' : undefined);
+		r.missions.finish();
+		r.missions.docked(80);
+		storage.faults.fail = undefined;
+		r.ack(); // a's PUBACK: the pump writes the report owed
+		assert.deepEqual(r.acked, [a]);
+		assert.deepEqual(r.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!).missionId), [id.value]);
+		assert.equal(readRecord(storage, 'mis.cur'), undefined);
+		assert.ok(r.missions.start('button', 100).ok);
 	});
 });

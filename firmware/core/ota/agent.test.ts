@@ -296,4 +296,46 @@ describe('ota agent', () => {
 		assert.equal(r.agent.version, '1.0.0');
 		assert.ok(r.log.events().includes('ota.cancelled'));
 	});
+
+	describe('storage faults', () => {
+		const faults = (r: ReturnType<typeof rig>) => (r.storage as ReturnType<typeof memoryStorage>).faults;
+
+		it('a job the store cannot record is not downloaded; once it fits, the update goes through', async () => {
+			const r = rig();
+			faults(r).fail = (key) => (key.startsWith('ota.job') ? 'full' : undefined);
+			r.svc.add('job-1', GOOD_DOC);
+			await r.run(3);
+			assert.deepEqual(r.server.ranges, [], 'no byte fetched');
+			assert.ok(r.log.events().includes('ota.record_unsaved'));
+			assert.ok(r.log.events().includes('ota.download_stalled'));
+			assert.equal(r.agent.version, '1.0.0');
+			faults(r).fail = undefined;
+			await r.run(30);
+			assert.equal(r.svc.execs[0]!.status, 'SUCCEEDED');
+			assert.equal(r.agent.version, '1.1.0');
+		});
+
+		it('an install the store cannot record is not activated: FAILED, the old image runs', async () => {
+			const r = rig();
+			r.svc.add('job-1', GOOD_DOC);
+			// the download record fits; the activated record (written after verification) does not
+			let recordWrites = 0;
+			faults(r).fail = (key) => (key === 'ota.job.new' && ++recordWrites > 1 ? 'full' : undefined);
+			await r.run(10);
+			const e = r.svc.execs[0]!;
+			assert.equal(e.status, 'FAILED', JSON.stringify(r.log.lines));
+			assert.ok(/storage/.test(e.statusDetails.reason ?? ''), e.statusDetails.reason);
+			assert.equal(r.slots.s.reboots, 0);
+			assert.deepEqual(r.slots.running(), { version: '1.0.0', valid: true });
+		});
+
+		it('a security counter the store refuses: the image stays valid, the refusal is logged', async () => {
+			const r = rig();
+			faults(r).fail = (key) => (key.startsWith('ota.counter') ? 'full' : undefined);
+			r.svc.add('job-1', GOOD_DOC);
+			await r.run();
+			assert.equal(r.svc.execs[0]!.status, 'SUCCEEDED');
+			assert.ok(r.log.events().includes('ota.counter_unsaved'));
+		});
+	});
 });

@@ -211,6 +211,10 @@ export function step(s: OtaState, e: OtaEvent): OtaStep {
 			return undefined;
 		}
 		case 'rebooting':
+			// the install could not happen (the slot refused to activate, or the store to record it):
+			// no reboot comes, the old image runs on; the job fails with the reason
+			if (e.type === 'invalid') return report(s.job.jobId, s.job.versionNumber, 'FAILED', { reason: e.reason, version: s.job.from });
+			return undefined; // nothing happens until the reboot
 		case 'rollingBack':
 			return undefined; // nothing happens until the reboot
 		case 'testing': {

@@ -89,6 +89,21 @@ describe('registration (device side)', () => {
 		assert.equal(t.sent.length, 1);
 	});
 
+	it('a store that refuses the mark: registered all the same (logged), and the next boot asks again (the cloud is idempotent)', async () => {
+		const t = setup([registered, registered]);
+		t.storage.faults.fail = () => 'full';
+		const r = await t.drive(t.run());
+		assert.ok(r.ok);
+		assert.equal(r.value.already, false);
+		assert.ok(t.log.events().includes('registration.mark_unsaved'));
+		assert.ok(!isRegistered(t.ports, 'robot-1', CERT));
+		t.storage.faults.fail = undefined;
+		const again = await t.drive(t.run());
+		assert.ok(again.ok);
+		assert.equal(t.sent.length, 2);
+		assert.ok(isRegistered(t.ports, 'robot-1', CERT));
+	});
+
 	it('pending, stale, replayed, 5xx, 429 and network failures are tried again with a new proof each time', async () => {
 		const t = setup([pending, refusal(403, 'stale_timestamp'), refusal(409, 'replayed'), { status: 503, body: { message: 'Service Unavailable' } }, { status: 429 }, { network: 'ECONNRESET' }, registered]);
 		const r = await t.drive(t.run());

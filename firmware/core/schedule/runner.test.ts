@@ -2,6 +2,8 @@ import * as assert from '../testing/assert';
 import { fakeTime, memoryLog, memoryStorage } from '../testing/fakes';
 import type { ClockPort } from '../../ports';
 import type { Schedule } from './model';
+import { readRecord } from '../util/record';
+import { utf8Decode } from '../util/utf8';
 import { ScheduleRunner, type Due } from './runner';
 
 // 2027-01-04 is a Monday; 00:00 UTC
@@ -88,5 +90,19 @@ describe('schedule runner', () => {
 		t.make().set({ tz: 'EST5EDT,M3.2.0,M11.1.0', entries: [{ id: 'm', days: ['sat', 'sun'], start: '09:00', enabled: true }] });
 		t.time.advance(30 * H);
 		assert.deepEqual(t.due.map((d) => d.at), [Date.UTC(2027, 2, 13, 14), Date.UTC(2027, 2, 14, 13)]);
+	});
+
+	it('a full store: starts keep firing on time, each refusal logged; the last start saved before stays', () => {
+		const t = setup(MONDAY + 8 * H);
+		t.make().set(daily);
+		t.time.advance(H);
+		assert.equal(t.due.length, 1);
+		t.storage.faults.fail = () => 'full';
+		t.time.advance(24 * H);
+		t.time.advance(24 * H);
+		assert.equal(t.due.length, 3, 'the schedule keeps running');
+		assert.equal(t.log.lines.filter((l) => l.event === 'schedule.last_unsaved').length, 2);
+		t.storage.faults.fail = undefined;
+		assert.equal(utf8Decode(readRecord(t.storage, 'sched.last')!), String(MONDAY + 9 * H));
 	});
 });

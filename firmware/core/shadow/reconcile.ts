@@ -41,6 +41,9 @@ export interface Codec<T> {
 	toJson(v: T): Json;
 }
 
+/** The robot's store refused to persist a value: nothing was applied (core/util/record.ts). */
+export type StoreRefusal = { readonly code: 'storage'; readonly result: string };
+
 export type SyncState<T> =
 	| { readonly value: 'offline'; readonly owned: Owned<T> }
 	| { readonly value: 'reading'; readonly owned: Owned<T>; readonly attempt: number }
@@ -54,7 +57,8 @@ export type SyncEvent<T> =
 	| { readonly type: 'online' }
 	| { readonly type: 'offline' }
 	| { readonly type: 'read'; readonly doc: ShadowDocument | undefined }
-	| { readonly type: 'readFailed'; readonly error: ShadowError }
+	/** The read failed, or (`storage`) the store refused the value it would apply: read again later. */
+	| { readonly type: 'readFailed'; readonly error: ShadowError | StoreRefusal }
 	| { readonly type: 'written' }
 	| { readonly type: 'writeFailed'; readonly error: ShadowError }
 	| { readonly type: 'delta' }
@@ -178,7 +182,7 @@ export function step<T>(codec: Codec<T>, s: SyncState<T>, e: SyncEvent<T>): Sync
 	}
 }
 
-function fail<T>(owned: Owned<T>, attempt: number, error: ShadowError): SyncStep<T> {
+function fail<T>(owned: Owned<T>, attempt: number, error: ShadowError | StoreRefusal): SyncStep<T> {
 	// offline: the link's own state change brings us back; anything else waits and reads again
 	if (error.code === 'offline') return { state: { value: 'offline', owned }, effects: [] };
 	return { state: { value: 'backoff', owned, attempt }, effects: [{ type: 'wait', attempt }, { type: 'log', event: 'sync.retry', detail: JSON.stringify(error) }] };

@@ -6,7 +6,7 @@
  * GET then rides in the connection's first write with CONNECT and SUBSCRIBE, and
  * the document is in hand after three round trips (two TLS, one MQTT).
  */
-import type { ClockPort, LogPort, StoragePort, TimerHandle, TimerPort, RandomPort } from '../../ports';
+import type { ClockPort, LogPort, StoragePort, StorageWrite, TimerHandle, TimerPort, RandomPort } from '../../ports';
 import { backoffDelay, type BackoffPolicy } from '../link/backoff';
 import type { LinkListener } from '../link/link';
 import { utf8Decode, utf8Encode } from '../util/utf8';
@@ -77,8 +77,8 @@ export class ShadowSync<T> {
 	edit(value: T): { ok: true } | { ok: false; error: string } {
 		const checked = this.#opts.codec.validate(value);
 		if (!checked.ok) return checked;
-		this.#dispatch({ type: 'localEdit', value: checked.value, at: this.#ports.clock.now() });
-		return { ok: true };
+		const refused = this.#dispatch({ type: 'localEdit', value: checked.value, at: this.#ports.clock.now() });
+		return refused ? { ok: false, error: 'storage: ' + refused } : { ok: true };
 	}
 
 	#load(): Owned<T> {
@@ -96,24 +96,36 @@ export class ShadowSync<T> {
 		return { value: this.#opts.initial, editedAt: undefined, dirty: false };
 	}
 
-	#save(o: Owned<T>): void {
+	/** Two-phase (core/util/record.ts): a refused write leaves the previous value on storage, intact. */
+	#save(o: Owned<T>): StorageWrite {
 		const body: Record<string, unknown> = { v: this.#opts.codec.toJson(o.value), d: o.dirty };
 		if (o.editedAt !== undefined) body.e = o.editedAt;
-		// two-phase: a refused write leaves the previous value on storage, intact; the new one
-		// holds in memory and is saved again with the next change (a reboot before then comes
-		// back with the previous one, which the next sync reconciles like any stale copy)
-		const w = writeRecord(this.#ports.storage, this.#opts.storageKey, utf8Encode(JSON.stringify(body)));
-		if (!w.ok) this.#ports.log.log('error', 'sync.persist_failed', { key: this.#opts.storageKey, result: writeError(w) });
+		return writeRecord(this.#ports.storage, this.#opts.storageKey, utf8Encode(JSON.stringify(body)));
 	}
 
-	#dispatch(e: SyncEvent<T>): void {
+	/**
+	 * Runs one input. A value to apply is saved BEFORE the transition is taken: if the store
+	 * refuses it, the input does not happen (the old value runs on, nothing is reported):
+	 * a local edit is refused to its caller (the returned reason), an applied desired value
+	 * stays in the shadow's desired and is read again after a backoff.
+	 */
+	#dispatch(e: SyncEvent<T>): string | undefined {
 		const next = step(this.#opts.codec, this.#state, e);
-		if (!next) return;
+		if (!next) return undefined;
+		for (const fx of next.effects) {
+			if (fx.type !== 'apply') continue;
+			const w = this.#save(fx.owned);
+			if (w.ok) break;
+			this.#ports.log.log('error', 'sync.refused', { key: this.#opts.codec.key, input: e.type, result: writeError(w) });
+			if (e.type === 'read') this.#dispatch({ type: 'readFailed', error: { code: 'storage', result: writeError(w) } });
+			return writeError(w);
+		}
 		const from = this.#state.value;
 		this.#state = next.state;
 		if (from !== next.state.value) this.#ports.log.log('debug', 'sync.state', { key: this.#opts.codec.key, from, to: next.state.value, event: e.type });
 		for (const fx of next.effects) this.#perform(fx);
 		for (const l of this.#listeners) l(this.#state);
+		return undefined;
 	}
 
 	#perform(fx: SyncEffect<T>): void {
@@ -129,12 +141,16 @@ export class ShadowSync<T> {
 				void this.#shadow.update(fx.state, fx.version).then((r) => this.#dispatch(r.ok ? { type: 'written' } : { type: 'writeFailed', error: r.error }));
 				return;
 			case 'apply':
-				this.#save(fx.owned);
+				// saved by #dispatch before the transition
 				this.#opts.onApply(fx.owned.value, fx.owned);
 				return;
-			case 'persist':
-				this.#save(fx.owned);
+			case 'persist': {
+				// only the dirty flag changes: if refused, the stored copy still says dirty and a
+				// reboot reports the same value once more
+				const w = this.#save(fx.owned);
+				if (!w.ok) this.#ports.log.log('warn', 'sync.persist_failed', { key: this.#opts.storageKey, result: writeError(w) });
 				return;
+			}
 			case 'wait': {
 				if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
 				const ms = backoffDelay(this.#opts.backoff ?? RETRY, fx.attempt, this.#ports.random.random());

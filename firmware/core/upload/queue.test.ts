@@ -94,26 +94,49 @@ describe('map queue', () => {
 		assert.deepEqual(t.events, ['failed m-1 offline retry', 'uploaded m-1']);
 	});
 
-	it('a failure that may pass is tried again after a delay, then the map is dropped', async () => {
+	it('a failure that may be the robot\'s own is tried again after a delay, then the map is dropped', async () => {
 		const t = setup();
-		t.results.push(err({ code: 'network', reason: 'reset' }), err({ code: 'http', status: 500 }));
+		t.results.push(err({ code: 'bad-slot', reason: 'url' }), err({ code: 'unwrap' }));
 		t.q.add(job(1));
 		t.q.kick();
 		await settle();
-		assert.deepEqual(t.events, ['failed m-1 network retry']);
+		assert.deepEqual(t.events, ['failed m-1 bad-slot retry']);
 		t.time.advance(29_999);
 		await settle();
 		assert.equal(t.calls.length, 1);
 		t.time.advance(1);
 		await settle();
 		assert.equal(t.calls.length, 2);
-		assert.deepEqual(t.events, ['failed m-1 network retry', 'failed m-1 http', 'dropped m-1 failures']);
+		assert.deepEqual(t.events, ['failed m-1 bad-slot retry', 'failed m-1 unwrap', 'dropped m-1 failures']);
 		assert.deepEqual(t.q.pending(), []);
+	});
+
+	// the review: the cloud's "retry later" was taken as a final refusal and the owed map deleted
+	it('the cloud\'s unavailable, slot timeouts, network and HTTP failures never drop the map: it is tried until it goes', async () => {
+		const t = setup();
+		const later: UploadError[] = [
+			{ code: 'slot-refused', reason: 'unavailable: no data key: KMS failed, try again later', retryable: true },
+			{ code: 'slot-timeout' },
+			{ code: 'network', reason: 'reset' },
+			{ code: 'http', status: 503 },
+			{ code: 'slot-refused', reason: 'unavailable: no data key: KMS failed, try again later', retryable: true },
+		];
+		for (const e of later) t.results.push(err(e));
+		t.q.add(job(1));
+		t.q.kick();
+		await settle();
+		for (let i = 0; i < later.length; i++) {
+			t.time.advance(60_000);
+			await settle();
+		}
+		assert.deepEqual(t.calls, ['m-1', 'm-1', 'm-1', 'm-1', 'm-1', 'm-1']);
+		assert.deepEqual(t.events, ['failed m-1 slot-refused retry', 'failed m-1 slot-timeout retry', 'failed m-1 network retry', 'failed m-1 http retry', 'failed m-1 slot-refused retry', 'uploaded m-1']);
+		assert.ok(!t.log.events().includes('map.dropped'));
 	});
 
 	it('a refusal or a map that is gone drops it at once; the next one goes', async () => {
 		const t = setup({ map: (j) => (j.missionId === 'm-2' ? undefined : { length: 1, open: () => () => undefined }) });
-		t.results.push(err({ code: 'slot-refused', reason: 'invalid_request: bytes' }));
+		t.results.push(err({ code: 'slot-refused', reason: 'too_large: bytes: 20000000, limit 16777216', retryable: false }));
 		t.q.add(job(1));
 		t.q.add(job(2));
 		t.q.add(job(3));
@@ -121,5 +144,47 @@ describe('map queue', () => {
 		await settle();
 		assert.deepEqual(t.events, ['failed m-1 slot-refused', 'dropped m-1 refused', 'dropped m-2 unreadable', 'uploaded m-3']);
 		assert.deepEqual(t.calls, ['m-1', 'm-3']);
+	});
+
+	describe('storage faults', () => {
+		for (const result of ['full', 'failed'] as const)
+			it(`a map the store cannot owe (${result}) is dropped (storage); the maps owed before stay owed, on storage too`, () => {
+				const t = setup({ connected: false });
+				assert.ok(t.q.add(job(1)));
+				assert.ok(t.q.add(job(2)));
+				t.storage.faults.fail = () => result;
+				assert.equal(t.q.add(job(3)), false);
+				assert.deepEqual(t.events, ['dropped m-3 storage']);
+				assert.deepEqual(t.q.pending(), [job(1), job(2)]);
+				assert.ok(t.log.events().includes('map.list_unsaved'));
+				t.storage.faults.fail = undefined;
+				assert.deepEqual(setup({ connected: false, storage: t.storage }).q.pending(), [job(1), job(2)]);
+			});
+
+		it('a full list pushing out the oldest, refused: nothing is dropped but the new map', () => {
+			const t = setup({ connected: false });
+			for (const n of [1, 2, 3]) t.q.add(job(n));
+			t.storage.faults.fail = () => 'full';
+			assert.equal(t.q.add(job(4)), false);
+			assert.deepEqual(t.events, ['dropped m-4 storage']);
+			assert.deepEqual(t.q.pending().map((j) => j.missionId), ['m-1', 'm-2', 'm-3']);
+		});
+
+		it('each write refused in turn: every map accepted and not uploaded is owed after a reboot', async () => {
+			for (let n = 1; n <= 8; n++) {
+				const storage = memoryStorage({ fail: (_k, i) => (i === n ? 'full' : undefined) });
+				const t = setup({ connected: false, storage });
+				const accepted: string[] = [];
+				for (const k of [1, 2, 3]) if (t.q.add(job(k))) accepted.push('m-' + k);
+				t.link.set({ value: 'connected', sessionPresent: false, attempt: 0, flaps: 0, since: 0 });
+				t.results.push(ok({ attempts: 1, bytes: 10 }), err<UploadError>({ code: 'network', reason: 'down' }));
+				await settle();
+				const uploaded = t.events.filter((e) => e.startsWith('uploaded ')).map((e) => e.slice(9));
+				storage.faults.fail = undefined;
+				const loaded = setup({ connected: false, storage }).q.pending().map((j) => j.missionId);
+				for (const m of accepted) if (!uploaded.includes(m)) assert.ok(loaded.includes(m), 'write ' + n + ': ' + m + ' lost, loaded ' + JSON.stringify(loaded));
+				assert.ok(accepted.length >= 2, 'one refusal refuses at most one map');
+			}
+		});
 	});
 });
