@@ -48,6 +48,16 @@ export const TABLES = Object.freeze({
 		sortKey: Object.freeze({ name: 'missionId', type: 'S' }),
 		billingMode: 'PAY_PER_REQUEST',
 	}),
+	// owners: an owner's robots are one Query (partition key owner); that a robot has one owner
+	// at most is the robots table's conditional `owner` attribute, not this table's
+	owners: Object.freeze({
+		name: 'owners',
+		logicalId: 'OwnersTable',
+		env: 'OWNERS_TABLE',
+		partitionKey: Object.freeze({ name: 'owner', type: 'S' }),
+		sortKey: Object.freeze({ name: 'thing', type: 'S' }),
+		billingMode: 'PAY_PER_REQUEST',
+	}),
 } as const satisfies Record<string, TableDefinition>);
 
 export type TableName = keyof typeof TABLES;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTemplate, TEMPLATE } from './template-yaml';
 import { REPORT_RULE } from '../firmware/core/mission/report';
 import { fromEnv as mapIngestFromEnv } from './functions/map-ingest/handler';
+import { FUNCTION_ROUTES, fromEnv as ownerFromEnv } from './functions/owner-api/handler';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
 import { fromEnv as presenceFromEnv, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from './functions/presence/handler';
 import { fromEnv as validateFromEnv } from './functions/register-validate/handler';
@@ -106,7 +107,12 @@ describe('SAM template (cloud/template.yaml)', () => {
 			MapIngestFunction: mapIngestFromEnv,
 			RegisterValidateFunction: validateFromEnv,
 			RegisterWorkerFunction: workerFromEnv,
+			OwnerRobotsFunction: (env) => ownerFromEnv(env, FUNCTION_ROUTES.OwnerRobotsFunction),
+			OwnerCommandsFunction: (env) => ownerFromEnv(env, FUNCTION_ROUTES.OwnerCommandsFunction),
+			OwnerMissionsFunction: (env) => ownerFromEnv(env, FUNCTION_ROUTES.OwnerMissionsFunction),
 		};
+		// the owner API's functions share one bundle; SAM names each one's export
+		const exportOf: Record<string, string> = { OwnerRobotsFunction: 'robots', OwnerCommandsFunction: 'commands', OwnerMissionsFunction: 'missions' };
 		assert.deepEqual(functions.map(([id]) => id).sort(), Object.keys(entries).sort());
 		for (const [id, f] of functions) {
 			const vars = { ...((globals.Environment as Obj).Variables as Obj), ...(((f.Properties.Environment as Obj | undefined)?.Variables ?? {}) as Obj) };
@@ -117,7 +123,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 			// and the bundle is built from that handler
 			const build = f.Metadata!.BuildProperties as Obj;
 			assert.equal(f.Metadata!.BuildMethod, 'esbuild', id);
-			assert.equal(f.Properties.Handler, 'handler.handler', id);
+			assert.equal(f.Properties.Handler, 'handler.' + (exportOf[id] ?? 'handler'), id);
 			assert.equal(f.Properties.CodeUri, '../', id);
 			const entry = (build.EntryPoints as string[])[0]!;
 			assert.ok(existsSync(path.join(ROOT, entry)), id + ': ' + entry);
@@ -201,7 +207,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 								continue;
 							}
 							assert.ok(!/:\*$|^arn:[^:]*:[^:]*:[^:]*:[^:]*:\*/.test(arn), id + ': ' + action + ' on ' + arn);
-							if (action.startsWith('dynamodb:')) assert.match(arn, /^(RobotsTable|MissionsTable)\.Arn$/, id + ': ' + action + ' on a table of ours');
+							if (action.startsWith('dynamodb:')) assert.match(arn, /^(RobotsTable|MissionsTable|OwnersTable)\.Arn$/, id + ': ' + action + ' on a table of ours');
 							if (action.startsWith('kms:')) {
 								assert.equal(arn, 'MapKey.Arn', id);
 								assert.deepEqual(s.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': 'map' } }, id + ': ' + action + ' only for maps');

@@ -56,6 +56,8 @@ export const SAM_PATCH = {
 				DisableExecuteApiEndpoint: bool,
 				FailOnWarnings: bool,
 				Tags: prop({ Type: 'Map', PrimitiveItemType: 'String' }),
+				// JWT authorizers (2020-03): the owners' API takes Cognito ID tokens
+				Auth: type('HttpApiAuth'),
 			},
 		},
 	},
@@ -94,6 +96,12 @@ export const SAM_PATCH = {
 			Properties: { ThrottlingBurstLimit: int, ThrottlingRateLimit: prop({ PrimitiveType: 'Double' }), DetailedMetricsEnabled: bool },
 		},
 		'AWS::Serverless::HttpApi.AccessLogSettings': { Documentation: '', Properties: { DestinationArn: str, Format: str } },
+		'AWS::Serverless::HttpApi.HttpApiAuth': {
+			Documentation: '',
+			Properties: { DefaultAuthorizer: str, Authorizers: prop({ Type: 'Map', ItemType: 'HttpApiAuthorizer' }), EnableIamAuthorizer: bool },
+		},
+		'AWS::Serverless::HttpApi.HttpApiAuthorizer': { Documentation: '', Properties: { IdentitySource: str, JwtConfiguration: type('JwtConfiguration'), AuthorizationScopes: strings } },
+		'AWS::Serverless::HttpApi.JwtConfiguration': { Documentation: '', Properties: { issuer: str, audience: strings } },
 		'AWS::Serverless::Function.RouteSettings': {
 			Documentation: '',
 			Properties: { ThrottlingBurstLimit: int, ThrottlingRateLimit: prop({ PrimitiveType: 'Double' }), DetailedMetricsEnabled: bool },

@@ -16,6 +16,9 @@ import { KMS } from '@aws-crypto/client-node';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { IoTJobsDataPlaneClient } from '@aws-sdk/client-iot-jobs-data-plane';
 import { createMapIngestHandler, FUNCTION_NAME as MAP_INGEST_FUNCTION } from '../functions/map-ingest/handler';
 import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
 import { createPresenceHandler, FUNCTION_NAME as PRESENCE_FUNCTION, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from '../functions/presence/handler';
@@ -30,11 +33,13 @@ import { createBus, type Bus } from './bus';
 import { createLocalCertificates } from './certificates';
 import { registryRoutes } from './registry-http';
 import { createLocalIotRegistry } from './iot-registry';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
 import { ensureTables } from './dynamodb/tables';
 import { startCommandsService } from './commands/index';
 import { startJobsService } from './jobs/index';
+import { startOwnerApi } from './owner-api';
+import { startOwnerAuth, type OwnerAuth } from './owner-auth';
 import { startKms } from './kms/server';
 import { silentLog, type LogFn } from './log';
 import { startQueue } from './queue/server';
@@ -91,6 +96,10 @@ export interface Endpoints {
 	readonly sqs: string;
 	/** The registration API (API Gateway's stand-in, HTTPS with the dev CA): `https://host:port/register`. */
 	readonly registration: string;
+	/** The owners' HTTP API (JWT authorizer): the app's backend. */
+	readonly ownerApi: string;
+	/** The owners' user pool (Cognito's stand-in: InitiateAuth, JWKS). */
+	readonly ownerAuth: string;
 }
 
 export interface LocalCloud {
@@ -112,6 +121,8 @@ export interface LocalCloud {
 	readonly registration: LocalRegistration;
 	/** The product's DynamoDB tables (cloud/tables.ts), made at startup: physical names. */
 	readonly tables: TableNames;
+	/** Owners: the user pool, and the origins (an app's page) its API and sign-in answer with CORS. */
+	readonly owners: { readonly auth: OwnerAuth; allowOrigin(origin: string): void };
 	readonly endpoints: Endpoints;
 	/** Stops the broker alone, as an outage would; clients see their connections drop. */
 	stopBroker(): Promise<void>;
@@ -266,6 +277,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		...(options.registrationVisibilityS !== undefined ? { visibilityTimeoutS: options.registrationVisibilityS } : {}),
 	});
 
+	// owners: the user pool and the HTTP API, the owner-api Lambdas' code behind it
+	const ownerOrigins: string[] = [];
+	const ownerAuth = await startOwnerAuth({ log, host, corsOrigins: () => ownerOrigins });
+	const ownerClients = {
+		iotData: new IoTDataPlaneClient(awsConfig(shadow.endpoint)),
+		iot: new IoTClient(awsConfig(jobs.endpoint)),
+		jobsData: new IoTJobsDataPlaneClient(awsConfig(commands.dataEndpoint)),
+		s3: new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true }),
+	};
+	const ownerApi = await startOwnerApi({
+		auth: ownerAuth,
+		log,
+		host,
+		corsOrigins: () => ownerOrigins,
+		deps: { ...ownerClients, ddb, tables, mapsBucket: 'maps', region: LOCAL_REGION, account: LOCAL_ACCOUNT, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'owner-api' } }) },
+	});
+
 	const endpoints: Endpoints = {
 		mqtt: 'mqtts://' + host + ':' + port,
 		caPath: pki.paths.caPem,
@@ -277,6 +305,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		dynamodb: dynamodb.endpoint,
 		sqs: queue.endpoint,
 		registration: registration.url,
+		ownerApi: ownerApi.url,
+		ownerAuth: ownerAuth.endpoint,
 	};
 	log({ level: 'info', event: 'cloud.started', ...endpoints });
 	const stopBroker = async () => {
@@ -302,6 +332,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		queue,
 		registration,
 		tables,
+		owners: { auth: ownerAuth, allowOrigin: (origin) => void ownerOrigins.push(origin) },
 		endpoints,
 		stopBroker,
 		async startBroker() {
@@ -313,6 +344,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			offCertificates();
 			offRevocation();
 			offIngest();
+			await ownerApi.close();
+			await ownerAuth.close();
+			for (const c of Object.values(ownerClients)) c.destroy();
 			await registration.close();
 			await rules.close();
 			await Promise.all([...ingesting]);
