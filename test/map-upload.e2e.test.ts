@@ -17,7 +17,7 @@ import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Link } from '../firmware/core/link/link';
-import { createRobot, type Robot } from '../firmware/core/robot/robot';
+import { createRobot, type Robot, type RobotUpload } from '../firmware/core/robot/robot';
 import { MapUploader, type MapSource } from '../firmware/core/upload/uploader';
 import { createPortableCrypto } from '../firmware/core/crypto/portable';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
@@ -190,10 +190,10 @@ describe('map upload end to end: a robot uploads its map after the report', func
 	const fastTimers: TimerPort = { set: (cb, ms) => hostTimers.set(cb, ms / scale), clear: (h: TimerHandle) => hostTimers.clear(h) };
 	const mapOf = (areaM2: number) => simulatedMap({ seed: 7, areaM2, width: 600, height: 500 });
 
-	function robot(storage: StoragePort, log = memoryLog()): { robot: Robot; sim: CleaningSimulator; log: ReturnType<typeof memoryLog> } {
+	function robot(storage: StoragePort, log = memoryLog(), retry?: Pick<RobotUpload, 'uploader' | 'queue'>): { robot: Robot; sim: CleaningSimulator; log: ReturnType<typeof memoryLog> } {
 		const r = createRobot(
 			hostPorts(storage, log),
-			{ thing: THING, endpoint: endpoint(c.cloud), link: { backoff: { baseMs: 100, capMs: 500 } }, upload: { crypto: hostCrypto, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), map: (job) => mapOf(job.areaM2) } },
+			{ thing: THING, endpoint: endpoint(c.cloud), link: { backoff: { baseMs: 100, capMs: 500 } }, upload: { crypto: hostCrypto, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), map: (job) => mapOf(job.areaM2), ...retry } },
 			{ clock: fastClock, timers: fastTimers, storage, log, random: hostRandom },
 		);
 		const sim = new CleaningSimulator(r.missions, { timers: fastTimers, random: hostRandom, log }, TYPICAL_HOME);
@@ -229,6 +229,35 @@ describe('map upload end to end: a robot uploads its map after the report', func
 		assert.equal(header.areaM2, area);
 		assert.equal(createHash('sha256').update(decoded).digest('hex'), sha256Of(expected), 'the decoded map is the one the simulator makes for that area');
 		assert.ok(decoded.subarray(MAP_HEADER_BYTES).includes(0) && decoded.subarray(MAP_HEADER_BYTES).includes(100), 'free and occupied cells');
+	});
+
+	// the review: the cloud's "unavailable" (KMS briefly failing) was taken as a final refusal and the map deleted
+	it('keeps the map through a KMS outage: the slot requests answered unavailable are retried, the map arrives once KMS is back', async () => {
+		const storage = createMemoryStorage();
+		// short delays on the real clock: the uploader's backoff and the queue's retry (1 min to 1 h in production)
+		const { robot: r, sim, log } = robot(storage, memoryLog(), { uploader: { backoff: { baseMs: 100, capMs: 300 }, maxAttempts: 2 }, queue: { retry: { baseMs: 200, capMs: 500 } } });
+		const failures: string[] = [];
+		r.maps!.listen({ failed: (_m, e, again) => failures.push(e.code + (e.code === 'slot-refused' ? ' ' + e.reason.split(':')[0] : '') + (again ? ' retry' : ' final')) });
+		c.cloud.kms.outage(true);
+		try {
+			r.start();
+			await until('connected', () => r.link.state.value === 'connected');
+			const id = sim.run('app')!;
+			await until('two tries refused unavailable', () => failures.length >= 2);
+			assert.deepEqual(r.maps!.pending().map((j) => j.missionId), [id], 'still owed');
+			c.cloud.kms.outage(false);
+			const item = await until('map in the table', async () => {
+				const i = await c.mission(id);
+				return i?.mapReady === true && i;
+			});
+			assert.equal(item.mapBytes, mapOf(item.areaM2 as number).length);
+			assert.ok(failures.every((f) => f === 'slot-refused unavailable retry'), JSON.stringify(failures));
+			assert.ok(!log.lines.some((l) => l.event === 'map.dropped'));
+			assert.equal(item.mapRefused, undefined, 'unavailable is not a refusal of the mission');
+			assert.ok(c.logs.some((e) => e.event === 'upload_slot.refused' && e.code === 'unavailable'));
+		} finally {
+			c.cloud.kms.outage(false);
+		}
 	});
 
 	it('owes the map of a mission cleaned offline across a reboot, and sends it once connected', async () => {

@@ -254,6 +254,25 @@ describe('map upload through the local cloud', function () {
 		assert.equal(reply.url, undefined);
 	});
 
+	it('answers a request that is not JSON with an error on its clientToken, instead of leaving the robot to time out', async () => {
+		const device = h.devices.get('robot-1')!;
+		const reply = nextMessage(device, slotTopic('robot-1'), 10_000);
+		await device.publishAsync(requestTopic('robot-1'), '{"clientToken":"tok-raw","missionId":"m-1",', { qos: 1 });
+		const r = JSON.parse((await reply).payload.toString()) as SlotError;
+		assert.equal(r.clientToken, 'tok-raw');
+		assert.equal(r.error.code, 'invalid_request');
+		assert.match(r.error.message, /request: not JSON/);
+	});
+
+	it('records a final refusal on the mission: the record says why its map will not come', async () => {
+		await publishReport(h, 'm-20');
+		const reply = await requestSlot(h, 'robot-1', { missionId: 'm-20', bytes: 64 * 1024 * 1024 });
+		assert.equal(reply.error?.code, 'too_large');
+		const item = await mission(h, 'm-20');
+		assert.deepEqual({ ...(item?.mapRefused as Record<string, unknown>), at: 0 }, { code: 'too_large', message: reply.error!.message, at: 0 });
+		assert.equal(item?.mapReady, false);
+	});
+
 	/** Publishes the report of `missionId`, runs `attack` (which uploads and returns the upload key), and checks nothing moved. */
 	async function unchanged(missionId: string, attack: () => Promise<string>, reason: string): Promise<void> {
 		await publishReport(h, missionId);

@@ -234,6 +234,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			certificates,
 			publisher: { publish: (topic, payload, qos) => bus.publish(topic, payload, qos) },
 			keyId: mapKey.arn,
+			missions: { ddb, table: tables.missions },
 			logger: createLogger({ sink: log, level: 'debug', keys: { service: 'upload-slot' } }),
 			...(options.mapSlotExpiresS !== undefined ? { expiresInS: options.mapSlotExpiresS } : {}),
 		}),

@@ -105,6 +105,36 @@ export function validateUploadRequest(x: Record<string, unknown>): { ok: true; v
 	return e.length ? { ok: false, errors: e, tooLarge } : { ok: true, value: x as unknown as UploadRequest };
 }
 
+/** A request's payload is a small JSON object; anything longer is refused unread. */
+export const MAX_REQUEST_BYTES = 1024;
+
+/**
+ * The request as the robot published it (the rule hands the bytes over base64, so a payload
+ * that is not JSON reaches the handler and is answered instead of being lost in the rule's
+ * error action while the robot waits out its timeout). On failure, the clientToken is taken
+ * from the text if one is recognisable there, so the refusal still reaches the waiting request.
+ */
+export function parseRequestPayload(base64: string): { ok: true; value: Record<string, unknown> } | { ok: false; error: string; clientToken?: string } {
+	const bytes = Buffer.from(base64, 'base64');
+	if (bytes.length > MAX_REQUEST_BYTES) return { ok: false, error: 'request: ' + bytes.length + ' bytes, limit ' + MAX_REQUEST_BYTES };
+	let text: string;
+	try {
+		text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+	} catch {
+		return { ok: false, error: 'request: not UTF-8' };
+	}
+	const token = /"clientToken"\s*:\s*"([\x21-\x7e]{1,64}?)"/.exec(text)?.[1];
+	const withToken = token !== undefined && CLIENT_TOKEN.test(token) && !token.includes('"') ? { clientToken: token } : {};
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch (e) {
+		return { ok: false, error: 'request: not JSON (' + (e as Error).message + ')', ...withToken };
+	}
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'request: expected a JSON object', ...withToken };
+	return { ok: true, value: value as Record<string, unknown> };
+}
+
 /** The clientToken to answer with, if the request has a usable one. */
 export function replyToken(x: Record<string, unknown>): string | undefined {
 	return typeof x.clientToken === 'string' && CLIENT_TOKEN.test(x.clientToken) ? x.clientToken : undefined;

@@ -82,7 +82,9 @@ describe('upload-slot handler', function () {
 		mocks.iot.restore();
 	});
 
-	const event = (request: Record<string, unknown>, over: Record<string, unknown> = {}) => ({ ...request, thing: 'robot-1', clientId: 'robot-1', principal: idOf(robot1), ...over });
+	/** What UPLOAD_SLOT_SQL hands the function: the request's bytes in base64 and the connection's fields. */
+	const raw = (payload: string, over: Record<string, unknown> = {}) => ({ request: Buffer.from(payload).toString('base64'), thing: 'robot-1', clientId: 'robot-1', principal: idOf(robot1), ...over });
+	const event = (request: Record<string, unknown>, over: Record<string, unknown> = {}) => raw(JSON.stringify(request), over);
 	const request = { clientToken: 'tok-1', missionId: 'm-1a', bytes: 2_000_000 };
 	const reply = () => {
 		assert.equal(published.length, 1);
@@ -164,6 +166,12 @@ describe('upload-slot handler', function () {
 		['an unknown certificate', () => event(request, { principal: 'ab'.repeat(32) }), 'unknown_certificate', /no active certificate/, true],
 		['a principal that is no certificate id', () => event(request, { principal: 'AIDAEXAMPLE' }), 'unknown_certificate', /no active certificate/, true],
 		['a non-RSA certificate', () => event(request, { principal: idOf(ecCert) }), 'unsupported_key', /key is ec/, true],
+		// the review: a request that is not JSON was left to the rule's error action; the robot waited out its timeout
+		['a request that is not JSON', () => raw('{"clientToken":"tok-1","missionId":"m-1a",'), 'invalid_request', /request: not JSON/, true],
+		['a request that is not JSON, without a token to answer', () => raw('not json at all'), 'invalid_request', /request: not JSON/, false],
+		['a JSON array', () => raw('["tok-1"]'), 'invalid_request', /expected a JSON object/, false],
+		['a request that is not UTF-8', () => ({ ...raw(''), request: Buffer.from([0x7b, 0xff, 0x7d]).toString('base64') }), 'invalid_request', /not UTF-8/, false],
+		['a request over 1 KB', () => raw(JSON.stringify({ ...request, pad: 'x'.repeat(1100) })), 'invalid_request', /limit 1024/, false],
 	];
 	for (const [name, ev, code, message, hasToken] of refusals)
 		it('refuses ' + name + ' with an error reply and no data key', async () => {
@@ -212,13 +220,13 @@ describe('upload-slot handler', function () {
 		await assert.rejects(failing(event(request), context()), /data plane down/);
 		await assert.rejects(failing(event({ ...request, missionId: 'bad' }), context()), /data plane down/);
 		assert.ok(dataKey.every((b) => b === 0), 'wiped even when the reply fails');
-		await assert.rejects(handle({ ...request }, context()), /thing, clientId, principal missing/);
+		await assert.rejects(handle({ ...request }, context()), /request, thing, clientId, principal missing/);
 		await assert.rejects(handle([], context()), /expected the object the rule selected/);
 		assert.equal(published.length, 0);
 	});
 
 	it('checks its arguments and its environment; the SQL selects what the handler reads', () => {
-		assert.match(UPLOAD_SLOT_SQL, /topic\(2\) AS thing, clientid\(\) AS clientId, principal\(\) AS principal FROM 'robots\/\+\/maps\/upload-request'/);
+		assert.match(UPLOAD_SLOT_SQL, /^SELECT encode\(\*, 'base64'\) AS request, topic\(2\) AS thing, clientid\(\) AS clientId, principal\(\) AS principal FROM 'robots\/\+\/maps\/upload-request'/);
 		const base = { kms: new KMSClient({}), s3, certificates: { get: async () => undefined }, publisher: { publish: async () => {} }, keyId: KEY_ARN, logger: createLogger({ sink: () => {} }) };
 		assert.throws(() => createUploadSlotHandler({ ...base, keyId: '' }), /"keyId" expected/);
 		assert.throws(() => createUploadSlotHandler({ ...base, expiresInS: 0 }), /"expiresInS" expected/);

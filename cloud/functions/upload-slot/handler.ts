@@ -5,7 +5,8 @@
  * to the public key of the certificate the robot connected with, plus the KMS ciphertext
  * blob of the same key for the Encryption SDK message header (design.md, "Key choices").
  *
- * The rule (UPLOAD_SLOT_SQL) adds the topic's thing, the client id and principal(), the
+ * The rule (UPLOAD_SLOT_SQL) hands over the request's bytes (base64: a request that is not
+ * JSON is answered too) and adds the topic's thing, the client id and principal(), the
  * certificate id; the certificate's PEM comes from a CertificateDirectory (IoT
  * DescribeCertificate on AWS). The thing of the topic, the client id and the certificate
  * CN must agree. The plaintext data key lives only in this invocation: it is wrapped, then
@@ -17,7 +18,10 @@
  * both (cloud/functions/map-ingest).
  *
  * Every refusal is answered (`{ clientToken, error: { code, message } }`) so the robot does
- * not wait for a timeout; a cloud fault (KMS or IoT unavailable) is answered `unavailable`.
+ * not wait for a timeout; a cloud fault (KMS or IoT unavailable) is answered `unavailable`,
+ * which the robot retries. Any other refusal is final (the robot drops the map): with the
+ * missions table given, it is also written on the mission's record (`mapRefused`: code,
+ * message, time), so the record says why its map will not come.
  * Only a failed reply throws: Lambda retries it and then the rule's error action keeps it.
  */
 import { X509Certificate, constants, publicEncrypt } from 'node:crypto';
@@ -25,14 +29,18 @@ import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MISSION_ID } from '../../../firmware/core/mission/report';
+import { TABLES } from '../../tables';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { clientConfig } from '../../lib/aws';
+import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
 import {
 	FRAME_LENGTH,
 	MAPS_BUCKET,
 	REQUEST_TOPIC_FILTER,
 	mapEncryptionContext,
+	parseRequestPayload,
 	replyToken,
 	slotTopic,
 	uploadKey,
@@ -46,7 +54,7 @@ import { iotCertificateDirectory, iotDataPublisher, type CertificateDirectory, t
 export const FUNCTION_NAME = 'UploadSlotFunction';
 export const RULE_NAME = 'map_upload_request';
 /** The request's fields, then what the rule knows; the rule's names override the request's. */
-export const UPLOAD_SLOT_SQL = `SELECT *, topic(2) AS thing, clientid() AS clientId, principal() AS principal FROM '${REQUEST_TOPIC_FILTER}'`;
+export const UPLOAD_SLOT_SQL = `SELECT encode(*, 'base64') AS request, topic(2) AS thing, clientid() AS clientId, principal() AS principal FROM '${REQUEST_TOPIC_FILTER}'`;
 export const DEFAULT_EXPIRES_S = 300;
 /** Smallest RSA modulus whose key a data key is wrapped to. */
 export const MIN_RSA_BITS = 2048;
@@ -71,6 +79,8 @@ export interface UploadSlotDeps {
 	readonly expiresInS?: number;
 	/** Epoch ms; the URL's signing time. */
 	readonly now?: () => number;
+	/** The missions table, where a final refusal is recorded on the mission (MISSIONS_TABLE). */
+	readonly missions?: { readonly ddb: DynamoDBDocumentClient; readonly table: string };
 }
 
 interface RuleFields {
@@ -102,8 +112,10 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 	if (!Number.isInteger(expiresInS) || expiresInS < 1 || expiresInS > 604_800) throw new RangeError('"expiresInS" expected an integer 1..604800, got ' + expiresInS);
 
 	return async (event, context) => {
-		const { rule, request } = splitEvent(event);
-		const token = replyToken(request);
+		const { rule, raw } = splitEvent(event);
+		const parsed = parseRequestPayload(raw);
+		const request = parsed.ok ? parsed.value : {};
+		const token = parsed.ok ? replyToken(request) : parsed.clientToken;
 		let log = invocationLogger(logger, context).child({ thing: rule.thing, clientId: rule.clientId, clientToken: token });
 		const topic = slotTopic(rule.thing);
 
@@ -117,6 +129,7 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 		};
 		const refuse = async (r: Refusal): Promise<UploadSlotOutcome> => {
 			(r.code === 'unavailable' ? log.error : log.warn)('upload_slot.refused', { code: r.code, reason: r.message });
+			await recordRefusal(r);
 			try {
 				await send({ ...(token !== undefined ? { clientToken: token } : {}), error: { code: r.code, message: r.message } });
 			} catch (e) {
@@ -125,8 +138,29 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 			return { status: 'refused', code: r.code, message: r.message };
 		};
 
+		/** A final refusal on the mission's record; only for the robot's own mission (thing = client), never `unavailable`. */
+		const recordRefusal = async (r: Refusal): Promise<void> => {
+			const missionId = request.missionId;
+			if (!deps.missions || r.code === 'unavailable' || typeof missionId !== 'string' || !MISSION_ID.test(missionId) || rule.thing !== rule.clientId) return;
+			try {
+				await deps.missions.ddb.send(
+					new UpdateCommand({
+						TableName: deps.missions.table,
+						Key: { [TABLES.missions.partitionKey.name]: rule.thing, [TABLES.missions.sortKey.name]: missionId },
+						UpdateExpression: 'SET mapRefused = :r',
+						ExpressionAttributeValues: { ':r': { code: r.code, message: r.message, at: now() } },
+					}),
+				);
+				log.info('upload_slot.refusal_recorded', { missionId, code: r.code });
+			} catch (e) {
+				// the reply still goes: the robot must stop waiting whatever the table says
+				log.error('upload_slot.refusal_not_recorded', { missionId, code: r.code, ...errorFields(e) });
+			}
+		};
+
 		let plaintext: Uint8Array | undefined;
 		try {
+			if (!parsed.ok) throw new Refusal('invalid_request', parsed.error);
 			const checked = validateUploadRequest(request);
 			if (!checked.ok) throw new Refusal(checked.tooLarge ? 'too_large' : 'invalid_request', checked.errors.join('; '));
 			const { missionId, clientToken } = checked.value;
@@ -217,15 +251,16 @@ function subjectCn(subject: string): string | undefined {
 }
 
 /** A missing rule field is a deployment fault (the SQL changed): thrown, so the error action keeps it. */
-function splitEvent(event: unknown): { rule: RuleFields; request: Record<string, unknown> } {
+function splitEvent(event: unknown): { rule: RuleFields; raw: string } {
 	if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new TypeError('event: expected the object the rule selected, got ' + (Array.isArray(event) ? 'an array' : typeof event));
-	const { thing, clientId, principal, ...request } = event as Record<string, unknown>;
+	const { thing, clientId, principal, request } = event as Record<string, unknown>;
 	const wrong: string[] = [];
+	if (typeof request !== 'string') wrong.push('request');
 	if (typeof thing !== 'string' || thing === '') wrong.push('thing');
 	if (typeof clientId !== 'string') wrong.push('clientId');
 	if (typeof principal !== 'string') wrong.push('principal');
 	if (wrong.length > 0) throw new TypeError('event: ' + wrong.join(', ') + ' missing or mistyped; expected the output of UPLOAD_SLOT_SQL');
-	return { rule: { thing, clientId, principal } as RuleFields, request };
+	return { rule: { thing, clientId, principal } as RuleFields, raw: request as string };
 }
 
 /**
@@ -245,6 +280,7 @@ export function fromEnv(env: Readonly<Record<string, string | undefined>>): Uplo
 		s3: new S3Client({ ...clientConfig({}), requestChecksumCalculation: 'WHEN_REQUIRED' }),
 		certificates: iotCertificateDirectory(new IoTClient(clientConfig({}))),
 		publisher: iotDataPublisher(new IoTDataPlaneClient(clientConfig({ endpoint: dataEndpoint }))),
+		...(env[TABLES.missions.env] ? { missions: { ddb: createDocumentClient({}), table: env[TABLES.missions.env]! } } : {}),
 		keyId,
 		logger,
 		...(env.MAPS_BUCKET ? { bucket: env.MAPS_BUCKET } : {}),

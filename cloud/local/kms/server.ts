@@ -45,6 +45,11 @@ export interface KmsService {
 	 * With an alias that exists already, returns that alias's key instead (idempotent across restarts).
 	 */
 	createKey(options?: { description?: string; alias?: string }): Promise<KmsKeyInfo>;
+	/**
+	 * A service outage, for fault tests: while on, every request is answered 500
+	 * KMSInternalException (as KMS answers a fault of its own), after the signature check.
+	 */
+	outage(on: boolean): void;
 	close(): Promise<void>;
 }
 
@@ -203,6 +208,7 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 	const now = options.now ?? Date.now;
 	const keys = await openKeyStore(options.dataDir);
 	const ops = operations(keys, log);
+	let down = false;
 
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		if (req.method !== 'POST') throw kmsError('UnknownOperationException', 'KMS takes POST requests');
@@ -216,6 +222,7 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 			log({ level: 'warn', event: 'kms.auth.refused', code: auth.error.code, reason: auth.error.message });
 			throw new HttpError(e.status, e.type, e.message);
 		}
+		if (down) throw new HttpError(500, 'KMSInternalException', 'the service is unavailable (local outage)');
 		const target = String(req.headers['x-amz-target'] ?? '');
 		const op = target.startsWith(TARGET_PREFIX) ? ops[target.slice(TARGET_PREFIX.length)] : undefined;
 		if (!op) throw kmsError('UnknownOperationException', 'unknown operation ' + target);
@@ -251,6 +258,10 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 			const k = await keys.create(o.description ?? '');
 			if (o.alias !== undefined) await keys.addAlias(o.alias, k.id);
 			return { keyId: k.id, arn: k.arn };
+		},
+		outage(on) {
+			down = on;
+			log({ level: 'warn', event: on ? 'kms.outage.start' : 'kms.outage.end' });
 		},
 		close: () => listening.close(),
 	};

@@ -19,7 +19,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Bus, DevicePublish } from '../bus';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
 import type { LogFn } from '../log';
-import { evaluate, parseSql, type Query } from './sql';
+import { evaluate, parseSql, readsJson, type Query } from './sql';
 
 export { SqlError, parseSql, evaluate } from './sql';
 export type { Query, SelectItem, MessageContext } from './sql';
@@ -138,8 +138,8 @@ export function createRules(o: RulesOptions): Rules {
 		const { rule } = entry;
 		let event: Record<string, unknown>;
 		try {
-			const payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.payload)) as unknown;
-			event = evaluate(entry.query, payload, { topic, clientId: m.clientId, principal: m.certificate.length > 0 ? certificateId(m.certificate) : '', timestamp: at });
+			const payload = readsJson(entry.query) ? (JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.payload)) as unknown) : undefined;
+			event = evaluate(entry.query, payload, { topic, clientId: m.clientId, principal: m.certificate.length > 0 ? certificateId(m.certificate) : '', timestamp: at, raw: m.payload });
 		} catch (e) {
 			// AWS gives a rule over a non-JSON payload nothing to select from (binary needs other SQL)
 			return fail(entry, m, topic, 'the payload is not a JSON object: ' + (e as Error).message, 0);

@@ -3,7 +3,7 @@ import { matches } from './index';
 import { evaluate, parseSql, SqlError } from './sql';
 
 describe('rules: SQL subset and topic filters', () => {
-	const m = { topic: 'robots/robot-1/maps/upload-request', clientId: 'robot-1', principal: 'ab12', timestamp: 1700000000123 };
+	const m = { topic: 'robots/robot-1/maps/upload-request', clientId: 'robot-1', principal: 'ab12', timestamp: 1700000000123, raw: new TextEncoder().encode('{not json') };
 
 	it('parses and evaluates the map upload rule', () => {
 		const q = parseSql("SELECT *, topic() AS topic, topic(2) AS thing, clientid() AS clientId, principal() AS principal, timestamp() AS receivedAt FROM 'robots/+/maps/upload-request'");
@@ -25,6 +25,8 @@ describe('rules: SQL subset and topic filters', () => {
 		["SELECT missing, topic(9) AS nine FROM 'a'", { x: 1 }, {}],
 		["SELECT *, clientid() AS x FROM 'a'", { x: 'payload' }, { x: 'robot-1' }],
 		["SELECT * FROM 'it''s'", {}, {}],
+		// the raw bytes whatever they are (binary, or JSON that does not parse)
+		["SELECT encode(*, 'base64') AS request, topic(2) AS thing FROM 'robots/+/x'", undefined, { request: 'e25vdCBqc29u', thing: 'robot-1' }],
 	];
 	for (const [sql, payload, want] of good) it(`evaluates ${sql}`, () => assert.deepEqual(evaluate(parseSql(sql), payload, m), want));
 
@@ -41,6 +43,9 @@ describe('rules: SQL subset and topic filters', () => {
 		["SELECT FROM 'a'", /expected \*, a field or a function, got FROM/],
 		["SELECT * FROM 'a' extra", /unexpected extra after the FROM clause/],
 		["INSERT INTO 'a'", /expected SELECT, got INSERT/],
+		["SELECT encode(x, 'base64') AS y FROM 'a'", /only encode\(\*, 'base64'\)/],
+		["SELECT encode(*, 'hex') AS y FROM 'a'", /only encode\(\*, 'base64'\)/],
+		["SELECT encode(*, 'base64') FROM 'a'", /encode\(\) needs a key/],
 	];
 	for (const [sql, want] of bad) it(`refuses ${sql}`, () => assert.throws(() => parseSql(sql), (e: unknown) => e instanceof SqlError && want.test(e.message)));
 

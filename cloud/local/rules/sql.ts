@@ -3,7 +3,9 @@
  * query and evaluated over a JSON payload:
  *   SELECT <item>, ... FROM '<topic filter>'
  *   item := *  |  <field>[.<field>...] [AS <name>]  |  <function>(<args>) AS <name>
- *   functions: topic(), topic(n), clientid(), principal(), timestamp()
+ *   functions: topic(), topic(n), clientid(), principal(), timestamp(), encode(*, 'base64')
+ * `encode(*, 'base64')` is the raw payload in base64, whatever it holds: a rule made only of
+ * it and functions runs over a payload that is not JSON too (AWS's way to take binary).
  * Anything else (WHERE, operators, other functions, nested queries) is refused with an error
  * naming what was found and where, so a rule never silently means something else locally.
  */
@@ -13,7 +15,8 @@ export type SqlFunction = 'topic' | 'clientid' | 'principal' | 'timestamp';
 export type SelectItem =
 	| { readonly kind: 'all' }
 	| { readonly kind: 'field'; readonly path: readonly string[]; readonly name: string }
-	| { readonly kind: 'call'; readonly fn: SqlFunction; readonly arg?: number; readonly name: string };
+	| { readonly kind: 'call'; readonly fn: SqlFunction; readonly arg?: number; readonly name: string }
+	| { readonly kind: 'encoded'; readonly name: string };
 
 export interface Query {
 	readonly select: readonly SelectItem[];
@@ -28,6 +31,13 @@ export interface MessageContext {
 	readonly principal: string;
 	/** Milliseconds since the epoch when the rules engine received the message. */
 	readonly timestamp: number;
+	/** The payload's bytes, for encode(*, 'base64'). */
+	readonly raw: Uint8Array;
+}
+
+/** Whether the query reads the payload as JSON (`*` or a field); encode(*) and functions do not. */
+export function readsJson(q: Query): boolean {
+	return q.select.some((x) => x.kind === 'all' || x.kind === 'field');
 }
 
 export class SqlError extends Error {
@@ -86,6 +96,16 @@ export function parseSql(sql: string): Query {
 		if (first.t !== 'word' || isReserved(first.v)) throw new SqlError(`expected *, a field or a function, got ${describe(first)}`, first.at);
 		if (punct('(')) {
 			const fn = first.v.toLowerCase();
+			if (fn === 'encode') {
+				const star = take();
+				const comma = take();
+				const enc = take();
+				if (star.t !== 'punct' || star.v !== '*' || comma.t !== 'punct' || comma.v !== ',' || enc.t !== 'string' || enc.v !== 'base64' || !punct(')'))
+					throw new SqlError("only encode(*, 'base64') is supported by the local rules engine", first.at);
+				const name = alias();
+				if (name === undefined) throw new SqlError("encode() needs a key: write encode(*, 'base64') AS <name>", first.at);
+				return { kind: 'encoded', name };
+			}
 			if (!FUNCTIONS.has(fn)) throw new SqlError(`function ${first.v}() is not supported by the local rules engine (supported: topic, clientid, principal, timestamp)`, first.at);
 			let arg: number | undefined;
 			const a = peek();
@@ -141,6 +161,9 @@ export function evaluate(q: Query, payload: unknown, m: MessageContext): Record<
 				if (v !== undefined) out[item.name] = v;
 				break;
 			}
+			case 'encoded':
+				out[item.name] = Buffer.from(m.raw).toString('base64');
+				break;
 			default:
 				assertNever(item);
 		}

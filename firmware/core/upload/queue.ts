@@ -15,14 +15,17 @@
  * - One upload at a time (one frame of memory), oldest first, only while the link is
  *   connected. It starts when a map is added, when the link connects, and after a retry
  *   delay.
- * - Offline is not a failure: the map waits for the next connection. Any other failure
- *   that may pass (slot timeout, network, HTTP status, a bad slot or a key that did not
- *   unwrap) counts; the upload is tried again after a backoff delay (`retry`, default
- *   1 min doubling to 1 h, jittered) or at the next connection, whichever comes first,
- *   and after `maxFailures` (default 5) counted failures the map is dropped. A refusal by
- *   the cloud (`slot-refused`) or a map that cannot be read (`source`, or `map()`
- *   answering undefined: the file is gone) drops it at once. Each counted failure is
- *   itself up to `maxAttempts` slot requests and PUTs inside the uploader.
+ * - Offline is not a failure: the map waits for the next connection. A failure that says
+ *   "later" (a slot request that timed out, the cloud's `unavailable`, the network, an
+ *   HTTP status of the PUT) is tried again after a backoff delay (`retry`, default 1 min
+ *   doubling to 1 h, jittered) or at the next connection, whichever comes first, for as
+ *   long as it takes: losing a map to a passing outage is worse than keeping 8 owed. A
+ *   failure that may be the robot's own (a slot it cannot parse, a key that did not
+ *   unwrap) counts, and after `maxFailures` (default 5) the map is dropped. A final
+ *   refusal by the cloud (`slot-refused`, not retryable: the cloud records it on the
+ *   mission too) or a map that cannot be read (`source`, or `map()` answering undefined:
+ *   the file is gone) drops it at once. Each try is itself up to `maxAttempts` slot
+ *   requests and PUTs inside the uploader. Every drop is logged with its reason.
  */
 import type { ClockPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import { backoffDelay, type BackoffPolicy } from '../link/backoff';
@@ -230,13 +233,15 @@ export class MapQueue {
 			for (const l of this.#listeners) l.failed?.(id, error, true);
 			return; // the next connection kicks
 		}
-		const permanent = error.code === 'slot-refused' || error.code === 'source';
+		const permanent = (error.code === 'slot-refused' && !error.retryable) || error.code === 'source';
+		// the cloud or the network saying "later" never uses up the map's chances
+		const later = error.code === 'slot-timeout' || error.code === 'network' || error.code === 'http' || error.code === 'slot-refused';
 		still.failures++;
-		const willRetry = !permanent && still.failures < this.#opts.maxFailures;
+		const willRetry = !permanent && (later || still.failures < this.#opts.maxFailures);
 		for (const l of this.#listeners) l.failed?.(id, error, willRetry);
 		if (!willRetry) {
 			this.#remove(id);
-			this.#drop(id, permanent ? (error.code === 'source' ? 'unreadable' : 'refused') : 'failures');
+			this.#drop(id, permanent ? (error.code === 'source' ? 'unreadable' : 'refused') : 'failures', error.code === 'slot-refused' || error.code === 'source' ? error.reason : error.code);
 			return this.#next();
 		}
 		this.#save();
@@ -258,8 +263,8 @@ export class MapQueue {
 		this.#save();
 	}
 
-	#drop(id: string, reason: DropReason): void {
-		this.#ports.log.log(reason === 'full' ? 'warn' : 'error', 'map.dropped', { mission: id, reason });
+	#drop(id: string, reason: DropReason, detail?: string): void {
+		this.#ports.log.log(reason === 'full' ? 'warn' : 'error', 'map.dropped', { mission: id, reason, ...(detail !== undefined ? { detail } : {}) });
 		for (const l of this.#listeners) l.dropped?.(id, reason);
 	}
 

@@ -88,10 +88,25 @@ describe('map uploader', () => {
 	});
 
 	it('a refused slot ends the upload with the cloud\'s reason; a malformed one too', async () => {
-		const refused = await setup([], (token) => ({ clientToken: token, error: { code: 'UnknownMission', message: 'no such mission' } })).up.upload('m-9', map(1));
-		assert.deepEqual(refused, { ok: false, error: { code: 'slot-refused', reason: 'UnknownMission: no such mission' } });
+		const refused = await setup([], (token) => ({ clientToken: token, error: { code: 'too_large', message: 'bytes: 20000000, limit 16777216' } })).up.upload('m-9', map(1));
+		assert.deepEqual(refused, { ok: false, error: { code: 'slot-refused', reason: 'too_large: bytes: 20000000, limit 16777216', retryable: false } });
 		const bad = await setup([], (token) => ({ ...slot(token), frameLength: 1 << 30 })).up.upload('m-1', map(1));
 		assert.deepEqual(bad, { ok: false, error: { code: 'bad-slot', reason: 'frameLength' } });
+	});
+
+	// the review: the cloud's own "try again later" was taken for a final refusal
+	it('the cloud\'s unavailable is tried again after a backoff, and the slot that follows is used', async () => {
+		let asked = 0;
+		const t = setup([], (token) => (++asked === 1 ? { clientToken: token, error: { code: 'unavailable', message: 'no data key: KMS failed, try again later' } } : slot(token)));
+		const p = t.up.upload('m-1', map(1));
+		for (let i = 0; i < 10; i++) {
+			for (let k = 0; k < 20; k++) await Promise.resolve();
+			t.time.advance(1000);
+		}
+		const r = await p;
+		assert.ok(r.ok, JSON.stringify(r));
+		assert.equal(r.value.attempts, 2);
+		assert.equal(t.requests.length, 2);
 	});
 
 	it('a wrapped key that does not open is refused and nothing is sent', async () => {

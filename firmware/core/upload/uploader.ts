@@ -4,8 +4,11 @@
  * the map as an AWS Encryption SDK message frame by frame straight into an HTTP PUT
  * to the presigned S3 URL, and wipes the key. Memory: one frame, whatever the size.
  *
- * A refused or expired URL (HTTP 403) asks for a new slot; a network failure tries
- * again with backoff; after `maxAttempts` the upload fails with the last reason.
+ * A refused or expired URL (HTTP 403) asks for a new slot; a network failure, a slot
+ * request that timed out and the cloud's own "try again later" (`unavailable`: KMS or IoT
+ * briefly failing) try again with backoff; after `maxAttempts` the upload fails with the
+ * last reason, which the queue retries later (queue.ts). Only a refusal the cloud means
+ * (any other error code) is final: `slot-refused` with `retryable: false`.
  *
  * The reply topic is subscribed at QoS 0 (as the shadow replies): a slot is only
  * useful to the request waiting for it, so nothing is queued for an absent robot;
@@ -46,7 +49,8 @@ export interface UploaderOptions {
 
 export type UploadError =
 	| { readonly code: 'slot-timeout' }
-	| { readonly code: 'slot-refused'; readonly reason: string }
+	/** The cloud answered an error: `retryable` for `unavailable` (its "try again later"), final otherwise. */
+	| { readonly code: 'slot-refused'; readonly reason: string; readonly retryable: boolean }
 	| { readonly code: 'bad-slot'; readonly reason: string }
 	| { readonly code: 'unwrap' }
 	| { readonly code: 'http'; readonly status: number }
@@ -65,6 +69,8 @@ interface Slot {
 }
 
 const RETRY: BackoffPolicy = Object.freeze({ baseMs: 1000, capMs: 30_000 });
+/** The upload-slot handler's "try again later" (cloud/functions/upload-slot/contract.ts SlotErrorCode). */
+export const RETRYABLE_CODE = 'unavailable';
 
 function parseSlot(body: Record<string, unknown>, maxFrame: number): Slot | string {
 	const { url, wrappedKey, ciphertextBlob, keyArn, encryptionContext, frameLength, headers } = body;
@@ -105,8 +111,9 @@ export class MapUploader {
 			const slot = await this.#requestSlot(missionId, map.length);
 			if (!slot.ok) {
 				last = slot.error;
+				this.#ports.log.log('warn', 'map.slot_failed', { mission: missionId, attempt, code: slot.error.code, ...(slot.error.code === 'slot-refused' ? { reason: slot.error.reason } : {}) });
 				// the cloud said no for a reason retrying will not change
-				if (slot.error.code === 'slot-refused' || slot.error.code === 'bad-slot') return slot;
+				if ((slot.error.code === 'slot-refused' && !slot.error.retryable) || slot.error.code === 'bad-slot') return slot;
 				continue;
 			}
 			const put = await this.#put(slot.value, map, onProgress);
@@ -141,7 +148,7 @@ export class MapUploader {
 			this.#pending.set(token, (body) => {
 				this.#ports.timers.clear(timer);
 				const e = body.error as { code?: unknown; message?: unknown } | undefined;
-				if (e) return resolve(err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message) }));
+				if (e) return resolve(err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message), retryable: e.code === RETRYABLE_CODE }));
 				const slot = parseSlot(body, this.#opts.maxFrameLength);
 				resolve(typeof slot === 'string' ? err({ code: 'bad-slot', reason: slot }) : ok(slot));
 			});
