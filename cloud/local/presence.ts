@@ -150,8 +150,17 @@ export function attachPresence(broker: unknown, o: AttachOptions): void {
 		register(client);
 	};
 	aedes.on('clientReady', (client) => {
-		const der = o.certificate(client as never);
-		const made = presence.connected(client.id, der.length > 0 ? createHash('sha256').update(der).digest('hex') : '', o.ipAddress(client as never));
+		// a socket may be gone by now (a connect storm): its certificate and address read as nothing, never a throw inside aedes
+		let principal = '';
+		let ip = '';
+		try {
+			const der = o.certificate(client as never);
+			if (der.length > 0) principal = createHash('sha256').update(der).digest('hex');
+			ip = o.ipAddress(client as never);
+		} catch (err) {
+			o.log({ level: 'warn', event: 'broker.presence.peer_gone', clientId: client.id, error: String(err) });
+		}
+		const made = presence.connected(client.id, principal, ip);
 		if (!made) return;
 		sessions.set(client, made.session);
 		publish(made.topic, made.event);

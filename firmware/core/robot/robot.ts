@@ -22,6 +22,8 @@ import { MapUploader, type MapSource, type UploaderOptions } from '../upload/upl
 import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
 import { createOta, type Ota } from '../ota/wire';
 import { RobotCommands, type CommandsOptions } from '../commands/handler';
+import type { LogRing } from '../log/ring';
+import { LogShipper, type ShipperOptions } from '../log/ship';
 
 /** What map uploads need: the primitives, the device's own key, HTTP and the maps themselves. */
 export interface RobotUpload {
@@ -71,6 +73,11 @@ export interface RobotConfig {
 	readonly ota?: RobotOta;
 	/** Take commands from the app (AWS IoT commands); without it the robot subscribes to none. */
 	readonly commands?: CommandsOptions;
+	/**
+	 * Ship this ring of the robot's own log lines on request (core/log/ship.ts). The caller
+	 * made `ports.log` write into it (ringLog), so lines logged before the robot existed are in it too.
+	 */
+	readonly logs?: { readonly ring: LogRing; readonly shipping?: ShipperOptions };
 }
 
 export interface Robot {
@@ -85,6 +92,8 @@ export interface Robot {
 	readonly ota: Ota | undefined;
 	/** The app's commands; present when `config.commands` was given (its actions are bound by the platform). */
 	readonly commands: RobotCommands | undefined;
+	/** The robot's log ring; present when `config.logs` was given. */
+	readonly logs: LogRing | undefined;
 	/** Called when the schedule says a mission is due. */
 	onDue(handler: (d: Due) => void): void;
 	start(): void;
@@ -127,6 +136,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	});
 	// a command-started mission is started by the platform's cleaning engine through the same Missions
 	const commands = config.commands && new RobotCommands(config.thing, link, { storage: missionPorts.storage, clock: ports.clock, log: ports.log }, () => missions.state.value, config.commands);
+	if (config.logs) new LogShipper(config.thing, link, config.logs.ring, ports, config.logs.shipping);
 	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
 	return {
 		thing: config.thing,
@@ -137,6 +147,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		maps,
 		ota,
 		commands,
+		logs: config.logs?.ring,
 		onDue: (h) => void due.push(h),
 		start: () => link.start(),
 		stop() {
