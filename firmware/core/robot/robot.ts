@@ -24,6 +24,7 @@ import { createOta, type Ota } from '../ota/wire';
 import { RobotCommands, type CommandsOptions } from '../commands/handler';
 import type { LogRing } from '../log/ring';
 import { LogShipper, type ShipperOptions } from '../log/ship';
+import { beginPairing } from '../pairing/pairing';
 
 /** What map uploads need: the primitives, the device's own key, HTTP and the maps themselves. */
 export interface RobotUpload {
@@ -78,6 +79,8 @@ export interface RobotConfig {
 	 * made `ports.log` write into it (ringLog), so lines logged before the robot existed are in it too.
 	 */
 	readonly logs?: { readonly ring: LogRing; readonly shipping?: ShipperOptions };
+	/** Pairing with an owner at setup (its code needs strong random bytes and SHA-256). */
+	readonly pairing?: { readonly crypto: CryptoPort; readonly ttlS?: number };
 }
 
 export interface Robot {
@@ -94,6 +97,11 @@ export interface Robot {
 	readonly commands: RobotCommands | undefined;
 	/** The robot's log ring; present when `config.logs` was given. */
 	readonly logs: LogRing | undefined;
+	/**
+	 * Makes a pairing code for the owner's app and reports its digest (firmware/core/pairing):
+	 * the code to show, or why none was made. Needs `config.pairing`.
+	 */
+	beginPairing(): ReturnType<typeof beginPairing>;
 	/** Called when the schedule says a mission is due. */
 	onDue(handler: (d: Due) => void): void;
 	start(): void;
@@ -148,6 +156,12 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		ota,
 		commands,
 		logs: config.logs?.ring,
+		beginPairing() {
+			if (!config.pairing) throw new Error('beginPairing: the robot was made without config.pairing');
+			const r = beginPairing(link, { crypto: config.pairing.crypto, clock: ports.clock }, config.thing, config.pairing.ttlS);
+			ports.log.log('info', 'pairing.begun', r.ok ? { expiresAt: r.value.expiresAt } : { error: r.error.code });
+			return r;
+		},
 		onDue: (h) => void due.push(h),
 		start: () => link.start(),
 		stop() {
