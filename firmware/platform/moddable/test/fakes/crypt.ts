@@ -14,8 +14,9 @@
  *   incremented big-endian, and a partly used keystream block carries over to the next call.
  * - GHASH(h, aad): aad is hashed at construction; write() adds ciphertext; close() appends
  *   len(A) | len(C) in bits and answers the 16-byte hash [SP 800-38D §6.4].
- * - Digest: write after close throws "crypt: can't call digest write after close"; reset();
- *   blockSize/outputSize as the SDK's gDigests table.
+ * - Digest: a write after close does NOT throw (seen on 8.2.3: modCrypt.c throws only when the
+ *   host chunk is gone, and close() keeps it); what such a digest answers is not defined, so
+ *   the fake answers a digest of nothing more; reset(); blockSize/outputSize as gDigests.
  */
 import { utf8Encode } from '../../../../core/util/utf8';
 import { unsafe } from '@noble/ciphers/aes.js';
@@ -61,12 +62,11 @@ export class Digest {
 		return DIGESTS[this.#type].size;
 	}
 	write(data: Readable): void {
-		if (!this.#h) throw new Error("crypt: can't call digest write after close");
-		this.#h.update(readable(data).slice());
+		const bytes = readable(data).slice();
+		if (this.#h) this.#h.update(bytes); // after close: accepted, to no defined effect
 	}
 	close(): ArrayBuffer {
-		if (!this.#h) throw new Error("crypt: can't call digest write after close");
-		const out = this.#h.digest();
+		const out = (this.#h ?? DIGESTS[this.#type].make()).digest();
 		this.#h = undefined;
 		return out.slice().buffer;
 	}
@@ -171,11 +171,10 @@ export class GHASH {
 		this.#aad = aad !== undefined && aad !== null ? new Uint8Array(toArrayBuffer(aad, 'GHASH aad')).slice() : new Uint8Array(0);
 	}
 	write(data: Readable): void {
-		if (this.#closed) throw new Error("crypt: can't call digest write after close");
+		if (this.#closed) return; // as Digest (GHASH is one): no throw after close
 		for (const b of readable(data)) this.#data.push(b);
 	}
 	close(): ArrayBuffer {
-		if (this.#closed) throw new Error("crypt: can't call digest write after close");
 		this.#closed = true;
 		let y = 0n;
 		const blocks = (bytes: Uint8Array) => {

@@ -1,10 +1,14 @@
 /*
  * Fake of the SDK's `modular` (modules/crypt/arith/modular.js over modular.c): arithmetic mod
- * `m` on BigInts. The native parts take BigInts only (xsmcToBigInt: a Number throws a TypeError);
- * mulinv answers the inverse in [1, m), or 0n when there is none (fxBigInt_mod_mulinv_general).
+ * `m` on BigInts. The native parts take BigInts only: on 8.2.3 `exp(2, 3n)` (a Number) killed
+ * mcsim outright, so the fake throws a TypeError there, the loudest thing a test can see;
+ * mulinv (fxBigInt_mod_mulinv_general) answers the inverse in [1, m) when there is one, and
+ * otherwise NOT an error but a number that is no inverse: seen on 8.2.3, 4 mod 10 answers 8,
+ * the extended Euclid's coefficient taken without checking the gcd, which this fake answers
+ * too. A caller must check a * inv = 1 (mod m) itself.
  */
 export function big(v: unknown, what: string): bigint {
-	if (typeof v !== 'bigint') throw new TypeError(what + ': cannot coerce ' + typeof v + ' to bigint');
+	if (typeof v !== 'bigint') throw new TypeError(what + ': a ' + typeof v + ' where the native code wants a BigInt (the SDK crashes the VM)');
 	return v;
 }
 
@@ -47,7 +51,7 @@ export default class Modular {
 			[r0, r1] = [r1, r0 - q * r1];
 			[t0, t1] = [t1, t0 - q * t1];
 		}
-		if (r0 !== 1n) return 0n;
-		return t0 < 0n ? t0 + m : t0;
+		// no gcd check, as observed: a non-invertible `a` gets a coefficient that is not an inverse
+		return ((t0 % m) + m) % m;
 	}
 }
