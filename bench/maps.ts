@@ -268,6 +268,16 @@ export async function benchMaps(runs: number): Promise<MapsResult> {
 
 type Table = (head: string[], rows: (string | number)[][]) => string;
 
+/** Whether the streaming reader's peak grows with the map, said from the numbers (the smallest and the largest map). */
+export function streamVerdict(heap: readonly XsHeapRow[]): string {
+	const streaming = heap.filter((r) => !r.reader.startsWith('control')).sort((a, b) => a.plaintextBytes - b.plaintextBytes);
+	const small = streaming[0];
+	const large = streaming[streaming.length - 1];
+	if (!small || !large || small === large) return 'not measured (fewer than two map sizes).';
+	const same = large.peakSlotsAboveBaseline <= small.peakSlotsAboveBaseline;
+	return `streaming peak ${large.peakSlotsAboveBaseline} live slots for ${large.map} against ${small.peakSlotsAboveBaseline} for ${small.map}: ` + (same ? 'memory does not grow with the map.' : 'memory GROWS with the map.');
+}
+
 export function mapsMarkdown(x: MapsResult, table: Table): string[] {
 	const fmt = (n: number) => n.toLocaleString('en-US');
 	const md: string[] = [];
@@ -289,8 +299,9 @@ export function mapsMarkdown(x: MapsResult, table: Table): string[] {
 		),
 		'',
 	);
+	md.push(`**Verdict (from the rows above):** ${streamVerdict(x.xs.heap)}`, '');
 	md.push(
-		'- **peak live slots**: `currentHeapCount` after `gc()` at each point of the stream, highest minus the reading before the stream opened, less one slot per evaluate since then (the worker keeps one per evaluate, even for a bare `gc()`): what the writer (keys, header, AAD, IV), the map reader (its row) and the stream state hold. The same for 64 KB and 2 MB: memory does not grow with the map. The control keeps every frame and grows with the size (about 8 slots a frame, plus its 4 KB body).',
+		'- **peak live slots**: `currentHeapCount` after `gc()` at each point of the stream, highest minus the reading before the stream opened, less one slot per evaluate since then (the worker keeps one per evaluate, even for a bare `gc()`): what the writer (keys, header, AAD, IV), the map reader (its row) and the stream state hold. The control keeps every frame and grows with the size.',
 		'- The byte sizes behind the slots (ArrayBuffer bodies: one row of the map, one frame of 4136 bytes, noble\'s GCM output) are chunk memory, which this gauge does not count; the meter\'s `allocate` does not help here (probed: it stays flat even while a worker keeps 20 MB of 4 KB arrays, so it is blind to frame-sized chunks). The streaming reader keeps no frame: each is garbage once the next is asked for.',
 		'',
 	);

@@ -24,11 +24,15 @@
  *   fleet            1,000 simulated robots against one local cloud: connects/s, time to schedule
  *                    converged p50/p99, every report stored once and every map decrypted (bench/fleet.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps,provision,fleet] [--runs N] [--robots N]
+ *   storm            a fleet losing its broker at once: the firmware's backoff modelled at 2,000,000
+ *                    robots against AWS IoT's connect limit, measured at 1,000 against the local
+ *                    cloud beside the model of that run; draws docs/storm.svg (bench/storm.ts)
+ *
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps,provision,fleet,storm] [--runs N] [--robots N]
 
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -43,6 +47,7 @@ import { billingMarkdown, missionsBilling, type BillingResult } from './missions
 import { benchMaps, mapsMarkdown, type MapsResult } from './maps';
 import { benchProvision, provisionMarkdown, type ProvisionBenchResult } from './provision';
 import { benchFleet, fleetMarkdown, type FleetResult } from './fleet';
+import { benchStorm, stormMarkdown, type StormBench } from './storm';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -55,7 +60,7 @@ import { BUDGET_SCENARIOS, budgetMarkdown, creationSizes, deviceBudget } from '.
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps', 'provision', 'fleet'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps', 'provision', 'fleet', 'storm'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: number } {
@@ -114,9 +119,19 @@ interface XsCodecRow {
 	slotsPerDecode: number;
 	/** slots still live per decoded packet that the caller keeps */
 	retainedSlotsPerDecode: number;
-	/** growth of the engine's heap (the meter's `allocate`) over `steadyOps` encodes then decodes */
-	heapGrowthBytes: number;
+	/**
+	 * live slots left after `gc()` once `steadyOps` encodes then decodes ran with nothing kept,
+	 * minus the same for an empty evaluate: a real count, 0 when traffic leaves nothing behind
+	 */
+	retainedSlotsAfterGc: number;
 	steadyOps: number;
+}
+
+/** Said from the numbers: traffic leaves live slots behind or it does not. */
+export function codecHeapVerdict(rows: readonly { packet: string; retainedSlotsAfterGc: number }[]): string {
+	const grown = rows.filter((r) => r.retainedSlotsAfterGc > 0);
+	if (rows.length === 0) return 'Not measured.';
+	return grown.length === 0 ? 'Every row is 0 or less: memory does not grow with traffic.' : 'Memory GROWS with traffic for ' + grown.map((r) => r.packet + ' (' + r.retainedSlotsAfterGc + ' slots)').join(', ') + '.';
 }
 
 const XS_SLOT_BYTES = 32; // sizeof(txSlot) on 64-bit hosts; 16 on the 32-bit MCUs
@@ -149,10 +164,17 @@ async function codecXs(): Promise<{ bundleBytes: number; slotBytes: number; rows
 				const r0 = await run('');
 				await run(`codecBench.decodeRetain(${q}, ${RETAIN}); gc()`);
 				const r1 = await run('');
-				await run('codecBench.release(); gc()');
-				const g0 = await run('');
-				await run(`codecBench.encodeLoop(${q}, ${STEADY}); codecBench.decodeLoop(${q}, ${STEADY})`);
-				const g1 = await run('');
+				// a real count after a forced collection (the meter's `allocate` steps in MiB): the
+				// same sequence of evaluates with 0 and with STEADY operations, so the worker's own
+				// slot per evaluate cancels out
+				const retained = async (ops: number) => {
+					const a = await run('codecBench.release(); gc()');
+					await run(`codecBench.encodeLoop(${q}, ${ops}); codecBench.decodeLoop(${q}, ${ops})`);
+					const b = await run('gc()');
+					return b.currentHeapCount - a.currentHeapCount;
+				};
+				const control = await retained(0);
+				const loaded = await retained(STEADY);
 				rows.push({
 					packet: name,
 					bytes: 0,
@@ -161,7 +183,7 @@ async function codecXs(): Promise<{ bundleBytes: number; slotBytes: number; rows
 					slotsPerEncode: round(enc.slots),
 					slotsPerDecode: round(dec.slots),
 					retainedSlotsPerDecode: round((r1.currentHeapCount - r0.currentHeapCount) / RETAIN),
-					heapGrowthBytes: g1.allocate - g0.allocate,
+					retainedSlotsAfterGc: loaded - control,
 					steadyOps: STEADY,
 				});
 			}
@@ -449,19 +471,60 @@ function table(head: string[], rows: (string | number)[][]): string {
 	].join('\n');
 }
 
-interface Results {
+/** Where and when a section's figures were measured: README quotes them with this. */
+export interface SectionMeta {
+	date: string;
+	/** the machine's 1-minute load average when the section started and ended (2 cores: 2 is full) */
+	load: { start: number; end: number };
+	/** `git rev-parse --short HEAD`, and whether tracked files differed from it */
+	gitRevision: string;
+	dirty: boolean;
+	durationS: number;
+	/** device figures: the Moddable SDK and the build they ran on */
+	sdk?: { version: string; build: string };
+}
+
+export interface Results {
 	machine: { cpus: number; cpuModel: string; memGiB: number; node: string; platform: string; arch: string };
+	/** when this file was last written (sections keep their own date in `meta`) */
 	date: string;
 	durationMs?: number;
 	sections: Partial<Record<Section, unknown>>;
+	meta: Partial<Record<Section, SectionMeta>>;
+}
+
+function gitRevision(): { gitRevision: string; dirty: boolean } {
+	const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
+	const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' });
+	if (rev.status !== 0) throw new Error('git rev-parse failed: ' + rev.stderr);
+	return { gitRevision: rev.stdout.trim(), dirty: status.stdout.trim().length > 0 };
+}
+
+/** The SDK the device sections ran on: $MODDABLE/tools/VERSION, and the lin build (host word size, debug as test/device/run.ts builds). */
+function sdkInfo(metrics: readonly Record<string, unknown>[]): { version: string; build: string } | undefined {
+	const dir = process.env.MODDABLE;
+	if (!dir || !existsSync(join(dir, 'tools/VERSION'))) return undefined;
+	const image = metrics.find((m) => m.name === 'device.image');
+	const variant = typeof image?.variant === 'string' ? image.variant : 'debug';
+	return { version: readFileSync(join(dir, 'tools/VERSION'), 'utf8').trim(), build: `lin ${process.arch === 'x64' || process.arch === 'arm64' ? '64-bit' : '32-bit'} ${variant}` };
 }
 
 function markdown(r: Results): string {
 	const s = r.sections;
 	const md: string[] = [];
 	md.push('# Benchmark results', '');
-	md.push(`${r.date} · ${r.machine.cpus} × ${r.machine.cpuModel} · ${r.machine.memGiB} GiB · Node ${r.machine.node} (${r.machine.platform}/${r.machine.arch})` + (r.durationMs ? ` · bench took ${round(r.durationMs / 1000)} s` : ''), '');
-	md.push('Generated by `npm run bench` (bench/run.ts); the same numbers are in bench/results.json. No thresholds: measurements only.', '');
+	md.push(`${r.machine.cpus} × ${r.machine.cpuModel} · ${r.machine.memGiB} GiB · Node ${r.machine.node} (${r.machine.platform}/${r.machine.arch}); file written ${r.date}` + (r.durationMs ? ` · last run took ${round(r.durationMs / 1000)} s` : ''), '');
+	md.push('Generated by `npm run bench` (bench/run.ts); the same numbers are in bench/results.json. No thresholds: measurements only. `--only` re-measures some sections and keeps the others from earlier runs, so each section says when and where it was measured:', '');
+	md.push(
+		table(
+			['section', 'measured', 'load average start / end', 'git revision', 'took'],
+			SECTIONS.filter((n) => r.meta[n]).map((n) => {
+				const m = r.meta[n]!;
+				return [n + (m.sdk ? ` (Moddable ${m.sdk.version}, ${m.sdk.build})` : ''), m.date, `${m.load.start} / ${m.load.end}`, m.gitRevision + (m.dirty ? ' + local changes' : ''), m.durationS + ' s'];
+			}),
+		),
+		'',
+	);
 
 	const failed = (v: unknown): v is { error: string } => typeof v === 'object' && v !== null && 'error' in v && !('ok' in v);
 
@@ -484,8 +547,8 @@ function markdown(r: Results): string {
 			const x = v as Awaited<ReturnType<typeof codecXs>>;
 			md.push(
 				table(
-					['packet', 'bytes', 'compute / encode', 'compute / decode', 'slots / encode', 'slots / decode', 'retained slots / decoded packet', `heap growth over ${fmt(x.rows[0]?.steadyOps ?? 0)} enc + dec`],
-					x.rows.map((q) => [q.packet, q.bytes, q.computePerEncode, q.computePerDecode, q.slotsPerEncode, q.slotsPerDecode, q.retainedSlotsPerDecode, q.heapGrowthBytes + ' B']),
+					['packet', 'bytes', 'compute / encode', 'compute / decode', 'slots / encode', 'slots / decode', 'retained slots / decoded packet', `live slots left after gc() by ${fmt(x.rows[0]?.steadyOps ?? 0)} enc + dec`],
+					x.rows.map((q) => [q.packet, q.bytes, q.computePerEncode, q.computePerDecode, q.slotsPerEncode, q.slotsPerDecode, q.retainedSlotsPerDecode, q.retainedSlotsAfterGc]),
 				),
 				'',
 			);
@@ -495,7 +558,9 @@ function markdown(r: Results): string {
 					'- **compute**: the meter\'s compute units (XS bytecodes executed, plus units builtins charge for bulk work) of one evaluate that runs the operation 200 times, minus the same call with 0 iterations, divided by 200. Deterministic: the same code gives the same count on any machine.',
 					`- **slots / op**: growth of \`currentHeapCount\` (live slots after the crank) over that crank, started right after \`gc()\`, divided by 200. No collection runs inside the crank (the growth is linear in the iteration count), so this counts every slot the operation creates, garbage included. A slot is ${x.slotBytes} bytes on a 64-bit host, 16 bytes on the 32-bit MCU. Chunk memory (string and ArrayBuffer bodies) is not in this gauge.`,
 					'- **retained slots / decoded packet**: live slots that stay after `gc()` per decoded packet the caller keeps (100 kept), i.e. the size of the packet object tree.',
-					'- **heap growth**: change of the meter\'s `allocate` (bytes the engine holds for its chunk and slot heaps, cumulative; it grows in steps of MiB) over that many encodes then decodes with nothing kept. 0 means the garbage is collected and the heap stays at its size: memory does not grow with traffic. `allocate` is too coarse to give bytes per operation.',
+					'- **live slots left after gc()**: `currentHeapCount` after a forced `gc()` following that many encodes then decodes with nothing kept, minus the same sequence with 0 operations. ' +
+						codecHeapVerdict(x.rows) +
+						' Chunk memory (byte bodies) is not in this count.',
 				].join('\n'),
 				'',
 			);
@@ -619,6 +684,13 @@ function markdown(r: Results): string {
 		if (failed(v)) md.push('Failed: ' + v.error, '');
 		else md.push(...fleetMarkdown(v as FleetResult));
 	}
+
+	if (s.storm) {
+		md.push('## storm: a fleet losing its broker at once (model at 2,000,000, measured at 1,000)', '');
+		const v = s.storm;
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...stormMarkdown(v as StormBench));
+	}
 	return md.join('\n');
 }
 
@@ -626,21 +698,31 @@ async function main(): Promise<void> {
 	const { only, runs, robots } = parseArgs(process.argv.slice(2));
 	const started = performance.now();
 	const cpus = os.cpus();
+	// sections not run this time are kept from the file, each with its own date and revision
+	const earlier = readEarlier();
 	const results: Results = {
 		machine: { cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown', memGiB: round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform, arch: process.arch },
 		date: new Date().toISOString(),
-		sections: {},
+		sections: { ...earlier.sections },
+		meta: { ...earlier.meta },
 	};
+	const rev = gitRevision();
 	const step = async (name: Section, fn: () => Promise<unknown> | unknown) => {
 		if (!only.has(name)) return;
 		const t = performance.now();
+		const date = new Date().toISOString();
+		const loadStart = round(os.loadavg()[0]!, 1);
 		process.stderr.write(`bench: ${name} ...`);
 		try {
 			results.sections[name] = await fn();
 		} catch (e) {
 			results.sections[name] = { error: String((e as Error)?.stack ?? e) };
 		}
-		process.stderr.write(` ${round((performance.now() - t) / 1000)} s\n`);
+		const durationS = round((performance.now() - t) / 1000);
+		const v = results.sections[name] as { metrics?: Record<string, unknown>[] };
+		const sdk = name === 'device.lin' && Array.isArray(v?.metrics) ? sdkInfo(v.metrics) : undefined;
+		results.meta[name] = { date, load: { start: loadStart, end: round(os.loadavg()[0]!, 1) }, ...rev, durationS, ...(sdk ? { sdk } : {}) };
+		process.stderr.write(` ${durationS} s\n`);
 	};
 	await step('codec.node', codecNode);
 	await step('codec.xs', codecXs);
@@ -652,6 +734,7 @@ async function main(): Promise<void> {
 	await step('maps', () => benchMaps(runs));
 	await step('provision', () => benchProvision(1000));
 	await step('fleet', () => benchFleet({ robots, progress: (m) => process.stderr.write(`\n  fleet: ${m}`) }));
+	await step('storm', () => benchStorm({ progress: (m) => process.stderr.write(`\n  storm: ${m}`) }));
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = markdown(results);
@@ -659,4 +742,21 @@ async function main(): Promise<void> {
 	process.stdout.write(md + '\n');
 }
 
-await main();
+/** The results file as it stands, to keep the sections this run does not measure. */
+function readEarlier(): Pick<Results, 'sections' | 'meta'> {
+	const file = join(here, 'results.json');
+	if (!existsSync(file)) return { sections: {}, meta: {} };
+	const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<Results>;
+	const sections: Results['sections'] = {};
+	const meta: Results['meta'] = {};
+	// a section without its meta (a file from before meta existed) cannot say when it was measured: dropped
+	for (const n of SECTIONS) {
+		if (r.sections?.[n] !== undefined && r.meta?.[n]) {
+			sections[n] = r.sections[n];
+			meta[n] = r.meta[n];
+		}
+	}
+	return { sections, meta };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
