@@ -47,6 +47,7 @@ export function createPreferenceStorage(domain = 'robot', options: PreferenceSto
 		used: () => used,
 		read(key) {
 			const v = Preference.get(domain, key);
+			if (v === '') return new Uint8Array(0); // an empty value (see write)
 			// a value of another type is not ours: report it absent (bytes are all we store)
 			return v instanceof ArrayBuffer ? new Uint8Array(v) : undefined;
 		},
@@ -56,7 +57,9 @@ export function createPreferenceStorage(domain = 'robot', options: PreferenceSto
 			if (budget !== undefined && used - old + cost > budget)
 				return { ok: false, error: 'full', message: 'domain ' + domain + ': ' + used + ' of ' + budget + ' bytes used, ' + key + ' needs ' + cost };
 			try {
-				Preference.set(domain, key, value.slice().buffer as ArrayBuffer);
+				// lin's Preference reads an empty ArrayBuffer back as one zero byte ("".split(",") in
+				// lin/preference.js; seen on 8.2.3, test/sdk-facts/facts.ts): an empty value is the empty string
+				Preference.set(domain, key, value.length ? (value.slice().buffer as ArrayBuffer) : '');
 			} catch (e) {
 				// ESP32 erased the key before the set failed: account for what is there now
 				if (Preference.get(domain, key) === undefined) {
