@@ -253,34 +253,55 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		await screenshot('mission-map');
 	});
 
-	it('answers only its own origin, takes writes only as JSON, and sends no credential to the page', async () => {
+	it('answers only its own origin with its session token, takes writes only as JSON from its own page, and sends no credential to the page', async () => {
 		const origin = new URL(konsole.url);
-		const raw = (pathname: string, init: { method?: string; host?: string; type?: string; body?: string } = {}) =>
-			new Promise<{ status: number; body: string }>((resolve, reject) => {
-				const req = http.request({ host: origin.hostname, port: origin.port, path: pathname, method: init.method ?? 'GET', headers: { host: init.host ?? origin.host, ...(init.type ? { 'content-type': init.type } : {}) } }, (res) => {
+		const own = 'http://' + origin.host;
+		const raw = (pathname: string, init: { method?: string; host?: string; type?: string; body?: string; token?: string; origin?: string } = {}) =>
+			new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+				const headers = { host: init.host ?? origin.host, ...(init.type ? { 'content-type': init.type } : {}), ...(init.token ? { 'x-console-token': init.token } : {}), ...(init.origin ? { origin: init.origin } : {}) };
+				const req = http.request({ host: origin.hostname, port: origin.port, path: pathname, method: init.method ?? 'GET', headers }, (res) => {
 					let body = '';
 					res.setEncoding('utf8');
 					res.on('data', (c: string) => (body += c));
-					res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+					res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
 				});
 				req.on('error', reject);
 				req.end(init.body);
 			});
+		const token = konsole.token;
+		assert.equal(origin.hash, '#token=' + token, 'the URL npm start prints carries the token, in the fragment');
 		assert.equal((await raw('/', { host: 'evil.example:' + origin.port })).status, 421, 'a rebound DNS name is refused');
-		const form = await raw(`/api/robots/${THING}/control/offline`, { method: 'POST', type: 'text/plain', body: '{}' });
-		assert.equal(form.status, 415, 'a cross-site form post is refused: ' + form.body);
+		// the review: any page could frame it, and any local process or page could create firmware jobs
+		for (const p of ['/', '/app.js', '/api/robots/' + THING + '/missions', '/nowhere']) {
+			const r = await raw(p, { token });
+			assert.equal(r.headers['content-security-policy'], "frame-ancestors 'none'", p);
+			assert.equal(r.headers['x-frame-options'], 'DENY', p);
+			assert.equal(r.headers['x-content-type-options'], 'nosniff', p);
+		}
+		const job = JSON.stringify({ version: '9.9.9', things: 'all' });
+		assert.equal((await raw('/api/jobs', { method: 'POST', type: 'application/json', body: job, origin: own })).status, 401, 'a write without the token');
+		assert.equal((await raw('/api/jobs', { method: 'POST', type: 'application/json', body: job, origin: own, token: 'x'.repeat(token.length) })).status, 401, 'a wrong token');
+		assert.equal((await raw('/api/jobs', { method: 'POST', type: 'application/json', body: job, origin: 'http://evil.example', token })).status, 403, 'another origin, even with the token');
+		assert.equal((await raw('/api/jobs', { method: 'POST', type: 'application/json', body: job, token })).status, 403, 'no Origin');
+		assert.equal((await raw('/api/live')).status, 401, 'the event stream without the token');
+		assert.equal((await raw('/api/robots/' + THING + '/missions')).status, 401, 'a read without the token');
+		const form = await raw(`/api/robots/${THING}/control/offline`, { method: 'POST', type: 'text/plain', body: '{}', origin: own, token });
+		assert.equal(form.status, 415, 'a form post is refused: ' + form.body);
 		assert.equal(robot.link.state.value, 'connected', 'and did nothing');
-		assert.equal((await raw('/api/robots/robot-9/control/offline', { method: 'POST', type: 'application/json', body: '{}' })).status, 404);
+		assert.equal((await raw('/api/robots/robot-9/control/offline', { method: 'POST', type: 'application/json', body: '{}', origin: own, token })).status, 404);
+		const bad = await raw('/api/robots/%E0%A4%A/missions', { token });
+		assert.equal(bad.status, 400, 'a malformed percent escape: ' + bad.body);
+		assert.match(bad.body, /malformed percent escape/);
 		const secret = LOCAL_CREDENTIALS.secretAccessKey;
 		for (const p of ['/', '/app.js']) assert.ok(!(await raw(p)).body.includes(secret), p);
-		const live = await page.evaluate(async () => {
+		const live = await page.evaluate(async (t: string) => {
 			const c = new AbortController();
-			const res = await fetch('/api/live', { signal: c.signal });
+			const res = await fetch('/api/live?token=' + encodeURIComponent(t), { signal: c.signal });
 			const reader = res.body!.getReader();
 			const { value } = await reader.read();
 			c.abort();
 			return new TextDecoder().decode(value);
-		});
+		}, token);
 		assert.match(live, /event: robot/);
 		assert.ok(!live.includes(secret) && !live.includes(LOCAL_CREDENTIALS.accessKeyId), 'no credential in the live stream');
 	});

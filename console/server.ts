@@ -16,10 +16,15 @@
  *   POST /api/jobs/{jobId}/cancel            CancelJob
  * Errors are `{ status, code, message }` (ApiError) with the cloud's own words.
  *
- * Only the page's own origin may act: the Host must be this server (no DNS rebinding) and a
- * write must be `application/json` (a foreign page cannot send that without a preflight,
- * which is refused). No credential or signed URL is ever in an answer.
+ * Only the page's own origin may act: the Host must be this server (no DNS rebinding); every
+ * API call and the event stream must carry this start's session token (`url` has it in the
+ * fragment; the page sends it as `x-console-token`, on the stream as `?token=`), so another
+ * local process or page cannot drive the console; a write must come with this server's
+ * `Origin` and be `application/json`. Every answer forbids framing (CSP frame-ancestors
+ * 'none', X-Frame-Options DENY) and MIME sniffing. A malformed path is a 400. No credential
+ * or signed URL is ever in an answer.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
@@ -54,13 +59,25 @@ export interface ConsoleOptions {
 }
 
 export interface Console {
+	/** The page's URL with this start's session token in the fragment: what `npm start` prints. */
 	readonly url: string;
+	/** The session token itself (API clients send it as `x-console-token`). */
+	readonly token: string;
 	close(): Promise<void>;
 }
 
 /** Largest request body: a schedule as typed, with room for the cloud to refuse an oversized one itself. */
 export const MAX_BODY_BYTES = 64 * 1024;
 const HEARTBEAT_MS = 15_000;
+/** The header the page sends its session token in (console/page/token.ts). */
+export const TOKEN_HEADER = 'x-console-token';
+/** Sent with every answer: never in a frame of another page, never sniffed as another type. */
+const SECURITY_HEADERS = Object.freeze({
+	'content-security-policy': "frame-ancestors 'none'",
+	'x-frame-options': 'DENY',
+	'x-content-type-options': 'nosniff',
+	'referrer-policy': 'no-referrer',
+});
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The page's script: console/page/main.ts and what it imports, bundled for the browser. */
@@ -109,6 +126,12 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 	const [html, js] = await Promise.all([readFile(path.join(here, 'page', 'index.html'), 'utf8'), bundlePage()]);
 	log('info', 'console.bundled', { bytes: js.length, ms: Math.round(performance.now() - t0) });
 
+	const token = randomBytes(32).toString('base64url');
+	const tokenBytes = Buffer.from(token);
+	const hasToken = (given: string | undefined): boolean => {
+		const b = Buffer.from(given ?? '');
+		return b.length === tokenBytes.length && timingSafeEqual(b, tokenBytes);
+	};
 	const robots = new Map(o.robots.map((r) => [r.thing, r]));
 	const backend = createBackend({
 		endpoints: o.cloud.endpoints,
@@ -165,10 +188,25 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 	}
 
 	const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+		for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
 		const host = req.headers.host ?? '';
 		if (host !== '127.0.0.1:' + server.port && host !== 'localhost:' + server.port) return fail(421, 'MisdirectedRequest', 'this console answers only at 127.0.0.1:' + server.port);
 		const url = new URL(req.url ?? '/', 'http://' + host);
-		const parts = url.pathname.split('/').slice(1).map((p) => decodeURIComponent(p));
+		let parts: string[];
+		try {
+			parts = url.pathname.split('/').slice(1).map((p) => decodeURIComponent(p));
+		} catch {
+			return fail(400, 'InvalidRequest', 'malformed percent escape in the path ' + JSON.stringify(url.pathname));
+		}
+		if (parts[0] === 'api') {
+			// the stream's EventSource cannot send a header: its token rides in the query
+			const given = req.headers[TOKEN_HEADER] ?? (url.pathname === '/api/live' ? (url.searchParams.get('token') ?? undefined) : undefined);
+			if (!hasToken(Array.isArray(given) ? given[0] : given)) return fail(401, 'Unauthorized', 'this console takes API calls only with its session token (the URL npm start printed)');
+			const write = req.method !== 'GET' && req.method !== 'HEAD';
+			const origin = req.headers.origin;
+			if (write && origin !== 'http://127.0.0.1:' + server.port && origin !== 'http://localhost:' + server.port)
+				return fail(403, 'Forbidden', 'a write must come from this console\'s own page (Origin ' + JSON.stringify(origin ?? null) + ')');
+		}
 		const route = (req.method ?? 'GET') + ' ' + parts.map((p, i) => (i >= 2 && (parts[i - 1] === 'robots' || parts[i - 1] === 'jobs' || parts[i - 1] === 'missions') ? '{}' : p)).join('/');
 		switch (route) {
 			case 'GET ':
@@ -240,7 +278,8 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 	});
 	log('info', 'console.started', { url: server.url + '/' });
 	return {
-		url: server.url + '/',
+		url: server.url + '/#token=' + token,
+		token,
 		async close() {
 			live.close();
 			for (const s of streams) s.end();

@@ -11,6 +11,7 @@ import { createJob, renderJobs } from './jobs';
 import { clearMap, renderMissions } from './missions';
 import { canonicalSchedule, scheduleStatus, type ScheduleStatus } from './schedule-status';
 import { $, call, json, showError, state } from './state';
+import { liveUrl } from './token';
 
 // ---- robots --------------------------------------------------------------
 
@@ -179,7 +180,7 @@ function apply(m: LiveMessage): void {
 }
 
 function connect(): void {
-	const source = new EventSource('/api/live');
+	const source = new EventSource(liveUrl());
 	source.onopen = () => {
 		state.live = 'open';
 		renderAll();

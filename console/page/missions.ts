@@ -7,6 +7,7 @@ import type { ApiError } from '../protocol';
 import { fill, h } from './dom';
 import { mapImage } from './map';
 import { $, json, showError, state, time } from './state';
+import { tokenHeaders } from './token';
 
 export function renderMissions(): void {
 	const thing = state.selected;
@@ -85,7 +86,7 @@ export async function showMap(thing: string, missionId: string): Promise<void> {
 	showError('map-error', undefined);
 	let res: Response;
 	try {
-		res = await fetch(`/api/robots/${encodeURIComponent(thing)}/missions/${encodeURIComponent(missionId)}/map`);
+		res = await fetch(`/api/robots/${encodeURIComponent(thing)}/missions/${encodeURIComponent(missionId)}/map`, { headers: tokenHeaders() });
 	} catch (e) {
 		return showError('map-error', { status: 0, code: 'NetworkError', message: (e as Error).message });
 	}

@@ -6,6 +6,7 @@
 import type { ApiError, EventBatch, JobView, MissionRow, RobotView } from '../protocol';
 import { compactJson, fill } from './dom';
 import type { Written } from './schedule-status';
+import { tokenHeaders } from './token';
 
 export interface State {
 	live: 'connecting' | 'open' | 'lost';
@@ -36,7 +37,7 @@ export const $ = <T extends HTMLElement>(id: string): T => {
 export async function call<T>(method: string, path: string, body?: unknown): Promise<{ ok: true; value: T } | { ok: false; error: ApiError }> {
 	let res: Response;
 	try {
-		res = await fetch(path, method === 'GET' ? {} : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+		res = await fetch(path, method === 'GET' ? { headers: tokenHeaders() } : { method, headers: { 'content-type': 'application/json', ...tokenHeaders() }, body: JSON.stringify(body ?? {}) });
 	} catch (e) {
 		return { ok: false, error: { status: 0, code: 'NetworkError', message: 'the console server did not answer: ' + (e as Error).message } };
 	}
