@@ -228,3 +228,24 @@ export interface FirmwareSlotPort {
 	/** The running image failed: boot the previous one again (the caller reboots). */
 	rollback(): { ok: true } | { ok: false; error: string };
 }
+
+/**
+ * The platform's figures for the robot's health report (core/health). A figure the
+ * platform does not have is left out, never made up.
+ */
+export interface HealthFigures {
+	/** Heap bytes free now, and the largest block one allocation could get. */
+	readonly freeHeap?: number;
+	readonly largestFreeBlock?: number;
+	/** Wi-Fi signal of the access point, dBm. */
+	readonly rssi?: number;
+	/** Persistent storage used and its size, bytes. */
+	readonly storageUsed?: number;
+	readonly storageTotal?: number;
+}
+
+export interface HealthPort {
+	/** Why the platform last started: power-on, software, watchdog, panic, brownout, deep-sleep, or unknown. */
+	readonly resetReason: string;
+	read(): HealthFigures;
+}

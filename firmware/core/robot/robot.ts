@@ -10,7 +10,7 @@
  * The device (firmware/main.ts) and the simulator (tools/start.ts, hil-tests)
  * differ only in the ports they pass.
  */
-import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, HttpPort, LogPort, SocketOptions } from '../../ports';
+import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, HealthPort, HttpPort, LogPort, SocketOptions } from '../../ports';
 import { Link, type LinkOptions, type LinkPorts } from '../link/link';
 import { ShadowClient } from '../shadow/client';
 import { ShadowSync } from '../shadow/sync';
@@ -20,7 +20,9 @@ import { ScheduleRunner, type Due } from '../schedule/runner';
 import { Missions, type MissionOptions, type MissionPorts } from '../mission/missions';
 import { MapUploader, type MapSource, type UploaderOptions } from '../upload/uploader';
 import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
-import { createOta, type Ota } from '../ota/wire';
+import { createOta, STATUS_SHADOW, type Ota } from '../ota/wire';
+import { HealthReporter } from '../health/reporter';
+import type { HealthPolicy } from '../health/policy';
 import { RobotCommands, type CommandsOptions } from '../commands/handler';
 import type { LogRing } from '../log/ring';
 import { LogShipper, type ShipperOptions } from '../log/ship';
@@ -81,6 +83,11 @@ export interface RobotConfig {
 	readonly logs?: { readonly ring: LogRing; readonly shipping?: ShipperOptions };
 	/** Pairing with an owner at setup (its code needs strong random bytes and SHA-256). */
 	readonly pairing?: { readonly crypto: CryptoPort; readonly ttlS?: number };
+	/**
+	 * Report health on the status shadow (core/health), at most every `policy.minIntervalMs` and only
+	 * on a change; `firmware` names the image when there is no OTA agent to ask.
+	 */
+	readonly health?: { readonly port: HealthPort; readonly firmware?: string; readonly policy?: HealthPolicy };
 }
 
 export interface Robot {
@@ -97,6 +104,8 @@ export interface Robot {
 	readonly commands: RobotCommands | undefined;
 	/** The robot's log ring; present when `config.logs` was given. */
 	readonly logs: LogRing | undefined;
+	/** The health reporter; present when `config.health` was given. */
+	readonly health: HealthReporter | undefined;
 	/**
 	 * Makes a pairing code for the owner's app and reports its digest (firmware/core/pairing):
 	 * the code to show, or why none was made. Needs `config.pairing`.
@@ -146,6 +155,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	const commands = config.commands && new RobotCommands(config.thing, link, { storage: missionPorts.storage, clock: ports.clock, log: ports.log }, () => missions.state.value, config.commands);
 	if (config.logs) new LogShipper(config.thing, link, config.logs.ring, ports, config.logs.shipping);
 	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
+	const health = config.health && wireHealth(link, ports, config, config.health, ota);
 	return {
 		thing: config.thing,
 		link,
@@ -156,6 +166,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		ota,
 		commands,
 		logs: config.logs?.ring,
+		health,
 		beginPairing() {
 			if (!config.pairing) throw new Error('beginPairing: the robot was made without config.pairing');
 			const r = beginPairing(link, { crypto: config.pairing.crypto, clock: ports.clock }, config.thing, config.pairing.ttlS);
@@ -163,13 +174,34 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 			return r;
 		},
 		onDue: (h) => void due.push(h),
-		start: () => link.start(),
+		start() {
+			health?.start();
+			link.start();
+		},
 		stop() {
+			health?.stop();
 			runner.stop();
 			maps?.stop();
 			link.stop();
 		},
 	};
+}
+
+/** One status shadow client per robot: the OTA agent's when there is one (two clients would take each other's reply topics). */
+function wireHealth(link: Link, ports: LinkPorts, config: RobotConfig, h: NonNullable<RobotConfig['health']>, ota: Ota | undefined): HealthReporter {
+	const status = ota?.status ?? new ShadowClient(link, ports, { thing: config.thing, name: STATUS_SHADOW, ...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}) });
+	const read = () => {
+		const stats = link.stats;
+		return {
+			firmware: ota?.agent.version ?? h.firmware ?? 'unknown',
+			uptimeS: Math.floor(ports.clock.monotonic() / 1000),
+			rebootReason: h.port.resetReason,
+			reconnects: stats.connects,
+			lastLinkError: stats.lastError ?? null,
+			...h.port.read(),
+		};
+	};
+	return new HealthReporter(link, status, ports, read, h.policy);
 }
 
 function wireOta(link: Link, ports: LinkPorts, config: RobotConfig, o: RobotOta, schedule: ShadowSync<Schedule>): Ota {

@@ -160,6 +160,24 @@ declare module 'Resource' {
 	export default Resource;
 }
 
+declare module 'instrumentation' {
+	/** modules/base/instrumentation/instrumentation.js, modInstrumentation.c: counters by index; `map` names one ("System Free Memory", "XS Chunk Heap Used"...), undefined for a name the build lacks. */
+	export default class Instrumentation {
+		private constructor();
+		static get(what: number): number | undefined;
+		static map(name: string): number | undefined;
+		static name(index: number): string | undefined;
+	}
+}
+
+declare module 'net' {
+	/** modules/network/net/net.js: `get('RSSI')` is a number on ESP32 (esp/modNet.c), undefined where the platform has none (lin). */
+	export default class Net {
+		private constructor();
+		static get(property: string, ...args: unknown[]): unknown;
+	}
+}
+
 declare module 'crypt' {
 	/** modules/crypt/digest/crypt.js (Digest; the ciphers are in ../moddable-crypto.d.ts). */
 	export class Digest {
