@@ -46,6 +46,8 @@ describe('thing policy', () => {
   const publish: [string, boolean][] = [
     ['robots/robot-1/missions/m1/events', true],
     ['robots/robot-1/maps/upload-request', true],
+    ['robots/robot-1/logs', true],
+    ['robots/robot-2/logs', false],
     ['$aws/things/robot-1/shadow/name/schedule/update', true],
     ['$aws/things/robot-1/jobs/$next/get', true],
     ['$aws/rules/mission_report/robots/robot-1/missions/m1/report', true],
@@ -71,6 +73,8 @@ describe('thing policy', () => {
 
   const subscribe: [string, boolean][] = [
     ['robots/robot-1/maps/upload-slot', true],
+    ['robots/robot-1/logs/request', true],
+    ['robots/robot-2/logs/request', false],
     ['robots/robot-1/#', true],
     ['$aws/things/robot-1/shadow/name/schedule/+/accepted', true],
     ['$aws/things/robot-1/jobs/notify-next', true],
@@ -98,6 +102,13 @@ describe('thing policy', () => {
     ['robots/robot-1/missions/m1/events', false, false],
     ['$aws/rules/mission_report/robots/robot-1/missions/m1/report', false, false],
     ['#', false, false],
+    // a robot's logs: ask one robot, read its replies (or every robot's); never speak as a robot
+    ['robots/robot-1/logs/request', true, false],
+    ['robots/+/logs/request', false, false],
+    ['robots/robot-1/logs', false, true],
+    ['robots/+/logs', false, true],
+    ['robots/robot-1/logs/#', false, false],
+    ['robots/#', false, false],
   ];
   for (const [topic, pub, sub] of operator) {
     it(`operator publish ${topic} -> ${pub}, subscribe -> ${sub}`, () => {

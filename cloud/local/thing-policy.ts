@@ -90,11 +90,18 @@ export function robotPolicyDocument(): unknown {
 
 /** Shadow and jobs topics of any thing (`+` for the thing in a filter); nothing else. */
 const OPERATOR_TOPIC = /^\$aws\/things\/([A-Za-z0-9:_-]{1,128}|\+)\/(shadow|jobs)\/.+$/;
+/**
+ * A robot's log ring (firmware/core/log/ship.ts): the operator asks on one robot's request topic
+ * and reads the replies. The robot's side is inside its `robots/${thing}/*` rows above: it
+ * subscribes `robots/<thing>/logs/request` and publishes `robots/<thing>/logs`, its own only.
+ */
+const OPERATOR_LOGS_REQUEST = /^robots\/[A-Za-z0-9:_-]{1,128}\/logs\/request$/;
+const OPERATOR_LOGS = /^robots\/([A-Za-z0-9:_-]{1,128}|\+)\/logs$/;
 
 export function operatorMayPublish(topic: string): boolean {
-  return OPERATOR_TOPIC.test(topic) && !topic.includes('+') && !topic.includes('#');
+  return (OPERATOR_TOPIC.test(topic) && !topic.includes('+') && !topic.includes('#')) || OPERATOR_LOGS_REQUEST.test(topic);
 }
 
 export function operatorMaySubscribe(filter: string): boolean {
-  return OPERATOR_TOPIC.test(filter);
+  return OPERATOR_TOPIC.test(filter) || OPERATOR_LOGS.test(filter);
 }
