@@ -109,6 +109,20 @@ describe('mission reports through the local cloud', function () {
 		assert.equal(logs.filter((l) => l.event === 'rules.handler.error' || l.event === 'rules.failed').length, 0, 'refusals are not failures');
 	});
 
+	// the review: a payload nested 60,000 deep crashed the handler, which was retried and sent to the error queue three times
+	it('refuses a report nested 60,000 deep once, with its reason: no crash, no retry, no error action', async () => {
+		const before = logs.length;
+		const deep = '{"v":1,"missionId":"m-9","thing":"robot-1","battery":' + '['.repeat(60_000) + ']'.repeat(60_000) + '}';
+		assert.ok(deep.length < 128 * 1024, 'within the broker payload limit');
+		await device.publishAsync(reportTopic('robot-1', 'm-9'), deep, { qos: 1 });
+		await cloud.rules.idle();
+		const after = logs.slice(before);
+		const refused = after.filter((l) => l.event === 'mission_report.refused');
+		assert.deepEqual(refused.map((e) => [e.missionId, e.reason, e.errors]), [['m-9', 'invalid', ['report: nested deeper than 8 levels']]]);
+		assert.equal(after.filter((l) => l.event === 'rules.handler.error' || l.event === 'rules.failed' || l.event === 'rules.error_action').length, 0, JSON.stringify(after.map((l) => l.event)));
+		assert.equal(after.filter((l) => l.event === 'rules.invoked').length, 1, 'invoked once');
+	});
+
 	it('keeps the tables and their items across a restart on the same data directory', async () => {
 		await stop();
 		await start();

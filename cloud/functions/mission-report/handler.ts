@@ -24,7 +24,11 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import { MAX_REPORT_BYTES, REPORT_RULE, validateReport, type MissionReport } from '../../../firmware/core/mission/report';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { checkJsonBounds } from '../../lib/json-bounds';
 import { TABLES } from '../../tables';
+
+/** A report is an object of scalars, a small object and arrays of them: 4 levels at most; 8 leaves room. */
+export const MAX_REPORT_DEPTH = 8;
 
 /** The Lambda function's name in the SAM template (and in the local rules engine). */
 export const FUNCTION_NAME = 'MissionReportFunction';
@@ -107,6 +111,10 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 			log.warn('mission_report.refused', { reason, errors, ...fields });
 			return { status: 'refused', reason, errors };
 		};
+		// bounded before anything recursive walks it: 60,000 nested arrays fit in 128 KB and overflow
+		// JSON.stringify's stack (the invocation then threw, was retried, and went to the error queue)
+		const bounds = checkJsonBounds(raw, { maxDepth: MAX_REPORT_DEPTH, maxBytes: 2 * MAX_REPORT_BYTES });
+		if (!bounds.ok) return refuse(bounds.reason === 'depth' ? 'invalid' : 'too_large', ['report: ' + bounds.message]);
 		// the bytes the robot sent: it encodes with JSON.stringify, and parse/stringify keeps them
 		const bytes = new TextEncoder().encode(JSON.stringify(raw)).length;
 		if (bytes > MAX_REPORT_BYTES) return refuse('too_large', ['report: ' + bytes + ' bytes, limit ' + MAX_REPORT_BYTES], { bytes });

@@ -152,7 +152,7 @@ export function createRules(o: RulesOptions): Rules {
 			}
 			const context = lambdaContext(entry.functionName, now() + timeoutMs, now);
 			try {
-				await rule.handler(structuredClone(event), context);
+				await rule.handler(copyJson(event) as Record<string, unknown>, context);
 				o.log({ level: 'info', event: 'rules.invoked', rule: rule.name, topic, attempt, requestId: context.awsRequestId });
 				return;
 			} catch (e) {
@@ -207,6 +207,31 @@ export function createRules(o: RulesOptions): Rules {
 }
 
 /** AWS IoT certificate ID: the hex SHA-256 of the certificate DER. */
+/**
+ * The event as Lambda hands it over: a fresh copy of a JSON value (IoT serialises it, the
+ * runtime parses it). Iterative: a payload nested 60,000 deep reaches the handler, whose
+ * job it is to refuse it, instead of overflowing structuredClone's stack here.
+ */
+export function copyJson(value: unknown): unknown {
+	const root: { v: unknown } = { v: undefined };
+	const work: { from: unknown; to: Record<string, unknown> | unknown[]; key: string | number }[] = [{ from: value, to: root as unknown as Record<string, unknown>, key: 'v' }];
+	while (work.length > 0) {
+		const { from, to, key } = work.pop()!;
+		let out: unknown = from;
+		if (Array.isArray(from)) {
+			const a: unknown[] = new Array(from.length);
+			from.forEach((x, i) => work.push({ from: x, to: a, key: i }));
+			out = a;
+		} else if (typeof from === 'object' && from !== null) {
+			const o: Record<string, unknown> = {};
+			for (const [k, x] of Object.entries(from)) work.push({ from: x, to: o, key: k });
+			out = o;
+		}
+		(to as Record<string | number, unknown>)[key] = out;
+	}
+	return root.v;
+}
+
 export function certificateId(der: Uint8Array): string {
 	return createHash('sha256').update(der).digest('hex');
 }
