@@ -152,6 +152,9 @@ describe('register-validate handler', function () {
 			['signed by another key', request(robot, { key: other.keyPem }), 403, 'bad_signature', /does not verify/],
 			['stale', request(robot, { timestamp: NOW - 301_000 }), 403, 'stale_timestamp', /301 s old/],
 			['from the future', request(robot, { timestamp: NOW + 400_000 }), 403, 'stale_timestamp', /in the future/],
+			// the review: a proof dated up to 5 min ahead was taken, and then blocked the robot's honest proofs as replays
+			['31 s ahead', request(robot, { timestamp: NOW + 31_000 }), 403, 'stale_timestamp', /31 s in the future; at most 30 s ahead/],
+			['4 min ahead', request(robot, { timestamp: NOW + 240_000 }), 403, 'stale_timestamp', /240 s in the future/],
 			['the CA itself', { ...request(robot), certificate: Buffer.from(ca.certDer).toString('base64') }, 403, 'untrusted_certificate', /CA certificate/],
 			['not JSON', '{"v":1,', 400, 'invalid_request', /not JSON/],
 			['fields', { v: 2, thing: 'a/b', certificate: '!!', timestamp: -1 }, 400, 'invalid_request', /v: expected 1; thing: .*; certificate: .*; timestamp: .*; signature: /],

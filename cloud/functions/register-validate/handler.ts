@@ -7,7 +7,7 @@
  *   (DescribeCACertificate, ACTIVE, cached), is within its validity dates, has an RSA key of
  *   at least 2048 bits, and its subject CN is the thing name;
  *   the proof: RSASSA-PKCS1-v1_5 SHA-256 by the certificate's key over proofMessage;
- *   freshness: the timestamp is within MAX_SKEW_MS of now;
+ *   freshness: the timestamp is at most MAX_SKEW_MS old and MAX_FUTURE_SKEW_MS ahead of now;
  *   replay: the timestamp is newer than the last one accepted for the thing (a conditional
  *   update of the robots table, so two copies of one request cannot both pass).
  * Then it queues the request for the worker and answers 202 `pending`; a robot whose
@@ -24,6 +24,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
 	MAX_REQUEST_BYTES,
+	MAX_FUTURE_SKEW_MS,
 	MAX_SKEW_MS,
 	THING_NAME,
 	proofMessage,
@@ -73,6 +74,8 @@ export interface RegisterValidateDeps {
 	/** Epoch ms. */
 	readonly now?: () => number;
 	readonly maxSkewMs?: number;
+	/** How far ahead a proof may be dated (MAX_FUTURE_SKEW_MS); tests may change it. */
+	readonly maxFutureSkewMs?: number;
 }
 
 const STATUS: Readonly<Record<RegistrationErrorCode, number>> = Object.freeze({
@@ -110,6 +113,7 @@ export function createRegisterValidateHandler(deps: RegisterValidateDeps): Regis
 	const { registry, caCertificateIds, sqs, queueUrl, ddb, table, logger } = deps;
 	const now = deps.now ?? Date.now;
 	const maxSkewMs = deps.maxSkewMs ?? MAX_SKEW_MS;
+	const maxFutureSkewMs = deps.maxFutureSkewMs ?? MAX_FUTURE_SKEW_MS;
 	if (typeof registry?.describeCaCertificate !== 'function') throw new TypeError('"registry" expected an IotRegistry');
 	if (!Array.isArray(caCertificateIds) || caCertificateIds.length === 0 || caCertificateIds.some((id) => typeof id !== 'string' || id === '')) throw new TypeError('"caCertificateIds" expected one or more CA certificate ids');
 	if (typeof sqs?.send !== 'function') throw new TypeError('"sqs" expected an SQSClient');
@@ -155,8 +159,11 @@ export function createRegisterValidateHandler(deps: RegisterValidateDeps): Regis
 			checkProof(req, cert);
 
 			const at = now();
-			if (Math.abs(at - req.timestamp) > maxSkewMs)
-				throw new Refusal('stale_timestamp', `the proof is ${Math.round((at - req.timestamp) / 1000)} s ${at >= req.timestamp ? 'old' : 'in the future'}; at most ${maxSkewMs / 1000} s either way (is the robot's clock set?)`);
+			if (at - req.timestamp > maxSkewMs)
+				throw new Refusal('stale_timestamp', `the proof is ${Math.round((at - req.timestamp) / 1000)} s old; at most ${maxSkewMs / 1000} s (is the robot's clock set?)`);
+			// a proof from the future, once accepted, would make the robot's honest proofs look like replays until then
+			if (req.timestamp - at > maxFutureSkewMs)
+				throw new Refusal('stale_timestamp', `the proof is ${Math.round((req.timestamp - at) / 1000)} s in the future; at most ${maxFutureSkewMs / 1000} s ahead (is the robot's clock set?)`);
 
 			const robot = await recordProof(req, apiRequestId, at, log);
 			if (robot.certificateId === certificateId && robot.status === 'registered') {

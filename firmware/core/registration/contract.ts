@@ -10,8 +10,10 @@
  * The signature is made with the robot's certificate key over proofMessage(thing, timestamp):
  * a domain string, the thing name and the timestamp, one per line, UTF-8. The domain string
  * keeps a registration proof from being any other signature the key ever makes. A proof is
- * good for MAX_SKEW_MS either side of the cloud's clock, and once: the cloud keeps, per
- * thing, the newest timestamp it accepted and refuses one that is not newer (`replayed`).
+ * good from MAX_SKEW_MS before the cloud's clock to MAX_FUTURE_SKEW_MS after it, and once:
+ * the cloud keeps, per thing, the newest timestamp it accepted and refuses one that is not
+ * newer (`replayed`). The future window is small on purpose: a proof dated ahead, once
+ * accepted, would make every honest proof until that time look like a replay.
  *
  * Answers (JSON):
  *   200 { status: 'registered', thing, certificateId }   done: the robot remembers it
@@ -22,8 +24,10 @@
 export const REGISTRATION_VERSION = 1;
 /** Prefix of every signed proof: no other message the key signs starts with it. */
 export const PROOF_DOMAIN = 'robot-registration/v1';
-/** How far a proof's timestamp may be from the cloud's clock, either way. */
+/** How old a proof's timestamp may be by the cloud's clock (transit, queueing, retries). */
 export const MAX_SKEW_MS = 5 * 60 * 1000;
+/** How far ahead of the cloud's clock a proof's timestamp may be (clock error of an SNTP-set robot). */
+export const MAX_FUTURE_SKEW_MS = 30 * 1000;
 /** The largest request body the cloud reads (a 2048-bit certificate is about 1 KB of DER). */
 export const MAX_REQUEST_BYTES = 16 * 1024;
 /** The path of the registration API under its base URL. */
