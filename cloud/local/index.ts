@@ -181,7 +181,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	await bus.attach(broker);
 	const port = broker.port;
 
-	const s3 = await startS3({ log, host, buckets: [...BUCKETS], ...state('s3') });
+	// pages of the owner's app allowed to call its API and read its map URLs (allowOrigin)
+	const ownerOrigins: string[] = [];
+	const s3 = await startS3({ log, host, buckets: [...BUCKETS], ...state('s3'), corsGetOrigins: () => ownerOrigins });
 	const kms = await startKms({ log, host, ...state('kms') });
 	const dynamodb = await startDynamoDb({ log, host, ...state('dynamodb') });
 	const queue = await startQueue({ log, host });
@@ -279,7 +281,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	});
 
 	// owners: the user pool and the HTTP API, the owner-api Lambdas' code behind it
-	const ownerOrigins: string[] = [];
 	const ownerAuth = await startOwnerAuth({ log, host, corsOrigins: () => ownerOrigins });
 	const ownerClients = {
 		iotData: new IoTDataPlaneClient(awsConfig(shadow.endpoint)),

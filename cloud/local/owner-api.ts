@@ -67,9 +67,9 @@ export async function startOwnerApi(o: { auth: OwnerAuth; deps: OwnerApiDeps; lo
 		{
 			...(o.host !== undefined ? { host: o.host } : {}),
 			onError(res, e) {
-				if (e instanceof HttpError) return sendJson(res, e.status, { error: e.code, message: e.message });
+				if (e instanceof HttpError) return sendJson(res, e.status, { error: e.code, message: e.message }, cors(res.req));
 				o.log({ level: 'error', event: 'owner_api.error', error: String(e) });
-				sendJson(res, 500, { message: 'Internal Server Error' });
+				sendJson(res, 500, { message: 'Internal Server Error' }, cors(res.req));
 			},
 		},
 	);

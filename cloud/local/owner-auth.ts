@@ -118,7 +118,8 @@ export async function startOwnerAuth(o: { log: LogFn; host?: string; clientId?: 
 			...(o.host !== undefined ? { host: o.host } : {}),
 			onError(res, e) {
 				const err = e instanceof HttpError ? e : new HttpError(500, 'InternalErrorException', String(e));
-				sendJson(res, err.status, { __type: err.code, message: err.message }, { 'x-amzn-errortype': err.code });
+				// the refusal must reach the page too: with its CORS headers
+				sendJson(res, err.status, { __type: err.code, message: err.message }, { 'x-amzn-errortype': err.code, ...cors(res.req) });
 			},
 		},
 	);

@@ -41,6 +41,11 @@ export interface S3Options {
 	readonly buckets?: readonly string[];
 	/** Milliseconds since the epoch, for signature expiry; Date.now by default. */
 	readonly now?: () => number;
+	/**
+	 * Origins a GET may be read from by a page (a bucket CORS rule allowing GET for the owner's
+	 * app: it fetches its maps through presigned URLs). None by default.
+	 */
+	readonly corsGetOrigins?: () => readonly string[];
 }
 
 export interface S3Service {
@@ -358,6 +363,8 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 			const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
 			res.setHeader('x-amz-request-id', requestId);
 			res.setHeader('x-amz-id-2', requestId);
+			const origin = req.headers.origin;
+			if (origin && req.method === 'GET' && options.corsGetOrigins?.().includes(origin)) res.setHeader('access-control-allow-origin', origin);
 			await handle(req, res, requestId);
 			log({ level: 'debug', event: 's3.request', method: req.method, url: req.url?.split('?')[0], status: res.statusCode });
 		},
