@@ -9,6 +9,8 @@
  * `wait(ms)` lets timers run: real time on the device, the fakes' virtual loop in XS.
  */
 /// <reference path="../../moddable-crypto.d.ts" />
+import config from 'mc/config';
+import { File } from 'file';
 import Preference from 'preference';
 import { BlockCipher, Digest, GHASH, Mode } from 'crypt';
 import HMAC from 'hmac';
@@ -79,6 +81,35 @@ export const FACTS: readonly Fact[] = [
 			Preference.set('a-domain-longer-than-15', 'a-key-longer-than-15', 1);
 			same(Preference.get('a-domain-longer-than-15', 'a-key-longer-than-15'), 1, 'long names');
 			Preference.delete('a-domain-longer-than-15', 'a-key-longer-than-15');
+		},
+	},
+	{
+		name: 'file (lin): a missing file does not open; opening to write keeps the contents; reading at the end throws (but 0 bytes do not); write wants an ArrayBuffer; rename takes a bare name in the same directory',
+		check() {
+			const dir = String(config.file?.root ?? '/tmp/');
+			const a = dir + 'sdkfacts-a.bin';
+			const b = dir + 'sdkfacts-b.bin';
+			for (const p of [a, b]) if (File.exists(p)) File.delete(p);
+			throwsLike(() => new File(a), 'Error', /file not found/, 'open a missing file');
+			let f = new File(a, true);
+			f.write(Uint8Array.of(1, 2, 3, 4).buffer as ArrayBuffer);
+			throwsLike(() => f.write(Uint8Array.of(5) as unknown as ArrayBuffer), 'TypeError', /ArrayBuffer/, 'write(view)');
+			f.close();
+			f = new File(a, true);
+			same(f.length, 4, 'reopened for writing: not truncated');
+			f.position = 1;
+			f.write(Uint8Array.of(9).buffer as ArrayBuffer);
+			f.position = 0;
+			same(Array.from(new Uint8Array(f.read(ArrayBuffer, 10))), [1, 9, 3, 4], 'read to the end');
+			same(f.read(ArrayBuffer, 0).byteLength, 0, 'read 0 bytes at the end');
+			throwsLike(() => f.read(ArrayBuffer), 'Error', /read past end of file/, 'read the rest at the end');
+			throwsLike(() => f.read(ArrayBuffer, 1), 'Error', /read past end of file/, 'read 1 byte at the end');
+			f.close();
+			same(File.rename(a, 'sdkfacts-b.bin'), true, 'rename to a bare name');
+			same([File.exists(a), File.exists(b)], [false, true], 'renamed within the directory');
+			same(File.rename(a, 'sdkfacts-c.bin'), false, 'rename of a missing file');
+			same(File.delete(b), true, 'delete');
+			same(File.delete(b), false, 'delete a missing file');
 		},
 	},
 	{
