@@ -3,6 +3,8 @@
  * `@aws-sdk/client-iot-data-plane` calls it through an endpoint override:
  *   GET|POST|DELETE /things/{thingName}/shadow[?name={shadowName}]
  *   GET /api/things/shadow/ListNamedShadowsForThing/{thingName}?nextToken=&pageSize=
+ *   POST /topics/{topic}?qos=0|1                     Publish (the body is the payload), when
+ *                                                    the service is given a `publish` function
  * Requests are SigV4-signed for the service `iotdata` with the local credentials. Errors are
  * restJson1 errors: the `x-amzn-errortype` header names the exception the SDK throws, the body
  * is the shadow error document ({ code, message, timestamp }).
@@ -35,6 +37,8 @@ export interface ShadowHttpOptions {
 	readonly log: LogFn;
 	/** Refuse requests without a valid SigV4 signature (default true). */
 	readonly verifySignatures?: boolean;
+	/** The data plane's Publish: a message from the cloud onto the broker. */
+	readonly publish?: (topic: string, payload: Uint8Array, qos: 0 | 1) => Promise<void>;
 }
 
 export function startShadowHttp(ops: ShadowOperations, options: ShadowHttpOptions): Promise<Listening> {
@@ -58,6 +62,18 @@ export function startShadowHttp(ops: ShadowOperations, options: ShadowHttpOption
 			if (method === 'POST') return answer(res, ops.update(thing, name, body));
 			if (method === 'DELETE') return answer(res, ops.delete(thing, name, ''));
 			throw new HttpError(405, 'MethodNotAllowedException', 'method ' + method + ' not allowed');
+		}
+		if (segments.length === 2 && segments[0] === 'topics' && options.publish) {
+			if (method !== 'POST') throw new HttpError(405, 'MethodNotAllowedException', 'method ' + method + ' not allowed');
+			const topic = segments[1] as string;
+			const qos = url.searchParams.get('qos') ?? '0';
+			if (qos !== '0' && qos !== '1') throw new HttpError(400, 'InvalidRequestException', 'qos expected 0 or 1, got ' + JSON.stringify(qos));
+			// a topic name, not a filter (MQTT-4.7.3); AWS IoT topics are at most 256 bytes
+			if (topic.length === 0 || /[+#\u0000]/.test(topic) || new TextEncoder().encode(topic).byteLength > 256)
+				throw new HttpError(400, 'InvalidRequestException', 'topic expected a topic name of 1-256 bytes without + # or U+0000, got ' + JSON.stringify(topic));
+			await options.publish(topic, new Uint8Array(body), qos === '1' ? 1 : 0);
+			options.log({ level: 'info', event: 'iotdata.publish', topic, qos: Number(qos), bytes: body.byteLength });
+			return sendJson(res, 200, {});
 		}
 		if (segments.length === 5 && segments.slice(0, 4).join('/') === 'api/things/shadow/ListNamedShadowsForThing') {
 			if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowedException', 'method ' + method + ' not allowed');

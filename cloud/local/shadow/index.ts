@@ -42,6 +42,7 @@ export async function startShadowService(options: ShadowServiceOptions): Promise
 	const http = await startShadowHttp(operations, {
 		clock,
 		log,
+		publish: (topic, payload, qos) => options.bus.publish(topic, payload, qos),
 		...(options.port !== undefined ? { port: options.port } : {}),
 		...(options.host !== undefined ? { host: options.host } : {}),
 		...(options.verifySignatures !== undefined ? { verifySignatures: options.verifySignatures } : {}),
