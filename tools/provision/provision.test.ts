@@ -22,8 +22,8 @@ import { createCa, issueDevice } from '../pki/dev-pki';
 
 const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]) };
 
-async function csrWith(cn: string, keys: webcrypto.CryptoKeyPair, alg: object = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }): Promise<string> {
-  return (await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [cn] }], keys, signingAlgorithm: alg }, webcrypto)).toString('pem');
+async function csrWith(cn: string, keys: webcrypto.CryptoKeyPair, alg: object = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, extensions: x509.Extension[] = []): Promise<string> {
+  return (await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [cn] }], keys, signingAlgorithm: alg, extensions }, webcrypto)).toString('pem');
 }
 
 const rsaKeys = async (bits: number) => (await webcrypto.subtle.generateKey({ ...RSA, modulusLength: bits }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -145,6 +145,9 @@ describe('tools/provision with SoftHSM2', function () {
       ['a 1024-bit key', async () => csrWith('robot-BAD0001', await rsaKeys(1024)), /expected RSA-2048, got 1024 bits/],
       ['a CN that differs from the serial', async () => csrWith('robot-OTHER01', robotKeys), /CN expected "robot-BAD0001" \(from the serial\), got "robot-OTHER01"/],
       ['control characters in the subject', async () => csrWith('robot-BAD0001\n', robotKeys), /control characters/],
+      // the review: these were signed with the CA's fixed extensions as if not asked
+      ['a request for CA:TRUE', async () => csrWith('robot-BAD0001', robotKeys, undefined, [new x509.BasicConstraintsExtension(true, 0, true)]), /asks for CA:TRUE \(basicConstraints\); a robot certificate is never a CA/],
+      ['a request for a subjectAltName', async () => csrWith('robot-BAD0001', robotKeys, undefined, [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'broker.example' }])]), /asks for a subjectAltName \(dns:broker.example\)/],
     ];
     for (const [what, make, message] of cases) {
       it(what, async () => {

@@ -195,6 +195,12 @@ export async function checkCsr(csrInput: string | Uint8Array, serial: string): P
   const cn = subject.flatMap((rdn) => rdn['CN'] ?? []);
   if (rdnTypes.length !== 1 || cn.length !== 1) throw new ProvisionError(serial + ': CSR subject expected exactly CN=' + thing + ', got ' + JSON.stringify(csr.subject));
   if (cn[0] !== thing) throw new ProvisionError(serial + ': CSR CN expected ' + JSON.stringify(thing) + ' (from the serial), got ' + JSON.stringify(cn[0]));
+  // the certificate's extensions are this CA's (clientAuth, not a CA, no SAN): a CSR that asks
+  // for more is refused with what it asked, not signed as if it had not asked
+  for (const ext of csr.extensions) {
+    if (ext.type === '2.5.29.19' && new x509.BasicConstraintsExtension(ext.rawData).ca) throw new ProvisionError(serial + ': CSR asks for CA:TRUE (basicConstraints); a robot certificate is never a CA');
+    if (ext.type === '2.5.29.17') throw new ProvisionError(serial + ': CSR asks for a subjectAltName (' + new x509.SubjectAlternativeNameExtension(ext.rawData).names.toJSON().map((n) => n.type + ':' + n.value).join(', ') + '); a robot is named by its CN only');
+  }
   return { thing, serial, csr };
 }
 
