@@ -21,6 +21,8 @@
  *   rules); PINGREQ/PINGRESP, CONNACK, SUBACK and the service's PUBACK are not metered; a PUBACK
  *   from the device is metered as one 5 KB message under MQTT 3.1.1; a Device Shadow request is
  *   a message and a shadow operation metered in 1 KB increments.
+ * After the missions an operator asks for the robot's log ring once (tools/logs.ts): the
+ * request's delivery and the reply batches are billed the same way.
  * The naive design is computed from the same missions: every event the robot produced (those
  * the token bucket dropped included) as its own PUBLISH on the events topic, and the report on
  * an ordinary topic.
@@ -41,9 +43,14 @@ import { CleaningSimulator, TYPICAL_HOME } from '../firmware/sim/cleaning';
 import type { ClockPort, TimerHandle, TimerPort } from '../firmware/ports';
 import type { LinkPorts } from '../firmware/core/link/link';
 import { startProxy, type Proxy } from '../test/support/proxy';
+import { LogRing, ringLog } from '../firmware/core/log/ring';
+import { connectOperator, requestLogs } from '../tools/logs';
+import { readFileSync } from 'node:fs';
 import { median, round } from './stats';
 
 const THING = 'bench-missions';
+/** The operator who asks for the robot's logs (tools/logs.ts). */
+const OPERATOR = 'bench-ops';
 /** Simulated ms per real ms once the robot is online: a one-hour mission in 6 s. */
 const SPEED = 600;
 /** The device's keep-alive (firmware/main.ts leaves the Link default). */
@@ -172,6 +179,8 @@ function bill(r: Rec): Bill {
 					? { kind: 'shadow request', messages: units(metered, KB5), shadowOps: units(p.payload.length, KB1), rules: 0 }
 					: { kind: 'shadow reply (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			if (r.dir === 'up' && /^robots\/[^/]+\/missions\/[^/]+\/events$/.test(p.topic)) return { kind: 'events batch (QoS 0)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
+			if (r.dir === 'up' && /^robots\/[^/]+\/logs$/.test(p.topic)) return { kind: 'logs batch (QoS 0)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
+			if (r.dir === 'down' && /^robots\/[^/]+\/logs\/request$/.test(p.topic)) return { kind: 'logs request (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			return { kind: r.dir === 'up' ? 'publish (other)' : 'delivery (other)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 		}
 		case 'puback':
@@ -228,8 +237,24 @@ export interface MissionSample {
 	reconnects: number;
 }
 
+/** One operator request for the robot's log ring after the missions (core/log/ship.ts). */
+export interface LogShippingSample {
+	what: string;
+	/** ring bound and bytes held when asked */
+	ringBytes: number;
+	ringUsed: number;
+	lines: number;
+	batches: number;
+	/** largest batch payload (bytes) */
+	batchMax: number;
+	/** the request's delivery to the robot and the batches it sent */
+	billedMessages: number;
+	kinds: KindRow[];
+}
+
 export interface BillingResult {
 	setup: string;
+	logs: LogShippingSample[];
 	/** what one connection costs before any mission (CONNECT, SUBSCRIBE, schedule GET) */
 	perConnection: KindRow[];
 	samples: MissionSample[];
@@ -261,12 +286,14 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 	let proxy: Proxy | undefined;
 	let robot: Robot | undefined;
 	try {
-		cloud = await startLocalCloud({ dataDir: dir, things: [THING], inMemory: true });
+		cloud = await startLocalCloud({ dataDir: dir, things: [THING], operators: [OPERATOR], inMemory: true });
 		proxy = await startProxy({ host: '127.0.0.1', port: cloud.broker.port });
 		const time = variableTime();
+		// the robot's own log ring, as the device keeps it (firmware/main.ts): filled by the missions
+		const ring = new LogRing(time.clock);
 		const log = memoryLog();
 		const storage = createMemoryStorage();
-		const { ports, recs, writes } = recordingPorts({ ...hostPorts(storage, log), clock: time.clock, timers: time.timers });
+		const { ports, recs, writes } = recordingPorts({ ...hostPorts(storage, ringLog(log, ring)), clock: time.clock, timers: time.timers });
 		// timeouts are simulated ms: scaled so they stay seconds of real time after the speed-up
 		const realMs = (ms: number) => ms * SPEED;
 		robot = createRobot(ports, {
@@ -274,6 +301,7 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 			endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...readCredentials(cloud.pki.paths.thing(THING).dir), serverName: 'localhost' } },
 			link: { keepAlive: KEEP_ALIVE_S, pingTimeoutMs: realMs(10_000), connectTimeoutMs: realMs(20_000), handlerTimeoutMs: realMs(30_000), backoff: { baseMs: 200, capMs: 3000 } },
 			shadowTimeoutMs: realMs(10_000),
+			logs: { ring },
 		});
 		const r = robot;
 		let online = false;
@@ -363,8 +391,13 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 			});
 		}
 		await cloud.rules.idle();
+		const logs = [await shipLogs(cloud, r, ring, recs, 'after the missions')];
+		// a robot that failed to connect for a while: its ring full of the link's own lines
+		for (let i = 0; i < 1000 && ring.used < ring.capacity - 200; i++) ring.record('warn', 'link.lost', { reason: 'connect timeout after 20000 ms (TCP + TLS + CONNACK)', attempt: i, nextMs: 120_000 });
+		logs.push(await shipLogs(cloud, r, ring, recs, 'a full ring'));
 		const billed = samples.map((s) => s.billedMessages);
 		return {
+			logs,
 			setup: `host robot (createRobot, memory storage) on the local cloud through the counting proxy, TLS 1.2, keep-alive ${KEEP_ALIVE_S} s, events policy DEFAULT_EVENTS (flush every 25 min, 4 KB batches, bucket 4 per 15 min); cleaning model TYPICAL_HOME seeded 1..${missions}; clock ${SPEED}x real time once online`,
 			perConnection,
 			samples,
@@ -388,6 +421,33 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 }
 
 type Table = (head: string[], rows: (string | number)[][]) => string;
+
+/** An operator asks for the ring once (tools/logs.ts over the local broker); what it bills, from the robot's side. */
+async function shipLogs(cloud: LocalCloud, robot: Robot, ring: LogRing, recs: Rec[], what: string): Promise<LogShippingSample> {
+	const p = cloud.pki.paths.thing(OPERATOR);
+	const client = await connectOperator('mqtts://127.0.0.1:' + cloud.broker.port, readFileSync(p.certPem), readFileSync(p.keyPem), readFileSync(cloud.pki.paths.caPem), 'localhost');
+	const mark = recs.length;
+	const ringUsed = ring.used;
+	try {
+		const answer = await requestLogs(client, robot.thing, { timeoutMs: 10_000 });
+		// the last batch's record may still be on its way through the socket port
+		await sleep(100);
+		const window = recs.slice(mark).filter((x) => x.p.type === 'publish' && /\/logs(\/request)?$/.test(x.p.topic));
+		const kinds = kindsOf(window);
+		return {
+			what,
+			ringBytes: ring.capacity,
+			ringUsed,
+			lines: answer.lines.length,
+			batches: answer.batches,
+			batchMax: Math.max(0, ...window.filter((x) => x.dir === 'up').map((x) => (x.p.type === 'publish' ? x.p.payload.length : 0))),
+			billedMessages: kinds.reduce((n, k) => n + k.billedMessages, 0),
+			kinds,
+		};
+	} finally {
+		await client.endAsync();
+	}
+}
 
 export function billingMarkdown(x: BillingResult, table: Table): string[] {
 	const md: string[] = [];
@@ -430,6 +490,15 @@ export function billingMarkdown(x: BillingResult, table: Table): string[] {
 			'',
 		);
 	}
+	md.push(
+		`**Shipping the robot's log ring on request** (one operator request, tools/logs.ts; the ring's ${x.logs[0]?.ringBytes ?? 0}-byte bound caps any answer at ${Math.ceil((x.logs[0]?.ringBytes ?? 0) / 3840) + 1} batches):`,
+		'',
+		table(
+			['ring', 'bytes held', 'lines', 'batches (QoS 0)', 'largest batch', 'billed messages (request delivery + batches)'],
+			x.logs.map((l) => [l.what, `${l.ringUsed} of ${l.ringBytes}`, l.lines, l.batches, l.batchMax, l.billedMessages]),
+		),
+		'',
+	);
 	md.push('Once per connection, not per mission (TLS handshake not included):', '');
 	md.push(
 		table(

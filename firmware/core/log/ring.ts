@@ -69,6 +69,11 @@ export class LogRing {
 		return this.#first + this.#lines.length - 1;
 	}
 
+	/** The bound: bytes of line text the ring holds at most. */
+	get capacity(): number {
+		return this.#bytes;
+	}
+
 	/** Bytes of line text held now. */
 	get used(): number {
 		return this.#used;
