@@ -57,6 +57,7 @@ export function narrate(robot: Robot, say: Say): void {
 			}
 		}
 	});
+	robot.commands?.listen((a) => say(thing, `command ${a.executionId.slice(0, 8)}: ${a.status} ${a.reasonCode}`, a.reasonDescription + (a.missionId ? ` (mission ${a.missionId})` : '')));
 	let quarter = 0;
 	robot.maps?.listen({
 		started(m, n) {

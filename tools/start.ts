@@ -15,6 +15,7 @@
  * (tools/start-args.ts checks them.) The console (console/server.ts) shows it all live in a
  * browser; its URL is printed at the start.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DescribeJobExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
@@ -23,7 +24,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, readCredentials } from '../firmware/platform/host/index';
-import { CleaningSimulator } from '../firmware/sim/cleaning';
+import { CleaningSimulator, HOME_ROOMS, simCommandActions } from '../firmware/sim/cleaning';
 import { simulatedMap } from '../firmware/sim/map';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createFileSlots, hostCodeSigning } from '../firmware/platform/host/firmware';
@@ -40,6 +41,7 @@ import { ianaToPosix } from './tz/iana-to-posix';
 import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from './ota/ota';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { startConsole } from '../console/server';
+import { startOwnerApp } from '../console/owner-app';
 import { parseStartArgs, type StartOptions } from './start-args';
 import { narrate, timeline } from './start-timeline';
 
@@ -142,11 +144,15 @@ async function makeRobot(thing: string): Promise<Sim> {
 				// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
 				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
 				ota: { slot, signing: hostCodeSigning, http: createHttpPort(), certificate: signing.certificateDer, sources: [cloud.endpoints.s3 + '/firmware/'], selfTest: { deadlineMs: 30_000 } },
+				// the owner's app: commands through AWS IoT commands, pairing at setup
+				commands: { rooms: HOME_ROOMS },
+				pairing: { crypto: hostCrypto },
 			},
 			missionPorts,
 		);
 		const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
 		robot.onDue((d) => sim.run('schedule', d.entryId));
+		robot.commands!.bind(simCommandActions(sim, log));
 		if (!quiet) narrate(robot, say);
 		s.robot = robot;
 		s.sim = sim;
@@ -176,6 +182,13 @@ const konsole = options.console
 		})
 	: undefined;
 if (konsole) say('console', `open ${konsole.url}`, "the system live, with the app's and the operator's actions; --keep keeps it up");
+// the owner's app: the person who owns robot-1 (their password is printed: a local demo account)
+const OWNER = { email: 'owner@example.com', password: 'clean-my-home' };
+// the same sub on every run: the binding in the kept tables stays the owner's
+const ownerSub = createHash('sha256').update(OWNER.email).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
+cloud.owners.auth.createOwner(OWNER.email, OWNER.password, ownerSub);
+const ownerApp = options.console ? await startOwnerApp({ cloud }) : undefined;
+if (ownerApp) say('app', `the owner's app: open ${ownerApp.url}`, `sign in as ${OWNER.email} / ${OWNER.password}`);
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
 	if (stopping) process.exit(code);
@@ -190,6 +203,7 @@ async function shutdown(code: number): Promise<never> {
 	iot.destroy();
 	s3.destroy();
 	await konsole?.close();
+	await ownerApp?.close();
 	await cloud.close();
 	say('story', code === 0 ? 'stopped cleanly' : 'stopped with errors');
 	process.exit(code);
@@ -219,6 +233,52 @@ async function mapReady(thing: string, missionId: string): Promise<Record<string
 		return item?.mapReady === true;
 	});
 	return item!;
+}
+
+/** The owner's API as the app calls it, with the owner's ID token. */
+async function ownerCall(token: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
+	const r = await fetch(cloud.endpoints.ownerApi + p, { method, headers: { authorization: 'Bearer ' + token, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+	return { status: r.status, body: (await r.json()) as Record<string, any> };
+}
+
+/**
+ * The owner's part: sign in (the user pool's InitiateAuth), claim the robot with the code it
+ * shows, and press "clean now" for two rooms: an AWS IoT command the robot answers. The mission id.
+ */
+async function ownerCleansNow(s: Sim): Promise<string> {
+	const signIn = await fetch(cloud.endpoints.ownerAuth, {
+		method: 'POST',
+		headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
+		body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: cloud.owners.auth.clientId, AuthParameters: { USERNAME: OWNER.email, PASSWORD: OWNER.password } }),
+	});
+	const token = ((await signIn.json()) as { AuthenticationResult: { IdToken: string } }).AuthenticationResult.IdToken;
+	say('app', `${OWNER.email} signed in`, 'an RS256 ID token from the user pool; the owner API checks it as API Gateway\'s JWT authorizer does');
+	const mine = await ownerCall(token, 'GET', '/robots');
+	if (!mine.body.robots?.some((r: { thing: string }) => r.thing === s.thing)) {
+		const shown = s.robot.beginPairing();
+		if (!shown.ok) throw new Error('no pairing code: ' + shown.error.code);
+		say(s.thing, `shows pairing code ${shown.value.code}`, 'good for 10 minutes; only its SHA-256 digest goes to the cloud (pairing shadow)');
+		let claimed = await ownerCall(token, 'POST', '/robots/claim', { thing: s.thing, code: shown.value.code });
+		// the digest may still be on its way to the shadow
+		for (let i = 0; claimed.status !== 200 && claimed.body.error === 'NoPairingCode' && i < 100; i++) {
+			await sleep(50);
+			claimed = await ownerCall(token, 'POST', '/robots/claim', { thing: s.thing, code: shown.value.code });
+		}
+		if (claimed.status !== 200) throw new Error('claim refused: ' + JSON.stringify(claimed.body));
+		say('app', `${s.thing} is ${OWNER.email}'s now`, 'bound once (a second claim, a wrong or expired code, another owner: refused)');
+	} else say('app', `${s.thing} is already ${OWNER.email}'s (from an earlier run)`);
+	say('story', `the owner presses "clean now" for the kitchen and the hall (a one-hour mission on a ${Math.round(scale)}x clock); its map follows the report`);
+	const started = await ownerCall(token, 'POST', `/robots/${s.thing}/commands`, { action: 'clean', rooms: ['kitchen', 'hall'] });
+	if (started.status !== 202) throw new Error('command refused: ' + JSON.stringify(started.body));
+	say('app', `command robot-clean started`, `AWS IoT commands execution ${started.body.executionId}; 2 billed messages: request and answer`);
+	let x: Record<string, any> = {};
+	await until('the command answered', async () => {
+		x = (await ownerCall(token, 'GET', `/robots/${s.thing}/commands/${started.body.executionId}`)).body;
+		return !['CREATED', 'IN_PROGRESS'].includes(x.status);
+	});
+	if (x.status !== 'SUCCEEDED') throw new Error(`the robot answered ${x.status} ${x.reasonCode}: ${x.reason}`);
+	say('app', `the app shows: "Cleaning started."`, `execution ${x.status}, reason ${x.reasonCode}, mission ${x.missionId}`);
+	return x.missionId as string;
 }
 
 /** The next minor version after the running one: a second `npm start` over the same data updates again. */
@@ -254,8 +314,8 @@ try {
 	const next = nextRun(first.robot.schedule.value, Date.now());
 	say(thing, 'applied the edit, reported it, cleared desired', next ? `next mission ${new Date(next.utcMs).toISOString()} (${next.entryId})` : '');
 
-	say('story', `the owner presses "clean now" (a one-hour mission on a ${Math.round(scale)}x clock); its map follows the report`);
-	const id = first.mission();
+	say('story', `the owner sets up the app: ${thing} shows a pairing code, the owner claims it with the code`);
+	const id = await ownerCleansNow(first);
 	await until('mission done', () => first.robot.missions.state.value === 'idle' && first.robot.link.outbox.size === 0, 60_000);
 	await cloud.rules.idle();
 	const row = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t AND missionId = :m', ExpressionAttributeValues: { ':t': thing, ':m': id } }));

@@ -31,8 +31,11 @@ export interface OwnerAuth {
 	/** The `iss` of its tokens (the endpoint, as Cognito's is its pool URL). */
 	readonly issuer: string;
 	readonly clientId: string;
-	/** Adds an owner; returns the `sub`. An email already there is refused. */
-	createOwner(email: string, password: string): string;
+	/**
+	 * Adds an owner; returns the `sub` (a random UUID unless given: the pool is in memory, so a
+	 * local demo over kept data passes the same one again). An email already there is refused.
+	 */
+	createOwner(email: string, password: string, sub?: string): string;
 	/** A signed ID token for an owner (tests; the app signs in with InitiateAuth). */
 	issue(email: string, lifetimeS?: number): string;
 	verify(token: string): { ok: true; claims: OwnerClaims } | { ok: false; reason: string };
@@ -129,12 +132,13 @@ export async function startOwnerAuth(o: { log: LogFn; host?: string; clientId?: 
 		endpoint: server.url,
 		issuer,
 		clientId,
-		createOwner(email, password) {
+		createOwner(email, password, given) {
 			if (!/^[^\s@]{1,64}@[^\s@]{1,190}$/.test(email)) throw new TypeError('"email" expected an email address, got ' + JSON.stringify(email));
 			if (typeof password !== 'string' || password.length < 8) throw new TypeError('"password" expected at least 8 characters');
 			if (owners.has(email)) throw new Error('owner ' + email + ' already exists');
 			const salt = randomBytes(16);
-			const sub = randomUUID();
+			if (given !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(given)) throw new TypeError('"sub" expected a UUID');
+			const sub = given ?? randomUUID();
 			owners.set(email, { sub, salt, hash: scryptSync(password, salt, 32) });
 			return sub;
 		},
