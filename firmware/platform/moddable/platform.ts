@@ -9,6 +9,7 @@
  */
 import Preference from 'preference';
 import { checkIdentity } from '../../core/identity/identity';
+import { LogRing, ringLog, type RingOptions } from '../../core/log/ring';
 import type { LogLevel, TlsCredentials } from '../../ports';
 import { createSocketPort } from './socket';
 import { createPreferenceStorage } from './storage';
@@ -23,16 +24,26 @@ export interface PlatformOptions {
 	/** Preference domain of the core's storage. */
 	readonly domain?: string;
 	readonly logLevel?: LogLevel;
+	/** Bytes (NVS terms) the storage domain may take: writes past it answer `full` (platform/moddable/storage.ts). */
+	readonly storageBudget?: number;
+	/** The log ring's bounds (core/log/ring.ts; default 4 KB). */
+	readonly logRing?: RingOptions;
 }
 
+/**
+ * The ports, with every log line also kept in the robot's own ring (`ring`): a release
+ * build's `trace` reaches nobody, the ring is what an operator can ask for (core/log/ship.ts).
+ */
 export function createModdablePorts(o: PlatformOptions = {}) {
+	const ring = new LogRing(moddableClock, o.logRing);
 	return {
 		socket: createSocketPort(),
 		timers: moddableTimers,
 		clock: moddableClock,
 		random: moddableRandom,
-		storage: createPreferenceStorage(o.domain ?? 'robot'),
-		log: traceLog(o.logLevel ?? 'info'),
+		storage: createPreferenceStorage(o.domain ?? 'robot', o.storageBudget !== undefined ? { budget: o.storageBudget } : {}),
+		log: ringLog(traceLog(o.logLevel ?? 'info'), ring),
+		ring,
 	};
 }
 
