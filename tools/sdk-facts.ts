@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { INSTALL_POINTER, runHeadless, sdkProblem } from '../test/device/headless';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,7 +66,17 @@ async function main(): Promise<number> {
 		const out = resolve(root, process.env.DEVICE_WORK_DIR ?? 'build/sdk-facts');
 		mkdirSync(out, { recursive: true });
 		const ca = readFileSync(join(dir, 'ca.der')).toString('hex');
-		const r = await runHeadless({ app, out, timeoutS: 90, defines: ['tlsPort=' + (tls.address() as AddressInfo).port, 'httpPort=' + (http.address() as AddressInfo).port, 'tlsCa=' + ca] });
+		// the app's ECMA-419 listener: connect when it says where, read its hello, send one line, hang up
+		const onLine = (line: string) => {
+			const m = /^listening (\d+)$/.exec(line.trim());
+			if (!m) return;
+			const c = connect(Number(m[1]), '127.0.0.1');
+			c.on('data', (d) => {
+				if (d.toString().includes('hello')) c.end('ping\n');
+			});
+			c.on('error', (e) => console.log('sdk-facts: listener probe: ' + e.message));
+		};
+		const r = await runHeadless({ app, out, timeoutS: 90, onLine, defines: ['tlsPort=' + (tls.address() as AddressInfo).port, 'httpPort=' + (http.address() as AddressInfo).port, 'tlsCa=' + ca] });
 		tls.close();
 		http.close();
 		return r.code;

@@ -10,6 +10,12 @@
  *   fragments read with read(ArrayBuffer, n), responseComplete; a pulled body (body: true) asks
  *   with message 0 and the room, ends at undefined; a connection dropped before any answer is -2.
  * - sntp: a host that does not resolve is reported as SNTP.error (-1) with "cannot resolve".
+ * - ECMA-419 listener and tcp (lin): onReadable counts waiting connections, read() hands one
+ *   over and answers undefined when none waits; new TCP({from}) uses `from` up (a second one
+ *   throws "C: xsGetHostData: invalid host data"); onWritable(1536);
+ *   a write past it throws "would block"; onReadable(n) then read(n + 1) throws "invalid", read()
+ *   once all is read answers undefined; the peer's close is onError, a write after it is ignored.
+ *   tools/sdk-facts.ts connects when the app traces `listening <port>`.
  * Every observation is traced as `observed {...}`; the verdict is PASS or FAIL: reasons.
  */
 /// <reference path="../../moddable-crypto.d.ts" />
@@ -17,6 +23,8 @@ import config from 'mc/config';
 import SecureSocket from 'securesocket';
 import { Request } from 'http';
 import SNTP from 'sntp';
+import Listener from 'embedded:io/socket/listener';
+import TCP from 'embedded:io/socket/tcp';
 import Timer from 'timer';
 import { runFacts } from './facts';
 
@@ -136,6 +144,75 @@ function sntp(): Promise<void> {
 	});
 }
 
+function listener(): Promise<void> {
+	return new Promise((done) => {
+		const seen: unknown[] = [];
+		let wrote = false;
+		let socket: TCP | undefined;
+		const finish = () => {
+			observed('tcp', seen);
+			const expect = [['listener.onReadable', 1], ['listener.read again', 'undefined'], ['from again', 'C: xsGetHostData: invalid host data'], ['onWritable', 1536], ['overwrite', 'would block'], ['onReadable', 5], ['read(n+1)', 'invalid'], ['read', 'ping\n'], ['read again', 'undefined'], ['onError'], ['write after error', 'no throw']];
+			check(JSON.stringify(seen) === JSON.stringify(expect), 'ecma-419 tcp: ' + JSON.stringify(seen));
+			(l as unknown as { close(): void }).close(); // listener.js has it; the SDK's typings leave it out
+			done();
+		};
+		const l = new Listener({
+			port: 0,
+			onReadable(n) {
+				seen.push(['listener.onReadable', n]);
+				const from = l.read()!;
+				seen.push(['listener.read again', String(l.read())]);
+				socket = new TCP({
+					from,
+					format: 'buffer',
+					onWritable(room) {
+						if (wrote) return;
+						wrote = true;
+						seen.push(['onWritable', room]);
+						try {
+							socket!.write(new ArrayBuffer(room + 1));
+							seen.push(['overwrite', 'no throw']);
+						} catch (e) {
+							seen.push(['overwrite', String((e as Error).message).replace(/ \(in .*\)$/, '')]);
+						}
+						socket!.write(Uint8Array.from('hello\n', (c) => c.charCodeAt(0)));
+					},
+					onReadable(count) {
+						seen.push(['onReadable', count]);
+						try {
+							socket!.read(count + 1);
+							seen.push(['read(n+1)', 'no throw']);
+						} catch (e) {
+							seen.push(['read(n+1)', String((e as Error).message).replace(/ \(in .*\)$/, '')]);
+						}
+						const b = socket!.read(count) as ArrayBuffer;
+						seen.push(['read', String.fromCharCode(...new Uint8Array(b))]);
+						seen.push(['read again', String(socket!.read())]);
+					},
+					onError() {
+						seen.push(['onError']);
+						try {
+							socket!.write(Uint8Array.of(1));
+							seen.push(['write after error', 'no throw']);
+						} catch (e) {
+							seen.push(['write after error', (e as Error).message]);
+						}
+						socket!.close();
+						Timer.set(finish, 100);
+					},
+				});
+				try {
+					new TCP({ from });
+					seen.push(['from again', 'no throw']);
+				} catch (e) {
+					seen.push(['from again', String((e as Error).message).replace(/ \(in .*\)$/, '')]);
+				}
+			},
+		});
+		say('listening ' + l.port);
+	});
+}
+
 async function main() {
 	const f = await runFacts(wait, say);
 	failures.push(...f);
@@ -156,6 +233,7 @@ async function main() {
 	observed('http.drop', drop);
 	check(JSON.stringify(drop.log) === JSON.stringify([[-2, 'err']]), 'http drop messages ' + JSON.stringify(drop.log));
 	await sntp();
+	await listener();
 	say(failures.length ? 'FAIL: ' + failures.join('; ') : 'PASS');
 }
 
