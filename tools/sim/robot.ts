@@ -36,6 +36,7 @@ import { createFileStorage, hostClock, hostPorts, hostRandom, hostTimers, jsonLo
 import { CleaningSimulator, TYPICAL_HOME, HOME_ROOMS, simCommandActions } from '../../firmware/sim/cleaning';
 import { scaledPorts } from '../../firmware/sim/clock';
 import { simulatedMap, squareFor } from '../../firmware/sim/map';
+import { LogRing, ringLog } from '../../firmware/core/log/ring';
 
 const { values } = parseArgs({
 	options: {
@@ -86,7 +87,9 @@ fs.mkdirSync(data, { recursive: true });
 
 // the parent went away (its pipe closed): nothing left to tell, stop like a power cut
 process.stdout.on('error', () => process.exit(0));
-const log = jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] as 'debug' | 'info', { thing });
+// every line also in the robot's own ring, which it ships on request (core/log/ship.ts, tools/logs.ts)
+const ring = new LogRing(hostClock);
+const log = ringLog(jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] as 'debug' | 'info', { thing }), ring);
 const storage = createFileStorage(path.join(data, 'storage'));
 const linkClock = jumpableClock(hostClock);
 const ports = { ...hostPorts(storage, log), clock: linkClock.clock };
@@ -133,6 +136,7 @@ function boot(): void {
 		endpoint: { host: values.host!, port, tls: { ...credentials, serverName: values['server-name']! } },
 		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
 		commands: { rooms: HOME_ROOMS },
+		logs: { ring },
 		...(firmware
 			? {
 					ota: {
