@@ -749,8 +749,9 @@ function readEarlier(): Pick<Results, 'sections' | 'meta'> {
 	const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<Results>;
 	const sections: Results['sections'] = {};
 	const meta: Results['meta'] = {};
-	// a section without its meta (a file from before meta existed) cannot say when it was measured: dropped
-	for (const n of SECTIONS) {
+	// a section without its meta (a file from before meta existed) cannot say when it was measured: dropped;
+	// device.budget is written by tools/budget-search.ts (dozens of device builds), never re-run here
+	for (const n of [...SECTIONS, 'device.budget'] as Section[]) {
 		if (r.sections?.[n] !== undefined && r.meta?.[n]) {
 			sections[n] = r.sections[n];
 			meta[n] = r.meta[n];

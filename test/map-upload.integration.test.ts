@@ -200,6 +200,7 @@ describe('map upload through the local cloud', function () {
 		const put = await createHttpPort().request({
 			method: 'PUT',
 			url: slot.url,
+			headers: slot.headers,
 			body: { length: message.length, next: () => (at >= message.length ? undefined : message.subarray(at, (at += 4096 + 32))) },
 			timeoutMs: 10_000,
 		});
@@ -237,7 +238,7 @@ describe('map upload through the local cloud', function () {
 		const slot = await requestSlot(h, 'robot-1', { missionId: 'm-2' });
 		const message = await seal(fakeMap(70_000, 2), slot, unwrap(h, 'robot-1', slot));
 		const from = h.logs.length;
-		const res = await fetch(slot.url, { method: 'PUT', body: message });
+		const res = await fetch(slot.url, { method: 'PUT', headers: slot.headers, body: message });
 		assert.equal(res.status, 200, await res.text());
 		assert.equal((await ingested(h, 'maps/robot-1/m-2.esdk', from)).event, 'map_ingest.stored');
 		const item = await mission(h, 'm-2');
@@ -295,7 +296,7 @@ describe('map upload through the local cloud', function () {
 				const slot = await requestSlot(h, 'robot-1', { missionId: 'm-3' });
 				const message = await seal(fakeMap(100_000, 3), slot, unwrap(h, 'robot-1', slot));
 				message[60_000]! ^= 0x10;
-				assert.equal((await fetch(slot.url, { method: 'PUT', body: message })).status, 200);
+				assert.equal((await fetch(slot.url, { method: 'PUT', headers: slot.headers, body: message })).status, 200);
 				return 'maps/robot-1/m-3.esdk';
 			},
 			'undecryptable',
@@ -310,7 +311,7 @@ describe('map upload through the local cloud', function () {
 				const theirs = await requestSlot(h, 'robot-2', { missionId: 'm-4' });
 				assert.deepEqual(theirs.encryptionContext, { thing: 'robot-2', mission: 'm-4', purpose: 'map' });
 				const message = await seal(fakeMap(30_000, 4), theirs, unwrap(h, 'robot-2', theirs));
-				assert.equal((await fetch(mine.url, { method: 'PUT', body: message })).status, 200);
+				assert.equal((await fetch(mine.url, { method: 'PUT', headers: mine.headers, body: message })).status, 200);
 				return 'maps/robot-1/m-4.esdk';
 			},
 			'context_mismatch',
@@ -324,7 +325,7 @@ describe('map upload through the local cloud', function () {
 			async () => {
 				const b = await requestSlot(h, 'robot-1', { missionId: 'm-6' });
 				const message = await seal(fakeMap(30_000, 5), a, unwrap(h, 'robot-1', a));
-				assert.equal((await fetch(b.url, { method: 'PUT', body: message })).status, 200);
+				assert.equal((await fetch(b.url, { method: 'PUT', headers: b.headers, body: message })).status, 200);
 				return 'maps/robot-1/m-6.esdk';
 			},
 			'context_mismatch',
@@ -352,7 +353,7 @@ describe('map upload with an expired slot', function () {
 		const message = await seal(fakeMap(10_000, 7), slot, unwrap(h, 'robot-1', slot));
 		await new Promise((r) => setTimeout(r, Math.max(0, slot.expiresAt - Date.now()) + 1100));
 		const from = h.logs.length;
-		const res = await fetch(slot.url, { method: 'PUT', body: message });
+		const res = await fetch(slot.url, { method: 'PUT', headers: slot.headers, body: message });
 		assert.equal(res.status, 403);
 		assert.match(await res.text(), /<Code>AccessDenied<\/Code><Message>Request has expired/);
 		await new Promise((r) => setTimeout(r, 200));

@@ -18,6 +18,9 @@ export const REQUEST_TOPIC_FILTER = 'robots/+/maps/upload-request';
 export const requestTopic = (thing: string) => 'robots/' + thing + '/maps/upload-request';
 export const slotTopic = (thing: string) => 'robots/' + thing + '/maps/upload-slot';
 
+/** The content type a map upload is signed with (the presigned PUT must carry exactly this). */
+export const UPLOAD_CONTENT_TYPE = 'application/octet-stream';
+
 /** The bucket of encrypted uploads and of the decoded maps. */
 export const MAPS_BUCKET = 'maps';
 /** Encryption SDK frame length the robot must use (its constant-memory unit). */
@@ -73,7 +76,7 @@ export interface UploadSlot {
 	readonly encryptionContext: MapEncryptionContext;
 	readonly frameLength: typeof FRAME_LENGTH;
 	readonly method: 'PUT';
-	/** Headers the PUT must carry besides Content-Length (none today: only `host` is signed). */
+	/** Headers the PUT must carry besides Content-Length: the signed `content-type` (UPLOAD_CONTENT_TYPE). */
 	readonly headers: Readonly<Record<string, string>>;
 }
 

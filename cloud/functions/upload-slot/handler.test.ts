@@ -105,7 +105,7 @@ describe('upload-slot handler', function () {
 		assert.equal(slot.ciphertextBlob, Buffer.from([1, 2, 3, 4]).toString('base64'));
 		assert.equal(slot.frameLength, 4096);
 		assert.equal(slot.method, 'PUT');
-		assert.deepEqual(slot.headers, {});
+		assert.deepEqual(slot.headers, { 'content-type': 'application/octet-stream' }, 'the content type is signed: the PUT must carry exactly it');
 		assert.equal(slot.expiresAt, NOW + 300_000);
 
 		const url = new URL(slot.url);
@@ -113,7 +113,7 @@ describe('upload-slot handler', function () {
 		assert.equal(url.hostname, 'maps.s3.eu-west-1.amazonaws.com');
 		assert.equal(url.searchParams.get('X-Amz-Expires'), '300');
 		assert.equal(url.searchParams.get('X-Amz-Date'), '20260115T120000Z');
-		assert.equal(url.searchParams.get('X-Amz-SignedHeaders'), 'host');
+		assert.equal(url.searchParams.get('X-Amz-SignedHeaders'), 'content-type;host');
 		assert.equal(url.searchParams.get('x-amz-checksum-crc32'), null, 'no checksum of an empty body is signed');
 
 		// the robot unwraps with its own key: OAEP, SHA-256, MGF1-SHA-256

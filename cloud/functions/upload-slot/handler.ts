@@ -35,9 +35,11 @@ import { TABLES } from '../../tables';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { countMetric } from '../../lib/metrics';
 import {
 	FRAME_LENGTH,
 	MAPS_BUCKET,
+	UPLOAD_CONTENT_TYPE,
 	REQUEST_TOPIC_FILTER,
 	mapEncryptionContext,
 	parseRequestPayload,
@@ -129,6 +131,7 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 		};
 		const refuse = async (r: Refusal): Promise<UploadSlotOutcome> => {
 			(r.code === 'unavailable' ? log.error : log.warn)('upload_slot.refused', { code: r.code, reason: r.message });
+			countMetric(log, 'upload-slot', 'UploadSlotsRefused');
 			await recordRefusal(r);
 			try {
 				await send({ ...(token !== undefined ? { clientToken: token } : {}), error: { code: r.code, message: r.message } });
@@ -171,7 +174,8 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 
 			const key = uploadKey(rule.thing, missionId);
 			const signedAt = now();
-			const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresInS, signingDate: new Date(signedAt) });
+			// the content type is signed too: S3 then refuses a PUT that sets another, or metadata
+			const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: UPLOAD_CONTENT_TYPE }), { expiresIn: expiresInS, signingDate: new Date(signedAt), signableHeaders: new Set(['content-type']) });
 			const encryptionContext = mapEncryptionContext(rule.thing, missionId);
 			let generated;
 			try {
@@ -197,9 +201,10 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 				encryptionContext,
 				frameLength: FRAME_LENGTH,
 				method: 'PUT',
-				headers: {},
+				headers: { 'content-type': UPLOAD_CONTENT_TYPE },
 			});
 			log.info('upload_slot.issued', { bucket, key, keyArn: generated.KeyId, expiresAt, ...(checked.value.bytes !== undefined ? { bytes: checked.value.bytes } : {}) });
+			countMetric(log, 'upload-slot', 'UploadSlotsIssued');
 			return { status: 'issued', key, expiresAt };
 		} catch (e) {
 			if (e instanceof Refusal) return refuse(e);

@@ -105,13 +105,32 @@ describe('local S3', () => {
 
 	it('a valid presigned URL works with plain fetch, GET and PUT', async () => {
 		const putUrl = await getSignedUrl(c, new PutObjectCommand({ Bucket: 'maps', Key: 'robot-1/map.bin' }), { expiresIn: 60 });
-		const put = await fetch(putUrl, { method: 'PUT', body: 'map bytes' });
+		const put = await fetch(putUrl, { method: 'PUT', body: new TextEncoder().encode('map bytes') });
 		assert.equal(put.status, 200, await put.clone().text());
 		assert.equal(put.headers.get('etag'), '"' + createHash('md5').update('map bytes').digest('hex') + '"');
 		const getUrl = await getSignedUrl(c, new GetObjectCommand({ Bucket: 'maps', Key: 'robot-1/map.bin' }), { expiresIn: 60 });
 		const got = await fetch(getUrl);
 		assert.equal(got.status, 200);
 		assert.equal(await got.text(), 'map bytes');
+	});
+
+	// the review: metadata and a content type the signer never signed were taken on a presigned PUT
+	it('refuses on a presigned PUT the x-amz-meta-* and content-type headers it did not sign; takes them when signed', async () => {
+		const url = await getSignedUrl(c, new PutObjectCommand({ Bucket: 'maps', Key: 'robot-1/unsigned.bin' }), { expiresIn: 60 });
+		const body = new Uint8Array([1, 2, 3]);
+		for (const headers of [{ 'x-amz-meta-owner': 'robot-2' }, { 'content-type': 'text/html' }]) {
+			const res = await fetch(url, { method: 'PUT', headers, body });
+			assert.equal(res.status, 403, JSON.stringify(headers));
+			const text = await res.text();
+			assert.equal(errorCode(text), 'AccessDenied');
+			assert.match(text, new RegExp('not signed: ' + Object.keys(headers)[0]));
+		}
+		assert.equal((await fetch(url, { method: 'PUT', body })).status, 200, 'without them it goes');
+		const typed = await getSignedUrl(c, new PutObjectCommand({ Bucket: 'maps', Key: 'robot-1/typed.bin', ContentType: 'application/octet-stream', Metadata: { mission: 'm-1' } }), { expiresIn: 60, signableHeaders: new Set(['content-type']), unhoistableHeaders: new Set(['x-amz-meta-mission']) });
+		const ok = await fetch(typed, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'x-amz-meta-mission': 'm-1' }, body });
+		assert.equal(ok.status, 200, await ok.clone().text());
+		const other = await fetch(typed, { method: 'PUT', headers: { 'content-type': 'text/html', 'x-amz-meta-mission': 'm-1' }, body });
+		assert.equal(other.status, 403, 'another content type than the signed one');
 	});
 
 	it('refuses a presigned URL with one signature byte changed (SignatureDoesNotMatch, 403)', async () => {

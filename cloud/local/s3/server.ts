@@ -309,6 +309,15 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 			const code = auth.error.code === 'MissingAuthenticationToken' ? 'AccessDenied' : auth.error.code;
 			throw new HttpError(auth.error.status, code, auth.error.message);
 		}
+		// a presigned URL grants exactly what was signed: metadata or a content type the signer did
+		// not sign would be the holder's choice (S3: AccessDenied, "headers ... which were not signed")
+		if (presigned) {
+			const unsigned = Object.keys(req.headers).filter((h) => (h.startsWith('x-amz-meta-') || h === 'content-type') && !auth.value.signedHeaders.includes(h));
+			if (unsigned.length > 0) {
+				log({ level: 'warn', event: 's3.auth.refused', method: req.method, path: rawPath, code: 'AccessDenied', reason: 'unsigned headers ' + unsigned.join(', ') });
+				throw new HttpError(403, 'AccessDenied', 'There were headers present in the request which were not signed: ' + unsigned.sort().join(', '));
+			}
+		}
 
 		const rest = rawPath.slice(1);
 		const slash = rest.indexOf('/');
