@@ -259,8 +259,15 @@ export function budgetTable(r: ResultsFile): string {
 			`Needed with heap growth off, found by tools/budget-search.ts (${measured(r, 'device.budget')}${m.sdk ? `, Moddable SDK ${m.sdk.version}, ${m.sdk.build} build` : ''}; scenarios ${(search.scenarios ?? []).join(', ')}):`,
 			'',
 			table(
-				['', 'chunk heap', 'slot heap'],
-				[['needed (smallest that passes; one step below aborts)', `${fmt(num(n.chunkBytes, 'chunk') / 1024)} KB`, `${fmt(num(n.slots, 'slots'))} slots`]],
+				['', 'chunk heap', 'slot heap', 'stack'],
+				[
+					[
+						'needed (smallest that passes; one step below aborts)',
+						typeof n.chunkBytes === 'number' ? `${fmt(n.chunkBytes / 1024)} KB` : 'not searched',
+						typeof n.slots === 'number' ? `${fmt(n.slots)} slots` : 'not searched',
+						typeof n.stackSlots === 'number' ? `${fmt(n.stackSlots)} slots` : 'not searched',
+					],
+				],
 			),
 		);
 	}
