@@ -70,6 +70,8 @@ describe('robot connectivity from lifecycle events (local cloud)', function () {
 		assert.equal(off.lastDisconnectReason, 'CLIENT_INITIATED_DISCONNECT');
 		assert.equal(off.presenceVersion, on.presenceVersion, 'one connection, one version');
 		assert.ok(Number(off.lastDisconnectedAt) >= Number(on.lastConnectedAt));
+		// the handler's EMF records reached the local cloud's metrics, as CloudWatch reads them from its logs
+		assert.equal(cloud.metrics.counters()['PresenceApplied{Service=presence}'], 2);
 	});
 
 	it('a stale event (older version, or a connect after its own disconnect) changes nothing; a bad one is refused', async () => {

@@ -21,6 +21,7 @@ import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { IoTJobsDataPlaneClient } from '@aws-sdk/client-iot-jobs-data-plane';
 import { createMapIngestHandler, FUNCTION_NAME as MAP_INGEST_FUNCTION } from '../functions/map-ingest/handler';
 import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
+import { createMetricsCollector, type MetricsCollector } from './metrics';
 import { createPresenceHandler, FUNCTION_NAME as PRESENCE_FUNCTION, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from '../functions/presence/handler';
 import { createUploadSlotHandler, FUNCTION_NAME as UPLOAD_SLOT_FUNCTION, RULE_NAME as UPLOAD_SLOT_RULE, UPLOAD_SLOT_SQL } from '../functions/upload-slot/handler';
 import { clientConfig, createDocumentClient } from '../lib/aws';
@@ -119,6 +120,8 @@ export interface LocalCloud {
 	readonly queue: Awaited<ReturnType<typeof startQueue>>;
 	/** Robot registration: the API, queue and DLQ, worker and the IoT registry. */
 	readonly registration: LocalRegistration;
+	/** Counters from the handlers' EMF log records: what CloudWatch metrics would show. */
+	readonly metrics: MetricsCollector;
 	/** The product's DynamoDB tables (cloud/tables.ts), made at startup: physical names. */
 	readonly tables: TableNames;
 	/** Owners: the user pool, and the origins (an app's page) its API and sign-in answer with CORS. */
@@ -150,7 +153,9 @@ function readRegisteredCas(dir: string): string[] {
 }
 
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
-	const log = options.log ?? silentLog;
+	// the handlers' EMF records (cloud/lib/metrics.ts) are counted as CloudWatch would read them from their logs
+	const metrics = createMetricsCollector();
+	const log = metrics.tap(options.log ?? silentLog);
 	const host = options.host ?? '127.0.0.1';
 	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
 	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: [...(options.things ?? []), ...(options.operators ?? [])] });
@@ -333,6 +338,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		dynamodb,
 		queue,
 		registration,
+		metrics,
 		tables,
 		owners: { auth: ownerAuth, allowOrigin: (origin) => void ownerOrigins.push(origin) },
 		endpoints,

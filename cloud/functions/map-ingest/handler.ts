@@ -54,6 +54,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 import { decodedKey, FRAME_LENGTH, MAPS_BUCKET, MAX_MAP_BYTES, mapEncryptionContext, parseUploadKey, type MapEncryptionContext } from '../upload-slot/contract';
 
@@ -153,6 +154,7 @@ export function createMapIngestHandler(deps: MapIngestDeps): MapIngestHandler {
 		const log = parent.child({ thing, missionId, key, etag });
 		const refuse = (reason: RefusedReason, error: string): MapIngestOutcome => {
 			log.warn('map_ingest.refused', { reason, error });
+			countMetric(log, 'map-ingest', 'MapsRefused');
 			return { status: 'refused', key, reason, error };
 		};
 		const size = record.s3.object.size;
@@ -227,6 +229,7 @@ export function createMapIngestHandler(deps: MapIngestDeps): MapIngestHandler {
 				throw e;
 			}
 			log.info('map_ingest.stored', { bytes, mapKey: target });
+			countMetric(log, 'map-ingest', 'MapsIngested');
 			return { status: 'stored', key, bytes };
 		} catch (e) {
 			if (e instanceof Refusal) return refuse(e.reason, e.message);

@@ -24,6 +24,7 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import { MAX_REPORT_BYTES, REPORT_RULE, validateReport, type MissionReport } from '../../../firmware/core/mission/report';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { countMetric } from '../../lib/metrics';
 import { checkJsonBounds } from '../../lib/json-bounds';
 import { TABLES } from '../../tables';
 
@@ -109,6 +110,7 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 
 		const refuse = (reason: RefusedReason, errors: string[], fields: Record<string, unknown> = {}): MissionReportOutcome => {
 			log.warn('mission_report.refused', { reason, errors, ...fields });
+			countMetric(log, 'mission-report', 'ReportsRefused');
 			return { status: 'refused', reason, errors };
 		};
 		// bounded before anything recursive walks it: 60,000 nested arrays fit in 128 KB and overflow
@@ -144,6 +146,7 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 			return duplicate(report);
 		}
 		log.info('mission_report.stored', { outcome: report.outcome, receivedAt: rule.receivedAt });
+		countMetric(log, 'mission-report', 'ReportsStored');
 		return { status: 'stored' };
 
 		async function duplicate(report: MissionReport, merged = false): Promise<MissionReportOutcome> {
@@ -159,6 +162,7 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 			// the map arrived first: map-ingest made the item with the map's attributes only
 			if (stored !== undefined && !('receivedAt' in stored) && !merged) return completeMapFirst(report, key);
 			const differs = REPORT_FIELDS.filter((k) => !isDeepStrictEqual(stored?.[k], (report as unknown as Record<string, unknown>)[k]));
+			countMetric(log, 'mission-report', 'ReportsDuplicate');
 			if (differs.length > 0) log.warn('mission_report.duplicate', { differs, storedRequestId: stored?.requestId });
 			else log.info('mission_report.duplicate', { differs });
 			return { status: 'duplicate', differs };
@@ -194,6 +198,7 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 				return duplicate(report, true);
 			}
 			log.info('mission_report.stored', { outcome: report.outcome, receivedAt: rule.receivedAt, mapFirst: true });
+			countMetric(log, 'mission-report', 'ReportsStored');
 			return { status: 'stored' };
 		}
 	};

@@ -17,6 +17,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 
 export const FUNCTION_NAME = 'PresenceFunction';
@@ -101,6 +102,7 @@ export function createPresenceHandler(deps: { ddb: DynamoDBDocumentClient; table
 			throw err;
 		}
 		log.info('presence.applied', { thing: e.clientId, eventType: e.eventType, versionNumber: e.versionNumber, ...(on ? {} : { reason: e.disconnectReason }) });
+		countMetric(log, 'presence', 'PresenceApplied');
 		return { status: 'applied' };
 	};
 }

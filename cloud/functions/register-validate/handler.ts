@@ -34,6 +34,7 @@ import {
 } from '../../../firmware/core/registration/contract';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 import { awsIotRegistry, certificateIdOfPem, type IotRegistry } from '../register-worker/registry';
 import type { RegistrationMessage } from './message';
@@ -190,6 +191,7 @@ export function createRegisterValidateHandler(deps: RegisterValidateDeps): Regis
 				throw new Refusal('unavailable', 'the request could not be queued, try again later');
 			}
 			log.info('register_validate.queued', { messageId, proofTimestamp: req.timestamp });
+			countMetric(log, 'registration', 'RegistrationsQueued');
 			return answer(202, { status: 'pending', thing: req.thing, requestId: apiRequestId });
 		} catch (e) {
 			const r = e instanceof Refusal ? e : undefined;
@@ -197,6 +199,7 @@ export function createRegisterValidateHandler(deps: RegisterValidateDeps): Regis
 			const code = r?.code ?? 'unavailable';
 			const message = r?.message ?? 'registration failed, try again later';
 			(code === 'unavailable' ? log.error : log.warn)('register_validate.refused', { reason: code, message });
+			countMetric(log, 'registration', 'RegistrationsRefused');
 			return answer(STATUS[code], { error: { code, message }, requestId: apiRequestId });
 		}
 	};

@@ -22,6 +22,7 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import { X509Certificate } from 'node:crypto';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 import { parseRegistrationMessage, type RegistrationMessage } from '../register-validate/message';
 import { awsIotRegistry, CertificateRejected, type IotRegistry } from './registry';
@@ -168,6 +169,7 @@ export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterW
 				),
 			);
 			log.info('register_worker.registered', { certificateArn: cert.certificateArn, certificateCreated: cert.created, thingArn, createdShadows, queuedMs: now() - m.acceptedAt });
+			countMetric(log, 'registration', 'RegistrationsRegistered');
 			return 'registered';
 		} catch (e) {
 			if (e instanceof StepFailed) {
@@ -176,6 +178,7 @@ export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterW
 			}
 			if (!(e instanceof Refused)) throw e;
 			log.warn('register_worker.refused', { reason: e.code, message: e.message });
+			countMetric(log, 'registration', 'RegistrationsRefused');
 			try {
 				await step('record_refusal', () => recordRefusal(m, e));
 			} catch (f) {
