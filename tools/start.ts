@@ -346,7 +346,7 @@ try {
 	const image = firmwareImage();
 	say('story', `the operator ships firmware ${version} (${running} runs now): signed, uploaded, an IoT Job for ${thing}`);
 	const { jobId } = await publishFirmware({ iot, s3, image, version, signer: devSigner(signing.keyPem), things: [thing], thingArn: localThingArn });
-	say('operator', `job ${jobId} created`, `ECDSA P-256 over SHA-256; ${image.length.toLocaleString('en-US')} bytes in s3://firmware; presigned URL in the job document`);
+	say('operator', `job ${jobId} created`, `a manifest (product, version, size, SHA-256, counter) signed with ECDSA P-256; ${image.length.toLocaleString('en-US')} bytes in s3://firmware; the job document points at both`);
 	let status = '';
 	await until('the job to end', async () => {
 		const r = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }));
