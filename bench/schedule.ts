@@ -368,6 +368,25 @@ type Table = (head: string[], rows: (string | number)[][]) => string;
 
 const range = (m: number, lo: number, hi: number) => (lo === hi ? String(m) : `${m} (${lo}..${hi})`);
 
+/**
+ * Whether the design's round-trip target holds in time, said from the RTT rows: the document in
+ * hand within 3 round trips' delay plus the no-latency row's time (the CPU), and converging within
+ * one more.
+ */
+export function rttVerdict(rows: readonly ReconnectRow[]): string {
+	const rtt = 2 * LATENCY_MS;
+	const parts: string[] = [];
+	for (const c of ['edit', 'nothing']) {
+		const slow = rows.find((q) => q.tls.includes('RTT') && q.case.startsWith(c));
+		const fast = rows.find((q) => q.tls.startsWith('full') && !q.tls.includes('RTT') && q.case.startsWith(c));
+		if (!slow || !fast) continue;
+		const docOk = slow.medianDocMs <= fast.medianDocMs + 3 * rtt;
+		const convOk = slow.medianMs <= fast.medianMs + (c === 'edit' ? 4 : 3) * rtt;
+		parts.push(`${slow.case}: document ${slow.medianDocMs} ms against ${fast.medianDocMs} + 3 x ${rtt} ms, converged ${slow.medianMs} ms against ${fast.medianMs} + ${c === 'edit' ? 4 : 3} x ${rtt} ms: ${docOk && convOk ? 'the target holds in time' : 'the target does NOT hold in time'}`);
+	}
+	return parts.length ? parts.join('; ') + '.' : 'No RTT rows measured.';
+}
+
 export function reconnectMarkdown(x: Awaited<ReturnType<typeof scheduleReconnect>>, table: Table): string[] {
 	const md: string[] = [];
 	md.push(
@@ -385,7 +404,7 @@ export function reconnectMarkdown(x: Awaited<ReturnType<typeof scheduleReconnect
 			'- **time**: from the link\'s `connecting` (just before TCP connect) to the moment; loopback, so CPU (RSA) more than latency. Boot rows make a new robot on the same storage (new socket port: no TLS session); reconnect rows cut the proxy under a running robot and restore it (the link reconnects after its backoff, 20-40 ms, not counted).',
 			'- **edit waiting in desired**: the app (`UpdateThingShadow` over the HTTP data plane) changed desired.schedule while the robot was away. **Nothing to apply**: the shadow already shows what the robot runs.',
 			'- **PUBLISHes received**: MQTT PUBLISH packets the robot got on that connection before converging: its own replies plus what the broker queued in the persistent session while it was away.',
-			`- **RTT rows**: the proxy delays every chunk ${LATENCY_MS} ms each way. The time to the document is then about 3 round trips (TLS 2 + MQTT 1) plus CPU in both cases, and converging adds one: the target holds in time.`,
+			`- **RTT rows**: the proxy delays every chunk ${LATENCY_MS} ms each way, so a round trip costs ${2 * LATENCY_MS} ms. ${rttVerdict(x.rows)}`,
 		].join('\n'),
 		'',
 	);
