@@ -23,6 +23,7 @@ import { fromEnv as workerFromEnv, MAX_RECEIVE_COUNT } from './functions/registe
 import { uploadKey } from './functions/upload-slot/contract';
 import { fromEnv as uploadSlotFromEnv, RULE_NAME as UPLOAD_SLOT_RULE, UPLOAD_SLOT_SQL } from './functions/upload-slot/handler';
 import { TABLES, type TableDefinition } from './tables';
+import { METRICS, NAMESPACE } from './lib/metrics';
 import { lintTemplate } from './lint/lint';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -241,6 +242,37 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const api = ((resources.RegisterValidateFunction!.Properties.Events as Obj).Register as Obj).Properties as Obj;
 		assert.deepEqual([api.Method, api.Path, api.PayloadFormatVersion], ['POST', '/register', '2.0']);
 		for (const id of ['RegistrationQueue', 'RegistrationDlq', 'FailedEventsQueue']) assert.equal(resources[id]!.Properties.SqsManagedSseEnabled, true, id);
+	});
+
+	it('alarms for what needs a person, all to one SNS topic: DLQ and failed events above zero, every function\'s errors and throttles, every rule\'s action failures, refused registrations above a rate', () => {
+		const alarms = ofType('AWS::CloudWatch::Alarm');
+		assert.equal(ofType('AWS::SNS::Topic').length, 1);
+		for (const [id, a] of alarms) {
+			assert.deepEqual(a.Properties.AlarmActions, [{ Ref: 'OpsAlarmTopic' }], id);
+			assert.equal(a.Properties.TreatMissingData, 'notBreaching', id);
+		}
+		const alarm = (id: string) => resources[id]!.Properties;
+		for (const [id, queue] of [['RegistrationDlqAlarm', 'RegistrationDlq'], ['FailedEventsAlarm', 'FailedEventsQueue']] as const) {
+			assert.equal(alarm(id).MetricName, 'ApproximateNumberOfMessagesVisible');
+			assert.deepEqual((alarm(id).Dimensions as Obj[])[0]!.Value, { 'Fn::GetAtt': [queue, 'QueueName'] });
+			assert.equal(alarm(id).Threshold, 0);
+		}
+		// a function or rule added without its alarm fails here
+		const inMath = (id: string) => new Set((alarm(id).Metrics as Obj[]).flatMap((m) => (m.MetricStat ? [text((((m.MetricStat as Obj).Metric as Obj).Dimensions as Obj[])[0]!.Value as Json)] : [])));
+		const fnRefs = functions.map(([id]) => 'Ref:' + id).sort();
+		assert.deepEqual([...inMath('LambdaErrorsAlarm')].sort(), fnRefs);
+		assert.deepEqual([...inMath('LambdaThrottlesAlarm')].sort(), fnRefs);
+		const ruleNames = ofType('AWS::IoT::TopicRule').map(([, r]) => r.Properties.RuleName as string).sort();
+		assert.deepEqual([...inMath('RuleActionFailuresAlarm')].sort(), ruleNames);
+		assert.ok((alarm('LambdaErrorsAlarm').Metrics as Obj[]).length <= 10, 'CloudWatch takes at most 10 metrics in an alarm');
+		const refused = alarm('RegistrationsRefusedAlarm');
+		assert.equal(refused.Namespace, NAMESPACE);
+		assert.ok((METRICS as readonly string[]).includes(refused.MetricName as string));
+		assert.deepEqual(refused.Threshold, { Ref: 'RegistrationsRefusedPer5Min' });
+		// the dashboard draws metrics the handlers emit
+		const body = text(resources.OpsDashboard!.Properties.DashboardBody as Json);
+		for (const name of body.match(/"RobotConnectivity", "(\w+)"/g) ?? []) assert.ok((METRICS as readonly string[]).includes(name.split('"')[3]!), name);
+		assert.match(body, /ReportsStored/);
 	});
 
 	it('the maps bucket: encrypted, no public access, TLS only, object-created notification on the upload keys', () => {
