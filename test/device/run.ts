@@ -168,7 +168,7 @@ async function main(): Promise<number> {
     writeFileSync(roguePaths.key, rogue.keyDer, { mode: 0o600 });
   }
   const app = join(work, 'app');
-  const { createSigningIdentity, localThingArn, publishFirmware } = await import('../../tools/ota/ota');
+  const { createSigningIdentity, devSigner, localThingArn, publishFirmware } = await import('../../tools/ota/ota');
   const signingPaths = { key: join(work, 'pki/code-signing-key.pem'), cert: join(work, 'pki/code-signing.der') };
   if (!existsSync(signingPaths.key) || !existsSync(signingPaths.cert)) {
     const id = await createSigningIdentity();
@@ -392,7 +392,7 @@ async function main(): Promise<number> {
   };
 
   // ---- firmware updates: tools/ota publishes, the Jobs control plane and the status shadow say how it ended --
-  const { DescribeJobExecutionCommand, IoTClient } = await import('@aws-sdk/client-iot');
+  const { CancelJobCommand, CreateJobCommand, DescribeJobExecutionCommand, IoTClient } = await import('@aws-sdk/client-iot');
   const iot = new IoTClient({ endpoint: cloud.endpoints.iot, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
   const otherSigner = await createSigningIdentity('not the robot firmware signing');
   /** A deterministic image of `bytes` bytes (its content does not matter: lin does not execute it). */
@@ -411,9 +411,20 @@ async function main(): Promise<number> {
   const publish = async (version: string, bytes: number, seed: number, keyPem = signing.keyPem) => {
     ota.done = [];
     ota.boots = 0;
-    const r = await publishFirmware({ iot, s3, image: firmwareImage(bytes, seed), version, signingKey: keyPem, things: [THING], thingArn: localThingArn });
+    const r = await publishFirmware({ iot, s3, image: firmwareImage(bytes, seed), version, signer: devSigner(keyPem), things: [THING], thingArn: localThingArn });
     ota.jobId = r.jobId;
     console.log(`device: published firmware ${version} (${bytes} bytes) as job ${r.jobId}` + (keyPem === signing.keyPem ? '' : ', signed with another key'));
+  };
+  /** The review's attack (issue 21): an old image signed and published as `version`, in a job document that calls it `claimed`. */
+  const publishForged = async (version: string, claimed: string, seed: number) => {
+    const r = await publishFirmware({ iot, s3, image: firmwareImage(16 * 1024, seed), version, signer: devSigner(signing.keyPem), things: [THING], thingArn: localThingArn, jobId: 'genuine-' + seed + '-' + Date.now() });
+    // the genuine job is cancelled before the robot sees it; the forged one carries its signed manifest
+    await iot.send(new CancelJobCommand({ jobId: r.jobId, force: true }));
+    ota.done = [];
+    ota.boots = 0;
+    ota.jobId = 'forged-' + seed + '-' + Date.now();
+    await iot.send(new CreateJobCommand({ jobId: ota.jobId, targets: [localThingArn(THING)], document: JSON.stringify({ ...r.document, version: claimed }), targetSelection: 'SNAPSHOT', presignedUrlConfig: { expiresInSec: 600 } }));
+    console.log(`device: forged job ${ota.jobId}: the signed ${version} manifest in a document that says ${claimed}`);
   };
   const statusFirmware = async (): Promise<{ version?: string; valid?: boolean; previous?: string | null } | undefined> => {
     const r = await dataPlane.send(new GetThingShadowCommand({ thingName: THING, shadowName: 'status' }));
@@ -697,12 +708,17 @@ async function main(): Promise<number> {
         {
           scenario: 'ota',
           before: () => publish('1.2.0', 64 * 1024, 12, otherSigner.keyPem),
-          check: () => otaEnded('FAILED', '1.1.0', 0, /bad signature/),
+          check: () => otaEnded('REJECTED', '1.1.0', 0, /manifest signature does not verify/),
         },
         {
           scenario: 'ota',
           before: () => publish('1.0.5', 64 * 1024, 13),
           check: () => otaEnded('REJECTED', '1.1.0', 0, /not newer/),
+        },
+        {
+          scenario: 'ota',
+          before: () => publishForged('1.0.7', '2.0.1', 16),
+          check: () => otaEnded('REJECTED', '1.1.0', 0, /signed version 1\.0\.7 is not newer than running 1\.1\.0/),
         },
         {
           scenario: 'ota',
