@@ -109,14 +109,14 @@ function variableTime(): { clock: ClockPort; timers: TimerPort; setRate(r: numbe
 }
 
 
-interface Rec {
+export interface Rec {
 	readonly dir: 'up' | 'down';
 	readonly p: Packet;
 	readonly size: number;
 }
 
 /** A socket port that decodes every MQTT packet both ways (below TLS) and counts writes (one TLS record each, or more). */
-function recordingPorts(base: LinkPorts): { ports: LinkPorts; recs: Rec[]; writes: () => number } {
+export function recordingPorts(base: LinkPorts): { ports: LinkPorts; recs: Rec[]; writes: () => number } {
 	const recs: Rec[] = [];
 	let writes = 0;
 	const add = (dir: 'up' | 'down', reader: PacketReader, bytes: Uint8Array) => {
@@ -168,7 +168,7 @@ interface Bill {
 
 const units = (bytes: number, unit: number) => Math.max(1, Math.ceil(bytes / unit));
 
-function bill(r: Rec): Bill {
+export function bill(r: Rec): Bill {
 	const p = r.p;
 	switch (p.type) {
 		case 'publish': {
@@ -181,6 +181,9 @@ function bill(r: Rec): Bill {
 			if (r.dir === 'up' && /^robots\/[^/]+\/missions\/[^/]+\/events$/.test(p.topic)) return { kind: 'events batch (QoS 0)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			if (r.dir === 'up' && /^robots\/[^/]+\/logs$/.test(p.topic)) return { kind: 'logs batch (QoS 0)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			if (r.dir === 'down' && /^robots\/[^/]+\/logs\/request$/.test(p.topic)) return { kind: 'logs request (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
+			// AWS IoT commands: the request delivered to the robot, its one answer
+			if (r.dir === 'down' && /^\$aws\/commands\/things\/[^/]+\/executions\/[^/]+\/request\/json$/.test(p.topic)) return { kind: 'command request (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
+			if (r.dir === 'up' && /^\$aws\/commands\/things\/[^/]+\/executions\/[^/]+\/response\/json$/.test(p.topic)) return { kind: 'command answer', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			return { kind: r.dir === 'up' ? 'publish (other)' : 'delivery (other)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 		}
 		case 'puback':
@@ -261,7 +264,7 @@ export interface BillingResult {
 	summary: { billedMedian: number; billedMax: number; naiveMedian: number; target: number; met: boolean; wireUpMedian: number; wireDownMedian: number; naiveWireUpMedian: number };
 }
 
-function kindsOf(recs: readonly Rec[]): KindRow[] {
+export function kindsOf(recs: readonly Rec[]): KindRow[] {
 	const rows = new Map<string, KindRow>();
 	for (const r of recs) {
 		const b = bill(r);

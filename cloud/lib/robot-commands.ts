@@ -37,7 +37,7 @@ export const COMMANDS: Readonly<Record<RobotAction, CommandDefinition>> = Object
 	stop: define('stop', 'Stop', {}, []),
 	dock: define('dock', 'Return to dock', {}, []),
 	locate: define('locate', 'Locate', {}, []),
-	volume: define('volume', 'Set the volume', { volume: P('volume') }, []),
+	volume: define('volume', 'Set the volume', { volume: P('volume') }, [{ name: 'volume' }]),
 });
 
 /** The parameters of one action, checked: what the app may send. */

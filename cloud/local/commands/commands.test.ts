@@ -24,7 +24,9 @@ import type { MqttClient } from 'mqtt';
 import { connectThing, closed } from '../../../test/support/mqtt-client';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
 import { startLocalCloud, type LocalCloud } from '../index';
+import { COMMANDS } from '../../lib/robot-commands';
 import { startCommandsService } from './index';
+import { templateParameters } from './payload';
 
 /** A "second" of executionTimeoutSeconds lasts this long here. */
 const SECOND_MS = 100;
@@ -293,6 +295,14 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 		} finally {
 			bad.destroy();
 			badIot.destroy();
+		}
+	});
+
+	it("the product's commands (cloud/lib/robot-commands.ts) declare every parameter their templates name", () => {
+		for (const c of Object.values(COMMANDS)) {
+			const names = templateParameters(c.payloadTemplate);
+			assert.ok(names.ok, c.commandId);
+			assert.deepEqual([...names.names].sort(), c.mandatoryParameters.map((p) => p.name).sort(), c.commandId);
 		}
 	});
 
