@@ -148,7 +148,7 @@ declare module 'flash' {
 }
 
 declare module 'Resource' {
-	/** A resource of the image (modules/base/instrumentation… xsResource): read-only host memory. */
+	/** A resource of the image (modules/files/resource/Resource.js over Resource.c): read-only host memory; a missing one is a URIError. */
 	interface ResourceData {
 		readonly byteLength: number;
 		slice(begin: number, end?: number): ArrayBuffer;

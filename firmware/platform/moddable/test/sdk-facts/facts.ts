@@ -9,6 +9,7 @@
  * `wait(ms)` lets timers run: real time on the device, the fakes' virtual loop in XS.
  */
 /// <reference path="../../moddable-crypto.d.ts" />
+/// <reference path="../../firmware-modules.d.ts" />
 import config from 'mc/config';
 import { File } from 'file';
 import Preference from 'preference';
@@ -18,6 +19,9 @@ import Modular from 'modular';
 import Mont from 'mont';
 import Timer from 'timer';
 import Time from 'time';
+import ECDSA from 'ecdsa';
+import X509 from 'x509';
+import { P256_CERT, P256_SIGNATURE, RSA_CERT, SIGNED_SHA256 } from './code-signing';
 
 export interface Fact {
 	readonly name: string;
@@ -201,6 +205,29 @@ export const FACTS: readonly Fact[] = [
 			same(String(mont.exp(3n, 65537n)), String(new Modular(1000003n).exp(3n, 65537n)), 'Mont.exp');
 			same((Mont as unknown as { SW?: number }).SW, undefined, 'Mont.SW on the class');
 			same([mont.LR, mont.SW], [0, 1], 'LR and SW on the prototype');
+		},
+	},
+	{
+		name: 'x509 / ecdsa: a P-256 certificate decodes to spki {algo "1,2,840,10045,2,1", curve.orderSize 32, pub}; ECDSA verifies raw r || s; an RSA certificate has no pub',
+		check() {
+			const spki = X509.decode(P256_CERT.slice().buffer as ArrayBuffer).spki;
+			same([spki.algo?.toString(), spki.curve?.orderSize, spki.pub !== undefined], ['1,2,840,10045,2,1', 32, true], 'P-256 spki');
+			// DER SEQUENCE { INTEGER r, INTEGER s } to raw r || s, 32 bytes each
+			const der = P256_SIGNATURE;
+			const rLen = der[3] as number;
+			const r = der.subarray(4, 4 + rLen);
+			const s = der.subarray(6 + rLen);
+			const rs = new Uint8Array(64);
+			rs.set(r.subarray(r.length - 32), 32 - Math.min(32, r.length));
+			rs.set(s.subarray(s.length - 32), 64 - Math.min(32, s.length));
+			const ecdsa = new ECDSA(spki.pub, spki.curve);
+			same(ecdsa.verify(SIGNED_SHA256.slice().buffer as ArrayBuffer, rs.buffer as ArrayBuffer, false), true, 'a good signature');
+			const other = SIGNED_SHA256.slice();
+			other[0] = (other[0] as number) ^ 1;
+			same(ecdsa.verify(other.buffer as ArrayBuffer, rs.buffer as ArrayBuffer, false), false, 'another digest');
+			const rsa = X509.decode(RSA_CERT.slice().buffer as ArrayBuffer).spki;
+			same([rsa.algo?.toString(), rsa.pub === undefined], ['1,2,840,113549,1,1,1', true], 'RSA spki');
+			throwsLike(() => X509.decode(Uint8Array.of(1, 2, 3).buffer as ArrayBuffer), 'Error', /x509: malformed input/, 'not DER');
 		},
 	},
 	{
