@@ -17,6 +17,8 @@
  *   schedule.xs      XS compute per schedule delta applied, per nextRun, per validateSchedule
  *   missions.billing billed AWS IoT messages and wire bytes per one-hour mission, batched
  *                    events + Basic Ingest report vs one message per event (bench/missions.ts)
+ *   commands.billing billed AWS IoT messages per command from the owner's app (request, the
+ *                    robot's PUBACK, its answer), beside the per-mission figure (bench/commands.ts)
  *   maps             map encryption MB/s on Node (portable vs node:crypto), XS compute per KB and
  *                    heap by map size, 2 MB upload time on the local cloud (bench/maps.ts)
  *   provision        factory provisioning of 1,000 robots with the CA key in SoftHSM2:
@@ -28,7 +30,7 @@
  *                    robots against AWS IoT's connect limit, measured at 1,000 against the local
  *                    cloud beside the model of that run; draws docs/storm.svg (bench/storm.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,maps,provision,fleet,storm] [--runs N] [--robots N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,commands.billing,maps,provision,fleet,storm] [--runs N] [--robots N]
 
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -44,6 +46,7 @@ import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { createDevPki } from '../tools/pki/dev-pki';
 import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './schedule';
 import { billingMarkdown, missionsBilling, type BillingResult } from './missions';
+import { commandsBilling, commandsMarkdown, type CommandsBillingResult } from './commands';
 import { benchMaps, mapsMarkdown, type MapsResult } from './maps';
 import { benchProvision, provisionMarkdown, type ProvisionBenchResult } from './provision';
 import { benchFleet, fleetMarkdown, type FleetResult } from './fleet';
@@ -60,7 +63,7 @@ import { BUDGET_SCENARIOS, budgetMarkdown, creationSizes, deviceBudget } from '.
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'maps', 'provision', 'fleet', 'storm'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'commands.billing', 'maps', 'provision', 'fleet', 'storm'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: number } {
@@ -664,6 +667,13 @@ function markdown(r: Results): string {
 		else md.push(...billingMarkdown(v as BillingResult, table));
 	}
 
+	if (s['commands.billing']) {
+		md.push("## commands.billing: billed AWS IoT messages per command from the owner's app", '');
+		const v = s['commands.billing'];
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(commandsMarkdown(v as CommandsBillingResult), '');
+	}
+
 	if (s.maps) {
 		md.push('## maps: map encryption and upload', '');
 		const v = s.maps;
@@ -731,6 +741,7 @@ async function main(): Promise<void> {
 	await step('schedule.reconnect', () => scheduleReconnect(Math.min(runs, 10)));
 	await step('schedule.xs', scheduleXs);
 	await step('missions.billing', () => missionsBilling(Math.min(runs, 3)));
+	await step('commands.billing', commandsBilling);
 	await step('maps', () => benchMaps(runs));
 	await step('provision', () => benchProvision(1000));
 	await step('fleet', () => benchFleet({ robots, progress: (m) => process.stderr.write(`\n  fleet: ${m}`) }));
