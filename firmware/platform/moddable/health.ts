@@ -11,7 +11,7 @@ import Instrumentation from 'instrumentation';
 import Net from 'net';
 import type { HealthFigures, HealthPort } from '../../ports';
 
-function instrument(name: string): number | undefined {
+function instrument(name: 'System Free Memory'): number | undefined {
 	const index = Instrumentation.map(name);
 	if (index === undefined || index < 0) return undefined;
 	const v = Instrumentation.get(index);

@@ -165,7 +165,8 @@ declare module 'instrumentation' {
 	export default class Instrumentation {
 		private constructor();
 		static get(what: number): number | undefined;
-		static map(name: string): number | undefined;
+		/** Only the counter names the SDK knows (its typings take this union too, so a typo fails here, not on the board). */
+		static map(name: 'Pixels Drawn' | 'Frames Drawn' | 'Network Bytes Read' | 'Network Bytes Written' | 'Network Sockets' | 'Timers' | 'Files' | 'Turns' | 'CPU 0' | 'CPU 1' | 'System Free Memory' | 'XS Slot Heap Used' | 'XS Chunk Heap Used' | 'XS Keys Used' | 'XS Garbage Collection Count' | 'XS Modules Loaded' | 'XS Stack Used' | 'XS Promises Settled'): number | undefined;
 		static name(index: number): string | undefined;
 	}
 }
