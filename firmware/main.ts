@@ -1,109 +1,93 @@
 /*
- * Device entry (production build, manifest.json at the repo root): wires the Moddable
- * platform into the core's robot (link, schedule shadow, schedule runner, missions)
- * and keeps it connected. Module names in the manifest mirror repository paths
- * ("firmware/main", "firmware/core/robot/robot", ...), so the relative imports below
- * resolve the same way for tsc and for XS.
+ * The device entry, the only one, for every build (manifest.json at the repo root; the
+ * device test build, test/device, includes it unchanged): reads the configuration the image
+ * carries and where the robot's data lives, and starts the robot (platform/moddable/start.ts
+ * assembles it). Module names in the manifest mirror repository paths, so the relative
+ * imports below resolve the same way for tsc and for XS.
  *
- * The endpoint comes from mc/config (manifest "config.mqtt"), the thing name from the
- * device certificate's CN (config.mqtt.thing, if set, must match it), SNTP servers from "config.clock.sntp"
- * (an array, or a comma-separated string). Not "config.sntp": that one belongs to the
- * SDK's ESP32 setup/network, which would run its own one-shot SNTP before main; the
- * manifest leaves it empty. The outbox bound may come from "config.link.outbox"
- * ({ maxMessages, maxBytes }): the esp32 section lowers it to what its NVS partition holds.
- * Credentials come from Preference (written by factory provisioning), see
- * platform/moddable/platform.ts.
+ * Data, never in the image (issues #14, #19): the credentials in Preference "cred" and the
+ * endpoint, Wi-Fi network and registration URL in Preference "net" (core/robot/onboarding.ts),
+ * written by `npm run provision` (docs/device.md).
  *
- * Firmware updates (IoT Jobs) run when the build carries the code-signing certificate
- * (resource code-signing.der) and config.firmware.version: platform/moddable/firmware.ts.
- * A reboot on ESP32 restarts the chip; on lin the app stops its robot and traces
- * `step {"event":"reboot"}` for whoever runs it to start it again over the same files.
- *
- * Test builds (config.testcmd set, e.g. mcconfig `testcmd=1`, or an object with uart/baud
- * (esp32) or port (lin)): the robot answers the test rig's commands (firmware/core/testcmd)
- * on the console UART (esp32) or a TCP port (lin), with a jumpable wall clock and the
- * cleaning model as the mission driver. Production leaves it unset: no port is opened.
- *
- * Clock: the schedule runs from boot on the stored schedule, and waits by itself while
- * the clock is unknown. The link starts only once the clock is known, because the TLS
- * client checks certificate validity against Date.now(): from 1970 every handshake
- * would fail. On lin (and after a soft reset on ESP32) the clock is known at once.
+ * mc/config (manifest "config"):
+ *   mqtt.thing        optional: a build for one robot must be given that robot's certificate
+ *   clock.sntp        SNTP servers (an array, or a comma-separated string). Not "config.sntp":
+ *                     that one belongs to the SDK's ESP32 setup/network, which this firmware
+ *                     does not use; it stays empty.
+ *   link.outbox       { maxMessages, maxBytes }: the esp32 section lowers it to what NVS holds
+ *   robot             { mapBytes, retryMs, missions: { msPerMin } }: map size, how often a
+ *                     missing record is read again, the cleaning model's clock
+ *   firmware          { version, selfTestMs } (platform/moddable/firmware.ts)
+ *   testcmd           test builds only (mcconfig `testcmd=1`, or { port } on lin, { uart, baud }
+ *                     on esp32): the test-control commands, with a jumpable wall clock
+ *   test              test builds only: overrides of the above as an object or a JSON string
+ *                     (mcconfig `test={...}`): link timings, shadowTimeoutMs, robot, sntp
  */
 import config from 'mc/config';
-import { createRobot } from './core/robot/robot';
-import { DEFAULT_OUTBOX, type OutboxLimits } from './core/link/outbox';
-import { createModdablePorts, loadCredentials, startSntp } from './platform/moddable/platform';
-import { moddableOta } from './platform/moddable/firmware';
-import { createModdableHttpPort } from './platform/moddable/http';
-import { jumpableClock, robotTarget } from './core/testcmd/control';
-import { startTestCommands, type TransportOptions } from './platform/moddable/testcmd/testcmd';
-import { CleaningSimulator } from './sim/cleaning';
+import { createModdablePorts, loadCredentials } from './platform/moddable/platform';
+import { readEndpoint, readRegistrationUrl, writeEndpoint } from './platform/moddable/onboarding';
+import { startNetwork } from './platform/moddable/network/network';
+import { runSelfTest } from './platform/moddable/selftest';
+import { startRobot, type StartConfig } from './platform/moddable/start';
+import type { TransportOptions } from './platform/moddable/testcmd/testcmd';
 
-const testcmd = testcmdOptions(config.testcmd);
-const platform = createModdablePorts();
-// a test build's clock-jump moves the wall clock the robot reads; the monotonic clock stays
-const testClock = testcmd ? jumpableClock(platform.clock) : undefined;
-const ports = testClock ? { ...platform, clock: testClock.clock } : platform;
-const mqtt = (config.mqtt ?? {}) as { host?: string; port?: number | string; serverName?: string; thing?: string };
-const clock = (config.clock ?? {}) as { sntp?: readonly string[] | string };
-const outbox = ((config.link ?? {}) as { outbox?: Partial<OutboxLimits> }).outbox;
-const credentials = loadCredentials();
+type Settings = Record<string, unknown>;
+
+function object(v: unknown, what: string): Settings {
+	if (v === undefined || v === null || v === '') return {};
+	if (typeof v === 'string') {
+		try {
+			return object(JSON.parse(v), what);
+		} catch {
+			throw new TypeError('config.' + what + ' expected a JSON object, got ' + v);
+		}
+	}
+	if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError('config.' + what + ' expected an object');
+	return v as Settings;
+}
 
 function testcmdOptions(v: unknown): TransportOptions | undefined {
 	if (v === undefined || v === null || v === '' || v === false || v === 0 || v === '0') return undefined;
 	return typeof v === 'object' ? (v as TransportOptions) : {};
 }
 
-function sntpHosts(): string[] {
-	const h = clock.sntp;
-	const list = typeof h === 'string' ? h.split(',') : Array.isArray(h) ? h : [];
+function hosts(v: unknown): string[] {
+	const list = typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : [];
 	return list.map((x) => String(x).trim()).filter((x) => x.length > 0);
 }
 
-if (typeof credentials === 'string') {
-	ports.log.log('error', 'main.no_credentials', { message: credentials });
-} else if (!mqtt.host) {
-	ports.log.log('error', 'main.no_endpoint', { message: 'config.mqtt.host is required' });
-} else if (mqtt.thing && mqtt.thing !== credentials.thing) {
-	// the thing name is the certificate's CN; a build configured for another robot must not start
-	ports.log.log('error', 'main.wrong_thing', { configured: mqtt.thing, certificate: credentials.thing });
-} else {
-	const { thing, ...tls } = credentials;
-	const ota = moddableOta({
-		http: createModdableHttpPort({ ca: tls.ca }),
-		log: ports.log,
-		storage: ports.storage,
-		onReboot: () => {
-			robot.stop();
-			trace('step ' + JSON.stringify({ event: 'reboot' }) + '\n');
+function read(): StartConfig {
+	const c = config as Settings;
+	const testcmd = testcmdOptions(c.testcmd);
+	// test overrides only where test control is on: a release image ignores them
+	const test = testcmd ? object(c.test, 'test') : {};
+	const robot = { ...object(c.robot, 'robot'), ...object(test.robot, 'test.robot') };
+	const missions = object(robot.missions, 'robot.missions');
+	const outbox = object(object(c.link, 'link').outbox, 'link.outbox');
+	const thing = String(object(c.mqtt, 'mqtt').thing ?? '');
+	return {
+		...(thing ? { thing } : {}),
+		sntp: hosts(test.sntp ?? object(c.clock, 'clock').sntp),
+		...(Object.keys(outbox).length ? { outbox } : {}),
+		...(test.link ? { link: object(test.link, 'test.link') } : {}),
+		...(test.shadowTimeoutMs ? { shadowTimeoutMs: Number(test.shadowTimeoutMs) } : {}),
+		missions: {
+			msPerMin: Number(missions.msPerMin ?? 60_000),
+			...(missions.seed !== undefined ? { seed: Number(missions.seed) } : {}),
+			...(missions.stuckRate !== undefined ? { stuckRate: Number(missions.stuckRate) } : {}),
 		},
-	});
-	if (typeof ota === 'string') ports.log.log('warn', 'main.no_ota', { message: ota });
-	const robot = createRobot(ports, {
-		thing,
-		endpoint: {
-			host: mqtt.host,
-			port: Number(mqtt.port ?? 8883),
-			tls: { ...tls, ...(mqtt.serverName ? { serverName: mqtt.serverName } : {}) },
-		},
-		// the Outbox refuses a bound that is not a number >= 1 message / 64 bytes, with the reason
-		...(outbox ? { link: { outbox: { ...DEFAULT_OUTBOX, ...outbox } } } : {}),
-		...(typeof ota === 'string' ? {} : { ota }),
-	});
-	if (testcmd && testClock) {
-		const sim = new CleaningSimulator(robot.missions, ports);
-		const target = robotTarget(robot, { startMission: () => sim.run('button'), clock: testClock, firmware: () => robot.ota?.agent.version });
-		startTestCommands({ target: () => target, log: ports.log, transport: testcmd });
-	}
-	let started = false;
-	const startLink = () => {
-		if (started) return;
-		started = true;
-		robot.start();
+		mapBytes: Number(robot.mapBytes ?? 0),
+		retryMs: Number(robot.retryMs ?? 30_000),
+		...(test.registration ? { registration: object(test.registration, 'test.registration') } : {}),
+		...(testcmd ? { testcmd } : {}),
 	};
-	const hosts = sntpHosts();
-	if (hosts.length) startSntp({ hosts, log: ports.log, onTime: startLink });
-	if (ports.clock.now() !== undefined) startLink();
-	else if (hosts.length) ports.log.log('warn', 'main.waiting_for_clock', { sntp: hosts.join(',') });
-	else ports.log.log('error', 'main.no_clock', { message: 'clock unknown and config.clock.sntp empty: the link cannot check certificates' });
 }
+
+const platform = createModdablePorts();
+startRobot(read(), {
+	platform,
+	credentials: () => loadCredentials(),
+	onboarding: { endpoint: readEndpoint, setEndpoint: writeEndpoint, registrationUrl: readRegistrationUrl },
+	startNetwork,
+	selfTest: () => ({ ...runSelfTest() }),
+});

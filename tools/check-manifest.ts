@@ -27,6 +27,11 @@ const PROVIDERS: Record<string, { include?: string; platforms?: readonly string[
 	crypt: { include: 'modules/crypt/tls.json' },
 	ecdsa: { include: 'modules/crypt/tls.json' },
 	x509: { include: 'modules/crypt/tls.json' },
+	hmac: { include: 'modules/crypt/tls.json' },
+	modular: { include: 'modules/crypt/tls.json' },
+	mont: { include: 'modules/crypt/tls.json' },
+	// the station interface our own network start uses (firmware/platform/moddable/network/network-esp32.ts)
+	wifi: { include: 'examples/manifest_net.json', platforms: ['esp32'] },
 	preference: { include: 'modules/files/preference/manifest.json' },
 	timer: { include: 'examples/manifest_base.json' },
 	time: { include: 'examples/manifest_base.json' },
@@ -82,10 +87,11 @@ async function reach(entry: string, replaced: ReadonlySet<string> = new Set()): 
 						skipped.add(name);
 						return { path: args.path, external: true };
 					});
-					// a module of native host functions (`function f() @ "xs_f"`) imports nothing: a leaf
+					// a module of native host functions (`function f() @ "xs_f"`) imports nothing: a leaf, its
+					// exports kept (bodies stand in for the host functions) so importers still resolve them
 					b.onLoad({ filter: /\.js$/ }, (args) => {
 						const text = fs.readFileSync(args.path, 'utf8');
-						return /\)\s*@\s*"/.test(text) ? { contents: '', loader: 'js' } : undefined;
+						return /\)\s*@\s*"/.test(text) ? { contents: text.replace(/\)\s*@\s*"[^"]*"\s*;/g, ') {}'), loader: 'js' } : undefined;
 					});
 				},
 			},

@@ -31,6 +31,8 @@ export interface HeadlessOptions {
 	buildOnly?: boolean;
 	/** Each line the app traces, as it comes. */
 	onLine?: (line: string) => void;
+	/** The verdict from outside (a host-side check): the run ends when it settles, as on a PASS or FAIL line. */
+	end?: Promise<'PASS' | 'FAIL'>;
 }
 
 export interface HeadlessResult {
@@ -159,6 +161,10 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 		sim = spawn('stdbuf', ['-oL', '-eL', join(process.env['MODDABLE']!, 'build/bin/lin/release/mcsim'), b.mcSo], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 		const verdict = await new Promise<'PASS' | 'FAIL' | 'timeout' | 'exit'>((res) => {
 			const timer = setTimeout(() => res('timeout'), (o.timeoutS ?? 45) * 1000);
+			o.end?.then((v) => {
+				clearTimeout(timer);
+				res(v);
+			});
 			const onLine = (line: string) => {
 				o.onLine?.(line);
 				say(line);

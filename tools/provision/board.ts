@@ -16,6 +16,7 @@
 //   once when the module loads.
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { NET_DOMAIN, NET_KEYS, checkRegistrationUrl, checkWifi, parseEndpoint } from '../../firmware/core/robot/onboarding';
 
 /** The Preference domain (NVS namespace) of the device's own credentials. */
 export const CRED_DOMAIN = 'cred';
@@ -168,4 +169,62 @@ export async function mergeLinPreferences(file: string, fragment: LinPreferences
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---- the network records: endpoint, Wi-Fi, registration (firmware/core/robot/onboarding.ts) --
+
+export interface NetworkRecords {
+  /** "host" or "host:port" of the AWS IoT data endpoint. */
+  readonly endpoint?: string;
+  /** TLS server name when it is not the host. */
+  readonly server?: string;
+  readonly ssid?: string;
+  readonly psk?: string;
+  /** The registration API (https://.../register). */
+  readonly register?: string;
+}
+
+/** The records checked as the firmware checks them, as UTF-8 entries of Preference domain "net". */
+export function networkEntries(n: NetworkRecords): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  if (n.endpoint !== undefined) {
+    const e = parseEndpoint(n.endpoint, n.server);
+    if (!e.ok) throw new BoardFormError(e.error);
+    out[NET_KEYS.endpoint] = utf8(n.endpoint);
+    if (n.server !== undefined) out[NET_KEYS.server] = utf8(n.server);
+  } else if (n.server !== undefined) throw new BoardFormError('server without an endpoint');
+  if (n.ssid !== undefined) {
+    const w = checkWifi(n.ssid, n.psk);
+    if (!w.ok) throw new BoardFormError(w.error);
+    out[NET_KEYS.ssid] = utf8(n.ssid);
+    if (w.value.password !== undefined) out[NET_KEYS.psk] = utf8(w.value.password);
+  } else if (n.psk !== undefined) throw new BoardFormError('psk without an ssid');
+  if (n.register !== undefined) {
+    const u = checkRegistrationUrl(n.register);
+    if (!u.ok) throw new BoardFormError(u.error);
+    out[NET_KEYS.register] = utf8(n.register);
+  }
+  return out;
+}
+
+/** The network records as a modpreferences.json fragment (strings, as the lin Preference keeps them). */
+export function networkPreferences(n: NetworkRecords): LinPreferences {
+  const keys: Record<string, LinPreferenceValue> = {};
+  for (const [k, v] of Object.entries(networkEntries(n))) keys[k] = Buffer.from(v).toString('utf8');
+  return { [NET_DOMAIN]: keys };
+}
+
+/**
+ * The network records as rows of the NVS partition CSV, namespace "net": each an NVS blob
+ * (data,hex2bin) of its UTF-8 bytes, as the credentials are (the firmware reads a blob or a
+ * string alike), so one CSV and one generated partition hold both.
+ */
+export function nvsNetworkRows(n: NetworkRecords): string[] {
+  const rows = [`${NET_DOMAIN},namespace,,`];
+  for (const [k, v] of Object.entries(networkEntries(n))) rows.push(`${k},data,hex2bin,${Buffer.from(v).toString('hex')}`);
+  return rows;
+}
+
+function utf8(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'utf8'));
 }

@@ -16,6 +16,10 @@ export interface TestTarget {
 	mission(): string | undefined;
 	clockJump(ms: number): void;
 	status(): Record<string, unknown>;
+	/** Writes the endpoint record and connects to it; absent where the build has no such record. */
+	endpoint?(record: string, server: string | undefined): void;
+	/** The platform's known-answer checks; absent where the build has none. */
+	selfTest?(): Record<string, unknown>;
 }
 
 export interface TestControl {
@@ -67,6 +71,13 @@ function run(t: TestTarget, c: TestCommand): Record<string, unknown> {
 		case 'clock-jump':
 			t.clockJump(c.ms);
 			return {};
+		case 'endpoint':
+			if (!t.endpoint) throw new Error('this build has no endpoint record');
+			t.endpoint(c.endpoint, c.server);
+			return {};
+		case 'self-test':
+			if (!t.selfTest) throw new Error('this build has no self-test');
+			return { selfTest: t.selfTest() };
 		default:
 			return assertNever(c);
 	}
@@ -100,7 +111,10 @@ export function jumpableClock(base: ClockPort): JumpableClock {
 }
 
 /** The target every build uses: the robot composition, how this build starts a mission, its clock. */
-export function robotTarget(robot: Robot, options: { startMission(): string | undefined; clock: JumpableClock; firmware?: () => string | undefined }): TestTarget {
+export function robotTarget(
+	robot: Robot,
+	options: { startMission(): string | undefined; clock: JumpableClock; firmware?: () => string | undefined; endpoint?: TestTarget['endpoint']; selfTest?: TestTarget['selfTest']; status?: () => Record<string, unknown> },
+): TestTarget {
 	let radio: 'on' | 'off' = 'on';
 	return {
 		offline() {
@@ -113,6 +127,8 @@ export function robotTarget(robot: Robot, options: { startMission(): string | un
 		},
 		mission: () => options.startMission(),
 		clockJump: (ms) => options.clock.jump(ms),
+		...(options.endpoint ? { endpoint: options.endpoint } : {}),
+		...(options.selfTest ? { selfTest: options.selfTest } : {}),
 		status() {
 			const firmware = options.firmware?.();
 			return {
@@ -128,6 +144,7 @@ export function robotTarget(robot: Robot, options: { startMission(): string | un
 				clock: options.clock.clock.now() ?? null,
 				clockOffsetMs: options.clock.offsetMs,
 				...(firmware ? { firmware } : {}),
+				...options.status?.(),
 			};
 		},
 	};

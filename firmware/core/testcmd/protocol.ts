@@ -8,6 +8,9 @@
  *   {"id":9,"cmd":"online"}                 radio back on
  *   {"id":10,"cmd":"mission"}               a button press: a mission starts now
  *   {"id":11,"cmd":"clock-jump","ms":-3600000}  the wall clock jumps (NTP correction, RTC fault)
+ *   {"id":12,"cmd":"endpoint","endpoint":"host:8883","server":"name"}  writes the robot's endpoint
+ *                                           record (as provisioning does) and connects to it
+ *   {"id":13,"cmd":"self-test"}             the platform's known-answer checks -> {"selfTest":{...}}
  *   anything else                           -> {"reply":<id or null>,"ok":false,"error":{"code":"bad","reason":"..."}}
  *
  * Replies carry `reply` (never `event`), so a reader tells them from the robot's log
@@ -15,7 +18,7 @@
  */
 import { err, ok, type Result } from '../util/result';
 
-export const TEST_COMMANDS = Object.freeze(['status', 'offline', 'online', 'mission', 'clock-jump'] as const);
+export const TEST_COMMANDS = Object.freeze(['status', 'offline', 'online', 'mission', 'clock-jump', 'endpoint', 'self-test'] as const);
 export type TestCommandName = (typeof TEST_COMMANDS)[number];
 
 export type TestCommand =
@@ -23,7 +26,21 @@ export type TestCommand =
 	| { readonly cmd: 'offline' }
 	| { readonly cmd: 'online' }
 	| { readonly cmd: 'mission' }
-	| { readonly cmd: 'clock-jump'; readonly ms: number };
+	| { readonly cmd: 'clock-jump'; readonly ms: number }
+	/** `endpoint` as the endpoint record holds it ("host" or "host:port"), `server` the TLS name when it differs. */
+	| { readonly cmd: 'endpoint'; readonly endpoint: string; readonly server?: string }
+	| { readonly cmd: 'self-test' };
+
+/** The fields each command takes besides id and cmd. */
+const FIELDS: Readonly<Record<TestCommandName, readonly string[]>> = Object.freeze({
+	status: [],
+	offline: [],
+	online: [],
+	mission: [],
+	'clock-jump': ['ms'],
+	endpoint: ['endpoint', 'server'],
+	'self-test': [],
+});
 
 export interface TestRequest {
 	/** Echoed in the reply; the rig numbers its requests. */
@@ -54,12 +71,19 @@ export function parseRequest(line: string): Result<TestRequest, BadRequest> {
 	const bad = (reason: string) => err<BadRequest>({ code: 'bad', id, reason });
 	const cmd = o.cmd;
 	if (typeof cmd !== 'string' || !(TEST_COMMANDS as readonly string[]).includes(cmd)) return bad(`"cmd" expected one of ${TEST_COMMANDS.join(', ')}, got ${JSON.stringify(cmd) ?? 'nothing'}`);
-	const extra = Object.keys(o).filter((k) => k !== 'id' && k !== 'cmd' && !(cmd === 'clock-jump' && k === 'ms'));
+	const extra = Object.keys(o).filter((k) => k !== 'id' && k !== 'cmd' && !FIELDS[cmd as TestCommandName].includes(k));
 	if (extra.length > 0) return bad(`unknown field "${extra[0]}" for ${cmd}`);
 	if (cmd === 'clock-jump') {
 		const ms = o.ms;
 		if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms === 0 || Math.abs(ms) > MAX_CLOCK_JUMP_MS) return bad(`"ms" expected a non-zero integer within ±${MAX_CLOCK_JUMP_MS}, got ${JSON.stringify(ms) ?? 'nothing'}`);
 		return ok({ id, command: { cmd, ms } });
+	}
+	if (cmd === 'endpoint') {
+		const { endpoint, server } = o;
+		// the robot parses the record itself (core/robot/onboarding.ts): here only its shape
+		if (typeof endpoint !== 'string' || endpoint.length === 0 || endpoint.length > 256) return bad(`"endpoint" expected "host" or "host:port", got ${JSON.stringify(endpoint) ?? 'nothing'}`);
+		if (server !== undefined && (typeof server !== 'string' || server.length === 0 || server.length > 256)) return bad(`"server" expected a host name, got ${JSON.stringify(server)}`);
+		return ok({ id, command: server === undefined ? { cmd, endpoint } : { cmd, endpoint, server } });
 	}
 	return ok({ id, command: { cmd } as TestCommand });
 }

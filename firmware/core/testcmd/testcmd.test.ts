@@ -63,6 +63,12 @@ describe('testcmd: requests', () => {
 		['{"id":1,"cmd":"clock-jump","ms":0}', '"ms" expected'],
 		['{"id":1,"cmd":"clock-jump","ms":1.5}', '"ms" expected'],
 		[`{"id":1,"cmd":"clock-jump","ms":${MAX_CLOCK_JUMP_MS + 1}}`, '"ms" expected'],
+		['{"id":4,"cmd":"endpoint","endpoint":"127.0.0.1:8883","server":"localhost"}', { id: 4, command: { cmd: 'endpoint', endpoint: '127.0.0.1:8883', server: 'localhost' } }],
+		['{"id":5,"cmd":"endpoint","endpoint":"a.iot.eu-west-1.amazonaws.com"}', { id: 5, command: { cmd: 'endpoint', endpoint: 'a.iot.eu-west-1.amazonaws.com' } }],
+		['{"id":1,"cmd":"endpoint"}', '"endpoint" expected'],
+		['{"id":1,"cmd":"endpoint","endpoint":"h","server":7}', '"server" expected'],
+		['{"id":1,"cmd":"endpoint","endpoint":"h","ms":7}', 'unknown field "ms"'],
+		['{"id":6,"cmd":"self-test"}', { id: 6, command: { cmd: 'self-test' } }],
 	];
 	for (const [line, want] of rows)
 		it(line, () => {
@@ -120,6 +126,17 @@ describe('testcmd: interpreter', () => {
 		const r = JSON.parse(createTestControl(() => broken, silent).handle('{"id":2,"cmd":"status"}'));
 		assert.equal(r.error.code, 'failed');
 		assert.ok(String(r.error.reason).includes('boom'));
+	});
+
+	it('endpoint and self-test reach a target that has them, and fail on one that does not', () => {
+		const seen: string[] = [];
+		const t: TestTarget = { ...fake(), endpoint: (e, server) => void seen.push(e + ' ' + String(server)), selfTest: () => ({ passed: 3, failed: [] }) };
+		const c = createTestControl(() => t, silent);
+		assert.deepEqual(parseReply(c.handle('{"id":1,"cmd":"endpoint","endpoint":"h:1","server":"n"}')), { reply: 1, ok: true });
+		assert.deepEqual(parseReply(c.handle('{"id":2,"cmd":"self-test"}')), { reply: 2, ok: true, selfTest: { passed: 3, failed: [] } });
+		assert.deepEqual(seen, ['h:1 n']);
+		const r = JSON.parse(createTestControl(() => fake(), silent).handle('{"id":3,"cmd":"self-test"}'));
+		assert.equal(r.error.code, 'failed');
 	});
 
 	it('tells replies from log lines', () => {

@@ -1,52 +1,52 @@
 /*
- * (a) Mutual TLS, CONNECT, SUBSCRIBE and a QoS 1 round trip through the broker on the
- * robot's own topic robots/<thing>/echo. PASS when our PUBACK came (delivered) and
- * the message came back. Metric: app start to SUBACK granted.
+ * The shipped entry connects: mutual TLS with the credentials from Preference (never in the
+ * image: mc.so is searched for them), CONNECT, SUBSCRIBE and QoS 1 round trips of the
+ * schedule shadow sync, to the endpoint from the endpoint record. Metric: boot to CONNACK
+ * and to a synced schedule, from the robot's own log.
  */
-import Time from 'time';
-import Timer from 'timer';
-import type { Scenario } from './index';
-import { str, text } from './bytes';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { THING, metric, say, type Scenario } from '../suite';
 
 const scenario: Scenario = {
-	timeoutMs: 20_000,
-	run(c) {
-		const topic = 'robots/' + c.thing + '/echo';
-		const payload = 'echo-1';
-		let delivered = false;
-		let echoed = false;
-		let done = false;
-		const check = () => {
-			if (done || !delivered || !echoed) return;
-			done = true;
-			// debug builds print an `instruments:` line once a second: stay up for one, still connected
-			Timer.set(() => c.pass(), 1_100);
-		};
-		const linkStart = Time.ticks;
-		let connectedAt = 0;
-		c.link.listen({
-			state(s) {
-				if (s.value === 'connected' && !connectedAt) connectedAt = Time.ticks;
-			},
-			subscription(filter, granted) {
-				if (filter !== topic) return;
-				if (granted === 0x80) return c.fail('SUBSCRIBE ' + topic + ' refused');
-				c.metric({ appStartToSubscribedMs: Time.ticks - c.startedAt, linkStartToSubscribedMs: Time.ticks - linkStart, linkStartToConnackMs: connectedAt - linkStart });
-				const r = c.link.publish(topic, text(payload), 1);
-				if (!r.ok) c.fail('publish refused: ' + r.error.code);
-			},
-			delivered(_seq, t) {
-				if (t === topic) delivered = true;
-				check();
-			},
-		});
-		const sub = c.link.subscribe(topic, (m) => {
-			if (str(m.payload) !== payload) return c.fail('echo payload ' + JSON.stringify(str(m.payload)));
-			echoed = true;
-			check();
-		});
-		if (!sub.ok) return c.fail('subscribe: ' + sub.error.code);
-		c.link.start();
+	name: 'echo',
+	async run(s) {
+		s.clearStorage();
+		(await s.up()).record.clear();
+		await s.provision();
+		const d = s.power('echo', { verbose: true });
+		const boot = await d.waitFor('main.boot');
+		const online = await d.waitFor('link.online');
+		const synced = await d.untilStatus('link connected, schedule synced', (x) => x.link === 'connected' && x.schedule === 'synced');
+		if (synced.thing !== THING) return `status names ${String(synced.thing)}, expected ${THING}`;
+		metric({ name: 'device.connect', bootToConnackMs: online.t - boot.t });
+		// debug builds print an `instruments:` line once a second: stay up for one, still connected
+		await new Promise((r) => setTimeout(r, 1_100));
+		await d.off();
+		const subscribed = s.events.filter((e) => e.event === 'broker.subscribe' && e.thing === THING).length;
+		say(`connected to ${s.port} as ${THING}; schedule synced; broker saw ${subscribed} SUBSCRIBE(s)`);
+		return credentialsNotInImage(s.work, s.deviceCredentials);
 	},
 };
 export default scenario;
+
+/** undefined when no credential is inside the built image (mc.so holds the app's resources too). */
+function credentialsNotInImage(work: string, c: { cert: Uint8Array; key?: Uint8Array }): string | undefined {
+	const so = findFile(join(work, 'out/bin'), 'mc.so');
+	if (!so) return 'no mc.so built';
+	const image = readFileSync(so);
+	const found = Object.entries({ cert: c.cert, key: c.key }).filter(([, der]) => der && image.indexOf(der) >= 0);
+	return found.length ? `credentials inside the image ${so}: ${found.map(([k]) => k).join(', ')}` : undefined;
+}
+
+export function findFile(dir: string, name: string): string | undefined {
+	if (!existsSync(dir)) return undefined;
+	for (const e of readdirSync(dir, { withFileTypes: true })) {
+		const p = join(dir, e.name);
+		if (e.isDirectory()) {
+			const f = findFile(p, name);
+			if (f) return f;
+		} else if (e.name === name) return p;
+	}
+	return undefined;
+}
