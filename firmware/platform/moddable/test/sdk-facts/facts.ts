@@ -20,6 +20,8 @@ import Mont from 'mont';
 import Timer from 'timer';
 import Time from 'time';
 import ECDSA from 'ecdsa';
+import Instrumentation from 'instrumentation';
+import Net from 'net';
 import X509 from 'x509';
 import { P256_CERT, P256_SIGNATURE, RSA_CERT, SIGNED_SHA256 } from './code-signing';
 
@@ -228,6 +230,19 @@ export const FACTS: readonly Fact[] = [
 			const rsa = X509.decode(RSA_CERT.slice().buffer as ArrayBuffer).spki;
 			same([rsa.algo?.toString(), rsa.pub === undefined], ['1,2,840,113549,1,1,1', true], 'RSA spki');
 			throwsLike(() => X509.decode(Uint8Array.of(1, 2, 3).buffer as ArrayBuffer), 'Error', /x509: malformed input/, 'not DER');
+		},
+	},
+	{
+		name: 'instrumentation / net (lin, debug build): a counter name maps to an index whose value is a number; an unknown name maps to undefined; System Free Memory is there on lin too; no RSSI on lin',
+		check() {
+			const slot = Instrumentation.map('XS Slot Heap Used');
+			if (typeof slot !== 'number') fail('map("XS Slot Heap Used"): ' + slot);
+			const v = Instrumentation.get(slot);
+			if (!(typeof v === 'number' && v >= 0)) fail('get(slot heap): ' + v);
+			same(Instrumentation.map('No Such Counter' as 'Timers'), undefined, 'an unknown name');
+			const sys = Instrumentation.map('System Free Memory');
+			same([typeof sys, typeof Instrumentation.get(sys as number)], ['number', 'number'], 'System Free Memory on lin');
+			same(Net.get('RSSI'), undefined, 'RSSI on lin');
 		},
 	},
 	{
