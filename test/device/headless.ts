@@ -6,7 +6,14 @@
 // toolchain, found through MODDABLE (see ../shared/moddable/README.md for the behaviour this
 // relies on: stdout buffering, mcsim's copy of mc.so, D-Bus, a stray xsbug).
 //
-//   npx tsx test/device/headless.ts [--verbose] [--build-only] [--release] --out OUT APP_DIR [TIMEOUT_S] [-- name=value ...]
+//   npx tsx test/device/headless.ts [--verbose] [--build-only] [--release] [--m32] --out OUT APP_DIR [TIMEOUT_S] [-- name=value ...]
+//
+// --m32: the app and the simulator built 32-bit (gcc -m32 against Debian's i386 GTK: apt-get install
+// gcc-multilib libgtk-3-dev:i386 after dpkg --add-architecture i386), so XS has the ESP32's layout
+// (16-byte slots, 4-byte pointers) and its memory figures are the board's bytes. The SDK's host tools
+// stay as installed: its own makefiles get only CC and pkg-config's i386 directory; the 32-bit mcsim
+// is made once into OUT/mcsim32 from the SDK's tools/mcsim manifest. stdbuf's library is 64-bit, so
+// the trace is line-buffered by test/device/line-buffer.c, compiled 32-bit and preloaded.
 //
 // Lines it prints (test/device/run.ts reads them): `run-headless: building ...`,
 // `run-headless: build ok in Nms`, `run-headless: running ...`, the app's own lines, then
@@ -29,6 +36,8 @@ export interface HeadlessOptions {
 	verbose?: boolean;
 	timeoutS?: number;
 	buildOnly?: boolean;
+	/** Build the app and the simulator 32-bit (the ESP32's word size). */
+	m32?: boolean;
 	/** Each line the app traces, as it comes. */
 	onLine?: (line: string) => void;
 	/** The verdict from outside (a host-side check): the run ends when it settles, as on a PASS or FAIL line. */
@@ -76,23 +85,59 @@ function newest(dir: string, name: string): string | undefined {
 	return best?.p;
 }
 
+/** make's arguments and environment for a 32-bit build with the SDK's own makefiles: the compiler and i386 libraries only. */
+const M32 = { make: ['CC=gcc -m32'], env: { PKG_CONFIG_LIBDIR: '/usr/lib/i386-linux-gnu/pkgconfig:/usr/share/pkgconfig' } };
+
+/** What is missing for a 32-bit build here, or undefined. */
+export function m32Problem(): string | undefined {
+	if (!existsSync('/usr/lib/i386-linux-gnu/pkgconfig/gtk+-3.0.pc')) return 'no i386 GTK (dpkg --add-architecture i386 && apt-get update && apt-get install gcc-multilib libgtk-3-dev:i386)';
+	const probe = spawnSync('gcc', ['-m32', '-print-file-name=libgcc.a'], { encoding: 'utf8' });
+	if (probe.status !== 0 || !probe.stdout.includes('/32/')) return 'gcc cannot build 32-bit (apt-get install gcc-multilib)';
+	return undefined;
+}
+
+/**
+ * The 32-bit simulator and the line-buffering library for it, made once under OUT/mcsim32 with the
+ * SDK's makefile for its mcsim (mcconfig -p x-lin, as the SDK's own build does, into our directory).
+ */
+export function simulator32(out: string, say: (l: string) => void): { ok: true; mcsim: string; preload: string } | { ok: false; why: string } {
+	const env = { ...sdkEnv(), ...M32.env };
+	const dir = join(out, 'mcsim32');
+	const mcsim = join(dir, 'bin/lin/release/mcsim');
+	const preload = join(dir, 'line-buffer.so');
+	if (!existsSync(preload)) {
+		mkdirSync(dir, { recursive: true });
+		const cc = spawnSync('gcc', ['-m32', '-shared', '-fPIC', '-O2', '-o', preload, join(root, 'test/device/line-buffer.c')], { encoding: 'utf8' });
+		if (cc.status !== 0) return { ok: false, why: `gcc -m32 line-buffer.c exit ${cc.status}: ${cc.stderr.trim()}` };
+	}
+	if (existsSync(mcsim)) return { ok: true, mcsim, preload };
+	say(`run-headless: building a 32-bit mcsim into ${dir} (once, about a minute)`);
+	const cfg = spawnSync('mcconfig', ['-p', 'x-lin', '-o', dir, join(process.env['MODDABLE']!, 'tools/mcsim/manifest.json')], { env, encoding: 'utf8', cwd: dir });
+	if (cfg.status !== 0) return { ok: false, why: `mcconfig (mcsim) exit ${cfg.status}: ${(cfg.stdout + cfg.stderr).trim().split('\n').slice(-15).join('\n')}` };
+	const makefile = join(dir, 'tmp/lin/release/mcsim/makefile');
+	const mk = spawnSync('make', ['-f', makefile, ...M32.make, 'build'], { env, encoding: 'utf8', cwd: dir, maxBuffer: 64 << 20 });
+	if (mk.status !== 0 || !existsSync(mcsim)) return { ok: false, why: `make (mcsim, 32-bit) exit ${mk.status}:\n${(mk.stdout + mk.stderr).trim().split('\n').slice(-25).join('\n')}` };
+	return { ok: true, mcsim, preload };
+}
+
 /** Builds the app; the mc.so path, or a failure with the build's last lines. */
 export function build(o: HeadlessOptions, say: (l: string) => void): { ok: true; mcSo: string; ms: number } | { ok: false; why: string } {
-	const env = sdkEnv();
+	const env = { ...sdkEnv(), ...(o.m32 ? M32.env : {}) };
+	const makeArgs = o.m32 ? M32.make : [];
 	const variant = o.release ? 'release' : 'debug';
 	mkdirSync(o.out, { recursive: true });
 	const manifest = o.app.endsWith('.json') ? o.app : join(o.app, 'manifest.json');
-	say(`run-headless: building ${manifest} (${variant}, lin)`);
+	say(`run-headless: building ${manifest} (${variant}, lin${o.m32 ? ', 32-bit' : ''})`);
 	const t0 = Date.now();
 	const cfg = spawnSync('mcconfig', [...(o.release ? [] : ['-d']), '-p', 'lin', '-o', o.out, manifest, ...(o.defines ?? [])], { env, encoding: 'utf8', cwd: o.out });
 	if (cfg.status !== 0) return { ok: false, why: `mcconfig exit ${cfg.status}: ${(cfg.stdout + cfg.stderr).trim().split('\n').slice(-15).join('\n')}` };
 	const makefile = newest(join(o.out, 'tmp/lin/mc', variant), 'makefile');
 	if (!makefile) return { ok: false, why: `mcconfig wrote no makefile under ${join(o.out, 'tmp/lin/mc', variant)}` };
-	let mk = spawnSync('make', ['-j2', '-f', makefile, 'build'], { env, encoding: 'utf8', cwd: o.out, maxBuffer: 64 << 20 });
+	let mk = spawnSync('make', ['-j2', '-f', makefile, ...makeArgs, 'build'], { env, encoding: 'utf8', cwd: o.out, maxBuffer: 64 << 20 });
 	// a clean parallel build of the SDK's makefile has failed here once with no message: finish it serially
 	if (mk.status !== 0) {
 		say(`run-headless: parallel make exit ${mk.status}; finishing the build with one job`);
-		mk = spawnSync('make', ['-f', makefile, 'build'], { env, encoding: 'utf8', cwd: o.out, maxBuffer: 64 << 20 });
+		mk = spawnSync('make', ['-f', makefile, ...makeArgs, 'build'], { env, encoding: 'utf8', cwd: o.out, maxBuffer: 64 << 20 });
 	}
 	if (o.verbose) for (const l of (mk.stdout + mk.stderr).split('\n')) if (l) say(l);
 	if (mk.status !== 0) return { ok: false, why: `make exit ${mk.status}:\n${(mk.stdout + mk.stderr).trim().split('\n').slice(-25).join('\n')}` };
@@ -132,6 +177,19 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 		say(`run-headless: ${problem}: ${INSTALL_POINTER}`);
 		return { code: 2 };
 	}
+	let sim32: ReturnType<typeof simulator32> | undefined;
+	if (o.m32) {
+		const why = m32Problem();
+		if (why) {
+			say(`run-headless: --m32: ${why}`);
+			return { code: 2 };
+		}
+		sim32 = simulator32(o.out, say);
+		if (!sim32.ok) {
+			say(`run-headless: build failed: ${sim32.why}`);
+			return { code: 2 };
+		}
+	}
 	const b = build(o, say);
 	if (!b.ok) {
 		say(`run-headless: build failed: ${b.why}`);
@@ -157,8 +215,10 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 			XSBUG_HOST: '127.0.0.1',
 			XSBUG_PORT: '1', // a debug build must not find a debugger and stop
 		};
-		// stdbuf: mcsim's stdout is a pipe, block-buffered without it
-		sim = spawn('stdbuf', ['-oL', '-eL', join(process.env['MODDABLE']!, 'build/bin/lin/release/mcsim'), b.mcSo], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+		// stdbuf (or line-buffer.c for 32 bits): mcsim's stdout is a pipe, block-buffered without it
+		sim = sim32?.ok
+			? spawn(sim32.mcsim, [b.mcSo], { env: { ...env, LD_PRELOAD: sim32.preload }, stdio: ['ignore', 'pipe', 'pipe'] })
+			: spawn('stdbuf', ['-oL', '-eL', join(process.env['MODDABLE']!, 'build/bin/lin/release/mcsim'), b.mcSo], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 		const verdict = await new Promise<'PASS' | 'FAIL' | 'timeout' | 'exit'>((res) => {
 			const timer = setTimeout(() => res('timeout'), (o.timeoutS ?? 45) * 1000);
 			o.end?.then((v) => {
@@ -210,10 +270,11 @@ export function parseArgs(argv: string[]): HeadlessOptions {
 		} else if (a === '--verbose') o.verbose = true;
 		else if (a === '--build-only') o.buildOnly = true;
 		else if (a === '--release') o.release = true;
+		else if (a === '--m32') o.m32 = true;
 		else if (a === '--out') o.out = resolve(argv[++i] ?? '');
 		else rest.push(a);
 	}
-	if (!rest[0]) throw new Error('usage: headless.ts [--verbose] [--build-only] [--release] --out OUT APP_DIR [TIMEOUT_S] [-- name=value ...]');
+	if (!rest[0]) throw new Error('usage: headless.ts [--verbose] [--build-only] [--release] [--m32] --out OUT APP_DIR [TIMEOUT_S] [-- name=value ...]');
 	o.app = resolve(rest[0]);
 	if (!o.out) o.out = join(o.app, 'out');
 	if (rest[1]) {
