@@ -13,7 +13,7 @@
  *           with FAULT_CONCURRENCY > 1 it hits the other run too);
  *   cut     the proxy drops the link and refuses connections for a random span.
  * Then everything heals and the run waits until the robot's storage holds no report
- * (`mr.*`, `ob.*`) and no running mission (`mis.cur`), and the rule engine is idle.
+ * (`mr.*`, `ob.*`, `op.*`) and no running mission (`mis.cur`, `mis.cur.new`), and the rule engine is idle.
  * Checked against DynamoDB: every mission the robot started has exactly one item, and
  * no item is invented. "Started" is every `sim.mission_started` log line plus, after
  * each kill, the id in `mis.cur` (persisted before the log line, so a kill in between
@@ -125,6 +125,9 @@ interface RobotLine {
 }
 
 /** One robot (one data dir) across its processes: boots, kills, and everything it logged. */
+/** A report on its way: written (`mr.`) or in the outbox (`ob.` accepted, `op.` sent with its packet id). */
+const isReportKey = (k: string): boolean => k.startsWith('mr.') || k.startsWith('ob.') || k.startsWith('op.');
+
 class SimRobot {
 	readonly lines: RobotLine[] = [];
 	readonly started = new Set<string>();
@@ -133,7 +136,7 @@ class SimRobot {
 	readonly interrupted = new Set<string>();
 	boots = 0;
 	kills = 0;
-	/** kills that found a report in storage (`mr.*` or `ob.*`): a report was on its way */
+	/** kills that found a report in storage (`mr.*`, or the outbox's `ob.*` / `op.*` once sent): a report was on its way */
 	killsWithReport = 0;
 	/** kills that found a running mission (`mis.cur`) */
 	killsMidMission = 0;
@@ -226,9 +229,10 @@ class SimRobot {
 		await this.#exited;
 		this.kills++;
 		const keys = this.keys();
-		if (keys.some((k) => k.startsWith('mr.') || k.startsWith('ob.'))) this.killsWithReport++;
-		const cur = path.join(this.storage, 'mis.cur');
-		if (existsSync(cur)) {
+		if (keys.some(isReportKey)) this.killsWithReport++;
+		// a two-phase record (firmware/core/util/record.ts): the scratch copy, when there, is the newest
+		const cur = [path.join(this.storage, 'mis.cur.new'), path.join(this.storage, 'mis.cur')].find((f) => existsSync(f));
+		if (cur) {
 			this.killsMidMission++;
 			const id = (JSON.parse(readFileSync(cur, 'utf8')) as { id: string }).id;
 			if (!this.started.has(id)) this.onlyFromFile++;
@@ -248,7 +252,7 @@ class SimRobot {
 	/** Nothing left on the robot: every mission started, none running, no report waiting. */
 	settled(): boolean {
 		if (this.started.size < this.missions) return false;
-		return !this.keys().some((k) => k === 'mis.cur' || k.startsWith('mr.') || k.startsWith('ob.'));
+		return !this.keys().some((k) => k === 'mis.cur' || k === 'mis.cur.new' || isReportKey(k));
 	}
 
 	tail(n = 25): string {

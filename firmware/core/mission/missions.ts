@@ -227,7 +227,6 @@ export class Missions {
 			this.#ports.log.log('error', 'mission.report_invalid', { mission: report.missionId, errors: checked.error.join('; ') });
 		}
 		this.#beforeReport(report);
-		this.#ports.log.log('info', 'mission.report', { mission: report.missionId, outcome: report.outcome, areaM2: report.areaM2, durationS: report.durationS });
 		if (!this.#saveReport(report)) this.#unsaved = report;
 		this.#pumpReports();
 	}
@@ -246,6 +245,10 @@ export class Missions {
 		}
 		this.#unsaved = undefined;
 		removeRecord(this.#ports.storage, KEY_CURRENT);
+		// logged once the report is on storage: a power loss before then reports the mission
+		// interrupted from its running record, and the log must not have claimed another outcome
+		// (a report made at boot for an interrupted mission says mission.interrupted instead)
+		if (report.outcome !== 'interrupted') this.#ports.log.log('info', 'mission.report', { mission: report.missionId, outcome: report.outcome, areaM2: report.areaM2, durationS: report.durationS });
 		return true;
 	}
 
