@@ -748,9 +748,33 @@ async function main(): Promise<void> {
 	await step('storm', () => benchStorm({ progress: (m) => process.stderr.write(`\n  storm: ${m}`) }));
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
-	const md = markdown(results);
+	const md = renderable(results);
 	writeFileSync(join(here, 'results.md'), md + '\n');
 	process.stdout.write(md + '\n');
+}
+
+/**
+ * results.md for every section this code can still render: a section kept from an earlier run
+ * whose shape an edited bench module no longer reads is named, with the command that re-measures
+ * it, instead of failing the whole file.
+ */
+function renderable(r: Results): string {
+	try {
+		return markdown(r);
+	} catch {
+		const stale = SECTIONS.filter((n) => {
+			if (r.sections[n] === undefined) return false;
+			try {
+				markdown({ ...r, sections: { [n]: r.sections[n] }, meta: { [n]: r.meta[n] } });
+				return false;
+			} catch {
+				return true;
+			}
+		});
+		const sections = { ...r.sections };
+		for (const n of stale) delete sections[n];
+		return markdown({ ...r, sections }) + '\n\n' + stale.map((n) => `## ${n}\n\nMeasured by an earlier bench/run.ts whose figures this one cannot render: \`npm run bench -- --only ${n}\`.`).join('\n\n');
+	}
 }
 
 /** The results file as it stands, to keep the sections this run does not measure. */

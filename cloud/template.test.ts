@@ -16,6 +16,7 @@ import { loadTemplate, TEMPLATE } from './template-yaml';
 import { REPORT_RULE } from '../firmware/core/mission/report';
 import { fromEnv as mapIngestFromEnv } from './functions/map-ingest/handler';
 import { FUNCTION_ROUTES, fromEnv as ownerFromEnv } from './functions/owner-api/handler';
+import { COMMANDS } from './lib/robot-commands';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
 import { fromEnv as presenceFromEnv, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from './functions/presence/handler';
 import { fromEnv as validateFromEnv } from './functions/register-validate/handler';
@@ -184,6 +185,21 @@ describe('SAM template (cloud/template.yaml)', () => {
 			if (list(s.Action).includes('iot:Connect')) assert.deepEqual(s.Condition, { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } });
 		}
 		assert.deepEqual([...seen].sort(), Object.keys(allowed).sort());
+	});
+
+	it("declares the owner's app's commands exactly as cloud/lib/robot-commands.ts has them", () => {
+		const declared = ofType('AWS::IoT::Command').map(([, r]) => {
+			const p = r.Properties as Json as Record<string, any>;
+			assert.equal(p.Namespace, 'AWS-IoT');
+			assert.deepEqual(p.Preprocessor, { AwsJsonSubstitution: { OutputFormat: 'JSON' } });
+			return {
+				commandId: p.CommandId,
+				displayName: p.DisplayName,
+				payloadTemplate: p.PayloadTemplate,
+				mandatoryParameters: (p.MandatoryParameters as { Name: string; DefaultValue?: { S: string } }[]).map((m) => ({ name: m.Name, ...(m.DefaultValue ? { defaultValue: m.DefaultValue } : {}) })),
+			};
+		});
+		assert.deepEqual(declared, Object.values(COMMANDS).map((c) => ({ ...c, mandatoryParameters: [...c.mandatoryParameters] })));
 	});
 
 	it('no function has * on a data action; data actions name their resource', () => {

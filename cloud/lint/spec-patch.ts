@@ -24,11 +24,35 @@ export const CFN_PATCH = {
 		'AWS::Kinesis::Stream': { Properties: { ShardCount: int, StreamModeDetails: type('StreamModeDetails') } },
 		// SQS managed server-side encryption (2021-11)
 		'AWS::SQS::Queue': { Properties: { SqsManagedSseEnabled: bool } },
+		// AWS IoT Device Management commands (2024-11; dynamic payload templates 2025)
+		'AWS::IoT::Command': {
+			Documentation: '',
+			AdditionalProperties: false,
+			Attributes: { CommandArn: { PrimitiveType: 'String' } },
+			Properties: {
+				CommandId: prop({ Required: true, PrimitiveType: 'String' }),
+				Namespace: str,
+				DisplayName: str,
+				Description: str,
+				PayloadTemplate: str,
+				Preprocessor: type('CommandPreprocessor'),
+				MandatoryParameters: prop({ Type: 'List', ItemType: 'CommandParameter' }),
+				Payload: type('CommandPayload'),
+				RoleArn: str,
+				Tags: prop({ Type: 'List', ItemType: 'Tag' }),
+			},
+		},
 	},
 	PropertyTypes: {
 		'AWS::S3::Bucket.OwnershipControls': { Documentation: '', Properties: { Rules: prop({ Required: true, Type: 'List', ItemType: 'OwnershipControlsRule' }) } },
 		'AWS::S3::Bucket.OwnershipControlsRule': { Documentation: '', Properties: { ObjectOwnership: str } },
 		'AWS::Kinesis::Stream.StreamModeDetails': { Documentation: '', Properties: { StreamMode: prop({ Required: true, PrimitiveType: 'String' }) } },
+		'AWS::IoT::Command.CommandPreprocessor': { Documentation: '', Properties: { AwsJsonSubstitution: type('AwsJsonSubstitutionCommandPreprocessorConfig') } },
+		'AWS::IoT::Command.AwsJsonSubstitutionCommandPreprocessorConfig': { Documentation: '', Properties: { OutputFormat: prop({ Required: true, PrimitiveType: 'String' }) } },
+		'AWS::IoT::Command.CommandParameter': { Documentation: '', Properties: { Name: prop({ Required: true, PrimitiveType: 'String' }), Description: str, DefaultValue: type('CommandParameterValue'), Value: type('CommandParameterValue') } },
+		'AWS::IoT::Command.CommandParameterValue': { Documentation: '', Properties: { S: str, B: bool, I: int, L: str, D: prop({ PrimitiveType: 'Double' }), BIN: str, UL: str } },
+		'AWS::IoT::Command.CommandPayload': { Documentation: '', Properties: { Content: str, ContentType: str } },
+		'AWS::IoT::Command.Tag': { Documentation: '', Properties: { Key: prop({ Required: true, PrimitiveType: 'String' }), Value: prop({ Required: true, PrimitiveType: 'String' }) } },
 	},
 };
 
