@@ -80,7 +80,7 @@ async function main(): Promise<number> {
 			for (const r of runs) {
 				metric({ name: 'device.scenario', scenario: scenario.name, run: r.label, buildMs: r.result.buildMs, runMs: r.result.runMs });
 				const peaks = peakInstruments(r.lines);
-				if (peaks) metric({ name: 'device.memory', scenario: scenario.name, run: r.label, ...peaks });
+				if (peaks) metric({ name: 'device.memory', scenario: scenario.name, run: r.label, bits: process.env.DEVICE_M32 === '1' ? 32 : 64, creation: process.env.DEVICE_CREATION ? `${process.env.DEVICE_CREATION} growth off` : 'lin', ...peaks });
 				// a build or environment failure, or the app's own abort, fails the scenario whatever its checks said
 				if (r.result.code === 2 || r.lines.some((l) => l.includes('XS abort'))) outcome ??= `${r.label}: ${r.lines.filter((l) => /run-headless: build failed|XS abort/.test(l))[0] ?? 'headless exit ' + r.result.code}`;
 			}

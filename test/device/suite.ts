@@ -5,14 +5,20 @@
 // read through its structured log. A scenario (scenarios/<name>.ts) uses these and says
 // whether it held; run.ts only orchestrates.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connectChannel, type LineChannel } from '../../hil-tests/targets/channel';
 import type { TestCommand, TestReply } from '../../firmware/core/testcmd/protocol';
 import type { DeviceCredentials } from '../../tools/provision/board';
 import { runHeadless, type HeadlessResult } from './headless';
+import { deviceCreation } from './creation';
 
 export const THING = 'robot-dev-1';
 export const HOST = '127.0.0.1';
+/** DEVICE_M32=1: app and simulator built 32-bit (headless.ts --m32), the ESP32's slot size, in their own build directory. */
+const M32 = process.env.DEVICE_M32 === '1';
+/** DEVICE_CREATION=esp32[,chunk=N,heap=N,stack=N]: the board's creation sizes with growth off, or undefined. */
+const BOARD_SIZES = deviceCreation(join(dirname(fileURLToPath(import.meta.url)), '../..'));
 
 type Cloud = Awaited<ReturnType<typeof import('../../cloud/local/index').startLocalCloud>>;
 type Broker = Cloud['broker'];
@@ -68,9 +74,9 @@ export class Device {
 	/** The app runs (its build is done): waits count from here, not across the build. */
 	readonly running = new Promise<void>((r) => (this.#started = r));
 
-	constructor(o: { app: string; out: string; defines: string[]; verbose: boolean; timeoutS: number; echo: boolean }) {
+	constructor(o: { app: string; out: string; defines: string[]; verbose: boolean; timeoutS: number; echo: boolean; m32?: boolean }) {
 		const end = new Promise<'PASS' | 'FAIL'>((r) => (this.#end = r));
-		this.result = runHeadless({ app: o.app, out: o.out, defines: o.defines, verbose: o.verbose, timeoutS: o.timeoutS, end }, (l) => this.#line(l, o.echo)).finally(() => {
+		this.result = runHeadless({ app: o.app, out: o.out, defines: o.defines, verbose: o.verbose, timeoutS: o.timeoutS, end, m32: o.m32 === true }, (l) => this.#line(l, o.echo)).finally(() => {
 			this.#started();
 			this.#wake();
 		});
@@ -214,6 +220,8 @@ export class Suite {
 					config: { file: { root: s.data + '/' }, firmware: { selfTestMs: o.selfTestMs } },
 					// public: the code-signing certificate the firmware checks updates against
 					resources: { '*': [join(s.app, 'firmware', '*')] },
+					// DEVICE_CREATION=esp32[,...]: the board's creation sizes with growth off (test/device/creation.ts)
+					...(BOARD_SIZES ? { creation: BOARD_SIZES.creation } : {}),
 				},
 				null,
 				'\t',
@@ -288,7 +296,7 @@ export class Suite {
 		if (this.#current) throw new Error('power(): the previous power-on has not ended (off() it first)');
 		const test: Record<string, unknown> = { ...BASE_TEST };
 		for (const [k, v] of Object.entries(o.test ?? {})) test[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof test[k] === 'object' ? { ...(test[k] as object), ...v } : v;
-		const d = new Device({ app: this.app, out: join(this.work, 'out'), defines: ['test=' + JSON.stringify(test)], verbose: o.verbose === true, timeoutS: o.timeoutS ?? 120, echo: this.echo });
+		const d = new Device({ app: this.app, out: join(this.work, M32 ? 'out-m32' : 'out'), m32: M32, defines: ['test=' + JSON.stringify(test)], verbose: o.verbose === true, timeoutS: o.timeoutS ?? 120, echo: this.echo });
 		this.#current = d;
 		void d.result.then((result) => {
 			this.runs.push({ label, result, lines: d.lines });
