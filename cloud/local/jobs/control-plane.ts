@@ -11,6 +11,15 @@
  *   GET    /things/{thingName}/jobs               ListJobExecutionsForThing
  *   GET    /things/{thingName}/jobs/{jobId}       DescribeJobExecution
  *   PUT    /things/{thingName}/jobs/{jobId}/cancel CancelJobExecution
+ *   POST   /thing-groups/{name}                   CreateThingGroup (static groups, groups.ts)
+ *   GET    /thing-groups/{name}                   DescribeThingGroup
+ *   DELETE /thing-groups/{name}                   DeleteThingGroup
+ *   GET    /thing-groups                          ListThingGroups
+ *   GET    /thing-groups/{name}/things            ListThingsInThingGroup
+ *   PUT    /thing-groups/addThingToThingGroup     AddThingToThingGroup
+ *   PUT    /thing-groups/removeThingFromThingGroup RemoveThingFromThingGroup
+ * CreateJob takes thing and thing-group targets, jobExecutionsRolloutConfig, abortConfig and
+ * timeoutConfig (rollout.ts).
  * Times are epoch seconds (restJson1). Errors are restJson1 errors: `x-amzn-errortype` names
  * the exception and the body is `{ message }`.
  */
@@ -23,6 +32,8 @@ import { isThingName } from '../thing-policy';
 import { checkDocument } from './document';
 import type { ControlResult, JobRecord, JobsCore } from './core';
 import { MAX_TIMEOUT_MINUTES, type Execution } from './execution';
+import { GROUP_NAME, type ThingGroup } from './groups';
+import { ConfigError, parseAbort, parseRollout } from './rollout';
 
 /** A 32 KB document escaped inside the JSON request, and the rest of the request. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -30,6 +41,7 @@ export const SIGNING_SERVICE = 'iot';
 /** AWS: jobId is 1-64 of [a-zA-Z0-9_-]. */
 const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const THING_ARN = /^arn:aws:iot:[a-z0-9-]+:\d{12}:thing\/(.+)$/;
+const GROUP_ARN = /^arn:aws:iot:[a-z0-9-]+:\d{12}:thinggroup\/(.+)$/;
 const DEFAULT_PAGE = 100;
 
 export interface ControlPlaneOptions {
@@ -70,6 +82,7 @@ export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promi
 		const json = (): Record<string, unknown> => parseBody(body);
 		const other = await o.more?.(method, path, q, body, req.headers);
 		if (other) return sendJson(res, other.status, other.body);
+		if (path[0] === 'thing-groups') return reply(res, thingGroups(core, method, path, q, json, Date.now()));
 		switch (route) {
 			case 'PUT jobs/{}':
 				return reply(res, createJob(core, path[1]!, json(), o));
@@ -168,16 +181,33 @@ function createJob(core: JobsCore, jobId: string, b: Record<string, unknown>, o:
 	if (typeof b.document !== 'string') throw invalid('document expected a JSON string');
 	const checked = checkDocument(b.document, o.localS3);
 	if (!checked.ok) throw invalid(checked.message);
-	if (!Array.isArray(b.targets) || b.targets.length === 0) throw invalid('targets expected at least one thing ARN');
+	if (!Array.isArray(b.targets) || b.targets.length === 0) throw invalid('targets expected at least one thing or thing group ARN');
+	const groups: string[] = [];
 	const thingNames = [
 		...new Set(
-			b.targets.map((t: unknown) => {
+			b.targets.flatMap((t: unknown) => {
+				const g = typeof t === 'string' ? GROUP_ARN.exec(t) : null;
+				if (g) {
+					const group = core.groups.get(g[1]!);
+					if (!group) throw new HttpError(404, 'ResourceNotFoundException', `thing group ${g[1]} not found`);
+					groups.push(group.thingGroupName);
+					return group.things;
+				}
 				const m = typeof t === 'string' ? THING_ARN.exec(t) : null;
-				if (!m || !isThingName(m[1]!)) throw invalid('targets expected thing ARNs such as ' + thingArn('robot-1') + ' (thing groups are not supported locally), got ' + JSON.stringify(t));
-				return m[1]!;
+				if (!m || !isThingName(m[1]!)) throw invalid('targets expected thing or thing group ARNs such as ' + thingArn('robot-1') + ', got ' + JSON.stringify(t));
+				return [m[1]!];
 			}),
 		),
 	];
+	let rollout: JobRecord['jobExecutionsRolloutConfig'];
+	let abortConfig: JobRecord['abortConfig'];
+	try {
+		if (b.jobExecutionsRolloutConfig !== undefined) rollout = parseRollout(b.jobExecutionsRolloutConfig);
+		if (b.abortConfig !== undefined) abortConfig = parseAbort(b.abortConfig);
+	} catch (e) {
+		if (e instanceof ConfigError) throw invalid(e.message);
+		throw e;
+	}
 	const targetSelection = b.targetSelection ?? 'SNAPSHOT';
 	if (targetSelection !== 'SNAPSHOT' && targetSelection !== 'CONTINUOUS') throw invalid('targetSelection expected SNAPSHOT or CONTINUOUS');
 	const description = optString(b, 'description', 2028);
@@ -214,6 +244,9 @@ function createJob(core: JobsCore, jobId: string, b: Record<string, unknown>, o:
 		...(description !== undefined ? { description } : {}),
 		...(presignedUrlConfig ? { presignedUrlConfig } : {}),
 		...(timeoutConfig ? { timeoutConfig } : {}),
+		...(rollout ? { jobExecutionsRolloutConfig: rollout } : {}),
+		...(abortConfig ? { abortConfig } : {}),
+		...(groups.length ? { groups } : {}),
 	});
 	return r.ok ? ok({ jobArn: r.value.jobArn, jobId: r.value.jobId, ...(r.value.description !== undefined ? { description: r.value.description } : {}) }) : r;
 }
@@ -234,6 +267,8 @@ function describeJob(core: JobsCore, job: JobRecord): Record<string, unknown> {
 		...(job.description !== undefined ? { description: job.description } : {}),
 		...(job.presignedUrlConfig ? { presignedUrlConfig: job.presignedUrlConfig } : {}),
 		...(job.timeoutConfig ? { timeoutConfig: job.timeoutConfig } : {}),
+		...(job.jobExecutionsRolloutConfig ? { jobExecutionsRolloutConfig: job.jobExecutionsRolloutConfig } : {}),
+		...(job.abortConfig ? { abortConfig: job.abortConfig } : {}),
 		createdAt: job.createdAt / 1000,
 		lastUpdatedAt: job.lastUpdatedAt / 1000,
 		...(job.completedAt !== undefined ? { completedAt: job.completedAt / 1000 } : {}),
@@ -249,6 +284,58 @@ function describeJob(core: JobsCore, job: JobRecord): Record<string, unknown> {
 		},
 		isConcurrent: false,
 	};
+}
+
+/** The thing-group operations (groups.ts) over restJson1. */
+function thingGroups(core: JobsCore, method: string, path: string[], q: URLSearchParams, json: () => Record<string, unknown>, now: number): ControlResult<unknown> {
+	const describe = (g: ThingGroup) => ({
+		thingGroupName: g.thingGroupName,
+		thingGroupId: g.thingGroupId,
+		thingGroupArn: g.thingGroupArn,
+		version: 1,
+		thingGroupProperties: g.description !== undefined ? { thingGroupDescription: g.description } : {},
+		thingGroupMetadata: { creationDate: g.creationDate / 1000 },
+	});
+	const named = (b: Record<string, unknown>, what: 'thingGroup' | 'thing'): string => {
+		const name = b[what + 'Name'];
+		if (typeof name === 'string') return name;
+		const arn = b[what + 'Arn'];
+		const m = typeof arn === 'string' ? (what === 'thing' ? THING_ARN : GROUP_ARN).exec(arn) : null;
+		if (m) return m[1]!;
+		throw invalid(`${what}Name or ${what}Arn expected`);
+	};
+	const result = <T>(r: { ok: true; value: T } | { ok: false; error: { type: string; message: string } }, value: (v: T) => unknown): ControlResult<unknown> => {
+		if (r.ok) return ok(value(r.value));
+		if (r.error.type === 'InvalidRequestException') throw invalid(r.error.message);
+		const status = r.error.type === 'ResourceNotFoundException' ? 404 : r.error.type === 'ResourceAlreadyExistsException' ? 409 : 410;
+		throw new HttpError(status, r.error.type, r.error.message);
+	};
+	const name = path[1];
+	if (method === 'GET' && path.length === 1) return ok(page(core.groups.list(), q, (g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn }), 'thingGroups'));
+	if (method === 'PUT' && name === 'addThingToThingGroup') {
+		const b = json();
+		const thing = named(b, 'thing');
+		if (!isThingName(thing)) throw invalid('thingName expected a thing name, got ' + JSON.stringify(thing));
+		return result(core.groups.add(named(b, 'thingGroup'), thing), () => ({}));
+	}
+	if (method === 'PUT' && name === 'removeThingFromThingGroup') {
+		const b = json();
+		return result(core.groups.remove(named(b, 'thingGroup'), named(b, 'thing')), () => ({}));
+	}
+	if (name === undefined || !GROUP_NAME.test(name)) throw invalid('thingGroupName expected 1-128 of [a-zA-Z0-9:_-], got ' + JSON.stringify(name));
+	if (method === 'POST' && path.length === 2) {
+		const b = json();
+		if (b.parentGroupName !== undefined) throw invalid('parentGroupName: group hierarchies are not supported by the local registry');
+		const props = b.thingGroupProperties === undefined ? {} : object(b.thingGroupProperties, 'thingGroupProperties');
+		const description = optString(props, 'thingGroupDescription', 2028);
+		return result(core.groups.create(name, description, now), (g) => ({ thingGroupName: g.thingGroupName, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId }));
+	}
+	const g = core.groups.get(name);
+	if (!g) throw new HttpError(404, 'ResourceNotFoundException', `thing group ${name} not found`);
+	if (method === 'GET' && path.length === 2) return ok(describe(g));
+	if (method === 'DELETE' && path.length === 2) return (core.groups.delete(name), ok({}));
+	if (method === 'GET' && path[2] === 'things' && path.length === 3) return ok(page(g.things, q, (t) => t, 'things'));
+	throw new HttpError(404, 'ResourceNotFoundException', 'no operation at ' + method + ' /' + path.join('/'));
 }
 
 function describeExecution(core: JobsCore, e: Execution): Record<string, unknown> {

@@ -16,6 +16,8 @@ import type { LogFn } from '../log';
 import { substitute, type Presign } from './document';
 import * as X from './execution';
 import type { Execution, StatusDetails } from './execution';
+import { ThingGroups, type ThingGroup } from './groups';
+import { abortCriterion, advance, startRollout, type AbortConfig, type RolloutConfig, type RolloutProgress } from './rollout';
 
 export type JobStatus = 'IN_PROGRESS' | 'CANCELED' | 'COMPLETED';
 
@@ -30,6 +32,11 @@ export interface JobRecord {
 	readonly targetSelection: 'SNAPSHOT' | 'CONTINUOUS';
 	readonly presignedUrlConfig?: { readonly roleArn?: string; readonly expiresInSec: number };
 	readonly timeoutConfig?: { readonly inProgressTimeoutInMinutes?: number };
+	/** Things are notified at most this fast (rollout.ts); without it, all at creation. */
+	readonly jobExecutionsRolloutConfig?: RolloutConfig;
+	readonly abortConfig?: AbortConfig;
+	/** Thing groups among the targets: a CONTINUOUS job follows things added to them. */
+	readonly groups?: readonly string[];
 	readonly status: JobStatus;
 	readonly forceCanceled: boolean;
 	readonly reasonCode?: string;
@@ -70,6 +77,7 @@ interface Snapshot {
 	readonly seq: number;
 	readonly jobs: JobRecord[];
 	readonly executions: Execution[];
+	readonly groups?: ThingGroup[];
 }
 
 export class JobsCore {
@@ -79,6 +87,10 @@ export class JobsCore {
 	/** thing -> jobId -> execution */
 	readonly #executions = new Map<string, Map<string, Execution>>();
 	readonly #timers = new Map<string, NodeJS.Timeout>();
+	/** Rollouts under way: their rate and the timer that notifies the next things each minute. */
+	readonly #rollouts = new Map<string, { progress: RolloutProgress; succeeded: number; timer: NodeJS.Timeout }>();
+	/** Static thing groups, which job targets may name. */
+	readonly groups = new ThingGroups();
 	#seq = 0;
 	#out: Promise<void> = Promise.resolve();
 	#saving: Promise<void> = Promise.resolve();
@@ -88,6 +100,7 @@ export class JobsCore {
 	constructor(o: JobsCoreOptions) {
 		this.#o = o;
 		this.#now = o.now ?? Date.now;
+		this.groups.onAdded((group, thing) => this.#joined(group, thing));
 	}
 
 	/** Loads jobs.json from dataDir, if any, and re-arms the timers (overdue ones fire at once). */
@@ -106,6 +119,9 @@ export class JobsCore {
 		for (const j of snap.jobs) this.#jobs.set(j.jobId, j);
 		for (const e of snap.executions) this.#thing(e.thingName).set(e.jobId, e);
 		for (const e of snap.executions) this.#arm(e);
+		if (snap.groups) this.groups.restore(snap.groups);
+		// a rollout resumes at its base rate with the things it had not notified yet
+		for (const j of snap.jobs) if (j.status === 'IN_PROGRESS' && j.jobExecutionsRolloutConfig) this.#startRollout(j);
 	}
 
 	// ---- reads ---------------------------------------------------------------------------
@@ -177,11 +193,16 @@ export class JobsCore {
 		if (this.#jobs.has(input.jobId)) return controlError('ResourceAlreadyExistsException', `job ${input.jobId} already exists`);
 		const now = this.#now();
 		const job: JobRecord = { ...input, status: 'IN_PROGRESS', forceCanceled: false, createdAt: now, lastUpdatedAt: now };
+		this.#o.log({ level: 'info', event: 'jobs.created', jobId: job.jobId, things: job.thingNames, ...(job.jobExecutionsRolloutConfig ? { rollout: job.jobExecutionsRolloutConfig } : {}) });
+		if (job.jobExecutionsRolloutConfig) {
+			this.#jobs.set(job.jobId, job);
+			this.#startRollout(job);
+			return { ok: true, value: job };
+		}
 		this.#change(job.thingNames, () => {
 			this.#jobs.set(job.jobId, job);
 			for (const thing of job.thingNames) this.#thing(thing).set(job.jobId, X.queued(job.jobId, thing, now, ++this.#seq));
 		});
-		this.#o.log({ level: 'info', event: 'jobs.created', jobId: job.jobId, things: job.thingNames });
 		return { ok: true, value: job };
 	}
 
@@ -217,6 +238,7 @@ export class JobsCore {
 		if (!force && executions.some((e) => e.status === 'IN_PROGRESS')) {
 			return controlError('InvalidStateTransitionException', `job ${jobId} has executions IN_PROGRESS; delete it with force`);
 		}
+		this.#stopRollout(jobId);
 		this.#change(job.thingNames, () => {
 			this.#jobs.delete(jobId);
 			for (const e of executions) this.#executions.get(e.thingName)?.delete(jobId);
@@ -278,6 +300,7 @@ export class JobsCore {
 		this.#closed = true;
 		for (const t of this.#timers.values()) clearTimeout(t);
 		this.#timers.clear();
+		for (const id of [...this.#rollouts.keys()]) this.#stopRollout(id);
 		await this.#out;
 		await this.#saving;
 	}
@@ -288,6 +311,7 @@ export class JobsCore {
 		const before = new Map(names.map((t) => [t, this.#view(t)] as const));
 		fn();
 		this.#settleJobs();
+		this.#checkAborts();
 		const now = this.#now();
 		for (const thing of names) {
 			const was = before.get(thing)!;
@@ -331,10 +355,81 @@ export class JobsCore {
 		const now = this.#now();
 		for (const job of this.#jobs.values()) {
 			if (job.status !== 'IN_PROGRESS' || job.targetSelection !== 'SNAPSHOT') continue;
-			if (this.executionsOfJob(job.jobId).every((e) => X.isTerminal(e.status))) {
+			const executions = this.executionsOfJob(job.jobId);
+			// a rollout is not done while things are still to be notified
+			if (executions.length === job.thingNames.length && executions.every((e) => X.isTerminal(e.status))) {
 				this.#jobs.set(job.jobId, { ...job, status: 'COMPLETED', completedAt: now, lastUpdatedAt: now });
 				this.#o.log({ level: 'info', event: 'jobs.completed', jobId: job.jobId });
 			}
+		}
+	}
+
+	/** AbortConfig: a job whose finished executions meet a criterion is canceled (a microtask later, outside the change). */
+	#checkAborts(): void {
+		for (const job of this.#jobs.values()) {
+			if (job.status !== 'IN_PROGRESS' || !job.abortConfig) continue;
+			const finished: Record<string, number> = {};
+			for (const e of this.executionsOfJob(job.jobId)) if (X.isTerminal(e.status)) finished[e.status] = (finished[e.status] ?? 0) + 1;
+			const c = abortCriterion(job.abortConfig, finished);
+			if (!c) continue;
+			queueMicrotask(() => {
+				if (this.#jobs.get(job.jobId)?.status !== 'IN_PROGRESS') return;
+				this.#stopRollout(job.jobId);
+				const comment = `aborted: ${c.failureType} reached ${c.thresholdPercentage}% of ${Object.values(finished).reduce((a, b) => a + b, 0)} finished executions (minimum ${c.minNumberOfExecutedThings})`;
+				this.#o.log({ level: 'warn', event: 'jobs.aborted', jobId: job.jobId, failureType: c.failureType, thresholdPercentage: c.thresholdPercentage, finished, notNotified: job.thingNames.length - this.executionsOfJob(job.jobId).length });
+				this.cancelJob(job.jobId, false, undefined, comment);
+			});
+		}
+	}
+
+	#startRollout(job: JobRecord): void {
+		const config = job.jobExecutionsRolloutConfig!;
+		const timer = setInterval(() => this.#release(job.jobId), this.#o.minuteMs);
+		timer.unref();
+		this.#rollouts.set(job.jobId, { progress: startRollout(config), succeeded: 0, timer });
+		this.#release(job.jobId);
+	}
+
+	#stopRollout(jobId: string): void {
+		const r = this.#rollouts.get(jobId);
+		if (r) clearInterval(r.timer);
+		this.#rollouts.delete(jobId);
+	}
+
+	/** One minute of a rollout: the next things (up to the rate) get their execution and are notified. */
+	#release(jobId: string): void {
+		const job = this.#jobs.get(jobId);
+		const r = this.#rollouts.get(jobId);
+		if (!job || !r || job.status !== 'IN_PROGRESS' || this.#closed) return this.#stopRollout(jobId);
+		const have = new Set(this.executionsOfJob(jobId).map((e) => e.thingName));
+		const waiting = job.thingNames.filter((t) => !have.has(t));
+		const batch = waiting.slice(0, r.progress.ratePerMinute);
+		const now = this.#now();
+		if (batch.length > 0) this.#change(batch, () => batch.forEach((t) => this.#thing(t).set(jobId, X.queued(jobId, t, now, ++this.#seq))));
+		const succeeded = this.executionsOfJob(jobId).filter((e) => e.status === 'SUCCEEDED').length;
+		r.progress = advance(job.jobExecutionsRolloutConfig!, r.progress, batch.length, succeeded - r.succeeded);
+		r.succeeded = succeeded;
+		this.#o.log({ level: 'info', event: 'jobs.rollout.notified', jobId, things: batch, ratePerMinute: r.progress.ratePerMinute, waiting: waiting.length - batch.length });
+		// a CONTINUOUS job keeps its timer: things may still join its groups
+		if (waiting.length === batch.length && job.targetSelection === 'SNAPSHOT') this.#stopRollout(jobId);
+	}
+
+	/** A thing joined a group: CONTINUOUS jobs on that group now target it too. */
+	#joined(group: string, thing: string): void {
+		this.#save();
+		for (const job of this.#jobs.values()) {
+			if (job.status !== 'IN_PROGRESS' || job.targetSelection !== 'CONTINUOUS' || !job.groups?.includes(group) || job.thingNames.includes(thing)) continue;
+			const updated: JobRecord = { ...job, thingNames: [...job.thingNames, thing], lastUpdatedAt: this.#now() };
+			if (job.jobExecutionsRolloutConfig) {
+				this.#jobs.set(job.jobId, updated);
+				if (!this.#rollouts.has(job.jobId)) this.#startRollout(updated);
+				continue;
+			}
+			const now = this.#now();
+			this.#change([thing], () => {
+				this.#jobs.set(job.jobId, updated);
+				this.#thing(thing).set(job.jobId, X.queued(job.jobId, thing, now, ++this.#seq));
+			});
 		}
 	}
 
@@ -378,7 +473,7 @@ export class JobsCore {
 		this.#dirty = true;
 		this.#saving = this.#saving.then(async () => {
 			this.#dirty = false;
-			const snap: Snapshot = { version: 1, seq: this.#seq, jobs: this.jobs(), executions: [...this.#executions.values()].flatMap((m) => [...m.values()]) };
+			const snap: Snapshot = { version: 1, seq: this.#seq, jobs: this.jobs(), executions: [...this.#executions.values()].flatMap((m) => [...m.values()]), groups: this.groups.snapshot() };
 			const file = this.#file();
 			try {
 				await mkdir(path.dirname(file), { recursive: true });
