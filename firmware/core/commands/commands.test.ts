@@ -52,7 +52,7 @@ function actionsOver(missions: Missions, state: { battery: number; stuck: boolea
 		clean(mode, rooms) {
 			state.calls.push('clean ' + mode + ' ' + (rooms === 'all' ? 'all' : rooms.join('+')));
 			const r = missions.start('app', state.battery);
-			return r.ok ? { ok: true, missionId: r.value } : { ok: false, reason: 'busy with ' + r.error.mission };
+			return r.ok ? { ok: true, missionId: r.value } : { ok: false, reason: r.error.code === 'busy' ? 'busy with ' + r.error.mission : 'storage: ' + r.error.result };
 		},
 		pause: () => (state.calls.push('pause'), missions.pause(), undefined),
 		resume: () => (state.calls.push('resume'), missions.resume(), undefined),
@@ -238,5 +238,23 @@ describe('commands: runner', () => {
 			r.link.answers().map((a) => a.body.status + ' ' + a.body.statusReason.reasonCode),
 			['REJECTED INVALID_COMMAND', 'SUCCEEDED APPLIED', 'SUCCEEDED APPLIED', 'FAILED ACTION_FAILED'],
 		);
+	});
+
+	it('a full store: a command whose id cannot be recorded is not run (FAILED STORAGE_FULL); settings it cannot keep are FAILED; what was stored stays', () => {
+		const storage = memoryStorage();
+		const r = rig(storage);
+		r.link.deliver('s', { action: 'settings', volume: 30, notAfter: r.notAfter });
+		storage.faults.fail = () => 'full';
+		r.link.deliver('l', { action: 'locate', notAfter: r.notAfter });
+		assert.deepEqual(r.state.calls, [], 'not run: a redelivery after a reboot could not be told from a new command');
+		storage.faults.fail = (key) => (key.startsWith('settings') ? 'full' : undefined);
+		r.link.deliver('s2', { action: 'settings', volume: 80, notAfter: r.notAfter });
+		assert.deepEqual(
+			r.link.answers().map((a) => a.body.status + ' ' + a.body.statusReason.reasonCode),
+			['SUCCEEDED APPLIED', 'FAILED STORAGE_FULL', 'FAILED ACTION_FAILED'],
+		);
+		storage.faults.fail = undefined;
+		assert.deepEqual(rig(storage).commands.settings(), { volume: 30 });
+		assert.ok(r.log.events().indexOf('command.ledger_unsaved') >= 0);
 	});
 });

@@ -19,6 +19,7 @@ import type { Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import { executionIdOf, parseCommand, requestFilter, responseTopic, type Mode, type Settings } from './command';
 import { decide, type Act, type Situation } from './decide';
+import { readRecord, writeError, writeRecord } from '../util/record';
 
 export interface CommandLink {
 	subscribe(filter: string, handler: (m: Message) => void | Promise<void>, qos?: 0 | 1): Result<void, LinkError>;
@@ -97,12 +98,17 @@ export class RobotCommands {
 		const log = this.#ports.log;
 		if (id === undefined) return log.log('warn', 'command.bad_topic', { topic: m.topic });
 		if (this.#ids.indexOf(id) >= 0) return log.log('info', 'command.duplicate', { execution: id });
-		this.#ids = [...this.#ids, id].slice(-this.#o.remember);
-		this.#ports.storage.write(LEDGER_KEY, utf8Encode(JSON.stringify(this.#ids)));
+		const ids = [...this.#ids, id].slice(-this.#o.remember);
+		// recorded before it runs, or not run: after a reboot a redelivery must be known as one
+		const saved = writeRecord(this.#ports.storage, LEDGER_KEY, utf8Encode(JSON.stringify(ids)));
+		if (saved.ok) this.#ids = ids;
+		else log.log('error', 'command.ledger_unsaved', { execution: id, result: writeError(saved) });
 
 		const parsed = parseCommand(utf8Decode(m.payload));
 		let answer: Answer;
-		if (!parsed.ok) {
+		if (!saved.ok) {
+			answer = { executionId: id, status: 'FAILED', reasonCode: 'STORAGE_FULL', reasonDescription: 'the robot cannot record the command (storage ' + writeError(saved) + ')' };
+		} else if (!parsed.ok) {
 			answer = { executionId: id, status: 'REJECTED', reasonCode: 'INVALID_COMMAND', reasonDescription: parsed.reason };
 		} else if (!this.#actions) {
 			answer = { executionId: id, status: 'FAILED', reasonCode: 'NOT_READY', reasonDescription: 'the robot is still starting up' };
@@ -135,8 +141,8 @@ export class RobotCommands {
 			return r.ok ? { ok: true, missionId: r.missionId } : r;
 		}
 		if (a.type === 'settings') {
-			this.#ports.storage.write(SETTINGS_KEY, utf8Encode(JSON.stringify({ ...this.settings(), ...a.settings })));
-			return { ok: true };
+			const w = writeRecord(this.#ports.storage, SETTINGS_KEY, utf8Encode(JSON.stringify({ ...this.settings(), ...a.settings })));
+			return w.ok ? { ok: true } : { ok: false, reason: 'storage ' + writeError(w) + ': the settings are unchanged' };
 		}
 		const why = actions[a.type]();
 		return why === undefined ? { ok: true } : { ok: false, reason: why };
@@ -144,7 +150,7 @@ export class RobotCommands {
 }
 
 function readJson<T>(storage: StoragePort, key: string, log: LogPort): T | undefined {
-	const b = storage.read(key);
+	const b = readRecord(storage, key);
 	if (!b) return undefined;
 	try {
 		return JSON.parse(utf8Decode(b) ?? '') as T;
