@@ -5,5 +5,10 @@
  */
 import type { Scenario } from '../suite';
 import echo from './echo';
+import selfTest from './self-test';
+import { brokerRestart, foreignCa, malformedFrame, outbox } from './link';
+import schedule from './schedule';
+import { missionPowerLoss, missionReport } from './mission';
+import testcmd from './testcmd';
 
-export const SCENARIOS: readonly Scenario[] = [echo];
+export const SCENARIOS: readonly Scenario[] = [echo, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, testcmd];
