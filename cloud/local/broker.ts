@@ -346,14 +346,15 @@ function tlsOf(client: Client): TLSSocket {
 
 /** DER of the client certificate the connection was made with. */
 function peerCertificate(client: Client): Uint8Array {
-  return new Uint8Array(tlsOf(client).getPeerCertificate().raw ?? []);
+  // null once the socket is gone (a connect storm closes some mid-CONNECT): no certificate, not a TypeError
+  return new Uint8Array(tlsOf(client).getPeerCertificate()?.raw ?? []);
 }
 
 /** The subject CN of the verified client certificate: the thing name. */
 function peerThing(client: Client): string | undefined {
   const conn = tlsOf(client);
   if (typeof conn.getPeerCertificate !== 'function' || !conn.authorized) return undefined;
-  const cn: unknown = conn.getPeerCertificate().subject?.CN;
+  const cn: unknown = conn.getPeerCertificate()?.subject?.CN;
   return typeof cn === 'string' ? cn : undefined; // several CNs (an array) identify no one thing
 }
 
