@@ -239,6 +239,8 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 				...(upload ? { upload } : {}),
 				// the owner's app: commands (AWS IoT commands) and pairing at setup
 				commands: { rooms: HOME_ROOMS },
+				// the robot's own log lines (platform.ts keeps every line in the ring), shipped on request
+				logs: { ring: base.ring },
 				pairing: { crypto: moddableCrypto },
 			},
 			missionPorts,
