@@ -83,7 +83,19 @@ function read(): StartConfig {
 	};
 }
 
-const platform = createModdablePorts();
+/**
+ * config.storage.budget (a test build's config.test.storage.budget first): bytes, in NVS
+ * terms, the robot's Preference domain may take; past it a write answers `full` before the
+ * SDK erases anything (platform/moddable/storage.ts). The esp32 section sets the partition's share.
+ */
+function storageBudget(): { storageBudget?: number } {
+	const c = config as Settings;
+	const test = testcmdOptions(c.testcmd) ? object(c.test, 'test') : {};
+	const b = object(test.storage, 'test.storage').budget ?? object(c.storage, 'storage').budget;
+	return b === undefined ? {} : { storageBudget: Number(b) };
+}
+
+const platform = createModdablePorts(storageBudget());
 startRobot(read(), {
 	platform,
 	credentials: () => loadCredentials(),

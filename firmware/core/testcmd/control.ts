@@ -4,6 +4,7 @@
  * a Moddable test build run the same code; only the byte stream differs.
  */
 import type { ClockPort, LogPort } from '../../ports';
+import type { LogRing } from '../log/ring';
 import type { Robot } from '../robot/robot';
 import { assertNever } from '../util/result';
 import { formatReply, parseRequest, type TestCommand } from './protocol';
@@ -20,6 +21,8 @@ export interface TestTarget {
 	endpoint?(record: string, server: string | undefined): void;
 	/** The platform's known-answer checks; absent where the build has none. */
 	selfTest?(): Record<string, unknown>;
+	/** The robot's log lines after `since` (core/log/ring.ts); absent where the robot keeps no ring. */
+	logs?(since: number): Record<string, unknown>;
 }
 
 export interface TestControl {
@@ -78,6 +81,9 @@ function run(t: TestTarget, c: TestCommand): Record<string, unknown> {
 		case 'self-test':
 			if (!t.selfTest) throw new Error('this build has no self-test');
 			return { selfTest: t.selfTest() };
+		case 'logs':
+			if (!t.logs) throw new Error('this build keeps no log ring');
+			return { logs: t.logs(c.since) };
 		default:
 			return assertNever(c);
 	}
@@ -129,6 +135,7 @@ export function robotTarget(
 		clockJump: (ms) => options.clock.jump(ms),
 		...(options.endpoint ? { endpoint: options.endpoint } : {}),
 		...(options.selfTest ? { selfTest: options.selfTest } : {}),
+		...(robot.logs ? { logs: (since: number) => logsReply(robot.logs!, since) } : {}),
 		status() {
 			const firmware = options.firmware?.();
 			return {
@@ -148,4 +155,13 @@ export function robotTarget(
 			};
 		},
 	};
+}
+
+/** Bytes of log lines in one reply: with the envelope it stays well inside the output queue's 8 KB (output.ts). */
+export const LOGS_REPLY_BYTES = 3000;
+
+/** One slice of the ring, lines as JSON objects; the rig asks again with `since: last` while `more`. */
+function logsReply(ring: LogRing, since: number): Record<string, unknown> {
+	const s = ring.read(since, LOGS_REPLY_BYTES);
+	return { lines: s.lines.map((l) => JSON.parse(l) as unknown), last: s.last, more: s.more, lost: s.lost };
 }

@@ -11,6 +11,8 @@
  *   {"id":12,"cmd":"endpoint","endpoint":"host:8883","server":"name"}  writes the robot's endpoint
  *                                           record (as provisioning does) and connects to it
  *   {"id":13,"cmd":"self-test"}             the platform's known-answer checks -> {"selfTest":{...}}
+ *   {"id":14,"cmd":"logs","since":0}        the robot's own log lines after `since` (core/log/ring.ts),
+ *                                           up to 3,000 bytes -> {"logs":{"lines":[..],"last","more","lost"}}
  *   anything else                           -> {"reply":<id or null>,"ok":false,"error":{"code":"bad","reason":"..."}}
  *
  * Replies carry `reply` (never `event`), so a reader tells them from the robot's log
@@ -18,7 +20,7 @@
  */
 import { err, ok, type Result } from '../util/result';
 
-export const TEST_COMMANDS = Object.freeze(['status', 'offline', 'online', 'mission', 'clock-jump', 'endpoint', 'self-test'] as const);
+export const TEST_COMMANDS = Object.freeze(['status', 'offline', 'online', 'mission', 'clock-jump', 'endpoint', 'self-test', 'logs'] as const);
 export type TestCommandName = (typeof TEST_COMMANDS)[number];
 
 export type TestCommand =
@@ -29,7 +31,9 @@ export type TestCommand =
 	| { readonly cmd: 'clock-jump'; readonly ms: number }
 	/** `endpoint` as the endpoint record holds it ("host" or "host:port"), `server` the TLS name when it differs. */
 	| { readonly cmd: 'endpoint'; readonly endpoint: string; readonly server?: string }
-	| { readonly cmd: 'self-test' };
+	| { readonly cmd: 'self-test' }
+	/** Lines numbered after `since` (0: all the ring holds). */
+	| { readonly cmd: 'logs'; readonly since: number };
 
 /** The fields each command takes besides id and cmd. */
 const FIELDS: Readonly<Record<TestCommandName, readonly string[]>> = Object.freeze({
@@ -40,6 +44,7 @@ const FIELDS: Readonly<Record<TestCommandName, readonly string[]>> = Object.free
 	'clock-jump': ['ms'],
 	endpoint: ['endpoint', 'server'],
 	'self-test': [],
+	logs: ['since'],
 });
 
 export interface TestRequest {
@@ -84,6 +89,11 @@ export function parseRequest(line: string): Result<TestRequest, BadRequest> {
 		if (typeof endpoint !== 'string' || endpoint.length === 0 || endpoint.length > 256) return bad(`"endpoint" expected "host" or "host:port", got ${JSON.stringify(endpoint) ?? 'nothing'}`);
 		if (server !== undefined && (typeof server !== 'string' || server.length === 0 || server.length > 256)) return bad(`"server" expected a host name, got ${JSON.stringify(server)}`);
 		return ok({ id, command: server === undefined ? { cmd, endpoint } : { cmd, endpoint, server } });
+	}
+	if (cmd === 'logs') {
+		const since = o.since ?? 0;
+		if (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0) return bad(`"since" expected a non-negative integer, got ${JSON.stringify(since)}`);
+		return ok({ id, command: { cmd, since } });
 	}
 	return ok({ id, command: { cmd } as TestCommand });
 }

@@ -3,7 +3,8 @@ import * as assert from '../testing/assert';
 import type { ClockPort, LogPort } from '../../ports';
 import { LineReader, type LineEvent } from './lines';
 import { MAX_CLOCK_JUMP_MS, parseReply, parseRequest } from './protocol';
-import { createTestControl, jumpableClock, type TestTarget } from './control';
+import { createTestControl, jumpableClock, robotTarget, type TestTarget } from './control';
+import { LogRing } from '../log/ring';
 import { createTestSession } from './channel';
 import { MAX_QUEUED_BYTES, Output } from './output';
 
@@ -69,6 +70,11 @@ describe('testcmd: requests', () => {
 		['{"id":1,"cmd":"endpoint","endpoint":"h","server":7}', '"server" expected'],
 		['{"id":1,"cmd":"endpoint","endpoint":"h","ms":7}', 'unknown field "ms"'],
 		['{"id":6,"cmd":"self-test"}', { id: 6, command: { cmd: 'self-test' } }],
+		['{"id":7,"cmd":"logs"}', { id: 7, command: { cmd: 'logs', since: 0 } }],
+		['{"id":8,"cmd":"logs","since":42}', { id: 8, command: { cmd: 'logs', since: 42 } }],
+		['{"id":1,"cmd":"logs","since":-1}', '"since" expected'],
+		['{"id":1,"cmd":"logs","since":"5"}', '"since" expected'],
+		['{"id":1,"cmd":"logs","ms":5}', 'unknown field "ms"'],
 	];
 	for (const [line, want] of rows)
 		it(line, () => {
@@ -137,6 +143,28 @@ describe('testcmd: interpreter', () => {
 		assert.deepEqual(seen, ['h:1 n']);
 		const r = JSON.parse(createTestControl(() => fake(), silent).handle('{"id":3,"cmd":"self-test"}'));
 		assert.equal(r.error.code, 'failed');
+	});
+
+	it('logs: the robot target answers with its ring in slices that fit the output queue; a target without one fails', () => {
+		const time = { now: () => 1_800_000_000_000, monotonic: () => 5 };
+		const ring = new LogRing(time, { bytes: 8192 });
+		for (let i = 0; i < 40; i++) ring.record('warn', 'link.lost', { i, reason: 'x'.repeat(80) });
+		const robotLike = { logs: ring } as unknown as Parameters<typeof robotTarget>[0];
+		const t = robotTarget(robotLike, { startMission: () => undefined, clock: jumpableClock(time) });
+		const c = createTestControl(() => t, silent);
+		const seen: number[] = [];
+		let since = 0;
+		for (let n = 0; n < 10; n++) {
+			const line = c.handle(JSON.stringify({ id: n, cmd: 'logs', since }));
+			assert.ok(line.length < MAX_QUEUED_BYTES / 2, 'reply of ' + line.length + ' bytes');
+			const r = parseReply(line) as unknown as { ok: true; logs: { lines: { i: number }[]; last: number; more: boolean; lost: number } };
+			seen.push(...r.logs.lines.map((l) => l.i));
+			since = r.logs.last;
+			if (!r.logs.more) break;
+		}
+		assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+		const none = JSON.parse(createTestControl(() => fake(), silent).handle('{"id":1,"cmd":"logs"}'));
+		assert.equal(none.error.code, 'failed');
 	});
 
 	it('tells replies from log lines', () => {
