@@ -26,7 +26,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { CreateJobCommand, DescribeThingCommand, IoTClient } from '@aws-sdk/client-iot';
+import { CreateJobCommand, DescribeThingCommand, IoTClient, type CreateJobCommandInput } from '@aws-sdk/client-iot';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../cloud/local/credentials';
 import { encodeManifest, PRODUCT } from '../../firmware/core/ota/document';
@@ -129,6 +129,8 @@ export interface PublishOptions {
 	/** The role AWS IoT presigns with; required on AWS, optional locally. */
 	readonly roleArn?: string;
 	readonly expiresInSec?: number;
+	/** A staged rollout's settings for the job (tools/ota/stage.ts). */
+	readonly rollout?: Pick<CreateJobCommandInput, 'jobExecutionsRolloutConfig' | 'abortConfig'>;
 }
 
 export async function publishFirmware(o: PublishOptions): Promise<{ jobId: string; document: FirmwareDocument }> {
@@ -160,6 +162,7 @@ export async function publishFirmware(o: PublishOptions): Promise<{ jobId: strin
 			targetSelection: 'SNAPSHOT',
 			presignedUrlConfig: { expiresInSec: o.expiresInSec ?? 3600, ...(o.roleArn ? { roleArn: o.roleArn } : {}) },
 			timeoutConfig: { inProgressTimeoutInMinutes: 60 },
+			...o.rollout,
 		}),
 	);
 	return { jobId, document };
