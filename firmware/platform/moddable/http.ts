@@ -38,6 +38,8 @@ import type { HttpPort, HttpRequest, HttpResponse } from '../../ports';
 
 /** The most a response body comes back whole (the port's contract). */
 export const MAX_WHOLE_BODY = 64 * 1024;
+/** The most one read of a response fragment takes from the socket (one chunk allocation). */
+export const READ_PIECE = 2048;
 
 // http.js messages (Request.*), as numbers: see the header comment about the typings
 const REQUEST_FRAGMENT = 0;
@@ -256,24 +258,30 @@ function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, 
 					return undefined;
 				}
 				case RESPONSE_FRAGMENT: {
-					const ab = q.read(ArrayBuffer, Number(value));
-					if (!ab || ab.byteLength === 0) return undefined;
-					const bytes = new Uint8Array(ab);
-					if (stream) {
-						try {
-							req.onData!(bytes);
-						} catch (e) {
-							fail('onData threw: ' + message(e));
+					// `value` is all the socket holds, which grows while the VM is busy (24 KB seen in the
+					// robot day on lin): read it in pieces of at most READ_PIECE, so one fragment never
+					// needs a chunk that large (an ESP32's chunk heap is 77 KB in all, issue #20)
+					for (let left = Number(value); left > 0 && !settled; ) {
+						const ab = q.read(ArrayBuffer, left < READ_PIECE ? left : READ_PIECE);
+						if (!ab || ab.byteLength === 0) return undefined;
+						left -= ab.byteLength;
+						const bytes = new Uint8Array(ab);
+						if (stream) {
+							try {
+								req.onData!(bytes);
+							} catch (e) {
+								fail('onData threw: ' + message(e));
+							}
+							continue;
 						}
-						return undefined;
+						size += bytes.length;
+						if (size > MAX_WHOLE_BODY) {
+							// an error document is kept truncated; a success body this large needs onData
+							if (status >= 200 && status < 300) fail('response body over ' + MAX_WHOLE_BODY + ' bytes: stream it with onData');
+							continue;
+						}
+						chunks.push(bytes);
 					}
-					size += bytes.length;
-					if (size > MAX_WHOLE_BODY) {
-						// an error document is kept truncated; a success body this large needs onData
-						if (status >= 200 && status < 300) fail('response body over ' + MAX_WHOLE_BODY + ' bytes: stream it with onData');
-						return undefined;
-					}
-					chunks.push(bytes);
 					return undefined;
 				}
 				case RESPONSE_COMPLETE: {

@@ -6,7 +6,7 @@
  */
 import * as assert from '../../../core/testing/assert';
 import type { HttpRequest, HttpResponse } from '../../../ports';
-import { createModdableHttpPort, MAX_WHOLE_BODY } from '../http';
+import { createModdableHttpPort, MAX_WHOLE_BODY, READ_PIECE } from '../http';
 import { requests, type Request } from './fakes/http';
 import { loop } from './fakes/loop';
 import { FakeSecureSocket, sockets } from './fakes/securesocket';
@@ -163,6 +163,20 @@ describe('moddable HTTP adapter over the SDK http client', () => {
 		e.request().respond(403, {}, pattern(100));
 		const er = await e.settled();
 		assert.ok(er?.ok && er.value.status === 403 && er.value.body.length === 100);
+	});
+
+	it('a fragment larger than READ_PIECE is read from the socket in pieces of at most READ_PIECE (no chunk the size of what piled up)', async () => {
+		const got: number[] = [];
+		const r = start({ method: 'GET', url: 'https://h/image', onData: (b) => got.push(b.length) });
+		r.request().connect();
+		r.request().respond(200, {}, pattern(24_896), 24_896);
+		assert.ok((await r.settled())?.ok);
+		assert.deepEqual(got, [...Array<number>(12).fill(READ_PIECE), 24_896 - 12 * READ_PIECE]);
+		const w = start({ method: 'GET', url: 'https://h/doc' });
+		w.request().connect();
+		w.request().respond(200, {}, pattern(10_000, 3), 10_000);
+		const res = await w.settled();
+		assert.ok(res?.ok && res.value.body.length === 10_000 && res.value.body.every((b, i) => b === ((i * 3 + 5) & 0xff)), 'a whole body from pieces, in order');
 	});
 
 	it('a 2xx body over 64 KB without onData fails; an error document over 64 KB comes back cut to 64 KB', async () => {
