@@ -27,9 +27,10 @@ describe('local cloud', function () {
 		}
 		const [a, b] = clouds as [LocalCloud, LocalCloud];
 		const ports = (c: LocalCloud) => Object.entries(c.endpoints).filter(([k]) => k !== 'caPath').map(([, v]) => new URL(v).port);
-		// every endpoint of both instances on its own port (8 each: mqtt, iot data, iot, s3, kms, dynamodb, sqs, registration)
-		assert.equal(ports(a).length, 8);
-		assert.equal(new Set([...ports(a), ...ports(b)]).size, 16, 'sixteen distinct ports');
+		// every endpoint of both instances on its own port (11 each: mqtt, iot data, iot, iot jobs data, s3, kms,
+		// dynamodb, sqs, registration, owner API, owner sign-in)
+		assert.equal(ports(a).length, 11);
+		assert.equal(new Set([...ports(a), ...ports(b)]).size, 22, 'twenty-two distinct ports');
 		const da = new IoTDataPlaneClient(config(a.endpoints.iotData));
 		const db = new IoTDataPlaneClient(config(b.endpoints.iotData));
 		await da.send(new UpdateThingShadowCommand({ thingName: 'robot-1', payload: new TextEncoder().encode(JSON.stringify({ state: { reported: { on: 'a' } } })) }));
