@@ -386,6 +386,22 @@ describe('missions: storage faults on every write path', () => {
 		assert.ok(clean(r, time));
 	});
 
+	it('a mission whose running record the store cannot take does not start (its only trace until the report): refused, id skipped', () => {
+		const storage = memoryStorage();
+		const time = fakeTime();
+		const log = memoryLog();
+		const r = robot(storage, time, log);
+		storage.faults.fail = (key) => (key.startsWith('mis.cur') ? 'full' : undefined);
+		const refused = r.missions.start('schedule', 100, 'weekday');
+		assert.deepEqual(refused.ok ? 'started' : refused.error.code, 'storage');
+		assert.equal(r.missions.state.value, 'idle');
+		assert.ok(log.events().includes('mission.refused'));
+		storage.faults.fail = undefined;
+		const started = r.missions.start('schedule', 100, 'weekday');
+		assert.ok(started.ok);
+		assert.ok(readRecord(storage, 'mis.cur'));
+	});
+
 	it('a report the store refuses keeps the running record (a reboot reports it interrupted) and blocks new missions until written', () => {
 		const storage = memoryStorage();
 		const time = fakeTime();

@@ -133,7 +133,16 @@ export class Missions {
 		if (this.#unsaved && !this.#saveReport(this.#unsaved)) return this.#refuse(trigger, 'report unsaved');
 		const id = this.#nextId();
 		if (!id.ok) return this.#refuse(trigger, id.error);
-		this.#input({ type: 'start', id: id.value, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery });
+		const input: MissionInput = { type: 'start', id: id.value, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery };
+		// the running record is the mission's only trace until its report exists: a mission the
+		// store cannot record does not start (its id is skipped, never reused)
+		const next = step(this.#thing, this.#state, input);
+		const first = next?.effects.find((fx) => fx.type === 'persist');
+		if (first?.type === 'persist') {
+			const w = writeRecord(this.#ports.storage, KEY_CURRENT, this.#running(first.m));
+			if (!w.ok) return this.#refuse(trigger, writeError(w));
+		}
+		this.#input(input);
 		return ok(id.value);
 	}
 
@@ -178,7 +187,7 @@ export class Missions {
 			case 'persist': {
 				this.#savedAt = this.#ports.clock.monotonic();
 				// savedMono: how far it had got, for the report if power is lost before the next save
-				const w = writeRecord(this.#ports.storage, KEY_CURRENT, utf8Encode(JSON.stringify({ ...fx.m, savedMono: this.#ports.clock.monotonic() })));
+				const w = writeRecord(this.#ports.storage, KEY_CURRENT, this.#running(fx.m));
 				// the previous save (if any) still stands; the mission goes on and saves again in a minute
 				if (!w.ok) this.#ports.log.log('warn', 'mission.persist_failed', { mission: fx.m.id, result: writeError(w) });
 				return;
@@ -191,6 +200,11 @@ export class Missions {
 	}
 
 	// ---- ids ---------------------------------------------------------------
+
+	/** The running record: the mission, and how far it had got for a report after a power loss. */
+	#running(m: Mission): Uint8Array {
+		return utf8Encode(JSON.stringify({ ...m, savedMono: this.#ports.clock.monotonic() }));
+	}
 
 	#refuse(trigger: Trigger, result: string): Result<string, StartError> {
 		this.#ports.log.log('error', 'mission.refused', { trigger, reason: 'storage', result, reportsOwed: this.pendingReports() });
