@@ -29,8 +29,9 @@
  *   storm            a fleet losing its broker at once: the firmware's backoff modelled at 2,000,000
  *                    robots against AWS IoT's connect limit, measured at 1,000 against the local
  *                    cloud beside the model of that run; draws docs/storm.svg (bench/storm.ts)
+ *   health.billing   billed messages per robot per day of health reporting (bench/health.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,commands.billing,maps,provision,fleet,storm] [--runs N] [--robots N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,commands.billing,maps,provision,fleet,storm,health.billing] [--runs N] [--robots N]
 
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -51,6 +52,7 @@ import { benchMaps, mapsMarkdown, type MapsResult } from './maps';
 import { benchProvision, provisionMarkdown, type ProvisionBenchResult } from './provision';
 import { benchFleet, fleetMarkdown, type FleetResult } from './fleet';
 import { benchStorm, stormMarkdown, type StormBench } from './storm';
+import { healthBilling, healthMarkdown, type HealthBilling } from './health';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { Link, type LinkPorts } from '../firmware/core/link/link';
@@ -63,7 +65,7 @@ import { BUDGET_SCENARIOS, budgetMarkdown, creationSizes, deviceBudget } from '.
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'commands.billing', 'maps', 'provision', 'fleet', 'storm'] as const;
+const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'commands.billing', 'maps', 'provision', 'fleet', 'storm', 'health.billing'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: number } {
@@ -701,6 +703,13 @@ function markdown(r: Results): string {
 		if (failed(v)) md.push('Failed: ' + v.error, '');
 		else md.push(...stormMarkdown(v as StormBench));
 	}
+
+	if (s['health.billing']) {
+		md.push('## health.billing: billed messages per robot per day of health reporting', '');
+		const v = s['health.billing'];
+		if (failed(v)) md.push('Failed: ' + v.error, '');
+		else md.push(...healthMarkdown(v as HealthBilling));
+	}
 	return md.join('\n');
 }
 
@@ -746,6 +755,7 @@ async function main(): Promise<void> {
 	await step('provision', () => benchProvision(1000));
 	await step('fleet', () => benchFleet({ robots, progress: (m) => process.stderr.write(`\n  fleet: ${m}`) }));
 	await step('storm', () => benchStorm({ progress: (m) => process.stderr.write(`\n  storm: ${m}`) }));
+	await step('health.billing', healthBilling);
 	results.durationMs = Math.round(performance.now() - started);
 	writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, '\t') + '\n');
 	const md = renderable(results);

@@ -1,6 +1,6 @@
 /* Full-jitter backoff: delay = floor(r * min(cap, base * 2^(attempt-1))). */
 import * as assert from '../testing/assert';
-import { DEFAULT_BACKOFF, backoffDelay, checkBackoff } from './backoff';
+import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, spreadWindowMs } from './backoff';
 
 describe('backoff', () => {
 	const p = { baseMs: 1000, capMs: 10_000 };
@@ -45,5 +45,31 @@ describe('backoff', () => {
 		assert.throws(() => checkBackoff({ baseMs: 100, capMs: 10 }), /"backoff"/);
 		assert.throws(() => checkBackoff({ baseMs: NaN, capMs: 10 }), /"backoff"/);
 		assert.equal(checkBackoff({ baseMs: 10, capMs: 10 }).capMs, 10);
+	});
+
+	describe('fleet spread', () => {
+		const f = { baseMs: 1000, capMs: 120_000, spread: { windowMs: 5_000_000, afterAttempts: 3 } };
+		/** [attempt, r, delay]: quick windows 1, 2, 4 s, then 5,000 s doubling twice (the cap does not cut it). */
+		const SPREAD: readonly (readonly [number, number, number])[] = [
+			[1, 0.5, 500],
+			[3, 0.5, 2000],
+			[4, 0.5, 2_500_000],
+			[5, 0.5, 5_000_000],
+			[6, 0.25, 5_000_000],
+			[7, 0.5, 10_000_000],
+			[1_000_000, 0.5, 10_000_000],
+		];
+		for (const [attempt, r, want] of SPREAD) it('attempt ' + attempt + ', r ' + r + ' -> ' + want + ' ms', () => assert.equal(backoffDelay(f, attempt, r), want));
+
+		it('the window for two million robots at 500 connects/s is 5,000 s', () => {
+			assert.equal(spreadWindowMs(2_000_000, 500), 5_000_000);
+			assert.throws(() => spreadWindowMs(0, 500), /"robots"/);
+		});
+
+		it('checkBackoff refuses a spread it cannot use, naming "backoff.spread"', () => {
+			assert.throws(() => checkBackoff({ baseMs: 1000, capMs: 2000, spread: { windowMs: 10, afterAttempts: 1 } }), /"backoff.spread"/);
+			assert.throws(() => checkBackoff({ baseMs: 1000, capMs: 2000, spread: { windowMs: 5000, afterAttempts: 0 } }), /"backoff.spread"/);
+			assert.equal(checkBackoff(f), f);
+		});
 	});
 });

@@ -1,0 +1,231 @@
+/*
+ * Bench section `storm`: a fleet that loses its broker at once and comes back.
+ *
+ * 1. Model at 2,000,000 robots (bench/storm-model.ts: the firmware's own link machine
+ *    and backoff on a simulated clock, the broker a model with AWS IoT's default account
+ *    limit of 500 CONNECT/s), broker down 60 s: the default backoff and the fleet spread.
+ * 2. Measured at 1,000 robots against the local cloud (bench/storm-live.ts: broker
+ *    stopped, kept down, restarted), and the model run with the same size, outage and
+ *    policy, the local cloud's handshake rate as its only bound (it has no account
+ *    limit): the two curves and how far apart they are (largest gap between the shares
+ *    connected over time, the Kolmogorov-Smirnov distance).
+ * The figure docs/storm.svg is drawn from these results (bench/storm-plot.ts).
+ *
+ *   npx tsx bench/storm.ts [--robots N] [--outage-s S] [--model-only]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_BACKOFF, spreadWindowMs, type BackoffPolicy } from '../firmware/core/link/backoff';
+import { simulateStorm, type StormResult } from './storm-model';
+import { benchStormLive, type LiveStormResult } from './storm-live';
+import { binned, stormSvg, type Panel } from './storm-plot';
+import { fmt, round } from './stats';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+/** AWS IoT Core's default "Connect requests per second per account" (adjustable; docs.aws.amazon.com/general/latest/gr/iot-core.html). */
+export const AWS_CONNECTS_PER_S = 500;
+export const FLEET = 2_000_000;
+const MODEL_OUTAGE_MS = 60_000;
+/** Handshakes per second the local cloud completes (the fleet section's connect storm: 88-322 by machine load). */
+const LOCAL_CAPACITY_PER_S = 250;
+
+export function fleetSpreadPolicy(robots: number, limit: number): BackoffPolicy {
+	return { ...DEFAULT_BACKOFF, spread: { windowMs: spreadWindowMs(robots, limit), afterAttempts: 3 } };
+}
+
+type Summary = Omit<StormResult, 'series'> & { policy: BackoffPolicy; attemptsPerS10: [number, number][]; connectsPerS10: [number, number][] };
+
+function summary(r: StormResult, policy: BackoffPolicy): Summary {
+	const { series, ...rest } = r;
+	const from = Math.floor(r.outageMs / 1000);
+	return { ...rest, policy, attemptsPerS10: binned(series.attempts, 10, 1 / 60, from), connectsPerS10: binned(series.connects, 10, 1 / 60, from) };
+}
+
+export interface StormBench {
+	readonly model: { readonly robots: number; readonly outageMs: number; readonly limitPerS: number; readonly defaultPolicy: Summary; readonly spread: Summary };
+	readonly live?: LiveStormResult & { readonly modelled: Omit<StormResult, 'series'>; readonly agreement: Agreement };
+}
+
+export interface Agreement {
+	/** Largest gap between the measured and modelled shares connected at the same instant (0..1). */
+	readonly ksDistance: number;
+	readonly measured: { toHalfMs: number; to99Ms: number; toAllMs: number; attemptsAfterReturn: number; attemptsWhileDown: number };
+	readonly modelled: { toHalfMs: number; to99Ms: number; toAllMs: number; attemptsAfterReturn: number; attemptsWhileDown: number };
+}
+
+/** Connect times (ms since the stop) the model gives, one per robot, from its per-second series. */
+function cdfGap(a: readonly number[], b: readonly number[]): number {
+	const xs = [...a, ...b].sort((p, q) => p - q);
+	let i = 0;
+	let j = 0;
+	let gap = 0;
+	for (const x of xs) {
+		while (i < a.length && a[i]! <= x) i++;
+		while (j < b.length && b[j]! <= x) j++;
+		gap = Math.max(gap, Math.abs(i / a.length - j / b.length));
+	}
+	return gap;
+}
+
+function pick(sorted: readonly number[], q: number): number {
+	return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+export async function benchStorm(o: { robots?: number; outageS?: number; modelOnly?: boolean; progress?: (m: string) => void } = {}): Promise<StormBench> {
+	const progress = o.progress ?? (() => {});
+	const horizonMs = 4 * 3_600_000;
+	progress(`model: ${fmt(FLEET)} robots, default backoff (about a minute)`);
+	const base = { robots: FLEET, outageMs: MODEL_OUTAGE_MS, limitPerS: AWS_CONNECTS_PER_S, horizonMs };
+	const defaultPolicy = summary(simulateStorm({ ...base, policy: DEFAULT_BACKOFF }), DEFAULT_BACKOFF);
+	progress(`model: ${fmt(FLEET)} robots, fleet spread`);
+	const spreadPolicy = fleetSpreadPolicy(FLEET, AWS_CONNECTS_PER_S);
+	const spread = summary(simulateStorm({ ...base, policy: spreadPolicy }), spreadPolicy);
+	const out: { model: StormBench['model']; live?: StormBench['live'] } = { model: { robots: FLEET, outageMs: MODEL_OUTAGE_MS, limitPerS: AWS_CONNECTS_PER_S, defaultPolicy, spread } };
+
+	if (!o.modelOnly) {
+		const robots = o.robots ?? 1000;
+		const live = await benchStormLive({ robots, outageMs: (o.outageS ?? 30) * 1000, progress });
+		// the model of this run: same size, policy and outage (as it really was: stop + wait), the local cloud's rate
+		const modelledRun = simulateStorm({ robots, policy: live.policy, outageMs: live.restartAtMs, limitPerS: Infinity, capacityPerS: LOCAL_CAPACITY_PER_S, refusedMs: 2, handshakeMs: 30, horizonMs: live.restartAtMs + 600_000, seed: 7 });
+		const modelConnects: number[] = [];
+		modelledRun.series.connects.forEach((c, s) => {
+			for (let k = 0; k < c; k++) modelConnects.push(s * 1000 + ((k + 0.5) / c) * 1000);
+		});
+		const after = (xs: readonly number[]) => xs.map((t) => t - live.restartAtMs);
+		const measuredAfter = after(live.connects);
+		const modelAfter = after(modelConnects);
+		const { series, ...modelled } = modelledRun;
+		const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+		const agreement: Agreement = {
+			ksDistance: round(cdfGap(live.connects, modelConnects), 3),
+			measured: {
+				toHalfMs: pick(measuredAfter, 0.5),
+				to99Ms: pick(measuredAfter, 0.99),
+				toAllMs: measuredAfter[measuredAfter.length - 1]!,
+				attemptsAfterReturn: live.attempts.filter((t) => t >= live.restartAtMs).length,
+				attemptsWhileDown: live.attempts.filter((t) => t < live.restartAtMs).length,
+			},
+			modelled: {
+				toHalfMs: pick(modelAfter, 0.5),
+				to99Ms: pick(modelAfter, 0.99),
+				toAllMs: modelAfter[modelAfter.length - 1]!,
+				attemptsAfterReturn: modelledRun.attemptsTotal,
+				attemptsWhileDown: sum(series.refused),
+			},
+		};
+		out.live = { ...live, modelled, agreement };
+		fs.writeFileSync(path.join(root, 'docs', 'storm.svg'), stormSvg(panels(out, series)));
+	} else {
+		fs.writeFileSync(path.join(root, 'docs', 'storm.svg'), stormSvg(panels(out)));
+	}
+	return out;
+}
+
+function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, modelSeries?: StormResult['series']): Panel[] {
+	const m = r.model;
+	const minutes = Math.ceil(Math.max(m.defaultPolicy.to99Ms ?? 0, m.spread.to99Ms ?? 0) / 60_000 / 10) * 10 + 10;
+	const limitLine: [number, number][] = [[0, m.limitPerS], [minutes, m.limitPerS]];
+	const out: Panel[] = [
+		{
+			title: `${fmt(m.robots)} robots, broker back after ${m.outageMs / 1000} s (model)`,
+			xLabel: 'minutes since the broker is back',
+			yLabel: 'CONNECT attempts per second (log)',
+			xMax: minutes,
+			yMax: 100_000,
+			logY: true,
+			lines: [
+				{ label: `default backoff (1-120 s): peak ${fmt(m.defaultPolicy.peakAttemptsPerS)}/s, 99% at ${round((m.defaultPolicy.to99Ms ?? NaN) / 60_000)} min`, color: '#c0392b', points: m.defaultPolicy.attemptsPerS10 },
+				{ label: `fleet spread (${fmt((m.spread.policy.spread?.windowMs ?? 0) / 1000)} s): peak ${fmt(m.spread.peakAttemptsPerS)}/s, 99% at ${round((m.spread.to99Ms ?? NaN) / 60_000)} min`, color: '#2471a3', points: m.spread.attemptsPerS10 },
+				{ label: `AWS IoT account limit, ${m.limitPerS} connects/s (default)`, color: '#000', dashed: true, points: limitLine },
+			],
+		},
+	];
+	const l = r.live;
+	if (l && modelSeries) {
+		const xMax = Math.ceil((l.agreement.measured.toAllMs + l.restartAtMs) / 10_000) * 10 + 10;
+		const share = (xs: readonly number[]): [number, number][] => xs.map((t, i) => [t / 1000, (100 * (i + 1)) / xs.length]);
+		const modelConnects: number[] = [];
+		modelSeries.connects.forEach((c, s) => {
+			for (let k = 0; k < c; k++) modelConnects.push(s * 1000 + 500);
+		});
+		const perSecond = (xs: readonly number[]) => {
+			const a = new Array<number>(xMax).fill(0);
+			for (const t of xs) if (t / 1000 < xMax) a[Math.floor(t / 1000)]!++;
+			return a;
+		};
+		const measuredAttempts = binned(perSecond(l.attempts.filter((t) => t >= l.restartAtMs)), 2);
+		const modelAttempts = binned(modelSeries.attempts.slice(0, xMax), 2);
+		const peak = Math.max(...measuredAttempts.map((p) => p[1]), ...modelAttempts.map((p) => p[1]));
+		out.push(
+			{
+				title: `${fmt(l.robots)} robots, local cloud: share connected`,
+				xLabel: `seconds since the broker stopped (back at ${round(l.restartAtMs / 1000)} s)`,
+				yLabel: '% connected again',
+				xMax,
+				yMax: 100,
+				lines: [
+					{ label: `measured: 99% ${round(l.agreement.measured.to99Ms / 1000)} s after its return`, color: '#000', points: share(l.connects) },
+					{ label: `model: 99% ${round(l.agreement.modelled.to99Ms / 1000)} s; largest gap ${round(l.agreement.ksDistance * 100)} points`, color: '#2471a3', dashed: true, points: share(modelConnects) },
+				],
+			},
+			{
+				title: `${fmt(l.robots)} robots, local cloud: attempts`,
+				xLabel: 'seconds since the broker stopped',
+				yLabel: 'CONNECT attempts per second (2 s bins)',
+				xMax,
+				yMax: Math.ceil(peak / 10) * 10 + 10,
+				lines: [
+					{ label: `measured: ${fmt(l.agreement.measured.attemptsAfterReturn)} after the return`, color: '#000', points: measuredAttempts },
+					{ label: `model: ${fmt(l.agreement.modelled.attemptsAfterReturn)} after the return`, color: '#2471a3', dashed: true, points: modelAttempts },
+				],
+			},
+		);
+	}
+	return out;
+}
+
+export function stormMarkdown(r: StormBench): string[] {
+	const m = r.model;
+	const min = (ms: number | undefined) => (ms === undefined ? 'not within 4 h' : `${round(ms / 60_000)} min`);
+	const row = (name: string, s: Summary) =>
+		`| ${name} | ${fmt(s.peakAttemptsPerS)} | ${fmt(s.peakConnectsPerS)} | ${min(s.toHalfMs)} / ${min(s.to99Ms)} | ${fmt(s.attemptsTotal)} | ${fmt(s.throttledTotal)} | ${fmt(s.steps)} machine steps in ${fmt(s.wallMs)} ms |`;
+	const lines = [
+		`Model (bench/storm-model.ts: the firmware's link machine and backoff on a simulated clock): ${fmt(m.robots)} robots lose the broker at once; it is back after ${m.outageMs / 1000} s with AWS IoT's default limit of ${m.limitPerS} CONNECT/s per account.`,
+		'',
+		'| policy | peak attempts/s | peak accepted/s | back: 50% / 99% | attempts | throttled | run |',
+		'| --- | --- | --- | --- | --- | --- | --- |',
+		row('default: full jitter 1 s doubling to 120 s', m.defaultPolicy),
+		row(`fleet spread: 3 quick tries, then ${fmt((m.spread.policy.spread?.windowMs ?? 0) / 1000)} s windows`, m.spread),
+		'',
+	];
+	const l = r.live;
+	if (l) {
+		const a = l.agreement;
+		const s = (ms: number) => `${round(ms / 1000)} s`;
+		lines.push(
+			`Measured: ${fmt(l.robots)} simulated robots (createRobot on host ports, default backoff) against the local cloud; all connected (${fmt(l.initialConnectMs)} ms), then the broker stopped, down ${s(l.restartAtMs)}, restarted. Beside it the model of the same run (local cloud: no account limit, ${LOCAL_CAPACITY_PER_S} handshakes/s).`,
+			'',
+			'| | measured | model |',
+			'| --- | --- | --- |',
+			`| attempts while the broker was down | ${fmt(a.measured.attemptsWhileDown)} | ${fmt(a.modelled.attemptsWhileDown)} |`,
+			`| attempts after its return | ${fmt(a.measured.attemptsAfterReturn)} | ${fmt(a.modelled.attemptsAfterReturn)} |`,
+			`| after its return: 50% / 99% / all connected | ${s(a.measured.toHalfMs)} / ${s(a.measured.to99Ms)} / ${s(a.measured.toAllMs)} | ${s(a.modelled.toHalfMs)} / ${s(a.modelled.to99Ms)} / ${s(a.modelled.toAllMs)} |`,
+			`| largest gap between the shares connected (KS distance) | ${round(a.ksDistance * 100)} points | |`,
+			`| machine load average at start / end | ${l.load.start} / ${l.load.end} | |`,
+			`| robot warnings and errors | ${Object.keys(l.errors).length === 0 ? 'none' : Object.entries(l.errors).map(([k, v]) => `${k} ${v}`).join(', ')} | |`,
+			'',
+		);
+	}
+	lines.push('Figure: docs/storm.svg.', '');
+	return lines;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+	const { values } = (await import('node:util')).parseArgs({ options: { robots: { type: 'string', default: '1000' }, 'outage-s': { type: 'string', default: '30' }, 'model-only': { type: 'boolean', default: false } } });
+	const r = await benchStorm({ robots: Number(values.robots), outageS: Number(values['outage-s']), modelOnly: values['model-only'], progress: (m) => console.error(`[storm] ${m}`) });
+	console.log(stormMarkdown(r).join('\n'));
+	fs.writeFileSync(path.join(root, 'build', 'storm-results.json'), JSON.stringify(r));
+}
