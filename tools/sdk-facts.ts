@@ -4,7 +4,9 @@
  * throwaway CA and an RSA server certificate for "localhost"; the CA's DER goes to the app as config.tlsCa) and
  * a local HTTP server. Needs MODDABLE (SDK 8.2.3); without it, it fails with the install pointer.
  *
- *   npx tsx tools/sdk-facts.ts      (DEVICE_WORK_DIR: build dir, default build/sdk-facts)
+ *   npx tsx tools/sdk-facts.ts [--if-sdk]      (DEVICE_WORK_DIR: build dir, default build/sdk-facts)
+ *
+ * npm test runs it after the device suite (npm run test:sdk-facts -- --if-sdk).
  *
  * The same facts run over the fakes in npm run test:xs (firmware/platform/moddable/test/sdk-facts.test.ts).
  */
@@ -24,6 +26,11 @@ const app = join(root, 'firmware/platform/moddable/test/sdk-facts');
 async function main(): Promise<number> {
 	const problem = sdkProblem();
 	if (problem) {
+		// npm test passes --if-sdk, as for the device suite: one loud line, not a failure, on a machine without the SDK
+		if (process.argv.includes('--if-sdk')) {
+			console.log('\n*** SDK FACTS NOT CHECKED: ' + problem + ': the SDK fakes of npm run test:xs were NOT compared with the real Moddable runtime on this machine ***\n');
+			return 0;
+		}
 		console.log('sdk-facts cannot run: ' + problem + ': ' + INSTALL_POINTER);
 		return 1;
 	}
