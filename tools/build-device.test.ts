@@ -84,10 +84,10 @@ describe('tools/build-device: build:device and flash', () => {
     assert.match(error(plan('flash', [], machine({ files }))), /target expected lin or esp32, got undefined/);
   });
 
-  it('flash esp32: checks the bundle, makes the NVS image of 0x6000, writes it at 0x9000, then builds and flashes the app', () => {
+  it('flash esp32: checks the bundle, makes the NVS image of 0x14000 (the project nvs partition), writes it at 0x9000, then builds and flashes the app', () => {
     const p = ok(plan('flash', ['esp32', '--bundle', bundle, '--board', 'esp32_thing', '--port', '/dev/ttyUSB0'], machine({ files })));
     assert.deepEqual(p.steps.map(argvOf), [
-      ['python', IDF + '/components/nvs_flash/nvs_partition_generator/nvs_partition_gen.py', 'generate', bundle + '/board/nvs.csv', '/tmp/robot-flash-test/creds.bin', '0x6000'],
+      ['python', IDF + '/components/nvs_flash/nvs_partition_generator/nvs_partition_gen.py', 'generate', bundle + '/board/nvs.csv', '/tmp/robot-flash-test/creds.bin', '0x14000'],
       ['esptool.py', '--port', '/dev/ttyUSB0', 'write_flash', '0x9000', '/tmp/robot-flash-test/creds.bin'],
       ['mcconfig', '-d', '-m', '-p', 'esp32/esp32_thing', '-o', (argvOf(p.steps[2]!)[6] ?? ''), argvOf(p.steps[2]!)[7] ?? ''],
     ]);

@@ -12,7 +12,7 @@
 // and keeps, comes after everything is written):
 //   1. the bundle's board/nvs.csv (tools/provision) is checked: namespace cred, ca, cert, key;
 //   2. python $IDF_PATH/components/nvs_flash/nvs_partition_generator/nvs_partition_gen.py
-//        generate nvs.csv creds.bin 0x6000          (the size of Moddable's nvs partition)
+//        generate nvs.csv creds.bin 0x14000         (the nvs partition of firmware/board/esp32/partitions.csv)
 //   3. esptool.py [--port P] write_flash 0x9000 creds.bin   (its offset)
 //   4. mcconfig [-d] -m -p esp32[/B] -o OUT manifest.json   (builds and flashes the app;
 //      idf.py flash writes bootloader, partition table and app, and leaves nvs alone)

@@ -16,17 +16,17 @@
 //   once when the module loads.
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { nvsPartition } from '../check-esp32';
 import { NET_DOMAIN, NET_KEYS, checkRegistrationUrl, checkWifi, parseEndpoint } from '../../firmware/core/robot/onboarding';
 
 /** The Preference domain (NVS namespace) of the device's own credentials. */
 export const CRED_DOMAIN = 'cred';
 
 /**
- * The NVS partition of Moddable's ESP32 build: build/devices/esp32/xsProj-esp32/partitions.csv
- * of SDK 8.2.3 (`nvs, data, nvs, 0x9000, 0x006000`; mcconfig's OTA autosplit only divides the
- * factory app partition, so it stays there with the esp32 `ota` module too).
+ * The NVS partition of the robot's ESP32 partition table, firmware/board/esp32/partitions.csv
+ * (manifest.json: platforms.esp32.build.PARTITIONS_FILE), where the credentials are written.
  */
-export const NVS_PARTITION = Object.freeze({ offset: 0x9000, size: 0x6000 });
+export const NVS_PARTITION = Object.freeze(nvsPartition());
 
 /** NVS_KEY_NAME_MAX_SIZE is 16 with the terminating NUL. */
 const NVS_NAME_MAX = 15;
@@ -73,7 +73,7 @@ function checkName(what: string, name: string): void {
 // ---- ESP32: the CSV of ESP-IDF's NVS partition generator ---------------------------------
 
 /**
- * The NVS partition CSV for `nvs_partition_gen.py generate creds.csv creds.bin 0x6000`:
+ * The NVS partition CSV for `nvs_partition_gen.py generate creds.csv creds.bin 0x14000`:
  * header, the namespace row, one `hex2bin` data row (an NVS blob) per credential.
  */
 export function nvsCsv(c: DeviceCredentials, namespace = CRED_DOMAIN): string {
