@@ -15,7 +15,7 @@
  * (firmware/platform/moddable/moddable-crypto.d.ts, firmware-modules.d.ts), as in mcconfig's build.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,32 @@ export function sdkTsconfig(moddable: string): object {
 	};
 }
 
+/**
+ * Ambient `declare module` blocks among the checked files for modules the SDK's typings declare
+ * too: such a block would hide the SDK's typings from this check (an ambient declaration wins
+ * over `paths`), so it belongs in firmware/platform/moddable/types. `crypt` in
+ * moddable-crypto.d.ts is meant to add to the SDK's (its ciphers; both declare the module, they merge).
+ */
+export function hidingDeclarations(moddable: string): string[] {
+	const sdk = new Set<string>();
+	const walk = (dir: string, out: (f: string) => void) => {
+		for (const e of readdirSync(dir, { withFileTypes: true })) {
+			if (e.isDirectory()) walk(join(dir, e.name), out);
+			else if (e.name.endsWith('.d.ts')) out(join(dir, e.name));
+		}
+	};
+	const declared = (text: string) => [...text.matchAll(/declare module ["']([^"']+)["']/g)].map((m) => m[1]!);
+	walk(join(moddable, 'typings'), (f) => declared(readFileSync(f, 'utf8')).forEach((m) => sdk.add(m)));
+	const found: string[] = [];
+	walk(join(root, 'firmware/platform/moddable'), (f) => {
+		if (f.startsWith(join(root, 'firmware/platform/moddable/types') + '/') || f.startsWith(join(root, 'firmware/platform/moddable/test') + '/')) return;
+		for (const m of declared(readFileSync(f, 'utf8'))) {
+			if (sdk.has(m) && !(m === 'crypt' && f.endsWith('moddable-crypto.d.ts'))) found.push(f.slice(root.length + 1) + ' declares "' + m + '"');
+		}
+	});
+	return found;
+}
+
 function main(): number {
 	const moddable = process.env['MODDABLE'];
 	if (!moddable) {
@@ -58,6 +84,11 @@ function main(): number {
 			console.error('typecheck-sdk: MODDABLE=' + moddable + ' has no ' + need + ': not a Moddable SDK install');
 			return 1;
 		}
+	}
+	const hiding = hidingDeclarations(moddable);
+	if (hiding.length) {
+		console.error('typecheck-sdk: ' + hiding.join('; ') + ': the SDK types these modules, so this hides its typings from the check; declare them in firmware/platform/moddable/types/sdk-modules.d.ts');
+		return 1;
 	}
 	const dir = join(root, 'build/typecheck-sdk');
 	mkdirSync(dir, { recursive: true });
