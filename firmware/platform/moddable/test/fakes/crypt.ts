@@ -20,6 +20,7 @@
  */
 import { utf8Encode } from '../../../../core/util/utf8';
 import { unsafe } from '@noble/ciphers/aes.js';
+import { ghash } from '@noble/ciphers/_polyval.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 
@@ -143,31 +144,14 @@ export class Mode {
 	}
 }
 
-// GF(2^128) with GCM's bit order: the polynomial R = 0xe1 << 120 [SP 800-38D §6.3]
-const R = 0xe1n << 120n;
-function gmul(x: bigint, y: bigint): bigint {
-	let z = 0n;
-	let v = y;
-	for (let i = 127n; i >= 0n; i--) {
-		if ((x >> i) & 1n) z ^= v;
-		v = v & 1n ? (v >> 1n) ^ R : v >> 1n;
-	}
-	return z;
-}
-function toBig(b: Uint8Array): bigint {
-	let x = 0n;
-	for (const v of b) x = (x << 8n) | BigInt(v);
-	return x;
-}
-
 export class GHASH {
-	readonly #h: bigint;
+	readonly #h: Uint8Array;
 	readonly #aad: Uint8Array;
 	#data: number[] = [];
 	#closed = false;
 	constructor(h: ArrayBuffer, aad?: ArrayBuffer) {
 		const hb = new Uint8Array(toArrayBuffer(h, 'GHASH h'));
-		this.#h = toBig(hb.slice(0, 16));
+		this.#h = hb.slice(0, 16);
 		this.#aad = aad !== undefined && aad !== null ? new Uint8Array(toArrayBuffer(aad, 'GHASH aad')).slice() : new Uint8Array(0);
 	}
 	write(data: Readable): void {
@@ -176,23 +160,16 @@ export class GHASH {
 	}
 	close(): ArrayBuffer {
 		this.#closed = true;
-		let y = 0n;
-		const blocks = (bytes: Uint8Array) => {
-			for (let at = 0; at < bytes.length; at += 16) {
-				const block = new Uint8Array(16);
-				block.set(bytes.subarray(at, at + 16));
-				y = gmul(y ^ toBig(block), this.#h);
-			}
-		};
+		// GHASH(H, A, C) [SP 800-38D §6.4]: A and C each padded to a block, then len(A) | len(C) in bits (noble's ghash pads each update)
 		const c = Uint8Array.from(this.#data);
-		blocks(this.#aad);
-		blocks(c);
-		y = gmul(y ^ ((BigInt(this.#aad.length * 8) << 64n) | BigInt(c.length * 8)), this.#h);
-		const out = new Uint8Array(16);
-		for (let i = 15; i >= 0; i--) {
-			out[i] = Number(y & 0xffn);
-			y >>= 8n;
-		}
-		return out.buffer;
+		const h = ghash.create(this.#h);
+		if (this.#aad.length) h.update(this.#aad);
+		if (c.length) h.update(c);
+		const lengths = new Uint8Array(16);
+		const view = new DataView(lengths.buffer);
+		view.setUint32(4, this.#aad.length * 8);
+		view.setUint32(12, c.length * 8);
+		h.update(lengths);
+		return h.digest().slice().buffer;
 	}
 }
