@@ -108,8 +108,10 @@ export async function startLocalRegistration(o: LocalRegistrationOptions): Promi
 	});
 	const source = startSqsEventSource({ sqs, queueUrl, queueArn: queueArn(REGISTRATION_QUEUE), functionName: WORKER_FUNCTION, handler: worker, batchSize: 5, log: o.log });
 
-	// the API Gateway stand-in: one route, payload format 2.0, the handler's answer as is
-	const server = https.createServer({ cert: o.serverCertPem, key: o.serverKeyPem }, (req, res) => {
+	// the API Gateway stand-in: one route, payload format 2.0, the handler's answer as is. It sends its
+	// chain (leaf, then the CA) as API Gateway does: the Moddable TLS client checks the server name
+	// against the SAN only of a certificate whose issuer came in the chain (ssl_cert.js verify)
+	const server = https.createServer({ cert: o.serverCertPem.trim() + '\n' + o.caPem.trim() + '\n', key: o.serverKeyPem }, (req, res) => {
 		api(req, res).catch((e: unknown) => {
 			const err = e instanceof HttpError ? e : new HttpError(500, 'InternalServerError', String(e));
 			if (!(e instanceof HttpError)) o.log({ level: 'error', event: 'registration_api.error', error: String(e) });

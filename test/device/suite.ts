@@ -216,8 +216,8 @@ export class Suite {
 			JSON.stringify(
 				{
 					include: [join(o.root, 'test/device/manifest.json')],
-					// the app's private Preference and slot files; the test build's self-test deadline (60 s in production)
-					config: { file: { root: s.data + '/' }, firmware: { selfTestMs: o.selfTestMs } },
+					// the app's private Preference and slot files; the test build's self-test deadline (60 s in production), images only from the local S3
+					config: { file: { root: s.data + '/' }, firmware: { selfTestMs: o.selfTestMs, sources: [cloud.endpoints.s3 + '/'] } },
 					// public: the code-signing certificate the firmware checks updates against
 					resources: { '*': [join(s.app, 'firmware', '*')] },
 					// DEVICE_CREATION=esp32[,...]: the board's creation sizes with growth off (test/device/creation.ts)

@@ -10,5 +10,7 @@ import { brokerRestart, foreignCa, malformedFrame, outbox } from './link';
 import schedule from './schedule';
 import { missionPowerLoss, missionReport } from './mission';
 import testcmd from './testcmd';
+import { ota, otaResume, otaRollback } from './ota';
+import { network, registration } from './onboarding';
 
-export const SCENARIOS: readonly Scenario[] = [echo, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, testcmd];
+export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, ota, otaResume, otaRollback, testcmd];
