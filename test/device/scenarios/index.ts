@@ -10,7 +10,8 @@ import { brokerRestart, foreignCa, malformedFrame, outbox } from './link';
 import schedule from './schedule';
 import { missionPowerLoss, missionReport } from './mission';
 import testcmd from './testcmd';
+import commands from './commands';
 import { ota, otaResume, otaRollback } from './ota';
 import { network, registration } from './onboarding';
 
-export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, ota, otaResume, otaRollback, testcmd];
+export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, ota, otaResume, otaRollback, testcmd, commands];
