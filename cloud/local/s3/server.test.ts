@@ -118,7 +118,7 @@ describe('local S3', () => {
 	it('refuses on a presigned PUT the x-amz-meta-* and content-type headers it did not sign; takes them when signed', async () => {
 		const url = await getSignedUrl(c, new PutObjectCommand({ Bucket: 'maps', Key: 'robot-1/unsigned.bin' }), { expiresIn: 60 });
 		const body = new Uint8Array([1, 2, 3]);
-		for (const headers of [{ 'x-amz-meta-owner': 'robot-2' }, { 'content-type': 'text/html' }]) {
+		for (const headers of [{ 'x-amz-meta-owner': 'robot-2' }, { 'content-type': 'text/html' }] as Record<string, string>[]) {
 			const res = await fetch(url, { method: 'PUT', headers, body });
 			assert.equal(res.status, 403, JSON.stringify(headers));
 			const text = await res.text();
