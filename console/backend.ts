@@ -14,7 +14,7 @@
  * is refused here before anything is sent.
  */
 import crypto from 'node:crypto';
-import { CancelJobCommand, DescribeJobExecutionCommand, IoTClient, ListJobExecutionsForJobCommand, ListJobsCommand } from '@aws-sdk/client-iot';
+import { CancelJobCommand, DescribeJobCommand, DescribeJobExecutionCommand, IoTClient, ListJobExecutionsForJobCommand, ListJobsCommand } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -208,7 +208,10 @@ export function createBackend(o: BackendOptions): Backend {
 				const jobs: JobView[] = [];
 				for (const j of list.jobs ?? []) {
 					if (!j.jobId) continue;
-					jobs.push({ jobId: j.jobId, status: j.status ?? 'UNKNOWN', description: null, createdAt: epochMs(j.createdAt), executions: await executions(j.jobId) });
+					const d = (await iot.send(new DescribeJobCommand({ jobId: j.jobId }))).job;
+					const r = d?.jobExecutionsRolloutConfig;
+					const rollout = r ? (r.exponentialRate ? `${r.exponentialRate.baseRatePerMinute}/min x${r.exponentialRate.incrementFactor}, up to ${r.maximumPerMinute}/min` : `${r.maximumPerMinute}/min`) : null;
+					jobs.push({ jobId: j.jobId, status: j.status ?? 'UNKNOWN', rollout, comment: d?.comment ?? null, description: null, createdAt: epochMs(j.createdAt), executions: await executions(j.jobId) });
 				}
 				return jobs.sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0));
 			});

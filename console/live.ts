@@ -34,7 +34,7 @@ const READS_AT_ONCE = 8;
 export type LiveLog = (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
 
 export interface LiveOptions {
-	readonly cloud: Pick<LocalCloud, 'bus' | 'broker'>;
+	readonly cloud: Pick<LocalCloud, 'bus' | 'broker'> & Partial<Pick<LocalCloud, 'metrics'>>;
 	readonly backend: Backend;
 	/** The robots to show from the start (more appear when they publish). */
 	readonly things: readonly string[];
@@ -209,6 +209,7 @@ export function createLive(o: LiveOptions): Live {
 	async function tick(): Promise<void> {
 		readConnected();
 		if (listeners.size === 0) return; // nobody looking: keep only what costs nothing (sessions, last seen)
+		if (o.cloud.metrics) pushIfChanged('metrics', { type: 'metrics', counters: o.cloud.metrics.counters() });
 		await eachLimited([...staleShadows], READS_AT_ONCE, readShadows);
 		for (const t of things) pushIfChanged('robot/' + t, { type: 'robot', robot: robotView(t) });
 		const now = Date.now();
@@ -245,6 +246,7 @@ export function createLive(o: LiveOptions): Live {
 				out.push({ type: 'robot', robot: robotView(t) });
 				for (const batch of batches.get(t) ?? []) out.push({ type: 'events', batch });
 			}
+			if (o.cloud.metrics) out.push({ type: 'metrics', counters: o.cloud.metrics.counters() });
 			const j = await o.backend.jobs();
 			if (j.ok) out.push({ type: 'jobs', jobs: j.value });
 			else problem(j.error, 'jobs');

@@ -62,6 +62,10 @@ export interface ExecutionView {
 export interface JobView {
 	readonly jobId: string;
 	readonly status: string;
+	/** A staged rollout's rate (`jobExecutionsRolloutConfig`), as a person reads it; null without one. */
+	readonly rollout: string | null;
+	/** Why the job ended as it did: an abort's criterion, a cancel's comment. */
+	readonly comment: string | null;
 	readonly description: string | null;
 	readonly createdAt: number | null;
 	readonly executions: readonly ExecutionView[];
@@ -86,6 +90,8 @@ export type LiveMessage =
 	| { readonly type: 'events'; readonly batch: EventBatch }
 	| { readonly type: 'missions'; readonly thing: string; readonly missions: readonly MissionRow[] }
 	| { readonly type: 'jobs'; readonly jobs: readonly JobView[] }
+	/** The handlers' EMF counters (cloud/local/metrics.ts): `ReportsStored{Service=mission-report}` -> n. */
+	| { readonly type: 'metrics'; readonly counters: Readonly<Record<string, number>> }
 	/** Something the server could not read from the cloud (it keeps trying); null once reads work again. */
 	| { readonly type: 'problem'; readonly error: ApiError | null };
 

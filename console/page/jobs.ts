@@ -15,6 +15,9 @@ export function renderJobs(): void {
 				'div',
 				{ 'data-job': j.jobId, 'data-status': j.status, style: 'margin:.5rem 0' },
 				h('div', { class: 'row' }, h('b', {}, j.jobId), h('span', { class: 'muted' }, j.status), DONE_JOBS.has(j.status) ? null : h('button', { 'data-cancel': j.jobId, onclick: () => void cancelJob(j.jobId) }, 'cancel')),
+				// a staged rollout: its rate, how many robots were notified so far, and why it stopped
+				j.rollout ? h('div', { class: 'muted', 'data-rollout': j.jobId }, `rollout ${j.rollout}: ${j.executions.length} notified`) : null,
+				j.comment ? h('div', { class: 'muted', 'data-comment': j.jobId }, j.comment) : null,
 				h(
 					'table',
 					{},

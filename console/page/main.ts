@@ -8,6 +8,7 @@
 import { MAX_BATCHES, type Control, type LiveMessage, type MissionRow, type RobotView, type ScheduleWritten, type ShadowView } from '../protocol';
 import { ago, compactJson, fill, h } from './dom';
 import { createJob, renderJobs } from './jobs';
+import { renderFleet, renderMetrics, setMetrics } from './fleet';
 import { clearMap, renderMissions } from './missions';
 import { canonicalSchedule, scheduleStatus, type ScheduleStatus } from './schedule-status';
 import { $, call, json, showError, state } from './state';
@@ -148,6 +149,8 @@ function renderAll(): void {
 	renderDetail();
 	renderMissions();
 	renderJobs();
+	renderFleet();
+	renderMetrics();
 }
 
 function apply(m: LiveMessage): void {
@@ -173,6 +176,9 @@ function apply(m: LiveMessage): void {
 		case 'jobs':
 			state.jobs = m.jobs;
 			return;
+		case 'metrics':
+			setMetrics(m.counters);
+			return;
 		case 'problem':
 			fill('problem', m.error ? `${m.error.code}: ${m.error.message}` : '');
 			return;
@@ -191,7 +197,7 @@ function connect(): void {
 		renderAll();
 	};
 	let pending = false;
-	for (const type of ['robot', 'events', 'missions', 'jobs', 'problem'] as const)
+	for (const type of ['robot', 'events', 'missions', 'jobs', 'metrics', 'problem'] as const)
 		source.addEventListener(type, (e) => {
 			apply(JSON.parse((e as MessageEvent<string>).data) as LiveMessage);
 			// one redraw per animation frame, however many messages came
