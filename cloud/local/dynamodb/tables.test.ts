@@ -36,8 +36,8 @@ describe('product tables in the local DynamoDB', () => {
 	});
 
 	it('creates the missing tables, twice without harm', async () => {
-		assert.deepEqual(await ensureTables(client), { robots: 'robots', missions: 'missions' });
-		assert.deepEqual(await ensureTables(client), { robots: 'robots', missions: 'missions' });
+		assert.deepEqual(await ensureTables(client), { robots: 'robots', missions: 'missions', owners: 'owners' });
+		assert.deepEqual(await ensureTables(client), { robots: 'robots', missions: 'missions', owners: 'owners' });
 		const { Table } = await client.send(new DescribeTableCommand({ TableName: 'missions' }));
 		assert.equal(Table?.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST');
 	});
