@@ -7,6 +7,7 @@ import type { ClockPort, LogPort } from '../../ports';
 import type { LogRing } from '../log/ring';
 import type { Robot } from '../robot/robot';
 import { assertNever } from '../util/result';
+import { MAX_LINE_BYTES } from './lines';
 import { formatReply, parseRequest, type TestCommand } from './protocol';
 
 /** What a test may do to a robot. */
@@ -157,8 +158,12 @@ export function robotTarget(
 	};
 }
 
-/** Bytes of log lines in one reply: with the envelope it stays well inside the output queue's 8 KB (output.ts). */
-export const LOGS_REPLY_BYTES = 3000;
+/**
+ * Bytes of log lines in one reply: the reply is one line of the channel, at most MAX_LINE_BYTES
+ * (1 KB, lines.ts: the rig reads with the same framing), envelope included. A ring line is at
+ * most 512 bytes (ring.ts maxLine), so a reply always carries at least one.
+ */
+export const LOGS_REPLY_BYTES = MAX_LINE_BYTES - 200;
 
 /** One slice of the ring, lines as JSON objects; the rig asks again with `since: last` while `more`. */
 function logsReply(ring: LogRing, since: number): Record<string, unknown> {

@@ -12,7 +12,7 @@
  *                                           record (as provisioning does) and connects to it
  *   {"id":13,"cmd":"self-test"}             the platform's known-answer checks -> {"selfTest":{...}}
  *   {"id":14,"cmd":"logs","since":0}        the robot's own log lines after `since` (core/log/ring.ts),
- *                                           up to 3,000 bytes -> {"logs":{"lines":[..],"last","more","lost"}}
+ *                                           as many as one 1 KB reply line holds -> {"logs":{"lines":[..],"last","more","lost"}}
  *   anything else                           -> {"reply":<id or null>,"ok":false,"error":{"code":"bad","reason":"..."}}
  *
  * Replies carry `reply` (never `event`), so a reader tells them from the robot's log
