@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ShadowClient, type Messenger } from '../firmware/core/shadow/client';
+import { ShadowClient } from '../firmware/core/shadow/client';
+import type { Messenger } from '../firmware/core/link/requests';
 import { ShadowSync } from '../firmware/core/shadow/sync';
 import type { Codec } from '../firmware/core/shadow/reconcile';
 import type { LinkListener, Message, MessageHandler } from '../firmware/core/link/link';
@@ -82,7 +83,7 @@ async function run(actions: Action[], seed: number, faults: { drop: number; dup:
 	let linkListeners: LinkListener[] = [];
 	let state: LinkState = { value: 'offline' };
 	let seq = 0;
-	const link: Messenger & { listen(l: LinkListener): () => void } = {
+	const link: Messenger = {
 		get state() {
 			return state;
 		},

@@ -5,7 +5,7 @@
  */
 import type { FirmwareInfo, FirmwareSlotPort, HttpPort, HttpRequest, StoragePort } from '../../ports';
 import type { LinkState } from '../link/machine';
-import type { Messenger } from '../shadow/client';
+import type { Messenger } from '../link/requests';
 import * as assert from '../testing/assert';
 import { fakeTime, fixedRandom, memoryLog, memoryStorage, settle, type FakeTime } from '../testing/fakes';
 import { utf8Decode, utf8Encode } from '../util/utf8';
@@ -80,6 +80,7 @@ function jobsService() {
 			return { ok: true, value: ++seq };
 		},
 		withdraw: () => false,
+		listen: () => () => undefined,
 	};
 	return {
 		link,

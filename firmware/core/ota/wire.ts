@@ -40,10 +40,8 @@ export function createOta(link: Link, ports: LinkPorts & OtaPortsExtra, options:
 			if (s.value === 'connecting') {
 				report();
 				agent.online();
-			} else if (s.value === 'waiting' || s.value === 'offline') {
-				jobs.abandon();
-				status.abandon();
 			}
+			// requests in flight are abandoned by the clients themselves (link/requests.ts)
 		},
 	});
 	agent.boot();

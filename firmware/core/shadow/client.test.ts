@@ -5,38 +5,8 @@ import type { LinkState } from '../link/machine';
 import { err, ok, type Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import { topicMatches } from '../mqtt/topic';
-import { ShadowClient, type Messenger } from './client';
-
-/** A link stand-in: records publishes, lets the test play the broker. */
-function fakeMessenger(state: LinkState['value'] = 'connected') {
-	const subs = new Map<string, MessageHandler>();
-	const sent: { topic: string; body: Record<string, unknown>; seq: number }[] = [];
-	const withdrawn: number[] = [];
-	let seq = 0;
-	const m: Messenger & { subs: typeof subs; sent: typeof sent; withdrawn: number[]; deliver(topic: string, body: unknown): void; state: LinkState } = {
-		state: { value: state } as LinkState,
-		subs,
-		sent,
-		withdrawn,
-		subscribe(filter: string, handler: MessageHandler): Result<void, LinkError> {
-			subs.set(filter, handler);
-			return ok(undefined);
-		},
-		publish(topic: string, payload: Uint8Array): Result<number, LinkError> {
-			sent.push({ topic, body: JSON.parse(utf8Decode(payload)!), seq: ++seq });
-			return ok(seq);
-		},
-		withdraw(s: number) {
-			withdrawn.push(s);
-			return true;
-		},
-		deliver(topic: string, body: unknown) {
-			const msg: Message = { topic, payload: utf8Encode(typeof body === 'string' ? body : JSON.stringify(body)), qos: 1, dup: false, retain: false };
-			for (const [f, h] of subs) if (topicMatches(f, topic)) void h(msg);
-		},
-	};
-	return m;
-}
+import { ShadowClient } from './client';
+import { fakeMessenger } from '../testing/messenger';
 
 describe('shadow client', () => {
 	const P = '$aws/things/robot-1/shadow/name/schedule';
@@ -87,13 +57,14 @@ describe('shadow client', () => {
 		assert.equal(time.pending(), 0);
 	});
 
-	it('refuses requests while the link is down, and abandon() settles what is in flight', async () => {
+	it('refuses requests while the link is down, and a link drop settles what is in flight', async () => {
 		assert.deepEqual(await setup('waiting').shadow.get(), err({ code: 'offline' }));
 		const { shadow, link } = setup('connecting');
 		const p = shadow.get();
 		assert.equal(link.sent.length, 1, 'connecting: the GET rides in the first write');
-		shadow.abandon();
+		link.set('waiting');
 		assert.deepEqual(await p, err({ code: 'offline' }));
+		assert.deepEqual(link.withdrawn, [1]);
 	});
 
 	it('delivers deltas and ignores malformed messages with a log line', () => {

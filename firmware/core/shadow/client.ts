@@ -10,18 +10,9 @@
  * `update/documents` only when asked for.
  */
 import type { LogPort, RandomPort, TimerPort } from '../../ports';
-import type { LinkError, Message, MessageHandler } from '../link/link';
-import type { LinkState } from '../link/machine';
+import type { LinkError, Message } from '../link/link';
+import { jsonObject, Requests, type Messenger } from '../link/requests';
 import { err, ok, type Result } from '../util/result';
-import { utf8Decode, utf8Encode } from '../util/utf8';
-
-/** What the shadow client needs of the link; `Link` has it. */
-export interface Messenger {
-	readonly state: LinkState;
-	subscribe(filter: string, handler: MessageHandler, qos?: 0 | 1): Result<void, LinkError>;
-	publish(topic: string, payload: Uint8Array, qos: 0 | 1, durable?: boolean): Result<number, LinkError>;
-	withdraw(seq: number): boolean;
-}
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
@@ -62,12 +53,6 @@ export interface ShadowOptions {
 	readonly documents?: boolean;
 }
 
-interface Pending {
-	readonly resolve: (r: Result<ShadowDocument | { version: number; timestamp: number }, ShadowError>) => void;
-	readonly timer: ReturnType<TimerPort['set']>;
-	readonly seq: number;
-}
-
 const OPS = Object.freeze(['get', 'update', 'delete'] as const);
 type Op = (typeof OPS)[number];
 
@@ -77,11 +62,8 @@ function isObject(x: unknown): x is JsonObject {
 
 export class ShadowClient {
 	readonly prefix: string;
-	readonly #link: Messenger;
 	readonly #ports: { timers: TimerPort; random: RandomPort; log: LogPort };
-	readonly #timeoutMs: number;
-	readonly #pending = new Map<string, Pending>();
-	#tokens = 0;
+	readonly #requests: Requests;
 	#version: number | undefined;
 	#delta: ((d: Delta) => void) | undefined;
 	#documents: ((d: { previous: ShadowDocument | null; current: ShadowDocument | null; timestamp: number }) => void) | undefined;
@@ -91,9 +73,8 @@ export class ShadowClient {
 			throw new RangeError('"thing" expected 1..128 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.thing));
 		if (options.name !== undefined && !/^[A-Za-z0-9:_-]{1,64}$/.test(options.name))
 			throw new RangeError('"name" expected 1..64 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.name));
-		this.#link = link;
 		this.#ports = ports;
-		this.#timeoutMs = options.timeoutMs ?? 10_000;
+		this.#requests = new Requests(link, ports, { name: 'shadow', timeoutMs: options.timeoutMs ?? 10_000 });
 		this.prefix = '$aws/things/' + options.thing + '/shadow' + (options.name !== undefined ? '/name/' + options.name : '');
 		// three filters cover every reply (AWS IoT takes at most 8 per SUBSCRIBE, 50 per connection);
 		// QoS 0: the robot reads the whole shadow on every connection, so replies and deltas
@@ -137,36 +118,18 @@ export class ShadowClient {
 		return this.#request('delete', {}) as Promise<Result<{ version: number; timestamp: number }, ShadowError>>;
 	}
 
-	/** Settles every request in flight as offline (the link went down and its replies are lost with it). */
-	abandon(): void {
-		for (const [token, p] of this.#pending) this.#settle(token, p, err({ code: 'offline' }));
-	}
-
-	#request(op: Op, body: JsonObject): Promise<Result<ShadowDocument | { version: number; timestamp: number }, ShadowError>> {
-		const s = this.#link.state.value;
-		// connecting counts: the request rides in the connection's first write
-		if (s !== 'connected' && s !== 'connecting') return Promise.resolve(err({ code: 'offline' }));
-		const token = (++this.#tokens).toString(36) + '-' + Math.floor(this.#ports.random.random() * 0x7fffffff).toString(36);
-		body.clientToken = token;
-		const sent = this.#link.publish(this.prefix + '/' + op, utf8Encode(JSON.stringify(body)), 1, false);
-		if (!sent.ok) return Promise.resolve(err({ code: 'link', error: sent.error }));
-		return new Promise((resolve) => {
-			const timer = this.#ports.timers.set(() => {
-				const p = this.#pending.get(token);
-				if (!p) return;
-				this.#ports.log.log('warn', 'shadow.timeout', { op, shadow: this.prefix, ms: this.#timeoutMs });
-				this.#settle(token, p, err({ code: 'timeout' }));
-			}, this.#timeoutMs);
-			this.#pending.set(token, { resolve, timer, seq: sent.value });
-		});
-	}
-
-	#settle(token: string, p: Pending, r: Parameters<Pending['resolve']>[0]): void {
-		this.#pending.delete(token);
-		this.#ports.timers.clear(p.timer);
-		// a request still queued is no longer wanted by anyone
-		if (!r.ok) this.#link.withdraw(p.seq);
-		p.resolve(r);
+	async #request(op: Op, body: JsonObject): Promise<Result<ShadowDocument | { version: number; timestamp: number }, ShadowError>> {
+		const r = await this.#requests.send(this.prefix + '/' + op, body, op);
+		if (!r.ok) return r;
+		const reply = r.value.body;
+		if (!r.value.accepted) {
+			const status = typeof reply.code === 'number' ? reply.code : 0;
+			const message = typeof reply.message === 'string' ? reply.message : '';
+			this.#ports.log.log('warn', 'shadow.rejected', { topic: this.prefix + '/' + op, status, message });
+			return err({ code: 'rejected', status, message });
+		}
+		if (op === 'delete') return ok({ version: Number(reply.version), timestamp: Number(reply.timestamp) });
+		return ok(reply as unknown as ShadowDocument);
 	}
 
 	#seen(version: unknown): void {
@@ -174,14 +137,8 @@ export class ShadowClient {
 	}
 
 	#received(suffix: string, m: Message): void {
-		const text = utf8Decode(m.payload);
-		let body: unknown;
-		try {
-			body = text === undefined ? undefined : JSON.parse(text);
-		} catch {
-			body = undefined;
-		}
-		if (!isObject(body)) {
+		const body = jsonObject(m.payload) as JsonObject | undefined;
+		if (!body) {
 			this.#ports.log.log('error', 'shadow.bad_message', { topic: m.topic, bytes: m.payload.length });
 			return;
 		}
@@ -196,24 +153,12 @@ export class ShadowClient {
 			this.#documents?.({ previous: doc(body.previous), current: doc(body.current), timestamp: Number(body.timestamp) });
 			return;
 		}
-		const token = body.clientToken;
-		const p = typeof token === 'string' ? this.#pending.get(token) : undefined;
-		if (!p) return; // another client's reply on the shared topic, or one we gave up on
-		if (suffix.endsWith('/rejected')) {
-			const status = typeof body.code === 'number' ? body.code : 0;
-			const message = typeof body.message === 'string' ? body.message : '';
-			this.#ports.log.log('warn', 'shadow.rejected', { topic: m.topic, status, message });
-			this.#settle(token as string, p, err({ code: 'rejected', status, message }));
-			return;
-		}
-		if (suffix === 'delete/accepted') {
-			this.#settle(token as string, p, ok({ version: Number(body.version), timestamp: Number(body.timestamp) }));
-			return;
-		}
-		if (!isObject(body.state) || typeof body.version !== 'number') {
+		const accepted = suffix.endsWith('/accepted');
+		// an accepted get or update must carry the document; a malformed one is left to time out
+		if (accepted && suffix !== 'delete/accepted' && (!isObject(body.state) || typeof body.version !== 'number')) {
 			this.#ports.log.log('error', 'shadow.bad_reply', { topic: m.topic });
 			return;
 		}
-		this.#settle(token as string, p, ok(body as unknown as ShadowDocument));
+		this.#requests.answer(body, accepted);
 	}
 }

@@ -53,10 +53,8 @@ export class ShadowSync<T> {
 		link.listen({
 			state: (s) => {
 				if (s.value === 'connecting') this.#dispatch({ type: 'online' });
-				else if (s.value === 'waiting' || s.value === 'offline') {
-					this.#dispatch({ type: 'offline' });
-					shadow.abandon();
-				}
+				// the shadow client abandons its own requests in flight (link/requests.ts)
+				else if (s.value === 'waiting' || s.value === 'offline') this.#dispatch({ type: 'offline' });
 			},
 		});
 	}

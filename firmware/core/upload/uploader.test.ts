@@ -35,6 +35,7 @@ function setup(statuses: number[], slotReply: (token: string) => unknown = (t) =
 			return ok(requests.length);
 		},
 		withdraw: () => true,
+		listen: () => () => undefined,
 	};
 	const puts: { length: number; received: number; first: Uint8Array }[] = [];
 	const http = {

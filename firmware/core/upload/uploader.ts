@@ -17,11 +17,10 @@
 import type { CryptoPort, DeviceKeyPort, HttpPort, LogPort, RandomPort, TimerPort } from '../../ports';
 import { backoffDelay, type BackoffPolicy } from '../link/backoff';
 import type { Message } from '../link/link';
-import type { Messenger } from '../shadow/client';
+import { jsonObject, Requests, type Messenger } from '../link/requests';
 import { oaepDecrypt } from '../crypto/oaep';
 import { base64Decode } from '../util/base64';
 import { err, ok, type Result } from '../util/result';
-import { utf8Decode, utf8Encode } from '../util/utf8';
 import { createMessageWriter, messageBody, type PlaintextSource } from './esdk';
 
 export interface MapSource {
@@ -87,18 +86,17 @@ function parseSlot(body: Record<string, unknown>, maxFrame: number): Slot | stri
 }
 
 export class MapUploader {
-	readonly #link: Messenger;
 	readonly #ports: UploaderPorts;
 	readonly #thing: string;
 	readonly #opts: Required<UploaderOptions>;
-	readonly #pending = new Map<string, (m: Record<string, unknown>) => void>();
-	#tokens = 0;
+	readonly #requests: Requests;
 
 	constructor(link: Messenger, ports: UploaderPorts, thing: string, options: UploaderOptions = {}) {
-		this.#link = link;
 		this.#ports = ports;
 		this.#thing = thing;
 		this.#opts = { slotTimeoutMs: 10_000, maxAttempts: 4, backoff: RETRY, maxFrameLength: 16_384, ...options };
+		// 'u': the slot topic is the robot's own, but its tokens stay distinct from the shadow's in logs
+		this.#requests = new Requests(link, ports, { name: 'map', timeoutMs: this.#opts.slotTimeoutMs, tokenPrefix: 'u' });
 		const r = link.subscribe('robots/' + thing + '/maps/upload-slot', (m) => this.#reply(m), 0);
 		if (!r.ok) throw new Error('uploader: cannot subscribe: ' + JSON.stringify(r.error));
 	}
@@ -132,42 +130,22 @@ export class MapUploader {
 		return new Promise((resolve) => this.#ports.timers.set(resolve, ms));
 	}
 
-	#requestSlot(missionId: string, bytes: number): Promise<Result<Slot, UploadError>> {
-		const s = this.#link.state.value;
-		if (s !== 'connected' && s !== 'connecting') return Promise.resolve(err({ code: 'offline' }));
+	async #requestSlot(missionId: string, bytes: number): Promise<Result<Slot, UploadError>> {
 		// `bytes` is announced for the cloud's size check, which takes 1 and up: an empty map says nothing
-		const token = 'u' + (++this.#tokens).toString(36) + '-' + Math.floor(this.#ports.random.random() * 0x7fffffff).toString(36);
-		const sent = this.#link.publish('robots/' + this.#thing + '/maps/upload-request', utf8Encode(JSON.stringify({ clientToken: token, missionId, ...(bytes > 0 ? { bytes } : {}) })), 1, false);
-		if (!sent.ok) return Promise.resolve(err({ code: 'offline' }));
-		return new Promise((resolve) => {
-			const timer = this.#ports.timers.set(() => {
-				this.#pending.delete(token);
-				this.#link.withdraw(sent.value);
-				resolve(err({ code: 'slot-timeout' }));
-			}, this.#opts.slotTimeoutMs);
-			this.#pending.set(token, (body) => {
-				this.#ports.timers.clear(timer);
-				const e = body.error as { code?: unknown; message?: unknown } | undefined;
-				if (e) return resolve(err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message), retryable: e.code === RETRYABLE_CODE }));
-				const slot = parseSlot(body, this.#opts.maxFrameLength);
-				resolve(typeof slot === 'string' ? err({ code: 'bad-slot', reason: slot }) : ok(slot));
-			});
-		});
+		const r = await this.#requests.send('robots/' + this.#thing + '/maps/upload-request', { missionId, ...(bytes > 0 ? { bytes } : {}) }, 'upload-request');
+		if (!r.ok) return err(r.error.code === 'timeout' ? { code: 'slot-timeout' } : { code: 'offline' });
+		const body = r.value.body;
+		const e = body.error as { code?: unknown; message?: unknown } | undefined;
+		if (e) return err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message), retryable: e.code === RETRYABLE_CODE });
+		const slot = parseSlot(body, this.#opts.maxFrameLength);
+		return typeof slot === 'string' ? err({ code: 'bad-slot', reason: slot }) : ok(slot);
 	}
 
 	#reply(m: Message): void {
-		let body: unknown;
-		try {
-			body = JSON.parse(utf8Decode(m.payload) ?? '');
-		} catch {
-			body = undefined;
-		}
-		if (typeof body !== 'object' || body === null) return this.#ports.log.log('error', 'map.bad_slot_message', { bytes: m.payload.length });
-		const token = (body as { clientToken?: unknown }).clientToken;
-		const waiter = typeof token === 'string' ? this.#pending.get(token) : undefined;
-		if (!waiter) return; // a late reply for a request already given up on
-		this.#pending.delete(token as string);
-		waiter(body as Record<string, unknown>);
+		const body = jsonObject(m.payload);
+		if (!body) return this.#ports.log.log('error', 'map.bad_slot_message', { bytes: m.payload.length });
+		// a late reply for a request already given up on finds nobody
+		this.#requests.answer(body, body.error === undefined);
 	}
 
 	async #put(slot: Slot, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<number, UploadError>> {
