@@ -29,6 +29,8 @@ export interface LiveStormResult {
 	readonly attempts: number[];
 	/** ms from the broker's stop of every first CONNACK after it. */
 	readonly connects: number[];
+	/** ms from the broker's stop at which each robot saw its connection go (the broker closes them one by one). */
+	readonly losses: number[];
 	/** How long the broker took to stop and to start (ms): the outage really was outageMs + these. */
 	readonly stopMs: number;
 	readonly restartAtMs: number;
@@ -38,7 +40,7 @@ export interface LiveStormResult {
 }
 
 type ToWorker = { type: 'go' } | { type: 'mark' } | { type: 'finish' };
-type FromWorker = { type: 'ready' } | { type: 'connected' } | { type: 'reconnected' } | { type: 'done'; attempts: number[]; connects: number[]; errors: Record<string, number> };
+type FromWorker = { type: 'ready' } | { type: 'connected' } | { type: 'reconnected' } | { type: 'done'; attempts: number[]; connects: number[]; losses: number[]; errors: Record<string, number> };
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -81,7 +83,7 @@ export async function benchStormLive(o: { robots: number; outageMs: number; work
 				poke();
 			});
 			p.once('exit', (code) => {
-				if (!box.some((m) => m.type === 'done')) box.push({ type: 'done', attempts: [], connects: [], errors: { [`worker exited ${code}`]: 1 } }, { type: 'ready' }, { type: 'connected' }, { type: 'reconnected' });
+				if (!box.some((m) => m.type === 'done')) box.push({ type: 'done', attempts: [], connects: [], losses: [], errors: { [`worker exited ${code}`]: 1 } }, { type: 'ready' }, { type: 'connected' }, { type: 'reconnected' });
 				poke();
 			});
 			procs.push(p);
@@ -115,6 +117,7 @@ export async function benchStormLive(o: { robots: number; outageMs: number; work
 			policy: DEFAULT_BACKOFF,
 			attempts: rel(done.flatMap((d) => d.attempts)),
 			connects: rel(done.flatMap((d) => d.connects)),
+			losses: rel(done.flatMap((d) => d.losses)),
 			stopMs,
 			restartAtMs,
 			initialConnectMs,
@@ -134,6 +137,8 @@ async function worker(): Promise<void> {
 	const errors: Record<string, number> = {};
 	const attempts: number[] = [];
 	const connects: number[] = [];
+	const losses: number[] = [];
+	const lost = new Set<number>();
 	let marked = false;
 	let connected = 0;
 	/** Robots connected again after the mark. */
@@ -148,6 +153,10 @@ async function worker(): Promise<void> {
 		robot.link.listen({
 			state(s) {
 				if (s.value === 'connecting' && marked) attempts.push(now());
+				if (s.value !== 'connected' && marked && !lost.has(i)) {
+					lost.add(i);
+					losses.push(now());
+				}
 				if (s.value !== 'connected') return;
 				if (first) {
 					first = false;
@@ -167,7 +176,7 @@ async function worker(): Promise<void> {
 		else if (m.type === 'mark') marked = true;
 		else {
 			for (const r of robots) r.stop();
-			process.send!({ type: 'done', attempts, connects, errors } satisfies FromWorker, () => process.exit(0));
+			process.send!({ type: 'done', attempts, connects, losses, errors } satisfies FromWorker, () => process.exit(0));
 		}
 	});
 	process.send!({ type: 'ready' } satisfies FromWorker);

@@ -5,21 +5,28 @@
  *    and backoff on a simulated clock, the broker a model with AWS IoT's default account
  *    limit of 500 CONNECT/s), broker down 60 s: the default backoff and the fleet spread.
  * 2. Measured at 1,000 robots against the local cloud (bench/storm-live.ts: broker
- *    stopped, kept down, restarted), and the model run with the same size, outage and
- *    policy, the local cloud's handshake rate as its only bound (it has no account
- *    limit): the two curves and how far apart they are (largest gap between the shares
- *    connected over time, the Kolmogorov-Smirnov distance).
+ *    stopped, kept down, restarted), and the model run with the same size, policy and
+ *    outage, calibrated from the same run: the robots' connections are lost when the
+ *    broker closes them (the median loss is the model's t = 0) and the local cloud completes
+ *    handshakes at the rate it did for the initial connect of the same robots (it has no
+ *    account limit, but one process on a shared machine is a bound): the two curves and how
+ *    far apart they are (largest gap between the shares connected since the broker's return,
+ *    the Kolmogorov-Smirnov distance).
  * The figure docs/storm.svg is drawn from these results (bench/storm-plot.ts).
  *
- *   npx tsx bench/storm.ts [--robots N] [--outage-s S] [--model-only]
+ *   npx tsx bench/storm.ts [--robots N] [--outage-s S] [--model-only] [--reuse-model build/storm-results.json]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BACKOFF, spreadWindowMs, type BackoffPolicy } from '../firmware/core/link/backoff';
+import { DEFAULT_TIMING } from '../firmware/core/link/machine';
+
+const DEFAULT_MIN_CONNECTED_S = DEFAULT_TIMING.minConnectedMs / 1000;
 import { simulateStorm, type StormResult } from './storm-model';
 import { benchStormLive, type LiveStormResult } from './storm-live';
 import { binned, stormSvg, type Panel } from './storm-plot';
+import { benchTakeover, type TakeoverResult } from './takeover';
 import { fmt, round } from './stats';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,8 +36,6 @@ const root = path.resolve(here, '..');
 export const AWS_CONNECTS_PER_S = 500;
 export const FLEET = 2_000_000;
 const MODEL_OUTAGE_MS = 60_000;
-/** Handshakes per second the local cloud completes (the fleet section's connect storm: 88-322 by machine load). */
-const LOCAL_CAPACITY_PER_S = 250;
 
 export function fleetSpreadPolicy(robots: number, limit: number): BackoffPolicy {
 	return { ...DEFAULT_BACKOFF, spread: { windowMs: spreadWindowMs(robots, limit), afterAttempts: 3 } };
@@ -47,11 +52,16 @@ function summary(r: StormResult, policy: BackoffPolicy): Summary {
 export interface StormBench {
 	readonly model: { readonly robots: number; readonly outageMs: number; readonly limitPerS: number; readonly defaultPolicy: Summary; readonly spread: Summary };
 	readonly live?: LiveStormResult & { readonly modelled: Omit<StormResult, 'series'>; readonly agreement: Agreement };
+	/** Two robots of one identity for 30 s (bench/takeover.ts). */
+	readonly takeover?: TakeoverResult;
 }
 
 export interface Agreement {
 	/** Largest gap between the measured and modelled shares connected at the same instant (0..1). */
 	readonly ksDistance: number;
+	/** The calibration from the run: median time the robots saw their connection closed (ms after the stop), handshakes/s of the initial connect. */
+	readonly lossMedianMs: number;
+	readonly capacityPerS: number;
 	readonly measured: { toHalfMs: number; to99Ms: number; toAllMs: number; attemptsAfterReturn: number; attemptsWhileDown: number };
 	readonly modelled: { toHalfMs: number; to99Ms: number; toAllMs: number; attemptsAfterReturn: number; attemptsWhileDown: number };
 }
@@ -74,25 +84,38 @@ function pick(sorted: readonly number[], q: number): number {
 	return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-export async function benchStorm(o: { robots?: number; outageS?: number; modelOnly?: boolean; progress?: (m: string) => void } = {}): Promise<StormBench> {
+/** `reuseModel`: the 2,000,000-robot model from an earlier run (its results JSON), when only the measurement is wanted again. */
+export async function benchStorm(o: { robots?: number; outageS?: number; modelOnly?: boolean; reuseModel?: StormBench['model']; progress?: (m: string) => void } = {}): Promise<StormBench> {
 	const progress = o.progress ?? (() => {});
 	const horizonMs = 4 * 3_600_000;
-	progress(`model: ${fmt(FLEET)} robots, default backoff (about a minute)`);
-	const base = { robots: FLEET, outageMs: MODEL_OUTAGE_MS, limitPerS: AWS_CONNECTS_PER_S, horizonMs };
-	const defaultPolicy = summary(simulateStorm({ ...base, policy: DEFAULT_BACKOFF }), DEFAULT_BACKOFF);
-	progress(`model: ${fmt(FLEET)} robots, fleet spread`);
-	const spreadPolicy = fleetSpreadPolicy(FLEET, AWS_CONNECTS_PER_S);
-	const spread = summary(simulateStorm({ ...base, policy: spreadPolicy }), spreadPolicy);
-	const out: { model: StormBench['model']; live?: StormBench['live'] } = { model: { robots: FLEET, outageMs: MODEL_OUTAGE_MS, limitPerS: AWS_CONNECTS_PER_S, defaultPolicy, spread } };
+	let model = o.reuseModel;
+	if (!model) {
+		progress(`model: ${fmt(FLEET)} robots, default backoff (a minute on a quiet machine)`);
+		const base = { robots: FLEET, outageMs: MODEL_OUTAGE_MS, limitPerS: AWS_CONNECTS_PER_S, horizonMs };
+		const defaultPolicy = summary(simulateStorm({ ...base, policy: DEFAULT_BACKOFF }), DEFAULT_BACKOFF);
+		progress(`model: ${fmt(FLEET)} robots, fleet spread`);
+		const spreadPolicy = fleetSpreadPolicy(FLEET, AWS_CONNECTS_PER_S);
+		const spread = summary(simulateStorm({ ...base, policy: spreadPolicy }), spreadPolicy);
+		model = { robots: FLEET, outageMs: MODEL_OUTAGE_MS, limitPerS: AWS_CONNECTS_PER_S, defaultPolicy, spread };
+	}
+	const out: { model: StormBench['model']; live?: StormBench['live']; takeover?: TakeoverResult } = { model };
+	if (!o.modelOnly) {
+		progress('two robots of one identity, 30 s with the firmware link, 30 s resetting on every CONNACK');
+		out.takeover = await benchTakeover(path.join(root, 'build', 'bench-takeover'));
+	}
 
 	if (!o.modelOnly) {
 		const robots = o.robots ?? 1000;
 		const live = await benchStormLive({ robots, outageMs: (o.outageS ?? 30) * 1000, progress });
-		// the model of this run: same size, policy and outage (as it really was: stop + wait), the local cloud's rate
-		const modelledRun = simulateStorm({ robots, policy: live.policy, outageMs: live.restartAtMs, limitPerS: Infinity, capacityPerS: LOCAL_CAPACITY_PER_S, refusedMs: 2, handshakeMs: 30, horizonMs: live.restartAtMs + 600_000, seed: 7 });
+		// the model of this run: same size and policy; t = 0 at the median loss; down until the broker was back;
+		// the local cloud completing handshakes at the rate it managed for these robots' initial connect
+		const lossAt = live.losses.length ? pick(live.losses, 0.5) : 0;
+		const capacityPerS = Math.max(1, Math.round((robots * 1000) / live.initialConnectMs));
+		const outageMs = Math.max(0, live.restartAtMs - lossAt);
+		const modelledRun = simulateStorm({ robots, policy: live.policy, outageMs, limitPerS: Infinity, capacityPerS, refusedMs: 2, handshakeMs: 30, horizonMs: outageMs + 900_000, seed: 7 });
 		const modelConnects: number[] = [];
 		modelledRun.series.connects.forEach((c, s) => {
-			for (let k = 0; k < c; k++) modelConnects.push(s * 1000 + ((k + 0.5) / c) * 1000);
+			for (let k = 0; k < c; k++) modelConnects.push(lossAt + s * 1000 + ((k + 0.5) / c) * 1000);
 		});
 		const after = (xs: readonly number[]) => xs.map((t) => t - live.restartAtMs);
 		const measuredAfter = after(live.connects);
@@ -100,7 +123,9 @@ export async function benchStorm(o: { robots?: number; outageS?: number; modelOn
 		const { series, ...modelled } = modelledRun;
 		const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 		const agreement: Agreement = {
-			ksDistance: round(cdfGap(live.connects, modelConnects), 3),
+			ksDistance: round(cdfGap(measuredAfter, modelAfter), 3),
+			lossMedianMs: Math.round(lossAt),
+			capacityPerS,
 			measured: {
 				toHalfMs: pick(measuredAfter, 0.5),
 				to99Ms: pick(measuredAfter, 0.99),
@@ -117,14 +142,14 @@ export async function benchStorm(o: { robots?: number; outageS?: number; modelOn
 			},
 		};
 		out.live = { ...live, modelled, agreement };
-		fs.writeFileSync(path.join(root, 'docs', 'storm.svg'), stormSvg(panels(out, series)));
+		fs.writeFileSync(path.join(root, 'docs', 'storm.svg'), stormSvg(panels(out, series, lossAt)));
 	} else {
 		fs.writeFileSync(path.join(root, 'docs', 'storm.svg'), stormSvg(panels(out)));
 	}
 	return out;
 }
 
-function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, modelSeries?: StormResult['series']): Panel[] {
+function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, modelSeries?: StormResult['series'], offsetMs = 0): Panel[] {
 	const m = r.model;
 	const minutes = Math.ceil(Math.max(m.defaultPolicy.to99Ms ?? 0, m.spread.to99Ms ?? 0) / 60_000 / 10) * 10 + 10;
 	const limitLine: [number, number][] = [[0, m.limitPerS], [minutes, m.limitPerS]];
@@ -149,7 +174,7 @@ function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, mo
 		const share = (xs: readonly number[]): [number, number][] => xs.map((t, i) => [t / 1000, (100 * (i + 1)) / xs.length]);
 		const modelConnects: number[] = [];
 		modelSeries.connects.forEach((c, s) => {
-			for (let k = 0; k < c; k++) modelConnects.push(s * 1000 + 500);
+			for (let k = 0; k < c; k++) modelConnects.push(offsetMs + s * 1000 + 500);
 		});
 		const perSecond = (xs: readonly number[]) => {
 			const a = new Array<number>(xMax).fill(0);
@@ -157,7 +182,8 @@ function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, mo
 			return a;
 		};
 		const measuredAttempts = binned(perSecond(l.attempts.filter((t) => t >= l.restartAtMs)), 2);
-		const modelAttempts = binned(modelSeries.attempts.slice(0, xMax), 2);
+		const shift = Math.round(offsetMs / 1000);
+		const modelAttempts = binned([...new Array<number>(shift).fill(0), ...modelSeries.attempts].slice(0, xMax), 2);
 		const peak = Math.max(...measuredAttempts.map((p) => p[1]), ...modelAttempts.map((p) => p[1]));
 		out.push(
 			{
@@ -206,7 +232,7 @@ export function stormMarkdown(r: StormBench): string[] {
 		const a = l.agreement;
 		const s = (ms: number) => `${round(ms / 1000)} s`;
 		lines.push(
-			`Measured: ${fmt(l.robots)} simulated robots (createRobot on host ports, default backoff) against the local cloud; all connected (${fmt(l.initialConnectMs)} ms), then the broker stopped, down ${s(l.restartAtMs)}, restarted. Beside it the model of the same run (local cloud: no account limit, ${LOCAL_CAPACITY_PER_S} handshakes/s).`,
+			`Measured: ${fmt(l.robots)} simulated robots (createRobot on host ports, default backoff) against the local cloud; all connected (${fmt(l.initialConnectMs)} ms), then the broker stopped (median robot saw it at ${s(a.lossMedianMs)}), back at ${s(l.restartAtMs)}. Beside it the model of the same run (no account limit locally; ${fmt(a.capacityPerS)} handshakes/s, the rate of the same robots' initial connect on this machine now).`,
 			'',
 			'| | measured | model |',
 			'| --- | --- | --- |',
@@ -219,13 +245,16 @@ export function stormMarkdown(r: StormBench): string[] {
 			'',
 		);
 	}
+	const t = r.takeover;
+	if (t) lines.push(`Two robots of one identity for ${t.seconds} s against the local broker: ${fmt(t.connects.firmware)} connects with the firmware's link (a connection counts after ${DEFAULT_MIN_CONNECTED_S} s; each robot logged the suspected takeover ${t.warnings === 2 ? 'once' : t.warnings + ' times in all'}), ${fmt(t.connects.resetOnConnack)} when every CONNACK resets the backoff (as before).`, '');
 	lines.push('Figure: docs/storm.svg.', '');
 	return lines;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-	const { values } = (await import('node:util')).parseArgs({ options: { robots: { type: 'string', default: '1000' }, 'outage-s': { type: 'string', default: '30' }, 'model-only': { type: 'boolean', default: false } } });
-	const r = await benchStorm({ robots: Number(values.robots), outageS: Number(values['outage-s']), modelOnly: values['model-only'], progress: (m) => console.error(`[storm] ${m}`) });
+	const { values } = (await import('node:util')).parseArgs({ options: { robots: { type: 'string', default: '1000' }, 'outage-s': { type: 'string', default: '30' }, 'model-only': { type: 'boolean', default: false }, 'reuse-model': { type: 'string' } } });
+	const reuse = values['reuse-model'] ? (JSON.parse(fs.readFileSync(values['reuse-model'], 'utf8')) as StormBench).model : undefined;
+	const r = await benchStorm({ robots: Number(values.robots), outageS: Number(values['outage-s']), modelOnly: values['model-only'], ...(reuse ? { reuseModel: reuse } : {}), progress: (m) => console.error(`[storm] ${m}`) });
 	console.log(stormMarkdown(r).join('\n'));
 	fs.writeFileSync(path.join(root, 'build', 'storm-results.json'), JSON.stringify(r));
 }
