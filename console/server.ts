@@ -33,7 +33,7 @@ import { build } from 'esbuild';
 import type { LocalCloud } from '../cloud/local/index';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { HttpError, listen, readBody, sendJson } from '../cloud/local/http';
-import { isThingName } from '../cloud/local/thing-policy';
+import { isThingName } from '../firmware/core/contracts/thing';
 import { localThingArn } from '../tools/ota/ota';
 import { createBackend, type FirmwareSource, type Result } from './backend';
 import { createLive, type LiveLog } from './live';

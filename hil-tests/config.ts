@@ -24,6 +24,8 @@
  *                       test build connects there
  */
 
+import { isThingName } from '../firmware/core/contracts/thing';
+
 export interface AwsCloudConfig {
 	readonly endpoint: string;
 	readonly region: string;
@@ -50,7 +52,6 @@ export interface RigConfig {
 	readonly board: BoardConfig | undefined;
 }
 
-const THING = /^[A-Za-z0-9:_-]{1,128}$/;
 
 export function rigConfig(env: Readonly<Record<string, string | undefined>>): RigConfig {
 	const one = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
@@ -73,13 +74,13 @@ export function rigConfig(env: Readonly<Record<string, string | undefined>>): Ri
 	const target = one('HIL_TARGET', ['sim', 'board'] as const, 'sim');
 	const cloud = one('HIL_CLOUD', ['local', 'aws'] as const, 'local');
 	const thing = env.HIL_THING ?? 'robot-hil-1';
-	if (!THING.test(thing)) throw new RangeError(`HIL_THING expected a thing name ([A-Za-z0-9:_-], 1-128), got ${JSON.stringify(thing)}`);
+	if (!isThingName(thing)) throw new RangeError(`HIL_THING expected a thing name ([A-Za-z0-9:_-], 1-128), got ${JSON.stringify(thing)}`);
 	let aws: AwsCloudConfig | undefined;
 	if (cloud === 'aws') {
 		const endpoint = need('AWS_IOT_ENDPOINT');
 		if (!/^[a-z0-9-]+(-ats)?\.iot\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(endpoint)) throw new RangeError(`AWS_IOT_ENDPOINT expected a host name like xxxx-ats.iot.eu-west-1.amazonaws.com, got ${JSON.stringify(endpoint)}`);
 		const operatorId = env.HIL_OPERATOR_ID ?? 'hil-operator';
-		if (!THING.test(operatorId)) throw new RangeError(`HIL_OPERATOR_ID expected a thing name, got ${JSON.stringify(operatorId)}`);
+		if (!isThingName(operatorId)) throw new RangeError(`HIL_OPERATOR_ID expected a thing name, got ${JSON.stringify(operatorId)}`);
 		const registrationUrl = env.HIL_REGISTRATION_URL;
 		if (registrationUrl !== undefined && !/^https:\/\/[^/]+\/.*register$/.test(registrationUrl)) throw new RangeError(`HIL_REGISTRATION_URL expected https://.../register, got ${JSON.stringify(registrationUrl)}`);
 		aws = { endpoint, region: need('AWS_REGION'), credentialsDir: need('HIL_CREDENTIALS_DIR'), operatorId, missionsTable: env.HIL_MISSIONS_TABLE, registrationUrl, firmwareBucket: env.HIL_FIRMWARE_BUCKET };

@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { logsRequestTopic, logsTopic } from '../firmware/core/log/ship';
-import { isThingName } from '../cloud/local/thing-policy';
+import { isThingName } from '../firmware/core/contracts/thing';
 
 export class UsageError extends Error {}
 

@@ -34,6 +34,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { canonicalJson, DAYS, MODES, validateSchedule, type Day, type Entry, type Schedule } from '../firmware/core/schedule/model';
 import { nextRun } from '../firmware/core/schedule/next';
 import { SCHEDULE_SHADOW } from '../firmware/core/schedule/codec';
+import { isThingName, THING_NAME_RULE } from '../firmware/core/contracts/thing';
 import { ianaToPosix } from './tz/iana-to-posix';
 
 export interface Io {
@@ -139,7 +140,7 @@ function parseCommandLine(argv: readonly string[]) {
 	if (values.help) return { command: 'help' as const, values };
 	if (positionals.length !== 1 || (positionals[0] !== 'show' && positionals[0] !== 'set'))
 		throw new UsageError('expected one command, show or set, got ' + (positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'));
-	if (!values.thing || !/^[A-Za-z0-9:_-]{1,128}$/.test(values.thing)) throw new UsageError('--thing expected a thing name of 1-128 of [A-Za-z0-9:_-], got ' + JSON.stringify(values.thing ?? null));
+	if (!isThingName(values.thing)) throw new UsageError('--thing expected a thing name of ' + THING_NAME_RULE + ', got ' + JSON.stringify(values.thing ?? null));
 	return { command: positionals[0], values };
 }
 

@@ -22,7 +22,7 @@ import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { CertificateRejected, type CaCertificate, type IotRegistry, type RegisteredCertificate } from '../functions/register-worker/registry';
 import type { LocalCertificates } from './certificates';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './credentials';
-import { isThingName } from './thing-policy';
+import { isThingName } from '../../firmware/core/contracts/thing';
 
 export type RegistryOperation = keyof IotRegistry;
 

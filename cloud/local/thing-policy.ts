@@ -10,10 +10,8 @@
 // fleet policy instead: the Device Shadow and Jobs topics of every thing, as an AWS IoT
 // policy on topic/$aws/things/*/shadow/* and topic/$aws/things/*/jobs/* grants.
 
+import { isThingName } from '../../firmware/core/contracts/thing';
 import { REPORT_RULE } from '../../firmware/core/mission/report';
-
-/** AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-]; never an MQTT wildcard or '/'. */
-const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
 
 const THING = '${thing}';
 
@@ -35,10 +33,6 @@ export const ROBOT_POLICY = Object.freeze({
   subscribe: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/+/request/json`]),
   receive: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/*`]),
 } as const);
-
-export function isThingName(name: string): boolean {
-  return THING_NAME.test(name);
-}
 
 /** The client id must equal the thing name taken from the certificate. */
 export function mayConnect(thing: string, clientId: string): boolean {

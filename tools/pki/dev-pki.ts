@@ -19,6 +19,7 @@ import { join } from 'node:path';
 // @peculiar/x509 2.x needs a Reflect metadata polyfill loaded before it (its README).
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { isThingName } from '../../firmware/core/contracts/thing';
 
 // the lib is ES2023 without DOM: WebCrypto types come from node:crypto
 type CryptoKey = webcrypto.CryptoKey;
@@ -38,8 +39,6 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_LIFETIME_MS = 10 * 365 * DAY_MS;
 const LEAF_LIFETIME_MS = 825 * DAY_MS;
 
-/** AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-]. It is also the MQTT client id. */
-const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
 
 export interface Validity {
   notBefore?: Date;
@@ -317,7 +316,7 @@ function randomSerial(): string {
 }
 
 function checkThing(thing: string): void {
-  if (typeof thing !== 'string' || !THING_NAME.test(thing)) {
+  if (!isThingName(thing)) {
     throw new RangeError('"thing" expected 1-128 characters of [A-Za-z0-9:_-], got ' + JSON.stringify(thing));
   }
 }

@@ -28,6 +28,7 @@ import { StartCommandExecutionCommand, type IoTJobsDataPlaneClient } from '@aws-
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
 import { EMPTY_SCHEDULE, SCHEDULE_SHADOW } from '../../../firmware/core/schedule/codec';
 import { validateSchedule } from '../../../firmware/core/schedule/model';
 import { checkRequest, startInput, type CommandRequest } from '../../lib/robot-commands';
@@ -35,7 +36,6 @@ import type { Logger } from '../../lib/logger';
 import { decodedKey } from '../upload-slot/contract';
 
 export const PAIRING_SHADOW = 'pairing';
-const THING = /^[A-Za-z0-9:_-]{1,128}$/;
 const EXECUTION_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const MISSION_ID = /^[A-Za-z0-9:_-]{1,64}$/;
 /** Lifetime of a map URL, seconds: the page fetches it at once. */
@@ -110,7 +110,7 @@ export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] =
 	};
 	const thingOf = (e: HttpEvent): string => {
 		const t = e.pathParameters?.thing;
-		if (!t || !THING.test(t)) throw new ApiError(400, 'BadRequest', 'thing expected 1-128 of [A-Za-z0-9:_-]');
+		if (!isThingName(t)) throw new ApiError(400, 'BadRequest', 'thing expected ' + THING_NAME_RULE);
 		return t;
 	};
 	const body = (e: HttpEvent): Record<string, unknown> => {
@@ -145,7 +145,7 @@ export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] =
 		},
 		'POST /robots/claim': async (e, owner) => {
 			const b = body(e);
-			const thing = typeof b.thing === 'string' && THING.test(b.thing) ? b.thing : undefined;
+			const thing = isThingName(b.thing) ? b.thing : undefined;
 			if (!thing) throw new ApiError(400, 'BadRequest', 'thing expected the robot name shown with the code');
 			if (typeof b.code !== 'string' || !/^[A-Z0-9]{4,16}$/.test(b.code)) throw new ApiError(400, 'BadRequest', 'code expected the letters and digits the robot shows');
 			const pairing = (await shadow(thing, PAIRING_SHADOW))?.state?.reported?.pairing as { digest?: unknown; expiresAt?: unknown } | undefined;

@@ -26,12 +26,12 @@ import {
 	MAX_REQUEST_BYTES,
 	MAX_FUTURE_SKEW_MS,
 	MAX_SKEW_MS,
-	THING_NAME,
 	proofMessage,
 	type RegistrationAnswer,
 	type RegistrationError,
 	type RegistrationErrorCode,
 } from '../../../firmware/core/registration/contract';
+import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
 import { countMetric } from '../../lib/metrics';
@@ -280,7 +280,7 @@ function parseRequest(event: HttpApiEvent): Request {
 	const b = v as Record<string, unknown>;
 	const errors: string[] = [];
 	if (b.v !== 1) errors.push('v: expected 1');
-	if (typeof b.thing !== 'string' || !THING_NAME.test(b.thing)) errors.push('thing: expected 1-128 of [A-Za-z0-9:_-]');
+	if (!isThingName(b.thing)) errors.push('thing: expected ' + THING_NAME_RULE);
 	if (typeof b.certificate !== 'string' || b.certificate.length === 0 || !B64.test(b.certificate)) errors.push('certificate: expected base64 DER');
 	if (typeof b.timestamp !== 'number' || !Number.isSafeInteger(b.timestamp) || b.timestamp <= 0) errors.push('timestamp: expected epoch milliseconds');
 	if (typeof b.signature !== 'string' || b.signature.length === 0 || !B64.test(b.signature)) errors.push('signature: expected base64');

@@ -2,7 +2,7 @@
  * The registration queue's message: what the validate function hands the worker once a
  * request has been checked (certificate chain, dates, proof, freshness, replay).
  */
-import { THING_NAME } from '../../../firmware/core/registration/contract';
+import { isThingName } from '../../../firmware/core/contracts/thing';
 
 export interface RegistrationMessage {
 	readonly v: 1;
@@ -30,7 +30,7 @@ export function parseRegistrationMessage(body: string): { ok: true; value: Regis
 	const m = v as Record<string, unknown>;
 	const errors: string[] = [];
 	if (m.v !== 1) errors.push('v: expected 1');
-	if (typeof m.thing !== 'string' || !THING_NAME.test(m.thing)) errors.push('thing: expected a thing name');
+	if (!isThingName(m.thing)) errors.push('thing: expected a thing name');
 	if (typeof m.certificatePem !== 'string' || !m.certificatePem.includes('BEGIN CERTIFICATE')) errors.push('certificatePem: expected a PEM certificate');
 	if (typeof m.certificateId !== 'string' || !/^[0-9a-f]{64}$/.test(m.certificateId)) errors.push('certificateId: expected 64 hex digits');
 	if (typeof m.proofTimestamp !== 'number' || !Number.isSafeInteger(m.proofTimestamp)) errors.push('proofTimestamp: expected epoch ms');

@@ -18,7 +18,7 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
 import { HttpError, listen, readBody, sendJson, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
-import { isThingName } from '../thing-policy';
+import { isThingName } from '../../../firmware/core/contracts/thing';
 import { commandArn, MAX_TIMEOUT_S, type CommandsCore, type Result } from './core';
 import { EXECUTION_STATUSES, type Execution, type ParameterValue } from './execution';
 import { checkParameterValue, PARAMETER_NAME, templateParameters, type CommandParameter, type CommandRecord } from './payload';

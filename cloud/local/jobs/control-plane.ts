@@ -28,7 +28,7 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
 import { HttpError, listen, readBody, sendJson, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
-import { isThingName } from '../thing-policy';
+import { isThingName } from '../../../firmware/core/contracts/thing';
 import { checkDocument } from './document';
 import type { ControlResult, JobRecord, JobsCore } from './core';
 import { MAX_TIMEOUT_MINUTES, type Execution } from './execution';

@@ -10,6 +10,8 @@
  * an array has one entry per element. Timestamps are epoch seconds, as AWS sends them.
  */
 
+import { isShadowName as isNamedShadow } from '../../../firmware/core/contracts/thing';
+
 export type Json = null | boolean | number | string | Json[] | JsonObject;
 export interface JsonObject {
 	[key: string]: Json;
@@ -111,10 +113,6 @@ export const MAX_STATE_BYTES = 8 * 1024;
 export const MAX_DEPTH = 6;
 /** DSD "Client tokens": at most 64 bytes. */
 export const MAX_CLIENT_TOKEN_BYTES = 64;
-/** AWS IoT: a named shadow's name is 1-64 of [a-zA-Z0-9:_-]. */
-const SHADOW_NAME = /^[A-Za-z0-9:_-]{1,64}$/;
-/** AWS IoT: a thing name is 1-128 of [a-zA-Z0-9:_-]. */
-const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
 
 export const MESSAGES = Object.freeze({
 	invalidJson: 'Invalid JSON',
@@ -133,13 +131,9 @@ export const MESSAGES = Object.freeze({
 const enc = new TextEncoder();
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function isThingName(name: string): boolean {
-	return THING_NAME.test(name);
-}
-
-/** '' is the classic (unnamed) shadow. */
+/** '' is the classic (unnamed) shadow; a named one's rule is the core's (contracts/thing.ts). */
 export function isShadowName(name: string): boolean {
-	return name === '' || SHADOW_NAME.test(name);
+	return name === '' || isNamedShadow(name);
 }
 
 /** The 404 message of DSE, naming the thing for the classic shadow. */

@@ -10,7 +10,6 @@ import {
 	errorReply,
 	getReply,
 	isShadowName,
-	isThingName,
 	notFound,
 	parseUpdate,
 	requestToken,
@@ -21,6 +20,7 @@ import {
 	type GetReply,
 	type UpdateAccepted,
 } from './document';
+import { isThingName } from '../../../firmware/core/contracts/thing';
 import type { ShadowStore } from './store';
 
 export interface ShadowClock {

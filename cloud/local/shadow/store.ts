@@ -10,7 +10,8 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isShadowName, isThingName, type Shadow } from './document';
+import { isShadowName, type Shadow } from './document';
+import { isThingName } from '../../../firmware/core/contracts/thing';
 
 export interface ShadowEntry {
 	/** The shadow, or undefined once deleted. */

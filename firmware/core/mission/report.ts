@@ -7,6 +7,7 @@
  *   $aws/rules/mission_report/robots/{thing}/missions/{missionId}/report
  */
 import { err, ok, type Result } from '../util/result';
+import { isThingName } from '../contracts/thing';
 
 export const REPORT_VERSION = 1;
 /** One AWS IoT billing unit is 5 KB; a report stays inside one. */
@@ -52,7 +53,6 @@ export interface MissionReport {
 }
 
 export const MISSION_ID = /^m-[0-9a-z]{1,12}$/;
-const THING = /^[A-Za-z0-9:_-]{1,128}$/;
 const CODE = /^[a-z0-9_.-]{1,32}$/;
 const KEYS = Object.freeze(['v', 'missionId', 'thing', 'trigger', 'entryId', 'startedAt', 'endedAt', 'durationS', 'outcome', 'areaM2', 'battery', 'errors', 'map']);
 
@@ -74,7 +74,7 @@ export function validateReport(x: unknown): Result<MissionReport, string[]> {
 	for (const k of Object.keys(x)) if (KEYS.indexOf(k) < 0) e.push(k + ': unknown field');
 	if (x.v !== REPORT_VERSION) e.push('v: expected ' + REPORT_VERSION + ', got ' + JSON.stringify(x.v));
 	if (typeof x.missionId !== 'string' || !MISSION_ID.test(x.missionId)) e.push('missionId: expected m-<1..12 of [0-9a-z]>, got ' + JSON.stringify(x.missionId));
-	if (typeof x.thing !== 'string' || !THING.test(x.thing)) e.push('thing: expected a thing name, got ' + JSON.stringify(x.thing));
+	if (!isThingName(x.thing)) e.push('thing: expected a thing name, got ' + JSON.stringify(x.thing));
 	if (TRIGGERS.indexOf(x.trigger as Trigger) < 0) e.push('trigger: expected one of ' + TRIGGERS.join(', ') + ', got ' + JSON.stringify(x.trigger));
 	if (x.entryId !== undefined && (typeof x.entryId !== 'string' || !/^[a-z0-9-]{1,32}$/.test(x.entryId))) e.push('entryId: expected 1..32 of [a-z0-9-]');
 	if (!time(x.startedAt)) e.push('startedAt: expected epoch ms or null');

@@ -8,6 +8,8 @@
 import type { LogPort, RandomPort, TimerPort } from '../../ports';
 import type { LinkError, Message } from '../link/link';
 import { jsonObject, Requests, type Messenger } from '../link/requests';
+import { checkThingName } from '../contracts/thing';
+import { jobsTopicPrefix } from '../contracts/topics';
 import { err, ok, type Result } from '../util/result';
 import type { Details, Execution, Status } from './machine';
 
@@ -31,11 +33,10 @@ export class JobsClient {
 	#notify: ((jobId: string | undefined) => void) | undefined;
 
 	constructor(link: Messenger, ports: { timers: TimerPort; random: RandomPort; log: LogPort }, options: { thing: string; timeoutMs?: number }) {
-		if (typeof options.thing !== 'string' || !/^[A-Za-z0-9:_-]{1,128}$/.test(options.thing))
-			throw new RangeError('"thing" expected 1..128 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.thing));
+		checkThingName(options.thing);
 		this.#ports = ports;
 		this.#requests = new Requests(link, ports, { name: 'jobs', timeoutMs: options.timeoutMs ?? 10_000 });
-		this.prefix = '$aws/things/' + options.thing + '/jobs/';
+		this.prefix = jobsTopicPrefix(options.thing);
 		for (const f of ['notify-next', 'start-next/+', '+/update/+']) {
 			const r = link.subscribe(this.prefix + f, (m) => this.#received(m), 0);
 			if (!r.ok) throw new Error('jobs: cannot subscribe ' + f + ': ' + JSON.stringify(r.error));

@@ -74,9 +74,6 @@ export interface RegistrationError {
 	readonly requestId?: string;
 }
 
-/** AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-] (the certificate CN and the MQTT client id). */
-export const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
-
 /** The text the robot signs: `robot-registration/v1\n{thing}\n{timestamp}`. */
 export function proofMessage(thing: string, timestamp: number): string {
 	return PROOF_DOMAIN + '\n' + thing + '\n' + String(timestamp);

@@ -18,7 +18,8 @@ import { backoffDelay, checkBackoff, type BackoffPolicy } from '../link/backoff'
 import { base64Encode } from '../util/base64';
 import { err, ok, type Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
-import { RETRYABLE_CODES, REGISTRATION_VERSION, THING_NAME, proofMessage, type RegistrationErrorCode, type RegistrationRequest } from './contract';
+import { checkThingName } from '../contracts/thing';
+import { RETRYABLE_CODES, REGISTRATION_VERSION, proofMessage, type RegistrationErrorCode, type RegistrationRequest } from './contract';
 
 export const REGISTERED_KEY = 'registered';
 
@@ -89,7 +90,7 @@ type Attempt = { kind: 'registered'; certificateId: string } | { kind: 'retry'; 
 
 export async function register(ports: RegistrationPorts, config: RegistrationConfig): Promise<Result<Registered, RegistrationFailure>> {
 	const { thing, certificate, url } = config;
-	if (!THING_NAME.test(thing)) throw new RangeError('"thing" expected 1-128 of [A-Za-z0-9:_-], got ' + JSON.stringify(thing));
+	checkThingName(thing);
 	if (!(certificate instanceof Uint8Array) || certificate.length === 0) throw new TypeError('"certificate" expected the DER certificate');
 	if (!/^https?:\/\//.test(url)) throw new TypeError('"url" expected an http(s) URL, got ' + JSON.stringify(url));
 	const maxAttempts = config.maxAttempts ?? 12;

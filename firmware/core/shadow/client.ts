@@ -12,6 +12,8 @@
 import type { LogPort, RandomPort, TimerPort } from '../../ports';
 import type { LinkError, Message } from '../link/link';
 import { jsonObject, Requests, type Messenger } from '../link/requests';
+import { checkThingName, isShadowName, SHADOW_NAME_RULE } from '../contracts/thing';
+import { shadowTopicPrefix } from '../contracts/topics';
 import { err, ok, type Result } from '../util/result';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -69,13 +71,11 @@ export class ShadowClient {
 	#documents: ((d: { previous: ShadowDocument | null; current: ShadowDocument | null; timestamp: number }) => void) | undefined;
 
 	constructor(link: Messenger, ports: { timers: TimerPort; random: RandomPort; log: LogPort }, options: ShadowOptions) {
-		if (typeof options.thing !== 'string' || !/^[A-Za-z0-9:_-]{1,128}$/.test(options.thing))
-			throw new RangeError('"thing" expected 1..128 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.thing));
-		if (options.name !== undefined && !/^[A-Za-z0-9:_-]{1,64}$/.test(options.name))
-			throw new RangeError('"name" expected 1..64 of [A-Za-z0-9:_-], got ' + JSON.stringify(options.name));
+		checkThingName(options.thing);
+		if (options.name !== undefined && !isShadowName(options.name)) throw new RangeError('"name" expected ' + SHADOW_NAME_RULE + ', got ' + JSON.stringify(options.name));
 		this.#ports = ports;
 		this.#requests = new Requests(link, ports, { name: 'shadow', timeoutMs: options.timeoutMs ?? 10_000 });
-		this.prefix = '$aws/things/' + options.thing + '/shadow' + (options.name !== undefined ? '/name/' + options.name : '');
+		this.prefix = shadowTopicPrefix(options.thing, options.name);
 		// three filters cover every reply (AWS IoT takes at most 8 per SUBSCRIBE, 50 per connection);
 		// QoS 0: the robot reads the whole shadow on every connection, so replies and deltas
 		// queued for it while it was away would only be billed and thrown away

@@ -18,8 +18,9 @@ import type { CryptoPort, DeviceKeyPort, HttpPort, LogPort, RandomPort, TimerPor
 import { backoffDelay, type BackoffPolicy } from '../link/backoff';
 import type { Message } from '../link/link';
 import { jsonObject, Requests, type Messenger } from '../link/requests';
+import { mapUploadRequestTopic, mapUploadSlotTopic } from '../contracts/topics';
+import { parseUploadSlot, RETRYABLE_SLOT_ERROR, UPLOAD_CONTENT_TYPE, type ReceivedSlot } from '../contracts/upload-slot';
 import { oaepDecrypt } from '../crypto/oaep';
-import { base64Decode } from '../util/base64';
 import { err, ok, type Result } from '../util/result';
 import { createMessageWriter, messageBody, type PlaintextSource } from './esdk';
 
@@ -57,33 +58,7 @@ export type UploadError =
 	| { readonly code: 'source'; readonly reason: string }
 	| { readonly code: 'offline' };
 
-interface Slot {
-	readonly url: string;
-	readonly wrappedKey: Uint8Array;
-	readonly blob: Uint8Array;
-	readonly keyArn: string;
-	readonly context: Record<string, string>;
-	readonly frameLength: number;
-	readonly headers: Record<string, string>;
-}
-
 const RETRY: BackoffPolicy = Object.freeze({ baseMs: 1000, capMs: 30_000 });
-/** The upload-slot handler's "try again later" (cloud/functions/upload-slot/contract.ts SlotErrorCode). */
-export const RETRYABLE_CODE = 'unavailable';
-
-function parseSlot(body: Record<string, unknown>, maxFrame: number): Slot | string {
-	const { url, wrappedKey, ciphertextBlob, keyArn, encryptionContext, frameLength, headers } = body;
-	if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return 'url';
-	const wk = typeof wrappedKey === 'string' ? base64Decode(wrappedKey) : undefined;
-	if (!wk) return 'wrappedKey';
-	const blob = typeof ciphertextBlob === 'string' ? base64Decode(ciphertextBlob) : undefined;
-	if (!blob || blob.length === 0) return 'ciphertextBlob';
-	if (typeof keyArn !== 'string' || !keyArn.startsWith('arn:')) return 'keyArn';
-	if (typeof encryptionContext !== 'object' || encryptionContext === null || Object.values(encryptionContext).some((v) => typeof v !== 'string')) return 'encryptionContext';
-	if (typeof frameLength !== 'number' || !Number.isInteger(frameLength) || frameLength < 1 || frameLength > maxFrame) return 'frameLength';
-	if (headers !== undefined && (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string'))) return 'headers';
-	return { url, wrappedKey: wk, blob, keyArn, context: encryptionContext as Record<string, string>, frameLength, headers: (headers ?? {}) as Record<string, string> };
-}
 
 export class MapUploader {
 	readonly #ports: UploaderPorts;
@@ -97,7 +72,7 @@ export class MapUploader {
 		this.#opts = { slotTimeoutMs: 10_000, maxAttempts: 4, backoff: RETRY, maxFrameLength: 16_384, ...options };
 		// 'u': the slot topic is the robot's own, but its tokens stay distinct from the shadow's in logs
 		this.#requests = new Requests(link, ports, { name: 'map', timeoutMs: this.#opts.slotTimeoutMs, tokenPrefix: 'u' });
-		const r = link.subscribe('robots/' + thing + '/maps/upload-slot', (m) => this.#reply(m), 0);
+		const r = link.subscribe(mapUploadSlotTopic(thing), (m) => this.#reply(m), 0);
 		if (!r.ok) throw new Error('uploader: cannot subscribe: ' + JSON.stringify(r.error));
 	}
 
@@ -130,14 +105,14 @@ export class MapUploader {
 		return new Promise((resolve) => this.#ports.timers.set(resolve, ms));
 	}
 
-	async #requestSlot(missionId: string, bytes: number): Promise<Result<Slot, UploadError>> {
+	async #requestSlot(missionId: string, bytes: number): Promise<Result<ReceivedSlot, UploadError>> {
 		// `bytes` is announced for the cloud's size check, which takes 1 and up: an empty map says nothing
-		const r = await this.#requests.send('robots/' + this.#thing + '/maps/upload-request', { missionId, ...(bytes > 0 ? { bytes } : {}) }, 'upload-request');
+		const r = await this.#requests.send(mapUploadRequestTopic(this.#thing), { missionId, ...(bytes > 0 ? { bytes } : {}) }, 'upload-request');
 		if (!r.ok) return err(r.error.code === 'timeout' ? { code: 'slot-timeout' } : { code: 'offline' });
 		const body = r.value.body;
 		const e = body.error as { code?: unknown; message?: unknown } | undefined;
-		if (e) return err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message), retryable: e.code === RETRYABLE_CODE });
-		const slot = parseSlot(body, this.#opts.maxFrameLength);
+		if (e) return err({ code: 'slot-refused', reason: String(e.code) + ': ' + String(e.message), retryable: e.code === RETRYABLE_SLOT_ERROR });
+		const slot = parseUploadSlot(body, this.#opts.maxFrameLength);
 		return typeof slot === 'string' ? err({ code: 'bad-slot', reason: slot }) : ok(slot);
 	}
 
@@ -148,7 +123,7 @@ export class MapUploader {
 		this.#requests.answer(body, body.error === undefined);
 	}
 
-	async #put(slot: Slot, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<number, UploadError>> {
+	async #put(slot: ReceivedSlot, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<number, UploadError>> {
 		const key = oaepDecrypt(this.#ports.crypto, this.#ports.deviceKey, slot.wrappedKey);
 		if (!key.ok || key.value.length !== 32) {
 			if (key.ok) key.value.fill(0);
@@ -168,7 +143,7 @@ export class MapUploader {
 			const r = await this.#ports.http.request({
 				method: 'PUT',
 				url: slot.url,
-				headers: { ...slot.headers, 'content-type': 'application/octet-stream' },
+				headers: { ...slot.headers, 'content-type': UPLOAD_CONTENT_TYPE },
 				body,
 				...(onProgress ? { onProgress: (sent: number) => onProgress(sent, total) } : {}),
 			});
