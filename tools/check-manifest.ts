@@ -127,7 +127,7 @@ export async function checkManifest(manifestPath = path.join(root, 'manifest.jso
 		const mapped = (m: string) =>
 			modules[m] === './' + m ||
 			(typeof section.modules?.[m] === 'string' && main.modules.includes(m)) ||
-			Object.entries(modules).some(([k, v]) => k.endsWith('*') && v.endsWith('*') && m.startsWith(k.slice(0, -1)) && !m.slice(k.length - 1).includes('/') && v.slice(0, -1) === './' + k.slice(0, -1));
+			Object.entries(modules).some(([k, v]) => k.endsWith('*') && typeof v === 'string' && v.endsWith('*') && m.startsWith(k.slice(0, -1)) && !m.slice(k.length - 1).includes('/') && v.slice(0, -1) === './' + k.slice(0, -1));
 		const preloaded = (m: string) => preload.has(m) || [...preload].some((p) => p.endsWith('*') && m.startsWith(p.slice(0, -1)));
 		const includes = [...(manifest.include ?? []), ...(section.include ?? [])];
 		for (const m of reached) {
