@@ -92,6 +92,8 @@ async function claim(e: Event): Promise<void> {
 	const r = await api('POST', '/robots/claim', { thing, code });
 	if (r.status !== 200) return say('claim-status', refusalWords(r.body.error), false);
 	say('claim-status', thing + ' is yours now.');
+	// a code is used once: nothing to keep on the page
+	(document.getElementById('claim-code') as HTMLInputElement).value = '';
 	selected = undefined;
 	await loadRobots();
 	await choose(thing);
