@@ -36,7 +36,6 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
 import { countMetric } from '../../lib/metrics';
-import { countMetric } from '../../lib/metrics';
 import {
 	FRAME_LENGTH,
 	MAPS_BUCKET,
@@ -133,7 +132,6 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 		const refuse = async (r: Refusal): Promise<UploadSlotOutcome> => {
 			(r.code === 'unavailable' ? log.error : log.warn)('upload_slot.refused', { code: r.code, reason: r.message });
 			countMetric(log, 'upload-slot', 'UploadSlotsRefused');
-			countMetric(log, 'upload-slot', 'UploadSlotsRefused');
 			await recordRefusal(r);
 			try {
 				await send({ ...(token !== undefined ? { clientToken: token } : {}), error: { code: r.code, message: r.message } });
@@ -206,7 +204,6 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 				headers: { 'content-type': UPLOAD_CONTENT_TYPE },
 			});
 			log.info('upload_slot.issued', { bucket, key, keyArn: generated.KeyId, expiresAt, ...(checked.value.bytes !== undefined ? { bytes: checked.value.bytes } : {}) });
-			countMetric(log, 'upload-slot', 'UploadSlotsIssued');
 			countMetric(log, 'upload-slot', 'UploadSlotsIssued');
 			return { status: 'issued', key, expiresAt };
 		} catch (e) {
