@@ -22,6 +22,7 @@
  */
 import type { CodeSigningPort, FirmwareSlotPort, HttpPort, LogPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import { base64Decode, base64Encode } from '../util/base64';
+import { Runner } from '../util/runner';
 import { readRecord, removeRecord, writeError, writeRecord } from '../util/record';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import { checkJobDocument, PRODUCT, sourcesError } from './document';
@@ -78,7 +79,14 @@ export class OtaAgent {
 	readonly #jobs: JobsClient;
 	readonly #ports: OtaPorts;
 	readonly #options: OtaOptions;
-	#state: OtaState = IDLE;
+	// run to completion: an effect that fails at once (a refused save) dispatches into a queue
+	readonly #runner = new Runner<OtaState, OtaEvent, OtaEffect>(IDLE, {
+		step,
+		perform: (f) => this.#run(f),
+		settled: (s) => {
+			for (const l of this.#listeners) l(s);
+		},
+	});
 	#generation = 0;
 	#timer: TimerHandle | undefined;
 	#listeners: ((s: OtaState) => void)[] = [];
@@ -95,7 +103,7 @@ export class OtaAgent {
 	}
 
 	get state(): OtaState {
-		return this.#state;
+		return this.#runner.state;
 	}
 
 	/** The firmware version running, for the status shadow. */
@@ -125,11 +133,7 @@ export class OtaAgent {
 	}
 
 	#dispatch(e: OtaEvent): void {
-		const next = step(this.#state, e);
-		if (!next) return;
-		this.#state = next.state;
-		for (const effect of next.effects) this.#run(effect);
-		for (const l of this.#listeners) l(this.#state);
+		this.#runner.dispatch(e);
 	}
 
 	#run(f: OtaEffect): void {

@@ -13,6 +13,7 @@ import { utf8Decode, utf8Encode } from '../util/utf8';
 import type { ShadowClient } from './client';
 import { initialSync, step, type Codec, type Owned, type SyncEffect, type SyncEvent, type SyncState } from './reconcile';
 import { readRecord, writeError, writeRecord } from '../util/record';
+import { Runner } from '../util/runner';
 
 export interface SyncPorts {
 	readonly timers: TimerPort;
@@ -39,7 +40,7 @@ export class ShadowSync<T> {
 	readonly #shadow: ShadowClient;
 	readonly #ports: SyncPorts;
 	readonly #opts: SyncOptions<T>;
-	#state: SyncState<T>;
+	readonly #runner: Runner<SyncState<T>, SyncEvent<T>, SyncEffect<T>>;
 	#timer: TimerHandle | undefined;
 	#listeners: ((s: SyncState<T>) => void)[] = [];
 
@@ -47,8 +48,17 @@ export class ShadowSync<T> {
 		this.#shadow = shadow;
 		this.#ports = ports;
 		this.#opts = options;
-		this.#state = initialSync(this.#load());
-		options.onApply(this.#state.owned.value, this.#state.owned);
+		// run to completion: a reply or a refused save that dispatches waits for the step in progress
+		this.#runner = new Runner<SyncState<T>, SyncEvent<T>, SyncEffect<T>>(initialSync(this.#load()), {
+			step: (st, e) => step(this.#opts.codec, st, e),
+			admit: (next, e) => this.#admit(next.effects, e),
+			perform: (fx) => this.#perform(fx),
+			settled: (st, from, e) => {
+				if (from.value !== st.value) this.#ports.log.log('debug', 'sync.state', { key: this.#opts.codec.key, from: from.value, to: st.value, event: e.type });
+				for (const l of this.#listeners) l(st);
+			},
+		});
+		options.onApply(this.#runner.state.owned.value, this.#runner.state.owned);
 		shadow.onDelta(() => this.#dispatch({ type: 'delta' }));
 		link.listen({
 			state: (s) => {
@@ -60,11 +70,11 @@ export class ShadowSync<T> {
 	}
 
 	get state(): SyncState<T> {
-		return this.#state;
+		return this.#runner.state;
 	}
 
 	get value(): T {
-		return this.#state.owned.value;
+		return this.#runner.state.owned.value;
 	}
 
 	listen(l: (s: SyncState<T>) => void): void {
@@ -75,6 +85,8 @@ export class ShadowSync<T> {
 	edit(value: T): { ok: true } | { ok: false; error: string } {
 		const checked = this.#opts.codec.validate(value);
 		if (!checked.ok) return checked;
+		// from inside a step (a listener) the edit would be queued and its save's answer unknown here
+		if (this.#runner.running) return { ok: false, error: 'busy: an edit cannot be made from inside a sync step' };
 		const refused = this.#dispatch({ type: 'localEdit', value: checked.value, at: this.#ports.clock.now() });
 		return refused ? { ok: false, error: 'storage: ' + refused } : { ok: true };
 	}
@@ -108,21 +120,19 @@ export class ShadowSync<T> {
 	 * stays in the shadow's desired and is read again after a backoff.
 	 */
 	#dispatch(e: SyncEvent<T>): string | undefined {
-		const next = step(this.#opts.codec, this.#state, e);
-		if (!next) return undefined;
-		for (const fx of next.effects) {
+		return this.#runner.dispatch(e);
+	}
+
+	#admit(effects: readonly SyncEffect<T>[], e: SyncEvent<T>): string | undefined {
+		for (const fx of effects) {
 			if (fx.type !== 'apply') continue;
 			const w = this.#save(fx.owned);
-			if (w.ok) break;
+			if (w.ok) return undefined;
 			this.#ports.log.log('error', 'sync.refused', { key: this.#opts.codec.key, input: e.type, result: writeError(w) });
+			// queued: runs once this refusal is over
 			if (e.type === 'read') this.#dispatch({ type: 'readFailed', error: { code: 'storage', result: writeError(w) } });
 			return writeError(w);
 		}
-		const from = this.#state.value;
-		this.#state = next.state;
-		if (from !== next.state.value) this.#ports.log.log('debug', 'sync.state', { key: this.#opts.codec.key, from, to: next.state.value, event: e.type });
-		for (const fx of next.effects) this.#perform(fx);
-		for (const l of this.#listeners) l(this.#state);
 		return undefined;
 	}
 
