@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPortableCrypto } from '../firmware/core/crypto/portable';
+import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { Link } from '../firmware/core/link/link';
 import { createMessageWriter, messageBody } from '../firmware/core/upload/esdk';
 import { MapUploader, type MapSource } from '../firmware/core/upload/uploader';

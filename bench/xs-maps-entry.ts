@@ -6,7 +6,7 @@
  * read the heap gauge between pulls, and no one evaluate nears the meter's 2^32 wrap.
  * The random bytes are a fixed PRNG: fine for a benchmark, never for keys.
  */
-import { createPortableCrypto } from '../firmware/core/crypto/portable';
+import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { createMessageWriter, messageBody, type MessageBody, type PlaintextSource } from '../firmware/core/upload/esdk';
 import { simulatedMap, squareFor } from '../firmware/sim/map';
 

@@ -14,7 +14,7 @@ import { GenerateDataKeyCommand, KMS, KMSClient } from '@aws-sdk/client-kms';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startKms, type KmsService } from '../cloud/local/kms/server';
 import { oaepDecrypt } from '../firmware/core/crypto/oaep';
-import { createPortableCrypto } from '../firmware/core/crypto/portable';
+import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { createRsaDeviceKey, parseRsaPrivateKey } from '../firmware/core/crypto/rsa';
 import { TEST_KEY_PKCS8, TEST_KEY_SPKI } from '../firmware/core/crypto/testdata';
 import { createMessageWriter, messageBody } from '../firmware/core/upload/esdk';

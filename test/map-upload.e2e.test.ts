@@ -19,7 +19,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Link } from '../firmware/core/link/link';
 import { createRobot, type Robot, type RobotUpload } from '../firmware/core/robot/robot';
 import { MapUploader, type MapSource } from '../firmware/core/upload/uploader';
-import { createPortableCrypto } from '../firmware/core/crypto/portable';
+import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createHttpPort } from '../firmware/platform/host/http';
 import { createMemoryStorage, hostPorts, hostRandom, hostTimers, memoryLog, readCredentials } from '../firmware/platform/host/index';

@@ -1,7 +1,8 @@
 /*
  * Run the core's mocha-style tests inside the XS engine (xsnap-worker), as the robot will.
  *
- *   npx tsx tools/xs-test.ts [globs...]      default: firmware/core/**\/*.test.ts and
+ *   npx tsx tools/xs-test.ts [globs...]      default: firmware/core/**\/*.test.ts,
+ *                                            firmware/platform/portable/**\/*.test.ts and
  *                                            firmware/platform/moddable/test/**\/*.test.ts
  *
  * Each test file is bundled by esbuild together with tools/xs/bdd.ts (the describe/it
@@ -25,8 +26,9 @@ import { ROOT, XS_BUILD_OPTIONS, startXsWorker, type XsWorker } from './xs/run';
 import { moddableFakes } from './xs/moddable-fakes';
 import type { XsTestEvent } from './xs/bdd';
 
-// the core, and the Moddable adapters against fakes of the SDK modules they call (tools/xs/moddable-fakes.ts)
-const DEFAULT_GLOBS = ['firmware/core/**/*.test.ts', 'firmware/platform/moddable/test/**/*.test.ts'];
+// the core, the portable (pure TS) ports, and the Moddable adapters against fakes of the SDK
+// modules they call (tools/xs/moddable-fakes.ts)
+const DEFAULT_GLOBS = ['firmware/core/**/*.test.ts', 'firmware/platform/portable/**/*.test.ts', 'firmware/platform/moddable/test/**/*.test.ts'];
 const TIMEOUT_MS = Number(process.env.XS_TEST_TIMEOUT_MS ?? 20000);
 const SHIM = resolve(ROOT, 'tools/xs/bdd.ts');
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkJobDocument, PRODUCT } from '../../firmware/core/ota/document';
-import { portableCodeSigning } from '../../firmware/core/ota/signing';
+import { portableCodeSigning } from '../../firmware/platform/portable/code-signing';
 import { keyAttributes, openHsm, CODE_SIGNING_KEY_ALG, ensureCaKeys, type Hsm } from '../provision/hsm';
 import { createTestToken, SOFTHSM_MODULES, softHsmModule, type TestToken } from '../provision/softhsm';
 import { cannotRun } from '../../test/support/skip';

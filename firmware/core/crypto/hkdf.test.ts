@@ -3,7 +3,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as assert from '../testing/assert';
 import { hkdf, hkdfExpand, hkdfExtract, hmacSha512, type Hmac } from './hkdf';
-import { createPortableCrypto } from './portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import { hex, testRandom, toHex } from './testdata';
 
 const hmacSha256: Hmac = { outputLen: 32, mac: (k, d) => hmac(sha256, k, d) };

@@ -2,7 +2,7 @@
 import type { DeviceKeyPort } from '../../ports';
 import * as assert from '../testing/assert';
 import { oaepDecrypt } from './oaep';
-import { createPortableCrypto } from './portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import { createRsaDeviceKey, modPow, parseRsaPrivateKey, toBigInt, toBytes, type RsaPrivateKey } from './rsa';
 import { OAEP_VECTORS, TEST_KEY_PKCS8, testRandom } from './testdata';
 

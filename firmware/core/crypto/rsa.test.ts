@@ -1,6 +1,6 @@
 /* The portable device key: PKCS#8 parsing, RSADP with CRT and blinding, PKCS#1 v1.5 signatures. */
 import * as assert from '../testing/assert';
-import { createPortableCrypto } from './portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import { createRsaDeviceKey, modInverse, modPow, parseRsaPrivateKey, toBigInt, toBytes } from './rsa';
 import { ROBOT_SIGNATURE, TEST_KEY_PKCS8, testRandom } from './testdata';
 

@@ -11,7 +11,7 @@ import { fakeTime, fixedRandom, memoryLog, memoryStorage, settle, type FakeTime 
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import { OtaAgent } from './agent';
 import { JobsClient } from './jobs';
-import { portableCodeSigning } from './signing';
+import { portableCodeSigning } from '../../platform/portable/code-signing';
 import { GOOD_DOC, MANIFEST_0_9_0, MANIFEST_OTHER_PRODUCT, MANIFEST_SIGNER_SPKI, SIGNATURE_0_9_0, SIGNATURE_OTHER_PRODUCT, TEST_SOURCES, testImage } from './testdata';
 
 const THING = 'robot-1';

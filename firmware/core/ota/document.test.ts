@@ -1,6 +1,6 @@
 import * as assert from '../testing/assert';
 import { checkJobDocument, compareVersions, encodeManifest, PRODUCT, sourcesError, urlAllowed } from './document';
-import { portableCodeSigning } from './signing';
+import { portableCodeSigning } from '../../platform/portable/code-signing';
 import { GOOD_DOC, IMAGE_SHA256, MANIFEST_1_1_0, MANIFEST_SIGNER_SPKI, TEST_SOURCES } from './testdata';
 
 const check = (doc: unknown) => checkJobDocument(doc, { certificate: MANIFEST_SIGNER_SPKI, signing: portableCodeSigning, product: PRODUCT, sources: TEST_SOURCES });

@@ -1,5 +1,5 @@
 import * as assert from '../testing/assert';
-import { createPortableCrypto } from '../crypto/portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import type { LinkError } from '../link/link';
 import { ok, type Result } from '../util/result';
 import { utf8Decode } from '../util/utf8';

@@ -1,7 +1,7 @@
 import * as assert from '../testing/assert';
 import { fakeTime, fixedRandom, memoryLog, memoryStorage } from '../testing/fakes';
 import type { ClockPort, DeviceKeyPort, HttpRequest, HttpResponse } from '../../ports';
-import { createPortableCrypto } from '../crypto/portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import { createRsaDeviceKey, parseRsaPrivateKey } from '../crypto/rsa';
 import { TEST_KEY_PKCS8, testRandom } from '../crypto/testdata';
 import { base64Decode } from '../util/base64';

@@ -8,7 +8,7 @@ import { gcm } from '@noble/ciphers/aes.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { hkdf, type Hmac } from '../crypto/hkdf';
-import { createPortableCrypto } from '../crypto/portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import { testRandom, toHex } from '../crypto/testdata';
 import * as assert from '../testing/assert';
 import { createMessageWriter, ESDK, FINAL_FRAME_OVERHEAD, FRAME_OVERHEAD, messageBody, serializeEncryptionContext, type MessageWriterOptions } from './esdk';

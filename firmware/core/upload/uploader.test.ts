@@ -3,7 +3,7 @@ import { fakeTime, fixedRandom, memoryLog } from '../testing/fakes';
 import type { HttpRequest, HttpResponse } from '../../ports';
 import type { LinkError, Message, MessageHandler } from '../link/link';
 import type { LinkState } from '../link/machine';
-import { createPortableCrypto } from '../crypto/portable';
+import { createPortableCrypto } from '../../platform/portable/crypto';
 import { createRsaDeviceKey, parseRsaPrivateKey } from '../crypto/rsa';
 import { OAEP_VECTORS, TEST_KEY_PKCS8, testRandom } from '../crypto/testdata';
 import { base64Encode } from '../util/base64';

@@ -1,7 +1,7 @@
 /* A portable CodeSigningPort (@noble/hashes SHA-256 and the core's P-256): tests, XS without the native crypt modules. */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { CodeSigningPort } from '../../ports';
-import { publicKeyOfCertificate, verifyP256 } from '../crypto/p256';
+import { publicKeyOfCertificate, verifyP256 } from '../../core/crypto/p256';
 
 export const portableCodeSigning: CodeSigningPort = {
 	sha256() {

@@ -1,7 +1,7 @@
 /* The portable CryptoPort against published vectors (FIPS 180-2, RFC 4231, GCM test case 16). */
-import * as assert from '../testing/assert';
-import { createPortableCrypto } from './portable';
-import { hex, testRandom, toHex } from './testdata';
+import * as assert from '../../core/testing/assert';
+import { createPortableCrypto } from './crypto';
+import { hex, testRandom, toHex } from '../../core/crypto/testdata';
 
 const crypto = createPortableCrypto(testRandom());
 const abc = new Uint8Array([0x61, 0x62, 0x63]);

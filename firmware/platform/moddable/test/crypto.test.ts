@@ -1,12 +1,12 @@
 /*
  * The crypto adapters (../crypto.ts) inside XS over the fakes of `crypt`, `hmac`, `modular`,
  * `mont` and our native entropy (fakes/): every result equal to the portable crypto port
- * (core/crypto/portable.ts, @noble) and the core's RSA, for inputs that are views into larger
+ * (platform/portable/crypto.ts, @noble) and the core's RSA, for inputs that are views into larger
  * buffers at odd offsets, which is where the SDK's ArrayBuffer-only native arguments bite
  * (the fakes throw as modCrypt.c's xsmcToArrayBuffer does).
  */
 import * as assert from '../../../core/testing/assert';
-import { createPortableCrypto } from '../../../core/crypto/portable';
+import { createPortableCrypto } from '../../portable/crypto';
 import { createRsaDeviceKey, modPow, parseRsaPrivateKey, toBigInt, toBytes } from '../../../core/crypto/rsa';
 import { TEST_KEY_PKCS8, hex, testRandom, toHex } from '../../../core/crypto/testdata';
 import { createModdableDeviceKey, moddableCrypto } from '../crypto';

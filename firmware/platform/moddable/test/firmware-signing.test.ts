@@ -6,7 +6,7 @@
  */
 import * as assert from '../../../core/testing/assert';
 import { memoryLog, memoryStorage } from '../../../core/testing/fakes';
-import { createPortableCrypto } from '../../../core/crypto/portable';
+import { createPortableCrypto } from '../../portable/crypto';
 import { parseSignature } from '../../../core/crypto/p256';
 import { testRandom, toHex } from '../../../core/crypto/testdata';
 import { utf8Encode } from '../../../core/util/utf8';
