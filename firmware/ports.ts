@@ -41,7 +41,11 @@ export interface SocketEvents {
 }
 
 export interface Socket {
-	/** Queues bytes in order. Writing to a closed socket is a no-op (its `closed` already ran or will). */
+	/**
+	 * Queues bytes in order. The bytes are the caller's again when write returns (the link
+	 * reuses one encode buffer): a port copies what it keeps. Writing to a closed socket
+	 * is a no-op (its `closed` already ran or will).
+	 */
 	write(bytes: Uint8Array): void;
 	/** Closes; `closed` is called once, without an error. */
 	close(): void;

@@ -19,13 +19,16 @@
  */
 import type { ClockPort, LogPort, RandomPort, Socket, SocketOptions, SocketPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
 import { encodeInto, packetSize } from '../mqtt/codec';
-import { CONNACK_REASON, SUBACK_FAILURE, type Packet, type Publish, type Will } from '../mqtt/packet';
+import { CONNACK_REASON, type Packet, type Publish, type Will } from '../mqtt/packet';
 import { PacketReader } from '../mqtt/reader';
 import { filterError, topicError, topicMatches } from '../mqtt/topic';
 import { assertNever, err, ok, type Result } from '../util/result';
 import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, type BackoffPolicy } from './backoff';
 import { DEFAULT_TIMING, OFFLINE, checkTiming, step, type LinkEffect, type LinkEvent, type LinkState, type LinkTiming } from './machine';
-import { DEFAULT_OUTBOX, Outbox, type OutboxEntry, type OutboxError, type OutboxLimits } from './outbox';
+import { DEFAULT_OUTBOX, Outbox, type OutboxError, type OutboxLimits } from './outbox';
+import { NEW_SESSION, keepAlivePeriod, sessionStep, type Session, type SessionConfig, type SessionEffect, type SessionEvent, type SubscriptionStatus } from './session';
+
+export { MAX_FILTERS_PER_SUBSCRIBE, type SubscriptionStatus } from './session';
 
 export interface LinkPorts {
 	readonly socket: SocketPort;
@@ -79,8 +82,6 @@ export interface Message {
 
 export type MessageHandler = (m: Message) => void | Promise<void>;
 
-export type SubscriptionStatus = 'pending' | 'granted' | 'refused';
-
 export type LinkError =
 	| OutboxError
 	| { readonly code: 'offline' }
@@ -94,15 +95,13 @@ export interface LinkListener {
 	subscription?(filter: string, granted: number): void;
 }
 
-interface Sub {
-	readonly handler: MessageHandler;
-	readonly qos: 0 | 1;
-	status: SubscriptionStatus;
-}
-
 export const MAX_INFLIGHT = 8;
-/** AWS IoT's limit on topic filters in one SUBSCRIBE. */
-export const MAX_FILTERS_PER_SUBSCRIBE = 8;
+/**
+ * Writes up to this size are encoded into one buffer kept for the link's life; larger ones
+ * (a map chunk) get their own, so a rare big publish does not hold its size in RAM for good.
+ * The socket port copies what it keeps (ports.ts), so the buffer is free again when write returns.
+ */
+const REUSED_BUFFER_MAX = 2048;
 
 /** Wire size of a PUBLISH of this topic and payload, or why it cannot be sent. */
 function publishSize(topic: string, payload: Uint8Array): number | string {
@@ -122,17 +121,15 @@ export class Link {
 	/** Bumped per socket, so callbacks of an old socket can tell they are stale. */
 	#generation = 0;
 	#reader: PacketReader | undefined;
+	/** The socket said `connected`; the session is told once open() has returned too. */
 	#writable = false;
 	#timer: TimerHandle | undefined;
 	#keepAliveTimer: TimerHandle | undefined;
-	#lastWrite = 0;
-	#lastRead = 0;
-	/** When the outstanding PINGREQ left; undefined when none is outstanding. */
-	#pingSentAt: number | undefined;
-	#nextId = 1;
-	#subs = new Map<string, Sub>();
-	/** SUBSCRIBE/UNSUBSCRIBE awaiting their ack: packet id -> filters. */
-	#pendingSub = new Map<number, readonly string[]>();
+	/** Packet ids, in-flight window, SUBACKs, keep-alive: stepped by session.ts. */
+	#session: Session = NEW_SESSION;
+	readonly #sessionConfig: SessionConfig;
+	#handlers = new Map<string, MessageHandler>();
+	#encodeBuffer = new Uint8Array(256);
 	#inbound: Promise<void> = Promise.resolve();
 	#listeners: LinkListener[] = [];
 	/** Events raised while an effect runs wait here, so each step completes before the next. */
@@ -172,6 +169,7 @@ export class Link {
 			will: o.will,
 		};
 		this.outbox = new Outbox(ports.storage, ports.log, o.outbox ?? DEFAULT_OUTBOX);
+		this.#sessionConfig = { clientId: o.clientId, keepAlive, pingTimeoutMs: this.#opts.pingTimeoutMs, maxInflight, will: o.will };
 	}
 
 	get state(): LinkState {
@@ -208,26 +206,18 @@ export class Link {
 		if (why) return err({ code: 'invalid', message: '"filter" ' + why });
 		if (typeof handler !== 'function') throw new TypeError('"handler" expected a function');
 		if (qos !== 0 && qos !== 1) throw new RangeError('"qos" expected 0 or 1, got ' + qos);
-		this.#subs.set(filter, { handler, qos, status: 'pending' });
-		if (this.#canWrite()) {
-			const packetId = this.#allocateId();
-			this.#pendingSub.set(packetId, [filter]);
-			this.#write([{ type: 'subscribe', packetId, subscriptions: [{ topic: filter, qos }] }]);
-		}
+		this.#handlers.set(filter, handler);
+		this.#sessionEvent({ type: 'subscribe', filter, qos });
 		return ok(undefined);
 	}
 
 	unsubscribe(filter: string): void {
-		if (!this.#subs.delete(filter)) return;
-		if (this.#canWrite()) {
-			const packetId = this.#allocateId();
-			this.#pendingSub.set(packetId, [filter]);
-			this.#write([{ type: 'unsubscribe', packetId, topics: [filter] }]);
-		}
+		if (!this.#handlers.delete(filter)) return;
+		this.#sessionEvent({ type: 'unsubscribe', filter });
 	}
 
 	subscription(filter: string): SubscriptionStatus | undefined {
-		return this.#subs.get(filter)?.status;
+		return this.#session.subs.get(filter)?.status;
 	}
 
 	/**
@@ -243,8 +233,8 @@ export class Link {
 		const size = publishSize(topic, payload);
 		if (typeof size === 'string') return err({ code: 'invalid', message: size });
 		if (qos === 0) {
-			if (!this.#canWrite()) return err({ code: 'offline' });
-			this.#write([{ type: 'publish', topic, payload, qos: 0, retain: false, dup: false }]);
+			if (!this.#session.up) return err({ code: 'offline' });
+			this.#sessionEvent({ type: 'send', packet: { type: 'publish', topic, payload, qos: 0, retain: false, dup: false } });
 			return ok(0);
 		}
 		const added = this.outbox.add(topic, payload, durable);
@@ -252,7 +242,7 @@ export class Link {
 			this.#ports.log.log('warn', 'outbox.refused', { topic, code: added.error.code });
 			return added;
 		}
-		if (this.#canWrite()) this.#pump([]);
+		this.#sessionEvent({ type: 'queued' });
 		return ok(added.value.seq);
 	}
 
@@ -300,7 +290,7 @@ export class Link {
 			case 'disconnect':
 				// written before the close that follows; the socket port sends what was written before it closes
 				this.#ports.log.log('info', 'link.disconnect', { clientId: this.#opts.clientId });
-				return this.#write([{ type: 'disconnect' }]);
+				return this.#sessionEvent({ type: 'send', packet: { type: 'disconnect' } });
 			case 'close':
 				return this.#close();
 			case 'schedule': {
@@ -369,7 +359,7 @@ export class Link {
 			connected: () => {
 				if (stale()) return;
 				this.#writable = true;
-				if (opened) this.#sendOpening();
+				if (opened) this.#sessionEvent({ type: 'opened' });
 			},
 			data: (bytes) => {
 				if (!stale()) this.#received(bytes);
@@ -379,13 +369,14 @@ export class Link {
 				gone = true;
 				this.#socket = undefined;
 				this.#writable = false;
+				this.#sessionEvent({ type: 'closed' });
 				this.#lost(error ? 'socket: ' + error : 'closed by peer');
 			},
 		});
 		opened = true;
 		if (gone) return; // closed inside open(): keep no dead socket
 		this.#socket = socket;
-		if (this.#writable) this.#sendOpening();
+		if (this.#writable) this.#sessionEvent({ type: 'opened' });
 	}
 
 	#close(): void {
@@ -396,7 +387,7 @@ export class Link {
 		const s = this.#socket;
 		this.#socket = undefined;
 		this.#reader = undefined;
-		this.#pendingSub.clear();
+		this.#sessionEvent({ type: 'closed' });
 		s?.close();
 	}
 
@@ -404,71 +395,55 @@ export class Link {
 		this.#dispatch({ type: 'lost', reason, at: this.#ports.clock.monotonic() });
 	}
 
-	#canWrite(): boolean {
-		return this.#writable && this.#socket !== undefined;
+	#sessionEvent(e: SessionEvent): void {
+		// synchronous: the step's state is in place before its effects call out, so a nested step sees it
+		const next = sessionStep(this.#session, e, { now: this.#ports.clock.monotonic(), queue: this.outbox.entries() }, this.#sessionConfig);
+		this.#session = next.session;
+		for (const fx of next.effects) this.#performSession(fx);
 	}
 
-	/** Encodes packets back to back into one buffer and writes it once: one TLS record, one segment. */
+	#performSession(fx: SessionEffect): void {
+		switch (fx.type) {
+			case 'send':
+				return this.#write(fx.packets);
+			case 'assign': {
+				const entry = this.outbox.entries().find((x) => x.seq === fx.seq);
+				if (entry) this.outbox.assign(entry, fx.packetId);
+				return;
+			}
+			case 'acknowledged': {
+				const e = this.outbox.acknowledge(fx.packetId);
+				if (e) for (const l of this.#listeners) l.delivered?.(e.seq, e.topic);
+				return this.#sessionEvent({ type: 'queued' });
+			}
+			case 'subscription':
+				for (const l of this.#listeners) l.subscription?.(fx.filter, fx.granted);
+				return;
+			case 'lost':
+				return this.#lost(fx.reason);
+			case 'protocolError':
+				return this.#protocolError(fx.message);
+			case 'log':
+				return this.#ports.log.log(fx.level, fx.event, fx.fields);
+			default:
+				return assertNever(fx);
+		}
+	}
+
+	/** Encodes packets back to back and writes them once: one TLS record, one segment. */
 	#write(packets: readonly Packet[]): void {
-		if (!this.#canWrite() || packets.length === 0) return;
+		const socket = this.#socket;
+		if (!socket || !this.#writable) return;
 		let total = 0;
 		for (const p of packets) total += packetSize(p);
-		const out = new Uint8Array(total);
+		let out = this.#encodeBuffer;
+		if (total > out.length) {
+			out = new Uint8Array(total <= REUSED_BUFFER_MAX ? Math.min(REUSED_BUFFER_MAX, Math.max(total, out.length * 2)) : total);
+			if (out.length <= REUSED_BUFFER_MAX) this.#encodeBuffer = out;
+		}
 		let at = 0;
-		for (const p of packets) at += encodeInto(p, out.subarray(at));
-		this.#lastWrite = this.#ports.clock.monotonic();
-		this.#socket!.write(out);
-	}
-
-	#sendOpening(): void {
-		const will = this.#opts.will;
-		const packets: Packet[] = [{ type: 'connect', clientId: this.#opts.clientId, cleanSession: false, keepAlive: this.#opts.keepAlive, ...(will ? { will } : {}) }];
-		const filters = [...this.#subs.keys()];
-		for (const f of filters) this.#subs.get(f)!.status = 'pending';
-		// AWS IoT takes at most 8 filters in one SUBSCRIBE
-		for (let i = 0; i < filters.length; i += MAX_FILTERS_PER_SUBSCRIBE) {
-			const chunk = filters.slice(i, i + MAX_FILTERS_PER_SUBSCRIBE);
-			const packetId = this.#allocateId();
-			this.#pendingSub.set(packetId, chunk);
-			packets.push({ type: 'subscribe', packetId, subscriptions: chunk.map((topic) => ({ topic, qos: this.#subs.get(topic)!.qos })) });
-		}
-		this.#pump(packets, true);
-	}
-
-	/**
-	 * Sends what the window allows: on a new connection every unacknowledged entry
-	 * again (DUP, old id), then entries never sent, up to maxInflight in flight.
-	 */
-	#pump(packets: Packet[], reconnect = false): void {
-		let inflight = 0;
-		for (const e of this.outbox.entries()) if (e.packetId !== 0) inflight++;
-		for (const e of this.outbox.entries()) {
-			if (e.packetId !== 0) {
-				if (reconnect) packets.push(this.#publishOf(e, true));
-				continue;
-			}
-			if (inflight >= this.#opts.maxInflight) continue;
-			this.outbox.assign(e, this.#allocateId());
-			packets.push(this.#publishOf(e, false));
-			inflight++;
-		}
-		this.#write(packets);
-	}
-
-	#publishOf(e: OutboxEntry, dup: boolean): Publish {
-		return { type: 'publish', topic: e.topic, payload: e.payload, qos: 1, retain: false, dup, packetId: e.packetId };
-	}
-
-	/** Next packet id not held by an outbox entry or a pending SUBSCRIBE [MQTT-2.3.1-2]. */
-	#allocateId(): number {
-		for (let tries = 0; tries < 0x10000; tries++) {
-			const id = this.#nextId;
-			this.#nextId = id === 0xffff ? 1 : id + 1;
-			if (this.#pendingSub.has(id)) continue;
-			if (this.outbox.entries().some((e) => e.packetId === id)) continue;
-			return id;
-		}
-		throw new Error('no free packet id');
+		for (const p of packets) at += encodeInto(p, out.subarray(at, total));
+		socket.write(out.subarray(0, total));
 	}
 
 	// ---- inbound ----------------------------------------------------------
@@ -480,8 +455,7 @@ export class Link {
 			this.#lost('bad frame: ' + r.message + ' [' + r.rule + ']');
 			return;
 		}
-		this.#pingSentAt = undefined;
-		this.#lastRead = this.#ports.clock.monotonic();
+		this.#sessionEvent({ type: 'received' });
 		const generation = this.#generation;
 		for (const p of r.packets) {
 			if (generation !== this.#generation) return; // a packet closed the link
@@ -503,33 +477,10 @@ export class Link {
 				this.#startKeepAlive();
 				this.#dispatch({ type: 'connack', sessionPresent: p.sessionPresent, at: this.#ports.clock.monotonic() });
 				return;
-			case 'puback': {
-				const e = this.outbox.acknowledge(p.packetId);
-				if (!e) {
-					log.log('debug', 'mqtt.puback_unknown', { packetId: p.packetId });
-					return;
-				}
-				for (const l of this.#listeners) l.delivered?.(e.seq, e.topic);
-				this.#pump([]);
-				return;
-			}
-			case 'suback': {
-				const filters = this.#pendingSub.get(p.packetId);
-				if (!filters) return log.log('debug', 'mqtt.suback_unknown', { packetId: p.packetId });
-				this.#pendingSub.delete(p.packetId);
-				if (filters.length !== p.granted.length) return this.#protocolError('SUBACK with ' + p.granted.length + ' codes for ' + filters.length + ' filters [MQTT-3.9.3-1]');
-				filters.forEach((f, i) => {
-					const g = p.granted[i]!;
-					const sub = this.#subs.get(f);
-					if (sub) sub.status = g === SUBACK_FAILURE ? 'refused' : 'granted';
-					if (g === SUBACK_FAILURE) log.log('error', 'mqtt.subscribe_refused', { filter: f });
-					for (const l of this.#listeners) l.subscription?.(f, g);
-				});
-				return;
-			}
+			case 'puback':
+			case 'suback':
 			case 'unsuback':
-				this.#pendingSub.delete(p.packetId);
-				return;
+				return this.#sessionEvent(p);
 			case 'publish':
 				return this.#deliver(p);
 			case 'pingresp':
@@ -549,7 +500,7 @@ export class Link {
 		if (p.qos === 2) return this.#protocolError('QoS 2 PUBLISH on a QoS 1 subscription [MQTT-3.8.4-6]');
 		const m: Message = { topic: p.topic, payload: p.payload, qos: p.qos, dup: p.dup, retain: p.retain };
 		const handlers: MessageHandler[] = [];
-		for (const [filter, sub] of this.#subs) if (topicMatches(filter, p.topic)) handlers.push(sub.handler);
+		for (const [filter, handler] of this.#handlers) if (topicMatches(filter, p.topic)) handlers.push(handler);
 		const generation = this.#generation;
 		// handlers run one message at a time, so PUBACKs leave in arrival order
 		this.#inbound = this.#inbound.then(async () => {
@@ -560,7 +511,7 @@ export class Link {
 			}
 			if (handlers.length === 0) this.#ports.log.log('warn', 'link.unrouted', { topic: p.topic });
 			// after a reconnect the broker resends it: an ack on the new socket would name an id it never used there
-			if (p.qos === 1 && generation === this.#generation) this.#write([{ type: 'puback', packetId: p.packetId! }]);
+			if (p.qos === 1 && generation === this.#generation) this.#sessionEvent({ type: 'send', packet: { type: 'puback', packetId: p.packetId! } });
 		}).catch((e: unknown) => {
 			// the chain must stay usable for the next message, and a rejection would abort XS
 			this.#ports.log.log('error', 'link.inbound_failed', { topic: p.topic, error: String((e as Error)?.message ?? e) });
@@ -587,21 +538,11 @@ export class Link {
 
 	#startKeepAlive(): void {
 		this.#stopKeepAlive();
-		this.#lastRead = this.#ports.clock.monotonic();
-		const period = Math.max(250, Math.min(this.#opts.keepAlive * 1000, this.#opts.pingTimeoutMs) / 4);
+		this.#sessionEvent({ type: 'connack' });
+		const period = keepAlivePeriod(this.#sessionConfig);
 		const tick = () => {
 			this.#keepAliveTimer = this.#ports.timers.set(tick, period);
-			const now = this.#ports.clock.monotonic();
-			if (this.#pingSentAt !== undefined) {
-				if (now - this.#pingSentAt >= this.#opts.pingTimeoutMs) this.#lost('no PINGRESP within ' + this.#opts.pingTimeoutMs + ' ms');
-				return;
-			}
-			// silence in either direction: a steady stream of QoS 0 writes must not hide a half-open link
-			const idle = this.#opts.keepAlive * 1000;
-			if (now - this.#lastWrite >= idle || now - this.#lastRead >= idle) {
-				this.#write([{ type: 'pingreq' }]);
-				this.#pingSentAt = now;
-			}
+			this.#sessionEvent({ type: 'tick' });
 		};
 		this.#keepAliveTimer = this.#ports.timers.set(tick, period);
 	}
@@ -609,6 +550,5 @@ export class Link {
 	#stopKeepAlive(): void {
 		if (this.#keepAliveTimer !== undefined) this.#ports.timers.clear(this.#keepAliveTimer);
 		this.#keepAliveTimer = undefined;
-		this.#pingSentAt = undefined;
 	}
 }

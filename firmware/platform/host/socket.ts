@@ -66,7 +66,8 @@ export function createSocketPort(): SocketPort {
 			s.on('close', () => finish('connection closed'));
 			return {
 				write(bytes: Uint8Array) {
-					if (!done && !s.destroyed) s.write(bytes);
+					// Node keeps the array until it is flushed; the caller may reuse it once write returns (ports.ts)
+					if (!done && !s.destroyed) s.write(Buffer.from(bytes));
 				},
 				close() {
 					closedByUs = true;

@@ -11,8 +11,10 @@
  * overhead (on lin the transmit buffer is 1024 bytes, so about 896 per call), and
  * each call becomes one TLS record. So bytes are queued, and written in chunks of
  * at most what `write()` (no arguments) says fits, capped at MAX_RECORD; the rest
- * goes out on the next `writable` message. Order is kept; bytes are copied once
- * when queued (the caller may reuse its buffer).
+ * goes out on the next `writable` message. Order is kept. securesocket's write copies
+ * its arguments into a new buffer before it returns (modsecuresocket.c), so with nothing
+ * queued what fits is written straight from the caller's bytes, and only the rest is
+ * copied into the queue: the caller may reuse its buffer once write returns (ports.ts).
  *
  * Close: what is queued and fits is written first, `closed` is reported at once, the native
  * close runs on the next turn (see finish()).
@@ -67,18 +69,25 @@ export function createSocketPort(): SocketPort {
 				events.closed(error);
 			};
 
-			const flush = () => {
-				while (!done && connected && sock && queue.length) {
+			/** Writes what fits of `bytes` now, in records of at most MAX_RECORD; returns the rest. */
+			const writeNow = (bytes: Uint8Array): Uint8Array => {
+				while (!done && connected && sock && bytes.length) {
 					const room = Math.min(sock.write(), MAX_RECORD);
-					if (room <= 0) return; // the rest goes on the next `writable`
-					const head = queue[0]!;
-					if (head.length <= room) {
-						queue.shift();
-						sock.write(head);
-					} else {
-						sock.write(head.subarray(0, room));
-						queue[0] = head.subarray(room);
+					if (room <= 0) break; // the rest goes on the next `writable`
+					sock.write(bytes.length <= room ? bytes : bytes.subarray(0, room));
+					bytes = bytes.subarray(Math.min(room, bytes.length));
+				}
+				return bytes;
+			};
+
+			const flush = () => {
+				while (queue.length) {
+					const rest = writeNow(queue[0]!);
+					if (rest.length) {
+						queue[0] = rest;
+						return;
 					}
+					queue.shift();
 				}
 			};
 
@@ -128,8 +137,8 @@ export function createSocketPort(): SocketPort {
 			return {
 				write(bytes: Uint8Array) {
 					if (done || bytes.length === 0) return;
-					queue.push(bytes.slice());
-					flush();
+					const rest = queue.length ? bytes : writeNow(bytes);
+					if (rest.length) queue.push(rest.slice());
 				},
 				close() {
 					finish();

@@ -123,6 +123,20 @@ describe('moddable socket adapter over securesocket', () => {
 		assert.deepEqual([...sockets.last.written], [1, 2, 3]);
 	});
 
+	it('connected: what fits goes straight to securesocket (which copies it), the rest is copied: the buffer may be reused at once', () => {
+		// the link encodes every write into one reused buffer
+		const { socket } = open();
+		const s = sockets.last;
+		s.handshake();
+		const buf = pattern(LIN_ROOM * 2);
+		const expected = buf.slice();
+		socket.write(buf);
+		assert.equal(s.written.length, LIN_ROOM - 128, 'the first record went out within the call');
+		buf.fill(0);
+		for (let i = 0; i < 10 && s.written.length < expected.length; i++) s.writable(LIN_ROOM);
+		assert.deepEqual(s.written, expected);
+	});
+
 	it('never writes more than securesocket says fits, at most 2048 per record, and sends the rest on writable', () => {
 		const { socket, seen } = open();
 		const s = sockets.last;
