@@ -35,7 +35,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud } from '../cloud/local/index';
-import { createDevPki, issueDevice, writeDevice } from '../tools/pki/dev-pki';
+import { createDevPki, issueDevice, writeDevice } from '../cloud/local/dev-pki';
 import { createReportLedger } from '../test/support/report-ledger';
 import { fmt, median, percentile, round } from './stats';
 

@@ -44,7 +44,7 @@ import type { TLSSocket } from 'node:tls';
 import mqtt from 'mqtt';
 import { benchCodec, SAMPLE_PACKETS, type CodecResult } from './codec';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
-import { createDevPki } from '../tools/pki/dev-pki';
+import { createDevPki } from '../cloud/local/dev-pki';
 import { reconnectMarkdown, scheduleReconnect, scheduleXs, xsMarkdown } from './schedule';
 import { billingMarkdown, missionsBilling, type BillingResult } from './missions';
 import { commandsBilling, commandsMarkdown, type CommandsBillingResult } from './commands';

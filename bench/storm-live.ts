@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalCloud } from '../cloud/local/index';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../firmware/core/link/backoff';
-import { createDevPki, issueDevice, writeDevice } from '../tools/pki/dev-pki';
+import { createDevPki, issueDevice, writeDevice } from '../cloud/local/dev-pki';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');

@@ -8,7 +8,7 @@ import { Link } from '../firmware/core/link/link';
 import { DEFAULT_TIMING } from '../firmware/core/link/machine';
 import { createMemoryStorage, hostPorts, memoryLog } from '../firmware/platform/host/index';
 import { startBroker } from '../cloud/local/broker';
-import { createDevPki } from '../tools/pki/dev-pki';
+import { createDevPki } from '../cloud/local/dev-pki';
 
 export interface TakeoverResult {
 	readonly seconds: number;

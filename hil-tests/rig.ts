@@ -18,7 +18,7 @@ import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { createReportLedger, type ReportLedger } from '../test/support/report-ledger';
-import { issueDevice } from '../tools/pki/dev-pki';
+import { issueDevice } from '../cloud/local/dev-pki';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { connectApp, type App } from './app';
 import type { RigConfig } from './config';

@@ -12,8 +12,8 @@ import { Link } from '../firmware/core/link/link';
 import type { LinkState } from '../firmware/core/link/machine';
 import { createMemoryStorage, hostPorts, memoryLog } from '../firmware/platform/host/index';
 import { startBroker, type Broker } from '../cloud/local/broker';
-import type { DeviceIdentity } from '../tools/pki/dev-pki';
-import { issueDevice } from '../tools/pki/dev-pki';
+import type { DeviceIdentity } from '../cloud/local/dev-pki';
+import { issueDevice } from '../cloud/local/dev-pki';
 import { testPki, type TestPki } from './support/pki';
 
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {

@@ -12,7 +12,7 @@ import { createMemoryStorage, hostPorts, memoryLog } from '../firmware/platform/
 import type { StoragePort } from '../firmware/ports';
 import { startBroker, type Broker } from '../cloud/local/broker';
 import type { LogEntry } from '../cloud/local/log';
-import type { DeviceIdentity } from '../tools/pki/dev-pki';
+import type { DeviceIdentity } from '../cloud/local/dev-pki';
 import { startMosquitto, type Mosquitto } from './support/mosquitto';
 import { testPki, type TestPki } from './support/pki';
 

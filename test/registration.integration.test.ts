@@ -25,7 +25,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import type { LogEntry } from '../cloud/local/log';
 import { ROBOT_POLICY_NAME } from '../cloud/local/registration';
-import { createCa, issueDevice, type DeviceIdentity } from '../tools/pki/dev-pki';
+import { createCa, issueDevice, type DeviceIdentity } from '../cloud/local/dev-pki';
 import { main as redriveMain } from '../tools/redrive';
 import { connectThing, nextMessage } from './support/mqtt-client';
 

@@ -1,6 +1,6 @@
 /* npm run build:device / npm run flash: argument handling and what they say when something is missing. */
 import assert from 'node:assert/strict';
-import { createCa, issueDevice } from './pki/dev-pki';
+import { createCa, issueDevice } from '../cloud/local/dev-pki';
 import { ESP_IDF_INSTALL, plan, type Plan, type Probe, type Step } from './build-device';
 import { linPreferences, nvsCsv } from './provision/board';
 

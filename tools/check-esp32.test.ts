@@ -41,8 +41,8 @@ describe('check-esp32: the board configuration', () => {
 	it('finds creation sizes the board cannot give', () => {
 		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, static: 212992 })), /static is 212992/);
 		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, chunk: { initial: 122880, incremental: 0 } })), /chunk is 122880 B: one block/);
-		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, heap: { initial: 4608, incremental: 512 } })), /grows/);
-		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, stack: 1024 })), /more than the stock ESP32 creation's 165888 B/);
+		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, heap: { initial: 4416, incremental: 512 } })), /grows/);
+		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, stack: 1088 })), /more than the stock ESP32 creation's 165888 B/);
 	});
 
 	it('finds partition tables that break OTA, NVS encryption or the flash', () => {

@@ -10,7 +10,7 @@ import mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { closed, connectThing } from '../../test/support/mqtt-client';
 import { testPki, type TestPki } from '../../test/support/pki';
-import { issueDevice } from '../../tools/pki/dev-pki';
+import { issueDevice } from './dev-pki';
 import { startBroker, type Broker } from './broker';
 import { startLocalCloud, type LocalCloud } from './index';
 import type { LogEntry } from './log';

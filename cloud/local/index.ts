@@ -28,7 +28,7 @@ import { clientConfig, createDocumentClient } from '../lib/aws';
 import { COMMANDS } from '../lib/robot-commands';
 import { createLogger } from '../lib/logger';
 import type { TableNames } from '../tables';
-import { createDevPki, type DevPki } from '../../tools/pki/dev-pki';
+import { createDevPki, type DevPki } from './dev-pki';
 import { startBroker, type Broker } from './broker';
 import { createBus, type Bus } from './bus';
 import { createLocalCertificates } from './certificates';

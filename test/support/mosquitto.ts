@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { DevPki } from '../../tools/pki/dev-pki';
+import type { DevPki } from '../../cloud/local/dev-pki';
 
 export interface Mosquitto {
   readonly port: number;

@@ -1,6 +1,6 @@
 // MQTT.js as the reference client of the broker tests: connect a device identity over mutual TLS.
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
-import type { DeviceIdentity } from '../../tools/pki/dev-pki';
+import type { DeviceIdentity } from '../../cloud/local/dev-pki';
 
 export interface ConnectOptions {
   port: number;

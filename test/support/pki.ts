@@ -14,7 +14,7 @@ import {
   type Ca,
   type DevPki,
   type DeviceIdentity,
-} from '../../tools/pki/dev-pki';
+} from '../../cloud/local/dev-pki';
 
 export interface TestPki extends DevPki {
   /** A valid, expired (robot-3) or other-CA (robot-x) device identity. */

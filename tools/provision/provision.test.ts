@@ -18,7 +18,7 @@ import { ensureCaKeys, keyAttributes, openHsm, type Hsm } from './hsm';
 import { checkCsr, openProvisioner, provisionBatch, provisionOne, ProvisionError, simulatorCsr, thingName, type Provisioner } from './provision';
 import { createTestToken, SOFTHSM_MODULES, softHsmModule, type TestToken } from './softhsm';
 import { cannotRun } from '../../test/support/skip';
-import { createCa, issueDevice } from '../pki/dev-pki';
+import { createCa, issueDevice } from '../../cloud/local/dev-pki';
 
 const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]) };
 

@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { MAX_REQUEST_BYTES, proofMessage } from '../../../firmware/core/registration/contract';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, type LogRecord } from '../../lib/logger';
-import { createCa, issueDevice, type Ca, type DeviceIdentity } from '../../../tools/pki/dev-pki';
+import { createCa, issueDevice, type Ca, type DeviceIdentity } from '../../local/dev-pki';
 import { awsIotRegistry, certificateIdOfPem } from '../register-worker/registry';
 import { createRegisterValidateHandler, fromEnv, type HttpApiEvent, type RegisterValidateHandler } from './handler';
 import { parseRegistrationMessage } from './message';

@@ -18,7 +18,7 @@ import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, type LogRecord } from '../../lib/logger';
-import { createCa, issueDevice, type Ca, type DeviceIdentity } from '../../../tools/pki/dev-pki';
+import { createCa, issueDevice, type Ca, type DeviceIdentity } from '../../local/dev-pki';
 import type { RegistrationMessage } from '../register-validate/message';
 import { createRegisterWorkerHandler, fromEnv, type RegisterWorkerHandler, type SqsRecord } from './handler';
 import { awsIotRegistry, certificateIdOfPem } from './registry';

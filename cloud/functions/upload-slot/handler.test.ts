@@ -7,7 +7,7 @@ import { DescribeCertificateCommand, IoTClient, ResourceNotFoundException, Throt
 import { GenerateDataKeyCommand, KMSClient, KMSInternalException } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createCa, issueDevice, type DeviceIdentity } from '../../../tools/pki/dev-pki';
+import { createCa, issueDevice, type DeviceIdentity } from '../../local/dev-pki';
 import { createLogger, type LogRecord } from '../../lib/logger';
 import { MAX_MAP_BYTES, parseUploadKey, uploadKey, type SlotError, type UploadSlot } from './contract';
 import { createUploadSlotHandler, fromEnv, UPLOAD_SLOT_SQL, type UploadSlotHandler } from './handler';

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createCa, issueServer } from '../../../tools/pki/dev-pki';
+import { createCa, issueServer } from '../../../cloud/local/dev-pki';
 import type { HttpRequest } from '../../ports';
 import { createHttpPort, MAX_WHOLE_BODY } from './http';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCa, issueDevice, writeDevice, type Ca, type DeviceIdentity } from '../../../tools/pki/dev-pki';
+import { createCa, issueDevice, writeDevice, type Ca, type DeviceIdentity } from '../../../cloud/local/dev-pki';
 import { checkIdentity, loadIdentity, parseCertificate } from '../../core/identity/identity';
 import { createMemoryStorage, readCredentials } from './index';
 

@@ -74,7 +74,7 @@ export const foreignCa: Scenario = {
 	async run(s) {
 		s.clearStorage();
 		(await s.up()).record.clear();
-		const { createCa, issueDevice } = await import('../../../tools/pki/dev-pki');
+		const { createCa, issueDevice } = await import('../../../cloud/local/dev-pki');
 		const paths = { cert: join(s.work, 'pki/rogue-cert.der'), key: join(s.work, 'pki/rogue-key.der') };
 		if (!existsSync(paths.cert) || !existsSync(paths.key)) {
 			const rogue = await issueDevice(await createCa('Rogue CA'), THING);

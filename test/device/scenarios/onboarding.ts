@@ -18,7 +18,7 @@ const BLANK = 'robot-blank-1';
 export const registration: Scenario = {
 	name: 'registration',
 	async run(s) {
-		const { issueDevice } = await import('../../../tools/pki/dev-pki');
+		const { issueDevice } = await import('../../../cloud/local/dev-pki');
 		const { certificateId } = await import('../../../firmware/core/registration/registration');
 		const { hostCrypto } = await import('../../../firmware/platform/host/crypto');
 		const blank = await issueDevice(s.cloud.pki, BLANK + '-' + Date.now().toString(36));

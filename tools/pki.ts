@@ -1,11 +1,11 @@
-// Creates the development PKI: npx tsx tools/dev-pki.ts --out DIR --things robot-1,robot-2 [--force]
+// Creates the development PKI: npx tsx tools/pki.ts --out DIR --things robot-1,robot-2 [--force]
 // Prints one JSON line describing what is there.
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDevPki } from './pki/dev-pki';
+import { createDevPki } from '../cloud/local/dev-pki';
 
-const USAGE = 'usage: tsx tools/dev-pki.ts --out DIR [--things robot-1,robot-2] [--force]';
+const USAGE = 'usage: tsx tools/pki.ts --out DIR [--things robot-1,robot-2] [--force]';
 
 async function main(argv: string[]): Promise<number> {
   let values;
