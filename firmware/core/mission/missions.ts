@@ -31,6 +31,7 @@ import { err, ok, type Result } from '../util/result';
 import { utf8Decode, utf8Encode, utf8Length } from '../util/utf8';
 import { fullBucket, take, type Bucket, type BucketPolicy } from './bucket';
 import { IDLE, reportOf, step, type Mission, type MissionEffect, type MissionInput, type MissionState } from './machine';
+import { Runner } from '../util/runner';
 import { reportTopic, validateReport, type MissionReport, type Trigger } from './report';
 
 /** What the mission runner needs of the link; `Link` has it. */
@@ -92,7 +93,15 @@ export class Missions {
 	readonly #link: MissionLink;
 	readonly #ports: MissionPorts;
 	readonly #opts: Required<MissionOptions>;
-	#state: MissionState = IDLE;
+	// run to completion: a listener that reacts to a mission (a report kicks the queue) dispatches after it
+	readonly #runner = new Runner<MissionState, MissionInput, MissionEffect>(IDLE, {
+		step: (st, e) => step(this.#thing, st, e),
+		perform: (fx) => this.#perform(fx),
+		settled: (st, _from, _e, effects) => {
+			for (const l of this.#listeners) l(st, effects);
+		},
+		ignored: (st, e) => this.#ports.log.log('debug', 'mission.ignored', { input: e.type, state: st.value }),
+	});
 	#bucket: Bucket;
 	#batch: Batch | undefined;
 	#flushTimer: TimerHandle | undefined;
@@ -114,7 +123,7 @@ export class Missions {
 	}
 
 	get state(): MissionState {
-		return this.#state;
+		return this.#runner.state;
 	}
 
 	listen(l: (s: MissionState, effects: readonly MissionEffect[]) => void): void {
@@ -127,7 +136,7 @@ export class Missions {
 	}
 
 	start(trigger: Trigger, battery: number, entryId?: string): Result<string, StartError> {
-		if (this.#state.value !== 'idle') return err({ code: 'busy', mission: this.#state.m.id });
+		if (this.#runner.state.value !== 'idle') return err({ code: 'busy', mission: this.#runner.state.m.id });
 		// a full store refuses new work rather than lose old: the previous report must be on
 		// storage (its running record is its only other copy, which this mission would overwrite)
 		if (this.#unsaved && !this.#saveReport(this.#unsaved)) return this.#refuse(trigger, 'report unsaved');
@@ -136,7 +145,7 @@ export class Missions {
 		const input: MissionInput = { type: 'start', id: id.value, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery };
 		// the running record is the mission's only trace until its report exists: a mission the
 		// store cannot record does not start (its id is skipped, never reused)
-		const next = step(this.#thing, this.#state, input);
+		const next = step(this.#thing, this.#runner.state, input);
 		const first = next?.effects.find((fx) => fx.type === 'persist');
 		if (first?.type === 'persist') {
 			const w = writeRecord(this.#ports.storage, KEY_CURRENT, this.#running(first.m));
@@ -150,7 +159,7 @@ export class Missions {
 		this.#input({ type: 'progress', areaM2, battery });
 		// progress is saved once a minute, not on every tick: flash has a write budget
 		const now = this.#ports.clock.monotonic();
-		if (this.#state.value === 'running' && now - this.#savedAt >= PROGRESS_SAVE_MS) this.#perform({ type: 'persist', m: this.#state.m });
+		if (this.#runner.state.value === 'running' && now - this.#savedAt >= PROGRESS_SAVE_MS) this.#perform({ type: 'persist', m: this.#runner.state.m });
 	}
 	pause(): void {
 		this.#input({ type: 'pause' });
@@ -172,14 +181,7 @@ export class Missions {
 	}
 
 	#input(e: MissionInput): void {
-		const next = step(this.#thing, this.#state, e);
-		if (!next) {
-			this.#ports.log.log('debug', 'mission.ignored', { input: e.type, state: this.#state.value });
-			return;
-		}
-		this.#state = next.state;
-		for (const fx of next.effects) this.#perform(fx);
-		for (const l of this.#listeners) l(this.#state, next.effects);
+		this.#runner.dispatch(e);
 	}
 
 	#perform(fx: MissionEffect): void {
@@ -331,7 +333,7 @@ export class Missions {
 	// ---- events ------------------------------------------------------------
 
 	#event(mission: string, name: string, data: Readonly<Record<string, string | number | boolean>>): void {
-		const m = this.#state.value === 'idle' ? undefined : this.#state.m;
+		const m = this.#runner.state.value === 'idle' ? undefined : this.#runner.state.m;
 		// seconds into the mission; `docked` carries its duration instead
 		const at = m ? Math.round((this.#ports.clock.monotonic() - m.startedMono) / 1000) : undefined;
 		const text = JSON.stringify({ e: name, ...(at !== undefined ? { t: at } : {}), ...data });
