@@ -4,12 +4,13 @@
  * whose contract it keeps:
  *
  * - The request body is pulled: `body: true` makes http.js ask for each fragment with
- *   `Request.requestFragment` when the socket can take bytes, and we pull the next chunk
- *   from `body.next()` only when the last one is all written, so one chunk is in memory.
- *   Content-Length is the declared length; a body that yields fewer or more bytes fails.
+ *   `Request.requestFragment` when the socket can take bytes, and the body pump
+ *   (core/http/exchange.ts) pulls the next chunk from `body.next()` only when the last one
+ *   is all written, so one chunk is in memory. Content-Length is the declared length; a
+ *   body that yields fewer or more bytes fails.
  * - A 2xx response body goes to `onData` (read fragment by fragment with
  *   `Request.responseFragment`); otherwise, and for every non-2xx answer, it comes back
- *   whole, up to 64 KB.
+ *   whole, up to 64 KB (the response collector, core/http/exchange.ts).
  * - `timeoutMs` bounds the whole exchange. Never rejects.
  *
  * How it differs from Node, and why the code looks the way it does (8.2.3):
@@ -34,6 +35,7 @@
 import { Request } from 'http';
 import SecureSocket from 'securesocket';
 import Timer from 'timer';
+import { BodyPump, ResponseCollector } from '../../core/http/exchange';
 import type { HttpPort, HttpRequest, HttpResponse } from '../../ports';
 
 /** The most a response body comes back whole (the port's contract). */
@@ -110,14 +112,8 @@ export function createModdableHttpPort(options: ModdableHttpOptions = {}): HttpP
 	};
 }
 
-function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, resolve: (r: Result) => void): void {
-	const target = parseUrl(req.url);
-	if (typeof target === 'string') return resolve({ ok: false, error: target });
-	const body = req.body;
-	if (body !== undefined && !(Number.isInteger(body.length) && body.length >= 0)) return resolve({ ok: false, error: 'body.length: expected an integer >= 0, got ' + body.length });
-	if (req.timeoutMs !== undefined && !(req.timeoutMs > 0)) return resolve({ ok: false, error: 'timeoutMs: expected > 0, got ' + req.timeoutMs });
-	if (target.secure && !options.ca) return resolve({ ok: false, error: 'https needs a trust anchor (ModdableHttpOptions.ca)' });
-
+/** The request's headers as http.js takes them: ours for Host and Content-Length, never Connection. */
+function headersOf(req: HttpRequest, target: Target): string[] {
 	const headers: string[] = [];
 	for (const [name, value] of Object.entries(req.headers ?? {})) {
 		const lower = name.toLowerCase();
@@ -125,7 +121,51 @@ function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, 
 		headers.push(name, String(value));
 	}
 	headers.push('Host', target.hostHeader);
-	if (body !== undefined || req.method !== 'GET') headers.push('Content-Length', String(body?.length ?? 0));
+	if (req.body !== undefined || req.method !== 'GET') headers.push('Content-Length', String(req.body?.length ?? 0));
+	return headers;
+}
+
+/** Why the request cannot be made, or undefined. */
+function requestError(req: HttpRequest, target: Target, options: ModdableHttpOptions): string | undefined {
+	const body = req.body;
+	if (body !== undefined && !(Number.isInteger(body.length) && body.length >= 0)) return 'body.length: expected an integer >= 0, got ' + body.length;
+	if (req.timeoutMs !== undefined && !(req.timeoutMs > 0)) return 'timeoutMs: expected > 0, got ' + req.timeoutMs;
+	if (target.secure && !options.ca) return 'https needs a trust anchor (ModdableHttpOptions.ca)';
+	return undefined;
+}
+
+/**
+ * Body bytes for one writable event: up to `turnBytes` straight to the socket in pieces that
+ * fit, then an empty fragment (keeps http.js in its body state), or undefined once the body is
+ * all sent; with `turnBytes` 0, one piece of at most `room` returned to http.js to write.
+ */
+function bodyFragment(pump: BodyPump, room: number, turnBytes: number, socket: SocketLike | undefined): Uint8Array | ArrayBuffer | undefined {
+	if (turnBytes <= 0) {
+		// http.js's own contract: at most `room` bytes per writable event
+		if (room <= 0) return new ArrayBuffer(0);
+		return pump.take(room);
+	}
+	if (!socket) return undefined;
+	let budget = turnBytes;
+	let wrote = 0;
+	while (budget > 0 && pump.error === undefined) {
+		const fits = socket.write();
+		if (fits <= 0) break;
+		const piece = pump.take(Math.min(fits, budget));
+		if (!piece) break;
+		socket.write(piece);
+		wrote += piece.length;
+		budget -= piece.length;
+	}
+	// an empty fragment keeps http.js sending; undefined ends the body (request sent)
+	return pump.ended && !wrote ? undefined : new ArrayBuffer(0);
+}
+
+function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, resolve: (r: Result) => void): void {
+	const target = parseUrl(req.url);
+	if (typeof target === 'string') return resolve({ ok: false, error: target });
+	const invalid = requestError(req, target, options);
+	if (invalid) return resolve({ ok: false, error: invalid });
 
 	let settled = false;
 	let timer: Timer | undefined;
@@ -149,84 +189,37 @@ function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, 
 	const fail = (error: string) => finish({ ok: false, error });
 	if (req.timeoutMs !== undefined) timer = Timer.set(() => fail('timeout after ' + req.timeoutMs + ' ms'), req.timeoutMs);
 
-	// ---- request body: pulled chunk by chunk, written in pieces that fit -----------------
-	let pending: Uint8Array | undefined; // what is left of the current chunk
-	let sent = 0;
-	let ended = false;
-	/** Up to `max` bytes of body, or undefined at its end (or after a failure). */
-	const take = (max: number): Uint8Array | undefined => {
-		while (!pending || pending.length === 0) {
-			if (ended || settled) return undefined;
-			let chunk: Uint8Array | undefined;
-			try {
-				chunk = body!.next();
-			} catch (e) {
-				fail('body.next threw: ' + message(e));
-				return undefined;
-			}
-			if (chunk === undefined) {
-				ended = true;
-				if (sent !== body!.length) fail('body yielded ' + sent + ' of ' + body!.length + ' declared bytes');
-				return undefined;
-			}
-			if (!(chunk instanceof Uint8Array)) {
-				fail('body.next: expected a Uint8Array');
-				return undefined;
-			}
-			pending = chunk;
-		}
-		const piece = pending.length <= max ? pending : pending.subarray(0, max);
-		pending = pending.length <= max ? undefined : pending.subarray(max);
-		if (sent + piece.length > body!.length) {
-			fail('body yielded more than ' + body!.length + ' declared bytes');
-			return undefined;
-		}
-		sent += piece.length;
-		return piece;
-	};
-	const progress = () => {
-		try {
-			req.onProgress?.(sent);
-		} catch (e) {
-			fail('onProgress threw: ' + message(e));
-		}
-	};
+	const body = req.body;
+	const pump = body !== undefined ? new BodyPump(body) : undefined;
+	const response = new ResponseCollector(req.onData, MAX_WHOLE_BODY);
 	const fragment = (room: number): Uint8Array | ArrayBuffer | undefined => {
-		if (settled) return undefined;
-		if (turnBytes <= 0) {
-			// http.js's own contract: at most `room` bytes per writable event
-			if (room <= 0) return new ArrayBuffer(0);
-			const piece = take(room);
-			if (piece) progress();
-			return settled ? undefined : piece;
+		const before = pump!.sent;
+		const out = bodyFragment(pump!, room, turnBytes, request?.socket);
+		if (pump!.error !== undefined) return void fail(pump!.error);
+		if (pump!.sent !== before) {
+			try {
+				req.onProgress?.(pump!.sent);
+			} catch (e) {
+				return void fail('onProgress threw: ' + message(e));
+			}
 		}
-		const socket = request?.socket;
-		if (!socket) return undefined;
-		let budget = turnBytes;
-		let wrote = 0;
-		while (budget > 0 && !settled) {
-			const fits = socket.write();
-			if (fits <= 0) break;
-			const piece = take(Math.min(fits, budget));
-			if (!piece) break;
-			socket.write(piece);
-			wrote += piece.length;
-			budget -= piece.length;
+		return out;
+	};
+	/** A RESPONSE_FRAGMENT of `available` bytes, read in pieces of at most READ_PIECE. */
+	const read = (q: RequestLike, available: number): void => {
+		// `available` is all the socket holds, which grows while the VM is busy (24 KB seen in the
+		// robot day on lin): one fragment never needs a chunk that large (an ESP32's chunk heap
+		// is 77 KB in all, issue #20)
+		for (let left = available; left > 0 && !settled; ) {
+			const ab = q.read(ArrayBuffer, left < READ_PIECE ? left : READ_PIECE);
+			if (!ab || ab.byteLength === 0) return;
+			left -= ab.byteLength;
+			const failure = response.data(new Uint8Array(ab));
+			if (failure) fail(failure);
 		}
-		if (wrote) progress();
-		if (settled) return undefined;
-		// an empty fragment keeps http.js sending; undefined ends the body (request sent)
-		return ended && !wrote ? undefined : new ArrayBuffer(0);
 	};
 
-	// ---- response ------------------------------------------------------------------------
-	let status = 0;
-	let stream = false;
-	const out: Record<string, string> = {};
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-
-	const dict: Record<string, unknown> = { host: target.host, port: target.port, path: target.path, method: req.method, headers };
+	const dict: Record<string, unknown> = { host: target.host, port: target.port, path: target.path, method: req.method, headers: headersOf(req, target) };
 	if (body !== undefined && body.length > 0) dict.body = true;
 	if (target.secure) {
 		dict.Socket = SecureSocket;
@@ -245,61 +238,24 @@ function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, 
 				case REQUEST_FRAGMENT:
 					return fragment(Number(value));
 				case STATUS:
-					status = Number(value);
-					stream = req.onData !== undefined && status >= 200 && status < 300;
-					if (body !== undefined && sent !== body.length) {
-						// http.js reads the status only once the body is out: this cannot happen, but never report a short body as sent
-						fail('response before the whole body was sent');
-					}
+					response.setStatus(Number(value));
+					// http.js reads the status only once the body is out: this cannot happen, but never report a short body as sent
+					if (body !== undefined && pump!.sent !== body.length) fail('response before the whole body was sent');
 					return undefined;
-				case HEADER: {
-					const name = String(value).toLowerCase();
-					out[name] = out[name] === undefined ? String(etc) : out[name] + ', ' + String(etc);
+				case HEADER:
+					response.header(String(value), String(etc));
 					return undefined;
-				}
-				case RESPONSE_FRAGMENT: {
-					// `value` is all the socket holds, which grows while the VM is busy (24 KB seen in the
-					// robot day on lin): read it in pieces of at most READ_PIECE, so one fragment never
-					// needs a chunk that large (an ESP32's chunk heap is 77 KB in all, issue #20)
-					for (let left = Number(value); left > 0 && !settled; ) {
-						const ab = q.read(ArrayBuffer, left < READ_PIECE ? left : READ_PIECE);
-						if (!ab || ab.byteLength === 0) return undefined;
-						left -= ab.byteLength;
-						const bytes = new Uint8Array(ab);
-						if (stream) {
-							try {
-								req.onData!(bytes);
-							} catch (e) {
-								fail('onData threw: ' + message(e));
-							}
-							continue;
-						}
-						size += bytes.length;
-						if (size > MAX_WHOLE_BODY) {
-							// an error document is kept truncated; a success body this large needs onData
-							if (status >= 200 && status < 300) fail('response body over ' + MAX_WHOLE_BODY + ' bytes: stream it with onData');
-							continue;
-						}
-						chunks.push(bytes);
-					}
+				case RESPONSE_FRAGMENT:
+					read(q, Number(value));
 					return undefined;
-				}
-				case RESPONSE_COMPLETE: {
+				case RESPONSE_COMPLETE:
 					complete = true;
-					const whole = new Uint8Array(size > MAX_WHOLE_BODY ? MAX_WHOLE_BODY : size);
-					let at = 0;
-					for (const c of chunks) {
-						const n = Math.min(c.length, whole.length - at);
-						whole.set(n === c.length ? c : c.subarray(0, n), at);
-						at += n;
-					}
-					finish({ ok: true, value: { status, headers: out, body: whole } });
+					finish({ ok: true, value: response.response() });
 					return undefined;
-				}
 				default:
 					if (msg < 0) {
 						complete = true;
-						fail(status ? 'the response was cut short (http ' + msg + ')' : 'connection failed or closed before a response (http ' + msg + ')');
+						fail(response.status ? 'the response was cut short (http ' + msg + ')' : 'connection failed or closed before a response (http ' + msg + ')');
 					}
 					return undefined;
 			}
