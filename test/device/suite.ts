@@ -68,6 +68,7 @@ export class Device {
 	readonly result: Promise<HeadlessResult>;
 	rebooted = false;
 	#waiters = new Set<() => void>();
+	#ended = false;
 	#end!: (v: 'PASS' | 'FAIL') => void;
 	#channel: Promise<{ channel: LineChannel; close(): Promise<void> }> | undefined;
 	#started!: () => void;
@@ -77,6 +78,7 @@ export class Device {
 	constructor(o: { app: string; out: string; defines: string[]; verbose: boolean; timeoutS: number; echo: boolean; m32?: boolean }) {
 		const end = new Promise<'PASS' | 'FAIL'>((r) => (this.#end = r));
 		this.result = runHeadless({ app: o.app, out: o.out, defines: o.defines, verbose: o.verbose, timeoutS: o.timeoutS, end, m32: o.m32 === true }, (l) => this.#line(l, o.echo)).finally(() => {
+			this.#ended = true;
 			this.#started();
 			this.#wake();
 		});
@@ -108,12 +110,11 @@ export class Device {
 	async until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
 		await this.running;
 		return new Promise((res, rej) => {
-			let ended = false;
-			void this.result.then(() => (ended = true));
 			const check = () => {
 				const v = probe();
 				if (v !== undefined) return done(() => res(v));
-				if (ended) done(() => rej(new Error(`the run ended before ${what}`)));
+				// a build that failed, an app that aborted: nothing more will come
+				if (this.#ended) done(() => rej(new Error(`the run ended before ${what}: ${this.lines.filter((l) => /build failed|XS abort|exited/.test(l)).join('; ') || 'no more lines'}`)));
 			};
 			const timer = setTimeout(() => done(() => rej(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
 			const done = (f: () => void) => {

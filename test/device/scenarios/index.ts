@@ -13,5 +13,7 @@ import testcmd from './testcmd';
 import commands from './commands';
 import { ota, otaResume, otaRollback } from './ota';
 import { network, registration } from './onboarding';
+import { mapUpload, robotDay } from './maps';
+import sntp from './sntp';
 
-export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, ota, otaResume, otaRollback, testcmd, commands];
+export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, mapUpload, ota, otaResume, otaRollback, robotDay, testcmd, commands, sntp];

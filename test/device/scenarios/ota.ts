@@ -15,7 +15,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeJobExecutionCommand } from '@aws-sdk/client-iot';
 import { Checks } from '../checks';
-import { THING, say, until, type Scenario, type Suite } from '../suite';
+import { THING, say, until, type Scenario, type Suite, type TestConfig } from '../suite';
 import { mapGenerator } from './fixtures';
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'REJECTED'];
@@ -37,9 +37,9 @@ async function jobStatus(c: Checks, jobId: string): Promise<string | undefined> 
  * Powers the robot on, and on again after every reboot it asks for, until the job has its last
  * word; `onReboot(n)` acts while it is off. The number of reboots.
  */
-export async function untilJobEnds(s: Suite, c: Checks, jobId: string, label: string, onReboot: (n: number) => Promise<void> = async () => {}): Promise<number> {
+export async function untilJobEnds(s: Suite, c: Checks, jobId: string, label: string, onReboot: (n: number) => Promise<void> = async () => {}, test?: TestConfig): Promise<number> {
 	for (let reboots = 0; reboots <= 3; ) {
-		const d = s.power(`${label} boot ${reboots + 1}`, { verbose: true });
+		const d = s.power(`${label} boot ${reboots + 1}`, { verbose: true, ...(test ? { test } : {}) });
 		await d.running;
 		const why = await until(`a reboot or job ${jobId} ending`, async () => (d.rebooted ? 'reboot' : FINAL.includes(String(await jobStatus(c, jobId))) ? 'final' : undefined), 60_000);
 		if (why === 'reboot') {
