@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The device scenarios device.lin runs: the ones with instrument peaks and the crypto figures. */
-export const BUDGET_SCENARIOS = ['echo', 'crypto-kat', 'schedule-offline-edit', 'mission-report', 'map-upload'] as const;
+export const BUDGET_SCENARIOS = ['echo', 'self-test', 'schedule-offline-edit', 'mission-report', 'map-upload'] as const;
 
 interface Creation {
 	static?: number;
