@@ -156,6 +156,15 @@ export interface CheckedCsr {
 /** Checks a robot's CSR (PEM or DER) against its serial; throws a ProvisionError saying why not. */
 export async function checkCsr(csrInput: string | Uint8Array, serial: string): Promise<CheckedCsr> {
   const thing = thingName(serial);
+  return { thing, serial, csr: await checkCsrFor(csrInput, thing, serial) };
+}
+
+/**
+ * The factory's CSR checks for a robot named `thing` (`label` starts each refusal: the serial at
+ * the factory, the thing at renewal, cloud/functions/cert-renew): one set of rules for both.
+ */
+export async function checkCsrFor(csrInput: string | Uint8Array, thing: string, label: string): Promise<x509.Pkcs10CertificateRequest> {
+  const serial = label;
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(typeof csrInput === 'string' ? csrInput : new Uint8Array(csrInput));
@@ -201,7 +210,7 @@ export async function checkCsr(csrInput: string | Uint8Array, serial: string): P
     if (ext.type === '2.5.29.19' && new x509.BasicConstraintsExtension(ext.rawData).ca) throw new ProvisionError(serial + ': CSR asks for CA:TRUE (basicConstraints); a robot certificate is never a CA');
     if (ext.type === '2.5.29.17') throw new ProvisionError(serial + ': CSR asks for a subjectAltName (' + new x509.SubjectAlternativeNameExtension(ext.rawData).names.toJSON().map((n) => n.type + ':' + n.value).join(', ') + '); a robot is named by its CN only');
   }
-  return { thing, serial, csr };
+  return csr;
 }
 
 function csrSignatureOid(csr: x509.Pkcs10CertificateRequest): string {
@@ -275,28 +284,7 @@ export async function provisionOne(p: Provisioner, request: ProvisionRequest): P
   const seenSerials = new Set([...p.issued.values()].map((r) => r.certSerial));
   let serialNumber = randomSerial();
   while (seenSerials.has(serialNumber)) serialNumber = randomSerial();
-  const notBefore = new Date(Date.now() - BACKDATE_MS);
-  const spki = new Uint8Array(checked.csr.publicKey.rawData);
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber,
-      subject: [{ CN: [thing] }],
-      issuer: p.caCert.subjectName,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + DEVICE_LIFETIME_MS),
-      publicKey: checked.csr.publicKey,
-      signingKey: p.caKey,
-      signingAlgorithm: SIGN_ALG,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        await x509.SubjectKeyIdentifierExtension.create(spki, false, nodeCrypto),
-        await x509.AuthorityKeyIdentifierExtension.create(new Uint8Array(p.caCert.publicKey.rawData), false, nodeCrypto),
-      ],
-    },
-    p.hsm.crypto as unknown as Crypto,
-  );
+  const cert = await issueCertificate({ caCert: p.caCert, caKey: p.caKey, crypto: p.hsm.crypto as unknown as Crypto }, thing, checked.csr.publicKey, serialNumber);
   const certDer = new Uint8Array(cert.rawData);
   const bundleDir = await writeBundle(p, thing, certDer, cert.toString('pem') + '\n', keyDer);
   const record: IssuedRecord = {
@@ -311,6 +299,43 @@ export async function provisionOne(p: Provisioner, request: ProvisionRequest): P
   await appendFile(join(p.dir, 'issued.jsonl'), JSON.stringify(record) + '\n', { flag: 'a' });
   (p.issued as Map<string, IssuedRecord>).set(thing, record);
   return { thing, record, bundleDir, cert };
+}
+
+/** Who signs: the CA certificate and its key, with the crypto that holds the key (the token's at the factory). */
+export interface CertificateIssuer {
+  readonly caCert: x509.X509Certificate;
+  readonly caKey: CryptoKey;
+  readonly crypto: Crypto;
+}
+
+/**
+ * A robot certificate: CN = thing, the given public key, clientAuth, not a CA; the one way the
+ * company CA signs a robot's certificate, at the factory (provisionOne) and at renewal
+ * (cloud/functions/cert-renew). Backdated 5 minutes (Moddable needs notBefore strictly past).
+ */
+export async function issueCertificate(issuer: CertificateIssuer, thing: string, publicKey: x509.PublicKey, serialNumber = randomSerial(), lifetimeMs = DEVICE_LIFETIME_MS, now = Date.now()): Promise<x509.X509Certificate> {
+  const notBefore = new Date(now - BACKDATE_MS);
+  const spki = new Uint8Array(publicKey.rawData);
+  return x509.X509CertificateGenerator.create(
+    {
+      serialNumber,
+      subject: [{ CN: [thing] }],
+      issuer: issuer.caCert.subjectName,
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + lifetimeMs),
+      publicKey,
+      signingKey: issuer.caKey,
+      signingAlgorithm: SIGN_ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        await x509.SubjectKeyIdentifierExtension.create(spki, false, nodeCrypto),
+        await x509.AuthorityKeyIdentifierExtension.create(new Uint8Array(issuer.caCert.publicKey.rawData), false, nodeCrypto),
+      ],
+    },
+    issuer.crypto,
+  );
 }
 
 export interface BatchResult {
