@@ -22,7 +22,7 @@ import { clientConfig, createDocumentClient, type AwsCredentials } from '../clou
 import { TABLES } from '../cloud/tables';
 import { MAPS_BUCKET, MAX_MAP_BYTES } from '../cloud/functions/upload-slot/contract';
 import { validateSchedule } from '../firmware/core/schedule/model';
-import { getShadow, setDesiredSchedule, type ShadowDoc } from '../tools/schedule';
+import { getShadow, setDesiredSchedule, type ShadowDoc } from './shadow';
 import { devSigner, publishFirmware } from '../tools/ota/ota';
 import type { ApiError, ExecutionView, JobView, MissionRow, ScheduleWritten, ShadowView } from './protocol';
 

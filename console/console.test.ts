@@ -34,7 +34,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { createSigningIdentity } from '../tools/ota/ota';
-import { getShadow } from '../tools/schedule';
+import { getShadow } from './shadow';
 import { startConsole, type Console } from './server';
 
 const THING = 'robot-1';

@@ -29,13 +29,14 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
-import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
-import { canonicalJson, DAYS, MODES, validateSchedule, type Day, type Entry, type Schedule } from '../firmware/core/schedule/model';
+import { DAYS, MODES, validateSchedule, type Day, type Entry, type Schedule } from '../firmware/core/schedule/model';
 import { nextRun } from '../firmware/core/schedule/next';
 import { SCHEDULE_SHADOW } from '../firmware/core/schedule/codec';
 import { isThingName, THING_NAME_RULE } from '../firmware/core/contracts/thing';
 import { ianaToPosix } from './tz/iana-to-posix';
+import { getShadow, setDesiredSchedule } from '../console/shadow';
 
 export interface Io {
 	out(line: string): void;
@@ -217,25 +218,6 @@ async function dataPlane(values: Parsed['values'], env: Io['env']): Promise<{ cl
 	return { client: new IoTDataPlaneClient({ endpoint: url, ...(region ? { region } : {}) }), where: url + ' (AWS, default credentials)' };
 }
 
-/** The `schedule` shadow document as GetThingShadow and UpdateThingShadow answer it. */
-export interface ShadowDoc {
-	state?: { desired?: Record<string, unknown> | null; reported?: Record<string, unknown> | null; delta?: Record<string, unknown> };
-	metadata?: unknown;
-	version?: number;
-	timestamp?: number;
-}
-
-/** The robot's `schedule` shadow (or another named one, or the classic one for null); undefined before the robot made it. */
-export async function getShadow(client: IoTDataPlaneClient, thing: string, name: string | null = SCHEDULE_SHADOW): Promise<ShadowDoc | undefined> {
-	try {
-		const r = await client.send(new GetThingShadowCommand({ thingName: thing, ...(name === null ? {} : { shadowName: name }) }));
-		return JSON.parse(new TextDecoder().decode(r.payload)) as ShadowDoc;
-	} catch (e) {
-		if ((e as Error).name === 'ResourceNotFoundException') return undefined;
-		throw e;
-	}
-}
-
 function describeSchedule(label: string, x: unknown, now: number): string[] {
 	if (x === undefined || x === null) return [label + ': (none)'];
 	const v = validateSchedule(x);
@@ -269,22 +251,6 @@ async function show(client: IoTDataPlaneClient, thing: string, json: boolean, io
 	io.out('delta: ' + (delta === undefined ? '(none: the robot runs what was asked)' : JSON.stringify(delta)));
 	io.out('scheduleError: ' + (error === undefined || error === null ? '(none)' : JSON.stringify(error)));
 	return 0;
-}
-
-/**
- * Writes `schedule` (already valid) to `desired` as the owner's app does; answers the shadow's
- * reply. The data plane's refusals (413 over 8 KB, 400) throw its own error and change nothing.
- */
-export async function setDesiredSchedule(client: IoTDataPlaneClient, thing: string, schedule: Schedule): Promise<{ reply: ShadowDoc; bytes: number }> {
-	const before = await getShadow(client, thing);
-	const old = before?.state?.desired?.schedule;
-	// an update merges objects key by key: a stale desired.schedule with keys a schedule does not have would
-	// survive the write and make the robot refuse the whole edit, so such a leftover is removed first
-	if (old !== null && typeof old === 'object' && !Array.isArray(old) && Object.keys(old).some((k) => k !== 'tz' && k !== 'entries'))
-		await client.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: SCHEDULE_SHADOW, payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: null } } })) }));
-	const body = JSON.stringify({ state: { desired: { schedule: JSON.parse(canonicalJson(schedule)) as unknown } } });
-	const r = await client.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: SCHEDULE_SHADOW, payload: new TextEncoder().encode(body) }));
-	return { reply: JSON.parse(new TextDecoder().decode(r.payload)) as ShadowDoc, bytes: body.length };
 }
 
 async function set(client: IoTDataPlaneClient, thing: string, schedule: Schedule, io: Io): Promise<number> {
