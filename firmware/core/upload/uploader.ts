@@ -8,7 +8,8 @@
  * request that timed out and the cloud's own "try again later" (`unavailable`: KMS or IoT
  * briefly failing) try again with backoff; after `maxAttempts` the upload fails with the
  * last reason, which the queue retries later (queue.ts). Only a refusal the cloud means
- * (any other error code) is final: `slot-refused` with `retryable: false`.
+ * (any other error code) is final: `slot-refused` with `retryable: false`. Those decisions are
+ * the upload machine's (machine.ts), run here on the core's runner.
  *
  * The reply topic is subscribed at QoS 0 (as the shadow replies): a slot is only
  * useful to the request waiting for it, so nothing is queued for an absent robot;
@@ -23,6 +24,8 @@ import { parseUploadSlot, RETRYABLE_SLOT_ERROR, UPLOAD_CONTENT_TYPE, type Receiv
 import { oaepDecrypt } from '../crypto/oaep';
 import { err, ok, type Result } from '../util/result';
 import { createMessageWriter, messageBody, type PlaintextSource } from './esdk';
+import { IDLE, step, type UploadEffect, type UploadEvent, type UploadState } from './machine';
+import { Runner } from '../util/runner';
 
 export interface MapSource {
 	readonly length: number;
@@ -76,33 +79,36 @@ export class MapUploader {
 		if (!r.ok) throw new Error('uploader: cannot subscribe: ' + JSON.stringify(r.error));
 	}
 
-	/** Uploads `map` for `missionId`; resolves to the attempts it took or why it failed. */
-	async upload(missionId: string, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<{ attempts: number; bytes: number }, UploadError>> {
-		let last: UploadError = { code: 'offline' };
-		for (let attempt = 1; attempt <= this.#opts.maxAttempts; attempt++) {
-			if (attempt > 1) await this.#sleep(backoffDelay(this.#opts.backoff, attempt - 1, this.#ports.random.random()));
-			const slot = await this.#requestSlot(missionId, map.length);
-			if (!slot.ok) {
-				last = slot.error;
-				this.#ports.log.log('warn', 'map.slot_failed', { mission: missionId, attempt, code: slot.error.code, ...(slot.error.code === 'slot-refused' ? { reason: slot.error.reason } : {}) });
-				// the cloud said no for a reason retrying will not change
-				if ((slot.error.code === 'slot-refused' && !slot.error.retryable) || slot.error.code === 'bad-slot') return slot;
-				continue;
-			}
-			const put = await this.#put(slot.value, map, onProgress);
-			if (put.ok) {
-				this.#ports.log.log('info', 'map.uploaded', { mission: missionId, bytes: put.value, attempts: attempt });
-				return ok({ attempts: attempt, bytes: put.value });
-			}
-			last = put.error;
-			this.#ports.log.log('warn', 'map.upload_failed', { mission: missionId, attempt, code: put.error.code, ...(put.error.code === 'http' ? { status: put.error.status } : {}) });
-			if (put.error.code === 'unwrap' || put.error.code === 'source') return put;
-		}
-		return err(last);
-	}
-
-	#sleep(ms: number): Promise<void> {
-		return new Promise((resolve) => this.#ports.timers.set(resolve, ms));
+	/** Uploads `map` for `missionId`; resolves to the attempts it took or why it failed (never rejects). */
+	upload(missionId: string, map: MapSource, onProgress?: (sent: number, total: number) => void): Promise<Result<{ attempts: number; bytes: number }, UploadError>> {
+		return new Promise((resolve) => {
+			// one machine per upload (machine.ts); each async effect's outcome comes back as an event
+			const runner: Runner<UploadState, UploadEvent, UploadEffect> = new Runner<UploadState, UploadEvent, UploadEffect>(IDLE, {
+				step: (st, e) => step(st, e, this.#opts.maxAttempts),
+				perform: (fx) => {
+					switch (fx.type) {
+						case 'log':
+							return this.#ports.log.log(fx.level, fx.event, { mission: missionId, ...fx.fields });
+						case 'requestSlot':
+							return void this.#requestSlot(missionId, map.length).then((r) => runner.dispatch(r.ok ? { type: 'slot', slot: r.value } : { type: 'slotFailed', error: r.error }));
+						case 'put':
+							return void this.#put(fx.slot, map, onProgress).then(
+								(r) => runner.dispatch(r.ok ? { type: 'put', bytes: r.value } : { type: 'putFailed', error: r.error }),
+								// a reader or writer that throws is a map that cannot be read: final, and never an unhandled rejection
+								(e: unknown) => runner.dispatch({ type: 'putFailed', error: { code: 'source', reason: String(e) } }),
+							);
+						case 'sleep':
+							this.#ports.timers.set(() => runner.dispatch({ type: 'wake' }), backoffDelay(this.#opts.backoff, fx.attempt, this.#ports.random.random()));
+							return;
+					}
+				},
+				settled: (st) => {
+					if (st.value === 'uploaded') resolve(ok({ attempts: st.attempts, bytes: st.bytes }));
+					else if (st.value === 'failed') resolve(err(st.error));
+				},
+			});
+			runner.dispatch({ type: 'start' });
+		});
 	}
 
 	async #requestSlot(missionId: string, bytes: number): Promise<Result<ReceivedSlot, UploadError>> {
