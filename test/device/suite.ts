@@ -14,6 +14,8 @@ import { runHeadless, type HeadlessResult } from './headless';
 import { deviceCreation } from './creation';
 
 export const THING = 'robot-dev-1';
+/** An operator's certificate (the fleet policy: cloud/local/thing-policy.ts), for tools that ask the robot (tools/logs.ts). */
+export const OPERATOR = 'robot-ops';
 export const HOST = '127.0.0.1';
 /** DEVICE_M32=1: app and simulator built 32-bit (headless.ts --m32), the ESP32's slot size, in their own build directory. */
 const M32 = process.env.DEVICE_M32 === '1';
@@ -199,7 +201,7 @@ export class Suite {
 		const { startLocalCloud } = await import('../../cloud/local/index');
 		mkdirSync(o.work, { recursive: true });
 		const events: CloudEvent[] = [];
-		const cloud = await startLocalCloud({ dataDir: o.work, things: [THING], inMemory: true, host: HOST, mqttPort: o.port, log: (e) => void events.push(e as CloudEvent) });
+		const cloud = await startLocalCloud({ dataDir: o.work, things: [THING], operators: [OPERATOR], inMemory: true, host: HOST, mqttPort: o.port, log: (e) => void events.push(e as CloudEvent) });
 		const s = new Suite(o.root, o.work, o.port, cloud, o.echo, events);
 		mkdirSync(s.data, { recursive: true });
 		mkdirSync(join(s.app, 'firmware'), { recursive: true });

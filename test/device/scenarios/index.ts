@@ -9,11 +9,12 @@ import selfTest from './self-test';
 import { brokerRestart, foreignCa, malformedFrame, outbox } from './link';
 import schedule from './schedule';
 import { missionPowerLoss, missionReport } from './mission';
-import testcmd from './testcmd';
-import commands from './commands';
 import { ota, otaResume, otaRollback } from './ota';
 import { network, registration } from './onboarding';
 import { mapUpload, robotDay } from './maps';
 import sntp from './sntp';
+import testcmd from './testcmd';
+import { logShipping, storageFull } from './storage';
+import commands from './commands';
 
-export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, mapUpload, ota, otaResume, otaRollback, robotDay, testcmd, commands, sntp];
+export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, missionReport, missionPowerLoss, mapUpload, ota, otaResume, otaRollback, robotDay, testcmd, commands, storageFull, logShipping, sntp];
