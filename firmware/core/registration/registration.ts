@@ -19,7 +19,10 @@ import { base64Encode } from '../util/base64';
 import { err, ok, type Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import { checkThingName } from '../contracts/thing';
-import { RETRYABLE_CODES, REGISTRATION_VERSION, proofMessage, type RegistrationErrorCode, type RegistrationRequest } from './contract';
+import { jsonObject } from '../link/requests';
+import { Runner } from '../util/runner';
+import { classify, IDLE, step, type Attempt, type RegistrationEffect, type RegistrationEvent, type RegistrationState } from './machine';
+import { REGISTRATION_VERSION, proofMessage, type RegistrationErrorCode, type RegistrationRequest } from './contract';
 
 export const REGISTERED_KEY = 'registered';
 
@@ -86,8 +89,6 @@ export function isRegistered(ports: Pick<RegistrationPorts, 'storage' | 'crypto'
 	return r?.v === 1 && r.thing === thing && r.cert === certificateId(ports.crypto, certificate);
 }
 
-type Attempt = { kind: 'registered'; certificateId: string } | { kind: 'retry'; reason: string } | { kind: 'refused'; reason: string; message: string };
-
 export async function register(ports: RegistrationPorts, config: RegistrationConfig): Promise<Result<Registered, RegistrationFailure>> {
 	const { thing, certificate, url } = config;
 	checkThingName(thing);
@@ -100,25 +101,38 @@ export async function register(ports: RegistrationPorts, config: RegistrationCon
 	if (isRegistered(ports, thing, certificate)) return ok({ attempts: 0, already: true, certificateId: id });
 
 	const certB64 = base64Encode(certificate);
-	let last = 'none';
-	for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-		if (attempt > 1) await sleep(ports.timers, backoffDelay(backoff, attempt - 1, ports.random.random()));
-		const r = await once(attempt);
-		if (r.kind === 'registered') {
-			// registration is idempotent in the cloud: if the store refuses the mark, the next boot asks again
-			const w = ports.storage.write(REGISTERED_KEY, utf8Encode(JSON.stringify({ v: 1, thing, cert: id, at: ports.clock.now() ?? 0 })));
-			if (!w.ok) ports.log.log('warn', 'registration.mark_unsaved', { thing, result: w.error, message: w.message });
-			ports.log.log('info', 'registration.registered', { thing, attempts: attempt });
-			return ok({ attempts: attempt, already: false, certificateId: r.certificateId });
-		}
-		if (r.kind === 'refused') {
-			ports.log.log('error', 'registration.refused', { thing, reason: r.reason, message: r.message });
-			return err({ code: 'refused', reason: r.reason, message: r.message });
-		}
-		last = r.reason;
-		ports.log.log(r.reason === 'pending' ? 'info' : 'warn', 'registration.retry', { thing, attempt, reason: r.reason });
-	}
-	return err({ code: 'gave-up', attempts: maxAttempts, last });
+	return new Promise((resolve) => {
+		// the machine (machine.ts) decides; each attempt's outcome comes back as an event
+		const runner: Runner<RegistrationState, RegistrationEvent, RegistrationEffect> = new Runner<RegistrationState, RegistrationEvent, RegistrationEffect>(IDLE, {
+			step: (st, e) => step(st, e, maxAttempts),
+			perform: (fx) => {
+				switch (fx.type) {
+					case 'log':
+						return ports.log.log(fx.level, fx.event, { thing, ...fx.fields });
+					case 'ask':
+						return void once(fx.attempt).then(
+							(attempt) => runner.dispatch({ type: 'answered', attempt }),
+							// an HTTP port that throws is a failed attempt like a network error, never an unhandled rejection
+							(e: unknown) => runner.dispatch({ type: 'answered', attempt: { kind: 'retry', reason: 'network: ' + String(e) } }),
+						);
+					case 'sleep':
+						ports.timers.set(() => runner.dispatch({ type: 'wake' }), backoffDelay(backoff, fx.attempt, ports.random.random()));
+						return;
+					case 'mark': {
+						const w = ports.storage.write(REGISTERED_KEY, utf8Encode(JSON.stringify({ v: 1, thing, cert: id, at: ports.clock.now() ?? 0 })));
+						if (!w.ok) ports.log.log('warn', 'registration.mark_unsaved', { thing, result: w.error, message: w.message });
+						return;
+					}
+				}
+			},
+			settled: (st) => {
+				if (st.value === 'registered') resolve(ok({ attempts: st.attempts, already: false, certificateId: st.certificateId }));
+				else if (st.value === 'refused') resolve(err({ code: 'refused', reason: st.reason, message: st.message }));
+				else if (st.value === 'gaveUp') resolve(err({ code: 'gave-up', attempts: st.attempts, last: st.last }));
+			},
+		});
+		runner.dispatch({ type: 'start' });
+	});
 
 	async function once(attempt: number): Promise<Attempt> {
 		const now = ports.clock.now();
@@ -140,28 +154,6 @@ export async function register(ports: RegistrationPorts, config: RegistrationCon
 			timeoutMs: config.timeoutMs ?? 15_000,
 		});
 		if (!res.ok) return { kind: 'retry', reason: 'network: ' + res.error };
-		const { status } = res.value;
-		const answer = parse(res.value.body);
-		if (status === 200 && answer?.status === 'registered' && answer.thing === thing && typeof answer.certificateId === 'string') return { kind: 'registered', certificateId: answer.certificateId };
-		if (status === 202 && answer?.status === 'pending') return { kind: 'retry', reason: 'pending' };
-		const e = answer?.error as { code?: unknown; message?: unknown } | undefined;
-		const code = typeof e?.code === 'string' ? e.code : undefined;
-		if (status === 429 || status >= 500 || (code !== undefined && (RETRYABLE_CODES as readonly string[]).includes(code))) return { kind: 'retry', reason: code ?? 'http ' + status };
-		if (status >= 400 && status < 500) return { kind: 'refused', reason: code ?? 'http ' + status, message: typeof e?.message === 'string' ? e.message : '' };
-		// a 2xx or 3xx the contract does not know: not a registration, worth another try
-		return { kind: 'retry', reason: 'unexpected answer ' + status };
+		return classify(res.value.status, jsonObject(res.value.body), thing);
 	}
-}
-
-function parse(body: Uint8Array): Record<string, unknown> | undefined {
-	try {
-		const v: unknown = JSON.parse(utf8Decode(body) ?? '');
-		return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
-function sleep(timers: TimerPort, ms: number): Promise<void> {
-	return new Promise((resolve) => timers.set(resolve, ms));
 }
