@@ -16,7 +16,6 @@ const NOT_YET_SPLIT: readonly string[] = [
 	'cloud/functions/owner-api/routes.ts createOwnerApi',
 	'cloud/functions/map-ingest/handler.ts createMapIngestHandler',
 	'cloud/local/queue/server.ts startQueue',
-	'firmware/sim/map.ts simulatedMap',
 	'firmware/core/upload/esdk.ts createMessageWriter',
 ];
 

@@ -110,33 +110,17 @@ export function squareFor(bytes: number): { width: number; height: number } {
 	return { width: side, height: side };
 }
 
-export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
-	const width = dims('width', options.width ?? 1448);
-	const height = dims('height', options.height ?? 1448);
-	const homeAreaM2 = options.homeAreaM2 ?? 65;
-	if (!(homeAreaM2 > 0 && homeAreaM2 <= 10_000)) throw new RangeError('"homeAreaM2" expected 0..10000, got ' + homeAreaM2);
-	const areaM2 = options.areaM2;
-	if (!(areaM2 >= 0 && areaM2 <= 10_000)) throw new RangeError('"areaM2" expected 0..10000, got ' + areaM2);
-	if (!Number.isInteger(options.seed)) throw new RangeError('"seed" expected an integer, got ' + options.seed);
-	const rnd = prng(options.seed);
+interface Split {
+	readonly vertical: boolean;
+	readonly at: number;
+	readonly from: number;
+	readonly to: number;
+}
 
-	// the home's outline in mm, then the resolution that fits it into ~90% of the grid
-	const aspect = 1 + rnd() * 0.6;
-	const homeW = Math.sqrt(homeAreaM2 * aspect) * 1000;
-	const homeH = (homeAreaM2 * 1e6) / homeW;
-	const res = Math.max(1, Math.ceil(Math.max(homeW / (width * 0.9), homeH / (height * 0.9))));
-	const hw = Math.min(width, Math.max(1, Math.round(homeW / res)));
-	const hh = Math.min(height, Math.max(1, Math.round(homeH / res)));
-	const hx = (width - hw) >> 1;
-	const hy = (height - hh) >> 1;
-	const wall = Math.max(1, Math.round(60 / res)); // half a 120 mm wall on each side of a split
-	const cells = (mm: number) => Math.max(1, Math.round(mm / res));
-
-	// rooms: split the largest rectangle along its longer side until there are enough
-	const rooms: Rect[] = [{ x0: hx, y0: hy, x1: hx + hw, y1: hy + hh }];
-	const splits: { vertical: boolean; at: number; from: number; to: number }[] = [];
-	const want = 3 + Math.floor(rnd() * 4) + Math.floor(homeAreaM2 / 60);
-	const minRoom = cells(1800);
+/** Rooms: the home split along the longer side of its largest rectangle until there are `want`. */
+function splitRooms(rnd: () => number, home: Rect, want: number, minRoom: number): { rooms: Rect[]; splits: Split[] } {
+	const rooms: Rect[] = [home];
+	const splits: Split[] = [];
 	while (rooms.length < want) {
 		let best = -1;
 		let bestSide = 0;
@@ -158,11 +142,13 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 		rooms.splice(best, 1, a, b);
 		splits.push({ vertical, at, from: vertical ? r.y0 : r.x0, to: vertical ? r.y1 : r.x1 });
 	}
+	return { rooms, splits };
+}
 
+/** One door per split, `doorW` cells wide, where both sides are rooms (a later split may have cut the wall). */
+function placeDoors(rnd: () => number, rooms: readonly Rect[], splits: readonly Split[], wall: number, doorW: number): Door[] {
 	const roomAt = (x: number, y: number) => rooms.findIndex((r) => x >= r.x0 && x < r.x1 && y >= r.y0 && y < r.y1);
-	// one door per split, 800 mm wide, where both sides are rooms (a later split may have cut the wall)
 	const doors: Door[] = [];
-	const doorW = cells(800);
 	for (const s of splits) {
 		const span = s.to - s.from;
 		const start = s.from + wall + Math.floor(rnd() * Math.max(1, span - 2 * wall - doorW));
@@ -173,8 +159,11 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 		const end = Math.min(s.to - wall, start + doorW);
 		doors.push(s.vertical ? { x0: s.at - wall, x1: s.at + wall, y0: start, y1: end, a, b } : { x0: start, x1: end, y0: s.at - wall, y1: s.at + wall, a, b });
 	}
+	return doors;
+}
 
-	// furniture: up to three pieces per room, away from the walls (so doors stay clear)
+/** Up to three pieces per room, away from the walls (so doors stay clear). */
+function placeFurniture(rnd: () => number, rooms: readonly Rect[], cells: (mm: number) => number): (Rect & { room: number })[] {
 	const furniture: (Rect & { room: number })[] = [];
 	rooms.forEach((r, room) => {
 		const margin = cells(600);
@@ -190,35 +179,53 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 			furniture.push({ x0, y0, x1: x0 + w, y1: y0 + h, room });
 		}
 	});
+	return furniture;
+}
 
-	// what the robot saw: rooms breadth-first from the dock's room until the cleaned floor is covered
-	const floorM2 = (r: Rect) => ((Math.max(0, r.x1 - r.x0 - 2 * wall) * Math.max(0, r.y1 - r.y0 - 2 * wall)) * res * res) / 1e6;
+/**
+ * What the robot saw: rooms breadth-first from the dock's room until `areaM2` of floor is
+ * covered; each seen room up to `x1` (the last one partly).
+ */
+function seenRooms(rnd: () => number, rooms: readonly Rect[], doors: readonly Door[], areaM2: number, floorM2: (r: Rect) => number): { room: number; x1: number }[] {
 	const seen: { room: number; x1: number }[] = [];
-	if (areaM2 > 0) {
-		const order = [Math.floor(rnd() * rooms.length)];
-		for (let i = 0; i < order.length; i++)
-			for (const d of doors) {
-				const other = d.a === order[i] ? d.b : d.b === order[i] ? d.a : -1;
-				if (other >= 0 && order.indexOf(other) < 0) order.push(other);
-			}
-		for (let i = 0; i < rooms.length; i++) if (order.indexOf(i) < 0) order.push(i); // unreachable: seen last
-		let left = areaM2;
-		for (const room of order) {
-			if (left <= 0) break;
-			const r = rooms[room]!;
-			const floor = floorM2(r);
-			const part = floor <= left ? 1 : left / floor;
-			left -= floor;
-			seen.push({ room, x1: part >= 1 ? r.x1 : Math.max(r.x0 + 1, Math.round(r.x0 + (r.x1 - r.x0) * part)) });
+	if (!(areaM2 > 0)) return seen;
+	const order = [Math.floor(rnd() * rooms.length)];
+	for (let i = 0; i < order.length; i++)
+		for (const d of doors) {
+			const other = d.a === order[i] ? d.b : d.b === order[i] ? d.a : -1;
+			if (other >= 0 && order.indexOf(other) < 0) order.push(other);
 		}
+	for (let i = 0; i < rooms.length; i++) if (order.indexOf(i) < 0) order.push(i); // unreachable: seen last
+	let left = areaM2;
+	for (const room of order) {
+		if (left <= 0) break;
+		const r = rooms[room]!;
+		const floor = floorM2(r);
+		const part = floor <= left ? 1 : left / floor;
+		left -= floor;
+		seen.push({ room, x1: part >= 1 ? r.x1 : Math.max(r.x0 + 1, Math.round(r.x0 + (r.x1 - r.x0) * part)) });
 	}
+	return seen;
+}
+
+function fillClipped(out: Uint8Array, x0: number, x1: number, v: number): void {
+	if (x1 > x0) out.fill(v, x0, x1);
+}
+
+interface Plan {
+	readonly width: number;
+	readonly wall: number;
+	readonly rooms: readonly Rect[];
+	readonly doors: readonly Door[];
+	readonly furniture: readonly (Rect & { room: number })[];
+	readonly seen: readonly { room: number; x1: number }[];
+}
+
+/** Writes row `y` of the grid into `out`: what was seen of walls, floor, furniture and doors; unknown elsewhere. */
+function rowOf(p: Plan): (y: number, out: Uint8Array) => void {
+	const { width, wall, rooms, doors, furniture, seen } = p;
 	const seenX1 = new Map(seen.map((s) => [s.room, s.x1]));
-
-	function fillClipped(out: Uint8Array, x0: number, x1: number, v: number): void {
-		if (x1 > x0) out.fill(v, x0, x1);
-	}
-
-	function row(y: number, out: Uint8Array): void {
+	return (y, out) => {
 		if (!(out.length >= width)) throw new RangeError('"out" expected >= ' + width + ' bytes');
 		out.fill(CELL.unknown, 0, width);
 		for (const s of seen) {
@@ -244,8 +251,10 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 				if (y >= r.y0 && y < r.y1) fillClipped(out, Math.max(d.x0, r.x0), Math.min(d.x1, r.x1, x1), CELL.free);
 			}
 		}
-	}
+	};
+}
 
+function mapHeader(width: number, height: number, res: number, hx: number, hy: number, areaM2: number): Uint8Array {
 	const header = new Uint8Array(MAP_HEADER_BYTES);
 	const hv = new DataView(header.buffer);
 	for (let i = 0; i < 4; i++) header[i] = MAP_MAGIC.charCodeAt(i);
@@ -258,8 +267,67 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 	hv.setInt32(20, -hx * res, true);
 	hv.setInt32(24, -hy * res, true);
 	hv.setUint32(28, Math.min(0xffffffff, Math.round(areaM2 * 10_000)), true);
-	const length = mapLength(width, height);
+	return header;
+}
 
+/** The map's bytes from the start, header then rows, each row drawn once when reached. */
+function openSource(header: Uint8Array, width: number, length: number, row: (y: number, out: Uint8Array) => void): PlaintextSource {
+	const line = new Uint8Array(width);
+	let at = 0; // bytes given so far
+	let y = -1; // the row in `line`
+	return (max: number) => {
+		if (at >= length) return undefined;
+		if (!(max >= 1)) throw new RangeError('"max" expected >= 1, got ' + max);
+		let chunk: Uint8Array;
+		if (at < MAP_HEADER_BYTES) chunk = header.subarray(at, Math.min(MAP_HEADER_BYTES, at + max));
+		else {
+			const cell = at - MAP_HEADER_BYTES;
+			const ry = Math.floor(cell / width);
+			if (ry !== y) {
+				row(ry, line);
+				y = ry;
+			}
+			const x = cell - ry * width;
+			chunk = line.subarray(x, Math.min(width, x + max));
+		}
+		at += chunk.length;
+		return chunk;
+	};
+}
+
+export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
+	const width = dims('width', options.width ?? 1448);
+	const height = dims('height', options.height ?? 1448);
+	const homeAreaM2 = options.homeAreaM2 ?? 65;
+	if (!(homeAreaM2 > 0 && homeAreaM2 <= 10_000)) throw new RangeError('"homeAreaM2" expected 0..10000, got ' + homeAreaM2);
+	const areaM2 = options.areaM2;
+	if (!(areaM2 >= 0 && areaM2 <= 10_000)) throw new RangeError('"areaM2" expected 0..10000, got ' + areaM2);
+	if (!Number.isInteger(options.seed)) throw new RangeError('"seed" expected an integer, got ' + options.seed);
+	const rnd = prng(options.seed);
+
+	// the home's outline in mm, then the resolution that fits it into ~90% of the grid
+	const aspect = 1 + rnd() * 0.6;
+	const homeW = Math.sqrt(homeAreaM2 * aspect) * 1000;
+	const homeH = (homeAreaM2 * 1e6) / homeW;
+	const res = Math.max(1, Math.ceil(Math.max(homeW / (width * 0.9), homeH / (height * 0.9))));
+	const hw = Math.min(width, Math.max(1, Math.round(homeW / res)));
+	const hh = Math.min(height, Math.max(1, Math.round(homeH / res)));
+	const hx = (width - hw) >> 1;
+	const hy = (height - hh) >> 1;
+	const wall = Math.max(1, Math.round(60 / res)); // half a 120 mm wall on each side of a split
+	const cells = (mm: number) => Math.max(1, Math.round(mm / res));
+
+	// the draws of the seeded generator come in this order: a map is the same for its seed
+	const want = 3 + Math.floor(rnd() * 4) + Math.floor(homeAreaM2 / 60);
+	const { rooms, splits } = splitRooms(rnd, { x0: hx, y0: hy, x1: hx + hw, y1: hy + hh }, want, cells(1800));
+	const doors = placeDoors(rnd, rooms, splits, wall, cells(800));
+	const furniture = placeFurniture(rnd, rooms, cells);
+	const floorM2 = (r: Rect) => ((Math.max(0, r.x1 - r.x0 - 2 * wall) * Math.max(0, r.y1 - r.y0 - 2 * wall)) * res * res) / 1e6;
+	const seen = seenRooms(rnd, rooms, doors, areaM2, floorM2);
+
+	const row = rowOf({ width, wall, rooms, doors, furniture, seen });
+	const header = mapHeader(width, height, res, hx, hy, areaM2);
+	const length = mapLength(width, height);
 	return Object.freeze({
 		length,
 		width,
@@ -268,29 +336,7 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 		rooms: rooms.length,
 		roomsSeen: seen.length,
 		row,
-		open(): PlaintextSource {
-			const line = new Uint8Array(width);
-			let at = 0; // bytes given so far
-			let y = -1; // the row in `line`
-			return (max: number) => {
-				if (at >= length) return undefined;
-				if (!(max >= 1)) throw new RangeError('"max" expected >= 1, got ' + max);
-				let chunk: Uint8Array;
-				if (at < MAP_HEADER_BYTES) chunk = header.subarray(at, Math.min(MAP_HEADER_BYTES, at + max));
-				else {
-					const cell = at - MAP_HEADER_BYTES;
-					const ry = Math.floor(cell / width);
-					if (ry !== y) {
-						row(ry, line);
-						y = ry;
-					}
-					const x = cell - ry * width;
-					chunk = line.subarray(x, Math.min(width, x + max));
-				}
-				at += chunk.length;
-				return chunk;
-			};
-		},
+		open: () => openSource(header, width, length, row),
 	});
 }
 
