@@ -23,7 +23,7 @@ import { TABLES } from '../cloud/tables';
 import { MAPS_BUCKET, MAX_MAP_BYTES } from '../cloud/functions/upload-slot/contract';
 import { validateSchedule } from '../firmware/core/schedule/model';
 import { getShadow, setDesiredSchedule, type ShadowDoc } from './shadow';
-import { devSigner, publishFirmware } from '../tools/ota/ota';
+import { devSigner, publishFirmware } from '../cloud/ota/publish';
 import type { ApiError, ExecutionView, JobView, MissionRow, ScheduleWritten, ShadowView } from './protocol';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };

@@ -33,7 +33,7 @@ import { simulatedMap } from '../firmware/sim/map';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { startProxy, type Proxy } from '../test/support/proxy';
-import { createSigningIdentity } from '../tools/ota/ota';
+import { createSigningIdentity } from '../cloud/ota/publish';
 import { getShadow } from './shadow';
 import { startConsole, type Console } from './server';
 

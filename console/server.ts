@@ -34,7 +34,7 @@ import type { LocalCloud } from '../cloud/local/index';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { HttpError, listen, readBody, sendJson } from '../cloud/local/http';
 import { isThingName } from '../firmware/core/contracts/thing';
-import { localThingArn } from '../tools/ota/ota';
+import { localThingArn } from '../cloud/ota/publish';
 import { createBackend, type FirmwareSource, type Result } from './backend';
 import { createLive, type LiveLog } from './live';
 import { CONTROLS, type ApiError, type Control, type LiveMessage } from './protocol';

@@ -19,154 +19,23 @@
  * credentials; on AWS --role-arn names the role IoT presigns with (it must read the bucket).
  * Prints one JSON line: { jobId, document }. Exit codes: 0 done, 1 the service failed, 2 bad arguments.
  */
-import crypto, { webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { CreateJobCommand, DescribeThingCommand, IoTClient, type CreateJobCommandInput } from '@aws-sdk/client-iot';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../cloud/local/credentials';
-import { encodeManifest, PRODUCT } from '../../firmware/core/ota/document';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { S3Client } from '@aws-sdk/client-s3';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../cloud/local/credentials';
 import { HSM_OPTIONS, openHsmFromArgs } from '../provision/hsm';
-import { DEFAULT_SIGNING_LABEL, devSigner, hsmSigner, hsmSigningIdentity, type FirmwareSigner } from './signer';
+import { DEFAULT_SIGNING_LABEL, hsmSigner, hsmSigningIdentity } from './signer';
 
-export { devSigner, hsmSigner, hsmSigningIdentity, type FirmwareSigner } from './signer';
-
-/** The local cloud has no DescribeThing: its ARNs are made the way cloud/local/jobs makes them. */
-export const localThingArn = (thing: string): string => `arn:aws:iot:${LOCAL_REGION}:${LOCAL_ACCOUNT}:thing/${thing}`;
-
-export const OPERATION = 'firmware-update';
-const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-
-export interface Signed {
-	readonly sha256: string;
-	/** Base64 DER ECDSA signature. */
-	readonly signature: string;
-}
-
-/** SHA-256 and the ECDSA P-256 signature of an image. */
-export function signImage(image: Uint8Array, key: crypto.KeyObject | string): Signed {
-	const k = typeof key === 'string' ? crypto.createPrivateKey(key) : key;
-	if (k.asymmetricKeyType !== 'ec' || k.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new TypeError('"key" expected an EC P-256 private key');
-	return {
-		sha256: crypto.createHash('sha256').update(image).digest('hex'),
-		signature: crypto.sign('sha256', image, k).toString('base64'),
-	};
-}
-
-/** A code-signing identity: an EC P-256 key and its self-signed certificate (DER, built into the firmware). */
-export async function createSigningIdentity(name = 'robot firmware signing'): Promise<{ keyPem: string; certificateDer: Uint8Array; certificatePem: string }> {
-	const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-	const now = Date.now();
-	const cert = await x509.X509CertificateGenerator.createSelfSigned(
-		{
-			serialNumber: crypto.randomBytes(8).toString('hex').replace(/^[89a-f]/, '1'),
-			name: [{ CN: [name] }],
-			notBefore: new Date(now - 60_000),
-			notAfter: new Date(now + 10 * 365 * 86_400_000),
-			keys,
-			signingAlgorithm: EC,
-			extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning], false)],
-		},
-		webcrypto,
-	);
-	const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-	const keyPem = crypto.createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }) as string;
-	return { keyPem, certificateDer: new Uint8Array(cert.rawData), certificatePem: cert.toString('pem') };
-}
-
-export interface FirmwareDocument {
-	readonly operation: typeof OPERATION;
-	/** The signed manifest's exact text (core/ota/document.ts): what the robot acts on. */
-	readonly manifest: string;
-	/** Base64 DER ECDSA P-256 over SHA-256 of the manifest's UTF-8 bytes. */
-	readonly signature: string;
-	readonly url: string;
-}
-
-export interface ManifestOptions {
-	readonly version: string;
-	/** The security counter: robots refuse a manifest below the highest they installed (default 0). */
-	readonly counter?: number;
-	readonly product?: string;
-}
-
-/** The manifest of `image` and its signature by `signer`. */
-export async function signManifest(image: Uint8Array, o: ManifestOptions, signer: FirmwareSigner): Promise<{ manifest: string; signature: string }> {
-	const manifest = encodeManifest({
-		product: o.product ?? PRODUCT,
-		version: o.version,
-		size: image.length,
-		sha256: crypto.createHash('sha256').update(image).digest('hex'),
-		counter: o.counter ?? 0,
-	});
-	const signature = Buffer.from(await signer.sign(new TextEncoder().encode(manifest))).toString('base64');
-	return { manifest, signature };
-}
-
-/** The job document; the URL is a placeholder that AWS IoT (and cloud/local) presigns per device. */
-export function firmwareDocument(signed: { manifest: string; signature: string }, bucket: string, key: string): FirmwareDocument {
-	return { operation: OPERATION, manifest: signed.manifest, signature: signed.signature, url: '${aws:iot:s3-presigned-url:https://s3.amazonaws.com/' + bucket + '/' + key + '}' };
-}
-
-export interface PublishOptions {
-	readonly iot: IoTClient;
-	readonly s3: S3Client;
-	readonly image: Uint8Array;
-	readonly version: string;
-	/** The code-signing key: `hsmSigner` (PKCS#11); `devSigner(pem)` in development and tests. */
-	readonly signer: FirmwareSigner;
-	readonly counter?: number;
-	readonly product?: string;
-	/** Thing names or ARNs; names are resolved with `thingArn`, or DescribeThing when it is absent. */
-	readonly things: readonly string[];
-	readonly thingArn?: (name: string) => string;
-	readonly jobId?: string;
-	readonly bucket?: string;
-	/** The role AWS IoT presigns with; required on AWS, optional locally. */
-	readonly roleArn?: string;
-	readonly expiresInSec?: number;
-	/** A staged rollout's settings for the job (tools/ota/stage.ts). */
-	readonly rollout?: Pick<CreateJobCommandInput, 'jobExecutionsRolloutConfig' | 'abortConfig'>;
-}
-
-export async function publishFirmware(o: PublishOptions): Promise<{ jobId: string; document: FirmwareDocument }> {
-	const bucket = o.bucket ?? 'firmware';
-	const key = 'firmware/' + o.version + '/robot.bin';
-	const signed = await signManifest(o.image, { version: o.version, ...(o.counter !== undefined ? { counter: o.counter } : {}), ...(o.product !== undefined ? { product: o.product } : {}) }, o.signer);
-	const document = firmwareDocument(signed, bucket, key);
-	const sha256 = crypto.createHash('sha256').update(o.image).digest('hex');
-	await o.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: o.image, ContentType: 'application/octet-stream', Metadata: { sha256, version: o.version } }));
-	const targets: string[] = [];
-	for (const thing of o.things) {
-		if (thing.startsWith('arn:')) targets.push(thing);
-		if (thing.startsWith('arn:')) continue;
-		if (o.thingArn) {
-			targets.push(o.thingArn(thing));
-			continue;
-		}
-		const t = await o.iot.send(new DescribeThingCommand({ thingName: thing }));
-		if (!t.thingArn) throw new Error('thing ' + thing + ' has no ARN');
-		targets.push(t.thingArn);
-	}
-	const jobId = o.jobId ?? 'firmware-' + o.version.replace(/\./g, '_') + '-' + Date.now().toString(36);
-	await o.iot.send(
-		new CreateJobCommand({
-			jobId,
-			targets,
-			document: JSON.stringify(document),
-			description: 'firmware ' + o.version,
-			targetSelection: 'SNAPSHOT',
-			presignedUrlConfig: { expiresInSec: o.expiresInSec ?? 3600, ...(o.roleArn ? { roleArn: o.roleArn } : {}) },
-			timeoutConfig: { inProgressTimeoutInMinutes: 60 },
-			...o.rollout,
-		}),
-	);
-	return { jobId, document };
-}
+export { hsmSigner, hsmSigningIdentity } from './signer';
+// the publishing library is the cloud's; the CLI's users (tests, the rig, bench) keep importing it from here
+export {
+	createSigningIdentity, devSigner, firmwareDocument, localThingArn, OPERATION, publishFirmware, signImage, signManifest,
+	type FirmwareDocument, type FirmwareSigner, type ManifestOptions, type PublishOptions, type Signed,
+} from '../../cloud/ota/publish';
+import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from '../../cloud/ota/publish';
 
 const USAGE =
 	'usage: npx tsx tools/ota/ota.ts keygen (--module SO (--token LABEL | --slot N) [--key-label L] | --dev) --out DIR\n' +

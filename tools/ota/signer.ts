@@ -8,23 +8,7 @@ import crypto, { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { CODE_SIGNING_KEY_ALG, ensureCaKeys, type Hsm } from '../provision/hsm';
-
-export interface FirmwareSigner {
-	/** ECDSA P-256 over SHA-256 of `data`, DER-encoded. */
-	sign(data: Uint8Array): Promise<Uint8Array>;
-	/** Where the key is, for logs: "pkcs11:<token>/<label>" or "dev-key (PEM)". */
-	readonly where: string;
-}
-
-/** A PEM private key on disk: development and tests only. */
-export function devSigner(pem: string | crypto.KeyObject): FirmwareSigner {
-	const key = typeof pem === 'string' ? crypto.createPrivateKey(pem) : pem;
-	if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new TypeError('"key" expected an EC P-256 private key');
-	return {
-		where: 'dev-key (PEM)',
-		sign: async (data) => new Uint8Array(crypto.sign('sha256', data, key)),
-	};
-}
+import type { FirmwareSigner } from '../../cloud/ota/publish';
 
 export const DEFAULT_SIGNING_LABEL = 'robot-firmware-signing';
 

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createSigningIdentity, signImage } from '../../../tools/ota/ota';
+import { createSigningIdentity, signImage } from '../../../cloud/ota/publish';
 import { createFileSlots, hostCodeSigning } from './firmware';
 
 describe('host firmware ports', () => {
