@@ -42,7 +42,10 @@ export const IDLE: UploadState = Object.freeze({ value: 'idle' });
 const slotFinal = (e: UploadError) => (e.code === 'slot-refused' && !e.retryable) || e.code === 'bad-slot';
 const putFinal = (e: UploadError) => e.code === 'unwrap' || e.code === 'source';
 
-function failed(attempt: number, error: UploadError, final: boolean, maxAttempts: number, log: UploadEffect): { state: UploadState; effects: UploadEffect[] } {
+/** A failed attempt, logged as `event`: the end when `final` or the last attempt, else a backoff. */
+function failed(attempt: number, error: UploadError, final: boolean, maxAttempts: number, event: string): { state: UploadState; effects: UploadEffect[] } {
+	const detail = error.code === 'slot-refused' ? { reason: error.reason } : error.code === 'http' ? { status: error.status } : {};
+	const log: UploadEffect = { type: 'log', level: 'warn', event, fields: { attempt, code: error.code, ...detail } };
 	if (final || attempt >= maxAttempts) return { state: { value: 'failed', error }, effects: [log] };
 	return { state: { value: 'backoff', attempt }, effects: [log, { type: 'sleep', attempt }] };
 }
@@ -55,21 +58,11 @@ export function step(s: UploadState, e: UploadEvent, maxAttempts: number): { sta
 		case 'asking':
 			if (e.type === 'slot') return { state: { value: 'putting', attempt: s.attempt }, effects: [{ type: 'put', slot: e.slot }] };
 			if (e.type !== 'slotFailed') return undefined;
-			return failed(s.attempt, e.error, slotFinal(e.error), maxAttempts, {
-				type: 'log',
-				level: 'warn',
-				event: 'map.slot_failed',
-				fields: { attempt: s.attempt, code: e.error.code, ...(e.error.code === 'slot-refused' ? { reason: e.error.reason } : {}) },
-			});
+			return failed(s.attempt, e.error, slotFinal(e.error), maxAttempts, 'map.slot_failed');
 		case 'putting':
 			if (e.type === 'put') return { state: { value: 'uploaded', attempts: s.attempt, bytes: e.bytes }, effects: [{ type: 'log', level: 'info', event: 'map.uploaded', fields: { bytes: e.bytes, attempts: s.attempt } }] };
 			if (e.type !== 'putFailed') return undefined;
-			return failed(s.attempt, e.error, putFinal(e.error), maxAttempts, {
-				type: 'log',
-				level: 'warn',
-				event: 'map.upload_failed',
-				fields: { attempt: s.attempt, code: e.error.code, ...(e.error.code === 'http' ? { status: e.error.status } : {}) },
-			});
+			return failed(s.attempt, e.error, putFinal(e.error), maxAttempts, 'map.upload_failed');
 		case 'backoff':
 			return e.type === 'wake' ? { state: { value: 'asking', attempt: s.attempt + 1 }, effects: [{ type: 'requestSlot' }] } : undefined;
 		case 'uploaded':
