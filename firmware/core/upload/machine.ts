@@ -44,7 +44,7 @@ const putFinal = (e: UploadError) => e.code === 'unwrap' || e.code === 'source';
 
 /** A failed attempt, logged as `event`: the end when `final` or the last attempt, else a backoff. */
 function failed(attempt: number, error: UploadError, final: boolean, maxAttempts: number, event: string): { state: UploadState; effects: UploadEffect[] } {
-	const detail = error.code === 'slot-refused' ? { reason: error.reason } : error.code === 'http' ? { status: error.status } : {};
+	const detail: Record<string, string | number> = error.code === 'slot-refused' ? { reason: error.reason } : error.code === 'http' ? { status: error.status } : {};
 	const log: UploadEffect = { type: 'log', level: 'warn', event, fields: { attempt, code: error.code, ...detail } };
 	if (final || attempt >= maxAttempts) return { state: { value: 'failed', error }, effects: [log] };
 	return { state: { value: 'backoff', attempt }, effects: [log, { type: 'sleep', attempt }] };
