@@ -6,6 +6,7 @@
  * `update/documents` after each accepted update, whichever transport made it. The broker's
  * policy already limits a device to its own thing's topics; the bus bypasses it.
  */
+import { shadowTopicPrefix } from '../../../firmware/core/contracts/topics';
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
 import type { ShadowChange, ShadowOperations } from './service';
@@ -38,8 +39,9 @@ export function parseShadowTopic(topic: string): ShadowTopic | undefined {
 	return { thing, name, operation: op };
 }
 
+/** '' is the classic shadow (the core's topic rule, contracts/topics.ts). */
 export function shadowPrefix(thing: string, name: string): string {
-	return name === '' ? `$aws/things/${thing}/shadow` : `$aws/things/${thing}/shadow/name/${name}`;
+	return shadowTopicPrefix(thing, name === '' ? undefined : name);
 }
 
 /** Subscribes the operations to the bus; returns the unsubscribe. */

@@ -11,6 +11,7 @@ import type { LinkError } from '../link/link';
 import type { Result } from '../util/result';
 import { err, ok } from '../util/result';
 import { utf8Encode } from '../util/utf8';
+import { shadowTopicPrefix } from '../contracts/topics';
 
 /** 32 letters and digits without 0/O and 1/I: read off a screen without mistakes. */
 export const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -23,7 +24,7 @@ export interface PairingLink {
 }
 
 export function pairingTopic(thing: string): string {
-	return '$aws/things/' + thing + '/shadow/name/pairing/update';
+	return shadowTopicPrefix(thing, 'pairing') + '/update';
 }
 
 function hex(b: Uint8Array): string {
