@@ -134,11 +134,11 @@ describe('console operator view: fleet table, metrics, a staged rollout (chromiu
 		await page.waitForSelector('[data-rollout="fw-1-2-0-wave-1"]', { timeout: 20_000 });
 		assert.match(await page.$eval('[data-rollout="fw-1-2-0-wave-1"]', (el) => el.textContent ?? ''), /rollout 1\/min: 1 notified/);
 		// the one robot notified fails it (as its agent would report a failed self-test)
-		const [first] = cloud.jobs.core.executionsOfJob('fw-1-2-0-wave-1');
+		const [first] = cloud.jobs.runner.executionsOfJob('fw-1-2-0-wave-1');
 		assert.ok(first);
-		const started = cloud.jobs.core.update(first, { status: 'IN_PROGRESS' });
+		const started = cloud.jobs.runner.update(first, { status: 'IN_PROGRESS' });
 		assert.ok(started.ok);
-		assert.ok(cloud.jobs.core.update(started.execution, { status: 'FAILED' }).ok);
+		assert.ok(cloud.jobs.runner.update(started.execution, { status: 'FAILED' }).ok);
 		await page.waitForSelector('[data-job="fw-1-2-0-wave-1"][data-status="CANCELED"]', { timeout: 20_000 });
 		assert.match(await page.$eval('[data-comment="fw-1-2-0-wave-1"]', (el) => el.textContent ?? ''), /aborted: FAILED/);
 		assert.equal(await page.$$eval('[data-job="fw-1-2-0-wave-1"] tr[data-execution]', (trs) => trs.length), 1, 'the others were never notified');

@@ -30,7 +30,7 @@ import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
 import { isThingName } from '../../../firmware/core/contracts/thing';
 import { checkDocument } from './document';
-import type { ControlResult, JobRecord, JobsCore } from './core';
+import type { ControlResult, JobRecord, JobsRunner } from './runner';
 import { MAX_TIMEOUT_MINUTES, type Execution } from './execution';
 import { GROUP_NAME, type ThingGroup } from './groups';
 import { ConfigError, parseAbort, parseRollout } from './rollout';
@@ -63,7 +63,7 @@ export interface ControlPlaneOptions {
 	) => Promise<{ status: number; body: unknown } | undefined> | { status: number; body: unknown } | undefined;
 }
 
-export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promise<Listening> {
+export function startControlPlane(runner: JobsRunner, o: ControlPlaneOptions): Promise<Listening> {
 	const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
 		const body = await readBody(req, MAX_BODY_BYTES);
 		if (o.verifySignatures !== false) {
@@ -82,27 +82,27 @@ export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promi
 		const json = (): Record<string, unknown> => parseBody(body);
 		const other = await o.more?.(method, path, q, body, req.headers);
 		if (other) return sendJson(res, other.status, other.body);
-		if (path[0] === 'thing-groups') return reply(res, thingGroups(core, method, path, q, json, Date.now()));
+		if (path[0] === 'thing-groups') return reply(res, thingGroups(runner, method, path, q, json, Date.now()));
 		switch (route) {
 			case 'PUT jobs/{}':
-				return reply(res, createJob(core, path[1]!, json(), o));
+				return reply(res, createJob(runner, path[1]!, json(), o));
 			case 'GET jobs/{}':
-				return reply(res, found(core.job(path[1]!), path[1]!, (job) => ({ job: describeJob(core, job) })));
+				return reply(res, found(runner.job(path[1]!), path[1]!, (job) => ({ job: describeJob(runner, job) })));
 			case 'DELETE jobs/{}':
-				return reply(res, core.deleteJob(path[1]!, flag(q, 'force')));
+				return reply(res, runner.deleteJob(path[1]!, flag(q, 'force')));
 			case 'PUT jobs/{}/cancel': {
 				const b = json();
-				const r = core.cancelJob(path[1]!, flag(q, 'force'), optString(b, 'reasonCode', 128), optString(b, 'comment', 2028));
+				const r = runner.cancelJob(path[1]!, flag(q, 'force'), optString(b, 'reasonCode', 128), optString(b, 'comment', 2028));
 				return reply(res, r.ok ? ok({ jobArn: r.value.jobArn, jobId: r.value.jobId, description: r.value.description }) : r);
 			}
 			case 'GET jobs/{}/job-document':
-				return reply(res, found(core.job(path[1]!), path[1]!, (job) => ({ document: job.document })));
+				return reply(res, found(runner.job(path[1]!), path[1]!, (job) => ({ document: job.document })));
 			case 'GET jobs/{}/things':
 				return reply(
 					res,
-					found(core.job(path[1]!), path[1]!, (job) =>
+					found(runner.job(path[1]!), path[1]!, (job) =>
 						page(
-							core.executionsOfJob(job.jobId).filter((e) => !q.has('status') || e.status === q.get('status')),
+							runner.executionsOfJob(job.jobId).filter((e) => !q.has('status') || e.status === q.get('status')),
 							q,
 							(e) => ({ thingArn: thingArn(e.thingName), jobExecutionSummary: summary(e) }),
 							'executionSummaries',
@@ -114,7 +114,7 @@ export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promi
 					res,
 					ok(
 						page(
-							core.jobs().filter((j) => (!q.has('status') || j.status === q.get('status')) && (!q.has('thingName') || j.thingNames.includes(q.get('thingName')!))),
+							runner.jobs().filter((j) => (!q.has('status') || j.status === q.get('status')) && (!q.has('thingName') || j.thingNames.includes(q.get('thingName')!))),
 							q,
 							jobSummary,
 							'jobs',
@@ -126,7 +126,7 @@ export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promi
 					res,
 					ok(
 						page(
-							core.executionsOfThing(path[1]!).filter((e) => (!q.has('status') || e.status === q.get('status')) && (!q.has('jobId') || e.jobId === q.get('jobId'))),
+							runner.executionsOfThing(path[1]!).filter((e) => (!q.has('status') || e.status === q.get('status')) && (!q.has('jobId') || e.jobId === q.get('jobId'))),
 							q,
 							(e) => ({ jobId: e.jobId, jobExecutionSummary: summary(e) }),
 							'executionSummaries',
@@ -134,19 +134,19 @@ export function startControlPlane(core: JobsCore, o: ControlPlaneOptions): Promi
 					),
 				);
 			case 'GET things/{}/jobs/{}': {
-				const e = core.execution(path[1]!, path[3]!);
+				const e = runner.execution(path[1]!, path[3]!);
 				const n = q.get('executionNumber');
 				if (!e || (n !== null && Number(n) !== e.executionNumber)) {
 					throw new HttpError(404, 'ResourceNotFoundException', `no execution of job ${path[3]} on thing ${path[1]}`);
 				}
-				return reply(res, ok({ execution: describeExecution(core, e) }));
+				return reply(res, ok({ execution: describeExecution(runner, e) }));
 			}
 			case 'PUT things/{}/jobs/{}/cancel': {
 				const b = json();
 				const version = b.expectedVersion;
 				if (version !== undefined && !Number.isSafeInteger(version)) throw invalid('expectedVersion expected an integer');
 				const details = b.statusDetails === undefined ? undefined : statusDetails(b.statusDetails);
-				return reply(res, core.cancelExecution(path[1]!, path[3]!, flag(q, 'force'), version as number | undefined, details));
+				return reply(res, runner.cancelExecution(path[1]!, path[3]!, flag(q, 'force'), version as number | undefined, details));
 			}
 		}
 		throw new HttpError(404, 'ResourceNotFoundException', 'no operation at ' + method + ' ' + url.pathname);
@@ -174,7 +174,7 @@ export function jobArn(jobId: string): string {
 }
 
 /** CreateJob: every field the local service honours is checked; the others are ignored. */
-function createJob(core: JobsCore, jobId: string, b: Record<string, unknown>, o: ControlPlaneOptions): ControlResult<unknown> {
+function createJob(runner: JobsRunner, jobId: string, b: Record<string, unknown>, o: ControlPlaneOptions): ControlResult<unknown> {
 	if (!JOB_ID.test(jobId)) throw invalid('jobId expected 1-64 characters of [a-zA-Z0-9_-], got ' + JSON.stringify(jobId));
 	if (b.documentSource !== undefined) throw invalid('documentSource is not supported by the local jobs service; pass document');
 	if (b.jobTemplateArn !== undefined) throw invalid('jobTemplateArn is not supported by the local jobs service');
@@ -188,7 +188,7 @@ function createJob(core: JobsCore, jobId: string, b: Record<string, unknown>, o:
 			b.targets.flatMap((t: unknown) => {
 				const g = typeof t === 'string' ? GROUP_ARN.exec(t) : null;
 				if (g) {
-					const group = core.groups.get(g[1]!);
+					const group = runner.groups.get(g[1]!);
 					if (!group) throw new HttpError(404, 'ResourceNotFoundException', `thing group ${g[1]} not found`);
 					groups.push(group.thingGroupName);
 					return group.things;
@@ -234,7 +234,7 @@ function createJob(core: JobsCore, jobId: string, b: Record<string, unknown>, o:
 		}
 		timeoutConfig = m === undefined ? {} : { inProgressTimeoutInMinutes: m as number };
 	}
-	const r = core.createJob({
+	const r = runner.createJob({
 		jobId,
 		jobArn: jobArn(jobId),
 		document: b.document,
@@ -251,9 +251,9 @@ function createJob(core: JobsCore, jobId: string, b: Record<string, unknown>, o:
 	return r.ok ? ok({ jobArn: r.value.jobArn, jobId: r.value.jobId, ...(r.value.description !== undefined ? { description: r.value.description } : {}) }) : r;
 }
 
-function describeJob(core: JobsCore, job: JobRecord): Record<string, unknown> {
+function describeJob(runner: JobsRunner, job: JobRecord): Record<string, unknown> {
 	const counts: Record<string, number> = {};
-	for (const e of core.executionsOfJob(job.jobId)) counts[e.status] = (counts[e.status] ?? 0) + 1;
+	for (const e of runner.executionsOfJob(job.jobId)) counts[e.status] = (counts[e.status] ?? 0) + 1;
 	const n = (s: string): number => counts[s] ?? 0;
 	return {
 		jobArn: job.jobArn,
@@ -287,7 +287,7 @@ function describeJob(core: JobsCore, job: JobRecord): Record<string, unknown> {
 }
 
 /** The thing-group operations (groups.ts) over restJson1. */
-function thingGroups(core: JobsCore, method: string, path: string[], q: URLSearchParams, json: () => Record<string, unknown>, now: number): ControlResult<unknown> {
+function thingGroups(runner: JobsRunner, method: string, path: string[], q: URLSearchParams, json: () => Record<string, unknown>, now: number): ControlResult<unknown> {
 	const describe = (g: ThingGroup) => ({
 		thingGroupName: g.thingGroupName,
 		thingGroupId: g.thingGroupId,
@@ -311,16 +311,16 @@ function thingGroups(core: JobsCore, method: string, path: string[], q: URLSearc
 		throw new HttpError(status, r.error.type, r.error.message);
 	};
 	const name = path[1];
-	if (method === 'GET' && path.length === 1) return ok(page(core.groups.list(), q, (g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn }), 'thingGroups'));
+	if (method === 'GET' && path.length === 1) return ok(page(runner.groups.list(), q, (g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn }), 'thingGroups'));
 	if (method === 'PUT' && name === 'addThingToThingGroup') {
 		const b = json();
 		const thing = named(b, 'thing');
 		if (!isThingName(thing)) throw invalid('thingName expected a thing name, got ' + JSON.stringify(thing));
-		return result(core.groups.add(named(b, 'thingGroup'), thing), () => ({}));
+		return result(runner.groups.add(named(b, 'thingGroup'), thing), () => ({}));
 	}
 	if (method === 'PUT' && name === 'removeThingFromThingGroup') {
 		const b = json();
-		return result(core.groups.remove(named(b, 'thingGroup'), named(b, 'thing')), () => ({}));
+		return result(runner.groups.remove(named(b, 'thingGroup'), named(b, 'thing')), () => ({}));
 	}
 	if (name === undefined || !GROUP_NAME.test(name)) throw invalid('thingGroupName expected 1-128 of [a-zA-Z0-9:_-], got ' + JSON.stringify(name));
 	if (method === 'POST' && path.length === 2) {
@@ -328,18 +328,18 @@ function thingGroups(core: JobsCore, method: string, path: string[], q: URLSearc
 		if (b.parentGroupName !== undefined) throw invalid('parentGroupName: group hierarchies are not supported by the local registry');
 		const props = b.thingGroupProperties === undefined ? {} : object(b.thingGroupProperties, 'thingGroupProperties');
 		const description = optString(props, 'thingGroupDescription', 2028);
-		return result(core.groups.create(name, description, now), (g) => ({ thingGroupName: g.thingGroupName, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId }));
+		return result(runner.groups.create(name, description, now), (g) => ({ thingGroupName: g.thingGroupName, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId }));
 	}
-	const g = core.groups.get(name);
+	const g = runner.groups.get(name);
 	if (!g) throw new HttpError(404, 'ResourceNotFoundException', `thing group ${name} not found`);
 	if (method === 'GET' && path.length === 2) return ok(describe(g));
-	if (method === 'DELETE' && path.length === 2) return (core.groups.delete(name), ok({}));
+	if (method === 'DELETE' && path.length === 2) return (runner.groups.delete(name), ok({}));
 	if (method === 'GET' && path[2] === 'things' && path.length === 3) return ok(page(g.things, q, (t) => t, 'things'));
 	throw new HttpError(404, 'ResourceNotFoundException', 'no operation at ' + method + ' /' + path.join('/'));
 }
 
-function describeExecution(core: JobsCore, e: Execution): Record<string, unknown> {
-	const left = core.secondsBeforeTimedOut(e);
+function describeExecution(runner: JobsRunner, e: Execution): Record<string, unknown> {
+	const left = runner.secondsBeforeTimedOut(e);
 	return {
 		jobId: e.jobId,
 		status: e.status,

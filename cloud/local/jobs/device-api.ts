@@ -10,8 +10,8 @@
  */
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
-import type { JobsCore } from './core';
-import { seconds } from './core';
+import type { JobsRunner } from './runner';
+import { seconds } from './runner';
 import { DEVICE_STATUSES, MAX_TIMEOUT_MINUTES, isTerminal, type DeviceStatus, type Execution, type StatusDetails } from './execution';
 
 export type RejectionCode =
@@ -47,7 +47,7 @@ class Rejected extends Error {
 }
 
 /** Subscribes to every thing's job request topics; returns the off switch. */
-export function serveDeviceApi(core: JobsCore, bus: Bus, log: LogFn): () => void {
+export function serveDeviceApi(runner: JobsRunner, bus: Bus, log: LogFn): () => void {
 	return bus.subscribe('$aws/things/+/jobs/#', async (m) => {
 		const [, , thing, , ...rest] = m.topic.split('/');
 		if (!thing || ours(rest)) return; // a reply or notification of ours: never answered
@@ -60,15 +60,15 @@ export function serveDeviceApi(core: JobsCore, bus: Bus, log: LogFn): () => void
 			// InvalidTopic ("Jobs device MQTT API", ErrorResponse); JSON and clientToken are read
 			// first so the rejection echoes the token (our choice: AWS documents no order)
 			if (!request) throw new Rejected('InvalidTopic', 'the request was sent to a topic in the AWS IoT Jobs namespace that does not map to any API: ' + m.topic);
-			const reply = handle(core, thing, request, body);
-			await core.emit(m.topic + '/accepted', async () => ({ ...(await reply()), timestamp: seconds(Date.now()), ...(clientToken !== undefined ? { clientToken } : {}) }));
+			const reply = handle(runner, thing, request, body);
+			await runner.emit(m.topic + '/accepted', async () => ({ ...(await reply()), timestamp: seconds(Date.now()), ...(clientToken !== undefined ? { clientToken } : {}) }));
 		} catch (e) {
 			if (!(e instanceof Rejected)) {
 				log({ level: 'error', event: 'jobs.device.error', topic: m.topic, error: String(e) });
 			}
 			const r = e instanceof Rejected ? e : new Rejected('InternalError', 'internal error');
 			log({ level: 'info', event: 'jobs.device.rejected', thing, topic: m.topic, code: r.code, message: r.message });
-			await core.emit(m.topic + '/rejected', () => ({
+			await runner.emit(m.topic + '/rejected', () => ({
 				code: r.code,
 				message: r.message,
 				timestamp: seconds(Date.now()),
@@ -100,10 +100,10 @@ function parseTopic(rest: string[]): Request | undefined {
  * Performs the request now (so its state change is ordered with the others) and returns
  * how to build the accepted body later (documents are presigned at publish time).
  */
-function handle(core: JobsCore, thing: string, r: Request, b: Record<string, unknown>): () => Promise<Record<string, unknown>> {
+function handle(runner: JobsRunner, thing: string, r: Request, b: Record<string, unknown>): () => Promise<Record<string, unknown>> {
 	switch (r.op) {
 		case 'get': {
-			const pending = core.pending(thing);
+			const pending = runner.pending(thing);
 			return async () => ({
 				inProgressJobs: pending.filter((e) => e.status === 'IN_PROGRESS').map(summary),
 				queuedJobs: pending.filter((e) => e.status === 'QUEUED').map(summary),
@@ -113,17 +113,17 @@ function handle(core: JobsCore, thing: string, r: Request, b: Record<string, unk
 			const details = optDetails(b);
 			const step = optInteger(b, 'stepTimeoutInMinutes');
 			if (step !== undefined && (step < 1 || step > MAX_TIMEOUT_MINUTES)) throw new Rejected('InvalidRequest', `stepTimeoutInMinutes expected 1-${MAX_TIMEOUT_MINUTES}, got ${step}`);
-			const e = core.startNext(thing, details, step);
-			return async () => (e ? { execution: await core.deviceExecution(e, true) } : {});
+			const e = runner.startNext(thing, details, step);
+			return async () => (e ? { execution: await runner.deviceExecution(e, true) } : {});
 		}
 		case 'describe': {
 			const n = optInteger(b, 'executionNumber');
 			const withDocument = optBoolean(b, 'includeJobDocument') ?? true;
-			const e = r.jobId === '$next' ? core.next(thing) : core.execution(thing, r.jobId);
+			const e = r.jobId === '$next' ? runner.next(thing) : runner.execution(thing, r.jobId);
 			if (r.jobId === '$next' && !e) return async () => ({});
 			if (!e || (n !== undefined && n !== e.executionNumber)) throw new Rejected('ResourceNotFound', `no execution of job ${r.jobId} on thing ${thing}`);
 			if (isTerminal(e.status)) throw new Rejected('TerminalStateReached', `the job execution is ${e.status}, a terminal state`);
-			return async () => ({ execution: await core.deviceExecution(e, withDocument) });
+			return async () => ({ execution: await runner.deviceExecution(e, withDocument) });
 		}
 		case 'update': {
 			if (typeof b.status !== 'string' || !DEVICE_STATUSES.has(b.status)) {
@@ -138,9 +138,9 @@ function handle(core: JobsCore, thing: string, r: Request, b: Record<string, unk
 			}
 			const withState = optBoolean(b, 'includeJobExecutionState') ?? false;
 			const withDocument = optBoolean(b, 'includeJobDocument') ?? false;
-			const e = core.execution(thing, r.jobId);
+			const e = runner.execution(thing, r.jobId);
 			if (!e || (n !== undefined && n !== e.executionNumber)) throw new Rejected('ResourceNotFound', `no execution of job ${r.jobId} on thing ${thing}`);
-			const result = core.update(e, {
+			const result = runner.update(e, {
 				status: b.status as DeviceStatus,
 				...(details ? { statusDetails: details } : {}),
 				...(expectedVersion !== undefined ? { expectedVersion } : {}),
@@ -150,7 +150,7 @@ function handle(core: JobsCore, thing: string, r: Request, b: Record<string, unk
 			const updated = result.execution;
 			return async () => ({
 				...(withState ? { executionState: executionState(updated) } : {}),
-				...(withDocument ? { jobDocument: await core.deviceDocument(updated.jobId) } : {}),
+				...(withDocument ? { jobDocument: await runner.deviceDocument(updated.jobId) } : {}),
 			});
 		}
 	}

@@ -7,7 +7,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane';
-import { JobsCore } from './core';
+import { JobsRunner } from './runner';
 import { s3Presigner } from './document';
 import { serveDeviceApi } from './device-api';
 
@@ -39,7 +39,7 @@ export interface JobsService {
 	readonly endpoint: string;
 	readonly port: number;
 	/** The state, for tests and tools that look inside. */
-	readonly core: JobsCore;
+	readonly runner: JobsRunner;
 	close(): Promise<void>;
 }
 
@@ -49,7 +49,7 @@ export async function startJobsService(o: JobsServiceOptions): Promise<JobsServi
 	if (o.s3Endpoint !== undefined && !URL.canParse(o.s3Endpoint)) throw new TypeError('"s3Endpoint" expected a URL, got ' + o.s3Endpoint);
 	const region = o.region ?? LOCAL_REGION;
 	const presign = o.s3Endpoint ? s3Presigner({ endpoint: o.s3Endpoint, region, credentials: o.credentials ?? LOCAL_CREDENTIALS }) : undefined;
-	const core = new JobsCore({
+	const runner = new JobsRunner({
 		publish: (topic, payload) => o.bus.publish(topic, payload, 1),
 		log: o.log,
 		minuteMs,
@@ -57,8 +57,8 @@ export async function startJobsService(o: JobsServiceOptions): Promise<JobsServi
 		...(o.s3Endpoint ? { localS3: o.s3Endpoint } : {}),
 		...(o.dataDir ? { dataDir: o.dataDir } : {}),
 	});
-	await core.load();
-	const http = await startControlPlane(core, {
+	await runner.load();
+	const http = await startControlPlane(runner, {
 		log: o.log,
 		canPresign: presign !== undefined,
 		...(o.s3Endpoint ? { localS3: o.s3Endpoint } : {}),
@@ -67,25 +67,25 @@ export async function startJobsService(o: JobsServiceOptions): Promise<JobsServi
 		...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}),
 		...(o.more ? { more: o.more } : {}),
 	});
-	const off = serveDeviceApi(core, o.bus, o.log);
+	const off = serveDeviceApi(runner, o.bus, o.log);
 	o.log({ level: 'info', event: 'jobs.started', endpoint: http.url, s3Endpoint: o.s3Endpoint, minuteMs });
 	let closing: Promise<void> | undefined;
 	return {
 		endpoint: http.url,
 		port: http.port,
-		core,
+		runner,
 		close() {
 			closing ??= (async () => {
 				off();
 				await http.close();
-				await core.close();
+				await runner.close();
 			})();
 			return closing;
 		},
 	};
 }
 
-export { JobsCore } from './core';
-export type { JobRecord, JobStatus } from './core';
+export { JobsRunner } from './runner';
+export type { JobRecord, JobStatus } from './runner';
 export type { Execution, ExecutionStatus } from './execution';
 export { thingArn, jobArn } from './control-plane';

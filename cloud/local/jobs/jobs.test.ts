@@ -292,7 +292,7 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		assert.notEqual(second.searchParams.get('X-Amz-Date'), first.searchParams.get('X-Amz-Date'));
 		assert.notEqual(second.searchParams.get('X-Amz-Signature'), first.searchParams.get('X-Amz-Signature'));
 		// the stored document keeps its placeholder
-		assert.match(jobs.core.job('ota-presigned')!.document, /\$\{aws:iot:s3-presigned-url:/);
+		assert.match(jobs.runner.job('ota-presigned')!.document, /\$\{aws:iot:s3-presigned-url:/);
 		await request('robot-1', 'ota-presigned/update', { status: 'SUCCEEDED' });
 
 		assert.ok(s3, 'the local cloud serves S3');

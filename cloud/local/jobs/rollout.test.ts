@@ -148,10 +148,10 @@ describe('jobs service: thing groups, staged rollout, abort (@aws-sdk/client-iot
 		assert.equal(first.length, 2);
 		// both notified robots take the job and fail their self-test
 		for (const thing of first) {
-			const e = jobs.core.execution(thing, 'staged-2')!;
-			const started = e.status === 'QUEUED' ? jobs.core.update(e, { status: 'IN_PROGRESS' }) : { ok: true as const, execution: e };
+			const e = jobs.runner.execution(thing, 'staged-2')!;
+			const started = e.status === 'QUEUED' ? jobs.runner.update(e, { status: 'IN_PROGRESS' }) : { ok: true as const, execution: e };
 			assert.ok(started.ok);
-			assert.ok(jobs.core.update(started.execution, { status: 'FAILED', statusDetails: { reason: 'self-test' } }).ok);
+			assert.ok(jobs.runner.update(started.execution, { status: 'FAILED', statusDetails: { reason: 'self-test' } }).ok);
 		}
 		await until('canceled', async () => (await iot.send(new DescribeJobCommand({ jobId: 'staged-2' }))).job?.status === 'CANCELED');
 		const job = (await iot.send(new DescribeJobCommand({ jobId: 'staged-2' }))).job!;

@@ -1,7 +1,7 @@
 /*
  * The state of the local Jobs service and the runner around the pure execution moves:
  * jobs, their executions per thing, the timeout timers, the notify / notify-next messages
- * and persistence. Both planes (HTTP control, MQTT device) call into one JobsCore.
+ * and persistence. Both planes (HTTP control, MQTT device) call into one JobsRunner.
  *
  * Notifications follow the Jobs device API:
  * - notify-next (NextJobExecutionChanged) when the thing's next pending execution becomes
@@ -56,7 +56,7 @@ export type ControlErrorType =
 export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 export type ControlResult<T> = Result<T, { readonly type: ControlErrorType; readonly message: string }>;
 
-export interface JobsCoreOptions {
+export interface JobsRunnerOptions {
 	readonly publish: (topic: string, payload: string) => Promise<void>;
 	readonly log: LogFn;
 	/** Milliseconds per "minute" of every timeout: 60 000, or less in tests. */
@@ -80,8 +80,8 @@ interface Snapshot {
 	readonly groups?: ThingGroup[];
 }
 
-export class JobsCore {
-	readonly #o: JobsCoreOptions;
+export class JobsRunner {
+	readonly #o: JobsRunnerOptions;
 	readonly #now: () => number;
 	readonly #jobs = new Map<string, JobRecord>();
 	/** thing -> jobId -> execution */
@@ -97,7 +97,7 @@ export class JobsCore {
 	#dirty = false;
 	#closed = false;
 
-	constructor(o: JobsCoreOptions) {
+	constructor(o: JobsRunnerOptions) {
 		this.#o = o;
 		this.#now = o.now ?? Date.now;
 		this.groups.onAdded((group, thing) => this.#joined(group, thing));
