@@ -10,7 +10,7 @@
 // fleet policy instead: the Device Shadow and Jobs topics of every thing, as an AWS IoT
 // policy on topic/$aws/things/*/shadow/* and topic/$aws/things/*/jobs/* grants.
 
-import { isThingName } from '../../firmware/core/contracts/thing';
+import { isThingName, THING_NAME_PATTERN } from '../../firmware/core/contracts/thing';
 import { REPORT_RULE } from '../../firmware/core/mission/report';
 
 const THING = '${thing}';
@@ -83,14 +83,14 @@ export function robotPolicyDocument(): unknown {
 }
 
 /** Shadow and jobs topics of any thing (`+` for the thing in a filter); nothing else. */
-const OPERATOR_TOPIC = /^\$aws\/things\/([A-Za-z0-9:_-]{1,128}|\+)\/(shadow|jobs)\/.+$/;
+const OPERATOR_TOPIC = new RegExp('^\\$aws/things/(' + THING_NAME_PATTERN + '|\\+)/(shadow|jobs)/.+$');
 /**
  * A robot's log ring (firmware/core/log/ship.ts): the operator asks on one robot's request topic
  * and reads the replies. The robot's side is inside its `robots/${thing}/*` rows above: it
  * subscribes `robots/<thing>/logs/request` and publishes `robots/<thing>/logs`, its own only.
  */
-const OPERATOR_LOGS_REQUEST = /^robots\/[A-Za-z0-9:_-]{1,128}\/logs\/request$/;
-const OPERATOR_LOGS = /^robots\/([A-Za-z0-9:_-]{1,128}|\+)\/logs$/;
+const OPERATOR_LOGS_REQUEST = new RegExp('^robots/' + THING_NAME_PATTERN + '/logs/request$');
+const OPERATOR_LOGS = new RegExp('^robots/(' + THING_NAME_PATTERN + '|\\+)/logs$');
 
 export function operatorMayPublish(topic: string): boolean {
   return (OPERATOR_TOPIC.test(topic) && !topic.includes('+') && !topic.includes('#')) || OPERATOR_LOGS_REQUEST.test(topic);
