@@ -5,7 +5,7 @@
  * (events to send, what to persist, the report) for the runner (missions.ts).
  */
 import { assertNever } from '../util/result';
-import { MAX_ERRORS, type MissionError, type MissionReport, type Outcome, type Trigger } from './report';
+import { MAX_DURATION_S, MAX_ERRORS, type MissionError, type MissionReport, type Outcome, type Trigger } from './report';
 
 export interface Mission {
 	readonly id: string;
@@ -50,10 +50,21 @@ export type MissionStep = { readonly state: MissionState; readonly effects: read
 
 export const IDLE: MissionState = Object.freeze({ value: 'idle' });
 
+/**
+ * Whole seconds from `fromMono` to `toMono`, at most the report's MAX_DURATION_S. Time alone
+ * must never make a report the cloud refuses (a refused report is a lost mission): a robot left
+ * paused or stuck over a holiday, or a simulated one whose fast clock multiplies a starved event
+ * loop's lag (the fleet bench at 1,000 robots measured one-hour missions as 7.2 days), reports
+ * the ceiling; startedAt/endedAt still carry the whole span on the wall clock.
+ */
+function secondsSince(fromMono: number, toMono: number): number {
+	return Math.min(MAX_DURATION_S, Math.max(0, Math.round((toMono - fromMono) / 1000)));
+}
+
 /** The report keeps the first MAX_ERRORS: a robot stuck in a loop must not grow it. */
 function withError(m: Mission, code: string, mono: number): Mission {
 	if (m.errors.length >= MAX_ERRORS) return m;
-	return { ...m, errors: [...m.errors, { code, atS: Math.max(0, Math.round((mono - m.startedMono) / 1000)) }] };
+	return { ...m, errors: [...m.errors, { code, atS: secondsSince(m.startedMono, mono) }] };
 }
 
 /** The report of a mission that ended, or of one cut short by power loss (`interrupted`). */
@@ -71,7 +82,7 @@ export function reportOf(thing: string, m: Mission, outcome: Outcome, endedAt: n
 		...(m.entryId !== undefined ? { entryId: m.entryId } : {}),
 		startedAt: m.startedAt,
 		endedAt,
-		durationS: Math.round(durationMs / 1000),
+		durationS: secondsSince(m.startedMono, endMono),
 		outcome,
 		areaM2: Math.round(m.areaM2 * 10) / 10,
 		battery: { start: m.batteryStart, end: m.battery },

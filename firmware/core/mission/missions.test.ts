@@ -10,7 +10,7 @@ import { utf8Decode } from '../util/utf8';
 import { fullBucket, take } from './bucket';
 import { IDLE, step, type MissionState } from './machine';
 import { Missions, type MissionLink } from './missions';
-import { reportTopic, validateReport, type MissionReport } from './report';
+import { MAX_DURATION_S, reportTopic, validateReport, type MissionReport } from './report';
 
 /** A link whose outbox the test controls: entries stay until `ack`, `capacity` bounds it. */
 function fakeLink(capacity = 32) {
@@ -90,6 +90,23 @@ describe('mission machine', () => {
 		assert.equal(report.durationS, 600);
 		assert.ok(validateReport(report).ok);
 	});
+	it('a mission longer than the report allows (626,071 s: the fleet bench under load; a robot paused over a holiday) still gives a valid report', () => {
+		// the exact report the fleet's robots built and the cloud refused: durationS 626071 > 604800
+		let s: MissionState = IDLE;
+		s = step('robot-1', s, start)!.state;
+		s = step('robot-1', s, { type: 'pause' })!.state;
+		s = step('robot-1', s, { type: 'resume' })!.state;
+		s = step('robot-1', s, { type: 'error', code: 'brush_tangled', fatal: false, mono: 620_000_000 })!.state;
+		s = step('robot-1', s, { type: 'finish' })!.state;
+		const fx = step('robot-1', s, { type: 'docked', at: start.at + 626_071_000, mono: 626_071_000, battery: 70 })!.effects;
+		const report = (fx.find((f) => f.type === 'report') as { report: MissionReport }).report;
+		const checked = validateReport(report);
+		assert.ok(checked.ok, checked.ok ? '' : checked.error.join('; '));
+		assert.equal(report.durationS, MAX_DURATION_S);
+		assert.deepEqual(report.errors, [{ code: 'brush_tangled', atS: MAX_DURATION_S }]);
+		// the wall clock still tells the whole span
+		assert.equal(report.endedAt! - report.startedAt!, 626_071_000);
+	});
 	it('a fatal error heads home as failed; a second start is refused while busy', () => {
 		const running = step('robot-1', IDLE, start)!.state;
 		assert.equal(step('robot-1', running, start), undefined);
@@ -153,6 +170,25 @@ describe('missions', () => {
 		assert.equal(r!.areaM2, 20);
 		assert.equal(r!.durationS, 630);
 		assert.deepEqual(t.storage.keys().filter((k) => k.startsWith('mr.') || k === 'mis.cur'), [], 'nothing left beside the outbox');
+	});
+
+	it('a mission docked 626,071 s after its start is queued with a valid report, no mission.report_invalid', () => {
+		const t = setup();
+		const m = t.make();
+		assert.ok(m.start('button', 100).ok);
+		t.time.advance(60_000);
+		m.progress(30, 90);
+		m.pause();
+		t.time.advance(626_000_000);
+		m.resume();
+		m.finish();
+		t.time.advance(11_000);
+		m.docked(80);
+		const [r] = reportsIn(t.link);
+		const checked = validateReport(r);
+		assert.ok(checked.ok, checked.ok ? '' : checked.error.join('; '));
+		assert.equal(r!.durationS, MAX_DURATION_S);
+		assert.deepEqual(t.log.events().filter((e) => e === 'mission.report_invalid'), []);
 	});
 
 	it('ids differ after storage is wiped (factory reset): the cloud would drop a reused id as a duplicate', () => {

@@ -13,6 +13,8 @@ export const REPORT_VERSION = 1;
 /** One AWS IoT billing unit is 5 KB; a report stays inside one. */
 export const MAX_REPORT_BYTES = 4096;
 export const MAX_ERRORS = 16;
+/** The longest mission a report states (7 days); see reportOf in machine.ts for a longer one. */
+export const MAX_DURATION_S = 7 * 86400;
 export const REPORT_RULE = 'mission_report';
 
 export const TRIGGERS = Object.freeze(['schedule', 'button', 'app'] as const);
@@ -28,7 +30,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 export interface MissionError {
 	readonly code: string;
-	/** Seconds since the mission started. */
+	/** Seconds since the mission started; at most MAX_DURATION_S. */
 	readonly atS: number;
 }
 
@@ -42,7 +44,7 @@ export interface MissionReport {
 	/** Epoch ms; null when the robot's clock was unknown. */
 	readonly startedAt: number | null;
 	readonly endedAt: number | null;
-	/** Measured on the monotonic clock, so right even when the wall clock was not. */
+	/** Measured on the monotonic clock, so right even when the wall clock was not; at most MAX_DURATION_S. */
 	readonly durationS: number;
 	readonly outcome: Outcome;
 	readonly areaM2: number;
@@ -80,14 +82,14 @@ export function validateReport(x: unknown): Result<MissionReport, string[]> {
 	if (!time(x.startedAt)) e.push('startedAt: expected epoch ms or null');
 	if (!time(x.endedAt)) e.push('endedAt: expected epoch ms or null');
 	if (typeof x.startedAt === 'number' && typeof x.endedAt === 'number' && x.endedAt < x.startedAt) e.push('endedAt: before startedAt');
-	if (!num(x.durationS, 0, 7 * 86400) || !Number.isInteger(x.durationS)) e.push('durationS: expected whole seconds 0..604800');
+	if (!num(x.durationS, 0, MAX_DURATION_S) || !Number.isInteger(x.durationS)) e.push('durationS: expected whole seconds 0..' + MAX_DURATION_S);
 	if (OUTCOMES.indexOf(x.outcome as Outcome) < 0) e.push('outcome: expected one of ' + OUTCOMES.join(', ') + ', got ' + JSON.stringify(x.outcome));
 	if (!num(x.areaM2, 0, 10_000)) e.push('areaM2: expected 0..10000');
 	if (!isObj(x.battery) || !num(x.battery.start, 0, 100) || !num(x.battery.end, 0, 100) || Object.keys(x.battery).length !== 2) e.push('battery: expected { start, end } in percent');
 	if (!Array.isArray(x.errors) || x.errors.length > MAX_ERRORS) e.push('errors: expected at most ' + MAX_ERRORS + ' entries');
 	else
 		x.errors.forEach((m, i) => {
-			if (!isObj(m) || typeof m.code !== 'string' || !CODE.test(m.code) || !num(m.atS, 0, 7 * 86400) || Object.keys(m).length !== 2) e.push('errors[' + i + ']: expected { code, atS }');
+			if (!isObj(m) || typeof m.code !== 'string' || !CODE.test(m.code) || !num(m.atS, 0, MAX_DURATION_S) || Object.keys(m).length !== 2) e.push('errors[' + i + ']: expected { code, atS }');
 		});
 	if (x.map !== 'pending' && x.map !== 'none') e.push('map: expected "pending" or "none"');
 	return e.length ? err(e) : ok(x as unknown as MissionReport);
