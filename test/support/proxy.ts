@@ -9,6 +9,8 @@ import net from 'node:net';
 export interface ProxyStats {
 	/** Client-to-server flights per connection, in accept order. */
 	readonly flights: number[];
+	/** When each of those flights began (Date.now() at its first byte), per connection. */
+	readonly flightTimes: number[][];
 	readonly bytesUp: number[];
 	readonly bytesDown: number[];
 	connections: number;
@@ -30,7 +32,7 @@ export async function startProxy(target: { host: string; port: number }, port = 
 	const live = new Set<net.Socket>();
 	let refusing = false;
 	let delay = 0;
-	const stats: ProxyStats = { flights: [], bytesUp: [], bytesDown: [], connections: 0 };
+	const stats: ProxyStats = { flights: [], flightTimes: [], bytesUp: [], bytesDown: [], connections: 0 };
 	const later = (fn: () => void) => (delay > 0 ? setTimeout(fn, delay) : fn());
 
 	const server = net.createServer((client) => {
@@ -40,6 +42,7 @@ export async function startProxy(target: { host: string; port: number }, port = 
 		}
 		const index = stats.connections++;
 		stats.flights[index] = 0;
+		stats.flightTimes[index] = [];
 		stats.bytesUp[index] = 0;
 		stats.bytesDown[index] = 0;
 		let last: 'up' | 'down' | undefined;
@@ -55,7 +58,10 @@ export async function startProxy(target: { host: string; port: number }, port = 
 			live.delete(upstream);
 		};
 		client.on('data', (b) => {
-			if (last !== 'up') stats.flights[index]!++;
+			if (last !== 'up') {
+				stats.flights[index]!++;
+				stats.flightTimes[index]!.push(Date.now());
+			}
 			last = 'up';
 			stats.bytesUp[index]! += b.length;
 			later(() => upstream.destroyed || upstream.write(b));
