@@ -237,6 +237,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // TLS session-ID resumption for a reconnecting client: Node's server keeps no session of its
+  // own (it answers session IDs only through these events; Node clients resume with tickets), and
+  // Moddable's TLS client resumes by session ID only (no tickets). Bounded: oldest dropped. A
+  // resumed session carries the client certificate it was made with; CONNECT still checks it.
+  const tlsSessions = new Map<string, Buffer>();
+  server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+    tlsSessions.set(id.toString('hex'), data);
+    if (tlsSessions.size > 1024) tlsSessions.delete(tlsSessions.keys().next().value!);
+    done();
+  });
+  server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => done(null, tlsSessions.get(id.toString('hex')) ?? null));
   server.on('tlsClientError', (err, socket) => {
     // the reason is on the socket (Node verifies the client certificate after the handshake and
     // then only hangs up: `err` says "socket hang up"): CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE...
