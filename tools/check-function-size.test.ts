@@ -11,7 +11,6 @@ const NOT_YET_SPLIT: readonly string[] = [
 	'cloud/local/s3/server.ts startS3',
 	'cloud/local/broker.ts startBroker',
 	'firmware/platform/moddable/start.ts startRobot',
-	'cloud/local/queue/model.ts createQueues',
 	'cloud/local/index.ts startLocalCloud',
 	'cloud/functions/owner-api/routes.ts createOwnerApi',
 	'cloud/functions/map-ingest/handler.ts createMapIngestHandler',

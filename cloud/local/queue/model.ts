@@ -120,6 +120,115 @@ export interface MoveTask {
 	readonly StartedTimestamp: number;
 }
 
+/** Sets a queue's attributes; an unknown name or a bad value is a QueueError, as SQS answers. */
+function setAttributes(q: Queue, attributes: Readonly<Record<string, string>>): void {
+	for (const [name, value] of Object.entries(attributes)) {
+		switch (name) {
+			case 'VisibilityTimeout':
+				q.visibilityTimeout = intAttribute(name, value, MAX_VISIBILITY_SECONDS);
+				break;
+			case 'DelaySeconds':
+				q.delaySeconds = intAttribute(name, value, MAX_DELAY_SECONDS);
+				break;
+			case 'ReceiveMessageWaitTimeSeconds':
+				q.receiveWaitSeconds = intAttribute(name, value, 20);
+				break;
+			case 'RedrivePolicy':
+				q.redrive = parseRedrive(value);
+				break;
+			case 'MessageRetentionPeriod':
+			case 'MaximumMessageSize':
+			case 'Policy':
+			case 'SqsManagedSseEnabled':
+				break; // accepted, not enforced locally
+			default:
+				throw new QueueError('InvalidAttributeName', 'Unknown or unsupported attribute ' + name);
+		}
+	}
+}
+
+/** GetQueueAttributes' answer at `now`. */
+function attributesOf(q: Queue, now: number): Record<string, string> {
+	const inFlight = q.messages.filter((m) => m.visibleAt > now && m.receipt !== undefined).length;
+	const delayed = q.messages.filter((m) => m.visibleAt > now && m.receipt === undefined).length;
+	const out: Record<string, string> = {
+		QueueArn: q.arn,
+		ApproximateNumberOfMessages: String(q.messages.length - inFlight - delayed),
+		ApproximateNumberOfMessagesNotVisible: String(inFlight),
+		ApproximateNumberOfMessagesDelayed: String(delayed),
+		VisibilityTimeout: String(q.visibilityTimeout),
+		DelaySeconds: String(q.delaySeconds),
+		ReceiveMessageWaitTimeSeconds: String(q.receiveWaitSeconds),
+		MaximumMessageSize: String(MAX_MESSAGE_BYTES),
+		MessageRetentionPeriod: '345600',
+		CreatedTimestamp: String(Math.floor(q.created / 1000)),
+		LastModifiedTimestamp: String(Math.floor(q.created / 1000)),
+	};
+	if (q.redrive) out.RedrivePolicy = JSON.stringify(q.redrive);
+	return out;
+}
+
+/** Whether `name` is among the attribute names a ReceiveMessage asked for. */
+function asked(names: readonly string[], name: string): boolean {
+	return names.some((n) => n === 'All' || n === '.*' || n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -1))));
+}
+
+/** Receives `m`: in flight for `visibility` s under a new receipt handle, with the attributes asked for. */
+function receiveOne(m: Message, visibility: number, o: { systemAttributes: readonly string[]; messageAttributes: readonly string[] }, now: number): Received {
+	m.receiveCount += 1;
+	m.firstReceiveAt ??= now;
+	m.visibleAt = now + visibility * 1000;
+	m.receipt = randomBytes(24).toString('base64url') + '.' + m.id;
+	const system: Record<string, string> = {
+		SenderId: LOCAL_ACCOUNT,
+		SentTimestamp: String(m.sentAt),
+		ApproximateReceiveCount: String(m.receiveCount),
+		ApproximateFirstReceiveTimestamp: String(m.firstReceiveAt),
+	};
+	const attributes = Object.fromEntries(Object.entries(system).filter(([k]) => asked(o.systemAttributes, k)));
+	const messageAttributes = Object.fromEntries(Object.entries(m.attributes).filter(([k]) => asked(o.messageAttributes, k)));
+	const some = Object.keys(messageAttributes).length > 0;
+	return {
+		MessageId: m.id,
+		ReceiptHandle: m.receipt,
+		MD5OfBody: md5(m.body),
+		Body: m.body,
+		...(Object.keys(attributes).length > 0 ? { Attributes: attributes } : {}),
+		...(some ? { MessageAttributes: messageAttributes, MD5OfMessageAttributes: md5OfMessageAttributes(messageAttributes) } : {}),
+	};
+}
+
+/** The delay a SendMessage of `body` gets, or the QueueError SQS answers it with. */
+function sendDelay(q: Queue, body: string, delaySeconds: number | undefined): number {
+	if (body.length === 0) throw new QueueError('InvalidParameterValue', 'The message body must be at least 1 character');
+	// valid characters per the SQS API: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF
+	if (/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(body)) throw new QueueError('InvalidMessageContents', 'Invalid characters found in the message body');
+	if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) throw new QueueError('InvalidParameterValue', 'The message is longer than ' + MAX_MESSAGE_BYTES + ' bytes');
+	const delay = delaySeconds ?? q.delaySeconds;
+	if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) throw new QueueError('InvalidParameterValue', 'DelaySeconds must be 0..' + MAX_DELAY_SECONDS);
+	return delay;
+}
+
+/** Moves each message of `dlq` to its target with its receive count reset; returns how many moved. */
+function moveBack(dlq: Queue, targetOf: (m: Message) => Queue | undefined, now: number): number {
+	let moved = 0;
+	const kept: Message[] = [];
+	for (const m of dlq.messages) {
+		const target = targetOf(m);
+		if (!target || target === dlq) {
+			kept.push(m);
+			continue;
+		}
+		m.receiveCount = 0;
+		m.receipt = undefined;
+		m.visibleAt = now;
+		target.messages.push(m);
+		moved += 1;
+	}
+	dlq.messages = kept;
+	return moved;
+}
+
 export function createQueues() {
 	const queues = new Map<string, Queue>();
 	const tasks: MoveTask[] = [];
@@ -130,32 +239,6 @@ export function createQueues() {
 		return q;
 	};
 	const byArn = (arn: string) => [...queues.values()].find((q) => q.arn === arn);
-
-	function setAttributes(q: Queue, attributes: Readonly<Record<string, string>>): void {
-		for (const [name, value] of Object.entries(attributes)) {
-			switch (name) {
-				case 'VisibilityTimeout':
-					q.visibilityTimeout = intAttribute(name, value, MAX_VISIBILITY_SECONDS);
-					break;
-				case 'DelaySeconds':
-					q.delaySeconds = intAttribute(name, value, MAX_DELAY_SECONDS);
-					break;
-				case 'ReceiveMessageWaitTimeSeconds':
-					q.receiveWaitSeconds = intAttribute(name, value, 20);
-					break;
-				case 'RedrivePolicy':
-					q.redrive = parseRedrive(value);
-					break;
-				case 'MessageRetentionPeriod':
-				case 'MaximumMessageSize':
-				case 'Policy':
-				case 'SqsManagedSseEnabled':
-					break; // accepted, not enforced locally
-				default:
-					throw new QueueError('InvalidAttributeName', 'Unknown or unsupported attribute ' + name);
-			}
-		}
-	}
 
 	/** A message past maxReceiveCount goes to the DLQ as soon as it is visible again. */
 	function settle(now: number): void {
@@ -207,35 +290,13 @@ export function createQueues() {
 		setAttributes: (name: string, attributes: Readonly<Record<string, string>>) => setAttributes(get(name), attributes),
 		attributes(name: string, now: number): Record<string, string> {
 			settle(now);
-			const q = get(name);
-			const inFlight = q.messages.filter((m) => m.visibleAt > now && m.receipt !== undefined).length;
-			const delayed = q.messages.filter((m) => m.visibleAt > now && m.receipt === undefined).length;
-			const out: Record<string, string> = {
-				QueueArn: q.arn,
-				ApproximateNumberOfMessages: String(q.messages.length - inFlight - delayed),
-				ApproximateNumberOfMessagesNotVisible: String(inFlight),
-				ApproximateNumberOfMessagesDelayed: String(delayed),
-				VisibilityTimeout: String(q.visibilityTimeout),
-				DelaySeconds: String(q.delaySeconds),
-				ReceiveMessageWaitTimeSeconds: String(q.receiveWaitSeconds),
-				MaximumMessageSize: String(MAX_MESSAGE_BYTES),
-				MessageRetentionPeriod: '345600',
-				CreatedTimestamp: String(Math.floor(q.created / 1000)),
-				LastModifiedTimestamp: String(Math.floor(q.created / 1000)),
-			};
-			if (q.redrive) out.RedrivePolicy = JSON.stringify(q.redrive);
-			return out;
+			return attributesOf(get(name), now);
 		},
 		/** Wait time a receive without WaitTimeSeconds uses. */
 		waitSeconds: (name: string) => get(name).receiveWaitSeconds,
 		send(name: string, body: string, delaySeconds: number | undefined, attributes: MessageAttributes, now: number) {
 			const q = get(name);
-			if (body.length === 0) throw new QueueError('InvalidParameterValue', 'The message body must be at least 1 character');
-			// valid characters per the SQS API: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF
-			if (/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(body)) throw new QueueError('InvalidMessageContents', 'Invalid characters found in the message body');
-			if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) throw new QueueError('InvalidParameterValue', 'The message is longer than ' + MAX_MESSAGE_BYTES + ' bytes');
-			const delay = delaySeconds ?? q.delaySeconds;
-			if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) throw new QueueError('InvalidParameterValue', 'DelaySeconds must be 0..' + MAX_DELAY_SECONDS);
+			const delay = sendDelay(q, body, delaySeconds);
 			const m: Message = { id: randomUUID(), body, attributes, sentAt: now, originArn: q.arn, receiveCount: 0, visibleAt: now + delay * 1000 };
 			q.messages.push(m);
 			const hasAttributes = Object.keys(attributes).length > 0;
@@ -252,33 +313,11 @@ export function createQueues() {
 			if (!Number.isInteger(visibility) || visibility < 0 || visibility > MAX_VISIBILITY_SECONDS) {
 				throw new QueueError('InvalidParameterValue', 'VisibilityTimeout must be 0..' + MAX_VISIBILITY_SECONDS);
 			}
-			const all = (names: readonly string[], name: string) =>
-				names.some((n) => n === 'All' || n === '.*' || n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -1))));
 			const out: Received[] = [];
 			for (const m of q.messages) {
 				if (out.length >= o.max) break;
 				if (m.visibleAt > now) continue;
-				m.receiveCount += 1;
-				m.firstReceiveAt ??= now;
-				m.visibleAt = now + visibility * 1000;
-				m.receipt = randomBytes(24).toString('base64url') + '.' + m.id;
-				const system: Record<string, string> = {
-					SenderId: LOCAL_ACCOUNT,
-					SentTimestamp: String(m.sentAt),
-					ApproximateReceiveCount: String(m.receiveCount),
-					ApproximateFirstReceiveTimestamp: String(m.firstReceiveAt),
-				};
-				const attributes = Object.fromEntries(Object.entries(system).filter(([k]) => all(o.systemAttributes, k)));
-				const messageAttributes = Object.fromEntries(Object.entries(m.attributes).filter(([k]) => all(o.messageAttributes, k)));
-				const some = Object.keys(messageAttributes).length > 0;
-				out.push({
-					MessageId: m.id,
-					ReceiptHandle: m.receipt,
-					MD5OfBody: md5(m.body),
-					Body: m.body,
-					...(Object.keys(attributes).length > 0 ? { Attributes: attributes } : {}),
-					...(some ? { MessageAttributes: messageAttributes, MD5OfMessageAttributes: md5OfMessageAttributes(messageAttributes) } : {}),
-				});
+				out.push(receiveOne(m, visibility, o, now));
 			}
 			return out;
 		},
@@ -312,21 +351,7 @@ export function createQueues() {
 			const destination = destinationArn === undefined ? undefined : byArn(destinationArn);
 			if (destinationArn !== undefined && !destination) throw new QueueError('ResourceNotFoundException', 'The destination queue ' + destinationArn + ' does not exist');
 			const toMove = dlq.messages.length;
-			let moved = 0;
-			const kept: Message[] = [];
-			for (const m of dlq.messages) {
-				const target = destination ?? byArn(m.originArn);
-				if (!target || target === dlq) {
-					kept.push(m);
-					continue;
-				}
-				m.receiveCount = 0;
-				m.receipt = undefined;
-				m.visibleAt = now;
-				target.messages.push(m);
-				moved += 1;
-			}
-			dlq.messages = kept;
+			const moved = moveBack(dlq, (m) => destination ?? byArn(m.originArn), now);
 			const task: MoveTask = {
 				TaskHandle: Buffer.from(JSON.stringify({ id: randomUUID(), sourceArn })).toString('base64'),
 				Status: 'COMPLETED',
