@@ -23,6 +23,7 @@ import { CONNACK_REASON, type Packet, type Publish, type Will } from '../mqtt/pa
 import { PacketReader } from '../mqtt/reader';
 import { filterError, topicError, topicMatches } from '../mqtt/topic';
 import { assertNever, err, ok, type Result } from '../util/result';
+import { Runner } from '../util/runner';
 import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, type BackoffPolicy } from './backoff';
 import { DEFAULT_TIMING, OFFLINE, checkTiming, step, type LinkEffect, type LinkEvent, type LinkState, type LinkTiming } from './machine';
 import { DEFAULT_OUTBOX, Outbox, type OutboxError, type OutboxLimits } from './outbox';
@@ -116,7 +117,23 @@ export class Link {
 	readonly #ports: LinkPorts;
 	readonly #opts: Required<Omit<LinkOptions, 'backoff' | 'outbox' | 'timing' | 'will'>> & { backoff: BackoffPolicy; timing: LinkTiming; will: Will | undefined };
 	readonly outbox: Outbox;
-	#state: LinkState = OFFLINE;
+	// run to completion: a socket port may report from inside open(), an effect may end the connection
+	readonly #runner = new Runner<LinkState, LinkEvent, LinkEffect>(OFFLINE, {
+		step: (s, e) => step(s, e, this.#opts.timing),
+		perform: (fx) => this.#perform(fx),
+		entered: (s, from, e) => {
+			if (from.value === s.value) return;
+			const fields: Record<string, string | number | boolean> = { from: from.value, to: s.value };
+			if (e.type === 'lost') {
+				fields.reason = e.reason;
+				this.#lastError = e.reason;
+			}
+			this.#ports.log.log(e.type === 'lost' ? 'warn' : 'info', 'link.state', fields);
+		},
+		settled: (s) => {
+			for (const l of this.#listeners) l.state?.(s);
+		},
+	});
 	#socket: Socket | undefined;
 	/** Bumped per socket, so callbacks of an old socket can tell they are stale. */
 	#generation = 0;
@@ -133,8 +150,6 @@ export class Link {
 	#inbound: Promise<void> = Promise.resolve();
 	#listeners: LinkListener[] = [];
 	/** Events raised while an effect runs wait here, so each step completes before the next. */
-	#events: LinkEvent[] = [];
-	#dispatching = false;
 	/** Monotonic times of the latest CONNACKs, enough to tell a flapping link's rate. */
 	#connackTimes: number[] = [];
 	#connects = 0;
@@ -173,7 +188,7 @@ export class Link {
 	}
 
 	get state(): LinkState {
-		return this.#state;
+		return this.#runner.state;
 	}
 
 	get stats(): LinkStats {
@@ -254,33 +269,7 @@ export class Link {
 	// ---- supervisor -------------------------------------------------------
 
 	#dispatch(e: LinkEvent): void {
-		// a socket port may report from inside open(): run to completion, one step at a time
-		this.#events.push(e);
-		if (this.#dispatching) return;
-		this.#dispatching = true;
-		try {
-			for (let next = this.#events.shift(); next; next = this.#events.shift()) this.#step(next);
-		} finally {
-			this.#dispatching = false;
-			this.#events.length = 0;
-		}
-	}
-
-	#step(e: LinkEvent): void {
-		const next = step(this.#state, e, this.#opts.timing);
-		if (!next) return;
-		const from = this.#state.value;
-		this.#state = next.state;
-		if (from !== next.state.value) {
-			const fields: Record<string, string | number | boolean> = { from, to: next.state.value };
-			if (e.type === 'lost') {
-				fields.reason = e.reason;
-				this.#lastError = e.reason;
-			}
-			this.#ports.log.log(e.type === 'lost' ? 'warn' : 'info', 'link.state', fields);
-		}
-		for (const fx of next.effects) this.#perform(fx);
-		for (const l of this.#listeners) l.state?.(this.#state);
+		this.#runner.dispatch(e);
 	}
 
 	#perform(fx: LinkEffect): void {
@@ -467,7 +456,7 @@ export class Link {
 		const log = this.#ports.log;
 		switch (p.type) {
 			case 'connack':
-				if (this.#state.value !== 'connecting') return this.#protocolError('CONNACK after CONNACK [MQTT-3.2.0-1]');
+				if (this.#runner.state.value !== 'connecting') return this.#protocolError('CONNACK after CONNACK [MQTT-3.2.0-1]');
 				if (p.returnCode !== 0) {
 					const reason = CONNACK_REASON[p.returnCode] ?? 'code ' + p.returnCode;
 					log.log('error', 'mqtt.refused', { code: p.returnCode, reason });

@@ -22,12 +22,13 @@ describe('runner (run to completion)', () => {
 					assert.equal(r.dispatch({ type: 'inc' }), undefined);
 				} else trace.push('say ' + fx.n + ' at ' + r.state.n);
 			},
+			entered: (s, from) => trace.push('entered ' + from.n + '->' + s.n),
 			settled: (s, from) => trace.push('settled ' + from.n + '->' + s.n),
 			ignored: (s, e) => trace.push('ignored ' + e.type + ' at ' + s.n),
 		});
 		r.dispatch({ type: 'twice' });
 		r.dispatch({ type: 'nop' });
-		assert.deepEqual(trace, ['again at 1', 'say 1 at 1', 'settled 0->1', 'say 2 at 2', 'settled 1->2', 'ignored nop at 2']);
+		assert.deepEqual(trace, ['entered 0->1', 'again at 1', 'say 1 at 1', 'settled 0->1', 'entered 1->2', 'say 2 at 2', 'settled 1->2', 'ignored nop at 2']);
 		assert.equal(r.running, false);
 	});
 

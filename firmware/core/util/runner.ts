@@ -22,6 +22,8 @@ export interface Machine<S, E, F> {
 	perform(effect: F, event: E): void;
 	/** A reason refuses the transition before it is taken. */
 	admit?(next: Transition<S, F>, event: E, from: S): string | undefined;
+	/** The state is set and no effect has run yet (a state-change log line precedes what the effects log). */
+	entered?(state: S, from: S, event: E): void;
 	/** After the effects of an event that applied: listeners, logs. */
 	settled?(state: S, from: S, event: E, effects: readonly F[]): void;
 	/** An event that did not apply in `state`. */
@@ -84,6 +86,7 @@ export class Runner<S, E, F> {
 		const refused = m.admit?.(next, e, from);
 		if (refused !== undefined) return refused;
 		this.#state = next.state;
+		m.entered?.(this.#state, from, e);
 		for (const fx of next.effects) m.perform(fx, e);
 		m.settled?.(this.#state, from, e, next.effects);
 		return undefined;
