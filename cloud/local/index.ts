@@ -44,8 +44,9 @@ import { startOwnerAuth, type OwnerAuth } from './owner-auth';
 import { startKms } from './kms/server';
 import { silentLog, type LogFn } from './log';
 import { startQueue } from './queue/server';
-import { startLocalRegistration, type LocalRegistration } from './registration';
+import { ROBOT_POLICY_NAME, startLocalRegistration, type LocalRegistration } from './registration';
 import { createRules } from './rules/index';
+import { addLocalRenewal, devCaIssuer } from './renewal';
 import { startS3 } from './s3/server';
 import { startShadowService } from './shadow/index';
 
@@ -246,6 +247,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			...(options.mapSlotExpiresS !== undefined ? { expiresInS: options.mapSlotExpiresS } : {}),
 		}),
 	});
+	// certificate renewal before expiry (renewal.ts): the dev CA issues, with the factory's signing code
+	addLocalRenewal({ rules, registry, issuer: devCaIssuer(pki.ca), publish: (t, p, q) => bus.publish(t, p, q), policyName: ROBOT_POLICY_NAME, log, robots: { ddb, table: tables.robots } });
 	const ingestS3 = new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true });
 	const ingestKms: KMS[] = [];
 	const ingest = createMapIngestHandler({
