@@ -63,9 +63,16 @@ export function importsOf(file: string, source: string): { specifier: string; ta
 const isTest = (f: string) => f.endsWith('.test.ts') || f.startsWith('firmware/core/testing/');
 const under = (target: string, dir: string) => target === dir || target.startsWith(dir + '/');
 
-// known, to be moved: the seeded generator lives in firmware/sim while firmware/platform/moddable/start.ts
-// (which imports it too) is being edited; each entry must still be true, so none outlives its fix
-const PENDING = new Set(['firmware/core/testing/fakes.ts imports ../../sim/random']);
+// known, to be moved (each entry must still be true, so none outlives its fix): the seeded generator
+// lives in firmware/sim while firmware/platform/moddable/start.ts (which imports it too) is being edited
+const PENDING = new Set([
+	'firmware/core/testing/fakes.ts imports ../../sim/random',
+	// the renewal handler's test issues through the factory's provisioner in SoftHSM2 (tools/provision):
+	// a test of the cloud with the factory, to move to test/ once certificate renewal settles
+	'cloud/functions/cert-renew/handler.test.ts imports ../../../tools/provision/hsm',
+	'cloud/functions/cert-renew/handler.test.ts imports ../../../tools/provision/provision',
+	'cloud/functions/cert-renew/handler.test.ts imports ../../../tools/provision/softhsm',
+]);
 
 /** Each PENDING entry among `bad` is let through; each not among them fails (it was fixed: drop it). */
 function assertOnlyPending(bad: string[], scope: (v: string) => boolean): void {
