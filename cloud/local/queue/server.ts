@@ -99,12 +99,60 @@ function batch(input: Input): Input[] {
 	return entries as Input[];
 }
 
+/** Runs `one` for each entry of a batch; a QueueError fails that entry alone, as on SQS. */
+function perEntry(input: Input, one: (e: Input) => object): { Successful: unknown[]; Failed: unknown[] } {
+	const Successful: unknown[] = [];
+	const Failed: unknown[] = [];
+	for (const e of batch(input)) {
+		try {
+			Successful.push({ Id: e.Id, ...one(e) });
+		} catch (err) {
+			if (!(err instanceof QueueError)) throw err;
+			Failed.push({ Id: e.Id, SenderFault: true, Code: err.type, Message: err.message });
+		}
+	}
+	return { Successful, Failed };
+}
+
+/** A request body as the operation's input: a JSON object (empty body: none). */
+function jsonInput(body: Buffer): Input {
+	let input: unknown;
+	try {
+		input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+	} catch {
+		throw new HttpError(400, 'SerializationException', 'the body is not JSON');
+	}
+	if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new HttpError(400, 'SerializationException', 'the body must be a JSON object');
+	return input as Input;
+}
+
+/** Long polls waiting on a queue: `pause` until `ms` passed or a send `wake`s the queue. */
+function createWaiters(): { wake(name: string): void; pause(name: string, ms: number): Promise<void> } {
+	const waiters = new Map<string, Set<() => void>>();
+	return {
+		wake(name) {
+			for (const w of waiters.get(name) ?? []) w();
+		},
+		pause: (name, ms) =>
+			new Promise<void>((resolve) => {
+				const set = waiters.get(name) ?? new Set();
+				waiters.set(name, set);
+				const done = () => {
+					clearTimeout(timer);
+					set.delete(done);
+					resolve();
+				};
+				const timer = setTimeout(done, ms);
+				set.add(done);
+			}),
+	};
+}
+
 export async function startQueue(options: QueueOptions): Promise<QueueService> {
 	const log = options.log ?? silentLog;
 	const now = options.now ?? Date.now;
 	const queues = createQueues();
-	/** Long polls waiting on a queue, woken by a send. */
-	const waiters = new Map<string, Set<() => void>>();
+	const { wake, pause } = createWaiters();
 	let closed = false;
 	let endpoint = '';
 
@@ -115,21 +163,6 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 		if (!queues.exists(name)) throw new QueueError('QueueDoesNotExist', 'The specified queue does not exist.');
 		return name;
 	};
-	const wake = (name: string) => {
-		for (const w of waiters.get(name) ?? []) w();
-	};
-	const pause = (name: string, ms: number) =>
-		new Promise<void>((resolve) => {
-			const set = waiters.get(name) ?? new Set();
-			waiters.set(name, set);
-			const done = () => {
-				clearTimeout(timer);
-				set.delete(done);
-				resolve();
-			};
-			const timer = setTimeout(done, ms);
-			set.add(done);
-		});
 
 	const ops: Record<string, (input: Input) => Promise<unknown> | unknown> = {
 		CreateQueue: (input) => {
@@ -160,18 +193,9 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 		},
 		SendMessageBatch: (input) => {
 			const name = nameOf(input);
-			const Successful: unknown[] = [];
-			const Failed: unknown[] = [];
-			for (const e of batch(input)) {
-				try {
-					Successful.push({ Id: e.Id, ...queues.send(name, str(e, 'MessageBody'), optInt(e, 'DelaySeconds', 0, 900), messageAttributes(e), now()) });
-				} catch (err) {
-					if (!(err instanceof QueueError)) throw err;
-					Failed.push({ Id: e.Id, SenderFault: true, Code: err.type, Message: err.message });
-				}
-			}
+			const out = perEntry(input, (e) => queues.send(name, str(e, 'MessageBody'), optInt(e, 'DelaySeconds', 0, 900), messageAttributes(e), now()));
 			wake(name);
-			return { Successful, Failed };
+			return out;
 		},
 		ReceiveMessage: async (input) => {
 			const name = nameOf(input);
@@ -195,18 +219,7 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 		DeleteMessage: (input) => (queues.delete(nameOf(input), str(input, 'ReceiptHandle')), {}),
 		DeleteMessageBatch: (input) => {
 			const name = nameOf(input);
-			const Successful: unknown[] = [];
-			const Failed: unknown[] = [];
-			for (const e of batch(input)) {
-				try {
-					queues.delete(name, str(e, 'ReceiptHandle'));
-					Successful.push({ Id: e.Id });
-				} catch (err) {
-					if (!(err instanceof QueueError)) throw err;
-					Failed.push({ Id: e.Id, SenderFault: true, Code: err.type, Message: err.message });
-				}
-			}
-			return { Successful, Failed };
+			return perEntry(input, (e) => (queues.delete(name, str(e, 'ReceiptHandle')), {}));
 		},
 		ChangeMessageVisibility: (input) => {
 			const name = nameOf(input);
@@ -242,15 +255,9 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 		const target = String(req.headers['x-amz-target'] ?? '');
 		const op = target.startsWith(TARGET_PREFIX) ? ops[target.slice(TARGET_PREFIX.length)] : undefined;
 		if (!op) throw new HttpError(400, 'UnsupportedOperation', 'unknown or unsupported operation ' + target);
-		let input: unknown;
+		const input = jsonInput(body);
 		try {
-			input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-		} catch {
-			throw new HttpError(400, 'SerializationException', 'the body is not JSON');
-		}
-		if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new HttpError(400, 'SerializationException', 'the body must be a JSON object');
-		try {
-			sendJson(res, 200, await op(input as Input), { 'content-type': CONTENT_TYPE });
+			sendJson(res, 200, await op(input), { 'content-type': CONTENT_TYPE });
 		} catch (e) {
 			if (e instanceof QueueError) throw new HttpError(400, e.type, e.message);
 			throw e;
