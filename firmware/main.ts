@@ -28,6 +28,7 @@ import { createModdablePorts, loadCredentials } from './platform/moddable/platfo
 import { readEndpoint, readRegistrationUrl, writeEndpoint } from './platform/moddable/onboarding';
 import { startNetwork } from './platform/moddable/network/network';
 import { runSelfTest } from './platform/moddable/selftest';
+import { createModdableHealth } from './platform/moddable/health';
 import { startRobot, type StartConfig } from './platform/moddable/start';
 import type { TransportOptions } from './platform/moddable/testcmd/testcmd';
 
@@ -95,11 +96,19 @@ function storageBudget(): { storageBudget?: number } {
 	return b === undefined ? {} : { storageBudget: Number(b) };
 }
 
-const platform = createModdablePorts(storageBudget());
+const budget = storageBudget();
+const platform = createModdablePorts(budget);
+// the storage figures need the domain's size: only where a budget bounds it (esp32); the reset
+// reason needs a native binding (esp_reset_reason) that is not built, so it says 'unknown'
+const health = createModdableHealth({
+	resetReason: 'unknown',
+	...(budget.storageBudget !== undefined ? { storage: () => ({ used: platform.storage.used(), total: budget.storageBudget! }) } : {}),
+});
 startRobot(read(), {
 	platform,
 	credentials: () => loadCredentials(),
 	onboarding: { endpoint: readEndpoint, setEndpoint: writeEndpoint, registrationUrl: readRegistrationUrl },
 	startNetwork,
 	selfTest: () => ({ ...runSelfTest() }),
+	health,
 });

@@ -39,6 +39,8 @@ const PROVIDERS: Record<string, { include?: string; platforms?: readonly string[
 	Resource: { include: 'examples/manifest_base.json' },
 	sntp: { include: 'examples/manifest_net.json' },
 	net: { include: 'examples/manifest_net.json' },
+	// the health figures (firmware/platform/moddable/health.ts): the JS module; manifest_base.json carries only its C side
+	instrumentation: { include: 'modules/base/instrumentation/manifest.json' },
 	http: { include: 'modules/network/http/manifest.json' },
 	file: { include: 'modules/files/file/manifest.json' },
 	flash: { include: 'modules/files/flash/manifest.json', platforms: ['esp32'] },

@@ -24,7 +24,8 @@ export function createModdableHealth(o: { resetReason: string; storage?: () => {
 		read(): HealthFigures {
 			const out: { -readonly [K in keyof HealthFigures]: HealthFigures[K] } = {};
 			const free = instrument('System Free Memory');
-			if (free !== undefined) out.freeHeap = free;
+			// the lin simulator's instrumentation answers 0 (it measures no system heap): not a figure
+			if (free !== undefined && free > 0) out.freeHeap = free;
 			const rssi: unknown = Net.get('RSSI');
 			if (typeof rssi === 'number' && rssi < 0) out.rssi = rssi;
 			const s = o.storage?.();

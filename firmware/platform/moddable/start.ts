@@ -24,7 +24,7 @@ import type { BackoffPolicy } from '../../core/link/backoff';
 import { isRegistered, register } from '../../core/registration/registration';
 import type { Endpoint } from '../../core/robot/onboarding';
 import { jumpableClock, robotTarget, type JumpableClock } from '../../core/testcmd/control';
-import type { ClockPort, LogFields, LogPort, TlsCredentials } from '../../ports';
+import type { ClockPort, HealthPort, LogFields, LogPort, TlsCredentials } from '../../ports';
 import { CleaningSimulator, HOME_ROOMS, simCommandActions, TYPICAL_HOME } from '../../sim/cleaning';
 import { scaledPorts } from '../../sim/clock';
 import { seededRandom } from '../../sim/random';
@@ -71,6 +71,8 @@ export interface StartPorts {
 	startNetwork(o: NetworkOptions): NetworkHandle;
 	/** Known-answer checks of the platform (the test-control `self-test`). */
 	selfTest?(): Record<string, unknown>;
+	/** The platform's health figures (platform/moddable/health.ts): reported on the status shadow (core/health). */
+	readonly health?: HealthPort;
 }
 
 type Condition = 'identity' | 'endpoint' | 'network' | 'clock' | 'registration';
@@ -242,6 +244,7 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 				// the robot's own log lines (platform.ts keeps every line in the ring), shipped on request
 				logs: { ring: base.ring },
 				pairing: { crypto: moddableCrypto },
+				...(ports.health ? { health: { port: ports.health } } : {}),
 			},
 			missionPorts,
 		);

@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { THING, metric, say, type Scenario } from '../suite';
+import { Checks } from '../checks';
+import { THING, metric, say, until, type Scenario } from '../suite';
 
 const scenario: Scenario = {
 	name: 'echo',
@@ -20,6 +21,19 @@ const scenario: Scenario = {
 		const synced = await d.untilStatus('link connected, schedule synced', (x) => x.link === 'connected' && x.schedule === 'synced');
 		if (synced.thing !== THING) return `status names ${String(synced.thing)}, expected ${THING}`;
 		metric({ name: 'device.connect', bootToConnackMs: online.t - boot.t });
+		// the health report the shipped entry wires (platform/moddable/health.ts): made once the link is up
+		await d.waitFor('health.reported');
+		const c = new Checks(s);
+		let health: Record<string, unknown> | undefined;
+		try {
+			health = await until('status shadow reported.health', async () => (await c.shadow('status'))?.state.reported?.health as Record<string, unknown> | undefined, 10_000);
+		} finally {
+			c.close();
+		}
+		// lin has no RSSI and no system heap figure (0 there: left out), and no budget-bounded storage by default
+		if (health.firmware !== '1.0.0' || health.rebootReason !== 'unknown' || health.reconnects !== 1 || typeof health.uptimeS !== 'number' || 'freeHeap' in health || 'rssi' in health)
+			return `status shadow reported.health ${JSON.stringify(health)}: expected firmware 1.0.0, rebootReason 'unknown', 1 reconnect, an uptime, no heap or RSSI figure on lin`;
+		say(`status shadow reported.health ${JSON.stringify(health)}`);
 		// debug builds print an `instruments:` line once a second: stay up for one, still connected
 		await new Promise((r) => setTimeout(r, 1_100));
 		await d.off();

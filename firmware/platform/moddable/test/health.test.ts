@@ -26,6 +26,9 @@ describe('moddable health figures over instrumentation and net', () => {
 		instrumentationFake.set('System Free Memory', 5000);
 		const lin = createModdableHealth({ resetReason: 'unknown' });
 		assert.deepEqual(lin.read(), { freeHeap: 5000 });
+		// the lin simulator's own instrumentation answers 0 (seen in the device scenario echo): not a figure
+		instrumentationFake.set('System Free Memory', 0);
+		assert.deepEqual(lin.read(), {});
 		instrumentationFake.off();
 		assert.deepEqual(lin.read(), {});
 	});
