@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import type { Socket, SocketEvents, SocketOptions, SocketPort } from '../../ports';
 
 /** How long a closed socket may take to send what was written before it, before it is cut. */
@@ -31,7 +31,9 @@ export function createSocketPort(): SocketPort {
 			};
 			let s: net.Socket;
 			const t = options.tls;
-			const sessionKey = options.host + ':' + options.port;
+			// a session belongs to the identity it was made with: resuming it under a renewed
+			// certificate would skip client authentication and the broker would still see the old one
+			const sessionKey = options.host + ':' + options.port + (t ? ':' + createHash('sha256').update(t.certificates[0] ?? new Uint8Array(0)).digest('hex') : '');
 			if (t) {
 				const ts = tls.connect({
 					host: options.host,
