@@ -14,7 +14,6 @@ const NOT_YET_SPLIT: readonly string[] = [
 	'cloud/local/index.ts startLocalCloud',
 	'cloud/functions/owner-api/routes.ts createOwnerApi',
 	'cloud/functions/map-ingest/handler.ts createMapIngestHandler',
-	'firmware/core/upload/esdk.ts createMessageWriter',
 ];
 
 function fn(name: string, bodyLines: number, arrow = false): string {

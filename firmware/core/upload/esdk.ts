@@ -153,16 +153,8 @@ export function serializeEncryptionContext(context: Readonly<Record<string, stri
 	return out;
 }
 
-/** Creates the writer: derives the keys, builds and authenticates the header. */
-export function createMessageWriter(options: MessageWriterOptions): MessageWriter {
-	const { crypto, dataKey, encryptionContext, edk } = options;
-	const frameLength = options.frameLength ?? ESDK.defaultFrameLength;
-	if (typeof crypto !== 'object' || crypto === null) throw new TypeError('"crypto" expected a CryptoPort, got ' + typeof crypto);
-	checkBytes('dataKey', dataKey, ESDK.keyBytes);
-	// frame length > 0 and <= 2^32 - 1 [encrypt "Frame Length"]
-	if (!Number.isInteger(frameLength) || frameLength < 1 || frameLength > U32_MAX) {
-		throw new RangeError('"frameLength" expected an integer from 1 to ' + U32_MAX + ', got ' + frameLength);
-	}
+/** The EDK's provider id and info as bytes, after the checks the stock SDK's keyrings rely on. */
+function checkEdk(edk: MessageWriterOptions['edk']): { providerId: Uint8Array; providerInfo: Uint8Array } {
 	if (typeof edk !== 'object' || edk === null) throw new TypeError('"edk" expected an object, got ' + typeof edk);
 	if (typeof edk.providerId !== 'string' || typeof edk.providerInfo !== 'string') throw new TypeError('"edk.providerId" and "edk.providerInfo" expected strings');
 	checkBytes('edk.ciphertext', edk.ciphertext);
@@ -176,11 +168,11 @@ export function createMessageWriter(options: MessageWriterOptions): MessageWrite
 		// the KMS keyring matches EDKs on the key ARN; anything else is never opened
 		throw new RangeError('"edk.providerInfo" expected a KMS key ARN for aws-kms, got ' + edk.providerInfo);
 	}
-	const context = serializeEncryptionContext(encryptionContext);
-	if (options.messageId !== undefined) checkBytes('messageId', options.messageId, ESDK.messageIdBytes);
-	const messageId = options.messageId?.slice() ?? crypto.random(ESDK.messageIdBytes);
-	checkBytes('crypto.random(32)', messageId, ESDK.messageIdBytes);
+	return { providerId, providerInfo };
+}
 
+/** The data encryption key and the commit key; the data key is wiped. */
+function deriveKeys(crypto: CryptoPort, messageId: Uint8Array, dataKey: Uint8Array): { derivedKey: Uint8Array; commitKey: Uint8Array } {
 	// One extract, two expands [kdf]: salt = message id (256 bits), IKM = data key;
 	// info = suite id | "DERIVEKEY" for the data encryption key, "COMMITKEY" for the commit key.
 	const hmac = hmacSha512(crypto);
@@ -192,14 +184,17 @@ export function createMessageWriter(options: MessageWriterOptions): MessageWrite
 	const commitKey = hkdfExpand(hmac, prk, utf8Encode(COMMIT_KEY_LABEL), ESDK.commitKeyBytes);
 	prk.fill(0);
 	dataKey.fill(0);
-	let aead: AeadKey | undefined = crypto.aes256gcm(derivedKey);
-	derivedKey.fill(0);
+	return { derivedKey, commitKey };
+}
 
+/** The header body with room for its auth tag after `bodyLength`; `edkFields`: provider id, provider info, ciphertext. */
+function headerBody(messageId: Uint8Array, context: Uint8Array, edkFields: readonly Uint8Array[], frameLength: number, commitKey: Uint8Array): { header: Uint8Array; bodyLength: number } {
+	const [providerId, providerInfo, ciphertext] = edkFields as [Uint8Array, Uint8Array, Uint8Array];
 	// Header body, version 2.0 [header "Header Body Version 2.0"]: no type, reserved or IV length fields.
 	const bodyLength =
 		1 + 2 + ESDK.messageIdBytes +
 		2 + context.length + // AAD: key value pairs length, pairs (absent when empty) [header "AAD"]
-		2 + 2 + providerId.length + 2 + providerInfo.length + 2 + edk.ciphertext.length + // one EDK
+		2 + 2 + providerId.length + 2 + providerInfo.length + 2 + ciphertext.length + // one EDK
 		1 + 4 + ESDK.commitKeyBytes;
 	const header = new Uint8Array(bodyLength + ESDK.tagBytes);
 	const hv = new DataView(header.buffer);
@@ -214,7 +209,7 @@ export function createMessageWriter(options: MessageWriterOptions): MessageWrite
 	at += 2 + context.length;
 	hv.setUint16(at, 1); // EDK count, > 0 [header "Encrypted Data Key Count"]
 	at += 2;
-	for (const field of [providerId, providerInfo, edk.ciphertext]) {
+	for (const field of [providerId, providerInfo, ciphertext]) {
 		hv.setUint16(at, field.length);
 		header.set(field, at + 2);
 		at += 2 + field.length;
@@ -223,6 +218,30 @@ export function createMessageWriter(options: MessageWriterOptions): MessageWrite
 	hv.setUint32(at, frameLength);
 	at += 4;
 	header.set(commitKey, at); // suite data = commit key [encrypt "Construct the header"]
+	return { header, bodyLength };
+}
+
+/** Creates the writer: derives the keys, builds and authenticates the header. */
+export function createMessageWriter(options: MessageWriterOptions): MessageWriter {
+	const { crypto, dataKey, encryptionContext, edk } = options;
+	const frameLength = options.frameLength ?? ESDK.defaultFrameLength;
+	if (typeof crypto !== 'object' || crypto === null) throw new TypeError('"crypto" expected a CryptoPort, got ' + typeof crypto);
+	checkBytes('dataKey', dataKey, ESDK.keyBytes);
+	// frame length > 0 and <= 2^32 - 1 [encrypt "Frame Length"]
+	if (!Number.isInteger(frameLength) || frameLength < 1 || frameLength > U32_MAX) {
+		throw new RangeError('"frameLength" expected an integer from 1 to ' + U32_MAX + ', got ' + frameLength);
+	}
+	const { providerId, providerInfo } = checkEdk(edk);
+	const context = serializeEncryptionContext(encryptionContext);
+	if (options.messageId !== undefined) checkBytes('messageId', options.messageId, ESDK.messageIdBytes);
+	const messageId = options.messageId?.slice() ?? crypto.random(ESDK.messageIdBytes);
+	checkBytes('crypto.random(32)', messageId, ESDK.messageIdBytes);
+
+	const { derivedKey, commitKey } = deriveKeys(crypto, messageId, dataKey);
+	let aead: AeadKey | undefined = crypto.aes256gcm(derivedKey);
+	derivedKey.fill(0);
+
+	const { header, bodyLength } = headerBody(messageId, context, [providerId, providerInfo, edk.ciphertext], frameLength, commitKey);
 	commitKey.fill(0);
 	// Header auth tag: AEAD over nothing with AAD = header body (no context kept only for
 	// authentication here), IV all zeros [encrypt "Construct the header"]; v2 stores the tag
