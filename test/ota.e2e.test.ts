@@ -12,7 +12,7 @@ import { CancelJobCommand, CreateJobCommand, DescribeJobExecutionCommand, IoTCli
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { HttpPort } from '../firmware/ports';
-import type { Ota } from '../firmware/core/ota/wire';
+import type { Ota } from '../firmware/core/ota/ota';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { createFileSlots, hostCodeSigning, type FileSlots } from '../firmware/platform/host/firmware';
 import { createHttpPort } from '../firmware/platform/host/http';

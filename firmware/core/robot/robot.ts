@@ -20,13 +20,14 @@ import { ScheduleRunner, type Due } from '../schedule/runner';
 import { Missions, type MissionOptions, type MissionPorts } from '../mission/missions';
 import { MapUploader, type MapSource, type UploaderOptions } from '../upload/uploader';
 import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
-import { createOta, STATUS_SHADOW, type Ota } from '../ota/wire';
+import { createOta, STATUS_SHADOW, type Ota } from '../ota/ota';
 import { HealthReporter } from '../health/reporter';
 import type { HealthPolicy } from '../health/policy';
 import { RobotCommands, type CommandsOptions } from '../commands/handler';
 import type { LogRing } from '../log/ring';
 import { LogShipper, type ShipperOptions } from '../log/ship';
 import { beginPairing } from '../pairing/pairing';
+import { Renewer, type RenewPolicy } from '../renew/renewer';
 
 /** What map uploads need: the primitives, the device's own key, HTTP and the maps themselves. */
 export interface RobotUpload {
@@ -88,6 +89,8 @@ export interface RobotConfig {
 	 * on a change; `firmware` names the image when there is no OTA agent to ask.
 	 */
 	readonly health?: { readonly port: HealthPort; readonly firmware?: string; readonly policy?: HealthPolicy };
+	/** Renew the certificate before it expires (core/renew), for the same key: needs `endpoint.tls`. */
+	readonly renew?: { readonly deviceKey: DeviceKeyPort; readonly policy?: Partial<RenewPolicy> };
 }
 
 export interface Robot {
@@ -106,6 +109,8 @@ export interface Robot {
 	readonly logs: LogRing | undefined;
 	/** The health reporter; present when `config.health` was given. */
 	readonly health: HealthReporter | undefined;
+	/** Certificate renewal; present when `config.renew` was given. */
+	readonly renewer: Renewer | undefined;
 	/**
 	 * Makes a pairing code for the owner's app and reports its digest (firmware/core/pairing):
 	 * the code to show, or why none was made. Needs `config.pairing`.
@@ -156,6 +161,9 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	if (config.logs) new LogShipper(config.thing, link, config.logs.ring, ports, config.logs.shipping);
 	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
 	const health = config.health && wireHealth(link, ports, config, config.health, ota);
+	if (config.renew && !config.endpoint.tls) throw new TypeError('"renew" needs "endpoint.tls": a certificate to renew');
+	// the link reads the endpoint object at every connect: the renewer swaps its tls for the new certificate
+	const renewer = config.renew && new Renewer(link, { ...ports, deviceKey: config.renew.deviceKey }, { thing: config.thing, endpoint: config.endpoint as { tls: NonNullable<SocketOptions['tls']> }, ...(config.renew.policy ? { policy: config.renew.policy } : {}) });
 	return {
 		thing: config.thing,
 		link,
@@ -167,6 +175,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		commands,
 		logs: config.logs?.ring,
 		health,
+		renewer,
 		beginPairing() {
 			if (!config.pairing) throw new Error('beginPairing: the robot was made without config.pairing');
 			const r = beginPairing(link, { crypto: config.pairing.crypto, clock: ports.clock }, config.thing, config.pairing.ttlS);
@@ -176,10 +185,12 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 		onDue: (h) => void due.push(h),
 		start() {
 			health?.start();
+			renewer?.start();
 			link.start();
 		},
 		stop() {
 			health?.stop();
+			renewer?.stop();
 			runner.stop();
 			maps?.stop();
 			link.stop();

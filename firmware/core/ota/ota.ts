@@ -1,5 +1,5 @@
 /*
- * The OTA agent wired to a link, for the composition (robot.ts) to call: the Jobs
+ * The OTA feature wired to a link, for the composition (robot.ts) to call: the Jobs
  * client, the agent, and a status shadow that reports the running firmware on every
  * connection. The self-test check is the composition's ("link up and shadow synced").
  */
