@@ -7,7 +7,7 @@
  */
 import { decide, step, type SyncState } from '../firmware/core/shadow/reconcile';
 import type { ShadowDocument } from '../firmware/core/shadow/client';
-import { scheduleCodec } from '../firmware/core/schedule/codec';
+import { scheduleCodec } from '../firmware/core/schedule/shadow';
 import { validateSchedule, type Schedule } from '../firmware/core/schedule/model';
 import { nextRun } from '../firmware/core/schedule/next';
 import { utf8Decode, utf8Encode } from '../firmware/core/util/utf8';

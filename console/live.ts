@@ -17,7 +17,7 @@ import { REQUEST_TOPIC_FILTER } from '../cloud/functions/upload-slot/contract';
 import { reportTopic } from '../firmware/core/mission/report';
 import { topicMatches } from '../firmware/core/mqtt/topic';
 import { STATUS_SHADOW } from '../firmware/core/ota/ota';
-import { SCHEDULE_SHADOW } from '../firmware/core/schedule/codec';
+import { SCHEDULE_SHADOW } from '../firmware/core/schedule/shadow';
 import type { Backend } from './backend';
 import { DONE_JOBS, MAX_BATCHES, type ApiError, type EventBatch, type LiveMessage, type MissionEvent, type RobotView, type ShadowView } from './protocol';
 

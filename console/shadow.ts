@@ -5,7 +5,7 @@
  */
 import { GetThingShadowCommand, UpdateThingShadowCommand, type IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { canonicalJson, type Schedule } from '../firmware/core/schedule/model';
-import { SCHEDULE_SHADOW } from '../firmware/core/schedule/codec';
+import { SCHEDULE_SHADOW } from '../firmware/core/schedule/shadow';
 
 /** The `schedule` shadow document as GetThingShadow and UpdateThingShadow answer it. */
 export interface ShadowDoc {

@@ -33,7 +33,7 @@ import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { DAYS, MODES, validateSchedule, type Day, type Entry, type Schedule } from '../firmware/core/schedule/model';
 import { nextRun } from '../firmware/core/schedule/next';
-import { SCHEDULE_SHADOW } from '../firmware/core/schedule/codec';
+import { SCHEDULE_SHADOW } from '../firmware/core/schedule/shadow';
 import { isThingName, THING_NAME_RULE } from '../firmware/core/contracts/thing';
 import { ianaToPosix } from './tz/iana-to-posix';
 import { getShadow, setDesiredSchedule } from '../console/shadow';

@@ -29,7 +29,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
-import { EMPTY_SCHEDULE, SCHEDULE_SHADOW } from '../../../firmware/core/schedule/codec';
+import { EMPTY_SCHEDULE, SCHEDULE_SHADOW } from '../../../firmware/core/schedule/shadow';
 import { validateSchedule } from '../../../firmware/core/schedule/model';
 import { checkRequest, startInput, type CommandRequest } from '../../lib/robot-commands';
 import type { Logger } from '../../lib/logger';

@@ -14,7 +14,7 @@ import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, Heal
 import { Link, type LinkOptions, type LinkPorts } from '../link/link';
 import { ShadowClient } from '../shadow/client';
 import { ShadowSync } from '../shadow/sync';
-import { EMPTY_SCHEDULE, SCHEDULE_SHADOW, scheduleCodec } from '../schedule/codec';
+import { EMPTY_SCHEDULE, SCHEDULE_SHADOW, scheduleCodec } from '../schedule/shadow';
 import type { Schedule } from '../schedule/model';
 import { ScheduleRunner, type Due } from '../schedule/runner';
 import { Missions, type MissionOptions, type MissionPorts } from '../mission/missions';
