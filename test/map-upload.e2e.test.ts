@@ -18,7 +18,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Link } from '../firmware/core/link/link';
 import { createRobot, type Robot, type RobotUpload } from '../firmware/core/robot/robot';
-import { MapUploader, type MapSource } from '../firmware/core/upload/uploader';
+import { MapUploader, type MapSource } from '../firmware/core/maps/uploader';
 import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createHttpPort } from '../firmware/platform/host/http';
@@ -251,7 +251,9 @@ describe('map upload end to end: a robot uploads its map after the report', func
 				return i?.mapReady === true && i;
 			});
 			assert.equal(item.mapBytes, mapOf(item.areaM2 as number).length);
-			assert.ok(failures.every((f) => f === 'slot-refused unavailable retry'), JSON.stringify(failures));
+			// every failure was retried; a link that drops under load adds 'offline' retries, which are fine
+			assert.ok(failures.every((f) => f.endsWith(' retry')), JSON.stringify(failures));
+			assert.ok(failures.filter((f) => f === 'slot-refused unavailable retry').length >= 2, JSON.stringify(failures));
 			assert.ok(!log.lines.some((l) => l.event === 'map.dropped'));
 			assert.equal(item.mapRefused, undefined, 'unavailable is not a refusal of the mission');
 			assert.ok(c.logs.some((e) => e.event === 'upload_slot.refused' && e.code === 'unavailable'));
