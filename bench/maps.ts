@@ -1,7 +1,7 @@
 /*
  * Section `maps` of `npm run bench`: the cost of encrypting and uploading a map.
  *
- *   node     the Encryption SDK writer (firmware/core/upload/esdk.ts) over a 2 MB simulated map
+ *   node     the Encryption SDK writer (firmware/core/maps/esdk.ts) over a 2 MB simulated map
  *            held in memory, on the portable CryptoPort (@noble) and on node:crypto: MB/s of
  *            plaintext and the ratio; the map generator's own speed beside it
  *   xs       compute units per KB inside the XS engine, portable path: encryption alone, the
@@ -19,8 +19,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { Link } from '../firmware/core/link/link';
-import { createMessageWriter, messageBody } from '../firmware/core/upload/esdk';
-import { MapUploader, type MapSource } from '../firmware/core/upload/uploader';
+import { createMessageWriter, messageBody } from '../firmware/core/maps/esdk';
+import { MapUploader, type MapSource } from '../firmware/core/maps/uploader';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createHttpPort } from '../firmware/platform/host/http';
 import { createMemoryStorage, hostPorts, hostRandom, hostTimers, memoryLog, readCredentials } from '../firmware/platform/host/index';

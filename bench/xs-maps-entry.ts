@@ -7,7 +7,7 @@
  * The random bytes are a fixed PRNG: fine for a benchmark, never for keys.
  */
 import { createPortableCrypto } from '../firmware/platform/portable/crypto';
-import { createMessageWriter, messageBody, type MessageBody, type PlaintextSource } from '../firmware/core/upload/esdk';
+import { createMessageWriter, messageBody, type MessageBody, type PlaintextSource } from '../firmware/core/maps/esdk';
 import { simulatedMap, squareFor } from '../firmware/sim/map';
 
 let seed = 1;

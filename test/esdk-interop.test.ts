@@ -1,5 +1,5 @@
 /*
- * The device's Encryption SDK writer (firmware/core/upload/esdk.ts) against the stock
+ * The device's Encryption SDK writer (firmware/core/maps/esdk.ts) against the stock
  * AWS Encryption SDK: messages written with a data key from the local KMS open with
  * `@aws-crypto/client-node` and a KMS keyring, whole and streamed, with both crypto
  * ports (node:crypto and the portable one the robot falls back to); a flipped byte
@@ -17,7 +17,7 @@ import { oaepDecrypt } from '../firmware/core/crypto/oaep';
 import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { createRsaDeviceKey, parseRsaPrivateKey } from '../firmware/core/crypto/rsa';
 import { TEST_KEY_PKCS8, TEST_KEY_SPKI } from '../firmware/core/crypto/testdata';
-import { createMessageWriter, messageBody } from '../firmware/core/upload/esdk';
+import { createMessageWriter, messageBody } from '../firmware/core/maps/esdk';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import type { CryptoPort, DeviceKeyPort } from '../firmware/ports';
 

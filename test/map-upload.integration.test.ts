@@ -23,7 +23,7 @@ import { reportTopic, type MissionReport } from '../firmware/core/mission/report
 import { createHttpPort } from '../firmware/platform/host/http';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { oaepDecrypt } from '../firmware/core/crypto/oaep';
-import { createMessageWriter, messageBody } from '../firmware/core/upload/esdk';
+import { createMessageWriter, messageBody } from '../firmware/core/maps/esdk';
 import { requestTopic, slotTopic, type SlotError, type UploadSlot } from '../cloud/functions/upload-slot/contract';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
@@ -40,7 +40,7 @@ interface SlotKey {
 
 /**
  * The map as the device encrypts it for `slot`: the firmware's Encryption SDK writer
- * (firmware/core/upload/esdk.ts) on the host crypto port, collected whole so the
+ * (firmware/core/maps/esdk.ts) on the host crypto port, collected whole so the
  * negative cases can tamper with it or send it elsewhere.
  */
 async function seal(map: Uint8Array, slot: UploadSlot, key: SlotKey): Promise<Buffer> {

@@ -36,7 +36,7 @@
  * until their floor adds up to the cleaned area; the last room only partly (from its left
  * side). What it did not see is unknown, as is everything outside the home.
  */
-import type { PlaintextSource } from '../core/upload/esdk';
+import type { PlaintextSource } from '../core/maps/esdk';
 
 export const MAP_MAGIC = 'RMAP';
 export const MAP_VERSION = 1;
@@ -55,7 +55,7 @@ export interface SimulatedMapOptions {
 	readonly homeAreaM2?: number;
 }
 
-/** A map to upload: its length and a fresh reader from its first byte (core/upload MapSource). */
+/** A map to upload: its length and a fresh reader from its first byte (core/maps MapSource). */
 export interface SimulatedMap {
 	readonly length: number;
 	readonly width: number;

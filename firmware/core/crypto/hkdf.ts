@@ -1,6 +1,6 @@
 /*
  * HKDF, the HMAC-based extract-and-expand key derivation function [RFC 5869], over
- * an HMAC the caller supplies. The Encryption SDK message (core/upload/esdk.ts) uses
+ * an HMAC the caller supplies. The Encryption SDK message (core/maps/esdk.ts) uses
  * it with HMAC-SHA-512 from the crypto port; the tests also run the RFC's own
  * SHA-256 vectors through it, which is why the hash is a parameter.
  */

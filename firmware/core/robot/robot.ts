@@ -2,7 +2,7 @@
  * The robot's connectivity, assembled once for every platform: the link, the
  * `schedule` shadow kept in sync offline-first, the runner that says when a
  * mission is due, the missions with their durable reports and, when `upload` is
- * given, the maps those reports promise (core/upload/queue.ts states the policy)
+ * given, the maps those reports promise (core/maps/queue.ts states the policy)
  * and, when `ota` is given, firmware updates through IoT Jobs whose self-test is
  * this robot's own health: link up and the schedule shadow synced. An update never
  * reboots the robot mid-mission: the reboot waits until the missions are idle (the
@@ -18,8 +18,8 @@ import { EMPTY_SCHEDULE, SCHEDULE_SHADOW, scheduleCodec } from '../schedule/shad
 import type { Schedule } from '../schedule/model';
 import { ScheduleRunner, type Due } from '../schedule/runner';
 import { Missions, type MissionOptions, type MissionPorts } from '../mission/missions';
-import { MapUploader, type MapSource, type UploaderOptions } from '../upload/uploader';
-import { MapQueue, type MapJob, type MapQueueOptions } from '../upload/queue';
+import { MapUploader, type MapSource, type UploaderOptions } from '../maps/uploader';
+import { MapQueue, type MapJob, type MapQueueOptions } from '../maps/queue';
 import { createOta, STATUS_SHADOW, type Ota } from '../ota/ota';
 import { HealthReporter } from '../health/reporter';
 import type { HealthPolicy } from '../health/policy';
