@@ -196,7 +196,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const shadow = await startShadowService({ bus, log, host, ...state('shadows') });
 	const commands = await startCommandsService({ bus, log, host, ...state('commands'), ...(options.commandsSecondMs ? { secondMs: options.commandsSecondMs } : {}) });
 	// the product's commands, as the template declares them on AWS (kept ones are already there)
-	for (const c of Object.values(COMMANDS)) if (!commands.core.command(c.commandId)) commands.core.createCommand({ ...c, mandatoryParameters: [...c.mandatoryParameters] });
+	for (const c of Object.values(COMMANDS)) if (!commands.runner.command(c.commandId)) commands.runner.createCommand({ ...c, mandatoryParameters: [...c.mandatoryParameters] });
 	// the registry's control-plane operations (CreateThing, DescribeCertificate, ...) on the jobs endpoint, over the one registry
 	const registryHttp = registryRoutes(registry);
 	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: (m, p, q, b, h) => commands.routes(m, p, q, b) ?? registryHttp(m, p, q, b, h) });

@@ -2,7 +2,7 @@
  * Certificate renewal on the local cloud: the cert-renew handler (cloud/functions/cert-renew)
  * behind its topic rule, over the local IoT registry, publishing its answers on the bus, with
  * the robots table's history. The issuer is the caller's: the dev CA by default
- * (tools/pki/dev-pki.ts), or a CA whose key is in a PKCS#11 token (tools/provision, SoftHSM2),
+ * (cloud/local/dev-pki.ts), or a CA whose key is in a PKCS#11 token (tools/provision, SoftHSM2),
  * signed by the same code as the factory's (issueCertificate).
  */
 import { webcrypto } from 'node:crypto';

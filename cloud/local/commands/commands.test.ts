@@ -310,14 +310,14 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 		const d = path.join(dir, 'persist');
 		const log = () => {};
 		let s = await startCommandsService({ bus: cloud.bus, log, dataDir: d, secondMs: SECOND_MS });
-		s.core.createCommand({ commandId: 'locate', payload: { content: Buffer.from('{}').toString('base64'), contentType: 'application/json' } });
-		const r = s.core.start({ commandId: 'locate', targetArn: arn('robot-2'), thingName: 'robot-2', executionTimeoutSeconds: 2 });
+		s.runner.createCommand({ commandId: 'locate', payload: { content: Buffer.from('{}').toString('base64'), contentType: 'application/json' } });
+		const r = s.runner.start({ commandId: 'locate', targetArn: arn('robot-2'), thingName: 'robot-2', executionTimeoutSeconds: 2 });
 		assert.ok(r.ok);
 		await s.close();
 		s = await startCommandsService({ bus: cloud.bus, log, dataDir: d, secondMs: SECOND_MS });
 		try {
-			assert.equal(s.core.execution(r.value.executionId)?.status, 'CREATED');
-			for (let i = 0; s.core.execution(r.value.executionId)?.status !== 'TIMED_OUT'; i++) {
+			assert.equal(s.runner.execution(r.value.executionId)?.status, 'CREATED');
+			for (let i = 0; s.runner.execution(r.value.executionId)?.status !== 'TIMED_OUT'; i++) {
 				assert.ok(i < 200, 'never timed out after the restart');
 				await new Promise((res) => setTimeout(res, SECOND_MS / 2));
 			}

@@ -1,6 +1,6 @@
 /*
  * The device side of commands over MQTT ("Commands topics"; UpdateCommandExecution of the device SDKs):
- *   $aws/commands/things/{thing}/executions/{id}/request/json       the service -> device (core.ts)
+ *   $aws/commands/things/{thing}/executions/{id}/request/json       the service -> device (runner.ts)
  *   $aws/commands/things/{thing}/executions/{id}/response/json      device -> service:
  *       { "status": "IN_PROGRESS|SUCCEEDED|FAILED|REJECTED|TIMED_OUT",
  *         "statusReason": { "reasonCode": "...", "reasonDescription": "..." }, "result": { name: {S|B|BIN} } }
@@ -11,7 +11,7 @@
  */
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
-import type { CommandsCore } from './core';
+import type { CommandsRunner } from './runner';
 import { checkStatusReason, DEVICE_STATUSES, type DeviceStatus, type DeviceUpdate, type ResultValue } from './execution';
 
 export const RESPONSE_FILTER = '$aws/commands/things/+/executions/+/response/+';
@@ -25,7 +25,7 @@ class Rejected extends Error {
 	}
 }
 
-export function serveDeviceApi(core: CommandsCore, bus: Bus, log: LogFn): () => void {
+export function serveDeviceApi(runner: CommandsRunner, bus: Bus, log: LogFn): () => void {
 	return bus.subscribe(RESPONSE_FILTER, async (m) => {
 		const [, , , thing, , executionId, , format] = m.topic.split('/');
 		if (!thing || !executionId || !format) return;
@@ -34,7 +34,7 @@ export function serveDeviceApi(core: CommandsCore, bus: Bus, log: LogFn): () => 
 		try {
 			if (format !== 'json') throw new Rejected('InvalidTopic', `payload format ${format} is not supported locally (json only)`);
 			const update = parseUpdate(m.payload);
-			const r = core.update(executionId, thing, update);
+			const r = runner.update(executionId, thing, update);
 			if (!r.ok) {
 				log({ level: 'info', event: 'commands.device.rejected', thing, executionId, code: r.refusal.code });
 				return await reply('rejected', { error: r.refusal.code, errorMessage: r.refusal.message, executionId });

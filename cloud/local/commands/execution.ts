@@ -8,7 +8,7 @@
  *   refused (TerminalStateReached);
  * - the execution timer starts at creation; an execution not terminal when it runs out becomes
  *   TIMED_OUT by the service, which is NOT terminal: the device can still report its final status.
- * No clock and no I/O here: the runner (core.ts) passes `now`.
+ * No clock and no I/O here: the runner (runner.ts) passes `now`.
  */
 
 export const EXECUTION_STATUSES = Object.freeze(['CREATED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT'] as const);

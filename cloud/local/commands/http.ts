@@ -19,7 +19,7 @@ import { HttpError, listen, readBody, sendJson, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
 import { isThingName } from '../../../firmware/core/contracts/thing';
-import { commandArn, MAX_TIMEOUT_S, type CommandsCore, type Result } from './core';
+import { commandArn, MAX_TIMEOUT_S, type CommandsRunner, type Result } from './runner';
 import { EXECUTION_STATUSES, type Execution, type ParameterValue } from './execution';
 import { checkParameterValue, PARAMETER_NAME, templateParameters, type CommandParameter, type CommandRecord } from './payload';
 
@@ -41,40 +41,40 @@ export function thingArn(thing: string): string {
 type Route = (method: string, path: string[], q: URLSearchParams, body: Uint8Array) => unknown;
 
 /** The control-plane routes for the jobs server to hand over; undefined when the path is not a commands one. */
-export function controlPlaneRoutes(core: CommandsCore): (method: string, path: string[], q: URLSearchParams, body: Uint8Array) => { status: number; body: unknown } | undefined {
+export function controlPlaneRoutes(runner: CommandsRunner): (method: string, path: string[], q: URLSearchParams, body: Uint8Array) => { status: number; body: unknown } | undefined {
 	return (method, path, q, body) => {
 		if (path[0] !== 'commands' && path[0] !== 'command-executions') return undefined;
-		return { status: 200, body: control(core)(method, path, q, body) };
+		return { status: 200, body: control(runner)(method, path, q, body) };
 	};
 }
 
-function control(core: CommandsCore): Route {
+function control(runner: CommandsRunner): Route {
 	return (method, path, q, body) => {
 		const route = method + ' ' + path.map((s, i) => (i === 1 ? '{}' : s)).join('/');
 		switch (route) {
 			case 'PUT commands/{}':
-				return createCommand(core, path[1]!, json(body));
+				return createCommand(runner, path[1]!, json(body));
 			case 'GET commands/{}': {
-				const c = core.command(path[1]!);
+				const c = runner.command(path[1]!);
 				if (!c) throw new HttpError(404, 'ResourceNotFoundException', `command ${path[1]} not found`);
 				return describeCommand(c);
 			}
 			case 'GET command-executions/{}': {
-				const e = found(core.execution(path[1]!), path[1]!, targetOf(q));
+				const e = found(runner.execution(path[1]!), path[1]!, targetOf(q));
 				return describeExecution(e, q.get('includeResult') !== 'false');
 			}
 			case 'DELETE command-executions/{}':
-				unwrap(core.deleteExecution(path[1]!, targetOf(q)));
+				unwrap(runner.deleteExecution(path[1]!, targetOf(q)));
 				return {};
 			case 'POST command-executions':
-				return list(core, q, json(body));
+				return list(runner, q, json(body));
 		}
 		throw new HttpError(404, 'ResourceNotFoundException', 'no operation at ' + method + ' /' + path.join('/'));
 	};
 }
 
 /** The jobs data plane's StartCommandExecution on its own listener (signing service `iot-jobs-data`). */
-export function startDataPlane(core: CommandsCore, o: { log: LogFn; host?: string; port?: number; verifySignatures?: boolean }): Promise<Listening> {
+export function startDataPlane(runner: CommandsRunner, o: { log: LogFn; host?: string; port?: number; verifySignatures?: boolean }): Promise<Listening> {
 	return listen(
 		async (req: http.IncomingMessage, res: http.ServerResponse) => {
 			const body = await readBody(req, MAX_BODY_BYTES);
@@ -83,7 +83,7 @@ export function startDataPlane(core: CommandsCore, o: { log: LogFn; host?: strin
 			if (req.method !== 'POST' || url.pathname !== '/command-executions') {
 				throw new HttpError(404, 'ResourceNotFoundException', 'no operation at ' + req.method + ' ' + url.pathname);
 			}
-			sendJson(res, 200, startExecution(core, json(body)));
+			sendJson(res, 200, startExecution(runner, json(body)));
 		},
 		{ ...(o.host !== undefined ? { host: o.host } : {}), ...(o.port !== undefined ? { port: o.port } : {}), onError: errorReply(o.log) },
 	);
@@ -109,7 +109,7 @@ export function errorReply(log: LogFn): (res: http.ServerResponse, e: unknown) =
 	};
 }
 
-function startExecution(core: CommandsCore, b: Record<string, unknown>): { executionId: string } {
+function startExecution(runner: CommandsRunner, b: Record<string, unknown>): { executionId: string } {
 	const target = typeof b.targetArn === 'string' ? THING_ARN.exec(b.targetArn) : null;
 	// AWS also targets MQTT clients (client/<id>); the product's robots are things
 	if (!target || !isThingName(target[3]!)) throw invalid('targetArn expected a thing ARN such as ' + thingArn('robot-1') + ', got ' + JSON.stringify(b.targetArn));
@@ -121,7 +121,7 @@ function startExecution(core: CommandsCore, b: Record<string, unknown>): { execu
 	}
 	if (b.clientToken !== undefined && (typeof b.clientToken !== 'string' || !CLIENT_TOKEN.test(b.clientToken))) throw invalid('clientToken expected 1-64 printable ASCII characters');
 	const parameters = b.parameters === undefined ? undefined : parameterMap(b.parameters);
-	const r = core.start({
+	const r = runner.start({
 		commandId: command[1]!,
 		targetArn: b.targetArn as string,
 		thingName: target[3]!,
@@ -132,7 +132,7 @@ function startExecution(core: CommandsCore, b: Record<string, unknown>): { execu
 	return { executionId: unwrap(r).executionId };
 }
 
-function createCommand(core: CommandsCore, commandId: string, b: Record<string, unknown>): unknown {
+function createCommand(runner: CommandsRunner, commandId: string, b: Record<string, unknown>): unknown {
 	if (!ID.test(commandId)) throw invalid('commandId expected 1-64 of [a-zA-Z0-9_-], got ' + JSON.stringify(commandId));
 	if (b.namespace !== undefined && b.namespace !== 'AWS-IoT') throw invalid('namespace: the local service has AWS-IoT only (AWS-IoT-FleetWise needs FleetWise)');
 	const displayName = optString(b, 'displayName', 64);
@@ -166,7 +166,7 @@ function createCommand(core: CommandsCore, commandId: string, b: Record<string, 
 		const undeclared = names.names.filter((n) => !declared.has(n));
 		if (undeclared.length > 0) throw invalid('payloadTemplate names parameters that mandatoryParameters does not declare: ' + undeclared.join(', '));
 	}
-	const r = core.createCommand({
+	const r = runner.createCommand({
 		commandId,
 		...(displayName !== undefined ? { displayName } : {}),
 		...(description !== undefined ? { description } : {}),
@@ -212,7 +212,7 @@ function describeExecution(e: Execution, includeResult: boolean): unknown {
 	};
 }
 
-function list(core: CommandsCore, q: URLSearchParams, b: Record<string, unknown>): unknown {
+function list(runner: CommandsRunner, q: URLSearchParams, b: Record<string, unknown>): unknown {
 	// "You must provide only the commandArn or the thingArn ... If you provide both fields, the API will generate an error."
 	if (b.commandArn !== undefined && b.targetArn !== undefined) throw invalid('give commandArn or targetArn, not both');
 	if (b.startedTimeFilter !== undefined && b.completedTimeFilter !== undefined) throw invalid('give startedTimeFilter or completedTimeFilter, not both');
@@ -223,7 +223,7 @@ function list(core: CommandsCore, q: URLSearchParams, b: Record<string, unknown>
 	const completedRange = b.completedTimeFilter === undefined ? undefined : timeFilter(b.completedTimeFilter, 'completedTimeFilter');
 	const inRange = (t: number | undefined, r: { after?: number; before?: number } | undefined): boolean =>
 		r === undefined || (t !== undefined && (r.after === undefined || t >= r.after) && (r.before === undefined || t <= r.before));
-	const items = core
+	const items = runner
 		.executions()
 		.filter(
 			(e) =>

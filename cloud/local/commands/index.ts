@@ -6,7 +6,7 @@
  */
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
-import { CommandsCore } from './core';
+import { CommandsRunner } from './runner';
 import { serveDeviceApi } from './device-api';
 import { controlPlaneRoutes, startDataPlane } from './http';
 
@@ -25,33 +25,33 @@ export interface CommandsService {
 	readonly dataEndpoint: string;
 	/** The control-plane routes the jobs control plane hands over (CreateCommand, GetCommandExecution, ...). */
 	readonly routes: ReturnType<typeof controlPlaneRoutes>;
-	readonly core: CommandsCore;
+	readonly runner: CommandsRunner;
 	close(): Promise<void>;
 }
 
 export async function startCommandsService(o: CommandsServiceOptions): Promise<CommandsService> {
 	const secondMs = o.secondMs ?? 1000;
 	if (!(secondMs > 0) || !Number.isFinite(secondMs)) throw new RangeError('"secondMs" expected a positive number, got ' + String(secondMs));
-	const core = new CommandsCore({ publish: (topic, payload) => o.bus.publish(topic, payload, 1), log: o.log, secondMs, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
-	await core.load();
-	const data = await startDataPlane(core, { log: o.log, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}) });
-	const off = serveDeviceApi(core, o.bus, o.log);
+	const runner = new CommandsRunner({ publish: (topic, payload) => o.bus.publish(topic, payload, 1), log: o.log, secondMs, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
+	await runner.load();
+	const data = await startDataPlane(runner, { log: o.log, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}) });
+	const off = serveDeviceApi(runner, o.bus, o.log);
 	o.log({ level: 'info', event: 'commands.started', dataEndpoint: data.url, secondMs });
 	let closing: Promise<void> | undefined;
 	return {
 		dataEndpoint: data.url,
-		routes: controlPlaneRoutes(core),
-		core,
+		routes: controlPlaneRoutes(runner),
+		runner,
 		close() {
 			closing ??= (async () => {
 				off();
 				await data.close();
-				await core.close();
+				await runner.close();
 			})();
 			return closing;
 		},
 	};
 }
 
-export { CommandsCore, commandArn, requestTopic } from './core';
+export { CommandsRunner, commandArn, requestTopic } from './runner';
 export type { Execution, ExecutionStatus } from './execution';

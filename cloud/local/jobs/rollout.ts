@@ -16,7 +16,7 @@
  *   when the failures of that type reach the threshold percentage of them. A canceled job's
  *   queued executions are canceled and things not yet notified never get one; executions in
  *   progress finish (CancelJob without force).
- * Pure functions: the jobs core (core.ts) keeps the state and runs the timers.
+ * Pure functions: the jobs runner (runner.ts) keeps the state and runs the timers.
  */
 
 export interface ExponentialRate {

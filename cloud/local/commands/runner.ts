@@ -2,7 +2,7 @@
  * The state of the local commands service and the runner around the pure moves of execution.ts:
  * commands, executions, the execution timers, the request and event messages, persistence
  * (<dataDir>/commands.json, write then rename). Both HTTP planes and the MQTT device side call
- * into one CommandsCore.
+ * into one CommandsRunner.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { executionPayload, resolveParameters, type CommandRecord } from './paylo
 export type ErrorType = 'ValidationException' | 'ResourceNotFoundException' | 'ConflictException';
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: { readonly type: ErrorType; readonly message: string } };
 
-export interface CommandsCoreOptions {
+export interface CommandsRunnerOptions {
 	readonly publish: (topic: string, payload: Uint8Array | string) => Promise<void>;
 	readonly log: LogFn;
 	/** Milliseconds per second of executionTimeoutSeconds: 1000, or less in tests. */
@@ -44,8 +44,8 @@ export function requestTopic(thing: string, executionId: string, format: 'json' 
 	return `$aws/commands/things/${thing}/executions/${executionId}/request` + (format ? '/' + format : '');
 }
 
-export class CommandsCore {
-	readonly #o: CommandsCoreOptions;
+export class CommandsRunner {
+	readonly #o: CommandsRunnerOptions;
 	readonly #now: () => number;
 	readonly #commands = new Map<string, CommandRecord>();
 	readonly #executions = new Map<string, Execution>();
@@ -54,7 +54,7 @@ export class CommandsCore {
 	#dirty = false;
 	#closed = false;
 
-	constructor(o: CommandsCoreOptions) {
+	constructor(o: CommandsRunnerOptions) {
 		this.#o = o;
 		this.#now = o.now ?? Date.now;
 	}
