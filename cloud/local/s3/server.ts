@@ -83,6 +83,250 @@ function decodeSegment(text: string): string {
 	}
 }
 
+/** GetObject and HeadObject: conditions, ranges, response-* overrides. */
+async function getObject(store: ObjectStore, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, query: URLSearchParams) {
+	if (!store.hasBucket(bucket)) throw notFound(bucket);
+	const o = store.head(bucket, key);
+	if (!o) throw new HttpError(404, 'NoSuchKey', 'The specified key does not exist.');
+	const ifMatch = header(req, 'if-match');
+	if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(o.etag)) {
+		throw new HttpError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+	}
+	const headers: Record<string, string | number> = {
+		'content-type': query.get('response-content-type') ?? o.contentType,
+		etag: o.etag,
+		'last-modified': o.lastModified.toUTCString(),
+		'accept-ranges': 'bytes',
+	};
+	for (const name of ['content-disposition', 'cache-control', 'content-language', 'expires', 'content-encoding']) {
+		const v = query.get('response-' + name);
+		if (v !== null) headers[name] = v;
+	}
+	for (const [name, value] of Object.entries(o.metadata)) headers['x-amz-meta-' + name] = value;
+	const ifNoneMatch = header(req, 'if-none-match');
+	if (ifNoneMatch !== undefined && (ifNoneMatch === '*' || ifNoneMatch.split(',').map((s) => s.trim()).includes(o.etag))) {
+		res.writeHead(304, { etag: o.etag, 'last-modified': o.lastModified.toUTCString() });
+		res.end();
+		return;
+	}
+	const range = parseRange(header(req, 'range'), o.size);
+	if (range.kind === 'unsatisfiable') {
+		throw Object.assign(new HttpError(416, 'InvalidRange', 'The requested range is not satisfiable'), { contentRange: 'bytes */' + o.size });
+	}
+	const [status, start, end] = range.kind === 'range' ? [206, range.start, range.end] : [200, 0, o.size - 1];
+	headers['content-length'] = end - start + 1;
+	if (range.kind === 'range') headers['content-range'] = 'bytes ' + start + '-' + end + '/' + o.size;
+	res.writeHead(status, headers);
+	if (req.method === 'HEAD' || end < start) {
+		res.end();
+		return;
+	}
+	await pipeline(store.read(bucket, key, start, end), res);
+}
+
+
+/** ListObjectsV2: prefix, delimiter, continuation and start-after, url encoding. */
+function listObjectsV2(store: ObjectStore, res: http.ServerResponse, bucket: string, query: URLSearchParams) {
+	if (!store.hasBucket(bucket)) throw notFound(bucket);
+	if (query.get('list-type') !== '2') throw new HttpError(501, 'NotImplemented', 'only ListObjectsV2 (list-type=2) is implemented locally');
+	const prefix = query.get('prefix') ?? '';
+	const delimiter = query.get('delimiter') ?? '';
+	const maxKeys = Math.min(MAX_LIST_KEYS, Number(query.get('max-keys') ?? MAX_LIST_KEYS));
+	if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new HttpError(400, 'InvalidArgument', 'max-keys must be a non-negative integer');
+	const token = query.get('continuation-token');
+	const after = token !== null ? Buffer.from(token, 'base64url').toString('utf8') : (query.get('start-after') ?? '');
+	const urlEncode = query.get('encoding-type') === 'url';
+	const enc = (s: string) => xmlEscape(urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
+	const contents: ObjectInfo[] = [];
+	const prefixes: string[] = [];
+	let last: string | undefined;
+	let truncated = false;
+	for (const o of store.list(bucket)) {
+		if (!o.key.startsWith(prefix) || (after !== '' && (o.key <= after || (after.endsWith(delimiter) && delimiter !== '' && o.key.startsWith(after))))) continue;
+		const cut = delimiter === '' ? -1 : o.key.indexOf(delimiter, prefix.length);
+		const rolled = cut < 0 ? undefined : o.key.slice(0, cut + delimiter.length);
+		if (rolled !== undefined && prefixes[prefixes.length - 1] === rolled) continue;
+		if (contents.length + prefixes.length >= maxKeys) {
+			truncated = true;
+			break;
+		}
+		if (rolled !== undefined) prefixes.push(rolled);
+		else contents.push(o);
+		last = rolled ?? o.key;
+	}
+	const body =
+		`<ListBucketResult xmlns="${XMLNS}"><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>` +
+		(delimiter ? `<Delimiter>${enc(delimiter)}</Delimiter>` : '') +
+		`<KeyCount>${contents.length + prefixes.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>` +
+		(urlEncode ? '<EncodingType>url</EncodingType>' : '') +
+		(token !== null ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : '') +
+		(truncated && last !== undefined ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : '') +
+		contents
+			.map(
+				(o) =>
+					`<Contents><Key>${enc(o.key)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` +
+					`<ETag>${xmlEscape(o.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+			)
+			.join('') +
+		prefixes.map((p) => `<CommonPrefixes><Prefix>${enc(p)}</Prefix></CommonPrefixes>`).join('') +
+		'</ListBucketResult>';
+	sendXml(res, 200, body);
+}
+
+
+/**
+ * Checks the request's SigV4 signature (header or presigned); returns the payload hash it
+ * signed, or undefined for an unsigned request the checker let through.
+ */
+function authorize(req: http.IncomingMessage, url: string, rawPath: string, query: URLSearchParams, now: number, log: LogFn): string | undefined {
+	const presigned = query.has('X-Amz-Signature') || query.has('X-Amz-Algorithm');
+	// a presigned URL signs UNSIGNED-PAYLOAD unless it carries its own hash (the SDK hoists the header)
+	const payloadHash = presigned ? (query.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD) : header(req, 'x-amz-content-sha256');
+	if (payloadHash === undefined && req.headers.authorization !== undefined) {
+		throw new HttpError(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+	}
+	const auth = verifySigV4(
+		{ method: req.method ?? 'GET', url, headers: req.headers, rawHeaders: req.rawHeaders },
+		{ service: 's3', payloadHash: payloadHash ?? UNSIGNED_PAYLOAD, now },
+	);
+	if (!auth.ok) {
+		log({ level: 'warn', event: 's3.auth.refused', method: req.method, path: rawPath, code: auth.error.code, reason: auth.error.message });
+		const code = auth.error.code === 'MissingAuthenticationToken' ? 'AccessDenied' : auth.error.code;
+		throw new HttpError(auth.error.status, code, auth.error.message);
+	}
+	// a presigned URL grants exactly what was signed: metadata or a content type the signer did
+	// not sign would be the holder's choice (S3: AccessDenied, "headers ... which were not signed")
+	if (presigned) {
+		const unsigned = Object.keys(req.headers).filter((h) => (h.startsWith('x-amz-meta-') || h === 'content-type') && !auth.value.signedHeaders.includes(h));
+		if (unsigned.length > 0) {
+			log({ level: 'warn', event: 's3.auth.refused', method: req.method, path: rawPath, code: 'AccessDenied', reason: 'unsigned headers ' + unsigned.join(', ') });
+			throw new HttpError(403, 'AccessDenied', 'There were headers present in the request which were not signed: ' + unsigned.sort().join(', '));
+		}
+	}
+	return payloadHash;
+}
+
+/** The error reply S3 sends: an XML document with the code, message, resource and request id. */
+function errorReply(log: LogFn): (res: http.ServerResponse, e: unknown) => void {
+	return (res, e) => {
+		const err = e instanceof HttpError ? e : new HttpError(500, 'InternalError', String(e));
+		if (!(e instanceof HttpError)) log({ level: 'error', event: 's3.error', error: String(e) });
+		const extra: Record<string, string> = {};
+		const contentRange = (e as { contentRange?: string }).contentRange;
+		if (contentRange) extra['content-range'] = contentRange;
+		const resource = (res.req.url ?? '/').split('?')[0]!;
+		sendXml(
+			res,
+			err.status,
+			`<Error><Code>${xmlEscape(err.code)}</Code><Message>${xmlEscape(err.message)}</Message>` +
+				`<Resource>${xmlEscape(resource)}</Resource><RequestId>${res.getHeader('x-amz-request-id') ?? ''}</RequestId></Error>`,
+			extra,
+		);
+		// the client may still be sending a body we will not read
+		if (!res.req.complete) res.req.resume();
+	};
+}
+
+/** What S3 computes over an upload as it streams through `meter`: size, MD5 (the ETag), SHA-256, SHA-1, CRC32. */
+class UploadDigests {
+	readonly #md5 = createHash('md5');
+	readonly #sha256 = createHash('sha256');
+	readonly #sha1 = createHash('sha1');
+	#crc = 0;
+	#size = 0;
+	readonly #expected: number;
+	/** Passes the body through, failing it past `expected` bytes. */
+	readonly meter: Transform;
+
+	constructor(expected: number) {
+		this.#expected = expected;
+		this.meter = new Transform({
+			transform: (chunk: Buffer, _enc, done) => {
+				this.#size += chunk.length;
+				if (this.#size > expected) return done(new HttpError(400, 'IncompleteBody', 'The body is longer than the declared length'));
+				this.#md5.update(chunk);
+				this.#sha256.update(chunk);
+				this.#sha1.update(chunk);
+				this.#crc = crc32(chunk, this.#crc);
+				done(null, chunk);
+			},
+		});
+	}
+
+	get size(): number {
+		return this.#size;
+	}
+
+	/**
+	 * Once the body is through: the length, the signed payload hash (`payloadHash`, unless
+	 * aws-chunked), Content-MD5 and the flexible checksums (a header or an aws-chunked trailer)
+	 * must match what was computed. Returns the MD5.
+	 */
+	verify(req: http.IncomingMessage, payloadHash: string | undefined, trailers: ReadonlyMap<string, string> | undefined): Buffer {
+		if (this.#size !== this.#expected) throw new HttpError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+		const sha256Hex = this.#sha256.digest('hex');
+		if (payloadHash !== undefined && payloadHash !== UNSIGNED_PAYLOAD && payloadHash !== sha256Hex) {
+			throw new HttpError(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+		}
+		const md5Bytes = this.#md5.digest();
+		const contentMd5 = header(req, 'content-md5');
+		if (contentMd5 !== undefined && contentMd5 !== md5Bytes.toString('base64')) {
+			throw new HttpError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
+		}
+		const crcBytes = Buffer.alloc(4);
+		crcBytes.writeUInt32BE(this.#crc >>> 0);
+		const computed: Record<string, string> = {
+			'x-amz-checksum-crc32': crcBytes.toString('base64'),
+			'x-amz-checksum-sha256': Buffer.from(sha256Hex, 'hex').toString('base64'),
+			'x-amz-checksum-sha1': this.#sha1.digest('base64'),
+		};
+		for (const [name, value] of Object.entries(computed)) {
+			const given = header(req, name) ?? trailers?.get(name);
+			if (given !== undefined && given !== value) throw new HttpError(400, 'BadDigest', 'The ' + name + ' you specified did not match the calculated checksum.');
+		}
+		return md5Bytes;
+	}
+}
+
+/** ListBuckets. */
+function listBuckets(store: ObjectStore, res: http.ServerResponse): void {
+	const buckets = store
+		.listBuckets()
+		.map((b) => `<Bucket><Name>${xmlEscape(b.name)}</Name><CreationDate>${b.created.toISOString()}</CreationDate></Bucket>`)
+		.join('');
+	sendXml(res, 200, `<ListAllMyBucketsResult xmlns="${XMLNS}"><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
+}
+
+/** CreateBucket, HeadBucket, DeleteBucket, ListObjectsV2; false for another method. */
+async function bucketRequest(
+	store: ObjectStore,
+	createBucket: (name: string) => Promise<boolean>,
+	req: http.IncomingMessage,
+	res: http.ServerResponse,
+	bucket: string,
+	query: URLSearchParams,
+): Promise<boolean> {
+	const method = req.method;
+	if (method === 'PUT') {
+		for await (const _ of req); // a CreateBucketConfiguration, if any, says nothing we need
+		if (!(await createBucket(bucket))) throw new HttpError(409, 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.');
+		res.writeHead(200, { location: '/' + bucket, 'content-length': 0 });
+	} else if (method === 'HEAD') {
+		if (!store.hasBucket(bucket)) throw notFound(bucket);
+		res.writeHead(200, { 'x-amz-bucket-region': 'us-east-1' });
+	} else if (method === 'DELETE') {
+		if (!store.hasBucket(bucket)) throw notFound(bucket);
+		if (store.list(bucket).length > 0) throw new HttpError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty');
+		await store.deleteBucket(bucket);
+		res.writeHead(204);
+	} else if (method === 'GET') {
+		listObjectsV2(store, res, bucket, query);
+		return true;
+	} else return false;
+	res.end();
+	return true;
+}
+
 export async function startS3(options: S3Options): Promise<S3Service> {
 	const log = options.log ?? silentLog;
 	const now = options.now ?? Date.now;
@@ -130,22 +374,8 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 		const expected = Number(declared);
 		if (expected > maxObjectBytes) throw new HttpError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size: ' + maxObjectBytes);
 
-		const md5 = createHash('md5');
-		const sha256 = createHash('sha256');
-		const sha1 = createHash('sha1');
-		let crc = 0;
-		let size = 0;
-		const meter = new Transform({
-			transform(chunk: Buffer, _enc, done) {
-				size += chunk.length;
-				if (size > expected) return done(new HttpError(400, 'IncompleteBody', 'The body is longer than the declared length'));
-				md5.update(chunk);
-				sha256.update(chunk);
-				sha1.update(chunk);
-				crc = crc32(chunk, crc);
-				done(null, chunk);
-			},
-		});
+		const digests = new UploadDigests(expected);
+		const meter = digests.meter;
 		const decoder = chunked ? new AwsChunkedDecoder() : undefined;
 		const pending = store.beginPut();
 		try {
@@ -156,28 +386,8 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 			req.on('aborted', () => first.destroy(new Error('the client went away')));
 			req.pipe(first);
 			await done;
-			if (size !== expected) throw new HttpError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
-			const sha256Hex = sha256.digest('hex');
-			if (!chunked && payloadHash !== UNSIGNED_PAYLOAD && payloadHash !== sha256Hex) {
-				throw new HttpError(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
-			}
-			const md5Bytes = md5.digest();
-			const contentMd5 = header(req, 'content-md5');
-			if (contentMd5 !== undefined && contentMd5 !== md5Bytes.toString('base64')) {
-				throw new HttpError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
-			}
-			// flexible checksums, from a header or an aws-chunked trailer
-			const crcBytes = Buffer.alloc(4);
-			crcBytes.writeUInt32BE(crc >>> 0);
-			const computed: Record<string, string> = {
-				'x-amz-checksum-crc32': crcBytes.toString('base64'),
-				'x-amz-checksum-sha256': Buffer.from(sha256Hex, 'hex').toString('base64'),
-				'x-amz-checksum-sha1': sha1.digest('base64'),
-			};
-			for (const [name, value] of Object.entries(computed)) {
-				const given = header(req, name) ?? decoder?.trailers.get(name);
-				if (given !== undefined && given !== value) throw new HttpError(400, 'BadDigest', 'The ' + name + ' you specified did not match the calculated checksum.');
-			}
+			const md5Bytes = digests.verify(req, chunked ? undefined : payloadHash, decoder?.trailers);
+			const size = digests.size;
 			const metadata: Record<string, string> = {};
 			for (const [name, value] of Object.entries(req.headers)) {
 				if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
@@ -202,122 +412,12 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 		}
 	}
 
-	async function getObject(req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, query: URLSearchParams) {
-		if (!store.hasBucket(bucket)) throw notFound(bucket);
-		const o = store.head(bucket, key);
-		if (!o) throw new HttpError(404, 'NoSuchKey', 'The specified key does not exist.');
-		const ifMatch = header(req, 'if-match');
-		if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(o.etag)) {
-			throw new HttpError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
-		}
-		const headers: Record<string, string | number> = {
-			'content-type': query.get('response-content-type') ?? o.contentType,
-			etag: o.etag,
-			'last-modified': o.lastModified.toUTCString(),
-			'accept-ranges': 'bytes',
-		};
-		for (const name of ['content-disposition', 'cache-control', 'content-language', 'expires', 'content-encoding']) {
-			const v = query.get('response-' + name);
-			if (v !== null) headers[name] = v;
-		}
-		for (const [name, value] of Object.entries(o.metadata)) headers['x-amz-meta-' + name] = value;
-		const ifNoneMatch = header(req, 'if-none-match');
-		if (ifNoneMatch !== undefined && (ifNoneMatch === '*' || ifNoneMatch.split(',').map((s) => s.trim()).includes(o.etag))) {
-			res.writeHead(304, { etag: o.etag, 'last-modified': o.lastModified.toUTCString() });
-			res.end();
-			return;
-		}
-		const range = parseRange(header(req, 'range'), o.size);
-		if (range.kind === 'unsatisfiable') {
-			throw Object.assign(new HttpError(416, 'InvalidRange', 'The requested range is not satisfiable'), { contentRange: 'bytes */' + o.size });
-		}
-		const [status, start, end] = range.kind === 'range' ? [206, range.start, range.end] : [200, 0, o.size - 1];
-		headers['content-length'] = end - start + 1;
-		if (range.kind === 'range') headers['content-range'] = 'bytes ' + start + '-' + end + '/' + o.size;
-		res.writeHead(status, headers);
-		if (req.method === 'HEAD' || end < start) {
-			res.end();
-			return;
-		}
-		await pipeline(store.read(bucket, key, start, end), res);
-	}
-
-	function listObjectsV2(res: http.ServerResponse, bucket: string, query: URLSearchParams) {
-		if (!store.hasBucket(bucket)) throw notFound(bucket);
-		if (query.get('list-type') !== '2') throw new HttpError(501, 'NotImplemented', 'only ListObjectsV2 (list-type=2) is implemented locally');
-		const prefix = query.get('prefix') ?? '';
-		const delimiter = query.get('delimiter') ?? '';
-		const maxKeys = Math.min(MAX_LIST_KEYS, Number(query.get('max-keys') ?? MAX_LIST_KEYS));
-		if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new HttpError(400, 'InvalidArgument', 'max-keys must be a non-negative integer');
-		const token = query.get('continuation-token');
-		const after = token !== null ? Buffer.from(token, 'base64url').toString('utf8') : (query.get('start-after') ?? '');
-		const urlEncode = query.get('encoding-type') === 'url';
-		const enc = (s: string) => xmlEscape(urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
-		const contents: ObjectInfo[] = [];
-		const prefixes: string[] = [];
-		let last: string | undefined;
-		let truncated = false;
-		for (const o of store.list(bucket)) {
-			if (!o.key.startsWith(prefix) || (after !== '' && (o.key <= after || (after.endsWith(delimiter) && delimiter !== '' && o.key.startsWith(after))))) continue;
-			const cut = delimiter === '' ? -1 : o.key.indexOf(delimiter, prefix.length);
-			const rolled = cut < 0 ? undefined : o.key.slice(0, cut + delimiter.length);
-			if (rolled !== undefined && prefixes[prefixes.length - 1] === rolled) continue;
-			if (contents.length + prefixes.length >= maxKeys) {
-				truncated = true;
-				break;
-			}
-			if (rolled !== undefined) prefixes.push(rolled);
-			else contents.push(o);
-			last = rolled ?? o.key;
-		}
-		const body =
-			`<ListBucketResult xmlns="${XMLNS}"><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>` +
-			(delimiter ? `<Delimiter>${enc(delimiter)}</Delimiter>` : '') +
-			`<KeyCount>${contents.length + prefixes.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>` +
-			(urlEncode ? '<EncodingType>url</EncodingType>' : '') +
-			(token !== null ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : '') +
-			(truncated && last !== undefined ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : '') +
-			contents
-				.map(
-					(o) =>
-						`<Contents><Key>${enc(o.key)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` +
-						`<ETag>${xmlEscape(o.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
-				)
-				.join('') +
-			prefixes.map((p) => `<CommonPrefixes><Prefix>${enc(p)}</Prefix></CommonPrefixes>`).join('') +
-			'</ListBucketResult>';
-		sendXml(res, 200, body);
-	}
-
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse, requestId: string): Promise<void> {
 		const url = req.url ?? '/';
 		const q = url.indexOf('?');
 		const rawPath = q < 0 ? url : url.slice(0, q);
 		const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-		const presigned = query.has('X-Amz-Signature') || query.has('X-Amz-Algorithm');
-		// a presigned URL signs UNSIGNED-PAYLOAD unless it carries its own hash (the SDK hoists the header)
-		const payloadHash = presigned ? (query.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD) : header(req, 'x-amz-content-sha256');
-		if (payloadHash === undefined && req.headers.authorization !== undefined) {
-			throw new HttpError(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
-		}
-		const auth = verifySigV4(
-			{ method: req.method ?? 'GET', url, headers: req.headers, rawHeaders: req.rawHeaders },
-			{ service: 's3', payloadHash: payloadHash ?? UNSIGNED_PAYLOAD, now: now() },
-		);
-		if (!auth.ok) {
-			log({ level: 'warn', event: 's3.auth.refused', method: req.method, path: rawPath, code: auth.error.code, reason: auth.error.message });
-			const code = auth.error.code === 'MissingAuthenticationToken' ? 'AccessDenied' : auth.error.code;
-			throw new HttpError(auth.error.status, code, auth.error.message);
-		}
-		// a presigned URL grants exactly what was signed: metadata or a content type the signer did
-		// not sign would be the holder's choice (S3: AccessDenied, "headers ... which were not signed")
-		if (presigned) {
-			const unsigned = Object.keys(req.headers).filter((h) => (h.startsWith('x-amz-meta-') || h === 'content-type') && !auth.value.signedHeaders.includes(h));
-			if (unsigned.length > 0) {
-				log({ level: 'warn', event: 's3.auth.refused', method: req.method, path: rawPath, code: 'AccessDenied', reason: 'unsigned headers ' + unsigned.join(', ') });
-				throw new HttpError(403, 'AccessDenied', 'There were headers present in the request which were not signed: ' + unsigned.sort().join(', '));
-			}
-		}
+		const payloadHash = authorize(req, url, rawPath, query, now(), log);
 
 		const rest = rawPath.slice(1);
 		const slash = rest.indexOf('/');
@@ -327,36 +427,14 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 		const method = req.method;
 		if (bucket === '') {
 			if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
-			const buckets = store
-				.listBuckets()
-				.map((b) => `<Bucket><Name>${xmlEscape(b.name)}</Name><CreationDate>${b.created.toISOString()}</CreationDate></Bucket>`)
-				.join('');
-			return sendXml(res, 200, `<ListAllMyBucketsResult xmlns="${XMLNS}"><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
+			return listBuckets(store, res);
 		}
 		if (key === '') {
-			if (method === 'PUT') {
-				for await (const _ of req); // a CreateBucketConfiguration, if any, says nothing we need
-				if (!(await createBucket(bucket))) throw new HttpError(409, 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.');
-				res.writeHead(200, { location: '/' + bucket, 'content-length': 0 });
-				return void res.end();
-			}
-			if (method === 'HEAD') {
-				if (!store.hasBucket(bucket)) throw notFound(bucket);
-				res.writeHead(200, { 'x-amz-bucket-region': 'us-east-1' });
-				return void res.end();
-			}
-			if (method === 'DELETE') {
-				if (!store.hasBucket(bucket)) throw notFound(bucket);
-				if (store.list(bucket).length > 0) throw new HttpError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty');
-				await store.deleteBucket(bucket);
-				res.writeHead(204);
-				return void res.end();
-			}
-			if (method === 'GET') return listObjectsV2(res, bucket, query);
+			if (await bucketRequest(store, createBucket, req, res, bucket, query)) return;
 		} else {
 			if (query.has('uploads') || query.has('uploadId')) throw new HttpError(501, 'NotImplemented', 'multipart upload is not implemented locally');
 			if (method === 'PUT') return putObject(req, res, bucket, key, payloadHash ?? UNSIGNED_PAYLOAD, requestId);
-			if (method === 'GET' || method === 'HEAD') return getObject(req, res, bucket, key, query);
+			if (method === 'GET' || method === 'HEAD') return getObject(store, req, res, bucket, key, query);
 			if (method === 'DELETE') {
 				if (!store.hasBucket(bucket)) throw notFound(bucket);
 				await store.delete(bucket, key);
@@ -380,23 +458,7 @@ export async function startS3(options: S3Options): Promise<S3Service> {
 		{
 			port: options.port,
 			host: options.host,
-			onError(res, e) {
-				const err = e instanceof HttpError ? e : new HttpError(500, 'InternalError', String(e));
-				if (!(e instanceof HttpError)) log({ level: 'error', event: 's3.error', error: String(e) });
-				const extra: Record<string, string> = {};
-				const contentRange = (e as { contentRange?: string }).contentRange;
-				if (contentRange) extra['content-range'] = contentRange;
-				const resource = (res.req.url ?? '/').split('?')[0]!;
-				sendXml(
-					res,
-					err.status,
-					`<Error><Code>${xmlEscape(err.code)}</Code><Message>${xmlEscape(err.message)}</Message>` +
-						`<Resource>${xmlEscape(resource)}</Resource><RequestId>${res.getHeader('x-amz-request-id') ?? ''}</RequestId></Error>`,
-					extra,
-				);
-				// the client may still be sending a body we will not read
-				if (!res.req.complete) res.req.resume();
-			},
+			onError: errorReply(log),
 		},
 	);
 	log({ level: 'info', event: 's3.started', endpoint: listening.url, dataDir: options.dataDir ?? null });
