@@ -31,7 +31,8 @@
  *                    cloud beside the model of that run; draws docs/storm.svg (bench/storm.ts)
  *   health.billing   billed messages per robot per day of health reporting (bench/health.ts)
  *
- *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,commands.billing,maps,provision,fleet,storm,health.billing] [--runs N] [--robots N]
+ *   npx tsx bench/run.ts [--only codec.node,codec.xs,link.roundTrips,device.lin,schedule.reconnect,schedule.xs,missions.billing,commands.billing,maps,provision,fleet,storm,health.billing] [--runs N] [--robots N] [--device-scenarios a,b]
+ *                   (device.lin on the board's word size with growth off: DEVICE_M32=1 DEVICE_CREATION=esp32)
 
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -68,8 +69,9 @@ const root = resolve(here, '..');
 const SECTIONS = ['codec.node', 'codec.xs', 'link.roundTrips', 'device.lin', 'schedule.reconnect', 'schedule.xs', 'missions.billing', 'commands.billing', 'maps', 'provision', 'fleet', 'storm', 'health.billing'] as const;
 type Section = (typeof SECTIONS)[number];
 
-function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: number } {
+function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: number; deviceScenarios: string[] } {
 	let only = new Set<Section>(SECTIONS);
+	let deviceScenarios: string[] = [...BUDGET_SCENARIOS, ...OTA_SCENARIOS];
 	let runs = 20;
 	let robots = 1000;
 	for (let i = 0; i < argv.length; i++) {
@@ -85,9 +87,12 @@ function parseArgs(argv: string[]): { only: Set<Section>; runs: number; robots: 
 		} else if (a === '--robots') {
 			robots = Number(argv[++i]);
 			if (!Number.isInteger(robots) || robots < 1 || robots > 5000) throw new Error('--robots expected an integer 1..5000 (the fleet section)');
-		} else throw new Error(`unknown argument ${JSON.stringify(a)} (use --only SECTIONS, --runs N, --robots N)`);
+		} else if (a === '--device-scenarios') {
+			deviceScenarios = (argv[++i] ?? '').split(',').filter(Boolean);
+			if (!deviceScenarios.length) throw new Error('--device-scenarios expected a comma-separated list of device scenarios (test/device/scenarios)');
+		} else throw new Error(`unknown argument ${JSON.stringify(a)} (use --only SECTIONS, --runs N, --robots N, --device-scenarios a,b)`);
 	}
-	return { only, runs, robots };
+	return { only, runs, robots, deviceScenarios };
 }
 
 
@@ -419,11 +424,11 @@ async function freePortPair(): Promise<number> {
 	throw new Error('no free port pair');
 }
 
-async function deviceLin(): Promise<DeviceResult> {
+async function deviceLin(scenarios: readonly string[]): Promise<DeviceResult> {
 	if (!process.env.MODDABLE) return { skipped: 'MODDABLE is not set (export MODDABLE=/opt/moddable-8.2.3 PATH=$MODDABLE/build/bin/lin/release:$PATH)' };
 	const port = await freePortPair();
 	const t0 = performance.now();
-	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/device/run.ts'), ...BUDGET_SCENARIOS, ...OTA_SCENARIOS], {
+	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/device/run.ts'), ...scenarios], {
 		cwd: root,
 		env: { ...process.env, DEVICE_BROKER_PORT: String(port) },
 		stdio: ['ignore', 'pipe', 'pipe'],
@@ -438,7 +443,8 @@ async function deviceLin(): Promise<DeviceResult> {
 	});
 	const err: string[] = [];
 	child.stderr!.on('data', (b: Buffer) => err.push(...b.toString().split('\n').filter(Boolean)));
-	const limitMs = 600_000; // the budget scenarios, then the ota and robot-day cases (each several app starts)
+	// a bound for a stuck run, not a threshold: the budget scenarios, then the ota and robot-day cases (each several app starts)
+	const limitMs = 1_200_000;
 	const killer = setTimeout(() => child.kill('SIGTERM'), limitMs);
 	const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
 	clearTimeout(killer);
@@ -455,7 +461,7 @@ async function deviceLin(): Promise<DeviceResult> {
 		}
 	}
 	const verdict = out.find((l) => l.startsWith('device echo:'));
-	const ok = code === 0 && BUDGET_SCENARIOS.every((n) => out.some((l) => l.startsWith(`device ${n}: PASS`)));
+	const ok = code === 0 && scenarios.every((n) => out.some((l) => l.startsWith(`device ${n}: PASS`)));
 	const result: DeviceResult = { ok, exitCode: code, metrics, wallMs, ...(verdict ? { verdict } : {}) };
 	if (!ok) {
 		result.error = code === -1 || wallMs >= limitMs ? `killed after ${limitMs} ms` : `test/device/run.ts exited ${code}`;
@@ -505,13 +511,16 @@ function gitRevision(): { gitRevision: string; dirty: boolean } {
 	return { gitRevision: rev.stdout.trim(), dirty: status.stdout.trim().length > 0 };
 }
 
-/** The SDK the device sections ran on: $MODDABLE/tools/VERSION, and the lin build (host word size, debug as test/device/run.ts builds). */
+/** The SDK the device sections ran on: $MODDABLE/tools/VERSION, and the lin build as the runs recorded it (word size, debug as test/device/run.ts builds, creation). */
 function sdkInfo(metrics: readonly Record<string, unknown>[]): { version: string; build: string } | undefined {
 	const dir = process.env.MODDABLE;
 	if (!dir || !existsSync(join(dir, 'tools/VERSION'))) return undefined;
 	const image = metrics.find((m) => m.name === 'device.image');
 	const variant = typeof image?.variant === 'string' ? image.variant : 'debug';
-	return { version: readFileSync(join(dir, 'tools/VERSION'), 'utf8').trim(), build: `lin ${process.arch === 'x64' || process.arch === 'arm64' ? '64-bit' : '32-bit'} ${variant}` };
+	const mem = metrics.filter((m) => m.name === 'device.memory');
+	const bits = [...new Set(mem.map((m) => String(m.bits ?? 64)))].join('/');
+	const creation = [...new Set(mem.map((m) => String(m.creation ?? 'lin')))].join(', ');
+	return { version: readFileSync(join(dir, 'tools/VERSION'), 'utf8').trim(), build: `lin ${bits || '?'}-bit ${variant}, creation ${creation || '?'}` };
 }
 
 function markdown(r: Results): string {
@@ -714,7 +723,7 @@ function markdown(r: Results): string {
 }
 
 async function main(): Promise<void> {
-	const { only, runs, robots } = parseArgs(process.argv.slice(2));
+	const { only, runs, robots, deviceScenarios } = parseArgs(process.argv.slice(2));
 	const started = performance.now();
 	const cpus = os.cpus();
 	// sections not run this time are kept from the file, each with its own date and revision
@@ -746,7 +755,7 @@ async function main(): Promise<void> {
 	await step('codec.node', codecNode);
 	await step('codec.xs', codecXs);
 	await step('link.roundTrips', () => linkRoundTrips(runs));
-	await step('device.lin', deviceLin);
+	await step('device.lin', () => deviceLin(deviceScenarios));
 	await step('schedule.reconnect', () => scheduleReconnect(Math.min(runs, 10)));
 	await step('schedule.xs', scheduleXs);
 	await step('missions.billing', () => missionsBilling(Math.min(runs, 3)));

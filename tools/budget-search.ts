@@ -112,7 +112,32 @@ async function main(): Promise<number> {
 	const t0 = performance.now();
 	const date = new Date().toISOString();
 	const loadStart = Math.round(os.loadavg()[0]! * 10) / 10;
-	const found: Found[] = [];
+	const file = join(ROOT, 'bench/results.json');
+	const read = () => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { sections: Record<string, unknown>; meta: Record<string, unknown> }) : { sections: {}, meta: {} });
+	// a search of some knobs keeps what an earlier search of the same board and scenarios found for the others
+	const earlier = read().sections['device.budget'] as { board?: string; scenarios?: string[]; found?: Found[] } | undefined;
+	const same = earlier?.board === board && JSON.stringify(earlier.scenarios) === JSON.stringify(scenarios);
+	const found: Found[] = same ? (earlier.found ?? []).filter((f) => !knobs.includes(f.knob)) : [];
+	const version = readFileSync(join(process.env.MODDABLE, 'tools/VERSION'), 'utf8').trim();
+	/** Written after each knob, so a long search that is stopped keeps what it found. */
+	const write = () => {
+		const by = (k: Knob) => found.find((f) => f.knob === k);
+		const needed = { chunkBytes: by('chunk')?.needed, slots: by('heap')?.needed, stackSlots: by('stack')?.needed };
+		const results = read();
+		results.sections['device.budget'] = { board, scenarios, needed, found };
+		const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+		const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim().length > 0;
+		results.meta['device.budget'] = {
+			date,
+			load: { start: loadStart, end: Math.round(os.loadavg()[0]! * 10) / 10 },
+			gitRevision: rev,
+			dirty,
+			durationS: Math.round((performance.now() - t0) / 100) / 10,
+			sdk: { version, build: `lin ${process.env.DEVICE_M32 === '1' ? '32-bit' : '64-bit'} debug, growth off` },
+		};
+		writeFileSync(file, JSON.stringify(results, null, '\t') + '\n');
+		process.stdout.write(JSON.stringify(needed) + '\nwritten to bench/results.json (device.budget); run npx tsx tools/readme-figures.ts\n');
+	};
 	for (const knob of knobs) {
 		process.stderr.write(`budget-search: ${knob} from ${sizes[knob]} down, step ${STEP[knob]}, scenarios ${scenarios.join(' ')}\n`);
 		found.push(
@@ -122,25 +147,8 @@ async function main(): Promise<number> {
 				return o;
 			}),
 		);
+		write();
 	}
-	const by = (k: Knob) => found.find((f) => f.knob === k);
-	const needed = { chunkBytes: by('chunk')?.needed, slots: by('heap')?.needed, stackSlots: by('stack')?.needed };
-	const file = join(ROOT, 'bench/results.json');
-	const results = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { sections: Record<string, unknown>; meta: Record<string, unknown> }) : { sections: {}, meta: {} };
-	results.sections['device.budget'] = { board, scenarios, needed, found };
-	const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-	const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim().length > 0;
-	const version = readFileSync(join(process.env.MODDABLE, 'tools/VERSION'), 'utf8').trim();
-	results.meta['device.budget'] = {
-		date,
-		load: { start: loadStart, end: Math.round(os.loadavg()[0]! * 10) / 10 },
-		gitRevision: rev,
-		dirty,
-		durationS: Math.round((performance.now() - t0) / 100) / 10,
-		sdk: { version, build: `lin ${process.env.DEVICE_M32 === '1' ? '32-bit' : '64-bit'} debug, growth off` },
-	};
-	writeFileSync(file, JSON.stringify(results, null, '\t') + '\n');
-	process.stdout.write(JSON.stringify(needed) + '\nwritten to bench/results.json (device.budget); run npx tsx tools/readme-figures.ts\n');
 	return 0;
 }
 
