@@ -137,6 +137,8 @@ function boot(): void {
 		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
 		commands: { rooms: HOME_ROOMS },
 		logs: { ring },
+		// a new certificate for the same key before this one expires (core/renew), as the device does
+		renew: { deviceKey: createHostDeviceKey(credentials.key) },
 		...(firmware
 			? {
 					ota: {

@@ -245,6 +245,8 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 				logs: { ring: base.ring },
 				pairing: { crypto: moddableCrypto },
 				...(ports.health ? { health: { port: ports.health } } : {}),
+				// a new certificate for the same key before this one expires (core/renew); kept in the robot's storage
+				renew: { deviceKey: createModdableDeviceKey(tls.key) },
 			},
 			missionPorts,
 		);
