@@ -12,7 +12,6 @@ const NOT_YET_SPLIT: readonly string[] = [
 	'firmware/platform/moddable/start.ts startRobot',
 	'cloud/local/index.ts startLocalCloud',
 	'cloud/functions/owner-api/routes.ts createOwnerApi',
-	'cloud/functions/map-ingest/handler.ts createMapIngestHandler',
 ];
 
 function fn(name: string, bodyLines: number, arrow = false): string {

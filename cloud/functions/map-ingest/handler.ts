@@ -115,6 +115,94 @@ class Refusal extends Error {
 /** KMS errors that are the message's fault (a wrong blob, context or key), not the cloud's. */
 const KMS_MESSAGE_FAULTS = new Set(['InvalidCiphertextException', 'IncorrectKeyException', 'NotFoundException', 'AccessDeniedException', 'InvalidKeyUsageException', 'DisabledException', 'KMSInvalidStateException']);
 
+/**
+ * The object this event names, as a stream; 'superseded' when it has been replaced or removed
+ * since (that upload's own event follows), or why it is too large.
+ */
+async function readObject(s3: MapIngestDeps['s3'], bucket: string, key: string, etag: string | undefined, maxObjectBytes: number, log: Logger): Promise<Readable | string> {
+	try {
+		const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { IfMatch: '"' + etag + '"' } : {}) }));
+		if ((got.ContentLength ?? 0) > maxObjectBytes) {
+			(got.Body as Readable | undefined)?.destroy?.();
+			return got.ContentLength + ' bytes, limit ' + maxObjectBytes;
+		}
+		return toReadable(got.Body);
+	} catch (e) {
+		const name = (e as Error)?.name;
+		const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+		if (name === 'PreconditionFailed' || status === 412 || name === 'NoSuchKey') {
+			log.info('map_ingest.superseded', { why: name === 'NoSuchKey' ? 'the object is gone' : 'the object was replaced' });
+			return 'superseded';
+		}
+		log.error('map_ingest.read_failed', errorFields(e));
+		throw e;
+	}
+}
+
+/** Writes the decrypted map (in `file`) to `target`, naming the upload it came from. */
+async function storeDecoded(
+	s3: MapIngestDeps['s3'],
+	o: { bucket: string; target: string; file: string; bytes: number; key: string; etag: string | undefined },
+	log: Logger,
+): Promise<void> {
+	try {
+		await s3.send(
+			new PutObjectCommand({
+				Bucket: o.bucket,
+				Key: o.target,
+				Body: createReadStream(o.file),
+				ContentLength: o.bytes,
+				ContentType: 'application/octet-stream',
+				Metadata: { 'source-key': o.key, ...(o.etag ? { 'source-etag': o.etag } : {}) },
+			}),
+		);
+	} catch (e) {
+		log.error('map_ingest.store_failed', errorFields(e));
+		throw e;
+	}
+}
+
+/**
+ * Marks the mission's map ready, unless a later upload (by S3's sequencer) is recorded
+ * already: false then.
+ */
+async function recordMap(
+	ddb: MapIngestDeps['ddb'],
+	table: string,
+	m: { thing: string; missionId: string; target: string; key: string; bytes: number },
+	record: S3ObjectCreatedEvent['Records'][number],
+	log: Logger,
+): Promise<boolean> {
+	const sequencer = (record.s3.object.sequencer ?? '').padStart(32, '0');
+	const uploadedAt = record.eventTime ? Date.parse(record.eventTime) : NaN;
+	try {
+		await ddb.send(
+			new UpdateCommand({
+				TableName: table,
+				Key: { [TABLES.missions.partitionKey.name]: m.thing, [TABLES.missions.sortKey.name]: m.missionId },
+				UpdateExpression: 'SET mapReady = :ready, mapBytes = :bytes, mapKey = :mapKey, mapSource = :source, mapSequencer = :seq, mapUploadedAt = :at',
+				ConditionExpression: 'attribute_not_exists(mapSequencer) OR mapSequencer < :seq',
+				ExpressionAttributeValues: {
+					':ready': true,
+					':bytes': m.bytes,
+					':mapKey': m.target,
+					':source': m.key,
+					':seq': sequencer,
+					':at': Number.isFinite(uploadedAt) ? uploadedAt : null,
+				},
+			}),
+		);
+		return true;
+	} catch (e) {
+		if (e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException') {
+			log.warn('map_ingest.superseded', { why: 'a later upload is recorded', sequencer });
+			return false;
+		}
+		log.error('map_ingest.record_failed', errorFields(e));
+		throw e;
+	}
+}
+
 export function createMapIngestHandler(deps: MapIngestDeps): MapIngestHandler {
 	const { s3, ddb, table, keyArn, logger } = deps;
 	const bucket = deps.bucket ?? MAPS_BUCKET;
@@ -160,25 +248,10 @@ export function createMapIngestHandler(deps: MapIngestDeps): MapIngestHandler {
 		const size = record.s3.object.size;
 		if (size !== undefined && size > maxObjectBytes) return refuse('too_large', size + ' bytes, limit ' + maxObjectBytes);
 
-		// the object this event names: if it has been replaced since, that upload's own event follows
-		let body: Readable;
-		try {
-			const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { IfMatch: '"' + etag + '"' } : {}) }));
-			if ((got.ContentLength ?? 0) > maxObjectBytes) {
-				(got.Body as Readable | undefined)?.destroy?.();
-				return refuse('too_large', got.ContentLength + ' bytes, limit ' + maxObjectBytes);
-			}
-			body = toReadable(got.Body);
-		} catch (e) {
-			const name = (e as Error)?.name;
-			const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-			if (name === 'PreconditionFailed' || status === 412 || name === 'NoSuchKey') {
-				log.info('map_ingest.superseded', { why: name === 'NoSuchKey' ? 'the object is gone' : 'the object was replaced' });
-				return { status: 'superseded', key };
-			}
-			log.error('map_ingest.read_failed', errorFields(e));
-			throw e;
-		}
+		const read = await readObject(s3, bucket, key, etag, maxObjectBytes, log);
+		if (read === 'superseded') return { status: 'superseded', key };
+		if (typeof read === 'string') return refuse('too_large', read);
+		const body = read;
 
 		const expected = mapEncryptionContext(thing, missionId);
 		const file = path.join(deps.tmpDir ?? tmpdir(), 'map-' + randomUUID());
@@ -186,48 +259,8 @@ export function createMapIngestHandler(deps: MapIngestDeps): MapIngestHandler {
 			const { bytes, header } = await decrypt(body, expected, file, log);
 			log.debug('map_ingest.decrypted', { bytes, suiteId: header.suiteId, frameLength: header.frameLength });
 			const target = decodedKey(thing, missionId);
-			try {
-				await s3.send(
-					new PutObjectCommand({
-						Bucket: bucket,
-						Key: target,
-						Body: createReadStream(file),
-						ContentLength: bytes,
-						ContentType: 'application/octet-stream',
-						Metadata: { 'source-key': key, ...(etag ? { 'source-etag': etag } : {}) },
-					}),
-				);
-			} catch (e) {
-				log.error('map_ingest.store_failed', errorFields(e));
-				throw e;
-			}
-			const sequencer = (record.s3.object.sequencer ?? '').padStart(32, '0');
-			const uploadedAt = record.eventTime ? Date.parse(record.eventTime) : NaN;
-			try {
-				await ddb.send(
-					new UpdateCommand({
-						TableName: table,
-						Key: { [TABLES.missions.partitionKey.name]: thing, [TABLES.missions.sortKey.name]: missionId },
-						UpdateExpression: 'SET mapReady = :ready, mapBytes = :bytes, mapKey = :mapKey, mapSource = :source, mapSequencer = :seq, mapUploadedAt = :at',
-						ConditionExpression: 'attribute_not_exists(mapSequencer) OR mapSequencer < :seq',
-						ExpressionAttributeValues: {
-							':ready': true,
-							':bytes': bytes,
-							':mapKey': target,
-							':source': key,
-							':seq': sequencer,
-							':at': Number.isFinite(uploadedAt) ? uploadedAt : null,
-						},
-					}),
-				);
-			} catch (e) {
-				if (e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException') {
-					log.warn('map_ingest.superseded', { why: 'a later upload is recorded', sequencer });
-					return { status: 'superseded', key };
-				}
-				log.error('map_ingest.record_failed', errorFields(e));
-				throw e;
-			}
+			await storeDecoded(s3, { bucket, target, file, bytes, key, etag }, log);
+			if (!(await recordMap(ddb, table, { thing, missionId, target, key, bytes }, record, log))) return { status: 'superseded', key };
 			log.info('map_ingest.stored', { bytes, mapKey: target });
 			countMetric(log, 'map-ingest', 'MapsIngested');
 			return { status: 'stored', key, bytes };
@@ -296,7 +329,6 @@ export function createMapIngestHandler(deps: MapIngestDeps): MapIngestHandler {
 				throw sourceError;
 			}
 			if (contextError) throw contextError;
-			if (e instanceof Refusal) throw e;
 			if (e instanceof Refusal) throw e;
 			const kmsFault = kmsErrors.find((k) => !KMS_MESSAGE_FAULTS.has((k as Error)?.name));
 			if (kmsFault !== undefined) {
