@@ -8,14 +8,14 @@
  * from its callback's return value. This adapter hands it the configured hosts in
  * order. When all of them failed it starts over after a full-jitter backoff
  * (core link/backoff), and after a success it syncs again every `refreshMs` to keep
- * the RTC's drift small. The time is set with Time.set(seconds) (on lin Time.set
- * does nothing: Date.now() is the host clock there).
+ * the RTC's drift small. The time is set with setWallClock (system.ts): Time.set, and on
+ * lin, where Time.set does nothing, the clock port keeps the difference.
  */
 import SNTP from 'sntp';
-import Time from 'time';
 import Timer from 'timer';
 import { backoffDelay, type BackoffPolicy } from '../../core/link/backoff';
 import type { LogPort } from '../../ports';
+import { setWallClock } from './system';
 
 export interface SntpOptions {
 	/** Host names or IPv4 addresses, tried in order. */
@@ -67,7 +67,7 @@ export function startSntp(o: SntpOptions): SntpHandle {
 				if (message === SNTP.time) {
 					client = undefined; // sntp closed itself
 					const seconds = Number(value);
-					Time.set(seconds);
+					setWallClock(seconds);
 					failedRounds = 0;
 					o.log.log('info', 'sntp.time', { host: hosts[next - 1], seconds });
 					if (refreshMs > 0 && !stopped) later(refreshMs);

@@ -24,9 +24,26 @@ function monotonicClock(): () => number {
 	};
 }
 
+/**
+ * What a Time.set did not take, added to every wall-clock reading: 0 where Time.set sets the
+ * clock (ESP32); on lin Time.set does nothing (Date.now() stays the host's), so the difference
+ * is kept here and the robot's clock reads what SNTP gave on every platform (the device
+ * scenario sntp checks the robot's own reading after a reply far from the host's time).
+ */
+let unsetMs = 0;
+
+/** Sets the wall clock to `seconds` since the epoch (SNTP): Time.set, corrected where it does not take. */
+export function setWallClock(seconds: number): void {
+	if (!Number.isFinite(seconds) || seconds <= 0) throw new RangeError('"seconds" expected a positive number, got ' + String(seconds));
+	Time.set(seconds);
+	const miss = seconds * 1000 - Date.now();
+	// Time.set takes whole seconds: within a second it took
+	unsetMs = Math.abs(miss) > 1000 ? miss : 0;
+}
+
 export const moddableClock: ClockPort = {
 	now() {
-		const t = Date.now();
+		const t = Date.now() + unsetMs;
 		return t >= CLOCK_SET_AFTER ? t : undefined;
 	},
 	monotonic: monotonicClock(),

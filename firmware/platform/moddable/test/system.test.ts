@@ -5,7 +5,7 @@
  * line per log call through trace().
  */
 import * as assert from '../../../core/testing/assert';
-import { moddableClock, moddableTimers, traceLog } from '../system';
+import { moddableClock, moddableTimers, setWallClock, traceLog } from '../system';
 import { loop } from './fakes/loop';
 import { timeFake } from './fakes/time';
 
@@ -43,6 +43,30 @@ describe('moddable system adapters over time, timer and trace', () => {
 			assert.equal(moddableClock.now(), Date.UTC(2026, 11, 6));
 		} finally {
 			Date.now = realNow;
+		}
+	});
+
+	it('setWallClock: where Time.set takes (ESP32) the clock reads the platform; where it does not (lin) the clock keeps the difference', () => {
+		const realNow = Date.now;
+		const sntp = Date.UTC(2030, 0, 2, 3, 4, 5) / 1000;
+		try {
+			let platform = Date.UTC(2026, 11, 6);
+			Date.now = () => platform;
+			// lin: Time.set changes nothing, so the reading is the platform's plus the difference
+			setWallClock(sntp);
+			assert.deepEqual(timeFake.sets, [sntp]);
+			assert.equal(moddableClock.now(), sntp * 1000);
+			platform += 2_500;
+			assert.equal(moddableClock.now(), sntp * 1000 + 2_500);
+			// ESP32: Time.set took (the platform now reads the set time), no difference is kept
+			platform = sntp * 1000 + 10;
+			setWallClock(sntp);
+			assert.equal(moddableClock.now(), sntp * 1000 + 10);
+			assert.throws(() => setWallClock(Number.NaN), /"seconds" expected/);
+			assert.equal(moddableClock.now(), sntp * 1000 + 10);
+		} finally {
+			Date.now = realNow;
+			setWallClock(realNow() / 1000);
 		}
 	});
 
