@@ -27,7 +27,7 @@
  * the token bucket dropped included) as its own PUBLISH on the events topic, and the report on
  * an ordinary topic.
  */
-import { seededRandom } from '../firmware/sim/random';
+import { seededRandom } from '../firmware/platform/portable/random';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@ import type {
 	ClockPort, LogFields, LogLevel, LogPort, RandomPort, Socket, SocketEvents, SocketOptions, SocketPort,
 	StoragePort, StorageWrite, TimerHandle, TimerPort,
 } from '../../ports';
-import { seededRandom as seededPort } from '../../sim/random';
+import { seededRandom as seededPort } from '../../platform/portable/random';
 
 // ---- time -----------------------------------------------------------------
 
@@ -209,7 +209,7 @@ export async function settle(turns = 50): Promise<void> {
 	for (let i = 0; i < turns; i++) await Promise.resolve();
 }
 
-/** A small deterministic generator (mulberry32, firmware/sim/random.ts) as a function, for tables of random bytes. */
+/** A small deterministic generator (mulberry32, firmware/platform/portable/random.ts) as a function, for tables of random bytes. */
 export function seededRandom(seed: number): () => number {
 	const r = seededPort(seed);
 	return () => r.random();

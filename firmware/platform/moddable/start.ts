@@ -27,7 +27,7 @@ import { jumpableClock, robotTarget, type JumpableClock } from '../../core/testc
 import type { ClockPort, HealthPort, LogFields, LogPort, TlsCredentials } from '../../ports';
 import { CleaningSimulator, HOME_ROOMS, simCommandActions, TYPICAL_HOME } from '../../sim/cleaning';
 import { scaledPorts } from '../../sim/clock';
-import { seededRandom } from '../../sim/random';
+import { seededRandom } from '../portable/random';
 import { simulatedMap, squareFor } from '../../sim/map';
 import { createModdableDeviceKey, moddableCrypto } from './crypto';
 import { moddableOta } from './firmware';

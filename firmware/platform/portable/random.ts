@@ -3,7 +3,7 @@
  * the same cleaning run, map and fault plan on Node, in XS and on the device.
  * Not for keys: only for simulation.
  */
-import type { RandomPort } from '../ports';
+import type { RandomPort } from '../../ports';
 
 export function seededRandom(seed: number): RandomPort {
 	let a = seed >>> 0;
