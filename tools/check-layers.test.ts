@@ -63,21 +63,6 @@ export function importsOf(file: string, source: string): { specifier: string; ta
 const isTest = (f: string) => f.endsWith('.test.ts') || f.startsWith('firmware/core/testing/');
 const under = (target: string, dir: string) => target === dir || target.startsWith(dir + '/');
 
-// known, to be moved (each entry must still be true, so none outlives its fix)
-const PENDING = new Set([
-	// the renewal handler's test issues through the factory's provisioner in SoftHSM2 (tools/provision):
-	// a test of the cloud with the factory, to move to test/ once certificate renewal settles
-	'cloud/functions/cert-renew/handler.test.ts imports ../../../tools/provision/hsm',
-	'cloud/functions/cert-renew/handler.test.ts imports ../../../tools/provision/provision',
-	'cloud/functions/cert-renew/handler.test.ts imports ../../../tools/provision/softhsm',
-]);
-
-/** Each PENDING entry among `bad` is let through; each not among them fails (it was fixed: drop it). */
-function assertOnlyPending(bad: string[], scope: (v: string) => boolean): void {
-	assert.deepEqual(bad.filter((v) => !PENDING.has(v)), []);
-	assert.deepEqual([...PENDING].filter((v) => scope(v) && !bad.includes(v)), [], 'fixed: remove from PENDING');
-}
-
 /** Where a file of the core may import from. */
 function coreAllows(file: string, target: string): boolean {
 	if (under(target, 'firmware/core') || target === 'firmware/ports') return true;
@@ -143,6 +128,6 @@ describe('layers point one way (tools/check-layers.test.ts)', () => {
 	it('nothing below tools/ imports tools/ (the firmware, the cloud, the console, their tests)', () => {
 		const below = all.filter((f) => ['firmware/', 'cloud/', 'console/'].some((d) => f.startsWith(d)));
 		assert.ok(below.length > 200, 'found ' + below.length + ' files below tools/');
-		assertOnlyPending(violations(below, (_f, t) => !under(t, 'tools')), () => true);
+		assert.deepEqual(violations(below, (_f, t) => !under(t, 'tools')), []);
 	});
 });

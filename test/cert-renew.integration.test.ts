@@ -1,4 +1,4 @@
-// CertRenewFunction over the local IoT registry, the company CA's key in SoftHSM2 (the factory's
+// CertRenewFunction (cloud/functions/cert-renew) over the local IoT registry, the company CA's key in SoftHSM2 (the factory's
 // path, tools/provision), and CSRs made by the robot's own code (firmware/core/renew/csr.ts over
 // the core's RSA device key): issued for the same key, registered ACTIVE and attached; every
 // refusal answered on the rejected topic with its reason, and nothing registered.
@@ -7,19 +7,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
-import { createCertRenewHandler } from './handler';
-import { createLocalIotRegistry, type LocalIotRegistry } from '../../local/iot-registry';
-import { localRenewRegistry } from '../../local/renewal';
-import { createCa, issueDevice, type DeviceIdentity } from '../../local/dev-pki';
-import { createLogger } from '../../lib/logger';
-import { openHsm, type Hsm } from '../../../tools/provision/hsm';
-import { openProvisioner, type Provisioner } from '../../../tools/provision/provision';
-import { createTestToken, SOFTHSM_MODULES, softHsmModule, type TestToken } from '../../../tools/provision/softhsm';
-import { cannotRun } from '../../../test/support/skip';
-import { buildCsr } from '../../../firmware/core/renew/csr';
-import { createRsaDeviceKey, parseRsaPrivateKey } from '../../../firmware/core/crypto/rsa';
-import { createPortableCrypto } from '../../../firmware/platform/portable/crypto';
-import { renewTopics } from '../../../firmware/core/renew/contract';
+import { createCertRenewHandler } from '../cloud/functions/cert-renew/handler';
+import { createLocalIotRegistry, type LocalIotRegistry } from '../cloud/local/iot-registry';
+import { localRenewRegistry } from '../cloud/local/renewal';
+import { createCa, issueDevice, type DeviceIdentity } from '../cloud/local/dev-pki';
+import { createLogger } from '../cloud/lib/logger';
+import { openHsm, type Hsm } from '../tools/provision/hsm';
+import { openProvisioner, type Provisioner } from '../tools/provision/provision';
+import { createTestToken, SOFTHSM_MODULES, softHsmModule, type TestToken } from '../tools/provision/softhsm';
+import { cannotRun } from './support/skip';
+import { buildCsr } from '../firmware/core/renew/csr';
+import { createRsaDeviceKey, parseRsaPrivateKey } from '../firmware/core/crypto/rsa';
+import { createPortableCrypto } from '../firmware/platform/portable/crypto';
+import { renewTopics } from '../firmware/core/renew/contract';
 import { randomBytes } from 'node:crypto';
 
 const crypto = createPortableCrypto((n) => new Uint8Array(randomBytes(n)));
