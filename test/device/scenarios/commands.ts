@@ -18,6 +18,7 @@ import { startInput, type CommandRequest } from '../../../cloud/lib/robot-comman
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../cloud/local/credentials';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../../cloud/lib/aws';
+import { Checks } from '../checks';
 import { THING, say, until, type Scenario } from '../suite';
 
 const scenario: Scenario = {
@@ -41,6 +42,8 @@ const scenario: Scenario = {
 		try {
 			s.clearStorage();
 			(await s.up()).record.clear();
+			// the table is shared with the scenarios before this one: start from an empty one
+			await new Checks(s).clearMissions();
 			await s.provision();
 			const slow = { robot: { missions: { msPerMin: 1_000, seed: 0x5eed, stuckRate: 0 } } };
 			const d = s.power('commands', { verbose: true, test: slow });
