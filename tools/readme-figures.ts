@@ -248,6 +248,11 @@ export function budgetTable(r: ResultsFile): string {
 		const m = r.meta['device.lin'];
 		out.push(`Peaks from ${measured(r, 'device.lin')}${m.sdk ? `, Moddable SDK ${m.sdk.version}, ${m.sdk.build} build` : ''}.`, '');
 		out.push(...budgetMarkdown(deviceBudget(v.metrics as Json[], creationSizes(ROOT)), table).filter((l) => !l.startsWith('###')));
+		// sampled peaks can look within the limit for a run that aborted between samples: say so from the run's own output
+		if (v.ok === false) {
+			const why = (Array.isArray(v.tail) ? (v.tail as unknown[]).map(String) : []).filter((l) => /XS abort|allocation|FAIL:|exited/.test(l)).map((l) => '`' + l.replace(/^\s*\|\s*/, '').trim() + '`');
+			out.push('', `**These runs did not all pass** (${String(v.error ?? 'failed')}): ${why.join('; ') || 'see bench/results.json'}.`);
+		}
 	}
 	const search = r.sections['device.budget'] as { needed?: Json; scenarios?: string[] } | undefined;
 	out.push('');
