@@ -45,6 +45,11 @@ describe('check-esp32: the board configuration', () => {
 		one(variant((f) => (f.manifest.platforms!.esp32!.creation = { ...f.manifest.platforms!.esp32!.creation, stack: 1088 })), /more than the stock ESP32 creation's 165888 B/);
 	});
 
+	it("finds the SDK's setup/network left in the esp32 build, or mapped again", () => {
+		one(variant((f) => delete f.manifest.platforms!.esp32!.modules!['~']), /does not leave out \$\(BUILD\)\/devices\/esp32\/setup\/network/);
+		one(variant((f) => (f.manifest.platforms!.esp32!.modules!['setup/network'] = './firmware/platform/moddable/network/network-esp32')), /maps "setup\/network"/);
+	});
+
 	it('finds partition tables that break OTA, NVS encryption or the flash', () => {
 		one(variant((f) => (f.partitions = f.partitions.replace(/^ota_1.*$/m, ''))), /exactly two app partitions/);
 		one(variant((f) => (f.partitions = f.partitions.replace(/^ota_1,(\s*)app,(\s*)ota_1,(\s*)0x210000,(\s*)0x1F0000/m, 'ota_1, app, ota_1, 0x210000, 0x100000'))), /ota_1 is 1048576 B, less than the image budget|differ/);

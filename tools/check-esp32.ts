@@ -134,8 +134,11 @@ interface Creation {
 }
 interface Manifest {
 	creation: Creation;
-	platforms?: Record<string, { build?: Record<string, string>; creation?: Creation; config?: { link?: { outbox?: { maxBytes?: number } } } }>;
+	platforms?: Record<string, { build?: Record<string, string>; creation?: Creation; config?: { link?: { outbox?: { maxBytes?: number } } }; modules?: Record<string, string | string[]> }>;
 }
+
+/** The SDK's start-up Wi-Fi module on ESP32 (Moddable 8.2.3, examples/manifest_net.json). */
+const SDK_SETUP_NETWORK = '$(BUILD)/devices/esp32/setup/network';
 
 /** Every problem with the ESP32 configuration; empty when it holds. */
 export function checkEsp32(files: { manifest: Manifest; sdkconfig: string; sdkconfigRelease: string; partitions: string }): string[] {
@@ -145,6 +148,13 @@ export function checkEsp32(files: { manifest: Manifest; sdkconfig: string; sdkco
 	const build = esp32.build ?? {};
 	if (build['SDKCONFIGPATH'] !== './firmware/board/esp32') problems.push(`platforms.esp32.build.SDKCONFIGPATH is ${JSON.stringify(build['SDKCONFIGPATH'])}, expected "./firmware/board/esp32" (the project's sdkconfig fragments)`);
 	if (build['PARTITIONS_FILE'] !== './firmware/board/esp32/partitions.csv') problems.push(`platforms.esp32.build.PARTITIONS_FILE is ${JSON.stringify(build['PARTITIONS_FILE'])}, expected "./firmware/board/esp32/partitions.csv"`);
+
+	// the SDK's setup/network (mapped and preloaded by manifest_net.json, which the sntp, net and http
+	// manifests include) would run before main and wait for Wi-Fi without a timeout: "~" leaves it out
+	// of the esp32 build, and network-esp32.ts brings the network up from main (docs/device.md)
+	const left = ([] as string[]).concat(esp32.modules?.['~'] ?? []);
+	if (!left.includes(SDK_SETUP_NETWORK)) problems.push(`platforms.esp32.modules["~"] does not leave out ${SDK_SETUP_NETWORK}: the SDK's Wi-Fi start would run before main, blocking it until an address comes`);
+	if (esp32.modules?.['setup/network'] !== undefined) problems.push('platforms.esp32.modules maps "setup/network": the runtime runs every preloaded setup/* module before main; the network starts from main (network-esp32.ts)');
 
 	// creation: what XS gets, against what the board has
 	const c = { ...files.manifest.creation, ...(esp32.creation ?? {}) };

@@ -1,8 +1,8 @@
 /*
  * Network start on ESP32, in place of the SDK's setup/network (build/devices/esp32/setup/
  * network.js), which runs before main, waits for an address without a time-out and never
- * reconnects. The firmware leaves config.ssid empty, so that setup returns at once ("No
- * Wi-Fi SSID"), and joins the network here instead, from the onboarding record (Preference
+ * reconnects. manifest.json's esp32 section leaves that module out of the image ("~"; checked by
+ * tools/check-esp32.ts) and config.ssid stays empty besides; the network is joined here, from the onboarding record (Preference
  * "net": ssid, psk; core/robot/onboarding.ts), without blocking main:
  *
  *   no record: logged once, read again every RECORD_RETRY_MS (the owner's setup may write it);
