@@ -112,6 +112,33 @@ export interface Broker {
 }
 
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  checkOptions(options);
+  const port = options.port ?? 0;
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? silentLog;
+  const record = new ReceivedLog(options.recordLimit ?? RECORD_LIMIT, options.recordBytesLimit ?? RECORD_BYTES_LIMIT);
+  const sessions: Sessions = { things: new WeakMap(), certificateIds: new WeakMap(), operators: new Set(options.operators ?? []) };
+
+  const aedes = await Aedes.createBroker(policyHooks(options, sessions, record, log));
+  logLifecycle(aedes, sessions, log);
+  const devicePublishHandlers = forwardDevicePublishes(aedes, sessions, log);
+  const { server, sockets } = createTlsServer(options, aedes, log);
+  await listen(server, aedes, port, host);
+  const bound = (server.address() as AddressInfo).port;
+  server.on('error', (err) => log({ level: 'error', event: 'broker.server.error', error: err.message }));
+  log({ level: 'info', event: 'broker.listen', host, port: bound });
+  return brokerHandle({ host, port: bound, record, aedes, server, sockets, sessions, devicePublishHandlers, log });
+}
+
+/** Who each connected client is: its thing (certificate CN) and certificate id, and the operator CNs. */
+interface Sessions {
+  readonly things: WeakMap<Client, string>;
+  readonly certificateIds: WeakMap<Client, string>;
+  readonly operators: ReadonlySet<string>;
+}
+
+/** Bad options get a clear error before anything starts. */
+function checkOptions(options: BrokerOptions): void {
   for (const name of ['ca', 'cert', 'key'] as const) {
     const v = options[name];
     const all = Array.isArray(v) ? v : [v];
@@ -123,14 +150,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError('"port" expected an integer 0-65535, got ' + port);
   }
-  const host = options.host ?? '127.0.0.1';
-  const log = options.log ?? silentLog;
-  const record = new ReceivedLog(options.recordLimit ?? RECORD_LIMIT, options.recordBytesLimit ?? RECORD_BYTES_LIMIT);
-  const things = new WeakMap<Client, string>();
-  const certificateIds = new WeakMap<Client, string>();
-  const operators = new Set(options.operators ?? []);
+}
 
-  const aedes = await Aedes.createBroker({
+/** The aedes hooks that apply the AWS IoT policy at CONNECT, PUBLISH and SUBSCRIBE. */
+function policyHooks(options: BrokerOptions, sessions: Sessions, record: ReceivedLog, log: LogFn): Parameters<typeof Aedes.createBroker>[0] {
+  const { things, certificateIds, operators } = sessions;
+  return {
     authenticate(client, _username, _password, done) {
       const thing = peerThing(client);
       if (thing === undefined || !mayConnect(thing, client.id)) {
@@ -180,7 +205,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       log({ level: 'warn', event: 'broker.subscribe.refused', thing, filter: sub.topic });
       done(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
     },
-  });
+  };
+}
+
+/** Structured log lines for connects, disconnects and errors, and AWS IoT's lifecycle events. */
+function logLifecycle(aedes: Aedes, sessions: Sessions, log: LogFn): void {
+  const { things } = sessions;
   aedes.on('clientReady', (client) => log({ level: 'info', event: 'broker.connect', thing: things.get(client), clean: client.clean }));
   aedes.on('clientDisconnect', (client) => log({ level: 'info', event: 'broker.disconnect', thing: things.get(client) }));
   aedes.on('clientError', (client, err) => log({ level: 'info', event: 'broker.client.error', thing: things.get(client), error: err.message }));
@@ -188,7 +218,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log({ level: 'error', event: 'broker.error', error: err.message }));
   // AWS IoT's lifecycle events ($aws/events/presence/connected|disconnected/<clientId>), as the broker itself
   attachPresence(aedes, { log, certificate: (c: Client) => peerCertificate(c), ipAddress: (c: Client) => tlsOf(c).remoteAddress ?? '' });
+}
 
+/** Hands every allowed device PUBLISH to the handlers in the returned set (the rules engine). */
+function forwardDevicePublishes(aedes: Aedes, sessions: Sessions, log: LogFn): Set<(message: DevicePublish) => void> {
+  const { things } = sessions;
   const devicePublishHandlers = new Set<(message: DevicePublish) => void>();
   aedes.on('publish', (packet, client) => {
     const thing = client ? things.get(client) : undefined;
@@ -210,7 +244,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       }
     }
   });
+  return devicePublishHandlers;
+}
 
+/** The mutual-TLS listener that hands each authorized socket, gated, to aedes. */
+function createTlsServer(options: BrokerOptions, aedes: Aedes, log: LogFn): { server: ReturnType<typeof createServer>; sockets: Set<Socket> } {
   const sockets = new Set<Socket>();
   const server = createServer(
     {
@@ -253,7 +291,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     // then only hangs up: `err` says "socket hang up"): CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE...
     log({ level: 'warn', event: 'broker.tls.refused', remote: socket.remoteAddress, reason: (socket as TLSSocket).authorizationError, code: (err as { code?: string }).code, error: err.message });
   });
+  return { server, sockets };
+}
 
+/** Listens; on failure closes aedes and rethrows. */
+async function listen(server: ReturnType<typeof createServer>, aedes: Aedes, port: number, host: string): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -266,10 +308,25 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     throw err;
   }
-  const bound = (server.address() as AddressInfo).port;
-  server.on('error', (err) => log({ level: 'error', event: 'broker.server.error', error: err.message }));
-  log({ level: 'info', event: 'broker.listen', host, port: bound });
+}
 
+interface Running {
+  readonly host: string;
+  readonly port: number;
+  readonly record: ReceivedLog;
+  readonly aedes: Aedes;
+  readonly server: ReturnType<typeof createServer>;
+  readonly sockets: Set<Socket>;
+  readonly sessions: Sessions;
+  readonly devicePublishHandlers: Set<(message: DevicePublish) => void>;
+  readonly log: LogFn;
+}
+
+/** The Broker interface over the running parts. */
+function brokerHandle(running: Running): Broker {
+  const { host, record, aedes, server, sockets, devicePublishHandlers, log } = running;
+  const bound = running.port;
+  const { things, certificateIds } = running.sessions;
   let closing: Promise<void> | undefined;
   return {
     host,
