@@ -34,6 +34,7 @@ import { createBus, type Bus } from './bus';
 import { createLocalCertificates } from './certificates';
 import { registryRoutes } from './registry-http';
 import { createLocalIotRegistry } from './iot-registry';
+import { REGISTRY_FILE } from './iot-registry-store';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startDynamoDb } from './dynamodb/server';
 import { ensureTables } from './dynamodb/tables';
@@ -164,7 +165,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	// IoT DescribeCertificate's stand-in and the IoT registry the broker admits CONNECTs by: the
 	// dev PKI's certificates are entered as provisioned (ACTIVE, a thing's attached to it)
 	const certificates = createLocalCertificates();
-	const registry = createLocalIotRegistry({ certificates });
+	// kept in dataDir/iot (robots registered or renewed, revocations); a bad file stops the start here
+	const registry = createLocalIotRegistry({ certificates, ...(options.inMemory ? {} : { file: path.join(options.dataDir, 'iot', REGISTRY_FILE) }) });
 	const operatorNames = new Set(options.operators ?? []);
 	for (const [name, identity] of pki.things) registry.addDevice(identity.certDer, operatorNames.has(name) ? undefined : name);
 	const brokerOptions = {

@@ -17,12 +17,17 @@
  * The local cloud enters the dev PKI's certificates at start (`addDevice`: provisioned before
  * the cloud runs). Tests inspect the registry (`thing`, `certificate`) and may inject faults
  * (`failNext`).
+ *
+ * Given a `file`, the registry is kept there (iot-registry-store.ts): read at creation (a bad
+ * file throws, and is left alone) and written after every change, so robots registered or
+ * renewed, revocations and each certificate's status history survive a restart.
  */
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { CertificateRejected, type CaCertificate, type IotRegistry, type RegisteredCertificate } from '../functions/register-worker/registry';
 import type { LocalCertificates } from './certificates';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './credentials';
 import { isThingName } from '../../firmware/core/contracts/thing';
+import { readRegistrySnapshot, writeRegistrySnapshot, type RegistrySnapshot, type StoredStatusChange } from './iot-registry-store';
 
 export type RegistryOperation = keyof IotRegistry;
 
@@ -46,6 +51,8 @@ export interface LocalCertificateRecord {
 	/** Epoch ms: registered (creationDate) and last status change (lastModifiedDate). */
 	readonly createdAt: number;
 	modifiedAt: number;
+	/** Every status it had, oldest first (the first is at registration); the last is `status`. */
+	readonly history: StoredStatusChange[];
 }
 
 export interface LocalIotRegistry extends IotRegistry {
@@ -90,7 +97,7 @@ const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('
 export const CERTIFICATE_STATUSES = Object.freeze(['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'PENDING_ACTIVATION'] as const);
 export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
 
-export function createLocalIotRegistry(options: { certificates?: LocalCertificates; region?: string; account?: string } = {}): LocalIotRegistry {
+export function createLocalIotRegistry(options: { certificates?: LocalCertificates; region?: string; account?: string; file?: string } = {}): LocalIotRegistry {
 	const region = options.region ?? LOCAL_REGION;
 	const account = options.account ?? LOCAL_ACCOUNT;
 	const arn = (kind: string, id: string) => `arn:aws:iot:${region}:${account}:${kind}/${id}`;
@@ -102,6 +109,38 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 	const faults: { op: RegistryOperation; times: number; thing?: string; error: Error }[] = [];
 	const calls: { op: RegistryOperation; arg: string }[] = [];
 	const statusListeners = new Set<(id: string, status: CertificateStatus) => void>();
+	const newCert = (cert: X509Certificate): LocalCertificateRecord => {
+		const id = sha256Hex(cert.raw);
+		const now = Date.now();
+		return { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: now, modifiedAt: now, history: [{ status: 'ACTIVE', at: now }] };
+	};
+	if (options.file !== undefined) load(options.file, readRegistrySnapshot(options.file));
+	/** Enters a snapshot read at start; a certificate that does not parse makes the file bad. */
+	function load(file: string, snap: RegistrySnapshot | undefined): void {
+		if (!snap) return;
+		for (const c of snap.cas) cas.set(c.id, { pem: c.pem, status: c.status });
+		for (const c of snap.certificates) {
+			let der: Buffer;
+			try {
+				der = new X509Certificate(c.pem).raw;
+			} catch (e) {
+				throw new Error('local IoT registry ' + file + ': certificate ' + c.id + ' does not parse (' + (e as Error).message + '); the file is left as it is');
+			}
+			certs.set(c.id, { ...c, policies: new Set(c.policies), history: [...c.history] });
+			options.certificates?.register(der);
+		}
+		for (const t of snap.things) things.set(t.name, { ...t, principals: new Set(t.principals), attributes: { ...t.attributes } });
+	}
+	/** Writes the registry to its file, if it has one: called after every change, before it answers. */
+	function save(): void {
+		if (options.file === undefined) return;
+		writeRegistrySnapshot(options.file, {
+			version: 1,
+			cas: [...cas.entries()].map(([id, c]) => ({ id, pem: c.pem, status: c.status })),
+			certificates: [...certs.values()].map((c) => ({ ...c, policies: [...c.policies] })),
+			things: [...things.values()].map((t) => ({ ...t, principals: [...t.principals] })),
+		});
+	}
 
 	const enter = (op: RegistryOperation, arg: string, thing?: string) => {
 		calls.push({ op, arg });
@@ -122,7 +161,10 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 		calls,
 		registerCa(pem) {
 			const id = sha256Hex(new X509Certificate(pem).raw);
+			const known = cas.get(id);
+			if (known?.pem === pem && known.status === 'ACTIVE') return id;
 			cas.set(id, { pem, status: 'ACTIVE' });
+			save();
 			return id;
 		},
 		async describeCaCertificate(id) {
@@ -145,7 +187,8 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			const id = sha256Hex(cert.raw);
 			const existing = certs.get(id);
 			if (existing) return { certificateId: id, certificateArn: existing.arn, status: existing.status, created: false };
-			certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: Date.now(), modifiedAt: Date.now() });
+			certs.set(id, newCert(cert));
+			save();
 			options.certificates?.register(cert.raw);
 			return { certificateId: id, certificateArn: arn('cert', id), status: 'ACTIVE', created: true };
 		},
@@ -155,7 +198,10 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			let t = things.get(name);
 			if (t && attributes !== undefined && !sameAttributes(t.attributes, attributes))
 				throw Object.assign(new Error('thing ' + name + ' already exists with different attributes'), { name: 'ResourceAlreadyExistsException' });
-			if (!t) things.set(name, (t = newThing(name, attributes)));
+			if (!t) {
+				things.set(name, (t = newThing(name, attributes)));
+				save();
+			}
 			return { thingArn: t.arn };
 		},
 		deleteThing(name) {
@@ -163,20 +209,26 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			if (!t) return;
 			if (t.principals.size > 0) throw Object.assign(new Error('Cannot delete. Thing ' + name + ' is still attached to one or more principals'), { name: 'InvalidRequestException' });
 			things.delete(name);
+			save();
 		},
 		things() {
 			return [...things.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 		},
 		async attachPolicy(policyName, certificateArn) {
 			enter('attachPolicy', policyName, thingOfCert(certificateArn));
-			certByArn(certificateArn).policies.add(policyName);
+			const c = certByArn(certificateArn);
+			if (c.policies.has(policyName)) return;
+			c.policies.add(policyName);
+			save();
 		},
 		async attachThingPrincipal(name, certificateArn) {
 			enter('attachThingPrincipal', name, name);
 			const t = things.get(name);
 			if (!t) throw Object.assign(new Error('no thing ' + name), { name: 'ResourceNotFoundException' });
 			certByArn(certificateArn);
+			if (t.principals.has(certificateArn)) return;
 			t.principals.add(certificateArn);
+			save();
 		},
 		thing(name) {
 			return things.get(name);
@@ -190,6 +242,8 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			if (!CERTIFICATE_STATUSES.includes(status)) throw new RangeError('"status" expected one of ' + CERTIFICATE_STATUSES.join(', ') + ', got ' + String(status));
 			c.status = status;
 			c.modifiedAt = Date.now();
+			c.history.push({ status, at: c.modifiedAt });
+			save();
 			for (const l of statusListeners) l(id, status);
 		},
 		onCertificateStatus(listener) {
@@ -208,14 +262,23 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 		addDevice(certDer, thing) {
 			const cert = new X509Certificate(certDer);
 			const id = sha256Hex(cert.raw);
-			if (!certs.has(id)) certs.set(id, { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: Date.now(), modifiedAt: Date.now() });
+			if (thing !== undefined && !isThingName(thing)) throw new RangeError('"thing" expected an AWS IoT thing name, got ' + JSON.stringify(thing));
+			// a certificate already known keeps its status: a revoked dev-PKI robot stays revoked across restarts
+			let changed = false;
+			if (!certs.has(id)) {
+				certs.set(id, newCert(cert));
+				changed = true;
+			}
 			options.certificates?.register(cert.raw);
 			if (thing !== undefined) {
-				if (!isThingName(thing)) throw new RangeError('"thing" expected an AWS IoT thing name, got ' + JSON.stringify(thing));
 				let t = things.get(thing);
 				if (!t) things.set(thing, (t = newThing(thing)));
-				t.principals.add(arn('cert', id));
+				if (!t.principals.has(arn('cert', id))) {
+					t.principals.add(arn('cert', id));
+					changed = true;
+				}
 			}
+			if (changed) save();
 			return id;
 		},
 		failNext(op, o = {}) {
