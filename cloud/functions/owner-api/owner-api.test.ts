@@ -147,6 +147,16 @@ describe('owner API (local HTTP API with JWT authorizer, the owner-api Lambdas)'
 		// hers (all but DELETE, which is the next case)
 		const state = await call('GET', '/robots/robot-1', alice);
 		assert.equal(state.status, 200);
+		assert.equal(state.body.rooms, null, 'no rooms until the robot reports them');
+		// the robot reports the rooms it knows on its status shadow (firmware/core/commands/rooms.ts)
+		const reportStatus = (reported: unknown) => iotData.send(new UpdateThingShadowCommand({ thingName: 'robot-1', shadowName: 'status', payload: new TextEncoder().encode(JSON.stringify({ state: { reported } })) }));
+		await reportStatus({ rooms: ['kitchen', 'den'] });
+		const withRooms = await call('GET', '/robots/robot-1', alice);
+		assert.deepEqual(withRooms.body.rooms, ['kitchen', 'den']);
+		assert.deepEqual(withRooms.body.status.rooms, ['kitchen', 'den']);
+		// what the robot's own rule would refuse is not offered
+		await reportStatus({ rooms: ['Kitchen!'] });
+		assert.equal((await call('GET', '/robots/robot-1', alice)).body.rooms, null);
 		assert.equal((await call('PUT', '/robots/robot-1/schedule', alice, { schedule })).status, 200);
 		const invalid = await call('PUT', '/robots/robot-1/schedule', alice, { schedule: { tz: 'UTC0', entries: [{ id: 'x', days: ['someday'], start: '25:00' }] } });
 		assert.deepEqual([invalid.status, invalid.body.error], [400, 'InvalidSchedule']);

@@ -27,7 +27,7 @@ export type Command =
 
 /** AWS IoT command execution ids: 1-64 of [a-zA-Z0-9_-]. */
 const EXECUTION_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-const ROOM = /^[a-z0-9_-]{1,32}$/;
+export const ROOM = /^[a-z0-9_-]{1,32}$/;
 export const MAX_ROOMS = 16;
 
 export function isExecutionId(s: string): boolean {

@@ -6,9 +6,12 @@ import { Missions } from '../mission/missions';
 import type { MissionReport } from '../mission/report';
 import { ok, type Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
-import { executionIdOf, parseCommand, requestFilter, responseTopic } from './command';
+import { executionIdOf, MAX_ROOMS, parseCommand, requestFilter, responseTopic } from './command';
 import { decide, MIN_BATTERY_TO_CLEAN, type Situation } from './decide';
 import { LEDGER_KEY, RobotCommands, type CommandActions } from './handler';
+import { checkRooms, RoomsReporter } from './rooms';
+import type { LinkListener } from '../link/link';
+import type { LinkState } from '../link/machine';
 
 const THING = 'robot-1';
 const ROOMS = ['kitchen', 'hall', 'bath'];
@@ -256,5 +259,67 @@ describe('commands: runner', () => {
 		storage.faults.fail = undefined;
 		assert.deepEqual(rig(storage).commands.settings(), { volume: 30 });
 		assert.ok(r.log.events().indexOf('command.ledger_unsaved') >= 0);
+	});
+});
+
+describe('commands: the rooms the robot knows, on the status shadow', () => {
+	function statusRig(accept: boolean[]) {
+		const listeners: LinkListener[] = [];
+		let state: LinkState = { value: 'offline' };
+		const updates: unknown[] = [];
+		const shadow = {
+			update: (s: { reported?: unknown }) => {
+				updates.push(s.reported);
+				return Promise.resolve(accept.shift() !== false ? { ok: true as const, value: { state: {}, version: updates.length, timestamp: 0 } } : { ok: false as const, error: { code: 'timeout' as const } });
+			},
+		};
+		const link = {
+			listen: (l: LinkListener) => (listeners.push(l), () => {}),
+			get state() {
+				return state;
+			},
+		};
+		const connect = (up: boolean) => {
+			state = up ? { value: 'connected', sessionPresent: true, attempt: 0, flaps: 0, since: 0 } : { value: 'waiting', attempt: 1, flaps: 0, reason: 'x' };
+			for (const l of listeners) l.state?.(state);
+		};
+		return { link, shadow, updates, connect };
+	}
+	// the update's promise and the reporter's await: a few microtask turns (XS has no setTimeout)
+	const settle = async () => {
+		for (let i = 0; i < 5; i++) await Promise.resolve();
+	};
+
+	it('reports reported.rooms once the link is up, again after a refused write, and not again once accepted', async () => {
+		const t = statusRig([false, true]);
+		const log = memoryLog();
+		const r = new RoomsReporter(t.link, t.shadow, log, ROOMS);
+		assert.equal(t.updates.length, 0, 'offline: nothing sent');
+		t.connect(true);
+		await settle();
+		assert.deepEqual(t.updates, [{ rooms: ROOMS }]);
+		assert.equal(r.reported, false);
+		assert.ok(log.events().indexOf('rooms.report_failed') >= 0, 'a refused write is logged');
+		t.connect(false);
+		t.connect(true);
+		await settle();
+		assert.equal(t.updates.length, 2);
+		assert.equal(r.reported, true);
+		t.connect(false);
+		t.connect(true);
+		await settle();
+		assert.equal(t.updates.length, 2, 'once per boot');
+	});
+
+	it('refuses a room list the robot could not decide commands against, before anything is sent', () => {
+		const t = statusRig([]);
+		const many = Array.from({ length: MAX_ROOMS + 1 }, (_, i) => 'room' + i);
+		for (const bad of [many, ['Kitchen'], ['kitchen', 'kitchen'], [''], 'kitchen']) {
+			assert.throws(() => new RoomsReporter(t.link, t.shadow, memoryLog(), bad as string[]), /rooms/);
+			assert.throws(() => checkRooms(bad), /rooms/);
+		}
+		assert.throws(() => new RobotCommands(THING, fakeLink(), { storage: memoryStorage(), clock: fakeTime(0).clock, log: memoryLog() }, () => 'idle', { rooms: ['Kitchen'] }), /rooms/);
+		assert.deepEqual(checkRooms(ROOMS), ROOMS);
+		assert.equal(t.updates.length, 0);
 	});
 });

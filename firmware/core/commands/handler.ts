@@ -20,6 +20,7 @@ import { utf8Decode, utf8Encode } from '../util/utf8';
 import { executionIdOf, parseCommand, requestFilter, responseTopic, type Mode, type Settings } from './command';
 import { decide, type Act, type Situation } from './decide';
 import { readRecord, writeError, writeRecord } from '../util/record';
+import { checkRooms } from './rooms';
 
 export interface CommandLink {
 	subscribe(filter: string, handler: (m: Message) => void | Promise<void>, qos?: 0 | 1): Result<void, LinkError>;
@@ -72,7 +73,7 @@ export class RobotCommands {
 		this.#link = link;
 		this.#ports = ports;
 		this.#mission = mission;
-		this.#o = { remember: 32, ...o };
+		this.#o = { remember: 32, ...o, rooms: checkRooms(o.rooms) };
 		this.#ids = readJson<string[]>(ports.storage, LEDGER_KEY, ports.log) ?? [];
 		const sub = link.subscribe(requestFilter(thing), (m) => this.#receive(m), 1);
 		if (!sub.ok) throw new Error('commands: cannot subscribe: ' + sub.error.code);

@@ -24,6 +24,7 @@ import { createOta, STATUS_SHADOW, type Ota } from '../ota/ota';
 import { HealthReporter } from '../health/reporter';
 import type { HealthPolicy } from '../health/policy';
 import { RobotCommands, type CommandsOptions } from '../commands/handler';
+import { RoomsReporter } from '../commands/rooms';
 import type { LogRing } from '../log/ring';
 import { LogShipper, type ShipperOptions } from '../log/ship';
 import { beginPairing } from '../pairing/pairing';
@@ -160,7 +161,11 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	const commands = config.commands && new RobotCommands(config.thing, link, { storage: missionPorts.storage, clock: ports.clock, log: ports.log }, () => missions.state.value, config.commands);
 	if (config.logs) new LogShipper(config.thing, link, config.logs.ring, ports, config.logs.shipping);
 	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
-	const health = config.health && wireHealth(link, ports, config, config.health, ota);
+	// one status shadow client per robot: the OTA agent's when there is one (two clients would take each other's reply topics)
+	const status = ota?.status ?? (config.health || config.commands ? new ShadowClient(link, ports, { thing: config.thing, name: STATUS_SHADOW, ...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}) }) : undefined);
+	const health = config.health && status && wireHealth(link, ports, config.health, ota, status);
+	// the app offers the rooms the robot itself knows and decides commands against
+	if (config.commands && status) new RoomsReporter(link, status, ports.log, config.commands.rooms);
 	if (config.renew && !config.endpoint.tls) throw new TypeError('"renew" needs "endpoint.tls": a certificate to renew');
 	// the link reads the endpoint object at every connect: the renewer swaps its tls for the new certificate
 	const renewer = config.renew && new Renewer(link, { ...ports, deviceKey: config.renew.deviceKey }, { thing: config.thing, endpoint: config.endpoint as { tls: NonNullable<SocketOptions['tls']> }, ...(config.renew.policy ? { policy: config.renew.policy } : {}) });
@@ -198,9 +203,7 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	};
 }
 
-/** One status shadow client per robot: the OTA agent's when there is one (two clients would take each other's reply topics). */
-function wireHealth(link: Link, ports: LinkPorts, config: RobotConfig, h: NonNullable<RobotConfig['health']>, ota: Ota | undefined): HealthReporter {
-	const status = ota?.status ?? new ShadowClient(link, ports, { thing: config.thing, name: STATUS_SHADOW, ...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}) });
+function wireHealth(link: Link, ports: LinkPorts, h: NonNullable<RobotConfig['health']>, ota: Ota | undefined, status: ShadowClient): HealthReporter {
 	const read = () => {
 		const stats = link.stats;
 		return {
