@@ -10,7 +10,6 @@ import { DEFAULT_MAX, check, longFunctions } from './check-function-size';
 const NOT_YET_SPLIT: readonly string[] = [
 	'firmware/platform/moddable/start.ts startRobot',
 	'cloud/local/index.ts startLocalCloud',
-	'cloud/functions/owner-api/routes.ts createOwnerApi',
 ];
 
 function fn(name: string, bodyLines: number, arrow = false): string {

@@ -8,7 +8,7 @@
  *   GET    /robots                                  the owner's robots
  *   POST   /robots/claim            {thing, code}   bind a robot with the code it shows (once)
  *   DELETE /robots/{thing}                          unbind: access gone, owner data cleared
- *   GET    /robots/{thing}                          state: the rooms it knows, status and schedule shadows (reported, desired)
+ *   GET    /robots/{thing}                          state: status and schedule shadows (reported, desired)
  *   PUT    /robots/{thing}/schedule {schedule}      edit the schedule (desired, robot's own validator)
  *   POST   /robots/{thing}/commands {action, ...}   start a command (AWS IoT commands)
  *   GET    /robots/{thing}/commands/{executionId}   follow it to its terminal status
@@ -31,7 +31,6 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
 import { EMPTY_SCHEDULE, SCHEDULE_SHADOW } from '../../../firmware/core/schedule/shadow';
 import { validateSchedule } from '../../../firmware/core/schedule/model';
-import { checkRooms } from '../../../firmware/core/commands/rooms';
 import { checkRequest, startInput, type CommandRequest } from '../../lib/robot-commands';
 import type { Logger } from '../../lib/logger';
 import { decodedKey } from '../upload-slot/contract';
@@ -95,47 +94,46 @@ class ApiError extends Error {
 }
 
 /** The digest a robot reports for its pairing code. */
-/** The rooms the robot reported (firmware/core/commands/rooms.ts), checked by the robot's own rule; null until it has. */
-function roomsOf(logger: Logger, thing: string, v: unknown): readonly string[] | null {
-	if (v === undefined || v === null) return null;
-	try {
-		return checkRooms(v);
-	} catch (e) {
-		logger.warn('owner_api.bad_rooms', { thing, error: String(e) });
-		return null;
-	}
-}
-
 export function pairingDigest(thing: string, code: string): string {
 	return createHash('sha256').update(thing + ':' + code).digest('hex');
 }
 
-/** One handler for the given routes (each function of the template serves its own subset). */
-export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] = ROUTES): (event: HttpEvent) => Promise<HttpResult> {
-	const now = deps.now ?? Date.now;
-	const json = (statusCode: number, body: unknown): HttpResult => ({ statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+const json = (statusCode: number, body: unknown): HttpResult => ({ statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
 
-	const ownerOf = (e: HttpEvent): string => {
-		const sub = e.requestContext?.authorizer?.jwt?.claims?.sub;
-		if (typeof sub !== 'string' || sub.length === 0) throw new ApiError(401, 'Unauthorized', 'sign in first');
-		return sub;
-	};
-	const thingOf = (e: HttpEvent): string => {
-		const t = e.pathParameters?.thing;
-		if (!isThingName(t)) throw new ApiError(400, 'BadRequest', 'thing expected ' + THING_NAME_RULE);
-		return t;
-	};
-	const body = (e: HttpEvent): Record<string, unknown> => {
-		let v: unknown;
-		try {
-			v = JSON.parse(e.isBase64Encoded ? Buffer.from(e.body ?? '', 'base64').toString('utf8') : (e.body ?? ''));
-		} catch {
-			throw new ApiError(400, 'BadRequest', 'the body is not JSON');
-		}
-		if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'BadRequest', 'the body expected a JSON object');
-		return v as Record<string, unknown>;
-	};
+function ownerOf(e: HttpEvent): string {
+	const sub = e.requestContext?.authorizer?.jwt?.claims?.sub;
+	if (typeof sub !== 'string' || sub.length === 0) throw new ApiError(401, 'Unauthorized', 'sign in first');
+	return sub;
+}
+function thingOf(e: HttpEvent): string {
+	const t = e.pathParameters?.thing;
+	if (!isThingName(t)) throw new ApiError(400, 'BadRequest', 'thing expected ' + THING_NAME_RULE);
+	return t;
+}
+function body(e: HttpEvent): Record<string, unknown> {
+	let v: unknown;
+	try {
+		v = JSON.parse(e.isBase64Encoded ? Buffer.from(e.body ?? '', 'base64').toString('utf8') : (e.body ?? ''));
+	} catch {
+		throw new ApiError(400, 'BadRequest', 'the body is not JSON');
+	}
+	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'BadRequest', 'the body expected a JSON object');
+	return v as Record<string, unknown>;
+}
+
+type RouteHandler = (e: HttpEvent, owner: string) => Promise<HttpResult>;
+
+/** What the route handlers share: the clients, the clock, the ownership check and the shadow read. */
+interface RouteContext {
+	readonly deps: OwnerApiDeps;
+	readonly now: () => number;
 	/** The robot, when it is this owner's; refused the same way whether it exists or not. */
+	readonly mine: (owner: string, thing: string) => Promise<void>;
+	readonly shadow: (thing: string, name: string) => Promise<Record<string, any> | undefined>;
+}
+
+function routeContext(deps: OwnerApiDeps): RouteContext {
+	const now = deps.now ?? Date.now;
 	const mine = async (owner: string, thing: string): Promise<void> => {
 		const r = await deps.ddb.send(new GetCommand({ TableName: deps.tables.robots, Key: { thing }, ConsistentRead: true }));
 		if (r.Item?.owner !== owner) throw new ApiError(403, 'NotYourRobot', `${thing} is not one of your robots`);
@@ -150,7 +148,12 @@ export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] =
 		}
 	};
 
-	const handlers: Record<RouteKey, (e: HttpEvent, owner: string) => Promise<HttpResult>> = {
+	return { deps, now, mine, shadow };
+}
+
+/** Binding: the owner's robots, claim with the pairing code, unbind. */
+function bindingRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /robots' | 'POST /robots/claim' | 'DELETE /robots/{thing}', RouteHandler> {
+	return {
 		'GET /robots': async (_e, owner) => {
 			const r = await deps.ddb.send(new QueryCommand({ TableName: deps.tables.owners, KeyConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'owner' }, ExpressionAttributeValues: { ':o': owner } }));
 			return json(200, { robots: (r.Items ?? []).map((i) => ({ thing: i.thing, claimedAt: i.claimedAt })) });
@@ -220,13 +223,18 @@ export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] =
 			deps.logger.info('owner.unbound', { thing, owner });
 			return json(200, { thing, unbound: true });
 		},
+	};
+}
+
+/** One robot: its state, its schedule, its commands. */
+function robotRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /robots/{thing}' | 'PUT /robots/{thing}/schedule' | 'POST /robots/{thing}/commands' | 'GET /robots/{thing}/commands/{executionId}', RouteHandler> {
+	return {
 		'GET /robots/{thing}': async (e, owner) => {
 			const thing = thingOf(e);
 			await mine(owner, thing);
 			const [status, schedule] = await Promise.all([shadow(thing, 'status'), shadow(thing, SCHEDULE_SHADOW)]);
 			return json(200, {
 				thing,
-				rooms: roomsOf(deps.logger, thing, status?.state?.reported?.rooms),
 				status: status?.state?.reported ?? null,
 				schedule: { reported: schedule?.state?.reported?.schedule ?? null, desired: schedule?.state?.desired?.schedule ?? null, error: schedule?.state?.reported?.scheduleError ?? null },
 			});
@@ -269,6 +277,12 @@ export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] =
 				completedAt: x.completedAt?.toISOString() ?? null,
 			});
 		},
+	};
+}
+
+/** One robot's mission reports and their maps. */
+function missionRoutes({ deps, mine }: RouteContext): Record<'GET /robots/{thing}/missions' | 'GET /robots/{thing}/missions/{missionId}/map', RouteHandler> {
+	return {
 		'GET /robots/{thing}/missions': async (e, owner) => {
 			const thing = thingOf(e);
 			await mine(owner, thing);
@@ -298,6 +312,12 @@ export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] =
 			return json(200, { url, expiresInS: MAP_URL_S });
 		},
 	};
+}
+
+/** One handler for the given routes (each function of the template serves its own subset). */
+export function createOwnerApi(deps: OwnerApiDeps, routes: readonly RouteKey[] = ROUTES): (event: HttpEvent) => Promise<HttpResult> {
+	const context = routeContext(deps);
+	const handlers: Record<RouteKey, RouteHandler> = { ...bindingRoutes(context), ...robotRoutes(context), ...missionRoutes(context) };
 
 	const allowed = new Set<string>(routes);
 	return async (e) => {
