@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { IoTClient } from '@aws-sdk/client-iot';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { certificateId, register } from '../firmware/core/registration/registration';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
@@ -19,6 +20,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { REGISTRY_FILE } from '../cloud/local/iot-registry-store';
 import { issueDevice, type DeviceIdentity } from '../cloud/local/dev-pki';
+import { changeCertificate, certificateHistory } from '../tools/certs/lifecycle';
 import { connectThing } from './support/mqtt-client';
 
 const refusedWith5 = (err: Error & { code?: number }) => {
@@ -55,6 +57,17 @@ describe('the local IoT registry across a restart', function () {
 		assert.ok(r.ok, JSON.stringify(r));
 		return r.value.certificateId;
 	}
+	async function withClients<T>(c: LocalCloud, f: (iot: IoTClient, ddb: ReturnType<typeof createDocumentClient>) => Promise<T>): Promise<T> {
+		const aws = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };
+		const iot = new IoTClient({ ...aws, endpoint: c.endpoints.iot });
+		const ddb = createDocumentClient({ ...aws, endpoint: c.endpoints.dynamodb });
+		try {
+			return await f(iot, ddb);
+		} finally {
+			iot.destroy();
+			ddb.destroy();
+		}
+	}
 	const connect = async (c: LocalCloud, identity: DeviceIdentity) => {
 		const client = await connectThing({ port: c.broker.port, identity, ca: c.pki.ca.certPem });
 		client.end(true);
@@ -69,7 +82,8 @@ describe('the local IoT registry across a restart', function () {
 		assert.equal(robotId, certificateId(hostCrypto, robot.certDer));
 		await connect(cloud, robot);
 		await connect(cloud, gone);
-		cloud.registration.registry.setCertificateStatus(goneId, 'REVOKED');
+		// revoked by the operators' tool: UpdateCertificate over the IoT endpoint, recorded in the robots table
+		const revoked = await withClients(cloud, (iot, ddb) => changeCertificate({ iot, ddb, table: cloud!.tables.robots, thing: 'robot-gone', action: 'revoke', by: 'ops@example.com', reason: 'stolen' }));
 		const devId = certificateId(hostCrypto, cloud.pki.things.get('robot-dev')!.certDer);
 		cloud.registration.registry.setCertificateStatus(devId, 'INACTIVE');
 		const before = cloud.registration.registry.certificate(goneId)!;
@@ -94,15 +108,14 @@ describe('the local IoT registry across a restart', function () {
 		assert.deepEqual(registry.certificate(goneId)!.history.map((h) => h.status), ['ACTIVE', 'REVOKED']);
 		assert.deepEqual(registry.certificate(devId)!.history.map((h) => h.status), ['ACTIVE', 'INACTIVE']);
 		assert.equal(registry.certificate(goneId)!.modifiedAt, before.modifiedAt);
-		// the robots table kept the registration
-		const ddb = createDocumentClient({ region: LOCAL_REGION, endpoint: cloud.endpoints.dynamodb, credentials: { ...LOCAL_CREDENTIALS } });
-		try {
-			const item = (await ddb.send(new GetCommand({ TableName: cloud.tables.robots, Key: { thing: 'robot-reg' }, ConsistentRead: true }))).Item!;
+		// the robots table kept the registration and the recorded change; the tool still knows the certificate is REVOKED
+		await withClients(cloud, async (iot, ddb) => {
+			const item = (await ddb.send(new GetCommand({ TableName: cloud!.tables.robots, Key: { thing: 'robot-reg' }, ConsistentRead: true }))).Item!;
 			assert.equal(item.status, 'registered');
 			assert.equal(item.certificateId, robotId);
-		} finally {
-			ddb.destroy();
-		}
+			assert.deepEqual(await certificateHistory(ddb, cloud!.tables.robots, 'robot-gone'), [revoked]);
+			await assert.rejects(changeCertificate({ iot, ddb, table: cloud!.tables.robots, thing: 'robot-gone', action: 'reinstate', by: 'ops@example.com', reason: 'found' }), /is REVOKED/);
+		});
 		// a change after the restart is kept too: reactivating the dev robot lets it in again
 		registry.setCertificateStatus(devId, 'ACTIVE');
 		await connect(cloud, cloud.pki.things.get('robot-dev')!);
