@@ -18,6 +18,8 @@ import { fromEnv as mapIngestFromEnv } from './functions/map-ingest/handler';
 import { FUNCTION_ROUTES, fromEnv as ownerFromEnv } from './functions/owner-api/handler';
 import { COMMANDS } from './lib/robot-commands';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
+import { fromEnv as certRenewFromEnv, RENEW_SQL, RULE_NAME as CERT_RENEW_RULE } from './functions/cert-renew/handler';
+import { renewTopics } from '../firmware/core/renew/contract';
 import { fromEnv as presenceFromEnv, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from './functions/presence/handler';
 import { fromEnv as validateFromEnv } from './functions/register-validate/handler';
 import { fromEnv as workerFromEnv, MAX_RECEIVE_COUNT } from './functions/register-worker/handler';
@@ -105,6 +107,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const entries: Record<string, (env: Record<string, string>) => unknown> = {
 			MissionReportFunction: missionReportFromEnv,
 			PresenceFunction: presenceFromEnv,
+			CertRenewFunction: certRenewFromEnv,
 			UploadSlotFunction: uploadSlotFromEnv,
 			MapIngestFunction: mapIngestFromEnv,
 			RegisterValidateFunction: validateFromEnv,
@@ -120,7 +123,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 			const vars = { ...((globals.Environment as Obj).Variables as Obj), ...(((f.Properties.Environment as Obj | undefined)?.Variables ?? {}) as Obj) };
 			// a plausible value for each variable the template sets: fromEnv must need nothing else
 			const env: Record<string, string> = { AWS_REGION: 'eu-west-1' };
-			for (const k of Object.keys(vars)) env[k] = k.endsWith('ENDPOINT') ? 'https://abc-ats.iot.eu-west-1.amazonaws.com' : k.endsWith('_URL') ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/q' : k.endsWith('_ARN') ? 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' : k === 'CA_CERTIFICATE_IDS' ? 'a'.repeat(64) : 'x-' + k.toLowerCase();
+			for (const k of Object.keys(vars)) env[k] = k.endsWith('ENDPOINT') ? 'https://abc-ats.iot.eu-west-1.amazonaws.com' : k.endsWith('_URL') ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/q' : k.endsWith('_ARN') ? 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' : k === 'CA_CERTIFICATE_IDS' || k === 'CA_CERTIFICATE_ID' ? 'a'.repeat(64) : 'x-' + k.toLowerCase();
 			assert.doesNotThrow(() => entries[id]!(env), id);
 			// and the bundle is built from that handler
 			const build = f.Metadata!.BuildProperties as Obj;
@@ -145,6 +148,8 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.deepEqual((rules[PRESENCE_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['PresenceFunction', 'Arn'] } } });
 		assert.deepEqual((rules[MISSION_REPORT_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['MissionReportFunction', 'Arn'] } } });
 		assert.deepEqual((rules[UPLOAD_SLOT_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['UploadSlotFunction', 'Arn'] } } });
+		assert.equal(rules[CERT_RENEW_RULE]?.Sql, RENEW_SQL);
+		assert.deepEqual((rules[CERT_RENEW_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['CertRenewFunction', 'Arn'] } } });
 		assert.ok(((rules.mission_events!.Actions as Obj[])[0]!.Kinesis as Obj).StreamName, 'mission events go to a stream');
 		for (const [name, r] of Object.entries(rules)) assert.ok(r.ErrorAction, name + ': a failed action is kept');
 		// each Lambda target may be invoked by its rule only
@@ -225,7 +230,12 @@ describe('SAM template (cloud/template.yaml)', () => {
 							}
 							assert.ok(!/:\*$|^arn:[^:]*:[^:]*:[^:]*:[^:]*:\*/.test(arn), id + ': ' + action + ' on ' + arn);
 							if (action.startsWith('dynamodb:')) assert.match(arn, /^(RobotsTable|MissionsTable|OwnersTable)\.Arn$/, id + ': ' + action + ' on a table of ours');
-							if (action.startsWith('kms:')) {
+							if (action.startsWith('kms:') && arn === 'Ref:CaSigningKeyArn') {
+								// the CA key: only renewal signs with it, only PKCS#1 v1.5 SHA-256 over a raw message
+								assert.equal(id, 'CertRenewFunction');
+								assert.ok(['kms:Sign', 'kms:GetPublicKey'].includes(action), id + ': ' + action + ' on the CA key');
+								if (action === 'kms:Sign') assert.deepEqual(s.Condition, { StringEquals: { 'kms:SigningAlgorithm': 'RSASSA_PKCS1_V1_5_SHA_256', 'kms:MessageType': 'RAW' } });
+							} else if (action.startsWith('kms:')) {
 								assert.equal(arn, 'MapKey.Arn', id);
 								assert.deepEqual(s.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': 'map' } }, id + ': ' + action + ' only for maps');
 							}
@@ -236,6 +246,13 @@ describe('SAM template (cloud/template.yaml)', () => {
 				}
 			}
 		}
+		// renewal: what the handler calls and nothing more; it publishes its two answers only
+		const renew = (list(resources.CertRenewFunction!.Properties.Policies as Json)[0] as Obj).Statement as unknown as Statement[];
+		const grants = renew.flatMap((st) => list(st.Action).flatMap((a) => list(st.Resource as Json).map((r) => a + ' ' + text(r))));
+		const topicArn = (t: string) => 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/' + t;
+		const answers = renewTopics('*');
+		assert.deepEqual(grants.filter((g) => g.startsWith('iot:Publish')).sort(), [answers.accepted, answers.rejected].map((t) => 'iot:Publish ' + topicArn(t)).sort());
+		assert.deepEqual([...new Set(renew.flatMap((st) => list(st.Action)))].sort(), ['dynamodb:UpdateItem', 'iot:AttachPolicy', 'iot:AttachThingPrincipal', 'iot:DescribeCACertificate', 'iot:DescribeCertificate', 'iot:ListThingPrincipals', 'iot:Publish', 'iot:RegisterCertificate', 'kms:GetPublicKey', 'kms:Sign']);
 		// the key policy delegates map-key use to IAM for the map context only
 		const key = (resources.MapKey!.Properties.KeyPolicy as Obj).Statement as unknown as Statement[];
 		const use = key.filter((s) => list(s.Action).some((a) => /^kms:(Decrypt|GenerateDataKey|Encrypt)/.test(a)));
@@ -275,9 +292,12 @@ describe('SAM template (cloud/template.yaml)', () => {
 		}
 		// a function or rule added without its alarm fails here
 		const inMath = (id: string) => new Set((alarm(id).Metrics as Obj[]).flatMap((m) => (m.MetricStat ? [text((((m.MetricStat as Obj).Metric as Obj).Dimensions as Obj[])[0]!.Value as Json)] : [])));
+		// CloudWatch takes at most 10 metrics in an alarm: the functions' errors (throttles) may span LambdaErrorsAlarm, LambdaErrorsAlarm2, ...
+		const inAlarms = (prefix: string) => alarms.filter(([id]) => new RegExp('^' + prefix + '\\d*$').test(id)).flatMap(([id]) => [...inMath(id)]);
 		const fnRefs = functions.map(([id]) => 'Ref:' + id).sort();
-		assert.deepEqual([...inMath('LambdaErrorsAlarm')].sort(), fnRefs);
-		assert.deepEqual([...inMath('LambdaThrottlesAlarm')].sort(), fnRefs);
+		assert.deepEqual(inAlarms('LambdaErrorsAlarm').sort(), fnRefs);
+		assert.deepEqual(inAlarms('LambdaThrottlesAlarm').sort(), fnRefs);
+		for (const [id, a] of alarms) if (a.Properties.Metrics) assert.ok((a.Properties.Metrics as Obj[]).length <= 10, id + ': CloudWatch takes at most 10 metrics in an alarm');
 		const ruleNames = ofType('AWS::IoT::TopicRule').map(([, r]) => r.Properties.RuleName as string).sort();
 		assert.deepEqual([...inMath('RuleActionFailuresAlarm')].sort(), ruleNames);
 		assert.ok((alarm('LambdaErrorsAlarm').Metrics as Obj[]).length <= 10, 'CloudWatch takes at most 10 metrics in an alarm');

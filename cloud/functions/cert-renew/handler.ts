@@ -23,8 +23,15 @@ import * as x509 from '@peculiar/x509';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkCsrFor, CsrRefused, issueCertificate, type CertificateIssuer } from '../../lib/robot-certificate';
 import type { IotRegistry } from '../register-worker/registry';
-import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { DescribeCACertificateCommand, IoTClient } from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { clientConfig, createDocumentClient } from '../../lib/aws';
+import { kmsIssuer } from '../../lib/kms-ca-signer';
+import { TABLES } from '../../tables';
 import { renewTopics, RENEW_REQUEST_FILTER } from '../../../firmware/core/renew/contract';
+import { awsRenewRegistry } from './registry';
 
 export const FUNCTION_NAME = 'CertRenewFunction';
 export const RULE_NAME = 'cert_renew';
@@ -146,3 +153,58 @@ export function createCertRenewHandler(deps: CertRenewDeps) {
 		);
 	}
 }
+
+export type CertRenewHandler = ReturnType<typeof createCertRenewHandler>;
+
+/**
+ * The Lambda entry's wiring: CA_CERTIFICATE_ID (the IoT id of the CA that issues renewals),
+ * CA_SIGNING_KEY_ARN (its key in KMS: RSA_2048, SIGN_VERIFY), ROBOTS_TABLE, ROBOT_POLICY_NAME,
+ * IOT_DATA_ENDPOINT. The CA certificate is read from IoT (DescribeCACertificate) and checked
+ * against the KMS key on the first request, then kept for the warm function's life.
+ */
+export function fromEnv(env: Readonly<Record<string, string | undefined>>): CertRenewHandler {
+	const caId = env.CA_CERTIFICATE_ID ?? '';
+	if (!/^[0-9a-f]{64}$/.test(caId)) throw new Error('CA_CERTIFICATE_ID is not set: the IoT id (64 hex) of the CA that issues renewals');
+	const keyArn = env.CA_SIGNING_KEY_ARN;
+	if (!keyArn) throw new Error('CA_SIGNING_KEY_ARN is not set: the CA key in KMS');
+	const table = env[TABLES.robots.env];
+	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
+	const policyName = env.ROBOT_POLICY_NAME;
+	if (!policyName) throw new Error('ROBOT_POLICY_NAME is not set: the robots IoT policy');
+	const dataEndpoint = env.IOT_DATA_ENDPOINT;
+	if (!dataEndpoint) throw new Error('IOT_DATA_ENDPOINT is not set: https://<prefix>-ats.iot.<region>.amazonaws.com');
+	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+	const logger = createLogger({ keys: { service: 'cert-renew' }, ...(isLogLevel(level) ? { level } : {}) });
+	const iot = new IoTClient(clientConfig({}));
+	const iotData = new IoTDataPlaneClient(clientConfig({ endpoint: dataEndpoint }));
+	let built: Promise<CertRenewHandler> | undefined;
+	const build = async () => {
+		const d = (await iot.send(new DescribeCACertificateCommand({ certificateId: caId }))).certificateDescription;
+		if (!d?.certificatePem) throw new Error('DescribeCACertificate ' + caId + ' answered without a PEM');
+		const issuer = await kmsIssuer(new KMSClient(clientConfig({})), keyArn, new x509.X509Certificate(d.certificatePem));
+		return createCertRenewHandler({
+			registry: awsRenewRegistry(iot),
+			issuer,
+			publisher: { publish: async (topic, payload, qos) => void (await iotData.send(new PublishCommand({ topic, qos, payload: new TextEncoder().encode(payload) }))) },
+			policyName,
+			logger,
+			robots: { ddb: createDocumentClient(), table },
+		});
+	};
+	return async (event, context) => {
+		// a failed start is retried on the next request, not kept
+		built ??= build().catch((e: unknown) => {
+			built = undefined;
+			throw e;
+		});
+		return (await built)(event, context);
+	};
+}
+
+let entry: CertRenewHandler | undefined;
+
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: CertRenewHandler = (event, context) => {
+	entry ??= fromEnv(process.env);
+	return entry(event, context);
+};
