@@ -3,8 +3,9 @@
  * link (firmware/platform/host): a robot whose certificate ends in 5 days (inside its 30-day
  * window) asks with a CSR for its own key (firmware/core/renew), the cloud's handler checks and
  * issues (cloud/functions/cert-renew), the robot reconnects with the new certificate and keeps
- * it from then on (a reboot over the same storage uses it); the registry holds both
- * certificates ACTIVE and attached, the robots table records the change; the connection the
+ * it from then on (a reboot over the same storage uses it); once it connected with the new one
+ * the old one is INACTIVE (a stolen copy no longer connects), the robots table records both
+ * changes; the connection the
  * broker sees after the switch is the new certificate's (its presence event names it).
  */
 import assert from 'node:assert/strict';
@@ -90,23 +91,34 @@ describe('certificate renewal before expiry (local cloud, host robot)', function
 		await until('two connect events', () => principals.length >= 2);
 		assert.deepEqual(principals, [idOf(old.certDer), idOf(renewed)], 'first with the old certificate, then with the new one');
 
-		// the registry: both ACTIVE and attached; the robots table: the change, by renewal
+		// the registry: both attached, the new one ACTIVE, the old one INACTIVE once the robot connected
+		// with the new one (cert-retire); the robots table: both changes, by renewal
 		const registry = cloud.registration.registry;
 		const thing = registry.thing('robot-ren')!;
-		for (const der of [old.certDer, renewed]) {
-			const c = registry.certificate(idOf(der))!;
-			assert.equal(c.status, 'ACTIVE');
-			assert.ok(thing.principals.has(c.arn));
-		}
+		await until('the old certificate retired', () => registry.certificate(idOf(old.certDer))!.status === 'INACTIVE');
+		assert.equal(registry.certificate(idOf(renewed))!.status, 'ACTIVE');
+		for (const der of [old.certDer, renewed]) assert.ok(thing.principals.has(registry.certificate(idOf(der))!.arn));
 		const ddb = createDocumentClient({ region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, endpoint: cloud.endpoints.dynamodb });
 		try {
 			const history = await certificateHistory(ddb, cloud.tables.robots, 'robot-ren');
-			assert.equal(history.length, 1);
+			assert.equal(history.length, 2);
 			assert.deepEqual([history[0]!.certificateId, history[0]!.from, history[0]!.to, history[0]!.by], [idOf(renewed), 'NONE', 'ACTIVE', 'renewal']);
 			assert.match(history[0]!.reason, new RegExp('replaces ' + idOf(old.certDer)));
+			assert.deepEqual([history[1]!.certificateId, history[1]!.from, history[1]!.to, history[1]!.by], [idOf(old.certDer), 'ACTIVE', 'INACTIVE', 'renewal']);
+			assert.match(history[1]!.reason, new RegExp('connected with its renewed certificate ' + idOf(renewed)));
 		} finally {
 			ddb.destroy();
 		}
+		// a stolen copy of the old certificate no longer connects
+		const thief = robot(old, createMemoryStorage());
+		thief.link.start();
+		await until('two attempts with the old certificate', () => thief.log.lines.filter((l) => l.event === 'link.backoff').length >= 2 || thief.link.stats.connects > 0);
+		assert.equal(thief.link.stats.connects, 0, 'never accepted');
+		assert.notEqual(thief.link.state.value, 'connected');
+		assert.deepEqual(thief.endpoint.tls.certificates[0], old.certDer);
+		thief.link.stop();
+		thief.renewer.stop();
+		assert.equal(principals.length, 2, 'no connect with the old certificate');
 
 		// not due any more; a reboot over the same storage starts from the renewed certificate
 		assert.equal(await a.renewer.check(), false);

@@ -7,6 +7,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { createCertRenewHandler, FUNCTION_NAME, RENEW_SQL, RULE_NAME, type RenewRegistry } from '../functions/cert-renew/handler';
+import { createCertRetireHandler, RETIRE_FUNCTION_NAME, RETIRE_RULE_NAME, RETIRE_SQL } from '../functions/cert-renew/retire';
 import type { CertificateIssuer } from '../lib/robot-certificate';
 import type { Ca } from './dev-pki';
 import { createLogger } from '../lib/logger';
@@ -63,6 +64,20 @@ export function addLocalRenewal(o: LocalRenewalOptions): void {
 			logger: createLogger({ sink: o.log, level: 'debug', keys: { service: 'cert-renew' } }),
 			...(o.robots ? { robots: o.robots } : {}),
 			...(o.lifetimeMs !== undefined ? { lifetimeMs: o.lifetimeMs } : {}),
+		}),
+	});
+	// the replaced certificate goes INACTIVE once the robot connected with the new one (needs the robots table's record)
+	o.rules.remove(RETIRE_RULE_NAME);
+	if (!o.robots) return;
+	o.rules.add({
+		name: RETIRE_RULE_NAME,
+		sql: RETIRE_SQL,
+		functionName: RETIRE_FUNCTION_NAME,
+		handler: createCertRetireHandler({
+			registry: { deactivateCertificate: async (id) => o.registry.setCertificateStatus(id, 'INACTIVE') },
+			ddb: o.robots.ddb,
+			table: o.robots.table,
+			logger: createLogger({ sink: o.log, level: 'debug', keys: { service: 'cert-retire' } }),
 		}),
 	});
 }

@@ -15,7 +15,8 @@
  * answer goes to `robots/{thing}/cert/renew/accepted` `{ clientToken, certificate, certificateId,
  * notAfter }`, or `/rejected` `{ clientToken, error: { code, message } }` for every refusal
  * (`unavailable` for a cloud fault, which the robot retries). The old certificate stays ACTIVE:
- * the robot keeps it until a connect with the new one succeeded.
+ * the robot keeps it until a connect with the new one succeeded; then cert-retire (retire.ts)
+ * sets it INACTIVE.
  */
 import { X509Certificate } from 'node:crypto';
 import 'reflect-metadata';
@@ -146,9 +147,10 @@ export function createCertRenewHandler(deps: CertRenewDeps) {
 			new UpdateCommand({
 				TableName: deps.robots.table,
 				Key: { thing },
-				UpdateExpression: 'SET #id = :id, #status = :to, #history = list_append(if_not_exists(#history, :empty), :entry)',
-				ExpressionAttributeNames: { '#id': 'certificateId', '#status': 'certificateStatus', '#history': 'certificateHistory' },
-				ExpressionAttributeValues: { ':id': certificateId, ':to': 'ACTIVE', ':empty': [], ':entry': [entry] },
+				// retiring: the certificate cert-retire sets INACTIVE once the robot connected with the new one
+				UpdateExpression: 'SET #id = :id, #status = :to, #retiring = :old, #history = list_append(if_not_exists(#history, :empty), :entry)',
+				ExpressionAttributeNames: { '#id': 'certificateId', '#status': 'certificateStatus', '#retiring': 'retiring', '#history': 'certificateHistory' },
+				ExpressionAttributeValues: { ':id': certificateId, ':to': 'ACTIVE', ':old': replaces, ':empty': [], ':entry': [entry] },
 			}),
 		);
 	}
