@@ -20,13 +20,15 @@ import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypt
 import { createHttpPort } from '../firmware/platform/host/http';
 import { createMemoryStorage, hostClock, hostPorts, hostRandom, hostTimers, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import { scaledPorts } from '../firmware/sim/clock';
-import { CleaningSimulator, HOME_ROOMS, simCommandActions } from '../firmware/sim/cleaning';
+import { CleaningSimulator, simCommandActions } from '../firmware/sim/cleaning';
 import { simulatedMap } from '../firmware/sim/map';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
-import { startOwnerApp, type OwnerApp } from './owner-app';
+import { startConsole, type Console } from './server';
 
 const THING = 'robot-1';
+/** This robot's map's rooms (not the simulated home's list): the app must offer these. */
+const ROOMS = ['kitchen', 'hall', 'studio'];
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SHOTS = process.env.SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs') : path.join(ROOT, 'build', 'console-screenshots');
@@ -37,7 +39,9 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 	let cloud: LocalCloud;
 	let robot: Robot;
 	let sim: CleaningSimulator;
-	let app: OwnerApp;
+	let konsole: Console;
+	/** Requests the owner's view made to the console itself. */
+	const ownerRequests: { url: string; token: boolean }[] = [];
 	let browser: Browser;
 	let page: Page;
 	let data: IoTDataPlaneClient;
@@ -61,7 +65,7 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 				endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...credentials, serverName: 'localhost' } },
 				link: { backoff: { baseMs: 100, capMs: 500 } },
 				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed: 11, areaM2: job.areaM2, width: 320, height: 200 }) },
-				commands: { rooms: HOME_ROOMS },
+				commands: { rooms: ROOMS },
 				pairing: { crypto: hostCrypto },
 			},
 			missionPorts,
@@ -69,12 +73,19 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 		sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
 		robot.commands!.bind(simCommandActions(sim, log));
 		robot.start();
-		app = await startOwnerApp({ cloud });
+		konsole = await startConsole({ cloud, robots: [{ thing: THING }] });
 		browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-gpu'] });
 		page = await browser.newPage();
 		await page.setViewport({ width: 1200, height: 1100 });
 		page.on('pageerror', (e) => pageErrors.push(String(e)));
-		await page.goto(app.url);
+		// one URL for both views: the operator's (with its session token), then its link to the owner's
+		await page.goto(konsole.url);
+		await page.waitForSelector('#to-owner');
+		page.on('request', (r) => {
+			if (new URL(konsole.url).origin === new URL(r.url()).origin) ownerRequests.push({ url: r.url(), token: 'x-console-token' in r.headers() });
+		});
+		await Promise.all([page.waitForNavigation(), page.click('#to-owner')]);
+		assert.equal(page.url(), konsole.ownerUrl);
 		await page.waitForSelector('body[data-ready="true"]');
 		await mkdir(SHOTS, { recursive: true });
 	});
@@ -82,7 +93,7 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 		await browser?.close();
 		sim?.stop();
 		robot?.stop();
-		await app?.close();
+		await konsole?.close();
 		data?.destroy();
 		await cloud?.close();
 		await rm(tmp, { recursive: true, force: true });
@@ -123,6 +134,12 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 		assert.match(await text('#claim-status'), /is yours now/);
 	});
 
+	it("offers the robot's own rooms (reported on its status shadow), not a list of the app's", async () => {
+		await page.waitForSelector('#clean-rooms input');
+		const offered = await page.$$eval('#clean-rooms input', (xs) => xs.map((x) => (x as unknown as { value: string }).value));
+		assert.deepEqual(offered, ROOMS);
+	});
+
 	it('clean now with two rooms: the command followed to "Cleaning started.", then the mission card with its outcome, area, duration and map', async () => {
 		for (const room of ['kitchen', 'hall']) await page.click(`#clean-rooms input[value="${room}"]`);
 		await page.click('#clean');
@@ -161,6 +178,22 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 		const entry = desired?.entries[0] ?? robot.schedule.value.entries[0];
 		assert.deepEqual([entry?.days, entry?.start, entry?.mode, entry?.rooms], [['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], '09:30', 'mop', ['kitchen']]);
 		await page.screenshot({ path: path.join(SHOTS, 'owner-app-week.png'), fullPage: true });
+		assert.deepEqual(pageErrors, []);
+	});
+
+	it("the owner's view used the owner API only: of the console it fetched its page, bundle and config, never /api/ nor with the session token; its link leads back to the operator's view, still live", async () => {
+		const fromOwner = ownerRequests.slice(ownerRequests.findIndex((r) => new URL(r.url).pathname === '/owner/'));
+		assert.ok(fromOwner.length >= 3, JSON.stringify(ownerRequests));
+		for (const r of fromOwner) {
+			assert.match(new URL(r.url).pathname, /^\/owner\/(app\.js|config\.json)?$/, r.url);
+			assert.equal(r.token, false, r.url);
+		}
+		// the console's answers to the owner's view carry its security headers too
+		const res = await fetch(konsole.ownerUrl);
+		assert.equal(res.headers.get('x-frame-options'), 'DENY');
+		assert.equal(res.headers.get('content-security-policy'), "frame-ancestors 'none'");
+		await Promise.all([page.waitForNavigation(), page.click('#to-operator')]);
+		await page.waitForFunction(() => /live/.test((globalThis as any).document.getElementById('live-status').textContent));
 		assert.deepEqual(pageErrors, []);
 	});
 });

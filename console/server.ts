@@ -14,6 +14,7 @@
  *   POST /api/robots/{thing}/control/{offline|online|mission}
  *   POST /api/jobs                           { version, things: [..] } -> CreateJob
  *   POST /api/jobs/{jobId}/cancel            CancelJob
+ *   GET  /owner/  (app.js, config.json)      the owner's view (console/owner-app.ts): owner API only
  * Errors are `{ status, code, message }` (ApiError) with the cloud's own words.
  *
  * Only the page's own origin may act: the Host must be this server (no DNS rebinding); every
@@ -38,6 +39,7 @@ import { localThingArn } from '../cloud/ota/publish';
 import { createBackend, type FirmwareSource, type Result } from './backend';
 import { createLive, type LiveLog } from './live';
 import { CONTROLS, type ApiError, type Control, type LiveMessage } from './protocol';
+import { allowOwnerView, loadOwnerView, OWNER_PATH } from './owner-app';
 
 /** A robot the console shows; the controls are present for the rig's simulated robots. */
 export interface ConsoleRobot {
@@ -63,6 +65,8 @@ export interface Console {
 	readonly url: string;
 	/** The session token itself (API clients send it as `x-console-token`). */
 	readonly token: string;
+	/** The owner's view (no session token: it signs in as an owner and uses the owner API only). */
+	readonly ownerUrl: string;
 	close(): Promise<void>;
 }
 
@@ -123,7 +127,7 @@ function reply<T>(res: http.ServerResponse, r: Result<T>, ok: (v: T) => unknown 
 export async function startConsole(o: ConsoleOptions): Promise<Console> {
 	const log: LiveLog = o.log ?? (() => undefined);
 	const t0 = performance.now();
-	const [html, js] = await Promise.all([readFile(path.join(here, 'page', 'index.html'), 'utf8'), bundlePage()]);
+	const [html, js, owner] = await Promise.all([readFile(path.join(here, 'page', 'index.html'), 'utf8'), bundlePage(), loadOwnerView(o.cloud)]);
 	log('info', 'console.bundled', { bytes: js.length, ms: Math.round(performance.now() - t0) });
 
 	const token = randomBytes(32).toString('base64url');
@@ -219,6 +223,22 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 				return;
 			case 'GET api/live':
 				return openStream(res);
+			case 'GET owner':
+				res.writeHead(308, { location: OWNER_PATH });
+				res.end();
+				return;
+			case 'GET owner/':
+				res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+				res.end(owner.html);
+				return;
+			case 'GET owner/app.js':
+				res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+				res.end(owner.js);
+				return;
+			case 'GET owner/config.json':
+				res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+				res.end(owner.config);
+				return;
 			case 'PUT api/robots/{}/schedule': {
 				const thing = knownThing(parts[2]);
 				const body = await jsonBody(req);
@@ -276,10 +296,12 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 			sendJson(res, error.status, error);
 		},
 	});
+	allowOwnerView(o.cloud, server.port);
 	log('info', 'console.started', { url: server.url + '/' });
 	return {
 		url: server.url + '/#token=' + token,
 		token,
+		ownerUrl: server.url + OWNER_PATH,
 		async close() {
 			live.close();
 			for (const s of streams) s.end();

@@ -41,7 +41,6 @@ import { ianaToPosix } from './tz/iana-to-posix';
 import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from './ota/ota';
 import { startProxy, type Proxy } from '../test/support/proxy';
 import { startConsole } from '../console/server';
-import { startOwnerApp } from '../console/owner-app';
 import { parseStartArgs, type StartOptions } from './start-args';
 import { narrate, timeline } from './start-timeline';
 
@@ -181,14 +180,14 @@ const konsole = options.console
 			},
 		})
 	: undefined;
-if (konsole) say('console', `open ${konsole.url}`, "the system live, with the app's and the operator's actions; --keep keeps it up");
+if (konsole) say('console', `open ${konsole.url}`, "two views: the operator's (the system live, the operator's actions) and the owner's app (/owner/, linked from it); --keep keeps it up");
 // the owner's app: the person who owns robot-1 (their password is printed: a local demo account)
 const OWNER = { email: 'owner@example.com', password: 'clean-my-home' };
 // the same sub on every run: the binding in the kept tables stays the owner's
 const ownerSub = createHash('sha256').update(OWNER.email).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
 cloud.owners.auth.createOwner(OWNER.email, OWNER.password, ownerSub);
-const ownerApp = options.console ? await startOwnerApp({ cloud }) : undefined;
-if (ownerApp) say('app', `the owner's app: open ${ownerApp.url}`, `sign in as ${OWNER.email} / ${OWNER.password}`);
+// the owner's app is the console's other view (its link "the owner's app", /owner/): one URL for both
+if (konsole) say('app', "the owner's app: the console's link \"the owner's app\" (/owner/)", `sign in as ${OWNER.email} / ${OWNER.password}`);
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
 	if (stopping) process.exit(code);
@@ -203,7 +202,6 @@ async function shutdown(code: number): Promise<never> {
 	iot.destroy();
 	s3.destroy();
 	await konsole?.close();
-	await ownerApp?.close();
 	await cloud.close();
 	say('story', code === 0 ? 'stopped cleanly' : 'stopped with errors');
 	process.exit(code);

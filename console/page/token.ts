@@ -6,8 +6,14 @@
  */
 export const TOKEN_HEADER = 'x-console-token';
 
-/** The token the page was opened with; empty when the URL carried none (every API call is then refused). */
-export const token: string = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
+const KEPT = 'console-token';
+const given = new URLSearchParams(location.hash.slice(1)).get('token');
+// kept for this tab only (sessionStorage): back from the owner's view (/owner/ links to /) the
+// operator's view still has it; a new tab or window needs the printed URL again
+if (given) sessionStorage.setItem(KEPT, given);
+
+/** The token the page was opened with (or earlier in this tab); empty when none (every API call is then refused). */
+export const token: string = given ?? sessionStorage.getItem(KEPT) ?? '';
 
 export const tokenHeaders = (): Record<string, string> => ({ [TOKEN_HEADER]: token });
 

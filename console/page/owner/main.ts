@@ -13,7 +13,6 @@ interface Config {
 	readonly api: string;
 	readonly auth: string;
 	readonly clientId: string;
-	readonly rooms: readonly string[];
 }
 type Mode = keyof typeof MODE_NAMES;
 interface Entry {
@@ -39,6 +38,8 @@ let token: string | undefined;
 let selected: string | undefined;
 let tz = 'UTC0';
 let entries: Entry[] = [];
+/** The rooms the chosen robot reported (its map's rooms): what clean-now and the week offer. */
+let rooms: readonly string[] = [];
 let drawn = new Set<string>();
 let refresh: ReturnType<typeof setInterval> | undefined;
 
@@ -109,6 +110,8 @@ async function choose(thing: string): Promise<void> {
 	if (r.status !== 200) return say('command-status', refusalWords(r.body.error), false);
 	const s = (r.body.schedule?.desired ?? r.body.schedule?.reported ?? { tz: 'UTC0', entries: [] }) as { tz: string; entries: Partial<Entry>[] };
 	tz = s.tz;
+	rooms = Array.isArray(r.body.rooms) ? (r.body.rooms as string[]) : [];
+	renderRooms();
 	entries = s.entries.map((x, i) => ({ id: x.id ?? 'entry-' + i, days: [...(x.days ?? [])], start: x.start ?? '09:00', enabled: x.enabled !== false, mode: (x.mode as Mode) ?? 'vacuum', rooms: [...(x.rooms ?? [])] }));
 	renderWeek();
 	await loadMissions();
@@ -180,7 +183,8 @@ function renderWeek(): void {
 				h('div', { class: 'days' }, ...DAYS.map((d) => h('label', {}, h('input', { type: 'checkbox', checked: e.days.includes(d), onchange: (ev) => toggle(e.days, d, (ev.target as HTMLInputElement).checked) }), DAY_NAMES[d]))),
 				h('input', { type: 'time', value: e.start, class: 'start', onchange: (ev) => ((e.start = (ev.target as HTMLInputElement).value), renderWeek()) }),
 				h('select', { class: 'mode', onchange: (ev) => ((e.mode = (ev.target as HTMLSelectElement).value as Mode), renderWeek()) }, ...Object.entries(MODE_NAMES).map(([k, v]) => h('option', { value: k, selected: e.mode === k }, v))),
-				h('div', { class: 'rooms' }, ...config.rooms.map((r) => h('label', {}, h('input', { type: 'checkbox', checked: e.rooms.includes(r), onchange: (ev) => toggle(e.rooms, r, (ev.target as HTMLInputElement).checked) }), roomWords(r)))),
+				// the robot's rooms, and any the entry names that the robot no longer knows (to be unticked)
+				h('div', { class: 'rooms' }, ...[...rooms, ...e.rooms.filter((r) => !rooms.includes(r))].map((r) => h('label', {}, h('input', { type: 'checkbox', checked: e.rooms.includes(r), onchange: (ev) => toggle(e.rooms, r, (ev.target as HTMLInputElement).checked) }), roomWords(r)))),
 				h('label', {}, h('input', { type: 'checkbox', checked: e.enabled, onchange: (ev) => ((e.enabled = (ev.target as HTMLInputElement).checked), renderWeek()) }), 'On'),
 				h('button', { onclick: () => ((entries = entries.filter((x) => x !== e)), renderWeek()) }, 'Remove'),
 			),
@@ -264,13 +268,18 @@ async function drawMap(thing: string, missionId: string, canvas: HTMLCanvasEleme
 	canvas.dataset.drawn = 'true';
 }
 
+/** Clean-now's room buttons: the robot's own rooms, or a plain word while it has not told them. */
+function renderRooms(): void {
+	if (rooms.length === 0) return fill('clean-rooms', h('span', { class: 'hint' }, "The robot hasn't shared its rooms yet: it cleans the whole home."));
+	fill('clean-rooms', ...rooms.map((r) => h('label', {}, h('input', { type: 'checkbox', value: r }), roomWords(r))));
+}
+
 // ---- start --------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
 	config = (await (await fetch('config.json')).json()) as Config;
 	document.getElementById('login')!.addEventListener('submit', (e) => void signIn(e));
 	document.getElementById('claim')!.addEventListener('submit', (e) => void claim(e));
-	fill('clean-rooms', ...config.rooms.map((r) => h('label', {}, h('input', { type: 'checkbox', value: r }), roomWords(r))));
 	fill('clean-mode', ...Object.entries(MODE_NAMES).map(([k, v]) => h('option', { value: k }, v)));
 	const on = (id: string, f: () => void) => document.getElementById(id)!.addEventListener('click', f);
 	on('clean', cleanNow);
