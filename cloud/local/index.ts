@@ -214,65 +214,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const ddbAdmin = new DynamoDBClient(clientConfig(ddbConfig));
 	const tables = await ensureTables(ddbAdmin).finally(() => ddbAdmin.destroy());
 	const ddb = createDocumentClient(ddbConfig);
-	rules.add({
-		name: MISSION_REPORT_RULE,
-		sql: MISSION_REPORT_SQL,
-		functionName: MISSION_REPORT_FUNCTION,
-		handler: createMissionReportHandler({ ddb, table: tables.missions, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'mission-report' } }) }),
-	});
-	// connectivity in the robots table from the broker's lifecycle events
-	rules.add({
-		name: PRESENCE_RULE,
-		sql: PRESENCE_SQL,
-		functionName: PRESENCE_FUNCTION,
-		handler: createPresenceHandler({ ddb, table: tables.robots, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'presence' } }) }),
-	});
-
-	// map uploads: the slot rule and the ingest on the maps bucket (design.md, "Key choices")
+	// map uploads: the data key the slot rule wraps with and the ingest unwraps with
 	const mapKey = await kms.createKey({ alias: MAP_KEY_ALIAS, description: 'robot map data keys' });
-	const awsConfig = (endpoint: string) => clientConfig({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
-	const slotKms = new KMSClient(awsConfig(kms.endpoint));
-	// presigned URLs carry no checksum (the SDK's default would sign the CRC32 of an empty body)
-	const slotS3 = new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
-	rules.add({
-		name: UPLOAD_SLOT_RULE,
-		sql: UPLOAD_SLOT_SQL,
-		functionName: UPLOAD_SLOT_FUNCTION,
-		handler: createUploadSlotHandler({
-			kms: slotKms,
-			s3: slotS3,
-			certificates,
-			publisher: { publish: (topic, payload, qos) => bus.publish(topic, payload, qos) },
-			keyId: mapKey.arn,
-			missions: { ddb, table: tables.missions },
-			logger: createLogger({ sink: log, level: 'debug', keys: { service: 'upload-slot' } }),
-			...(options.mapSlotExpiresS !== undefined ? { expiresInS: options.mapSlotExpiresS } : {}),
-		}),
-	});
+	const slotClients = addProductRules({ rules, bus, log, ddb, tables, certificates, mapKeyArn: mapKey.arn, kmsEndpoint: kms.endpoint, s3Endpoint: s3.endpoint, mapSlotExpiresS: options.mapSlotExpiresS });
 	// certificate renewal before expiry (renewal.ts): the dev CA issues, with the factory's signing code
 	addLocalRenewal({ rules, registry, issuer: devCaIssuer(pki.ca), publish: (t, p, q) => bus.publish(t, p, q), policyName: ROBOT_POLICY_NAME, log, robots: { ddb, table: tables.robots } });
-	const ingestS3 = new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true });
-	const ingestKms: KMS[] = [];
-	const ingest = createMapIngestHandler({
-		s3: ingestS3,
-		ddb,
-		table: tables.missions,
-		keyArn: mapKey.arn,
-		kms: (region) => {
-			const k = new KMS(clientConfig({ region, endpoint: kms.endpoint, credentials: LOCAL_CREDENTIALS }));
-			ingestKms.push(k);
-			return k;
-		},
-		logger: createLogger({ sink: log, level: 'debug', keys: { service: 'map-ingest' } }),
-	});
-	// S3 invokes the function asynchronously; what is under way is awaited at close
-	const ingesting = new Set<Promise<unknown>>();
-	const offIngest = s3.onObjectCreated((event) => {
-		const p = ingest(event, { awsRequestId: randomUUID(), functionName: MAP_INGEST_FUNCTION })
-			.catch((e: unknown) => log({ level: 'error', event: 'map_ingest.invocation_failed', error: String(e) }))
-			.finally(() => ingesting.delete(p));
-		ingesting.add(p);
-	});
+	const mapIngest = startMapIngest({ s3, kmsEndpoint: kms.endpoint, ddb, tables, mapKeyArn: mapKey.arn, log });
 
 	// robot registration (cloud/functions/register-*): API, queue with DLQ, worker, IoT registry
 	const registration = await startLocalRegistration({
@@ -291,20 +238,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	});
 
 	// owners: the user pool and the HTTP API, the owner-api Lambdas' code behind it
-	const ownerAuth = await startOwnerAuth({ log, host, corsOrigins: () => ownerOrigins });
-	const ownerClients = {
-		iotData: new IoTDataPlaneClient(awsConfig(shadow.endpoint)),
-		iot: new IoTClient(awsConfig(jobs.endpoint)),
-		jobsData: new IoTJobsDataPlaneClient(awsConfig(commands.dataEndpoint)),
-		s3: new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true }),
-	};
-	const ownerApi = await startOwnerApi({
-		auth: ownerAuth,
-		log,
-		host,
-		corsOrigins: () => ownerOrigins,
-		deps: { ...ownerClients, ddb, tables, mapsBucket: 'maps', region: LOCAL_REGION, account: LOCAL_ACCOUNT, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'owner-api' } }) },
-	});
+	const { ownerAuth, ownerApi, closeOwners } = await startOwners({ log, host, ownerOrigins, iotData: shadow.endpoint, iot: jobs.endpoint, jobsData: commands.dataEndpoint, s3: s3.endpoint, ddb, tables });
 
 	const endpoints: Endpoints = {
 		mqtt: 'mqtts://' + host + ':' + port,
@@ -356,19 +290,147 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 		async close() {
 			offCertificates();
 			offRevocation();
-			offIngest();
-			await ownerApi.close();
-			await ownerAuth.close();
-			for (const c of Object.values(ownerClients)) c.destroy();
+			mapIngest.stop();
+			await closeOwners();
 			await registration.close();
 			await rules.close();
-			await Promise.all([...ingesting]);
-			for (const c of [slotKms, slotS3, ingestS3, ...ingestKms]) c.destroy();
+			await mapIngest.drain();
+			for (const c of slotClients) c.destroy();
 			ddb.destroy();
 			await Promise.all([jobs.close(), commands.close(), shadow.close()]);
 			await Promise.all([s3.close(), kms.close(), dynamodb.close(), queue.close()]);
 			await stopBroker();
 			log({ level: 'info', event: 'cloud.stopped' });
+		},
+	};
+}
+
+/** AWS SDK client config for a local service (clientConfig copies the credentials: the SDK mutates the object it is given). */
+function awsConfig(endpoint: string) {
+	return clientConfig({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
+}
+
+/** The product's rules on the local rules engine: mission reports, presence, map upload slots; returns the slot's clients to destroy at close. */
+function addProductRules(p: {
+	rules: ReturnType<typeof createRules>;
+	bus: Bus;
+	log: LogFn;
+	ddb: ReturnType<typeof createDocumentClient>;
+	tables: TableNames;
+	certificates: ReturnType<typeof createLocalCertificates>;
+	mapKeyArn: string;
+	kmsEndpoint: string;
+	s3Endpoint: string;
+	mapSlotExpiresS: number | undefined;
+}): { destroy(): void }[] {
+	const { rules, bus, log, ddb, tables, certificates, mapKeyArn, kmsEndpoint, s3Endpoint, mapSlotExpiresS } = p;
+	rules.add({
+		name: MISSION_REPORT_RULE,
+		sql: MISSION_REPORT_SQL,
+		functionName: MISSION_REPORT_FUNCTION,
+		handler: createMissionReportHandler({ ddb, table: tables.missions, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'mission-report' } }) }),
+	});
+	// connectivity in the robots table from the broker's lifecycle events
+	rules.add({
+		name: PRESENCE_RULE,
+		sql: PRESENCE_SQL,
+		functionName: PRESENCE_FUNCTION,
+		handler: createPresenceHandler({ ddb, table: tables.robots, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'presence' } }) }),
+	});
+
+	// map uploads: the slot rule (design.md, "Key choices")
+	const slotKms = new KMSClient(awsConfig(kmsEndpoint));
+	// presigned URLs carry no checksum (the SDK's default would sign the CRC32 of an empty body)
+	const slotS3 = new S3Client({ ...awsConfig(s3Endpoint), forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+	rules.add({
+		name: UPLOAD_SLOT_RULE,
+		sql: UPLOAD_SLOT_SQL,
+		functionName: UPLOAD_SLOT_FUNCTION,
+		handler: createUploadSlotHandler({
+			kms: slotKms,
+			s3: slotS3,
+			certificates,
+			publisher: { publish: (topic, payload, qos) => bus.publish(topic, payload, qos) },
+			keyId: mapKeyArn,
+			missions: { ddb, table: tables.missions },
+			logger: createLogger({ sink: log, level: 'debug', keys: { service: 'upload-slot' } }),
+			...(mapSlotExpiresS !== undefined ? { expiresInS: mapSlotExpiresS } : {}),
+		}),
+	});
+	return [slotKms, slotS3];
+}
+
+/** Map ingest on the maps bucket: S3 invokes the function asynchronously; `stop` ends the invocations, `drain` awaits those under way and frees the clients. */
+function startMapIngest(p: { s3: Awaited<ReturnType<typeof startS3>>; kmsEndpoint: string; ddb: ReturnType<typeof createDocumentClient>; tables: TableNames; mapKeyArn: string; log: LogFn }): { stop(): void; drain(): Promise<void> } {
+	const { s3, kmsEndpoint, ddb, tables, mapKeyArn, log } = p;
+	const ingestS3 = new S3Client({ ...awsConfig(s3.endpoint), forcePathStyle: true });
+	const ingestKms: KMS[] = [];
+	const ingest = createMapIngestHandler({
+		s3: ingestS3,
+		ddb,
+		table: tables.missions,
+		keyArn: mapKeyArn,
+		kms: (region) => {
+			const k = new KMS(clientConfig({ region, endpoint: kmsEndpoint, credentials: LOCAL_CREDENTIALS }));
+			ingestKms.push(k);
+			return k;
+		},
+		logger: createLogger({ sink: log, level: 'debug', keys: { service: 'map-ingest' } }),
+	});
+	// S3 invokes the function asynchronously; what is under way is awaited at close
+	const ingesting = new Set<Promise<unknown>>();
+	const offIngest = s3.onObjectCreated((event) => {
+		const p = ingest(event, { awsRequestId: randomUUID(), functionName: MAP_INGEST_FUNCTION })
+			.catch((e: unknown) => log({ level: 'error', event: 'map_ingest.invocation_failed', error: String(e) }))
+			.finally(() => ingesting.delete(p));
+		ingesting.add(p);
+	});
+
+	return {
+		stop: offIngest,
+		async drain() {
+			await Promise.all([...ingesting]);
+			for (const c of [ingestS3, ...ingestKms]) c.destroy();
+		},
+	};
+}
+
+/** The owners' user pool and HTTP API with the owner-api Lambdas' code behind it, on clients of the local services. */
+async function startOwners(p: {
+	log: LogFn;
+	host: string;
+	ownerOrigins: string[];
+	iotData: string;
+	iot: string;
+	jobsData: string;
+	s3: string;
+	ddb: ReturnType<typeof createDocumentClient>;
+	tables: TableNames;
+}): Promise<{ ownerAuth: OwnerAuth; ownerApi: Awaited<ReturnType<typeof startOwnerApi>>; closeOwners(): Promise<void> }> {
+	const { log, host, ownerOrigins, ddb, tables } = p;
+	const endpoints = p;
+	const ownerAuth = await startOwnerAuth({ log, host, corsOrigins: () => ownerOrigins });
+	const ownerClients = {
+		iotData: new IoTDataPlaneClient(awsConfig(endpoints.iotData)),
+		iot: new IoTClient(awsConfig(endpoints.iot)),
+		jobsData: new IoTJobsDataPlaneClient(awsConfig(endpoints.jobsData)),
+		s3: new S3Client({ ...awsConfig(endpoints.s3), forcePathStyle: true }),
+	};
+	const ownerApi = await startOwnerApi({
+		auth: ownerAuth,
+		log,
+		host,
+		corsOrigins: () => ownerOrigins,
+		deps: { ...ownerClients, ddb, tables, mapsBucket: 'maps', region: LOCAL_REGION, account: LOCAL_ACCOUNT, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'owner-api' } }) },
+	});
+
+	return {
+		ownerAuth,
+		ownerApi,
+		async closeOwners() {
+			await ownerApi.close();
+			await ownerAuth.close();
+			for (const c of Object.values(ownerClients)) c.destroy();
 		},
 	};
 }
