@@ -97,59 +97,88 @@ const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('
 export const CERTIFICATE_STATUSES = Object.freeze(['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'PENDING_ACTIVATION'] as const);
 export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
 
+type ThingState = { name: string; arn: string; id: string; principals: Set<string>; attributes: Record<string, string>; version: number };
+
+/** What the registry holds, and its file keeps. */
+interface RegistryState {
+	readonly cas: Map<string, CaCertificate>;
+	readonly certs: Map<string, LocalCertificateRecord>;
+	readonly things: Map<string, ThingState>;
+}
+
+/** Enters the snapshot in `file`, if there is one; a bad file (a certificate that does not parse too) throws. */
+function loadState(file: string, state: RegistryState, certificates: LocalCertificates | undefined): void {
+	const snap: RegistrySnapshot | undefined = readRegistrySnapshot(file);
+	if (!snap) return;
+	for (const c of snap.cas) state.cas.set(c.id, { pem: c.pem, status: c.status });
+	for (const c of snap.certificates) {
+		let der: Buffer;
+		try {
+			der = new X509Certificate(c.pem).raw;
+		} catch (e) {
+			throw new Error('local IoT registry ' + file + ': certificate ' + c.id + ' does not parse (' + (e as Error).message + '); the file is left as it is');
+		}
+		state.certs.set(c.id, { ...c, policies: new Set(c.policies), history: [...c.history] });
+		certificates?.register(der);
+	}
+	for (const t of snap.things) state.things.set(t.name, { ...t, principals: new Set(t.principals), attributes: { ...t.attributes } });
+}
+
+function saveState(file: string, state: RegistryState): void {
+	writeRegistrySnapshot(file, {
+		version: 1,
+		cas: [...state.cas.entries()].map(([id, c]) => ({ id, pem: c.pem, status: c.status })),
+		certificates: [...state.certs.values()].map((c) => ({ ...c, policies: [...c.policies] })),
+		things: [...state.things.values()].map((t) => ({ ...t, principals: [...t.principals] })),
+	});
+}
+
+/** The calls made and the faults injected (failNext), for tests. */
+function faultInjector() {
+	const faults: { op: RegistryOperation; times: number; thing?: string; error: Error }[] = [];
+	const calls: { op: RegistryOperation; arg: string }[] = [];
+	return {
+		calls,
+		/** Records a call; throws the first pending fault for it. */
+		enter(op: RegistryOperation, arg: string, thing?: string) {
+			calls.push({ op, arg });
+			const f = faults.find((x) => x.op === op && x.times > 0 && (x.thing === undefined || x.thing === thing));
+			if (f) {
+				f.times--;
+				throw f.error;
+			}
+		},
+		failNext(op: RegistryOperation, o: { times?: number; thing?: string; error?: Error } = {}) {
+			faults.push({ op, times: o.times ?? 1, ...(o.thing !== undefined ? { thing: o.thing } : {}), error: o.error ?? Object.assign(new Error('injected fault in ' + op), { name: 'ServiceUnavailableException' }) });
+		},
+		clearFaults() {
+			faults.length = 0;
+		},
+	};
+}
+
+/** A certificate as registered now: ACTIVE, its history starting there. */
+function newCertRecord(cert: X509Certificate, arn: (kind: string, id: string) => string): LocalCertificateRecord {
+	const id = sha256Hex(cert.raw);
+	const now = Date.now();
+	return { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: now, modifiedAt: now, history: [{ status: 'ACTIVE', at: now }] };
+}
+
+const sameAttributes = (a: Record<string, string>, b: Readonly<Record<string, string>>) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
+
 export function createLocalIotRegistry(options: { certificates?: LocalCertificates; region?: string; account?: string; file?: string } = {}): LocalIotRegistry {
 	const region = options.region ?? LOCAL_REGION;
 	const account = options.account ?? LOCAL_ACCOUNT;
 	const arn = (kind: string, id: string) => `arn:aws:iot:${region}:${account}:${kind}/${id}`;
-	const cas = new Map<string, CaCertificate>();
-	const certs = new Map<string, LocalCertificateRecord>();
-	const things = new Map<string, { name: string; arn: string; id: string; principals: Set<string>; attributes: Record<string, string>; version: number }>();
+	const state: RegistryState = { cas: new Map(), certs: new Map(), things: new Map() };
+	const { cas, certs, things } = state;
+	if (options.file !== undefined) loadState(options.file, state, options.certificates);
+	/** Called after every change, before it answers. */
+	const save = () => options.file !== undefined && saveState(options.file, state);
 	const newThing = (name: string, attributes: Record<string, string> = {}) => ({ name, arn: arn('thing', name), id: randomUUID(), principals: new Set<string>(), attributes: { ...attributes }, version: 1 });
-	const sameAttributes = (a: Record<string, string>, b: Readonly<Record<string, string>>) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
-	const faults: { op: RegistryOperation; times: number; thing?: string; error: Error }[] = [];
-	const calls: { op: RegistryOperation; arg: string }[] = [];
+	const injector = faultInjector();
+	const enter = injector.enter;
 	const statusListeners = new Set<(id: string, status: CertificateStatus) => void>();
-	const newCert = (cert: X509Certificate): LocalCertificateRecord => {
-		const id = sha256Hex(cert.raw);
-		const now = Date.now();
-		return { id, arn: arn('cert', id), status: 'ACTIVE', pem: cert.toString(), policies: new Set(), createdAt: now, modifiedAt: now, history: [{ status: 'ACTIVE', at: now }] };
-	};
-	if (options.file !== undefined) load(options.file, readRegistrySnapshot(options.file));
-	/** Enters a snapshot read at start; a certificate that does not parse makes the file bad. */
-	function load(file: string, snap: RegistrySnapshot | undefined): void {
-		if (!snap) return;
-		for (const c of snap.cas) cas.set(c.id, { pem: c.pem, status: c.status });
-		for (const c of snap.certificates) {
-			let der: Buffer;
-			try {
-				der = new X509Certificate(c.pem).raw;
-			} catch (e) {
-				throw new Error('local IoT registry ' + file + ': certificate ' + c.id + ' does not parse (' + (e as Error).message + '); the file is left as it is');
-			}
-			certs.set(c.id, { ...c, policies: new Set(c.policies), history: [...c.history] });
-			options.certificates?.register(der);
-		}
-		for (const t of snap.things) things.set(t.name, { ...t, principals: new Set(t.principals), attributes: { ...t.attributes } });
-	}
-	/** Writes the registry to its file, if it has one: called after every change, before it answers. */
-	function save(): void {
-		if (options.file === undefined) return;
-		writeRegistrySnapshot(options.file, {
-			version: 1,
-			cas: [...cas.entries()].map(([id, c]) => ({ id, pem: c.pem, status: c.status })),
-			certificates: [...certs.values()].map((c) => ({ ...c, policies: [...c.policies] })),
-			things: [...things.values()].map((t) => ({ ...t, principals: [...t.principals] })),
-		});
-	}
-
-	const enter = (op: RegistryOperation, arg: string, thing?: string) => {
-		calls.push({ op, arg });
-		const f = faults.find((x) => x.op === op && x.times > 0 && (x.thing === undefined || x.thing === thing));
-		if (f) {
-			f.times--;
-			throw f.error;
-		}
-	};
 	const certByArn = (certificateArn: string) => {
 		const c = [...certs.values()].find((x) => x.arn === certificateArn);
 		if (!c) throw Object.assign(new Error('no certificate ' + certificateArn), { name: 'ResourceNotFoundException' });
@@ -158,7 +187,9 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 	const thingOfCert = (certificateArn: string) => [...things.values()].find((t) => t.principals.has(certificateArn))?.name;
 
 	return {
-		calls,
+		calls: injector.calls,
+		failNext: injector.failNext,
+		clearFaults: injector.clearFaults,
 		registerCa(pem) {
 			const id = sha256Hex(new X509Certificate(pem).raw);
 			const known = cas.get(id);
@@ -187,7 +218,7 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			const id = sha256Hex(cert.raw);
 			const existing = certs.get(id);
 			if (existing) return { certificateId: id, certificateArn: existing.arn, status: existing.status, created: false };
-			certs.set(id, newCert(cert));
+			certs.set(id, newCertRecord(cert, arn));
 			save();
 			options.certificates?.register(cert.raw);
 			return { certificateId: id, certificateArn: arn('cert', id), status: 'ACTIVE', created: true };
@@ -266,7 +297,7 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			// a certificate already known keeps its status: a revoked dev-PKI robot stays revoked across restarts
 			let changed = false;
 			if (!certs.has(id)) {
-				certs.set(id, newCert(cert));
+				certs.set(id, newCertRecord(cert, arn));
 				changed = true;
 			}
 			options.certificates?.register(cert.raw);
@@ -280,12 +311,6 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			}
 			if (changed) save();
 			return id;
-		},
-		failNext(op, o = {}) {
-			faults.push({ op, times: o.times ?? 1, ...(o.thing !== undefined ? { thing: o.thing } : {}), error: o.error ?? Object.assign(new Error('injected fault in ' + op), { name: 'ServiceUnavailableException' }) });
-		},
-		clearFaults() {
-			faults.length = 0;
 		},
 	};
 }
