@@ -272,7 +272,7 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		assert.equal(origin.hash, '#token=' + token, 'the URL npm start prints carries the token, in the fragment');
 		assert.equal((await raw('/', { host: 'evil.example:' + origin.port })).status, 421, 'a rebound DNS name is refused');
 		// the review: any page could frame it, and any local process or page could create firmware jobs
-		for (const p of ['/', '/app.js', '/api/robots/' + THING + '/missions', '/nowhere']) {
+		for (const p of ['/', '/app.js', '/owner/', '/owner/app.js', '/owner/config.json', '/api/robots/' + THING + '/missions', '/nowhere']) {
 			const r = await raw(p, { token });
 			assert.equal(r.headers['content-security-policy'], "frame-ancestors 'none'", p);
 			assert.equal(r.headers['x-frame-options'], 'DENY', p);
@@ -292,8 +292,22 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		const bad = await raw('/api/robots/%E0%A4%A/missions', { token });
 		assert.equal(bad.status, 400, 'a malformed percent escape: ' + bad.body);
 		assert.match(bad.body, /malformed percent escape/);
+		// the owner's view (the console's second view): served without the session token, under the same Host check;
+		// its configuration is public (owner API, sign-in, app client id) and holds neither the token nor a credential
+		assert.equal((await raw('/owner/', { host: 'evil.example:' + origin.port })).status, 421, "the owner's view: a rebound DNS name is refused");
+		const moved = await raw('/owner');
+		assert.deepEqual([moved.status, moved.headers.location], [308, '/owner/']);
+		const ownerConfig = await raw('/owner/config.json');
+		assert.equal(ownerConfig.status, 200);
+		assert.deepEqual(Object.keys(JSON.parse(ownerConfig.body) as object).sort(), ['api', 'auth', 'clientId']);
 		const secret = LOCAL_CREDENTIALS.secretAccessKey;
-		for (const p of ['/', '/app.js']) assert.ok(!(await raw(p)).body.includes(secret), p);
+		for (const p of ['/', '/app.js', '/owner/', '/owner/app.js', '/owner/config.json']) {
+			const r = await raw(p);
+			assert.equal(r.status, 200, p);
+			assert.ok(!r.body.includes(secret) && !r.body.includes(token), p);
+		}
+		// the two views link to each other
+		assert.equal(await page.$eval('#to-owner', (a) => (a as unknown as { getAttribute(n: string): string }).getAttribute('href')), '/owner/');
 		const live = await page.evaluate(async (t: string) => {
 			const c = new AbortController();
 			const res = await fetch('/api/live?token=' + encodeURIComponent(t), { signal: c.signal });
