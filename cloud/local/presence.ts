@@ -12,25 +12,9 @@
  * includes it only for the exclusive-thing feature, which the robots do not use.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { DisconnectReason } from '../lib/lifecycle-events';
 
-/** AWS's documented disconnect reasons. */
-export const DISCONNECT_REASONS = Object.freeze([
-	'AUTH_ERROR',
-	'CLIENT_INITIATED_DISCONNECT',
-	'CLIENT_ERROR',
-	'CONNECTION_LOST',
-	'DUPLICATE_CLIENTID',
-	'FORBIDDEN_ACCESS',
-	'MQTT_KEEP_ALIVE_TIMEOUT',
-	'SERVER_ERROR',
-	'SERVER_INITIATED_DISCONNECT',
-	'THROTTLED',
-	'WEBSOCKET_TTL_EXPIRATION',
-	'CUSTOMAUTH_TTL_EXPIRATION',
-	'API_INITIATED_DISCONNECT',
-] as const);
-
-export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
+export { DISCONNECT_REASONS, type DisconnectReason } from '../lib/lifecycle-events';
 
 export const PRESENCE_CONNECTED = '$aws/events/presence/connected/';
 export const PRESENCE_DISCONNECTED = '$aws/events/presence/disconnected/';

@@ -17,6 +17,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { DISCONNECT_REASONS } from '../../lib/lifecycle-events';
 import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 
@@ -24,21 +25,7 @@ export const FUNCTION_NAME = 'PresenceFunction';
 export const RULE_NAME = 'robot_presence';
 export const PRESENCE_SQL = "SELECT * FROM '$aws/events/presence/+/+'";
 
-const REASONS: ReadonlySet<string> = new Set([
-	'AUTH_ERROR',
-	'CLIENT_INITIATED_DISCONNECT',
-	'CLIENT_ERROR',
-	'CONNECTION_LOST',
-	'DUPLICATE_CLIENTID',
-	'FORBIDDEN_ACCESS',
-	'MQTT_KEEP_ALIVE_TIMEOUT',
-	'SERVER_ERROR',
-	'SERVER_INITIATED_DISCONNECT',
-	'THROTTLED',
-	'WEBSOCKET_TTL_EXPIRATION',
-	'CUSTOMAUTH_TTL_EXPIRATION',
-	'API_INITIATED_DISCONNECT',
-]);
+const REASONS: ReadonlySet<string> = new Set(DISCONNECT_REASONS);
 
 export type PresenceOutcome = { readonly status: 'applied' } | { readonly status: 'stale' } | { readonly status: 'refused'; readonly errors: readonly string[] };
 
