@@ -20,6 +20,7 @@ import { COMMANDS } from './lib/robot-commands';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
 import { fromEnv as certRenewFromEnv, RENEW_SQL, RULE_NAME as CERT_RENEW_RULE } from './functions/cert-renew/handler';
 import { renewTopics } from '../firmware/core/renew/contract';
+import { fromEnv as certRetireFromEnv, RETIRE_RULE_NAME, RETIRE_SQL } from './functions/cert-retire/handler';
 import { fromEnv as presenceFromEnv, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from './functions/presence/handler';
 import { fromEnv as validateFromEnv } from './functions/register-validate/handler';
 import { fromEnv as workerFromEnv, MAX_RECEIVE_COUNT } from './functions/register-worker/handler';
@@ -108,6 +109,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 			MissionReportFunction: missionReportFromEnv,
 			PresenceFunction: presenceFromEnv,
 			CertRenewFunction: certRenewFromEnv,
+			CertRetireFunction: certRetireFromEnv,
 			UploadSlotFunction: uploadSlotFromEnv,
 			MapIngestFunction: mapIngestFromEnv,
 			RegisterValidateFunction: validateFromEnv,
@@ -150,6 +152,8 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.deepEqual((rules[UPLOAD_SLOT_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['UploadSlotFunction', 'Arn'] } } });
 		assert.equal(rules[CERT_RENEW_RULE]?.Sql, RENEW_SQL);
 		assert.deepEqual((rules[CERT_RENEW_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['CertRenewFunction', 'Arn'] } } });
+		assert.equal(rules[RETIRE_RULE_NAME]?.Sql, RETIRE_SQL);
+		assert.deepEqual((rules[RETIRE_RULE_NAME]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['CertRetireFunction', 'Arn'] } } });
 		assert.ok(((rules.mission_events!.Actions as Obj[])[0]!.Kinesis as Obj).StreamName, 'mission events go to a stream');
 		for (const [name, r] of Object.entries(rules)) assert.ok(r.ErrorAction, name + ': a failed action is kept');
 		// each Lambda target may be invoked by its rule only
@@ -253,6 +257,8 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const answers = renewTopics('*');
 		assert.deepEqual(grants.filter((g) => g.startsWith('iot:Publish')).sort(), [answers.accepted, answers.rejected].map((t) => 'iot:Publish ' + topicArn(t)).sort());
 		assert.deepEqual([...new Set(renew.flatMap((st) => list(st.Action)))].sort(), ['dynamodb:UpdateItem', 'iot:AttachPolicy', 'iot:AttachThingPrincipal', 'iot:DescribeCACertificate', 'iot:DescribeCertificate', 'iot:ListThingPrincipals', 'iot:Publish', 'iot:RegisterCertificate', 'kms:GetPublicKey', 'kms:Sign']);
+		const retire = (list(resources.CertRetireFunction!.Properties.Policies as Json)[0] as Obj).Statement as unknown as Statement[];
+		assert.deepEqual(retire.flatMap((st) => list(st.Action).map((a) => a + ' ' + text(st.Resource as Json))).sort(), ['dynamodb:GetItem RobotsTable.Arn', 'dynamodb:UpdateItem RobotsTable.Arn', 'iot:UpdateCertificate arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cert/*']);
 		// the key policy delegates map-key use to IAM for the map context only
 		const key = (resources.MapKey!.Properties.KeyPolicy as Obj).Statement as unknown as Statement[];
 		const use = key.filter((s) => list(s.Action).some((a) => /^kms:(Decrypt|GenerateDataKey|Encrypt)/.test(a)));

@@ -7,7 +7,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { createCertRenewHandler, FUNCTION_NAME, RENEW_SQL, RULE_NAME, type RenewRegistry } from '../functions/cert-renew/handler';
-import { createCertRetireHandler, RETIRE_FUNCTION_NAME, RETIRE_RULE_NAME, RETIRE_SQL } from '../functions/cert-renew/retire';
+import { createCertRetireHandler, RETIRE_FUNCTION_NAME, RETIRE_RULE_NAME, RETIRE_SQL } from '../functions/cert-retire/handler';
 import type { CertificateIssuer } from '../lib/robot-certificate';
 import type { Ca } from './dev-pki';
 import { createLogger } from '../lib/logger';

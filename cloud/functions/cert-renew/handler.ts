@@ -15,7 +15,7 @@
  * answer goes to `robots/{thing}/cert/renew/accepted` `{ clientToken, certificate, certificateId,
  * notAfter }`, or `/rejected` `{ clientToken, error: { code, message } }` for every refusal
  * (`unavailable` for a cloud fault, which the robot retries). The old certificate stays ACTIVE:
- * the robot keeps it until a connect with the new one succeeded; then cert-retire (retire.ts)
+ * the robot keeps it until a connect with the new one succeeded; then cert-retire (cloud/functions/cert-retire)
  * sets it INACTIVE.
  */
 import { X509Certificate } from 'node:crypto';

@@ -1,5 +1,5 @@
 /*
- * Retiring the certificate a renewal replaced (issue 25): the robot keeps its old certificate
+ * CertRetireFunction: retiring the certificate a renewal replaced (issue 25): the robot keeps its old certificate
  * until a connect with the new one succeeded (firmware/core/renew), so the cloud leaves it
  * ACTIVE at issue time; once AWS IoT's lifecycle event says the robot connected with the
  * renewed certificate (`$aws/events/presence/connected/<thing>`, principalIdentifier), the old
@@ -13,7 +13,10 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { UpdateCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
+import { clientConfig, createDocumentClient } from '../../lib/aws';
+import { createLogger, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { TABLES } from '../../tables';
 
 export const RETIRE_FUNCTION_NAME = 'CertRetireFunction';
 export const RETIRE_RULE_NAME = 'cert_retire';
@@ -67,3 +70,27 @@ export function createCertRetireHandler(deps: { registry: RetireRegistry; ddb: D
 		return { status: 'retired', certificateId: old };
 	};
 }
+
+export type CertRetireHandler = ReturnType<typeof createCertRetireHandler>;
+
+/** The Lambda entry's wiring: ROBOTS_TABLE. */
+export function fromEnv(env: Readonly<Record<string, string | undefined>>): CertRetireHandler {
+	const table = env[TABLES.robots.env];
+	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
+	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+	const iot = new IoTClient(clientConfig({}));
+	return createCertRetireHandler({
+		registry: { deactivateCertificate: async (certificateId) => void (await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }))) },
+		ddb: createDocumentClient(),
+		table,
+		logger: createLogger({ keys: { service: 'cert-retire' }, ...(isLogLevel(level) ? { level } : {}) }),
+	});
+}
+
+let entry: CertRetireHandler | undefined;
+
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: CertRetireHandler = (event, context) => {
+	entry ??= fromEnv(process.env);
+	return entry(event, context);
+};
