@@ -64,3 +64,37 @@ export async function listen(
 			}),
 	};
 }
+
+/** The error types an AWS-shaped API answers bad request bodies with (each service names them its own way). */
+export interface BodyErrors {
+	/** the body is not JSON */
+	readonly notJson: string;
+	/** a value has the wrong shape */
+	readonly invalid: string;
+}
+
+/** A JSON request body that must be an object; an empty body is `{}`. */
+export function jsonObjectBody(body: Uint8Array, errors: BodyErrors): Record<string, unknown> {
+	if (body.byteLength === 0) return {};
+	let v: unknown;
+	try {
+		v = JSON.parse(new TextDecoder().decode(body));
+	} catch {
+		throw new HttpError(400, errors.notJson, 'the request body is not JSON');
+	}
+	return jsonObject(v, 'the request body', errors);
+}
+
+/** `v` as a JSON object, else a 400 naming it. */
+export function jsonObject(v: unknown, name: string, errors: BodyErrors): Record<string, unknown> {
+	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, errors.invalid, name + ' expected a JSON object');
+	return v as Record<string, unknown>;
+}
+
+/** An optional string field of at most `max` characters, else a 400 naming it. */
+export function optionalString(b: Record<string, unknown>, name: string, max: number, errors: BodyErrors): string | undefined {
+	const v = b[name];
+	if (v === undefined) return undefined;
+	if (typeof v !== 'string' || v.length > max) throw new HttpError(400, errors.invalid, `${name} expected a string of at most ${max} characters`);
+	return v;
+}

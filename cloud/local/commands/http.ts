@@ -15,7 +15,7 @@
  */
 import type http from 'node:http';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
-import { HttpError, listen, readBody, sendJson, type Listening } from '../http';
+import { HttpError, jsonObject, jsonObjectBody, listen, optionalString, readBody, sendJson, type BodyErrors, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
 import { isThingName } from '../../../firmware/core/contracts/thing';
@@ -295,27 +295,18 @@ function unwrap<T>(r: Result<T>): T {
 	throw new HttpError(r.error.type === 'ResourceNotFoundException' ? 404 : r.error.type === 'ConflictException' ? 409 : 400, r.error.type, r.error.message);
 }
 
+const BODY_ERRORS: BodyErrors = { notJson: 'ValidationException', invalid: 'ValidationException' };
+
 function json(body: Uint8Array): Record<string, unknown> {
-	if (body.byteLength === 0) return {};
-	let v: unknown;
-	try {
-		v = JSON.parse(new TextDecoder().decode(body));
-	} catch {
-		throw new HttpError(400, 'ValidationException', 'the request body is not JSON');
-	}
-	return object(v, 'the request body');
+	return jsonObjectBody(body, BODY_ERRORS);
 }
 
 function object(v: unknown, name: string): Record<string, unknown> {
-	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(name + ' expected a JSON object');
-	return v as Record<string, unknown>;
+	return jsonObject(v, name, BODY_ERRORS);
 }
 
 function optString(b: Record<string, unknown>, name: string, max: number): string | undefined {
-	const v = b[name];
-	if (v === undefined) return undefined;
-	if (typeof v !== 'string' || v.length > max) throw invalid(`${name} expected a string of at most ${max} characters`);
-	return v;
+	return optionalString(b, name, max, BODY_ERRORS);
 }
 
 function invalid(message: string): HttpError {

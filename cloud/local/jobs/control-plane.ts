@@ -25,7 +25,7 @@
  */
 import type http from 'node:http';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
-import { HttpError, listen, readBody, sendJson, type Listening } from '../http';
+import { HttpError, jsonObject, jsonObjectBody, listen, optionalString, readBody, sendJson, type BodyErrors, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
 import { isThingName } from '../../../firmware/core/contracts/thing';
@@ -409,27 +409,18 @@ function reply(res: http.ServerResponse, r: ControlResult<unknown>): void {
 	sendJson(res, 200, r.value ?? {});
 }
 
+const BODY_ERRORS: BodyErrors = { notJson: 'SerializationException', invalid: 'InvalidRequestException' };
+
 function parseBody(body: Uint8Array): Record<string, unknown> {
-	if (body.byteLength === 0) return {};
-	let v: unknown;
-	try {
-		v = JSON.parse(new TextDecoder().decode(body));
-	} catch {
-		throw new HttpError(400, 'SerializationException', 'the request body is not JSON');
-	}
-	return object(v, 'the request body');
+	return jsonObjectBody(body, BODY_ERRORS);
 }
 
 function object(v: unknown, name: string): Record<string, unknown> {
-	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(name + ' expected a JSON object');
-	return v as Record<string, unknown>;
+	return jsonObject(v, name, BODY_ERRORS);
 }
 
 function optString(b: Record<string, unknown>, name: string, max: number): string | undefined {
-	const v = b[name];
-	if (v === undefined) return undefined;
-	if (typeof v !== 'string' || v.length > max) throw invalid(`${name} expected a string of at most ${max} characters`);
-	return v;
+	return optionalString(b, name, max, BODY_ERRORS);
 }
 
 function flag(q: URLSearchParams, name: string): boolean {
