@@ -8,7 +8,7 @@
  *   GET    /robots                                  the owner's robots
  *   POST   /robots/claim            {thing, code}   bind a robot with the code it shows (once)
  *   DELETE /robots/{thing}                          unbind: access gone, owner data cleared
- *   GET    /robots/{thing}                          state: status and schedule shadows (reported, desired)
+ *   GET    /robots/{thing}                          state: the rooms it knows, status and schedule shadows (reported, desired)
  *   PUT    /robots/{thing}/schedule {schedule}      edit the schedule (desired, robot's own validator)
  *   POST   /robots/{thing}/commands {action, ...}   start a command (AWS IoT commands)
  *   GET    /robots/{thing}/commands/{executionId}   follow it to its terminal status
@@ -31,6 +31,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
 import { EMPTY_SCHEDULE, SCHEDULE_SHADOW } from '../../../firmware/core/schedule/shadow';
 import { validateSchedule } from '../../../firmware/core/schedule/model';
+import { checkRooms } from '../../../firmware/core/commands/rooms';
 import { checkRequest, startInput, type CommandRequest } from '../../lib/robot-commands';
 import type { Logger } from '../../lib/logger';
 import { decodedKey } from '../upload-slot/contract';
@@ -90,6 +91,17 @@ class ApiError extends Error {
 		message: string,
 	) {
 		super(message);
+	}
+}
+
+/** The rooms the robot reported (firmware/core/commands/rooms.ts), checked by the robot's own rule; null until it has. */
+function roomsOf(logger: Logger, thing: string, v: unknown): readonly string[] | null {
+	if (v === undefined || v === null) return null;
+	try {
+		return checkRooms(v);
+	} catch (e) {
+		logger.warn('owner_api.bad_rooms', { thing, error: String(e) });
+		return null;
 	}
 }
 
@@ -235,6 +247,7 @@ function robotRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /ro
 			const [status, schedule] = await Promise.all([shadow(thing, 'status'), shadow(thing, SCHEDULE_SHADOW)]);
 			return json(200, {
 				thing,
+				rooms: roomsOf(deps.logger, thing, status?.state?.reported?.rooms),
 				status: status?.state?.reported ?? null,
 				schedule: { reported: schedule?.state?.reported?.schedule ?? null, desired: schedule?.state?.desired?.schedule ?? null, error: schedule?.state?.reported?.scheduleError ?? null },
 			});
