@@ -160,14 +160,27 @@ function startXvfb(): Promise<{ display: string; proc: ChildProcess }> {
 	});
 }
 
-function end(p: ChildProcess | undefined): void {
-	if (p && p.exitCode === null && p.signalCode === null && p.pid) {
-		try {
-			process.kill(p.pid, 'SIGKILL');
-		} catch {
-			/* already gone between the check and the kill: nothing to end */
-		}
+/**
+ * Ends `p` by its PID and resolves once it has exited (reaped), so the next power-on never starts
+ * while this one's mcsim or Xvfb still holds the app's files, its test-control port or its display
+ * (a SIGKILL is only delivered, not done, when kill returns).
+ */
+function end(p: ChildProcess | undefined, say: (l: string) => void): Promise<void> {
+	if (!p || p.exitCode !== null || p.signalCode !== null || !p.pid) return Promise.resolve();
+	const gone = new Promise<void>((res) => {
+		p.once('exit', () => res());
+		const t = setTimeout(() => {
+			say(`run-headless: ${p.spawnfile} (pid ${p.pid}) not ended 5 s after SIGKILL`);
+			res();
+		}, 5_000);
+		t.unref();
+	});
+	try {
+		process.kill(p.pid, 'SIGKILL');
+	} catch {
+		/* already gone between the check and the kill: nothing to end */
 	}
+	return gone;
 }
 
 /** Builds and runs the app headless; the verdict from its trace. */
@@ -238,9 +251,10 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 			};
 			createInterface({ input: sim!.stdout! }).on('line', onLine);
 			createInterface({ input: sim!.stderr! }).on('line', onLine);
-			sim!.on('exit', (c) => {
+			sim!.on('exit', (c, signal) => {
 				clearTimeout(timer);
-				say(`run-headless: mcsim exited (${c}) without a verdict`);
+				// how and when it ended, so an early exit says whether it crashed or refused to start
+				say(`run-headless: mcsim exited (${signal ?? c}) after ${Date.now() - t0} ms without a verdict`);
 				res('exit');
 			});
 		});
@@ -252,8 +266,8 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 		say(`run-headless: ${(e as Error).message}`);
 		return { code: 2, buildMs: b.ms };
 	} finally {
-		end(sim);
-		end(x?.proc);
+		await end(sim, say);
+		await end(x?.proc, say);
 		rmSync(home, { recursive: true, force: true });
 	}
 }
