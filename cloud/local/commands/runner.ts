@@ -5,10 +5,10 @@
  * into one CommandsRunner.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
 import type { LogFn } from '../log';
+import { SnapshotFile } from '../snapshot-file';
 import * as X from './execution';
 import type { DeviceUpdate, Execution, ParameterValue, UpdateRefusal } from './execution';
 import { executionPayload, resolveParameters, type CommandRecord } from './payload';
@@ -50,27 +50,19 @@ export class CommandsRunner {
 	readonly #commands = new Map<string, CommandRecord>();
 	readonly #executions = new Map<string, Execution>();
 	readonly #timers = new Map<string, NodeJS.Timeout>();
-	#saving: Promise<void> = Promise.resolve();
-	#dirty = false;
+	readonly #store: SnapshotFile<Snapshot> | undefined;
 	#closed = false;
 
 	constructor(o: CommandsRunnerOptions) {
 		this.#o = o;
 		this.#now = o.now ?? Date.now;
+		this.#store = o.dataDir ? new SnapshotFile(path.join(o.dataDir, 'commands.json'), (): Snapshot => ({ version: 1, commands: this.commands(), executions: this.executions() }), o.log, 'commands') : undefined;
 	}
 
 	/** Loads commands.json, if any, and re-arms the timers (overdue ones fire at once). */
 	async load(): Promise<void> {
-		if (!this.#o.dataDir) return;
-		let text: string;
-		try {
-			text = await readFile(this.#file(), 'utf8');
-		} catch (e) {
-			if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-			throw e;
-		}
-		const snap = JSON.parse(text) as Snapshot;
-		if (snap.version !== 1) throw new Error(`${this.#file()}: unknown version ${String(snap.version)}`);
+		const snap = await this.#store?.read();
+		if (!snap) return;
 		for (const c of snap.commands) this.#commands.set(c.commandId, c);
 		for (const e of snap.executions) this.#executions.set(e.executionId, e);
 		for (const e of snap.executions) this.#arm(e);
@@ -181,7 +173,7 @@ export class CommandsRunner {
 		this.#closed = true;
 		for (const t of this.#timers.values()) clearTimeout(t);
 		this.#timers.clear();
-		await this.#saving;
+		await this.#store?.settled();
 	}
 
 	#arm(e: Execution): void {
@@ -232,25 +224,8 @@ export class CommandsRunner {
 		});
 	}
 
-	#file(): string {
-		return path.join(this.#o.dataDir!, 'commands.json');
-	}
-
 	#save(): void {
-		if (!this.#o.dataDir || this.#dirty) return;
-		this.#dirty = true;
-		this.#saving = this.#saving.then(async () => {
-			this.#dirty = false;
-			const snap: Snapshot = { version: 1, commands: this.commands(), executions: this.executions() };
-			const file = this.#file();
-			try {
-				await mkdir(path.dirname(file), { recursive: true });
-				await writeFile(file + '.tmp', JSON.stringify(snap));
-				await rename(file + '.tmp', file);
-			} catch (e) {
-				this.#o.log({ level: 'error', event: 'commands.save.failed', file, error: String(e) });
-			}
-		});
+		this.#store?.save();
 	}
 }
 

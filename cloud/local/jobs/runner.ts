@@ -10,9 +10,9 @@
  * - notify (JobExecutionsChanged) when an execution joins or leaves the pending list.
  * They are published after the reply of the request that caused them (a microtask later).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LogFn } from '../log';
+import { SnapshotFile } from '../snapshot-file';
 import { substitute, type Presign } from './document';
 import * as X from './execution';
 import type { Execution, StatusDetails } from './execution';
@@ -93,28 +93,20 @@ export class JobsRunner {
 	readonly groups = new ThingGroups();
 	#seq = 0;
 	#out: Promise<void> = Promise.resolve();
-	#saving: Promise<void> = Promise.resolve();
-	#dirty = false;
+	readonly #store: SnapshotFile<Snapshot> | undefined;
 	#closed = false;
 
 	constructor(o: JobsRunnerOptions) {
 		this.#o = o;
 		this.#now = o.now ?? Date.now;
+		this.#store = o.dataDir ? new SnapshotFile(path.join(o.dataDir, 'jobs.json'), (): Snapshot => ({ version: 1, seq: this.#seq, jobs: this.jobs(), executions: [...this.#executions.values()].flatMap((m) => [...m.values()]), groups: this.groups.snapshot() }), o.log, 'jobs') : undefined;
 		this.groups.onAdded((group, thing) => this.#joined(group, thing));
 	}
 
 	/** Loads jobs.json from dataDir, if any, and re-arms the timers (overdue ones fire at once). */
 	async load(): Promise<void> {
-		if (!this.#o.dataDir) return;
-		let text: string;
-		try {
-			text = await readFile(this.#file(), 'utf8');
-		} catch (e) {
-			if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-			throw e;
-		}
-		const snap = JSON.parse(text) as Snapshot;
-		if (snap.version !== 1) throw new Error(`${this.#file()}: unknown version ${String(snap.version)}`);
+		const snap = await this.#store?.read();
+		if (!snap) return;
 		this.#seq = snap.seq;
 		for (const j of snap.jobs) this.#jobs.set(j.jobId, j);
 		for (const e of snap.executions) this.#thing(e.thingName).set(e.jobId, e);
@@ -302,7 +294,7 @@ export class JobsRunner {
 		this.#timers.clear();
 		for (const id of [...this.#rollouts.keys()]) this.#stopRollout(id);
 		await this.#out;
-		await this.#saving;
+		await this.#store?.settled();
 	}
 
 	/** Applies `fn`, then notifies the things whose pending list or next execution changed. */
@@ -462,27 +454,8 @@ export class JobsRunner {
 		return m;
 	}
 
-	#file(): string {
-		return path.join(this.#o.dataDir!, 'jobs.json');
-	}
-
-	/** Writes jobs.json (write then rename), coalescing changes made while a write is under way. */
 	#save(): void {
-		if (!this.#o.dataDir) return;
-		if (this.#dirty) return;
-		this.#dirty = true;
-		this.#saving = this.#saving.then(async () => {
-			this.#dirty = false;
-			const snap: Snapshot = { version: 1, seq: this.#seq, jobs: this.jobs(), executions: [...this.#executions.values()].flatMap((m) => [...m.values()]), groups: this.groups.snapshot() };
-			const file = this.#file();
-			try {
-				await mkdir(path.dirname(file), { recursive: true });
-				await writeFile(file + '.tmp', JSON.stringify(snap));
-				await rename(file + '.tmp', file);
-			} catch (e) {
-				this.#o.log({ level: 'error', event: 'jobs.save.failed', file, error: String(e) });
-			}
-		});
+		this.#store?.save();
 	}
 }
 
