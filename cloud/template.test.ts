@@ -20,6 +20,7 @@ import { COMMANDS } from './lib/robot-commands';
 import { fromEnv as missionReportFromEnv, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from './functions/mission-report/handler';
 import { fromEnv as certRenewFromEnv, RENEW_SQL, RULE_NAME as CERT_RENEW_RULE } from './functions/cert-renew/handler';
 import { renewTopics } from '../firmware/core/renew/contract';
+import { COMMAND_EVENTS_SQL, fromEnv as commandEventsFromEnv, RULE_NAME as COMMAND_EVENTS_RULE } from './functions/command-events/handler';
 import { fromEnv as certRetireFromEnv, RETIRE_RULE_NAME, RETIRE_SQL } from './functions/cert-retire/handler';
 import { fromEnv as presenceFromEnv, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from './functions/presence/handler';
 import { fromEnv as validateFromEnv } from './functions/register-validate/handler';
@@ -110,6 +111,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 			PresenceFunction: presenceFromEnv,
 			CertRenewFunction: certRenewFromEnv,
 			CertRetireFunction: certRetireFromEnv,
+			CommandEventsFunction: commandEventsFromEnv,
 			UploadSlotFunction: uploadSlotFromEnv,
 			MapIngestFunction: mapIngestFromEnv,
 			RegisterValidateFunction: validateFromEnv,
@@ -153,6 +155,8 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.equal(rules[CERT_RENEW_RULE]?.Sql, RENEW_SQL);
 		assert.deepEqual((rules[CERT_RENEW_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['CertRenewFunction', 'Arn'] } } });
 		assert.equal(rules[RETIRE_RULE_NAME]?.Sql, RETIRE_SQL);
+		assert.equal(rules[COMMAND_EVENTS_RULE]?.Sql, COMMAND_EVENTS_SQL);
+		assert.deepEqual((rules[COMMAND_EVENTS_RULE]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['CommandEventsFunction', 'Arn'] } } });
 		assert.deepEqual((rules[RETIRE_RULE_NAME]!.Actions as Obj[])[0], { Lambda: { FunctionArn: { 'Fn::GetAtt': ['CertRetireFunction', 'Arn'] } } });
 		assert.ok(((rules.mission_events!.Actions as Obj[])[0]!.Kinesis as Obj).StreamName, 'mission events go to a stream');
 		for (const [name, r] of Object.entries(rules)) assert.ok(r.ErrorAction, name + ': a failed action is kept');
@@ -217,6 +221,11 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const DATA = /^(dynamodb|s3|kms|sqs|kinesis|iot):/;
 		for (const [id, f] of functions) {
 			const policies = list(f.Properties.Policies as Json);
+			// command-events calls no AWS service (its metric is a log line): SAM's basic execution role only
+			if (id === 'CommandEventsFunction') {
+				assert.deepEqual(policies, [], id + ': no policy');
+				continue;
+			}
 			assert.ok(policies.length > 0, id + ' has its own policy');
 			for (const p of policies) {
 				// no managed or SAM policy templates: they grant more than a function uses
@@ -315,6 +324,8 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const body = text(resources.OpsDashboard!.Properties.DashboardBody as Json);
 		for (const name of body.match(/"RobotConnectivity", "(\w+)"/g) ?? []) assert.ok((METRICS as readonly string[]).includes(name.split('"')[3]!), name);
 		assert.match(body, /ReportsStored/);
+		for (const status of ['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT']) assert.ok(body.includes('"' + status + '"'), 'command executions ' + status + ' on the dashboard');
+		assert.match(body, /"RobotConnectivity", "CommandExecutions", "Service", "commands", "Status"/);
 	});
 
 	it('the maps bucket: encrypted, no public access, TLS only, object-created notification on the upload keys', () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetCommandExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTJobsDataPlaneClient, StartCommandExecutionCommand } from '@aws-sdk/client-iot-jobs-data-plane';
+import { metricKey } from '../cloud/local/metrics';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { startInput, type CommandRequest } from '../cloud/lib/robot-commands';
@@ -103,6 +104,10 @@ describe('commands end to end: app -> AWS IoT commands (local) -> robot -> answe
 		assert.deepEqual([dock.status, dock.statusReason?.reasonCode], ['SUCCEEDED', 'DOCKING']);
 		const room = await settled(await start({ action: 'locate' }));
 		assert.equal(room.status, 'SUCCEEDED');
+		// every status change counted as CloudWatch reads it (command-events' EMF records, the local collector)
+		const counted = (status: string) => cloud.metrics.counters()[metricKey('CommandExecutions', { Service: 'commands', Status: status })] ?? 0;
+		await until('the executions counted', async () => counted('SUCCEEDED') >= 5);
+		assert.deepEqual([counted('CREATED'), counted('SUCCEEDED'), counted('REJECTED'), counted('FAILED')], [6, 5, 1, 0]);
 
 		const ddb = createDocumentClient({ region: LOCAL_REGION, endpoint: cloud.endpoints.dynamodb, credentials: { ...LOCAL_CREDENTIALS } });
 		try {

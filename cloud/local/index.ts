@@ -23,6 +23,7 @@ import { createMapIngestHandler, FUNCTION_NAME as MAP_INGEST_FUNCTION } from '..
 import { createMissionReportHandler, FUNCTION_NAME as MISSION_REPORT_FUNCTION, MISSION_REPORT_SQL, RULE_NAME as MISSION_REPORT_RULE } from '../functions/mission-report/handler';
 import { createMetricsCollector, type MetricsCollector } from './metrics';
 import { createPresenceHandler, FUNCTION_NAME as PRESENCE_FUNCTION, PRESENCE_SQL, RULE_NAME as PRESENCE_RULE } from '../functions/presence/handler';
+import { COMMAND_EVENTS_SQL, createCommandEventsHandler, FUNCTION_NAME as COMMAND_EVENTS_FUNCTION, RULE_NAME as COMMAND_EVENTS_RULE } from '../functions/command-events/handler';
 import { createUploadSlotHandler, FUNCTION_NAME as UPLOAD_SLOT_FUNCTION, RULE_NAME as UPLOAD_SLOT_RULE, UPLOAD_SLOT_SQL } from '../functions/upload-slot/handler';
 import { clientConfig, createDocumentClient } from '../lib/aws';
 import { COMMANDS } from '../lib/robot-commands';
@@ -336,6 +337,13 @@ function addProductRules(p: {
 		sql: PRESENCE_SQL,
 		functionName: PRESENCE_FUNCTION,
 		handler: createPresenceHandler({ ddb, table: tables.robots, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'presence' } }) }),
+	});
+	// command executions by status (EMF) from the commands service's execution events
+	rules.add({
+		name: COMMAND_EVENTS_RULE,
+		sql: COMMAND_EVENTS_SQL,
+		functionName: COMMAND_EVENTS_FUNCTION,
+		handler: createCommandEventsHandler({ logger: createLogger({ sink: log, level: 'debug', keys: { service: 'command-events' } }) }),
 	});
 
 	// map uploads: the slot rule (design.md, "Key choices")
