@@ -12,6 +12,8 @@ import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { CreateKeyCommand, GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateThingCommand, IoTClient } from '@aws-sdk/client-iot';
+import { awsRenewRegistry } from '../cloud/functions/cert-renew/registry';
 import { kmsIssuer } from '../cloud/lib/kms-ca-signer';
 import { issueCertificate } from '../cloud/lib/robot-certificate';
 import { cannotRun } from './support/skip';
@@ -90,5 +92,24 @@ describe('the CA key in KMS (kms-ca-signer) against moto_server', function () {
 		const sym = await kms.send(new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }));
 		await assert.rejects(kmsIssuer(kms, sym.KeyMetadata!.KeyId!, await caCertFor(a.spki)), /must be an RSA SIGN_VERIFY key|UnsupportedOperation|InvalidKeyUsage/);
 		await assert.rejects(kmsIssuer(kms, '', await caCertFor(a.spki)), /"keyId" expected/);
+	});
+
+	it('the renewal registry on AWS IoT (awsRenewRegistry): a registered certificate described with its PEM and ARN, the thing\'s principals listed, an unknown one undefined', async () => {
+		const iot = new IoTClient({ region: 'eu-west-1', endpoint: moto!.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+		const key = await newKey();
+		const caCert = await caCertFor(key.spki);
+		const issuer = await kmsIssuer(kms, key.id, caCert);
+		const robot = await webcrypto.subtle.generateKey({ ...ALG, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify']);
+		const cert = await issueCertificate(issuer, 'robot-8', new x509.PublicKey(new Uint8Array(await webcrypto.subtle.exportKey('spki', robot.publicKey))));
+		const registry = awsRenewRegistry(iot);
+		await iot.send(new CreateThingCommand({ thingName: 'robot-8' }));
+		const r = await registry.registerCertificate(cert.toString('pem'), caCert.toString('pem'));
+		await registry.attachThingPrincipal('robot-8', r.certificateArn);
+		const d = await registry.describeCertificate(r.certificateId);
+		assert.equal(d?.status, 'ACTIVE');
+		assert.equal(d?.arn, r.certificateArn);
+		assert.equal(new x509.X509Certificate(d!.pem).subject, 'CN=robot-8');
+		assert.deepEqual(await registry.thingPrincipals('robot-8'), [r.certificateArn]);
+		assert.equal(await registry.describeCertificate('f'.repeat(64)), undefined);
 	});
 });
