@@ -12,9 +12,12 @@
  * endpoint record (Preference "net", core/robot/onboarding.ts), the network, a known clock
  * (TLS checks certificate dates), and registration when a registration URL is provisioned
  * and storage does not say it is done. A missing or refused record is logged once and read
- * again every `retryMs`; the schedule and missions run offline meanwhile (once the identity
- * is there: the robot's storage and names hang off its thing name). The network going down
- * stops the link; coming back starts it again, from its backoff.
+ * again every `retryMs`; the schedule and missions run offline meanwhile. The robot is made
+ * from its name (core/robot/name.ts: the identity's, else the one kept from the last identity,
+ * else the image's), not from its credentials: credentials gone or refused leave the link down,
+ * not the robot; the key-bound parts (TLS, map uploads, renewal, OTA downloads) read the
+ * identity when they run. The network going down stops the link; coming back starts it again,
+ * from its backoff.
  */
 import { createRobot, type Robot, type RobotUpload } from '../../core/robot/robot';
 import type { LinkOptions } from '../../core/link/link';
@@ -23,8 +26,9 @@ import { DEFAULT_OUTBOX } from '../../core/link/outbox';
 import type { BackoffPolicy } from '../../core/link/backoff';
 import { isRegistered, register } from '../../core/registration/registration';
 import type { Endpoint } from '../../core/robot/onboarding';
+import { rememberName, robotName } from '../../core/robot/name';
 import { jumpableClock, robotTarget, type JumpableClock } from '../../core/testcmd/control';
-import type { ClockPort, HealthPort, LogFields, LogPort, TlsCredentials } from '../../ports';
+import type { ClockPort, DeviceKeyPort, HealthPort, HttpPort, LogFields, LogPort, TlsCredentials } from '../../ports';
 import { CleaningSimulator, HOME_ROOMS, simCommandActions, TYPICAL_HOME } from '../../sim/cleaning';
 import { scaledPorts } from '../../sim/clock';
 import { seededRandom } from '../portable/random';
@@ -120,7 +124,7 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 
 	const missing = (): Condition[] => {
 		const m: Condition[] = [];
-		if (!robot) m.push('identity');
+		if (!robot || !identity) m.push('identity');
 		if (!endpointKnown) m.push('endpoint');
 		if (!network?.up) m.push('network');
 		if (!clockKnown) m.push('clock');
@@ -131,8 +135,8 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 	/** The one place the link is started and stopped: from the conditions above. */
 	const advance = () => {
 		const m = missing();
-		if (robot && registration === 'needed' && network?.up && clockKnown) void runRegistration(robot.thing);
-		if (m.length === 0 && !linkOn && robot) {
+		if (robot && identity && registration === 'needed' && network?.up && clockKnown) void runRegistration(robot.thing);
+		if (m.length === 0 && !linkOn && robot && identity) {
 			linkOn = true;
 			waitingFor = '';
 			robot.start();
@@ -200,22 +204,65 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		advance();
 	};
 
-	const boot = (): boolean => {
-		const c = ports.credentials();
-		if (typeof c === 'string') {
-			once('main.no_credentials', { message: c });
-			return false;
-		}
-		if (config.thing && config.thing !== c.thing) {
-			// a build made for another robot must not connect as this one
-			once('main.wrong_thing', { configured: config.thing, certificate: c.thing });
+	/** Takes credentials read from storage: the link's TLS and registration follow them. */
+	const takeIdentity = (c: Identity, thing: string): boolean => {
+		if (c.thing !== thing) {
+			// credentials of another robot: the reports written under this name must not go out as that one
+			once('main.wrong_thing', { running: thing, certificate: c.thing });
 			return false;
 		}
 		identity = c;
-		const { thing, ...tls } = c;
-		const holder = { host: '', port: 0, tls: { ...tls } as TlsCredentials & { serverName?: string } };
+		// the link reads this object at every connect (as the renewer's swap does)
+		if (holder) Object.assign(holder.tls, { ca: c.ca, certificates: c.certificates, key: c.key });
+		const kept = rememberName(base.storage, c.thing);
+		if (kept && !kept.ok) log.log('warn', 'main.name_not_kept', { error: kept.error, message: kept.message });
+		const url = ports.onboarding.registrationUrl();
+		if (url.ok) registration = isRegistered({ storage: base.storage, crypto: moddableCrypto }, c.thing, c.certificates[0]!) ? 'done' : 'needed';
+		else if (!url.missing) once('main.bad_registration_url', { message: url.reason });
+		return true;
+	};
+	/** The credentials, or undefined (said once); a build made for another robot must not connect as this one. */
+	const readIdentity = (): Identity | undefined => {
+		const c = ports.credentials();
+		if (typeof c === 'string') {
+			once('main.no_credentials', { message: c });
+			return undefined;
+		}
+		if (config.thing && config.thing !== c.thing) {
+			once('main.wrong_thing', { configured: config.thing, certificate: c.thing });
+			return undefined;
+		}
+		return c;
+	};
+	// the key-bound parts read the identity when they run: the robot exists before its credentials
+	let holder: { host: string; port: number; tls: TlsCredentials & { serverName?: string } } | undefined;
+	let key: { of: Uint8Array; port: DeviceKeyPort } | undefined;
+	const deviceKey = (): DeviceKeyPort => {
+		if (!identity) throw new Error('no device credentials');
+		if (key?.of !== identity.key) key = { of: identity.key, port: createModdableDeviceKey(identity.key) };
+		return key.port;
+	};
+	const lazyKey: DeviceKeyPort = {
+		get modulusBytes() {
+			return deviceKey().modulusBytes;
+		},
+		rsaPrivateRaw: (block) => deviceKey().rsaPrivateRaw(block),
+		signSha256: (data) => deviceKey().signSha256(data),
+	};
+	const lazyHttp: HttpPort = {
+		request: (req) => (identity ? createModdableHttpPort({ ca: identity.ca }).request(req) : Promise.resolve({ ok: false as const, error: 'no device credentials' })),
+	};
+
+	const boot = (): boolean => {
+		const c = readIdentity();
+		const name = robotName(base.storage, c?.thing, config.thing || undefined);
+		if (!name) return false;
+		const thing = name.thing;
+		if (c) takeIdentity(c, thing);
+		else log.log('warn', 'main.offline_name', { thing, source: name.source });
+		holder = { host: '', port: 0, tls: { ...(identity ? { ca: identity.ca, certificates: identity.certificates, key: identity.key } : {}) } as TlsCredentials & { serverName?: string } };
 		const ota = moddableOta({
-			http: createModdableHttpPort({ ca: tls.ca }),
+			http: lazyHttp,
 			log,
 			storage: base.storage,
 			onReboot: () => {
@@ -229,7 +276,7 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
 		const mapBytes = config.mapBytes;
 		const upload: RobotUpload | undefined =
-			mapBytes > 0 ? { crypto: moddableCrypto, deviceKey: createModdableDeviceKey(tls.key), http: createModdableHttpPort({ ca: tls.ca }), map: (job) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } : undefined;
+			mapBytes > 0 ? { crypto: moddableCrypto, deviceKey: lazyKey, http: lazyHttp, map: (job) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } : undefined;
 		const r = createRobot(
 			linkPorts,
 			{
@@ -245,8 +292,9 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 				logs: { ring: base.ring },
 				pairing: { crypto: moddableCrypto },
 				...(ports.health ? { health: { port: ports.health } } : {}),
-				// a new certificate for the same key before this one expires (core/renew); kept in the robot's storage
-				renew: { deviceKey: createModdableDeviceKey(tls.key) },
+				// a new certificate for the same key before this one expires (core/renew); kept in the robot's storage.
+				// The renewer starts from the certificate it has: a robot booted without one renews from its next power-on
+				...(identity ? { renew: { deviceKey: lazyKey } } : {}),
 			},
 			missionPorts,
 		);
@@ -256,9 +304,6 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		// a command-started mission runs on the same cleaning engine and mission machine as a scheduled one
 		r.commands!.bind(simCommandActions(sim, log));
 		robot = r;
-		const url = ports.onboarding.registrationUrl();
-		if (url.ok) registration = isRegistered({ storage: base.storage, crypto: moddableCrypto }, thing, tls.certificates[0]!) ? 'done' : 'needed';
-		else if (!url.missing) once('main.bad_registration_url', { message: url.reason });
 		endpoint = holder;
 		target = robotTarget(r, {
 			startMission: () => sim.run('button'),
@@ -276,11 +321,23 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		return true;
 	};
 	if (test) startTestCommands({ target: () => target, log, transport: test });
-	/** The identity: without it there is no robot; read again every retryMs until it is there. */
+	/** Without a name there is no robot; read again every retryMs until it is there. */
 	const tryBoot = () => {
-		if (boot()) return readEndpoint();
+		if (boot()) {
+			if (!identity) base.timers.set(tryIdentity, config.retryMs);
+			return readEndpoint();
+		}
 		advance();
 		base.timers.set(tryBoot, config.retryMs);
+	};
+	/** The robot runs offline under its name; its credentials are read again every retryMs until they hold. */
+	const tryIdentity = () => {
+		const c = readIdentity();
+		if (c && robot && takeIdentity(c, robot.thing)) {
+			log.log('info', 'main.identity', { thing: c.thing });
+			return advance();
+		}
+		base.timers.set(tryIdentity, config.retryMs);
 	};
 
 	network = ports.startNetwork({

@@ -9,9 +9,12 @@
  *                 the broker withheld (the network, as far as lin goes) then back; the
  *                 endpoint record absent (said once, the schedule and missions run offline,
  *                 read again every retryMs) then written by the test-control `endpoint`
- *                 command; no credentials at all (said once, test control answers not-ready).
+ *                 command; credentials gone (said once, read again, the robot runs offline
+ *                 under the name kept from its last identity: a mission's report waits in the
+ *                 outbox and arrives once when credentials are back).
  */
-import { HOST, say, type Scenario } from '../suite';
+import { HOST, say, THING, type Scenario } from '../suite';
+import { reportTopic } from '../../../firmware/core/mission/report';
 
 const BLANK = 'robot-blank-1';
 
@@ -83,16 +86,36 @@ export const network: Scenario = {
 		if (record !== `${HOST}:${s.port}`) return `the endpoint record on storage is ${String(record)}`;
 		say(`no endpoint record: said once, a mission ran offline (${m.mission}); the endpoint command wrote ${record} and the robot connected`);
 
-		// 3. no credentials: said once, read again, test control answers not-ready
+		// 3. credentials gone: said once, read again; the robot runs offline under the name kept from
+		// its last identity (a mission runs, its report waits in the outbox), then credentials come
+		// back (written between power-ons: lin's Preference is the app's file while it runs) and
+		// the report arrives once
 		await s.provision({ credentials: null });
 		const c = s.power('no credentials');
 		await c.waitFor('main.no_credentials');
+		const named = await c.waitFor('main.offline_name');
+		if (named.thing !== THING || named.source !== 'stored') return `without credentials the robot runs as ${JSON.stringify(named)}, expected ${THING} from storage`;
+		const mc = await c.command({ cmd: 'mission' });
+		if (typeof mc.mission !== 'string') return `no mission without credentials: ${JSON.stringify(mc)}`;
+		const id = mc.mission;
+		await c.waitFor('mission.report', (l) => l.mission === id || l.missionId === id, 30_000);
 		await new Promise((r) => setTimeout(r, 3_500));
-		const reply = await (await c.channel()).command({ cmd: 'status' });
+		const sc = await c.status();
 		await c.off();
-		if (reply.ok || reply.error.code !== 'not-ready') return `without credentials status answered ${JSON.stringify(reply)}, expected not-ready`;
+		if (!String(sc.waitingFor).includes('identity') || sc.link !== 'offline' || !(Number(sc.outbox) >= 1)) return `without credentials the robot says ${JSON.stringify(sc)}, expected waiting for identity, offline, the report in the outbox`;
 		if (c.count('main.no_credentials') !== 1) return `main.no_credentials logged ${c.count('main.no_credentials')} times, expected once`;
-		say(`no credentials: ${JSON.stringify(c.log.find((l) => l.event === 'main.no_credentials'))}, once`);
+		if (c.count('main.waiting') < 1) return 'main.waiting never logged without credentials';
+		const topic = reportTopic(THING, id);
+		if ((s.broker()?.record.entries({ thing: THING, topic }) ?? []).length) return 'a report went out without credentials';
+		await s.provision();
+		const d = s.power('credentials back');
+		await d.untilStatus('connected with credentials back', (x) => x.link === 'connected', 30_000);
+		await d.until('the offline report at the broker', () => ((s.broker()?.record.entries({ thing: THING, topic }) ?? []).length ? true : undefined), 20_000);
+		await new Promise((r) => setTimeout(r, 1_000));
+		await d.off();
+		const got = s.broker()?.record.entries({ thing: THING, topic }) ?? [];
+		if (got.length !== 1) return `broker received ${got.length} report(s) on ${topic} after credentials came back, expected 1`;
+		say(`no credentials: said once, ran offline as ${THING} (stored name), mission ${id} reported into the outbox; credentials back: connected, the report arrived once`);
 		return undefined;
 	},
 };
