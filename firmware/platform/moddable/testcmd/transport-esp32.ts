@@ -11,25 +11,10 @@
  */
 import Serial from 'embedded:io/serial';
 import type { LogPort } from '../../../ports';
-import type { TestSession } from '../../../core/testcmd/channel';
+import type { SessionHooks, TestTransport, TransportOptions } from './transport-types';
 import { Output } from '../../../core/testcmd/output';
 
-export interface TransportOptions {
-	readonly port?: number;
-	/** UART number (default 0, the console) and baud rate (default 115200). */
-	readonly uart?: number;
-	readonly baud?: number;
-}
-
-export interface TestTransport {
-	readonly where: string | number;
-	close(): void;
-}
-
-export interface SessionHooks {
-	open(): TestSession;
-	closed?(): void;
-}
+export type { SessionHooks, TestTransport, TransportOptions } from './transport-types';
 
 /** ESP32 UART0 pins: TX GPIO1, RX GPIO3 (the USB bridge's). */
 const CONSOLE_PINS = Object.freeze({ transmit: 1, receive: 3 });

@@ -9,29 +9,10 @@
 import Listener from 'embedded:io/socket/listener';
 import TCP from 'embedded:io/socket/tcp';
 import type { LogPort } from '../../../ports';
-import type { TestSession } from '../../../core/testcmd/channel';
+import type { SessionHooks, TestTransport, TransportOptions } from './transport-types';
 import { Output } from '../../../core/testcmd/output';
 
-export interface TransportOptions {
-	/** TCP port (lin); 0 or absent: any free port, traced by the caller from `where`. */
-	readonly port?: number;
-	/** UART number and baud rate (esp32). */
-	readonly uart?: number;
-	readonly baud?: number;
-}
-
-export interface TestTransport {
-	/** lin: the TCP port listened on; esp32: "uart0@115200". */
-	readonly where: string | number;
-	close(): void;
-}
-
-export interface SessionHooks {
-	/** A rig connected (TCP) or the port opened (serial). */
-	open(): TestSession;
-	/** The rig went away (TCP only). */
-	closed?(): void;
-}
+export type { SessionHooks, TestTransport, TransportOptions } from './transport-types';
 
 export function openTestTransport(o: TransportOptions, hooks: SessionHooks, log: LogPort): TestTransport {
 	let client: TCP | undefined;
