@@ -3,11 +3,34 @@ import { decode, encodeInto, packetSize } from '../firmware/core/mqtt/codec';
 import type { Packet } from '../firmware/core/mqtt/packet';
 
 export const SAMPLE_PACKETS: Record<string, Packet> = {
-	'publish-qos1-256B': { type: 'publish', topic: '$aws/rules/mission_report/robots/robot-1/missions/m-000042/report', payload: new Uint8Array(256).fill(0x61), qos: 1, retain: false, dup: false, packetId: 4242 },
+	'publish-qos1-256B': {
+		type: 'publish',
+		topic: '$aws/rules/mission_report/robots/robot-1/missions/m-000042/report',
+		payload: new Uint8Array(256).fill(0x61),
+		qos: 1,
+		retain: false,
+		dup: false,
+		packetId: 4242,
+	},
 	'publish-qos0-64B': { type: 'publish', topic: 'robots/robot-1/missions/m-000042/events', payload: new Uint8Array(64).fill(0x62), qos: 0, retain: false, dup: false },
-	'publish-qos1-4KB': { type: 'publish', topic: '$aws/things/robot-1/shadow/name/schedule/update', payload: new Uint8Array(4096).fill(0x63), qos: 1, retain: false, dup: false, packetId: 7 },
+	'publish-qos1-4KB': {
+		type: 'publish',
+		topic: '$aws/things/robot-1/shadow/name/schedule/update',
+		payload: new Uint8Array(4096).fill(0x63),
+		qos: 1,
+		retain: false,
+		dup: false,
+		packetId: 7,
+	},
 	puback: { type: 'puback', packetId: 4242 },
-	subscribe: { type: 'subscribe', packetId: 3, subscriptions: [{ topic: '$aws/things/robot-1/shadow/name/schedule/+/+', qos: 1 }, { topic: '$aws/things/robot-1/jobs/notify-next', qos: 1 }] },
+	subscribe: {
+		type: 'subscribe',
+		packetId: 3,
+		subscriptions: [
+			{ topic: '$aws/things/robot-1/shadow/name/schedule/+/+', qos: 1 },
+			{ topic: '$aws/things/robot-1/jobs/notify-next', qos: 1 },
+		],
+	},
 	connect: { type: 'connect', clientId: 'robot-1', cleanSession: false, keepAlive: 60 },
 };
 
@@ -40,7 +63,14 @@ export function benchCodec(): CodecResult[] {
 		encodeInto(p, buf);
 		const enc = rate(() => encodeInto(p, buf));
 		const dec = rate(() => decode(buf));
-		out.push({ packet: name, bytes: size, encodePerSec: Math.round(enc), decodePerSec: Math.round(dec), encodeMBps: +((enc * size) / 1e6).toFixed(1), decodeMBps: +((dec * size) / 1e6).toFixed(1) });
+		out.push({
+			packet: name,
+			bytes: size,
+			encodePerSec: Math.round(enc),
+			decodePerSec: Math.round(dec),
+			encodeMBps: +((enc * size) / 1e6).toFixed(1),
+			decodeMBps: +((dec * size) / 1e6).toFixed(1),
+		});
 	}
 	return out;
 }

@@ -95,7 +95,8 @@ export async function commandsBilling(): Promise<CommandsBillingResult> {
 		}
 		const billed = samples.map((s) => s.billedMessages);
 		return {
-			setup: 'host robot (createRobot with commands, memory storage) on the local cloud, TLS 1.2; each command started with StartCommandExecution (robot-* commands, notAfter 60 s) and metered at the robot socket until its terminal status; mission events and reports excluded (the per-mission figure)',
+			setup:
+				'host robot (createRobot with commands, memory storage) on the local cloud, TLS 1.2; each command started with StartCommandExecution (robot-* commands, notAfter 60 s) and metered at the robot socket until its terminal status; mission events and reports excluded (the per-mission figure)',
 			samples,
 			summary: { billedMedian: median(billed), billedMax: Math.max(...billed) },
 		};
@@ -113,7 +114,13 @@ export function commandsMarkdown(r: CommandsBillingResult): string {
 	const lines = [
 		'| command | answer | billed messages | MQTT bytes | what |',
 		'| --- | --- | ---: | ---: | --- |',
-		...r.samples.map((s) => `| ${s.action} | ${s.status} ${s.reasonCode} | ${s.billedMessages} | ${s.mqttBytes} | ${s.kinds.filter((k) => k.billedMessages > 0).map((k) => `${k.kind} ${k.billedMessages}`).join(', ')} |`),
+		...r.samples.map(
+			(s) =>
+				`| ${s.action} | ${s.status} ${s.reasonCode} | ${s.billedMessages} | ${s.mqttBytes} | ${s.kinds
+					.filter((k) => k.billedMessages > 0)
+					.map((k) => `${k.kind} ${k.billedMessages}`)
+					.join(', ')} |`,
+		),
 	];
 	return lines.join('\n') + `\n\nmedian ${r.summary.billedMedian}, max ${r.summary.billedMax} billed messages per command. ${r.setup}.`;
 }

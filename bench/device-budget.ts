@@ -108,7 +108,15 @@ export function budgetMarkdown(b: Budget, table: (head: string[], rows: (string 
 		table(
 			['run', 'build', 'chunk heap', 'slot heap', 'stack', 'keys', 'within the esp32 creation'],
 			[
-				['limit: esp32 creation', `static ${esp32.static ? kb(esp32.static) : '0'}`, `${esp32.chunk.initial} B (${kb(esp32.chunk.initial)})`, `${esp32.heap.initial} slots (${kb(esp32.heap.initial * 16)})`, `${esp32.stack} slots (${kb(esp32.stack * 16)})`, `${esp32.keys?.initial ?? '?'}`, ''],
+				[
+					'limit: esp32 creation',
+					`static ${esp32.static ? kb(esp32.static) : '0'}`,
+					`${esp32.chunk.initial} B (${kb(esp32.chunk.initial)})`,
+					`${esp32.heap.initial} slots (${kb(esp32.heap.initial * 16)})`,
+					`${esp32.stack} slots (${kb(esp32.stack * 16)})`,
+					`${esp32.keys?.initial ?? '?'}`,
+					'',
+				],
 				...b.rows.map((r) => [
 					r.run && r.run !== r.scenario ? `${r.scenario} (${r.run})` : r.scenario,
 					`${r.bits}-bit, ${r.creation}`,
@@ -128,8 +136,17 @@ export function budgetMarkdown(b: Budget, table: (head: string[], rows: (string 
 	);
 	if (b.crypto.length) {
 		md.push('### Crypto on the device runtime (lin)', '');
-		md.push(table(['measure', 'bytes', 'ms', 'KB/s'], b.crypto.map((c) => [c.name, c.bytes, c.ms, c.kBps])), '');
-		md.push('`crypto.native_*`: the Moddable native port (firmware/platform/moddable/crypto.ts); `crypto.portable_*`: the portable @noble port bundled for the device, the same work in JavaScript; `map.encrypt_native`: Encryption SDK frames of a map, native AES-GCM.', '');
+		md.push(
+			table(
+				['measure', 'bytes', 'ms', 'KB/s'],
+				b.crypto.map((c) => [c.name, c.bytes, c.ms, c.kBps]),
+			),
+			'',
+		);
+		md.push(
+			'`crypto.native_*`: the Moddable native port (firmware/platform/moddable/crypto.ts); `crypto.portable_*`: the portable @noble port bundled for the device, the same work in JavaScript; `map.encrypt_native`: Encryption SDK frames of a map, native AES-GCM.',
+			'',
+		);
 	}
 	return md;
 }

@@ -32,7 +32,11 @@ export function otaMarkdown(metrics: readonly Metric[], table: (head: string[], 
 			'',
 		);
 		const g = metrics.find((m) => m.name === 'ota.download_memory');
-		if (g) md.push(`Peak heap growth from a ${n(g.smallBytes)} B to a ${n(g.largeBytes)} B image: slot ${n(g.slotGrowth)} B, chunk ${n(g.chunkGrowth)} B (the run fails above 16,384 B): the image is streamed into the slot one chunk at a time.`, '');
+		if (g)
+			md.push(
+				`Peak heap growth from a ${n(g.smallBytes)} B to a ${n(g.largeBytes)} B image: slot ${n(g.slotGrowth)} B, chunk ${n(g.chunkGrowth)} B (the run fails above 16,384 B): the image is streamed into the slot one chunk at a time.`,
+				'',
+			);
 		const v = metrics.filter((m) => m.name === 'ota.verify_activate').map((m) => Number(m.ms));
 		if (v.length) md.push(`Read back, SHA-256 and ECDSA P-256 (native), activate: ${v.map((x) => fmt(x) + ' ms').join(', ')}.`, '');
 	}

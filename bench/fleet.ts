@@ -126,7 +126,10 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 	try {
 		// the owner's edit, waiting in every robot's shadow before it boots
 		progress('writing the schedule edit into every shadow');
-		const schedule = { tz: 'CET-1CEST,M3.5.0,M10.5.0/3', entries: [{ id: FLEET_ENTRY_ID, days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen'] }] };
+		const schedule = {
+			tz: 'CET-1CEST,M3.5.0,M10.5.0/3',
+			entries: [{ id: FLEET_ENTRY_ID, days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen'] }],
+		};
 		const payload = new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } }));
 		for (let i = 0; i < things.length; i += 16) {
 			await Promise.all(things.slice(i, i + 16).map((thingName) => data.send(new UpdateThingShadowCommand({ thingName, shadowName: 'schedule', payload }))));
@@ -204,7 +207,11 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 		const decrypted = items.filter((x) => expected.has(`${x.thing}/${x.missionId}`) && x.mapReady === true && keys.has(String(x.mapKey))).length;
 		const objects = [...expected.values()].filter((r) => keys.has(`maps/${r.thing}/${r.mission}.esdk`)).length;
 
-		const since = (t0: number, pick: (r: RobotRow) => number | undefined) => rows.map((r) => pick(r)).filter((x): x is number => x !== undefined).map((t) => t - t0);
+		const since = (t0: number, pick: (r: RobotRow) => number | undefined) =>
+			rows
+				.map((r) => pick(r))
+				.filter((x): x is number => x !== undefined)
+				.map((t) => t - t0);
 		const rel = (pick: (r: RobotRow) => number | undefined) => since(go, pick);
 		const fromMissions = (pick: (r: RobotRow) => number | undefined) => since(missionsAt, pick);
 		const connected = rel((r) => r.connected);
@@ -221,8 +228,26 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 			allConvergedMs: Math.round(Math.max(...rel((r) => r.converged))),
 			connectedMs: stats3(connected),
 			convergedMs: stats3(converged),
-			reportAckedMs: { p50: round(median(fromMissions((r) => r.reportAcked)), 0), p99: round(percentile(fromMissions((r) => r.reportAcked), 99), 0) },
-			mapUploadedMs: { p50: round(median(fromMissions((r) => r.mapUploaded)), 0), p99: round(percentile(fromMissions((r) => r.mapUploaded), 99), 0) },
+			reportAckedMs: {
+				p50: round(median(fromMissions((r) => r.reportAcked)), 0),
+				p99: round(
+					percentile(
+						fromMissions((r) => r.reportAcked),
+						99,
+					),
+					0,
+				),
+			},
+			mapUploadedMs: {
+				p50: round(median(fromMissions((r) => r.mapUploaded)), 0),
+				p99: round(
+					percentile(
+						fromMissions((r) => r.mapUploaded),
+						99,
+					),
+					0,
+				),
+			},
 			missionsPhaseMs: Math.round(Math.max(...fromMissions((r) => r.mapUploaded))),
 			reconnects: rows.reduce((n, r) => n + Math.max(0, r.connects - 1), 0),
 			robotErrors,
@@ -283,7 +308,13 @@ export function fleetMarkdown(r: FleetResult): string[] {
 		`| maps: encrypted uploads in S3 / decrypted by map-ingest (mapReady, decoded map stored) | ${fmt(r.maps.objects)} / ${fmt(r.maps.decrypted)} of ${fmt(r.maps.expected)} |`,
 		`| nothing lost | ${r.nothingLost ? 'yes' : '**no**'} |`,
 		`| machine load average (1 min) at start / end, ${os.cpus().length} cores | ${r.load.start} / ${r.load.end} |`,
-		`| robot warnings and errors | ${Object.keys(r.robotErrors).length === 0 ? 'none' : Object.entries(r.robotErrors).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
+		`| robot warnings and errors | ${
+			Object.keys(r.robotErrors).length === 0
+				? 'none'
+				: Object.entries(r.robotErrors)
+						.map(([k, v]) => `${k} ${v}`)
+						.join(', ')
+		} |`,
 		'',
 	];
 }
@@ -313,13 +344,17 @@ async function worker(): Promise<void> {
 		const ports = host.hostPorts(storage, log);
 		const missionPorts = scaledPorts({ clock: host.hostClock, timers: host.hostTimers, storage, log, random: host.hostRandom }, MS_PER_MIN);
 		const seed = i + 1;
-		const robot = createRobot(ports, {
-			thing,
-			endpoint: { host: '127.0.0.1', port: job.port, tls: { ...credentials, serverName: 'localhost' } },
-			// a fleet that started together must not retry together: full jitter from 1 s
-			link: { backoff: { baseMs: 1000, capMs: 15_000 }, connectTimeoutMs: 30_000 },
-			upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http, map: (j) => simulatedMap({ seed, areaM2: j.areaM2, ...squareFor(MAP_BYTES) }) },
-		}, missionPorts);
+		const robot = createRobot(
+			ports,
+			{
+				thing,
+				endpoint: { host: '127.0.0.1', port: job.port, tls: { ...credentials, serverName: 'localhost' } },
+				// a fleet that started together must not retry together: full jitter from 1 s
+				link: { backoff: { baseMs: 1000, capMs: 15_000 }, connectTimeoutMs: 30_000 },
+				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http, map: (j) => simulatedMap({ seed, areaM2: j.areaM2, ...squareFor(MAP_BYTES) }) },
+			},
+			missionPorts,
+		);
 		const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: host.hostRandom, log });
 		const row: RobotRow = { thing, start: 0, connects: 0 };
 		rows.push(row);

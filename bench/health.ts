@@ -52,8 +52,23 @@ async function day(name: string, figures: (minute: number, random: () => number)
 	};
 	const connected: LinkState = { value: 'connected', sessionPresent: true, attempt: 0, flaps: 0, since: 0 };
 	let minute = 0;
-	const base: HealthReport = { firmware: '1.4.2', uptimeS: 0, rebootReason: 'power-on', reconnects: 1, lastLinkError: null, rssi: -58, freeHeap: 96_000, largestFreeBlock: 38_000, storageUsed: 6_000, storageTotal: 16_384 };
-	const reporter = new HealthReporter({ listen: () => () => {}, state: connected }, shadow, { clock: time.clock, timers: time.timers, log: memoryLog() }, () => ({ ...base, uptimeS: minute * 60, ...figures(minute, random) }));
+	const base: HealthReport = {
+		firmware: '1.4.2',
+		uptimeS: 0,
+		rebootReason: 'power-on',
+		reconnects: 1,
+		lastLinkError: null,
+		rssi: -58,
+		freeHeap: 96_000,
+		largestFreeBlock: 38_000,
+		storageUsed: 6_000,
+		storageTotal: 16_384,
+	};
+	const reporter = new HealthReporter({ listen: () => () => {}, state: connected }, shadow, { clock: time.clock, timers: time.timers, log: memoryLog() }, () => ({
+		...base,
+		uptimeS: minute * 60,
+		...figures(minute, random),
+	}));
 	reporter.start();
 	await reporter.check();
 	for (minute = 1; minute < 24 * 60; minute++) {
@@ -67,10 +82,32 @@ async function day(name: string, figures: (minute: number, random: () => number)
 export async function healthBilling(): Promise<HealthBilling> {
 	const days = [
 		await day('quiet: heap within 5%, RSSI within 4 dB', (_m, r) => ({ freeHeap: 96_000 * (0.95 + 0.1 * r()), rssi: -58 + Math.round(8 * r() - 4) })),
-		await day('flaky: a reconnect every 10 min, heap and RSSI wandering', (m, r) => ({ reconnects: 1 + Math.floor(m / 10), lastLinkError: m >= 10 ? 'closed by peer' : null, freeHeap: 96_000 * (0.6 + 0.4 * r()), rssi: -58 - Math.round(20 * r()) })),
+		await day('flaky: a reconnect every 10 min, heap and RSSI wandering', (m, r) => ({
+			reconnects: 1 + Math.floor(m / 10),
+			lastLinkError: m >= 10 ? 'closed by peer' : null,
+			freeHeap: 96_000 * (0.6 + 0.4 * r()),
+			rssi: -58 - Math.round(20 * r()),
+		})),
 		await day('everything changing every minute (the bound)', (m) => ({ reconnects: 1 + m, freeHeap: m % 2 ? 40_000 : 96_000, rssi: m % 2 ? -80 : -50 })),
 	];
-	const body = JSON.stringify({ state: { reported: { health: { firmware: '1.4.2', uptimeS: 86_399, rebootReason: 'power-on', reconnects: 1, rssi: -58, freeHeap: 96_000, largestFreeBlock: 38_000, storageUsed: 6_000, storageTotal: 16_384 } } }, clientToken: 'robot-0001-1' });
+	const body = JSON.stringify({
+		state: {
+			reported: {
+				health: {
+					firmware: '1.4.2',
+					uptimeS: 86_399,
+					rebootReason: 'power-on',
+					reconnects: 1,
+					rssi: -58,
+					freeHeap: 96_000,
+					largestFreeBlock: 38_000,
+					storageUsed: 6_000,
+					storageTotal: 16_384,
+				},
+			},
+		},
+		clientToken: 'robot-0001-1',
+	});
 	const one = meter(body);
 	return { minIntervalMin: DEFAULT_HEALTH.minIntervalMs / 60_000, days, everyMinute: { reports: 1440, messages: 1440 * one.messages, shadowOps: 1440 * one.ops } };
 }

@@ -77,7 +77,10 @@ function nodeThroughput(runs: number): { plaintextBytes: number; rows: NodeRow[]
 	const plain = mapBytes(MAP_2MB.width, MAP_2MB.height);
 	const portable = createPortableCrypto((n) => hostCrypto.random(n));
 	const rows: NodeRow[] = [];
-	for (const [path, crypto] of [['portable (@noble/ciphers GCM, @noble/hashes)', portable], ['node:crypto (OpenSSL)', hostCrypto]] as const) {
+	for (const [path, crypto] of [
+		['portable (@noble/ciphers GCM, @noble/hashes)', portable],
+		['node:crypto (OpenSSL)', hostCrypto],
+	] as const) {
 		encryptOnce(crypto, plain); // warm-up: JIT
 		const ms = Array.from({ length: runs }, () => encryptOnce(crypto, plain));
 		const m = median(ms);
@@ -90,7 +93,12 @@ function nodeThroughput(runs: number): { plaintextBytes: number; rows: NodeRow[]
 		return performance.now() - t0;
 	});
 	const g = median(gen);
-	return { plaintextBytes: plain.length, rows, ratio: round(rows[1]!.MBps / rows[0]!.MBps), generator: { path: 'simulated map generator (firmware/sim/map.ts), no encryption', medianMs: round(g, 2), MBps: round(plain.length / MB / (g / 1000)) } };
+	return {
+		plaintextBytes: plain.length,
+		rows,
+		ratio: round(rows[1]!.MBps / rows[0]!.MBps),
+		generator: { path: 'simulated map generator (firmware/sim/map.ts), no encryption', medianMs: round(g, 2), MBps: round(plain.length / MB / (g / 1000)) },
+	};
 }
 
 // ---- xs -----------------------------------------------------------------------------------
@@ -129,7 +137,7 @@ async function xsCompute(w: XsWorker): Promise<XsComputeRow[]> {
 	const gen = await per((n) => `mapsBench.generate(${n})`);
 	const both = await per((n) => `mapsBench.open(${n}, "map"); mapsBench.pull(1e9)`);
 	const row = (what: string, c: number): XsComputeRow => ({ what, computePerKB: Math.round(c), kbPer100M: round(1e8 / c) });
-	return [row('encrypt: Encryption SDK writer, portable AES-256-GCM (4096-byte frames)', enc), row('generate: simulated map rows (firmware/sim/map.ts)', gen), row('generate + encrypt: the simulator\'s device path', both)];
+	return [row('encrypt: Encryption SDK writer, portable AES-256-GCM (4096-byte frames)', enc), row('generate: simulated map rows (firmware/sim/map.ts)', gen), row("generate + encrypt: the simulator's device path", both)];
 }
 
 async function xsHeap(w: XsWorker): Promise<XsHeapRow[]> {
@@ -192,9 +200,18 @@ async function uploadTimes(runs: number): Promise<{ setup: string; mapBytes: num
 	const thing = 'bench-maps';
 	const cloud = await startLocalCloud({ dataDir: dir, things: [thing], log: (e) => logs.push(e), inMemory: true });
 	const log = memoryLog();
-	const link = new Link(hostPorts(createMemoryStorage(), log), { clientId: thing, endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } } });
+	const link = new Link(hostPorts(createMemoryStorage(), log), {
+		clientId: thing,
+		endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } },
+	});
 	let crypto: CryptoPort = hostCrypto;
-	const chosen: CryptoPort = { aes256gcm: (k) => crypto.aes256gcm(k), sha256: (d) => crypto.sha256(d), sha512: (d) => crypto.sha512(d), hmacSha512: (k, d) => crypto.hmacSha512(k, d), random: (n) => crypto.random(n) };
+	const chosen: CryptoPort = {
+		aes256gcm: (k) => crypto.aes256gcm(k),
+		sha256: (d) => crypto.sha256(d),
+		sha512: (d) => crypto.sha512(d),
+		hmacSha512: (k, d) => crypto.hmacSha512(k, d),
+		random: (n) => crypto.random(n),
+	};
 	const deviceKey = createHostDeviceKey(new Uint8Array(readFileSync(cloud.pki.paths.thing(thing).keyDer)));
 	const uploader = new MapUploader(link, { crypto: chosen, deviceKey, http: createHttpPort(), timers: hostTimers, random: hostRandom, log }, thing);
 	try {
@@ -206,7 +223,10 @@ async function uploadTimes(runs: number): Promise<{ setup: string; mapBytes: num
 		const map: MapSource = simulatedMap({ seed: 7, areaM2: 65, ...MAP_2MB });
 		const rows: UploadRow[] = [];
 		let n = 0;
-		for (const [name, port] of [['node:crypto', hostCrypto], ['portable', createPortableCrypto((k) => hostCrypto.random(k))]] as const) {
+		for (const [name, port] of [
+			['node:crypto', hostCrypto],
+			['portable', createPortableCrypto((k) => hostCrypto.random(k))],
+		] as const) {
 			crypto = port;
 			const up: number[] = [];
 			const stored: number[] = [];
@@ -235,7 +255,11 @@ async function uploadTimes(runs: number): Promise<{ setup: string; mapBytes: num
 			}
 			rows.push({ crypto: name, runs, messageBytes, medianUploadMs: round(median(up)), medianStoredMs: round(median(stored)), MBps: round(map.length / MB / (median(up) / 1000)) });
 		}
-		return { setup: 'local cloud (aedes broker over mutual TLS, local S3 with presigned PUT, local KMS, map-ingest on the S3 event, dynalite) on loopback', mapBytes: map.length, rows };
+		return {
+			setup: 'local cloud (aedes broker over mutual TLS, local S3 with presigned PUT, local KMS, map-ingest on the S3 event, dynalite) on loopback',
+			mapBytes: map.length,
+			rows,
+		};
 	} finally {
 		link.stop();
 		await cloud.close();
@@ -283,12 +307,24 @@ export function mapsMarkdown(x: MapsResult, table: Table): string[] {
 	const md: string[] = [];
 	md.push(`Map: the simulated RMAP occupancy grid (firmware/sim/map.ts), ${x.map.width} x ${x.map.height} cells = ${fmt(x.map.bytes)} bytes ("2 MB"). MB = 10^6 bytes of plaintext.`, '');
 	md.push('**Encryption on Node** (Encryption SDK writer, 4096-byte frames, the message pulled chunk by chunk as the HTTP port does):', '');
-	md.push(table(['CryptoPort', 'median ms / 2 MB', 'MB/s'], [...x.node.rows, x.node.generator].map((r) => [r.path, r.medianMs, r.MBps])), '');
+	md.push(
+		table(
+			['CryptoPort', 'median ms / 2 MB', 'MB/s'],
+			[...x.node.rows, x.node.generator].map((r) => [r.path, r.medianMs, r.MBps]),
+		),
+		'',
+	);
 	md.push(`node:crypto is ${x.node.ratio}x the portable path on Node.`, '');
 	md.push(`**Compute inside XS** (portable path; bench/xs-maps-entry.ts bundled, ${fmt(x.xs.bundleBytes)} bytes):`, '');
-	md.push(table(['what', 'compute / KB', 'KB per 100 M units'], x.xs.compute.map((r) => [r.what, r.computePerKB, r.kbPer100M])), '');
 	md.push(
-		'Compute units of one evaluate over 320 KiB minus one over 64 KiB, divided by 256 KiB: the per-message cost (HKDF, header) drops out. Deterministic and machine-independent; each evaluate stays far below the meter\'s 2^32 wrap.',
+		table(
+			['what', 'compute / KB', 'KB per 100 M units'],
+			x.xs.compute.map((r) => [r.what, r.computePerKB, r.kbPer100M]),
+		),
+		'',
+	);
+	md.push(
+		"Compute units of one evaluate over 320 KiB minus one over 64 KiB, divided by 256 KiB: the per-message cost (HKDF, header) drops out. Deterministic and machine-independent; each evaluate stays far below the meter's 2^32 wrap.",
 		'',
 	);
 	md.push('**XS heap while streaming** (the simulated map generated row by row, encrypted frame by frame; every 8 frames one evaluate, then `gc()`):', '');
@@ -302,11 +338,20 @@ export function mapsMarkdown(x: MapsResult, table: Table): string[] {
 	md.push(`**Verdict (from the rows above):** ${streamVerdict(x.xs.heap)}`, '');
 	md.push(
 		'- **peak live slots**: `currentHeapCount` after `gc()` at each point of the stream, highest minus the reading before the stream opened, less one slot per evaluate since then (the worker keeps one per evaluate, even for a bare `gc()`): what the writer (keys, header, AAD, IV), the map reader (its row) and the stream state hold. The control keeps every frame and grows with the size.',
-		'- The byte sizes behind the slots (ArrayBuffer bodies: one row of the map, one frame of 4136 bytes, noble\'s GCM output) are chunk memory, which this gauge does not count; the meter\'s `allocate` does not help here (probed: it stays flat even while a worker keeps 20 MB of 4 KB arrays, so it is blind to frame-sized chunks). The streaming reader keeps no frame: each is garbage once the next is asked for.',
+		"- The byte sizes behind the slots (ArrayBuffer bodies: one row of the map, one frame of 4136 bytes, noble's GCM output) are chunk memory, which this gauge does not count; the meter's `allocate` does not help here (probed: it stays flat even while a worker keeps 20 MB of 4 KB arrays, so it is blind to frame-sized chunks). The streaming reader keeps no frame: each is garbage once the next is asked for.",
 		'',
 	);
 	md.push(`**Upload of a 2 MB map on the host** against the ${x.upload.setup}; the firmware MapUploader with the host HttpPort (streamed PUT), ${x.upload.rows[0]?.runs ?? 0} runs after one warm-up:`, '');
-	md.push(table(['CryptoPort', 'message bytes', 'median ms to PUT done', 'median ms to decrypted + mapReady', 'MB/s (to PUT done)'], x.upload.rows.map((r) => [r.crypto, r.messageBytes, r.medianUploadMs, r.medianStoredMs, r.MBps])), '');
-	md.push('"PUT done" includes the slot request over MQTT (KMS GenerateDataKey, RSA-OAEP wrap, presigning) and the unwrap on the robot. "mapReady" is the ingest\'s `map_ingest.stored` log line: the stock SDK decrypted the message from S3, the decoded map is stored and the mission row updated.', '');
+	md.push(
+		table(
+			['CryptoPort', 'message bytes', 'median ms to PUT done', 'median ms to decrypted + mapReady', 'MB/s (to PUT done)'],
+			x.upload.rows.map((r) => [r.crypto, r.messageBytes, r.medianUploadMs, r.medianStoredMs, r.MBps]),
+		),
+		'',
+	);
+	md.push(
+		'"PUT done" includes the slot request over MQTT (KMS GenerateDataKey, RSA-OAEP wrap, presigning) and the unwrap on the robot. "mapReady" is the ingest\'s `map_ingest.stored` log line: the stock SDK decrypted the message from S3, the decoded map is stored and the mission row updated.',
+		'',
+	);
 	return md;
 }

@@ -76,10 +76,13 @@ function variableTime(): { clock: ClockPort; timers: TimerPort; setRate(r: numbe
 	}
 	const pending = new Set<Entry>();
 	const arm = (e: Entry) => {
-		e.t = setTimeout(() => {
-			pending.delete(e);
-			e.cb();
-		}, Math.max(0, (e.due - mono()) / rate));
+		e.t = setTimeout(
+			() => {
+				pending.delete(e);
+				e.cb();
+			},
+			Math.max(0, (e.due - mono()) / rate),
+		);
 	};
 	return {
 		clock: { now: () => wall0 + mono(), monotonic: mono },
@@ -107,7 +110,6 @@ function variableTime(): { clock: ClockPort; timers: TimerPort; setRate(r: numbe
 		},
 	};
 }
-
 
 export interface Rec {
 	readonly dir: 'up' | 'down';
@@ -175,9 +177,7 @@ export function bill(r: Rec): Bill {
 			const metered = utf8Length(p.topic) + p.payload.length;
 			if (r.dir === 'up' && p.topic.startsWith('$aws/rules/')) return { kind: 'report (Basic Ingest, QoS 1)', messages: 0, shadowOps: 0, rules: 1 };
 			if (p.topic.startsWith('$aws/things/') && p.topic.includes('/shadow/'))
-				return r.dir === 'up'
-					? { kind: 'shadow request', messages: units(metered, KB5), shadowOps: units(p.payload.length, KB1), rules: 0 }
-					: { kind: 'shadow reply (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
+				return r.dir === 'up' ? { kind: 'shadow request', messages: units(metered, KB5), shadowOps: units(p.payload.length, KB1), rules: 0 } : { kind: 'shadow reply (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			if (r.dir === 'up' && /^robots\/[^/]+\/missions\/[^/]+\/events$/.test(p.topic)) return { kind: 'events batch (QoS 0)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			if (r.dir === 'up' && /^robots\/[^/]+\/logs$/.test(p.topic)) return { kind: 'logs batch (QoS 0)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
 			if (r.dir === 'down' && /^robots\/[^/]+\/logs\/request$/.test(p.topic)) return { kind: 'logs request (delivery)', messages: units(metered, KB5), shadowOps: 0, rules: 0 };
@@ -195,7 +195,15 @@ export function bill(r: Rec): Bill {
 		case 'connect':
 			return { kind: 'CONNECT', messages: units(r.size, KB5), shadowOps: 0, rules: 0 };
 		case 'subscribe':
-			return { kind: 'SUBSCRIBE', messages: units(p.subscriptions.reduce((n, s) => n + utf8Length(s.topic), 0), KB5), shadowOps: 0, rules: 0 };
+			return {
+				kind: 'SUBSCRIBE',
+				messages: units(
+					p.subscriptions.reduce((n, s) => n + utf8Length(s.topic), 0),
+					KB5,
+				),
+				shadowOps: 0,
+				rules: 0,
+			};
 		default:
 			return { kind: p.type.toUpperCase(), messages: 0, shadowOps: 0, rules: 0 };
 	}
@@ -326,7 +334,15 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 		for (let seed = 1; seed <= missions; seed++) {
 			const sim = new CleaningSimulator(r.missions, { timers: time.timers, random: seededRandom(seed), log }, TYPICAL_HOME);
 			const conn = proxy.stats.connections - 1;
-			const mark = { recs: recs.length, writes: writes(), up: proxy.stats.bytesUp[conn] ?? 0, down: proxy.stats.bytesDown[conn] ?? 0, sim: time.clock.monotonic(), log: log.lines.length, connections: proxy.stats.connections };
+			const mark = {
+				recs: recs.length,
+				writes: writes(),
+				up: proxy.stats.bytesUp[conn] ?? 0,
+				down: proxy.stats.bytesDown[conn] ?? 0,
+				sim: time.clock.monotonic(),
+				log: log.lines.length,
+				connections: proxy.stats.connections,
+			};
 			const id = sim.run('button');
 			if (!id) throw new Error('the robot refused to start a mission');
 			await new Promise<void>((resolve, reject) => {
@@ -359,12 +375,27 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 				events += batch.events.length;
 				dropped += batch.dropped;
 				for (const e of batch.events)
-					naiveMqtt += packetSize({ type: 'publish', topic: x.p.topic, payload: new TextEncoder().encode(JSON.stringify({ mission: batch.mission, ...e })), qos: 0, retain: false, dup: false });
+					naiveMqtt += packetSize({
+						type: 'publish',
+						topic: x.p.topic,
+						payload: new TextEncoder().encode(JSON.stringify({ mission: batch.mission, ...e })),
+						qos: 0,
+						retain: false,
+						dup: false,
+					});
 			}
 			const reportRec = up.find((x) => x.p.type === 'publish' && x.p.topic.startsWith('$aws/rules/'));
 			const reportPayload = reportRec?.p.type === 'publish' ? reportRec.p.payload.length : 0;
 			// the naive report: the same payload on robots/{thing}/missions/{id}/report, QoS 1
-			const naiveReport = packetSize({ type: 'publish', topic: `robots/${THING}/missions/${id}/report`, payload: new Uint8Array(reportPayload), qos: 1, retain: false, dup: false, packetId: 1 });
+			const naiveReport = packetSize({
+				type: 'publish',
+				topic: `robots/${THING}/missions/${id}/report`,
+				payload: new Uint8Array(reportPayload),
+				qos: 1,
+				retain: false,
+				dup: false,
+				packetId: 1,
+			});
 			// a dropped event was about the size of the average sent one
 			const naiveEventsMqtt = events > 0 ? naiveMqtt + (dropped * naiveMqtt) / events : 0;
 			const naiveMessages = events + dropped + 1;
@@ -389,7 +420,11 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 				rules: kinds.reduce((n, k) => n + k.rules, 0),
 				kinds,
 				// the same PINGs too: the link pings on silence in either direction, and QoS 0 events bring nothing back
-				naive: { messages: naiveMessages, mqttUp: Math.round(naiveEventsMqtt + naiveReport), wireUp: Math.round(naiveEventsMqtt + naiveReport + naiveMessages * overhead + pings * (2 + overhead)) },
+				naive: {
+					messages: naiveMessages,
+					mqttUp: Math.round(naiveEventsMqtt + naiveReport),
+					wireUp: Math.round(naiveEventsMqtt + naiveReport + naiveMessages * overhead + pings * (2 + overhead)),
+				},
 				reconnects: proxy.stats.connections - mark.connections,
 			});
 		}
@@ -514,9 +549,9 @@ export function billingMarkdown(x: BillingResult, table: Table): string[] {
 		[
 			`Setup: ${x.setup}. A mission is measured from its start to the PUBACK of its report.`,
 			'- **wire**: TCP payload through the proxy, TLS records included, TCP/IP headers not. **MQTT**: the packets decoded below TLS at the socket port. **TLS B / record**: (wire up − MQTT up) / writes of the robot (one TLS 1.2 AES-GCM record each: 5 header + 8 nonce + 16 tag = 29).',
-			'- **billed messages** follow AWS IoT Core\'s metering: PUBLISH from the device or delivered by the service in 5 KB increments of topic + payload; Basic Ingest (`$aws/rules/...`) no messaging charge (the report is one rule trigger with one Lambda action, billed as rules); PINGREQ/PINGRESP, CONNACK, SUBACK and the service\'s PUBACK not metered; a PUBACK from the device metered as one message (MQTT 3.1.1), which a mission does not cause since nothing is delivered to the robot at QoS 1 while it cleans; shadow requests are messages plus shadow operations in 1 KB increments. Connection minutes (60 per hour connected) are billed apart.',
+			"- **billed messages** follow AWS IoT Core's metering: PUBLISH from the device or delivered by the service in 5 KB increments of topic + payload; Basic Ingest (`$aws/rules/...`) no messaging charge (the report is one rule trigger with one Lambda action, billed as rules); PINGREQ/PINGRESP, CONNACK, SUBACK and the service's PUBACK not metered; a PUBACK from the device metered as one message (MQTT 3.1.1), which a mission does not cause since nothing is delivered to the robot at QoS 1 while it cleans; shadow requests are messages plus shadow operations in 1 KB increments. Connection minutes (60 per hour connected) are billed apart.",
 			'- **naive**: every event of the same mission (dropped ones included) as its own QoS 0 PUBLISH on the events topic, plus the report on `robots/{thing}/missions/{id}/report` at QoS 1 (not Basic Ingest): all under 5 KB, so one message each; its wire bytes add the measured TLS bytes per record and the same PINGs (the link pings after a keep-alive of silence in either direction, and QoS 0 publishes bring nothing back).',
-			'- A mission\'s events go out at its start, after 25 and 50 minutes and at its end (`DEFAULT_EVENTS`): four batches for up to 75 minutes. A longer mission adds one per 25 minutes; the token bucket holds a burst to 4 per 15 minutes.',
+			"- A mission's events go out at its start, after 25 and 50 minutes and at its end (`DEFAULT_EVENTS`): four batches for up to 75 minutes. A longer mission adds one per 25 minutes; the token bucket holds a burst to 4 per 15 minutes.",
 		].join('\n'),
 		'',
 	);

@@ -43,7 +43,10 @@ export async function benchProvision(batch = 1000, simulatorBatch = 20, keyPool 
 		}
 		const r = await provisionBatch(p, requests);
 		if (r.issued.length !== batch) throw new Error('issued ' + r.issued.length + ' of ' + batch + ': ' + JSON.stringify(r.failed.slice(0, 3)));
-		const sims = await provisionBatch(p, Array.from({ length: simulatorBatch }, (_, i) => ({ serial: 'SIMB' + String(i).padStart(6, '0') })));
+		const sims = await provisionBatch(
+			p,
+			Array.from({ length: simulatorBatch }, (_, i) => ({ serial: 'SIMB' + String(i).padStart(6, '0') })),
+		);
 		return {
 			batch,
 			seconds: round(r.seconds),

@@ -29,7 +29,6 @@ import { median, percentile, round } from './stats';
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 // ---- schedule.reconnect ---------------------------------------------------------------------
 
 interface Sample {
@@ -81,7 +80,13 @@ function summarize(tls: string, c: string, samples: Sample[]): ReconnectRow {
 		bytesDown: median(samples.map((s) => s.bytesDown)),
 		medianDocMs: round(median(samples.map((s) => s.docMs)), 2),
 		medianMs: round(median(samples.map((s) => s.ms)), 2),
-		p90Ms: round(percentile(samples.map((s) => s.ms), 90), 2),
+		p90Ms: round(
+			percentile(
+				samples.map((s) => s.ms),
+				90,
+			),
+			2,
+		),
 		received: median(samples.map((s) => s.received)),
 	};
 }
@@ -301,7 +306,10 @@ export async function scheduleReconnect(runs: number): Promise<{ rows: Reconnect
 		}
 		rows.push(summarize('TLS session resumed (reconnect)', 'edit waiting in desired', resEdit));
 		rows.push(summarize('TLS session resumed (reconnect)', 'nothing to apply', resNothing));
-		return { rows, setup: 'local cloud (cloud/local, in memory: broker with mutual TLS, shadow service), robot = createRobot on the host platform with memory storage, test/support/proxy.ts between them (no added latency)' };
+		return {
+			rows,
+			setup: 'local cloud (cloud/local, in memory: broker with mutual TLS, shadow service), robot = createRobot on the host platform with memory storage, test/support/proxy.ts between them (no added latency)',
+		};
 	} finally {
 		robot?.stop();
 		r?.app.destroy();
@@ -342,7 +350,7 @@ export async function scheduleXs(): Promise<{ bundleBytes: number; getAcceptedBy
 				['decideApply', 'decide(): 4-entry desired validated, metadata timestamps, update built (desired applied)'],
 				['stepApply', 'step(reading, read): decide + next state and effects'],
 				['applyFromBytes', 'one delta applied end to end minus MQTT: get/accepted bytes -> UTF-8 -> JSON.parse -> step -> persisted record and update body (JSON + UTF-8)'],
-				['parseFromBytes', 'the get/accepted payload bytes -> text (utf8Decode, the core\'s portable decoder) -> JSON.parse: the first part of applyFromBytes'],
+				['parseFromBytes', "the get/accepted payload bytes -> text (utf8Decode, the core's portable decoder) -> JSON.parse: the first part of applyFromBytes"],
 				['decideSettled', 'decide() with nothing to apply: reported validated and compared (canonical JSON)'],
 				['nextRunLoop', 'nextRun() of the 4-entry schedule, CET/CEST rule (per call)'],
 				['validateLoop', 'validateSchedule() of the 4-entry document (per document)'],
@@ -355,7 +363,10 @@ export async function scheduleXs(): Promise<{ bundleBytes: number; getAcceptedBy
 				const linear = Math.abs(short.slots - m.slots) <= 0.1 * Math.max(1, m.slots);
 				rows.push({ op, what, computePerOp: m.compute, slotsPerOp: linear ? m.slots : null });
 			}
-			const sizes = JSON.parse(new TextDecoder().decode((await w.evaluate('new TextEncoder().encode(scheduleBench.sizes()).buffer')).reply)) as { getAcceptedBytes: number; desiredBytes: number };
+			const sizes = JSON.parse(new TextDecoder().decode((await w.evaluate('new TextEncoder().encode(scheduleBench.sizes()).buffer')).reply)) as {
+				getAcceptedBytes: number;
+				desiredBytes: number;
+			};
 			return { bundleBytes: loaded.bytes, ...sizes, iterations: N, rows };
 		},
 		{ stdout: 'ignore', stderr: 'inherit' },
@@ -382,7 +393,9 @@ export function rttVerdict(rows: readonly ReconnectRow[]): string {
 		if (!slow || !fast) continue;
 		const docOk = slow.medianDocMs <= fast.medianDocMs + 3 * rtt;
 		const convOk = slow.medianMs <= fast.medianMs + (c === 'edit' ? 4 : 3) * rtt;
-		parts.push(`${slow.case}: document ${slow.medianDocMs} ms against ${fast.medianDocMs} + 3 x ${rtt} ms, converged ${slow.medianMs} ms against ${fast.medianMs} + ${c === 'edit' ? 4 : 3} x ${rtt} ms: ${docOk && convOk ? 'the target holds in time' : 'the target does NOT hold in time'}`);
+		parts.push(
+			`${slow.case}: document ${slow.medianDocMs} ms against ${fast.medianDocMs} + 3 x ${rtt} ms, converged ${slow.medianMs} ms against ${fast.medianMs} + ${c === 'edit' ? 4 : 3} x ${rtt} ms: ${docOk && convOk ? 'the target holds in time' : 'the target does NOT hold in time'}`,
+		);
 	}
 	return parts.length ? parts.join('; ') + '.' : 'No RTT rows measured.';
 }
@@ -401,7 +414,7 @@ export function reconnectMarkdown(x: Awaited<ReturnType<typeof scheduleReconnect
 			`Setup: ${x.setup}. Thing \`${THING}\`, clean session off, so the broker keeps the robot's subscriptions and queues QoS 1 messages while it is away.`,
 			'- **round trips**: client flights counted by the proxy on the robot\'s connection (consecutive client reads merge; a new flight starts after the server has spoken), as design.md defines them. "Document in hand": when the GET reply was decided on (ShadowSync leaves `reading`); design target 3 with a full handshake (TLS 2 + one write of CONNECT, SUBSCRIBE and the GET), 2 resumed. "Converged": ShadowSync `synced`; with an edit to apply that adds the conditional update (target +1); with nothing to apply it is the same moment as the document.',
 			'- **bytes**: TCP payload through the proxy up to convergence, TLS records included (a full handshake carries both certificate chains).',
-			'- **time**: from the link\'s `connecting` (just before TCP connect) to the moment; loopback, so CPU (RSA) more than latency. Boot rows make a new robot on the same storage (new socket port: no TLS session); reconnect rows cut the proxy under a running robot and restore it (the link reconnects after its backoff, 20-40 ms, not counted).',
+			"- **time**: from the link's `connecting` (just before TCP connect) to the moment; loopback, so CPU (RSA) more than latency. Boot rows make a new robot on the same storage (new socket port: no TLS session); reconnect rows cut the proxy under a running robot and restore it (the link reconnects after its backoff, 20-40 ms, not counted).",
 			'- **edit waiting in desired**: the app (`UpdateThingShadow` over the HTTP data plane) changed desired.schedule while the robot was away. **Nothing to apply**: the shadow already shows what the robot runs.',
 			'- **PUBLISHes received**: MQTT PUBLISH packets the robot got on that connection before converging: its own replies plus what the broker queued in the persistent session while it was away.',
 			`- **RTT rows**: the proxy delays every chunk ${LATENCY_MS} ms each way, so a round trip costs ${2 * LATENCY_MS} ms. ${rttVerdict(x.rows)}`,
@@ -419,7 +432,10 @@ export function reconnectMarkdown(x: Awaited<ReturnType<typeof scheduleReconnect
 
 export function xsMarkdown(x: Awaited<ReturnType<typeof scheduleXs>>, table: Table): string[] {
 	return [
-		table(['operation', 'what it does', 'compute / op', 'slots / op'], x.rows.map((q) => [q.op, q.what, q.computePerOp, q.slotsPerOp ?? 'n/a (GC ran)'])),
+		table(
+			['operation', 'what it does', 'compute / op', 'slots / op'],
+			x.rows.map((q) => [q.op, q.what, q.computePerOp, q.slotsPerOp ?? 'n/a (GC ran)']),
+		),
 		'',
 		[
 			`XS engine of @agoric/xsnap, bench/xs-schedule-entry.ts bundled by esbuild (${x.bundleBytes.toLocaleString('en-US')} bytes) with firmware/core (reconcile, schedule codec, model, next, tz). Document: bench/schedule-fixture.ts, a 4-entry schedule in desired that differs from the 2-entry one in reported, with per-leaf metadata as AWS writes it (get/accepted payload ${x.getAcceptedBytes} bytes; desired.schedule ${x.desiredBytes} bytes).`,

@@ -148,7 +148,10 @@ async function worker(): Promise<void> {
 		const log = { log: (level: string, event: string) => void ((level === 'warn' || level === 'error') && event !== 'link.state' && (errors[event] = (errors[event] ?? 0) + 1)) };
 		const credentials = host.readCredentials(job.dirs[i]!);
 		// the firmware's default backoff: what a robot in the field does
-		const robot = createRobot(host.hostPorts(host.createMemoryStorage(), log), { thing, endpoint: { host: '127.0.0.1', port: job.port, tls: { ...credentials, serverName: 'localhost' } } });
+		const robot = createRobot(host.hostPorts(host.createMemoryStorage(), log), {
+			thing,
+			endpoint: { host: '127.0.0.1', port: job.port, tls: { ...credentials, serverName: 'localhost' } },
+		});
 		let first = true;
 		robot.link.listen({
 			state(s) {

@@ -104,7 +104,12 @@ export function simulateStorm(o: StormOptions): StormResult {
 	const kind = new Uint8Array(n);
 	const when = new Float64Array(n);
 	const states: LinkState[] = new Array(n);
-	const series: StormSeries = { attempts: new Array(seconds).fill(0), connects: new Array(seconds).fill(0), throttled: new Array(seconds).fill(0), refused: new Array(seconds).fill(0) };
+	const series: StormSeries = {
+		attempts: new Array(seconds).fill(0),
+		connects: new Array(seconds).fill(0),
+		throttled: new Array(seconds).fill(0),
+		refused: new Array(seconds).fill(0),
+	};
 	let steps = 0;
 	let connected = 0;
 	let attemptsTotal = 0;

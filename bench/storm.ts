@@ -112,7 +112,17 @@ export async function benchStorm(o: { robots?: number; outageS?: number; modelOn
 		const lossAt = live.losses.length ? pick(live.losses, 0.5) : 0;
 		const capacityPerS = Math.max(1, Math.round((robots * 1000) / live.initialConnectMs));
 		const outageMs = Math.max(0, live.restartAtMs - lossAt);
-		const modelledRun = simulateStorm({ robots, policy: live.policy, outageMs, limitPerS: Infinity, capacityPerS, refusedMs: 2, handshakeMs: 30, horizonMs: outageMs + 900_000, seed: 7 });
+		const modelledRun = simulateStorm({
+			robots,
+			policy: live.policy,
+			outageMs,
+			limitPerS: Infinity,
+			capacityPerS,
+			refusedMs: 2,
+			handshakeMs: 30,
+			horizonMs: outageMs + 900_000,
+			seed: 7,
+		});
 		const modelConnects: number[] = [];
 		modelledRun.series.connects.forEach((c, s) => {
 			for (let k = 0; k < c; k++) modelConnects.push(lossAt + s * 1000 + ((k + 0.5) / c) * 1000);
@@ -152,7 +162,10 @@ export async function benchStorm(o: { robots?: number; outageS?: number; modelOn
 function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, modelSeries?: StormResult['series'], offsetMs = 0): Panel[] {
 	const m = r.model;
 	const minutes = Math.ceil(Math.max(m.defaultPolicy.to99Ms ?? 0, m.spread.to99Ms ?? 0) / 60_000 / 10) * 10 + 10;
-	const limitLine: [number, number][] = [[0, m.limitPerS], [minutes, m.limitPerS]];
+	const limitLine: [number, number][] = [
+		[0, m.limitPerS],
+		[minutes, m.limitPerS],
+	];
 	const out: Panel[] = [
 		{
 			title: `${fmt(m.robots)} robots, broker back after ${m.outageMs / 1000} s (model)`,
@@ -162,8 +175,16 @@ function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, mo
 			yMax: 100_000,
 			logY: true,
 			lines: [
-				{ label: `default backoff (1-120 s): peak ${fmt(m.defaultPolicy.peakAttemptsPerS)}/s, 99% at ${round((m.defaultPolicy.to99Ms ?? NaN) / 60_000)} min`, color: '#c0392b', points: m.defaultPolicy.attemptsPerS10 },
-				{ label: `fleet spread (${fmt((m.spread.policy.spread?.windowMs ?? 0) / 1000)} s): peak ${fmt(m.spread.peakAttemptsPerS)}/s, 99% at ${round((m.spread.to99Ms ?? NaN) / 60_000)} min`, color: '#2471a3', points: m.spread.attemptsPerS10 },
+				{
+					label: `default backoff (1-120 s): peak ${fmt(m.defaultPolicy.peakAttemptsPerS)}/s, 99% at ${round((m.defaultPolicy.to99Ms ?? NaN) / 60_000)} min`,
+					color: '#c0392b',
+					points: m.defaultPolicy.attemptsPerS10,
+				},
+				{
+					label: `fleet spread (${fmt((m.spread.policy.spread?.windowMs ?? 0) / 1000)} s): peak ${fmt(m.spread.peakAttemptsPerS)}/s, 99% at ${round((m.spread.to99Ms ?? NaN) / 60_000)} min`,
+					color: '#2471a3',
+					points: m.spread.attemptsPerS10,
+				},
 				{ label: `AWS IoT account limit, ${m.limitPerS} connects/s (default)`, color: '#000', dashed: true, points: limitLine },
 			],
 		},
@@ -194,7 +215,12 @@ function panels(r: { model: StormBench['model']; live?: StormBench['live'] }, mo
 				yMax: 100,
 				lines: [
 					{ label: `measured: 99% ${round(l.agreement.measured.to99Ms / 1000)} s after its return`, color: '#000', points: share(l.connects) },
-					{ label: `model: 99% ${round(l.agreement.modelled.to99Ms / 1000)} s; largest gap ${round(l.agreement.ksDistance * 100)} points`, color: '#2471a3', dashed: true, points: share(modelConnects) },
+					{
+						label: `model: 99% ${round(l.agreement.modelled.to99Ms / 1000)} s; largest gap ${round(l.agreement.ksDistance * 100)} points`,
+						color: '#2471a3',
+						dashed: true,
+						points: share(modelConnects),
+					},
 				],
 			},
 			{
@@ -241,20 +267,43 @@ export function stormMarkdown(r: StormBench): string[] {
 			`| after its return: 50% / 99% / all connected | ${s(a.measured.toHalfMs)} / ${s(a.measured.to99Ms)} / ${s(a.measured.toAllMs)} | ${s(a.modelled.toHalfMs)} / ${s(a.modelled.to99Ms)} / ${s(a.modelled.toAllMs)} |`,
 			`| largest gap between the shares connected (KS distance) | ${round(a.ksDistance * 100)} points | |`,
 			`| machine load average at start / end | ${l.load.start} / ${l.load.end} | |`,
-			`| robot warnings and errors | ${Object.keys(l.errors).length === 0 ? 'none' : Object.entries(l.errors).map(([k, v]) => `${k} ${v}`).join(', ')} | |`,
+			`| robot warnings and errors | ${
+				Object.keys(l.errors).length === 0
+					? 'none'
+					: Object.entries(l.errors)
+							.map(([k, v]) => `${k} ${v}`)
+							.join(', ')
+			} | |`,
 			'',
 		);
 	}
 	const t = r.takeover;
-	if (t) lines.push(`Two robots of one identity for ${t.seconds} s against the local broker: ${fmt(t.connects.firmware)} connects with the firmware's link (a connection counts after ${DEFAULT_MIN_CONNECTED_S} s; each robot logged the suspected takeover ${t.warnings === 2 ? 'once' : t.warnings + ' times in all'}), ${fmt(t.connects.resetOnConnack)} when every CONNACK resets the backoff (as before).`, '');
+	if (t)
+		lines.push(
+			`Two robots of one identity for ${t.seconds} s against the local broker: ${fmt(t.connects.firmware)} connects with the firmware's link (a connection counts after ${DEFAULT_MIN_CONNECTED_S} s; each robot logged the suspected takeover ${t.warnings === 2 ? 'once' : t.warnings + ' times in all'}), ${fmt(t.connects.resetOnConnack)} when every CONNACK resets the backoff (as before).`,
+			'',
+		);
 	lines.push('Figure: docs/storm.svg.', '');
 	return lines;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-	const { values } = (await import('node:util')).parseArgs({ options: { robots: { type: 'string', default: '1000' }, 'outage-s': { type: 'string', default: '30' }, 'model-only': { type: 'boolean', default: false }, 'reuse-model': { type: 'string' } } });
+	const { values } = (await import('node:util')).parseArgs({
+		options: {
+			robots: { type: 'string', default: '1000' },
+			'outage-s': { type: 'string', default: '30' },
+			'model-only': { type: 'boolean', default: false },
+			'reuse-model': { type: 'string' },
+		},
+	});
 	const reuse = values['reuse-model'] ? (JSON.parse(fs.readFileSync(values['reuse-model'], 'utf8')) as StormBench).model : undefined;
-	const r = await benchStorm({ robots: Number(values.robots), outageS: Number(values['outage-s']), modelOnly: values['model-only'], ...(reuse ? { reuseModel: reuse } : {}), progress: (m) => console.error(`[storm] ${m}`) });
+	const r = await benchStorm({
+		robots: Number(values.robots),
+		outageS: Number(values['outage-s']),
+		modelOnly: values['model-only'],
+		...(reuse ? { reuseModel: reuse } : {}),
+		progress: (m) => console.error(`[storm] ${m}`),
+	});
 	console.log(stormMarkdown(r).join('\n'));
 	fs.writeFileSync(path.join(root, 'build', 'storm-results.json'), JSON.stringify(r));
 }

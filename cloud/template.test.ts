@@ -88,14 +88,25 @@ describe('SAM template (cloud/template.yaml)', () => {
 
 	it('has the tables of cloud/tables.ts, retained, and each function is given the table names it reads', () => {
 		const tables = ofType('AWS::DynamoDB::Table');
-		assert.deepEqual(tables.map(([id]) => id).sort(), Object.values(TABLES).map((t) => t.logicalId).sort());
+		assert.deepEqual(
+			tables.map(([id]) => id).sort(),
+			Object.values(TABLES)
+				.map((t) => t.logicalId)
+				.sort(),
+		);
 		for (const t of Object.values(TABLES) as TableDefinition[]) {
 			const r = resources[t.logicalId]!;
 			const p = r.Properties;
 			assert.equal(p.BillingMode, t.billingMode);
 			const keys = [t.partitionKey, ...(t.sortKey ? [t.sortKey] : [])];
-			assert.deepEqual(p.KeySchema, keys.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })));
-			assert.deepEqual(p.AttributeDefinitions, keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })));
+			assert.deepEqual(
+				p.KeySchema,
+				keys.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+			);
+			assert.deepEqual(
+				p.AttributeDefinitions,
+				keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+			);
 			assert.equal(r.DeletionPolicy, 'Retain', t.logicalId + ': data outlives a stack');
 			assert.deepEqual(p.SSESpecification, { SSEEnabled: true });
 		}
@@ -127,7 +138,16 @@ describe('SAM template (cloud/template.yaml)', () => {
 			const vars = { ...((globals.Environment as Obj).Variables as Obj), ...(((f.Properties.Environment as Obj | undefined)?.Variables ?? {}) as Obj) };
 			// a plausible value for each variable the template sets: fromEnv must need nothing else
 			const env: Record<string, string> = { AWS_REGION: 'eu-west-1' };
-			for (const k of Object.keys(vars)) env[k] = k.endsWith('ENDPOINT') ? 'https://abc-ats.iot.eu-west-1.amazonaws.com' : k.endsWith('_URL') ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/q' : k.endsWith('_ARN') ? 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' : k === 'CA_CERTIFICATE_IDS' || k === 'CA_CERTIFICATE_ID' ? 'a'.repeat(64) : 'x-' + k.toLowerCase();
+			for (const k of Object.keys(vars))
+				env[k] = k.endsWith('ENDPOINT')
+					? 'https://abc-ats.iot.eu-west-1.amazonaws.com'
+					: k.endsWith('_URL')
+						? 'https://sqs.eu-west-1.amazonaws.com/123456789012/q'
+						: k.endsWith('_ARN')
+							? 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+							: k === 'CA_CERTIFICATE_IDS' || k === 'CA_CERTIFICATE_ID'
+								? 'a'.repeat(64)
+								: 'x-' + k.toLowerCase();
 			assert.doesNotThrow(() => entries[id]!(env), id);
 			// and the bundle is built from that handler
 			const build = f.Metadata!.BuildProperties as Obj;
@@ -143,7 +163,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.ok(Number(String(globals.Runtime).slice(6, -2)) >= 20);
 	});
 
-	it('routes the rules to the handlers with the handlers\' own SQL and names', () => {
+	it("routes the rules to the handlers with the handlers' own SQL and names", () => {
 		const rules = Object.fromEntries(ofType('AWS::IoT::TopicRule').map(([, r]) => [r.Properties.RuleName as string, r.Properties.TopicRulePayload as Obj]));
 		assert.equal(MISSION_REPORT_RULE, REPORT_RULE);
 		assert.equal(rules[MISSION_REPORT_RULE]?.Sql, MISSION_REPORT_SQL);
@@ -209,10 +229,16 @@ describe('SAM template (cloud/template.yaml)', () => {
 				commandId: p.CommandId,
 				displayName: p.DisplayName,
 				payloadTemplate: p.PayloadTemplate,
-				mandatoryParameters: (p.MandatoryParameters as { Name: string; DefaultValue?: { S: string } }[]).map((m) => ({ name: m.Name, ...(m.DefaultValue ? { defaultValue: m.DefaultValue } : {}) })),
+				mandatoryParameters: (p.MandatoryParameters as { Name: string; DefaultValue?: { S: string } }[]).map((m) => ({
+					name: m.Name,
+					...(m.DefaultValue ? { defaultValue: m.DefaultValue } : {}),
+				})),
 			};
 		});
-		assert.deepEqual(declared, Object.values(COMMANDS).map((c) => ({ ...c, mandatoryParameters: [...c.mandatoryParameters] })));
+		assert.deepEqual(
+			declared,
+			Object.values(COMMANDS).map((c) => ({ ...c, mandatoryParameters: [...c.mandatoryParameters] })),
+		);
 	});
 
 	it('no function has * on a data action; data actions name their resource', () => {
@@ -265,9 +291,24 @@ describe('SAM template (cloud/template.yaml)', () => {
 		const topicArn = (t: string) => 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/' + t;
 		const answers = renewTopics('*');
 		assert.deepEqual(grants.filter((g) => g.startsWith('iot:Publish')).sort(), [answers.accepted, answers.rejected].map((t) => 'iot:Publish ' + topicArn(t)).sort());
-		assert.deepEqual([...new Set(renew.flatMap((st) => list(st.Action)))].sort(), ['dynamodb:UpdateItem', 'iot:AttachPolicy', 'iot:AttachThingPrincipal', 'iot:DescribeCACertificate', 'iot:DescribeCertificate', 'iot:ListThingPrincipals', 'iot:Publish', 'iot:RegisterCertificate', 'kms:GetPublicKey', 'kms:Sign']);
+		assert.deepEqual([...new Set(renew.flatMap((st) => list(st.Action)))].sort(), [
+			'dynamodb:UpdateItem',
+			'iot:AttachPolicy',
+			'iot:AttachThingPrincipal',
+			'iot:DescribeCACertificate',
+			'iot:DescribeCertificate',
+			'iot:ListThingPrincipals',
+			'iot:Publish',
+			'iot:RegisterCertificate',
+			'kms:GetPublicKey',
+			'kms:Sign',
+		]);
 		const retire = (list(resources.CertRetireFunction!.Properties.Policies as Json)[0] as Obj).Statement as unknown as Statement[];
-		assert.deepEqual(retire.flatMap((st) => list(st.Action).map((a) => a + ' ' + text(st.Resource as Json))).sort(), ['dynamodb:GetItem RobotsTable.Arn', 'dynamodb:UpdateItem RobotsTable.Arn', 'iot:UpdateCertificate arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cert/*']);
+		assert.deepEqual(retire.flatMap((st) => list(st.Action).map((a) => a + ' ' + text(st.Resource as Json))).sort(), [
+			'dynamodb:GetItem RobotsTable.Arn',
+			'dynamodb:UpdateItem RobotsTable.Arn',
+			'iot:UpdateCertificate arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cert/*',
+		]);
 		// the key policy delegates map-key use to IAM for the map context only
 		const key = (resources.MapKey!.Properties.KeyPolicy as Obj).Statement as unknown as Statement[];
 		const use = key.filter((s) => list(s.Action).some((a) => /^kms:(Decrypt|GenerateDataKey|Encrypt)/.test(a)));
@@ -276,10 +317,16 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.ok(key.every((s) => !list(s.Action).includes('kms:*')));
 		// the rules' role: only its two targets
 		const rule = ((resources.TopicRuleRole!.Properties.Policies as Obj[])[0]!.PolicyDocument as Obj).Statement as unknown as Statement[];
-		assert.deepEqual(rule.map((s) => [s.Action, text(s.Resource as Json)]), [['kinesis:PutRecord', 'MissionEventsStream.Arn'], ['sqs:SendMessage', 'FailedEventsQueue.Arn']]);
+		assert.deepEqual(
+			rule.map((s) => [s.Action, text(s.Resource as Json)]),
+			[
+				['kinesis:PutRecord', 'MissionEventsStream.Arn'],
+				['sqs:SendMessage', 'FailedEventsQueue.Arn'],
+			],
+		);
 	});
 
-	it('the registration path: queue with DLQ at the worker\'s maxReceiveCount, partial batch failures, API route', () => {
+	it("the registration path: queue with DLQ at the worker's maxReceiveCount, partial batch failures, API route", () => {
 		const q = resources.RegistrationQueue!.Properties;
 		assert.deepEqual(q.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': ['RegistrationDlq', 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT });
 		const worker = resources.RegisterWorkerFunction!.Properties;
@@ -292,7 +339,7 @@ describe('SAM template (cloud/template.yaml)', () => {
 		for (const id of ['RegistrationQueue', 'RegistrationDlq', 'FailedEventsQueue']) assert.equal(resources[id]!.Properties.SqsManagedSseEnabled, true, id);
 	});
 
-	it('alarms for what needs a person, all to one SNS topic: DLQ and failed events above zero, every function\'s errors and throttles, every rule\'s action failures, refused registrations above a rate', () => {
+	it("alarms for what needs a person, all to one SNS topic: DLQ and failed events above zero, every function's errors and throttles, every rule's action failures, refused registrations above a rate", () => {
 		const alarms = ofType('AWS::CloudWatch::Alarm');
 		assert.equal(ofType('AWS::SNS::Topic').length, 1);
 		for (const [id, a] of alarms) {
@@ -300,7 +347,10 @@ describe('SAM template (cloud/template.yaml)', () => {
 			assert.equal(a.Properties.TreatMissingData, 'notBreaching', id);
 		}
 		const alarm = (id: string) => resources[id]!.Properties;
-		for (const [id, queue] of [['RegistrationDlqAlarm', 'RegistrationDlq'], ['FailedEventsAlarm', 'FailedEventsQueue']] as const) {
+		for (const [id, queue] of [
+			['RegistrationDlqAlarm', 'RegistrationDlq'],
+			['FailedEventsAlarm', 'FailedEventsQueue'],
+		] as const) {
 			assert.equal(alarm(id).MetricName, 'ApproximateNumberOfMessagesVisible');
 			assert.deepEqual((alarm(id).Dimensions as Obj[])[0]!.Value, { 'Fn::GetAtt': [queue, 'QueueName'] });
 			assert.equal(alarm(id).Threshold, 0);
@@ -313,7 +363,9 @@ describe('SAM template (cloud/template.yaml)', () => {
 		assert.deepEqual(inAlarms('LambdaErrorsAlarm').sort(), fnRefs);
 		assert.deepEqual(inAlarms('LambdaThrottlesAlarm').sort(), fnRefs);
 		for (const [id, a] of alarms) if (a.Properties.Metrics) assert.ok((a.Properties.Metrics as Obj[]).length <= 10, id + ': CloudWatch takes at most 10 metrics in an alarm');
-		const ruleNames = ofType('AWS::IoT::TopicRule').map(([, r]) => r.Properties.RuleName as string).sort();
+		const ruleNames = ofType('AWS::IoT::TopicRule')
+			.map(([, r]) => r.Properties.RuleName as string)
+			.sort();
 		assert.deepEqual([...inMath('RuleActionFailuresAlarm')].sort(), ruleNames);
 		assert.ok((alarm('LambdaErrorsAlarm').Metrics as Obj[]).length <= 10, 'CloudWatch takes at most 10 metrics in an alarm');
 		const refused = alarm('RegistrationsRefusedAlarm');
@@ -348,7 +400,10 @@ describe('SAM template (cloud/template.yaml)', () => {
 	it('passes cfn-lint (the npm package, its 2019 specification brought up to date in cloud/lint/spec-patch.ts)', function () {
 		this.timeout(60_000);
 		const findings = lintTemplate(TEMPLATE);
-		assert.deepEqual(findings.filter((f) => f.level === 'crit'), []);
+		assert.deepEqual(
+			findings.filter((f) => f.level === 'crit'),
+			[],
+		);
 	});
 
 	// the linter is only worth running if it still refuses what is wrong, also in what the patch added
@@ -370,7 +425,10 @@ describe('SAM template (cloud/template.yaml)', () => {
 				const file = path.join(dir, 'template.yaml');
 				writeFileSync(file, mutated);
 				const crit = lintTemplate(file).filter((f) => f.level === 'crit');
-				assert.ok(crit.some((f) => expected.test(f.message + ' ' + f.resource)), JSON.stringify(crit));
+				assert.ok(
+					crit.some((f) => expected.test(f.message + ' ' + f.resource)),
+					JSON.stringify(crit),
+				);
 			} finally {
 				rmSync(dir, { recursive: true, force: true });
 			}

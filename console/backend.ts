@@ -150,7 +150,9 @@ export function createBackend(o: BackendOptions): Backend {
 		return attempt(async () => {
 			const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
 			if ((got.ContentLength ?? 0) > MAX_MAP_BYTES) {
-				got.Body?.transformToWebStream().cancel().catch(() => undefined);
+				got.Body?.transformToWebStream()
+					.cancel()
+					.catch(() => undefined);
 				throw Object.assign(new Error(`the map is ${got.ContentLength} bytes; maps are at most ${MAX_MAP_BYTES}`), { name: 'MapTooLarge', $metadata: { httpStatusCode: 413 } });
 			}
 			if (!got.Body) throw new Error('GetObject answered without a body');
@@ -211,7 +213,15 @@ export function createBackend(o: BackendOptions): Backend {
 					const d = (await iot.send(new DescribeJobCommand({ jobId: j.jobId }))).job;
 					const r = d?.jobExecutionsRolloutConfig;
 					const rollout = r ? (r.exponentialRate ? `${r.exponentialRate.baseRatePerMinute}/min x${r.exponentialRate.incrementFactor}, up to ${r.maximumPerMinute}/min` : `${r.maximumPerMinute}/min`) : null;
-					jobs.push({ jobId: j.jobId, status: j.status ?? 'UNKNOWN', rollout, comment: d?.comment ?? null, description: null, createdAt: epochMs(j.createdAt), executions: await executions(j.jobId) });
+					jobs.push({
+						jobId: j.jobId,
+						status: j.status ?? 'UNKNOWN',
+						rollout,
+						comment: d?.comment ?? null,
+						description: null,
+						createdAt: epochMs(j.createdAt),
+						executions: await executions(j.jobId),
+					});
 				}
 				return jobs.sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0));
 			});

@@ -84,9 +84,13 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 	};
 	const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? '');
 	const setEditor = (value: string) =>
-		page.$eval('#schedule-editor', (el, v) => {
-			(el as unknown as Field).value = v;
-		}, value);
+		page.$eval(
+			'#schedule-editor',
+			(el, v) => {
+				(el as unknown as Field).value = v;
+			},
+			value,
+		);
 	const scheduleShadow = async () => {
 		const doc = await getShadow(data, THING);
 		assert.ok(doc, 'the schedule shadow exists');
@@ -109,7 +113,12 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 				thing: THING,
 				endpoint: { host: '127.0.0.1', port: proxy.port, tls: { ...credentials, serverName: 'localhost' } },
 				link: { backoff: { baseMs: 100, capMs: 500 } },
-				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed: 11, areaM2: job.areaM2, ...MAP }) },
+				upload: {
+					crypto: hostCrypto,
+					deviceKey: createHostDeviceKey(credentials.key),
+					http: createHttpPort(),
+					map: (job) => simulatedMap({ seed: 11, areaM2: job.areaM2, ...MAP }),
+				},
 			},
 			missionPorts,
 		);
@@ -258,7 +267,12 @@ describe('console in a real browser (chromium, puppeteer-core)', function () {
 		const own = 'http://' + origin.host;
 		const raw = (pathname: string, init: { method?: string; host?: string; type?: string; body?: string; token?: string; origin?: string } = {}) =>
 			new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-				const headers = { host: init.host ?? origin.host, ...(init.type ? { 'content-type': init.type } : {}), ...(init.token ? { 'x-console-token': init.token } : {}), ...(init.origin ? { origin: init.origin } : {}) };
+				const headers = {
+					host: init.host ?? origin.host,
+					...(init.type ? { 'content-type': init.type } : {}),
+					...(init.token ? { 'x-console-token': init.token } : {}),
+					...(init.origin ? { origin: init.origin } : {}),
+				};
 				const req = http.request({ host: origin.hostname, port: origin.port, path: pathname, method: init.method ?? 'GET', headers }, (res) => {
 					let body = '';
 					res.setEncoding('utf8');

@@ -25,30 +25,54 @@ const FLEET: RobotView[] = [
 describe('fleet table (operator view)', () => {
 	it('a row per robot, firmware from the OTA agent or else from health, and why a robot is an outlier', () => {
 		const rows = fleetRows(FLEET);
-		assert.deepEqual(rows.map((r) => [r.thing, r.firmware, r.outliers]), [
-			['robot-1', '1.0.0', []],
-			['robot-2', '1.0.0', []],
-			['robot-10', '1.1.0', ['low heap', 'reconnects', 'weak Wi-Fi', 'storage full', 'reboot: watchdog']],
-			['robot-3', '1.1.0', []],
-		]);
+		assert.deepEqual(
+			rows.map((r) => [r.thing, r.firmware, r.outliers]),
+			[
+				['robot-1', '1.0.0', []],
+				['robot-2', '1.0.0', []],
+				['robot-10', '1.1.0', ['low heap', 'reconnects', 'weak Wi-Fi', 'storage full', 'reboot: watchdog']],
+				['robot-3', '1.1.0', []],
+			],
+		);
 		assert.equal(rows[0]!.storagePct, 10);
 		assert.equal(rows[3]!.freeHeap, null, 'no health yet: no figures, no outlier');
 	});
 
 	it('filters by connection, firmware and outliers', () => {
 		const rows = fleetRows(FLEET);
-		assert.deepEqual(filterRows(rows, { online: 'offline' }).map((r) => r.thing), ['robot-10']);
-		assert.deepEqual(filterRows(rows, { online: 'online', firmware: '1.1.0' }).map((r) => r.thing), ['robot-3']);
-		assert.deepEqual(filterRows(rows, { outliersOnly: true }).map((r) => r.thing), ['robot-10']);
+		assert.deepEqual(
+			filterRows(rows, { online: 'offline' }).map((r) => r.thing),
+			['robot-10'],
+		);
+		assert.deepEqual(
+			filterRows(rows, { online: 'online', firmware: '1.1.0' }).map((r) => r.thing),
+			['robot-3'],
+		);
+		assert.deepEqual(
+			filterRows(rows, { outliersOnly: true }).map((r) => r.thing),
+			['robot-10'],
+		);
 		assert.equal(filterRows(rows, { online: 'all', firmware: 'all' }).length, 4);
 	});
 
 	it('sorts by any column, names in numeric order, missing values last both ways', () => {
 		const rows = fleetRows(FLEET);
-		assert.deepEqual(sortRows(rows, 'thing').map((r) => r.thing), ['robot-1', 'robot-2', 'robot-3', 'robot-10']);
-		assert.deepEqual(sortRows(rows, 'freeHeap').map((r) => r.thing), ['robot-10', 'robot-2', 'robot-1', 'robot-3']);
-		assert.deepEqual(sortRows(rows, 'freeHeap', true).map((r) => r.thing), ['robot-1', 'robot-2', 'robot-10', 'robot-3']);
+		assert.deepEqual(
+			sortRows(rows, 'thing').map((r) => r.thing),
+			['robot-1', 'robot-2', 'robot-3', 'robot-10'],
+		);
+		assert.deepEqual(
+			sortRows(rows, 'freeHeap').map((r) => r.thing),
+			['robot-10', 'robot-2', 'robot-1', 'robot-3'],
+		);
+		assert.deepEqual(
+			sortRows(rows, 'freeHeap', true).map((r) => r.thing),
+			['robot-1', 'robot-2', 'robot-10', 'robot-3'],
+		);
 		assert.deepEqual(sortRows(rows, 'outliers', true)[0]!.thing, 'robot-10');
-		assert.deepEqual(sortRows(rows, 'online').map((r) => r.thing), ['robot-10', 'robot-1', 'robot-2', 'robot-3']);
+		assert.deepEqual(
+			sortRows(rows, 'online').map((r) => r.thing),
+			['robot-10', 'robot-1', 'robot-2', 'robot-3'],
+		);
 	});
 });

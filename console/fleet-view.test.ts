@@ -113,7 +113,7 @@ describe('console operator view: fleet table, metrics, a staged rollout (chromiu
 		assert.equal((await rowsShown()).length, 4);
 	});
 
-	it('shows the handlers\' EMF counters', async () => {
+	it("shows the handlers' EMF counters", async () => {
 		// every connect and disconnect went through the presence rule and its handler's metric
 		await page.waitForSelector('tr[data-metric="PresenceApplied"]', { timeout: 20_000 });
 		assert.match(await page.$eval('tr[data-metric="PresenceApplied"]', (tr) => tr.textContent ?? ''), /PresenceApplied\{Service=presence\}\d+/);

@@ -64,7 +64,12 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 				thing: THING,
 				endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...credentials, serverName: 'localhost' } },
 				link: { backoff: { baseMs: 100, capMs: 500 } },
-				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed: 11, areaM2: job.areaM2, width: 320, height: 200 }) },
+				upload: {
+					crypto: hostCrypto,
+					deviceKey: createHostDeviceKey(credentials.key),
+					http: createHttpPort(),
+					map: (job) => simulatedMap({ seed: 11, areaM2: job.areaM2, width: 320, height: 200 }),
+				},
 				commands: { rooms: ROOMS },
 				pairing: { crypto: hostCrypto },
 			},
@@ -164,7 +169,7 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 		assert.equal(await text('#command-status'), "The robot isn't paused.");
 	});
 
-	it('the week: a cleaning time added with day, time, mode and room pickers, saved to the robot\'s schedule', async () => {
+	it("the week: a cleaning time added with day, time, mode and room pickers, saved to the robot's schedule", async () => {
 		await page.click('#add-time');
 		await page.click('.entry[data-entry="0"] .days label:nth-child(6) input'); // Sat
 		await page.select('.entry[data-entry="0"] select.mode', 'mop');
@@ -172,7 +177,9 @@ describe("owner's app in chromium: sign in, claim, clean now, follow it to the r
 		await page.click('#save-week');
 		await page.waitForFunction(() => (globalThis as any).document.getElementById('week-status').textContent.includes('Saved'));
 		assert.match(await text('#week'), /09:30 Mop · Kitchen/);
-		const doc = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: THING, shadowName: 'schedule' }))).payload)) as { state: { desired?: { schedule: unknown } } };
+		const doc = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: THING, shadowName: 'schedule' }))).payload)) as {
+			state: { desired?: { schedule: unknown } };
+		};
 		const desired = doc.state.desired?.schedule as { entries: { days: string[]; mode: string; rooms: string[]; start: string }[] } | undefined;
 		// the robot may already have applied it (desired cleared): then its own schedule has it
 		const entry = desired?.entries[0] ?? robot.schedule.value.entries[0];

@@ -32,7 +32,16 @@ export interface OwnerView {
 export async function loadOwnerView(cloud: LocalCloud): Promise<OwnerView> {
 	const [html, bundle] = await Promise.all([
 		readFile(path.join(here, 'page', 'owner', 'index.html'), 'utf8'),
-		build({ entryPoints: [path.join(here, 'page', 'owner', 'main.ts')], bundle: true, write: false, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: 'inline', logLevel: 'silent' }),
+		build({
+			entryPoints: [path.join(here, 'page', 'owner', 'main.ts')],
+			bundle: true,
+			write: false,
+			format: 'esm',
+			platform: 'browser',
+			target: 'es2022',
+			sourcemap: 'inline',
+			logLevel: 'silent',
+		}),
 	]);
 	const js = bundle.outputFiles[0]?.text;
 	if (!js) throw new Error('esbuild produced no output for console/page/owner/main.ts');

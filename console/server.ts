@@ -198,7 +198,10 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 		const url = new URL(req.url ?? '/', 'http://' + host);
 		let parts: string[];
 		try {
-			parts = url.pathname.split('/').slice(1).map((p) => decodeURIComponent(p));
+			parts = url.pathname
+				.split('/')
+				.slice(1)
+				.map((p) => decodeURIComponent(p));
 		} catch {
 			return fail(400, 'InvalidRequest', 'malformed percent escape in the path ' + JSON.stringify(url.pathname));
 		}
@@ -209,7 +212,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
 			const write = req.method !== 'GET' && req.method !== 'HEAD';
 			const origin = req.headers.origin;
 			if (write && origin !== 'http://127.0.0.1:' + server.port && origin !== 'http://localhost:' + server.port)
-				return fail(403, 'Forbidden', 'a write must come from this console\'s own page (Origin ' + JSON.stringify(origin ?? null) + ')');
+				return fail(403, 'Forbidden', "a write must come from this console's own page (Origin " + JSON.stringify(origin ?? null) + ')');
 		}
 		const route = (req.method ?? 'GET') + ' ' + parts.map((p, i) => (i >= 2 && (parts[i - 1] === 'robots' || parts[i - 1] === 'jobs' || parts[i - 1] === 'missions') ? '{}' : p)).join('/');
 		switch (route) {

@@ -36,7 +36,13 @@ export async function setDesiredSchedule(client: IoTDataPlaneClient, thing: stri
 	// an update merges objects key by key: a stale desired.schedule with keys a schedule does not have would
 	// survive the write and make the robot refuse the whole edit, so such a leftover is removed first
 	if (old !== null && typeof old === 'object' && !Array.isArray(old) && Object.keys(old).some((k) => k !== 'tz' && k !== 'entries'))
-		await client.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: SCHEDULE_SHADOW, payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: null } } })) }));
+		await client.send(
+			new UpdateThingShadowCommand({
+				thingName: thing,
+				shadowName: SCHEDULE_SHADOW,
+				payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: null } } })),
+			}),
+		);
 	const body = JSON.stringify({ state: { desired: { schedule: JSON.parse(canonicalJson(schedule)) as unknown } } });
 	const r = await client.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: SCHEDULE_SHADOW, payload: new TextEncoder().encode(body) }));
 	return { reply: JSON.parse(new TextDecoder().decode(r.payload)) as ShadowDoc, bytes: body.length };

@@ -14,11 +14,26 @@ describe('hil config', () => {
 
 	it('reads an AWS account and a board', () => {
 		const c = rigConfig({
-			HIL_TARGET: 'board', HIL_CLOUD: 'aws', HIL_THING: 'robot-42',
-			AWS_IOT_ENDPOINT: 'abc123-ats.iot.eu-west-1.amazonaws.com', AWS_REGION: 'eu-west-1', HIL_CREDENTIALS_DIR: '/secure/fleet',
-			HIL_MISSIONS_TABLE: 'robots-dev-missions', HIL_SERIAL_PORT: '/dev/ttyUSB0', HIL_PROXY_HOST: '192.168.1.20', HIL_PROXY_PORT: '9883',
+			HIL_TARGET: 'board',
+			HIL_CLOUD: 'aws',
+			HIL_THING: 'robot-42',
+			AWS_IOT_ENDPOINT: 'abc123-ats.iot.eu-west-1.amazonaws.com',
+			AWS_REGION: 'eu-west-1',
+			HIL_CREDENTIALS_DIR: '/secure/fleet',
+			HIL_MISSIONS_TABLE: 'robots-dev-missions',
+			HIL_SERIAL_PORT: '/dev/ttyUSB0',
+			HIL_PROXY_HOST: '192.168.1.20',
+			HIL_PROXY_PORT: '9883',
 		});
-		assert.deepEqual(c.aws, { endpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com', region: 'eu-west-1', credentialsDir: '/secure/fleet', operatorId: 'hil-operator', missionsTable: 'robots-dev-missions', registrationUrl: undefined, firmwareBucket: undefined });
+		assert.deepEqual(c.aws, {
+			endpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
+			region: 'eu-west-1',
+			credentialsDir: '/secure/fleet',
+			operatorId: 'hil-operator',
+			missionsTable: 'robots-dev-missions',
+			registrationUrl: undefined,
+			firmwareBucket: undefined,
+		});
 		assert.deepEqual(c.board, { path: '/dev/ttyUSB0', baudRate: 115200, proxyHost: '192.168.1.20', proxyPort: 9883 });
 	});
 

@@ -52,7 +52,6 @@ export interface RigConfig {
 	readonly board: BoardConfig | undefined;
 }
 
-
 export function rigConfig(env: Readonly<Record<string, string | undefined>>): RigConfig {
 	const one = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
 		const v = env[name] ?? fallback;
@@ -83,7 +82,15 @@ export function rigConfig(env: Readonly<Record<string, string | undefined>>): Ri
 		if (!isThingName(operatorId)) throw new RangeError(`HIL_OPERATOR_ID expected a thing name, got ${JSON.stringify(operatorId)}`);
 		const registrationUrl = env.HIL_REGISTRATION_URL;
 		if (registrationUrl !== undefined && !/^https:\/\/[^/]+\/.*register$/.test(registrationUrl)) throw new RangeError(`HIL_REGISTRATION_URL expected https://.../register, got ${JSON.stringify(registrationUrl)}`);
-		aws = { endpoint, region: need('AWS_REGION'), credentialsDir: need('HIL_CREDENTIALS_DIR'), operatorId, missionsTable: env.HIL_MISSIONS_TABLE, registrationUrl, firmwareBucket: env.HIL_FIRMWARE_BUCKET };
+		aws = {
+			endpoint,
+			region: need('AWS_REGION'),
+			credentialsDir: need('HIL_CREDENTIALS_DIR'),
+			operatorId,
+			missionsTable: env.HIL_MISSIONS_TABLE,
+			registrationUrl,
+			firmwareBucket: env.HIL_FIRMWARE_BUCKET,
+		};
 	}
 	let board: BoardConfig | undefined;
 	if (target === 'board') {

@@ -95,7 +95,15 @@ export async function startRig(config: RigConfig, progress: (msg: string) => voi
 		broker = { host: c.broker.host, port: c.broker.port, serverName: 'localhost' };
 		credentialsDir = (thing) => extraThings.get(thing) ?? c.pki.paths.thing(thing).dir;
 		const op = c.pki.paths.thing(OPERATOR);
-		app = await connectApp({ host: '127.0.0.1', port: c.broker.port, ca: c.pki.ca.certPem, certPem: fs.readFileSync(op.certPem, 'utf8'), keyPem: fs.readFileSync(op.keyPem, 'utf8'), clientId: OPERATOR, protocol: 'mqtt311' });
+		app = await connectApp({
+			host: '127.0.0.1',
+			port: c.broker.port,
+			ca: c.pki.ca.certPem,
+			certPem: fs.readFileSync(op.certPem, 'utf8'),
+			keyPem: fs.readFileSync(op.keyPem, 'utf8'),
+			clientId: OPERATOR,
+			protocol: 'mqtt311',
+		});
 		const aws = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };
 		ddb = createDocumentClient({ ...aws, endpoint: c.endpoints.dynamodb });
 		missionsTable = c.tables.missions;
@@ -108,7 +116,14 @@ export async function startRig(config: RigConfig, progress: (msg: string) => voi
 		credentialsDir = (thing) => path.join(a.credentialsDir, 'things', thing);
 		const op = path.join(a.credentialsDir, 'operator');
 		progress(`connecting the operator (MQTT 5) to ${a.endpoint}`);
-		app = await connectApp({ host: a.endpoint, port: 8883, certPem: fs.readFileSync(path.join(op, 'cert.pem'), 'utf8'), keyPem: fs.readFileSync(path.join(op, 'key.pem'), 'utf8'), clientId: a.operatorId, protocol: 'mqtt5' });
+		app = await connectApp({
+			host: a.endpoint,
+			port: 8883,
+			certPem: fs.readFileSync(path.join(op, 'cert.pem'), 'utf8'),
+			keyPem: fs.readFileSync(path.join(op, 'key.pem'), 'utf8'),
+			clientId: a.operatorId,
+			protocol: 'mqtt5',
+		});
 		ddb = createDocumentClient({ region: a.region });
 		missionsTable = a.missionsTable;
 		iot = new IoTClient({ region: a.region });
@@ -120,9 +135,7 @@ export async function startRig(config: RigConfig, progress: (msg: string) => voi
 	const proxy: Proxy = await startProxy({ host: broker.host, port: broker.port }, b?.proxyPort ?? 0, b?.proxyHost ?? '127.0.0.1');
 	const echo = config.verbose ? (thing: string, line: string) => console.log(`    ${thing} | ${line}`) : undefined;
 	const target: Target =
-		config.target === 'sim'
-			? simTarget({ credentials: credentialsDir, dataDir: path.join(work, 'robots'), ...(echo ? { echo } : {}) })
-			: boardTarget({ path: b!.path, baudRate: b!.baudRate, thing: config.thing, ...(echo ? { echo } : {}) });
+		config.target === 'sim' ? simTarget({ credentials: credentialsDir, dataDir: path.join(work, 'robots'), ...(echo ? { echo } : {}) }) : boardTarget({ path: b!.path, baudRate: b!.baudRate, thing: config.thing, ...(echo ? { echo } : {}) });
 	progress(`target ${target.name}, cloud ${config.cloud}, app over ${app.protocol}, proxy on ${b?.proxyHost ?? '127.0.0.1'}:${proxy.port}`);
 
 	return {

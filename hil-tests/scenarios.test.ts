@@ -48,14 +48,14 @@ async function status(robot: RobotUnderTest): Promise<Record<string, unknown>> {
 	return r.status as Record<string, unknown>;
 }
 
-const synced = (robot: RobotUnderTest) => until(`${robot.thing} connected and schedule synced`, async () => {
-	const s = await status(robot);
-	return s.link === 'connected' && s.schedule === 'synced' ? s : undefined;
-});
+const synced = (robot: RobotUnderTest) =>
+	until(`${robot.thing} connected and schedule synced`, async () => {
+		const s = await status(robot);
+		return s.link === 'connected' && s.schedule === 'synced' ? s : undefined;
+	});
 
 /** Mission ids the robot logged as reported, from `since`. */
-const reported = (robot: RobotUnderTest, mission: string, since = 0) =>
-	robot.waitFor(`report of ${mission}`, (l) => l.json?.event === 'mission.report' && l.json.mission === mission, { since, timeoutMs: 30_000 });
+const reported = (robot: RobotUnderTest, mission: string, since = 0) => robot.waitFor(`report of ${mission}`, (l) => l.json?.event === 'mission.report' && l.json.mission === mission, { since, timeoutMs: 30_000 });
 
 describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function () {
 	this.timeout(90_000);
@@ -105,7 +105,10 @@ describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function ()
 		const before = await status(robot);
 		assert.equal((await robot.command({ cmd: 'offline' })).ok, true);
 		await until('link down', async () => ((await status(robot)).link !== 'connected' ? true : undefined));
-		const schedule: Schedule = { tz: 'CET-1CEST,M3.5.0,M10.5.0/3', entries: [{ id: 'hil-weekday', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen'] }] };
+		const schedule: Schedule = {
+			tz: 'CET-1CEST,M3.5.0,M10.5.0/3',
+			entries: [{ id: 'hil-weekday', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen'] }],
+		};
 		await rig.app.setSchedule(thing, schedule);
 		const waiting = await rig.app.schedule(thing);
 		assert.deepEqual(waiting?.desired?.schedule, schedule, 'the edit waits in desired');
@@ -166,7 +169,11 @@ describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function ()
 		const mission = r.mission as string;
 		await rig.faults.clockJump(robot, -3 * 3_600_000);
 		await reported(robot, mission, since);
-		assert.equal(robot.lines.slice(since).find((l) => l.json?.event === 'mission.report_invalid'), undefined, 'the robot made a valid report');
+		assert.equal(
+			robot.lines.slice(since).find((l) => l.json?.event === 'mission.report_invalid'),
+			undefined,
+			'the robot made a valid report',
+		);
 		await rig.faults.clockJump(robot, 3 * 3_600_000 + 86_400_000);
 		const row = await until(`${mission} in the table`, async () => (await rig.missions(thing)).find((x) => x.missionId === mission));
 		assert.ok(['finished', 'failed'].includes(row.outcome), row.outcome);
@@ -186,10 +193,14 @@ describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function ()
 		await sleep(200);
 		await rig.faults.restartBroker(500);
 		await reported(robot, mission, since);
-		const row = await until(`mapReady on ${mission}`, async () => {
-			const x = (await rig.missions(thing)).find((m) => m.missionId === mission);
-			return x?.mapReady === true ? x : undefined;
-		}, 45_000);
+		const row = await until(
+			`mapReady on ${mission}`,
+			async () => {
+				const x = (await rig.missions(thing)).find((m) => m.missionId === mission);
+				return x?.mapReady === true ? x : undefined;
+			},
+			45_000,
+		);
 		const head = await rig.s3.send(new HeadObjectCommand({ Bucket: 'maps', Key: String(row.mapKey) }));
 		assert.ok((head.ContentLength ?? 0) > 16_000, 'the Encryption SDK message is in S3');
 	});
@@ -203,12 +214,16 @@ describe(`hil: ${config.target} robot on the ${config.cloud} cloud`, function ()
 		const { jobId } = await publishFirmware({ iot: rig.iot, s3: rig.s3, image, version: '1.1.0', signer: devSigner(signing.keyPem), things: [thing], thingArn: localThingArn });
 		// the app watches over MQTT until the execution is terminal, then asks the control plane which state
 		const seen: string[] = [];
-		await until('a terminal state', async () => {
-			const s = await rig.app.jobStatus(thing, jobId);
-			if ('terminal' in s) return true;
-			if (seen.at(-1) !== s.status) seen.push(s.status);
-			return undefined;
-		}, 45_000);
+		await until(
+			'a terminal state',
+			async () => {
+				const s = await rig.app.jobStatus(thing, jobId);
+				if ('terminal' in s) return true;
+				if (seen.at(-1) !== s.status) seen.push(s.status);
+				return undefined;
+			},
+			45_000,
+		);
 		const final = await rig.iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }));
 		assert.equal(final.execution?.status, 'SUCCEEDED', `seen over MQTT: ${seen.join(' -> ')}; ${JSON.stringify(final.execution?.statusDetails)}`);
 		assert.ok(seen.includes('QUEUED') || seen.includes('IN_PROGRESS'), seen.join(' -> '));

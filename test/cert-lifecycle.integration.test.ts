@@ -73,7 +73,10 @@ describe('certificate lifecycle: quarantine, reinstate, revoke (tools/certs, loc
 		await until('four refused attempts', () => states.slice(from).filter((s) => s.value === 'waiting').length >= 4);
 		const attempts = states.slice(from).flatMap((s) => (s.value === 'waiting' ? [s.attempt] : []));
 		for (let i = 1; i < attempts.length; i++) assert.ok(attempts[i]! > attempts[i - 1]!, 'backs off: ' + JSON.stringify(attempts));
-		assert.ok(log.lines.some((l) => l.event === 'mqtt.refused' && l.fields.code === 5), 'refused with CONNACK 5');
+		assert.ok(
+			log.lines.some((l) => l.event === 'mqtt.refused' && l.fields.code === 5),
+			'refused with CONNACK 5',
+		);
 		assert.ok(!states.slice(from).some((s) => s.value === 'connected'));
 
 		await changeCertificate({ ...base, action: 'reinstate', by: 'ops@example.com', reason: 'clone found and wiped' });
@@ -98,10 +101,24 @@ describe('certificate lifecycle: quarantine, reinstate, revoke (tools/certs, loc
 		const out: string[] = [];
 		const err: string[] = [];
 		const endpoints = ['--local', '--iot', cloud.endpoints.iot, '--dynamodb', cloud.endpoints.dynamodb, '--table', cloud.tables.robots];
-		assert.equal(await main(['history', '--thing', 'robot-1', ...endpoints], (l) => void out.push(l), (l) => void err.push(l)), 0);
+		assert.equal(
+			await main(
+				['history', '--thing', 'robot-1', ...endpoints],
+				(l) => void out.push(l),
+				(l) => void err.push(l),
+			),
+			0,
+		);
 		assert.equal(out.length, 3);
 		assert.match(out[2]!, /ACTIVE -> REVOKED by security@example.com: key leaked/);
-		assert.equal(await main(['quarantine', '--thing', 'robot-1', '--certificate-id', certificateId, ...endpoints], () => {}, (l) => void err.push(l)), 2);
+		assert.equal(
+			await main(
+				['quarantine', '--thing', 'robot-1', '--certificate-id', certificateId, ...endpoints],
+				() => {},
+				(l) => void err.push(l),
+			),
+			2,
+		);
 		assert.match(err.join('\n'), /--by and --reason are required/);
 		assert.equal((await certificateHistory(ddb, cloud.tables.robots, 'robot-1')).length, 3);
 	});

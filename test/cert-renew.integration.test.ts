@@ -46,7 +46,12 @@ describe('cert-renew handler', function () {
 	let handler: ReturnType<typeof createCertRenewHandler>;
 
 	before(async function () {
-		if (!softHsmModule()) cannotRun(this, { untested: 'certificate renewal signed by the CA key in SoftHSM2', why: 'libsofthsm2.so not found in ' + SOFTHSM_MODULES.join(', '), install: 'sudo apt-get install -y softhsm2' });
+		if (!softHsmModule())
+			cannotRun(this, {
+				untested: 'certificate renewal signed by the CA key in SoftHSM2',
+				why: 'libsofthsm2.so not found in ' + SOFTHSM_MODULES.join(', '),
+				install: 'sudo apt-get install -y softhsm2',
+			});
 		token = createTestToken('renew-ca', '2468');
 		hsm = openHsm({ module: token.module, tokenLabel: 'renew-ca', pin: token.pin });
 		dir = mkdtempSync(join(tmpdir(), 'renew-'));

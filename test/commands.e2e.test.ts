@@ -111,8 +111,7 @@ describe('commands end to end: app -> AWS IoT commands (local) -> robot -> answe
 
 		const ddb = createDocumentClient({ region: LOCAL_REGION, endpoint: cloud.endpoints.dynamodb, credentials: { ...LOCAL_CREDENTIALS } });
 		try {
-			const items = async () =>
-				(await ddb.send(new QueryCommand({ TableName: cloud.tables.missions, KeyConditionExpression: 'thing = :t', ExpressionAttributeValues: { ':t': 'robot-1' }, ConsistentRead: true }))).Items ?? [];
+			const items = async () => (await ddb.send(new QueryCommand({ TableName: cloud.tables.missions, KeyConditionExpression: 'thing = :t', ExpressionAttributeValues: { ':t': 'robot-1' }, ConsistentRead: true }))).Items ?? [];
 			await until('the report stored', async () => (await items()).some((i) => i.missionId === missionId));
 			const mine = (await items()).filter((i) => i.missionId === missionId);
 			assert.equal(mine.length, 1);

@@ -61,7 +61,11 @@ describe('a certificate that expired offline', function () {
 		assert.ok(expired.publish('robots/robot-3/missions/m-1/events', report, 1, true).ok, 'queued while refused');
 		await until('six refused attempts', () => states.filter((s) => s.value === 'waiting').length >= 6);
 		const attempts = states.flatMap((s) => (s.value === 'waiting' ? [s.attempt] : []));
-		assert.deepEqual(attempts, attempts.map((_, i) => i + 1), 'failures in a row, never reset: ' + JSON.stringify(attempts));
+		assert.deepEqual(
+			attempts,
+			attempts.map((_, i) => i + 1),
+			'failures in a row, never reset: ' + JSON.stringify(attempts),
+		);
 		assert.ok(!states.some((s) => s.value === 'connected'));
 		assert.match(String(expired.stats.lastError), /socket|closed|certificate|expired/i);
 		assert.equal(expired.outbox.size, 1, 'the report is kept');

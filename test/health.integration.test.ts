@@ -47,7 +47,9 @@ describe('health on the status shadow (local cloud)', function () {
 			for (let i = 0; i < 200 && !health; i++) {
 				await new Promise((r) => setTimeout(r, 50));
 				try {
-					const doc = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: 'robot-1', shadowName: 'status' }))).payload)) as { state: { reported?: { health?: Record<string, unknown> } } };
+					const doc = JSON.parse(new TextDecoder().decode((await data.send(new GetThingShadowCommand({ thingName: 'robot-1', shadowName: 'status' }))).payload)) as {
+						state: { reported?: { health?: Record<string, unknown> } };
+					};
 					health = doc.state.reported?.health;
 				} catch {
 					// no status shadow yet

@@ -37,7 +37,13 @@ async function startMoto(): Promise<{ endpoint: string; stop(): void } | undefin
 	const endpoint = 'http://127.0.0.1:' + port;
 	for (let i = 0; ; i++) {
 		if (child.exitCode !== null) throw new Error('moto_server exited ' + child.exitCode + ':\n' + err);
-		if (await fetch(endpoint + '/moto-api/').then((r) => r.ok, () => false)) break;
+		if (
+			await fetch(endpoint + '/moto-api/').then(
+				(r) => r.ok,
+				() => false,
+			)
+		)
+			break;
 		if (i > 150) {
 			child.kill('SIGTERM');
 			throw new Error('moto_server did not answer within 30 s:\n' + err);
@@ -51,7 +57,17 @@ async function startMoto(): Promise<{ endpoint: string; stop(): void } | undefin
 async function caCertFor(spki: Uint8Array): Promise<x509.X509Certificate> {
 	const throwaway = await webcrypto.subtle.generateKey({ ...ALG, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify']);
 	const publicKey = await webcrypto.subtle.importKey('spki', spki, ALG, true, ['verify']);
-	return x509.X509CertificateGenerator.create({ serialNumber: '01', subject: 'CN=Robot CA (KMS)', issuer: 'CN=Robot CA (KMS)', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000), publicKey, signingKey: throwaway.privateKey, signingAlgorithm: ALG, extensions: [new x509.BasicConstraintsExtension(true, 0, true)] });
+	return x509.X509CertificateGenerator.create({
+		serialNumber: '01',
+		subject: 'CN=Robot CA (KMS)',
+		issuer: 'CN=Robot CA (KMS)',
+		notBefore: new Date(Date.now() - 60_000),
+		notAfter: new Date(Date.now() + 86_400_000),
+		publicKey,
+		signingKey: throwaway.privateKey,
+		signingAlgorithm: ALG,
+		extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+	});
 }
 
 describe('the CA key in KMS (kms-ca-signer) against moto_server', function () {
@@ -86,7 +102,7 @@ describe('the CA key in KMS (kms-ca-signer) against moto_server', function () {
 		assert.equal(await cert.verify({ publicKey: other.publicKey, signatureOnly: true }, webcrypto), false);
 	});
 
-	it('refuses a KMS key that is not the CA certificate\'s, and a key that cannot sign', async () => {
+	it("refuses a KMS key that is not the CA certificate's, and a key that cannot sign", async () => {
 		const [a, b] = [await newKey(), await newKey()];
 		await assert.rejects(kmsIssuer(kms, a.id, await caCertFor(b.spki)), /is not the key of the CA certificate/);
 		const sym = await kms.send(new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }));
@@ -94,7 +110,7 @@ describe('the CA key in KMS (kms-ca-signer) against moto_server', function () {
 		await assert.rejects(kmsIssuer(kms, '', await caCertFor(a.spki)), /"keyId" expected/);
 	});
 
-	it('the renewal registry on AWS IoT (awsRenewRegistry): a registered certificate described with its PEM and ARN, the thing\'s principals listed, an unknown one undefined', async () => {
+	it("the renewal registry on AWS IoT (awsRenewRegistry): a registered certificate described with its PEM and ARN, the thing's principals listed, an unknown one undefined", async () => {
 		const iot = new IoTClient({ region: 'eu-west-1', endpoint: moto!.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
 		const key = await newKey();
 		const caCert = await caCertFor(key.spki);

@@ -39,7 +39,17 @@ describe('link.stop() sends DISCONNECT: no last will (mosquitto)', function () {
 		broker = await startMosquitto(pki, ['user robot-2', 'topic read ' + WILL]);
 		proxy = await startProxy({ host: '127.0.0.1', port: broker.port });
 		const two = pki.device('robot-2');
-		observer = await mqtt.connectAsync({ host: '127.0.0.1', port: broker.port, protocol: 'mqtts', clientId: 'robot-2', ca: pki.ca.certPem, cert: two.certPem, key: two.keyPem, servername: 'localhost', reconnectPeriod: 0 });
+		observer = await mqtt.connectAsync({
+			host: '127.0.0.1',
+			port: broker.port,
+			protocol: 'mqtts',
+			clientId: 'robot-2',
+			ca: pki.ca.certPem,
+			cert: two.certPem,
+			key: two.keyPem,
+			servername: 'localhost',
+			reconnectPeriod: 0,
+		});
 		observer.on('message', (topic, payload) => void (topic === WILL && wills.push(payload.toString())));
 		await observer.subscribeAsync(WILL, { qos: 1 });
 	});
@@ -62,7 +72,12 @@ describe('link.stop() sends DISCONNECT: no last will (mosquitto)', function () {
 		return { link, log };
 	}
 	/** mosquitto's log lines about robot-1 since `from` characters. */
-	const lines = (from: number) => broker.log().slice(from).split('\n').filter((l) => l.includes('robot-1'));
+	const lines = (from: number) =>
+		broker
+			.log()
+			.slice(from)
+			.split('\n')
+			.filter((l) => l.includes('robot-1'));
 
 	it('the same link cut at the network: the broker sees a dropped connection and publishes the will', async () => {
 		const from = broker.log().length;

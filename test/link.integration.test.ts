@@ -130,7 +130,10 @@ function suite(name: string, make: (pki: TestPki) => Promise<Target>): void {
 			assert.equal(r.link.outbox.size, 0);
 			// nothing left: neither an entry as accepted (ob.) nor as sent with its packet id (op.)
 			assert.equal(storage.keys().filter((k) => k.startsWith('ob.') || k.startsWith('op.')).length, 0);
-			assert.ok(r.log.lines.some((l) => l.event === 'link.backoff'), 'reconnected through backoff');
+			assert.ok(
+				r.log.lines.some((l) => l.event === 'link.backoff'),
+				'reconnected through backoff',
+			);
 		});
 
 		it('keeps the outbox through a reboot (a new link on the same storage)', async () => {
@@ -147,7 +150,10 @@ function suite(name: string, make: (pki: TestPki) => Promise<Target>): void {
 			assert.deepEqual(payloads(second, 'robots/robot-1/reboot/m').sort(), ['r0', 'r1', 'r2']);
 		});
 
-		for (const [thing, why] of [['robot-x', 'a certificate from another CA'], ['robot-3', 'an expired certificate']] as const) {
+		for (const [thing, why] of [
+			['robot-x', 'a certificate from another CA'],
+			['robot-3', 'an expired certificate'],
+		] as const) {
 			it('is refused with ' + why, async () => {
 				const r = track(robot(pki.device(thing), target.port()));
 				r.link.start();
@@ -210,7 +216,10 @@ suite('the local broker (aedes)', async (pki) => {
 			const want = thing === 'robot-3' ? /^CERT_HAS_EXPIRED$/ : /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT)$/;
 			assert.ok(reasons.length > 0 && reasons.every((x) => want.test(x)), `broker refusals ${JSON.stringify(reasons)}, wanted ${want}`);
 			logs.length = 0;
-			assert.ok(linkReasons(r).every((x) => /disconnected before secure TLS connection/.test(x)), linkReasons(r).join('; '));
+			assert.ok(
+				linkReasons(r).every((x) => /disconnected before secure TLS connection/.test(x)),
+				linkReasons(r).join('; '),
+			);
 		},
 	};
 });

@@ -26,7 +26,10 @@ describe('local cloud', function () {
 			clouds.push(await startLocalCloud({ dataDir: dir, things: ['robot-1'], inMemory: true }));
 		}
 		const [a, b] = clouds as [LocalCloud, LocalCloud];
-		const ports = (c: LocalCloud) => Object.entries(c.endpoints).filter(([k]) => k !== 'caPath').map(([, v]) => new URL(v).port);
+		const ports = (c: LocalCloud) =>
+			Object.entries(c.endpoints)
+				.filter(([k]) => k !== 'caPath')
+				.map(([, v]) => new URL(v).port);
 		// every endpoint of both instances on its own port (11 each: mqtt, iot data, iot, iot jobs data, s3, kms,
 		// dynamodb, sqs, registration, owner API, owner sign-in)
 		assert.equal(ports(a).length, 11);

@@ -132,7 +132,13 @@ describe('map upload end to end: the firmware uploader on the host platform', fu
 		link = new Link(hostPorts(createMemoryStorage(), log), { clientId: THING, endpoint: endpoint(c.cloud), connectTimeoutMs: 10_000 });
 		crypto = hostCrypto;
 		// one uploader (one subscription to the slot topic); the crypto port behind it is chosen per test
-		const chosen: CryptoPort = { aes256gcm: (k) => crypto.aes256gcm(k), sha256: (d) => crypto.sha256(d), sha512: (d) => crypto.sha512(d), hmacSha512: (k, d) => crypto.hmacSha512(k, d), random: (n) => crypto.random(n) };
+		const chosen: CryptoPort = {
+			aes256gcm: (k) => crypto.aes256gcm(k),
+			sha256: (d) => crypto.sha256(d),
+			sha512: (d) => crypto.sha512(d),
+			hmacSha512: (k, d) => crypto.hmacSha512(k, d),
+			random: (n) => crypto.random(n),
+		};
 		uploader = new MapUploader(link, { crypto: chosen, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), timers: hostTimers, random: hostRandom, log }, THING);
 		link.start();
 		await until('connected', () => link.state.value === 'connected');
@@ -145,7 +151,10 @@ describe('map upload end to end: the firmware uploader on the host platform', fu
 	const portable = createPortableCrypto((n) => hostCrypto.random(n));
 	const SIZES = [0, 1, 4096, 4097, 8192, 2 * 1024 * 1024];
 	let n = 0;
-	for (const [name, port] of [['node:crypto', hostCrypto], ['portable', portable]] as const)
+	for (const [name, port] of [
+		['node:crypto', hostCrypto],
+		['portable', portable],
+	] as const)
 		for (const size of SIZES)
 			it(`${size} bytes (${name}): uploaded, decrypted by the stock SDK, mapReady`, async () => {
 				crypto = port;
@@ -193,7 +202,12 @@ describe('map upload end to end: a robot uploads its map after the report', func
 	function robot(storage: StoragePort, log = memoryLog(), retry?: Pick<RobotUpload, 'uploader' | 'queue'>): { robot: Robot; sim: CleaningSimulator; log: ReturnType<typeof memoryLog> } {
 		const r = createRobot(
 			hostPorts(storage, log),
-			{ thing: THING, endpoint: endpoint(c.cloud), link: { backoff: { baseMs: 100, capMs: 500 } }, upload: { crypto: hostCrypto, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), map: (job) => mapOf(job.areaM2), ...retry } },
+			{
+				thing: THING,
+				endpoint: endpoint(c.cloud),
+				link: { backoff: { baseMs: 100, capMs: 500 } },
+				upload: { crypto: hostCrypto, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), map: (job) => mapOf(job.areaM2), ...retry },
+			},
 			{ clock: fastClock, timers: fastTimers, storage, log, random: hostRandom },
 		);
 		const sim = new CleaningSimulator(r.missions, { timers: fastTimers, random: hostRandom, log }, TYPICAL_HOME);
@@ -244,7 +258,11 @@ describe('map upload end to end: a robot uploads its map after the report', func
 			await until('connected', () => r.link.state.value === 'connected');
 			const id = sim.run('app')!;
 			await until('two tries refused unavailable', () => failures.length >= 2);
-			assert.deepEqual(r.maps!.pending().map((j) => j.missionId), [id], 'still owed');
+			assert.deepEqual(
+				r.maps!.pending().map((j) => j.missionId),
+				[id],
+				'still owed',
+			);
 			c.cloud.kms.outage(false);
 			const item = await until('map in the table', async () => {
 				const i = await c.mission(id);
@@ -252,7 +270,10 @@ describe('map upload end to end: a robot uploads its map after the report', func
 			});
 			assert.equal(item.mapBytes, mapOf(item.areaM2 as number).length);
 			// every failure was retried; a link that drops under load adds 'offline' retries, which are fine
-			assert.ok(failures.every((f) => f.endsWith(' retry')), JSON.stringify(failures));
+			assert.ok(
+				failures.every((f) => f.endsWith(' retry')),
+				JSON.stringify(failures),
+			);
 			assert.ok(failures.filter((f) => f === 'slot-refused unavailable retry').length >= 2, JSON.stringify(failures));
 			assert.ok(!log.lines.some((l) => l.event === 'map.dropped'));
 			assert.equal(item.mapRefused, undefined, 'unavailable is not a refusal of the mission');
@@ -268,13 +289,20 @@ describe('map upload end to end: a robot uploads its map after the report', func
 		// never started: the Wi-Fi is down for this whole boot
 		const id = a.sim.run('button')!;
 		await until('mission done offline', () => a.robot.missions.state.value === 'idle' && a.robot.maps!.pending().length === 1);
-		assert.deepEqual(a.robot.maps!.pending().map((j) => j.missionId), [id]);
+		assert.deepEqual(
+			a.robot.maps!.pending().map((j) => j.missionId),
+			[id],
+		);
 		a.sim.stop();
 		a.robot.stop(); // power off
 		assert.ok(storage.read('maps.todo'), 'the obligation is in storage');
 
 		const b = robot(storage);
-		assert.deepEqual(b.robot.maps!.pending().map((j) => j.missionId), [id], 'read back at boot');
+		assert.deepEqual(
+			b.robot.maps!.pending().map((j) => j.missionId),
+			[id],
+			'read back at boot',
+		);
 		b.robot.start();
 		const item = await until('report and map in the table', async () => {
 			const i = await c.mission(id);

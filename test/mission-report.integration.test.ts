@@ -118,7 +118,10 @@ describe('mission reports through the local cloud', function () {
 		await cloud.rules.idle();
 		const after = logs.slice(before);
 		const refused = after.filter((l) => l.event === 'mission_report.refused');
-		assert.deepEqual(refused.map((e) => [e.missionId, e.reason, e.errors]), [['m-9', 'invalid', ['report: nested deeper than 8 levels']]]);
+		assert.deepEqual(
+			refused.map((e) => [e.missionId, e.reason, e.errors]),
+			[['m-9', 'invalid', ['report: nested deeper than 8 levels']]],
+		);
 		assert.equal(after.filter((l) => l.event === 'rules.handler.error' || l.event === 'rules.failed' || l.event === 'rules.error_action').length, 0, JSON.stringify(after.map((l) => l.event)));
 		assert.equal(after.filter((l) => l.event === 'rules.invoked').length, 1, 'invoked once');
 	});
@@ -126,9 +129,15 @@ describe('mission reports through the local cloud', function () {
 	it('keeps the tables and their items across a restart on the same data directory', async () => {
 		await stop();
 		await start();
-		assert.deepEqual((await missions()).map((i) => i.missionId), ['m-1', 'm-2']);
+		assert.deepEqual(
+			(await missions()).map((i) => i.missionId),
+			['m-1', 'm-2'],
+		);
 		await publish('m-2', report('m-2', 30));
 		await publish('m-5', report('m-5', 5));
-		assert.deepEqual((await missions()).map((i) => i.missionId), ['m-1', 'm-2', 'm-5']);
+		assert.deepEqual(
+			(await missions()).map((i) => i.missionId),
+			['m-1', 'm-2', 'm-5'],
+		);
 	});
 });

@@ -290,7 +290,19 @@ describe('mission reports under faults: power loss, broker restarts, link cuts (
 	/** the handler's and the rule engine's log lines, by thing (rules.* under '') */
 	const cloudLog = new Map<string, LogEntry[]>();
 	let brokerChain: Promise<void> = Promise.resolve();
-	const totals: Totals = { missions: 0, kills: 0, killsMidMission: 0, killsWithReport: 0, onlyFromFile: 0, brokerRestarts: 0, cuts: 0, interrupted: 0, boots: 0, duplicates: 0, outcomes: {} };
+	const totals: Totals = {
+		missions: 0,
+		kills: 0,
+		killsMidMission: 0,
+		killsWithReport: 0,
+		onlyFromFile: 0,
+		brokerRestarts: 0,
+		cuts: 0,
+		interrupted: 0,
+		boots: 0,
+		duplicates: 0,
+		outcomes: {},
+	};
 
 	before(async function () {
 		this.timeout(60_000);
@@ -320,13 +332,18 @@ describe('mission reports under faults: power loss, broker restarts, link cuts (
 
 	const stored = async (thing: string) => {
 		const out = await ddb.send(
-			new QueryCommand({ TableName: cloud.tables.missions, KeyConditionExpression: '#t = :t', ExpressionAttributeNames: { '#t': TABLES.missions.partitionKey.name }, ExpressionAttributeValues: { ':t': thing }, ConsistentRead: true }),
+			new QueryCommand({
+				TableName: cloud.tables.missions,
+				KeyConditionExpression: '#t = :t',
+				ExpressionAttributeNames: { '#t': TABLES.missions.partitionKey.name },
+				ExpressionAttributeValues: { ':t': thing },
+				ConsistentRead: true,
+			}),
 		);
 		return (out.Items ?? []) as { missionId: string; outcome: string }[];
 	};
 	const clear = async (thing: string) => {
-		for (const item of await stored(thing))
-			await ddb.send(new DeleteCommand({ TableName: cloud.tables.missions, Key: { [TABLES.missions.partitionKey.name]: thing, [TABLES.missions.sortKey!.name]: item.missionId } }));
+		for (const item of await stored(thing)) await ddb.send(new DeleteCommand({ TableName: cloud.tables.missions, Key: { [TABLES.missions.partitionKey.name]: thing, [TABLES.missions.sortKey!.name]: item.missionId } }));
 		cloudLog.delete(thing);
 	};
 

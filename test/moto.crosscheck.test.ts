@@ -28,7 +28,17 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AttachThingPrincipalCommand, CreateThingCommand, DeleteThingCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient, ListThingsCommand, RegisterCertificateWithoutCACommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
+import {
+	AttachThingPrincipalCommand,
+	CreateThingCommand,
+	DeleteThingCommand,
+	DescribeCertificateCommand,
+	DescribeThingCommand,
+	IoTClient,
+	ListThingsCommand,
+	RegisterCertificateWithoutCACommand,
+	UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -111,7 +121,15 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 		backends.push({ name: 'moto', endpoint: () => m });
 		backends.push({
 			name: 'local',
-			endpoint: (s) => ({ iot: cloud.endpoints.iot, iotData: cloud.endpoints.iotData, s3: cloud.endpoints.s3, kms: cloud.endpoints.kms, sqs: cloud.endpoints.sqs, dynamodb: cloud.endpoints.dynamodb })[s],
+			endpoint: (s) =>
+				({
+					iot: cloud.endpoints.iot,
+					iotData: cloud.endpoints.iotData,
+					s3: cloud.endpoints.s3,
+					kms: cloud.endpoints.kms,
+					sqs: cloud.endpoints.sqs,
+					dynamodb: cloud.endpoints.dynamodb,
+				})[s],
 		});
 	});
 	after(async () => {
@@ -131,7 +149,10 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 				seen.again = (await iot.send(new CreateThingCommand({ thingName: 'xc-vac', attributePayload: { attributes: { model: 'x1' } } }))).thingArn === made.thingArn;
 				const d = await iot.send(new DescribeThingCommand({ thingName: 'xc-vac' }));
 				seen.describe = { name: d.thingName, attributes: d.attributes, version: d.version };
-				seen.missing = await iot.send(new DescribeThingCommand({ thingName: 'xc-nobody' })).then(() => 'found', (e) => named(e));
+				seen.missing = await iot.send(new DescribeThingCommand({ thingName: 'xc-nobody' })).then(
+					() => 'found',
+					(e) => named(e),
+				);
 				const list = await iot.send(new ListThingsCommand({ attributeName: 'model', attributeValue: 'x1' }));
 				seen.listed = list.things?.map((t) => t.thingName);
 				// a certificate: moto has no dev CA, so it is registered without one there; cloud/local entered it at start
@@ -143,11 +164,20 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 				seen.certStatus = cert.status;
 				seen.certPem = cert.certificatePem?.trim() === pem.trim();
 				await iot.send(new AttachThingPrincipalCommand({ thingName: 'xc-vac', principal: cert.certificateArn! }));
-				seen.deleteAttached = await iot.send(new DeleteThingCommand({ thingName: 'xc-vac' })).then(() => 'deleted', (e) => named(e));
-				seen.badStatus = await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'BOGUS' as never })).then(() => 'accepted', (e) => named(e));
+				seen.deleteAttached = await iot.send(new DeleteThingCommand({ thingName: 'xc-vac' })).then(
+					() => 'deleted',
+					(e) => named(e),
+				);
+				seen.badStatus = await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'BOGUS' as never })).then(
+					() => 'accepted',
+					(e) => named(e),
+				);
 				await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'REVOKED' }));
 				seen.revoked = (await iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription!.status;
-				seen.deleteMissing = await iot.send(new DeleteThingCommand({ thingName: 'xc-nobody' })).then(() => 'ok', (e) => named(e));
+				seen.deleteMissing = await iot.send(new DeleteThingCommand({ thingName: 'xc-nobody' })).then(
+					() => 'ok',
+					(e) => named(e),
+				);
 				return seen;
 			} finally {
 				iot.destroy();
@@ -180,11 +210,12 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 				const iot = new IoTClient(config(b, 'iot'));
 				try {
 					await iotDataPublisher(data).publish('robots/robot-1/maps/upload-slot', '{"ok":true}', 1);
-					const wildcard = await data.send(new PublishCommand({ topic: 'robots/+/x', qos: 0 })).then(() => 'accepted', (e) => named(e).name);
+					const wildcard = await data.send(new PublishCommand({ topic: 'robots/+/x', qos: 0 })).then(
+						() => 'accepted',
+						(e) => named(e).name,
+					);
 					const id =
-						b.name === 'moto'
-							? (await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: pem, status: 'ACTIVE' }))).certificateId!
-							: (await import('../cloud/local/rules/index')).certificateId(new X509Certificate(pem).raw);
+						b.name === 'moto' ? (await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: pem, status: 'ACTIVE' }))).certificateId! : (await import('../cloud/local/rules/index')).certificateId(new X509Certificate(pem).raw);
 					const dir = iotCertificateDirectory(iot);
 					return { wildcard, found: (await dir.get(id))?.trim() === pem.trim(), unknown: await dir.get('0'.repeat(64)) };
 				} finally {
@@ -213,7 +244,10 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 				const body = [...(await got.Body!.transformToByteArray())];
 				const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'maps', Key: 'xc/a.bin' }), { expiresIn: 60 });
 				const fetched = await fetch(url);
-				const missing = await s3.send(new GetObjectCommand({ Bucket: 'maps', Key: 'xc/none' })).then(() => 'found', (e) => named(e));
+				const missing = await s3.send(new GetObjectCommand({ Bucket: 'maps', Key: 'xc/none' })).then(
+					() => 'found',
+					(e) => named(e),
+				);
 				return { body, type: got.ContentType, length: got.ContentLength, presigned: [fetched.status, [...new Uint8Array(await fetched.arrayBuffer())]], missing };
 			} finally {
 				s3.destroy();
@@ -230,8 +264,16 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 				const context = { thing: 'robot-1', missionId: 'm-1', purpose: 'map' };
 				const dk = await kms.send(new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256', EncryptionContext: context }));
 				const back = await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob, EncryptionContext: context }));
-				const wrong = await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob, EncryptionContext: { ...context, missionId: 'm-2' } })).then(() => 'decrypted', (e) => named(e).name);
-				return { plaintextBytes: dk.Plaintext?.length, same: Buffer.from(back.Plaintext!).equals(Buffer.from(dk.Plaintext!)), keyArn: /^arn:aws:kms:/.test(back.KeyId ?? ''), wrong };
+				const wrong = await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob, EncryptionContext: { ...context, missionId: 'm-2' } })).then(
+					() => 'decrypted',
+					(e) => named(e).name,
+				);
+				return {
+					plaintextBytes: dk.Plaintext?.length,
+					same: Buffer.from(back.Plaintext!).equals(Buffer.from(dk.Plaintext!)),
+					keyArn: /^arn:aws:kms:/.test(back.KeyId ?? ''),
+					wrong,
+				};
 			} finally {
 				kms.destroy();
 			}
@@ -246,7 +288,14 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 			try {
 				const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'xc-dlq' }))).QueueUrl!;
 				const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-				const q = (await sqs.send(new CreateQueueCommand({ QueueName: 'xc-q', Attributes: { VisibilityTimeout: '0', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) } }))).QueueUrl!;
+				const q = (
+					await sqs.send(
+						new CreateQueueCommand({
+							QueueName: 'xc-q',
+							Attributes: { VisibilityTimeout: '0', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) },
+						}),
+					)
+				).QueueUrl!;
 				await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'keep' }));
 				const first = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: q, MaxNumberOfMessages: 1 }))).Messages ?? [];
 				await sqs.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: first[0]!.ReceiptHandle! }));
@@ -264,7 +313,21 @@ describe('cloud code paths against moto_server and cloud/local, compared', funct
 	});
 
 	it('DynamoDB: the mission-report handler stores a report once and answers a resend as a duplicate', async () => {
-		const report = { v: 1, missionId: 'm-xc', thing: 'robot-1', trigger: 'schedule', entryId: 'mon-0900', startedAt: 1_750_000_000_000, endedAt: 1_750_003_600_000, durationS: 3600, outcome: 'finished', areaM2: 42.5, battery: { start: 100, end: 61 }, errors: [], map: 'pending' };
+		const report = {
+			v: 1,
+			missionId: 'm-xc',
+			thing: 'robot-1',
+			trigger: 'schedule',
+			entryId: 'mon-0900',
+			startedAt: 1_750_000_000_000,
+			endedAt: 1_750_003_600_000,
+			durationS: 3600,
+			outcome: 'finished',
+			areaM2: 42.5,
+			battery: { start: 100, end: 61 },
+			errors: [],
+			map: 'pending',
+		};
 		const event = { ...report, topicThing: 'robot-1', topicMission: 'm-xc', clientId: 'robot-1', receivedAt: 1_750_003_601_000 };
 		const out = await both(async (b) => {
 			const admin = new DynamoDBClient(config(b, 'dynamodb'));

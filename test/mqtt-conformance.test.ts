@@ -34,7 +34,12 @@ function toMqtt(p: Packet): MqttObject {
 	switch (p.type) {
 		case 'connect':
 			return {
-				cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: p.cleanSession, keepalive: p.keepAlive, clientId: p.clientId,
+				cmd: 'connect',
+				protocolId: 'MQTT',
+				protocolVersion: 4,
+				clean: p.cleanSession,
+				keepalive: p.keepAlive,
+				clientId: p.clientId,
 				...(p.will ? { will: { topic: p.will.topic, payload: buf(p.will.payload), qos: p.will.qos, retain: p.will.retain } } : {}),
 				...(p.username !== undefined ? { username: p.username } : {}),
 				...(p.password !== undefined ? { password: buf(p.password) } : {}),
@@ -43,7 +48,12 @@ function toMqtt(p: Packet): MqttObject {
 			return { cmd: 'connack', sessionPresent: p.sessionPresent, returnCode: p.returnCode };
 		case 'publish':
 			return {
-				cmd: 'publish', topic: p.topic, payload: buf(p.payload), qos: p.qos, retain: p.retain, dup: p.dup,
+				cmd: 'publish',
+				topic: p.topic,
+				payload: buf(p.payload),
+				qos: p.qos,
+				retain: p.retain,
+				dup: p.dup,
 				...(p.packetId !== undefined ? { messageId: p.packetId } : {}),
 			};
 		case 'puback':
@@ -73,7 +83,10 @@ function fromMqtt(x: MqttObject): Packet {
 			assert.equal(x.protocolVersion, 4);
 			const w = x.will as { topic: string; payload: unknown; qos: QoS; retain: boolean } | undefined;
 			return {
-				type: 'connect', clientId: x.clientId as string, cleanSession: x.clean as boolean, keepAlive: x.keepalive as number,
+				type: 'connect',
+				clientId: x.clientId as string,
+				cleanSession: x.clean as boolean,
+				keepAlive: x.keepalive as number,
 				...(w ? { will: { topic: w.topic, payload: u8(w.payload), qos: w.qos, retain: w.retain } } : {}),
 				...(x.username !== undefined ? { username: x.username as string } : {}),
 				...(x.password !== undefined ? { password: u8(x.password) } : {}),
@@ -83,7 +96,12 @@ function fromMqtt(x: MqttObject): Packet {
 			return { type: 'connack', sessionPresent: x.sessionPresent as boolean, returnCode: x.returnCode as number };
 		case 'publish':
 			return {
-				type: 'publish', topic: x.topic as string, payload: u8(x.payload), qos: x.qos as QoS, retain: x.retain as boolean, dup: x.dup as boolean,
+				type: 'publish',
+				topic: x.topic as string,
+				payload: u8(x.payload),
+				qos: x.qos as QoS,
+				retain: x.retain as boolean,
+				dup: x.dup as boolean,
 				...((x.qos as number) > 0 ? { packetId: id } : {}),
 			};
 		case 'puback':
@@ -123,10 +141,12 @@ function mqttParse(bytes: Uint8Array): MqttObject[] {
 // ---- arbitraries ------------------------------------------------------------
 
 /** Any Unicode text MQTT allows: no lone surrogates (unit 'binary' makes none), no U+0000. */
-const text = (minLength: number, maxLength: number, forbidden = '\u0000') =>
-	fc.string({ unit: 'binary', minLength, maxLength }).filter((s) => ![...forbidden].some((c) => s.includes(c)));
+const text = (minLength: number, maxLength: number, forbidden = '\u0000') => fc.string({ unit: 'binary', minLength, maxLength }).filter((s) => ![...forbidden].some((c) => s.includes(c)));
 const level = fc.oneof(text(0, 6, '\u0000/+#'), fc.constantFrom('a', 'robot-1', '$aws', 'ü'));
-const topicName = fc.array(level, { minLength: 1, maxLength: 4 }).map((l) => l.join('/')).filter((t) => t.length > 0);
+const topicName = fc
+	.array(level, { minLength: 1, maxLength: 4 })
+	.map((l) => l.join('/'))
+	.filter((t) => t.length > 0);
 const topicFilter = fc
 	.tuple(fc.array(fc.oneof(level, fc.constant('+')), { minLength: 1, maxLength: 4 }), fc.boolean())
 	.map(([levels, hash]) => (hash ? [...levels, '#'] : levels).join('/'))
@@ -164,25 +184,21 @@ const ack = (type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp' | 'unsuback'): fc.
 
 const ARBITRARIES: Record<Packet['type'], fc.Arbitrary<Packet>> = {
 	connect,
-	connack: fc.oneof(
-		fc.record({ sessionPresent: fc.boolean(), returnCode: fc.constant(0) }),
-		// a refusal never has session present [MQTT-3.2.2-4]
-		fc.record({ sessionPresent: fc.constant(false), returnCode: fc.integer({ min: 1, max: 5 }) }),
-	).map((c) => ({ type: 'connack', ...c }) as Packet),
+	connack: fc
+		.oneof(
+			fc.record({ sessionPresent: fc.boolean(), returnCode: fc.constant(0) }),
+			// a refusal never has session present [MQTT-3.2.2-4]
+			fc.record({ sessionPresent: fc.constant(false), returnCode: fc.integer({ min: 1, max: 5 }) }),
+		)
+		.map((c) => ({ type: 'connack', ...c }) as Packet),
 	publish,
 	puback: ack('puback'),
 	pubrec: ack('pubrec'),
 	pubrel: ack('pubrel'),
 	pubcomp: ack('pubcomp'),
-	subscribe: fc
-		.record({ packetId, subscriptions: fc.array(fc.record({ topic: topicFilter, qos }), { minLength: 1, maxLength: 5 }) })
-		.map((s) => ({ type: 'subscribe', ...s }) as Packet),
-	suback: fc
-		.record({ packetId, granted: fc.array(fc.constantFrom(0, 1, 2, 0x80), { minLength: 1, maxLength: 8 }) })
-		.map((s) => ({ type: 'suback', ...s }) as Packet),
-	unsubscribe: fc
-		.record({ packetId, topics: fc.array(topicFilter, { minLength: 1, maxLength: 5 }) })
-		.map((u) => ({ type: 'unsubscribe', ...u }) as Packet),
+	subscribe: fc.record({ packetId, subscriptions: fc.array(fc.record({ topic: topicFilter, qos }), { minLength: 1, maxLength: 5 }) }).map((s) => ({ type: 'subscribe', ...s }) as Packet),
+	suback: fc.record({ packetId, granted: fc.array(fc.constantFrom(0, 1, 2, 0x80), { minLength: 1, maxLength: 8 }) }).map((s) => ({ type: 'suback', ...s }) as Packet),
+	unsubscribe: fc.record({ packetId, topics: fc.array(topicFilter, { minLength: 1, maxLength: 5 }) }).map((u) => ({ type: 'unsubscribe', ...u }) as Packet),
 	unsuback: ack('unsuback'),
 	pingreq: fc.constant({ type: 'pingreq' }),
 	pingresp: fc.constant({ type: 'pingresp' }),

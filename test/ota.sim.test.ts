@@ -47,7 +47,21 @@ describe('simulator: firmware update with slots and a reboot', function () {
 	it('updates 1.0.0 to 1.1.0 through a reboot', async () => {
 		const id = await createSigningIdentity();
 		writeFileSync(path.join(dir, 'cert.der'), id.certificateDer);
-		const args = ['--import', 'tsx', path.join(root, 'tools/sim/robot.ts'), '--thing', 'robot-1', '--credentials', cloud.pki.paths.thing('robot-1').dir, '--data', path.join(dir, 'robot'), '--port', String(cloud.broker.port), '--code-signing-cert', path.join(dir, 'cert.der')];
+		const args = [
+			'--import',
+			'tsx',
+			path.join(root, 'tools/sim/robot.ts'),
+			'--thing',
+			'robot-1',
+			'--credentials',
+			cloud.pki.paths.thing('robot-1').dir,
+			'--data',
+			path.join(dir, 'robot'),
+			'--port',
+			String(cloud.broker.port),
+			'--code-signing-cert',
+			path.join(dir, 'cert.der'),
+		];
 		const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
 		proc = p;
 		let out = '';
@@ -61,7 +75,10 @@ describe('simulator: firmware update with slots and a reboot', function () {
 			status = (await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: 'robot-1' }))).execution!.status!;
 		}
 		assert.equal(status, 'SUCCEEDED', out);
-		const boots = out.split('\n').filter((l) => l.includes('"sim.boot"')).map((l) => (JSON.parse(l) as { firmware?: string }).firmware);
+		const boots = out
+			.split('\n')
+			.filter((l) => l.includes('"sim.boot"'))
+			.map((l) => (JSON.parse(l) as { firmware?: string }).firmware);
 		assert.deepEqual(boots, ['1.0.0', '1.1.0']);
 		assert.ok(out.includes('"sim.reboot"'));
 	});

@@ -80,8 +80,25 @@ describe('robot connectivity from lifecycle events (local cloud)', function () {
 		const ctx = { awsRequestId: randomUUID(), functionName: 'PresenceFunction' };
 		const s1 = randomUUID();
 		const s2 = randomUUID();
-		const conn = (v: number, s: string, t: number) => ({ clientId: 'robot-9', timestamp: t, eventType: 'connected', sessionIdentifier: s, principalIdentifier: 'p', ipAddress: '10.0.0.1', versionNumber: v });
-		const disc = (v: number, s: string, t: number, reason: string) => ({ clientId: 'robot-9', timestamp: t, eventType: 'disconnected', sessionIdentifier: s, principalIdentifier: 'p', clientInitiatedDisconnect: false, disconnectReason: reason, versionNumber: v });
+		const conn = (v: number, s: string, t: number) => ({
+			clientId: 'robot-9',
+			timestamp: t,
+			eventType: 'connected',
+			sessionIdentifier: s,
+			principalIdentifier: 'p',
+			ipAddress: '10.0.0.1',
+			versionNumber: v,
+		});
+		const disc = (v: number, s: string, t: number, reason: string) => ({
+			clientId: 'robot-9',
+			timestamp: t,
+			eventType: 'disconnected',
+			sessionIdentifier: s,
+			principalIdentifier: 'p',
+			clientInitiatedDisconnect: false,
+			disconnectReason: reason,
+			versionNumber: v,
+		});
 		assert.deepEqual(await handle(conn(1, s1, 100), ctx), { status: 'applied' });
 		// the second connection took over; the first one's disconnect arrives after it
 		assert.deepEqual(await handle(conn(2, s2, 200), ctx), { status: 'applied' });

@@ -67,7 +67,12 @@ describe('robot registration through the local cloud', function () {
 		const http = createHttpPort({ ca: cloud.pki.ca.certDer, serverName: 'localhost' });
 		const bytes = new TextEncoder().encode(typeof request === 'string' ? request : JSON.stringify(request));
 		let sent = false;
-		const r = await http.request({ method: 'POST', url: cloud.endpoints.registration, headers: { 'content-type': 'application/json' }, body: { length: bytes.length, next: () => (sent ? undefined : ((sent = true), bytes)) } });
+		const r = await http.request({
+			method: 'POST',
+			url: cloud.endpoints.registration,
+			headers: { 'content-type': 'application/json' },
+			body: { length: bytes.length, next: () => (sent ? undefined : ((sent = true), bytes)) },
+		});
 		if (!r.ok) throw new Error(r.error);
 		return { status: r.value.status, body: JSON.parse(new TextDecoder().decode(r.value.body)) };
 	}
@@ -163,7 +168,7 @@ describe('robot registration through the local cloud', function () {
 		assert.deepEqual(direct.body, { status: 'registered', thing: 'robot-new', certificateId: id });
 	});
 
-	it('refuses another CA\'s certificate, a bad signature, a stale timestamp and a replay, each with its reason', async () => {
+	it("refuses another CA's certificate, a bad signature, a stale timestamp and a replay, each with its reason", async () => {
 		const evilCa = await createCa('Not Our CA');
 		const foreign = await issueDevice(evilCa, 'robot-foreign');
 		const robot = await issueDevice(cloud.pki, 'robot-checked');
@@ -242,8 +247,14 @@ describe('robot registration through the local cloud', function () {
 		assert.equal(await queueDepth(registration.queueUrl), 0);
 		const failures = logs.filter((l) => l.event === 'register_worker.failed' && l.stage === 'create_thing' && l.thing === 'robot-poison');
 		assert.equal(failures.length, 5, 'delivered maxReceiveCount times');
-		assert.deepEqual(failures.map((l) => l.receiveCount), [1, 2, 3, 4, 5]);
-		assert.ok(failures.every((l) => l.apiRequestId === accepted.body.requestId), 'the worker logs the API request id');
+		assert.deepEqual(
+			failures.map((l) => l.receiveCount),
+			[1, 2, 3, 4, 5],
+		);
+		assert.ok(
+			failures.every((l) => l.apiRequestId === accepted.body.requestId),
+			'the worker logs the API request id',
+		);
 		assert.ok(logs.some((l) => l.event === 'register_worker.poison'));
 		// the robot meanwhile is told to wait
 		assert.equal((await post(proof(robot))).status, 202);

@@ -105,8 +105,14 @@ describe('the local IoT registry across a restart', function () {
 		assert.equal(registry.certificate(devId)!.status, 'INACTIVE');
 		// the status histories
 		assert.deepEqual(registry.certificate(goneId)!.history, beforeHistory);
-		assert.deepEqual(registry.certificate(goneId)!.history.map((h) => h.status), ['ACTIVE', 'REVOKED']);
-		assert.deepEqual(registry.certificate(devId)!.history.map((h) => h.status), ['ACTIVE', 'INACTIVE']);
+		assert.deepEqual(
+			registry.certificate(goneId)!.history.map((h) => h.status),
+			['ACTIVE', 'REVOKED'],
+		);
+		assert.deepEqual(
+			registry.certificate(devId)!.history.map((h) => h.status),
+			['ACTIVE', 'INACTIVE'],
+		);
 		assert.equal(registry.certificate(goneId)!.modifiedAt, before.modifiedAt);
 		// the robots table kept the registration and the recorded change; the tool still knows the certificate is REVOKED
 		await withClients(cloud, async (iot, ddb) => {

@@ -130,7 +130,10 @@ describe('schedule against Intl (IANA zones, 2027-2028)', function () {
 					assert.equal(t.offset, intlOffset(zone, t.utcMs / 1000));
 					ours.push(t.utcMs / 1000);
 				}
-				assert.deepEqual(ours.map(iso), changes.map((c) => iso(c.at)));
+				assert.deepEqual(
+					ours.map(iso),
+					changes.map((c) => iso(c.at)),
+				);
 				assert.equal(changes.length, r.dst ? 4 : 0);
 			});
 

@@ -18,7 +18,10 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startProxy, type Proxy } from './support/proxy';
 import type { Schedule } from '../firmware/core/schedule/model';
 
-const weekdays: Schedule = { tz: 'CET-1CEST,M3.5.0,M10.5.0/3', entries: [{ id: 'weekday', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }] };
+const weekdays: Schedule = {
+	tz: 'CET-1CEST,M3.5.0,M10.5.0/3',
+	entries: [{ id: 'weekday', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }],
+};
 const weekend: Schedule = { tz: 'CET-1CEST,M3.5.0,M10.5.0/3', entries: [{ id: 'weekend', days: ['sat', 'sun'], start: '11:00', enabled: true }] };
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
@@ -42,8 +45,7 @@ describe('schedule shadow end to end on the local cloud', function () {
 		const r = await app.send(new GetThingShadowCommand({ thingName: 'robot-1', shadowName: 'schedule' }));
 		return JSON.parse(new TextDecoder().decode(r.payload)) as { state: { desired?: Record<string, unknown>; reported?: Record<string, unknown> }; version: number };
 	};
-	const appSets = (schedule: unknown) =>
-		app.send(new UpdateThingShadowCommand({ thingName: 'robot-1', shadowName: 'schedule', payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } })) }));
+	const appSets = (schedule: unknown) => app.send(new UpdateThingShadowCommand({ thingName: 'robot-1', shadowName: 'schedule', payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } })) }));
 
 	before(async () => {
 		dir = mkdtempSync(path.join(tmpdir(), 'schedule-e2e-'));

@@ -234,7 +234,7 @@ describe('schedule shadow sync converges (property)', function () {
 			{ numRuns: Number(process.env.SYNC_RUNS ?? 300) },
 		);
 	});
-	it('with the robot\'s store refusing writes at random times: no edit lost, none run that nobody set', async () => {
+	it("with the robot's store refusing writes at random times: no edit lost, none run that nobody set", async () => {
 		await fc.assert(
 			fc.asyncProperty(fc.array(withStore, { maxLength: 30 }), fc.integer(), async (actions, seed) => {
 				await run(actions, seed, { drop: 0.1, dup: 0.1, delay: 0.1 });

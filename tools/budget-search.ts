@@ -89,7 +89,10 @@ function deviceRun(board: string, scenarios: readonly string[], knob: Knob, size
 }
 
 function creationOf(board: string): { chunk: number; heap: number; stack: number } {
-	const m = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as { creation: Record<string, unknown>; platforms?: Record<string, { creation?: Record<string, unknown> }> };
+	const m = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as {
+		creation: Record<string, unknown>;
+		platforms?: Record<string, { creation?: Record<string, unknown> }>;
+	};
 	const c = { ...m.creation, ...(m.platforms?.[board]?.creation ?? {}) } as { chunk: { initial: number }; heap: { initial: number }; stack: number };
 	return { chunk: c.chunk.initial, heap: c.heap.initial, stack: c.stack };
 }

@@ -163,7 +163,8 @@ export function checkEsp32(files: { manifest: Manifest; sdkconfig: string; sdkco
 	for (const [k, v] of Object.entries(blocks)) if (!(v > 0) || v > BOARD_XS.block) problems.push(`esp32 creation ${k} is ${v} B: one block, at most the stock's largest (${BOARD_XS.block} B)`);
 	const total = blocks.chunk + blocks.heap + blocks.stack;
 	if (total > BOARD_XS.total) problems.push(`esp32 creation takes ${total} B (chunk ${blocks.chunk} + slots ${blocks.heap} + stack ${blocks.stack}), more than the stock ESP32 creation's ${BOARD_XS.total} B the board has free for XS`);
-	if (c.chunk?.incremental || c.heap?.incremental) problems.push(`esp32 creation grows (chunk +${c.chunk?.incremental}, heap +${c.heap?.incremental}): the budget was measured with growth off, and growing past it on the board fails anyway; set incremental 0`);
+	if (c.chunk?.incremental || c.heap?.incremental)
+		problems.push(`esp32 creation grows (chunk +${c.chunk?.incremental}, heap +${c.heap?.incremental}): the budget was measured with growth off, and growing past it on the board fails anyway; set incremental 0`);
 
 	// sdkconfig fragments
 	const all = parseSdkconfig(files.sdkconfig);
@@ -171,7 +172,8 @@ export function checkEsp32(files: { manifest: Manifest; sdkconfig: string; sdkco
 	for (const [k, v] of Object.entries(REQUIRED.all)) if (all.get(k) !== v) problems.push(`sdkconfig.defaults: ${k} is ${all.get(k) ?? 'not set'}, expected ${v}`);
 	for (const [k, v] of Object.entries(REQUIRED.release)) if (release.get(k) !== v) problems.push(`sdkconfig.defaults.release: ${k} is ${release.get(k) ?? 'not set'}, expected ${v}`);
 	const timeoutS = Number(all.get('CONFIG_ESP_TASK_WDT_TIMEOUT_S'));
-	if (!(timeoutS * 1000 >= 2 * RSA2048_PRIVATE_ON_BOARD_MS)) problems.push(`CONFIG_ESP_TASK_WDT_TIMEOUT_S ${all.get('CONFIG_ESP_TASK_WDT_TIMEOUT_S') ?? 'not set'}: at least twice the longest blocking operation (RSA-2048 private, about ${RSA2048_PRIVATE_ON_BOARD_MS} ms on the board)`);
+	if (!(timeoutS * 1000 >= 2 * RSA2048_PRIVATE_ON_BOARD_MS))
+		problems.push(`CONFIG_ESP_TASK_WDT_TIMEOUT_S ${all.get('CONFIG_ESP_TASK_WDT_TIMEOUT_S') ?? 'not set'}: at least twice the longest blocking operation (RSA-2048 private, about ${RSA2048_PRIVATE_ON_BOARD_MS} ms on the board)`);
 	if (all.get('CONFIG_PARTITION_TABLE_OFFSET') !== '0x' + TABLE.offset.toString(16)) problems.push(`CONFIG_PARTITION_TABLE_OFFSET is ${all.get('CONFIG_PARTITION_TABLE_OFFSET')}, the table's offsets assume 0x${TABLE.offset.toString(16)}`);
 
 	// partition table
@@ -185,7 +187,8 @@ export function checkEsp32(files: { manifest: Manifest; sdkconfig: string; sdkco
 	const hex = (n: number) => '0x' + n.toString(16);
 	const slots = rows.filter((r) => r.type === 'app');
 	const ota = ['ota_0', 'ota_1'].map((n) => rows.find((r) => r.type === 'app' && r.subtype === n));
-	if (slots.length !== 2 || !ota[0] || !ota[1]) problems.push(`partitions: expected exactly two app partitions, ota_0 and ota_1 (no factory: the bootloader boots ota_0 from an empty otadata), found ${slots.map((s) => s.name + ':' + s.subtype).join(', ') || 'none'}`);
+	if (slots.length !== 2 || !ota[0] || !ota[1])
+		problems.push(`partitions: expected exactly two app partitions, ota_0 and ota_1 (no factory: the bootloader boots ota_0 from an empty otadata), found ${slots.map((s) => s.name + ':' + s.subtype).join(', ') || 'none'}`);
 	const need = Math.ceil((IMAGE_BUDGET * (1 + SLOT_HEADROOM)) / 0x10000) * 0x10000;
 	for (const s of ota) {
 		if (!s) continue;
@@ -204,7 +207,8 @@ export function checkEsp32(files: { manifest: Manifest; sdkconfig: string; sdkco
 	else if (nvsUsable < nvsNeed(outbox ?? 0)) problems.push(`partitions: nvs holds ${nvsUsable} B of entries (one page kept free), less than the ${nvsNeed(outbox ?? 0)} B the firmware may keep there`);
 	if (nvs?.flags.includes('encrypted')) problems.push('partitions: nvs must not carry the encrypted flag (NVS encryption encrypts its entries; flash encryption of the partition would break it)');
 	const keys = rows.find((r) => r.type === 'data' && r.subtype === 'nvs_keys');
-	if (!keys || keys.size !== 0x1000 || !keys.flags.includes('encrypted')) problems.push(`partitions: NVS encryption needs an nvs_keys partition (data, nvs_keys) of 0x1000 flagged encrypted, found ${keys ? `${hex(keys.size)} ${keys.flags.join(':') || 'unflagged'}` : 'none'}`);
+	if (!keys || keys.size !== 0x1000 || !keys.flags.includes('encrypted'))
+		problems.push(`partitions: NVS encryption needs an nvs_keys partition (data, nvs_keys) of 0x1000 flagged encrypted, found ${keys ? `${hex(keys.size)} ${keys.flags.join(':') || 'unflagged'}` : 'none'}`);
 	for (const r of rows) {
 		if (r.type === 'data' && ['spiffs', 'fat', 'littlefs', 'phy'].includes(r.subtype)) problems.push(`partitions: ${r.name} (${r.subtype}) is unused by the firmware (Preference is NVS; the PHY init data is built in): it only takes flash`);
 		if (r.type === 'app' && r.subtype === 'factory') problems.push(`partitions: ${r.name} is a factory app: the two OTA slots are the only images`);

@@ -52,7 +52,10 @@ export function importsOf(file: string, source: string): { specifier: string; ta
 		for (const m of source.matchAll(re)) {
 			const specifier = m[1] as string;
 			const target = specifier.startsWith('.')
-				? relative(ROOT, join(ROOT, dirname(file), specifier)).split(sep).join('/').replace(/\.(ts|js|json)$/, '')
+				? relative(ROOT, join(ROOT, dirname(file), specifier))
+						.split(sep)
+						.join('/')
+						.replace(/\.(ts|js|json)$/, '')
 				: specifier;
 			out.push({ specifier, target });
 		}
@@ -88,19 +91,13 @@ describe('layers point one way (tools/check-layers.test.ts)', () => {
 	const all = tsFiles('');
 
 	it('reads imports: static, re-exports, side-effect and dynamic, not examples in comments', () => {
-		const src = [
-			"import { a } from './a';",
-			'import type {',
-			'\tB,',
-			"} from '../b';",
-			"export * from './c.ts';",
-			"import './d';",
-			"const e = await import('./e');",
-			" * import { x } from './not-an-import';",
-		].join('\n');
-		assert.deepEqual(importsOf('firmware/core/x/y.ts', src).map((i) => i.target).sort(), [
-			'firmware/core/b', 'firmware/core/x/a', 'firmware/core/x/c', 'firmware/core/x/d', 'firmware/core/x/e',
-		]);
+		const src = ["import { a } from './a';", 'import type {', '\tB,', "} from '../b';", "export * from './c.ts';", "import './d';", "const e = await import('./e');", " * import { x } from './not-an-import';"].join('\n');
+		assert.deepEqual(
+			importsOf('firmware/core/x/y.ts', src)
+				.map((i) => i.target)
+				.sort(),
+			['firmware/core/b', 'firmware/core/x/a', 'firmware/core/x/c', 'firmware/core/x/d', 'firmware/core/x/e'],
+		);
 		assert.deepEqual(importsOf('firmware/core/x/y.ts', "import { gcm } from '@noble/ciphers/aes.js';")[0]?.target, '@noble/ciphers/aes.js');
 	});
 
@@ -122,12 +119,18 @@ describe('layers point one way (tools/check-layers.test.ts)', () => {
 	it('firmware/platform/portable imports only the core, firmware/ports.ts and @noble', () => {
 		const portable = all.filter((f) => f.startsWith('firmware/platform/portable/'));
 		assert.ok(portable.length >= 2, 'found ' + portable.length + ' files in firmware/platform/portable');
-		assert.deepEqual(violations(portable, (_f, t) => portableAllows(t)), []);
+		assert.deepEqual(
+			violations(portable, (_f, t) => portableAllows(t)),
+			[],
+		);
 	});
 
 	it('nothing below tools/ imports tools/ (the firmware, the cloud, the console, their tests)', () => {
 		const below = all.filter((f) => ['firmware/', 'cloud/', 'console/'].some((d) => f.startsWith(d)));
 		assert.ok(below.length > 200, 'found ' + below.length + ' files below tools/');
-		assert.deepEqual(violations(below, (_f, t) => !under(t, 'tools')), []);
+		assert.deepEqual(
+			violations(below, (_f, t) => !under(t, 'tools')),
+			[],
+		);
 	});
 });

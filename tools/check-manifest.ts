@@ -109,7 +109,11 @@ export async function checkManifest(manifestPath = path.join(root, 'manifest.jso
 	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
 	const problems: string[] = [];
 	for (const [platform, section] of Object.entries(manifest.platforms ?? {})) {
-		const replaced = new Set(Object.entries(section.modules ?? {}).filter(([k, v]) => v !== './' + k).map(([k]) => k));
+		const replaced = new Set(
+			Object.entries(section.modules ?? {})
+				.filter(([k, v]) => v !== './' + k)
+				.map(([k]) => k),
+		);
 		const main = await reach(entry, replaced);
 		const reached = [...main.modules];
 		const bare = new Set(main.bare);

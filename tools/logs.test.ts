@@ -66,7 +66,10 @@ describe('tools/logs: a robot ships its log ring to an operator over MQTT', func
 		try {
 			const a = await requestLogs(client, 'robot-1', { timeoutMs: 5000 });
 			assert.ok(a.batches >= 2, 'batches: ' + a.batches);
-			assert.ok(a.lines.some((l) => l.e === 'link.online'), JSON.stringify(a.lines.map((l) => l.e)));
+			assert.ok(
+				a.lines.some((l) => l.e === 'link.online'),
+				JSON.stringify(a.lines.map((l) => l.e)),
+			);
 			assert.equal(a.last, (a.lines[a.lines.length - 1] as { n: number }).n);
 			robot.link.publish('robots/robot-1/missions/m-x/events', new TextEncoder().encode('{}'), 0);
 			ring.record('info', 'test.after');
@@ -80,7 +83,7 @@ describe('tools/logs: a robot ships its log ring to an operator over MQTT', func
 		}
 	});
 
-	it('another robot cannot ask: its subscribe to robot-1\'s logs is refused by the policy', async () => {
+	it("another robot cannot ask: its subscribe to robot-1's logs is refused by the policy", async () => {
 		const client = await operator('robot-2');
 		try {
 			await assert.rejects(requestLogs(client, 'robot-1', { timeoutMs: 3000 }), /refused|no complete answer/);

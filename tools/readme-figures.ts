@@ -100,7 +100,9 @@ const ROWS: readonly Row[] = [
 			const left = rows.map((x) => num(x.retainedSlotsAfterGc, 'retainedSlotsAfterGc'));
 			const steady = num(r.steadyOps, 'steadyOps');
 			// the verdict comes from the numbers: live slots left after a forced gc() by the traffic
-			const verdict = left.every((n) => n <= 0) ? `after ${fmt(steady)} encodes and decodes of each packet, gc() leaves 0 live slots: the heap does not grow with traffic` : `the heap GROWS with traffic (${Math.max(...left)} live slots left after gc())`;
+			const verdict = left.every((n) => n <= 0)
+				? `after ${fmt(steady)} encodes and decodes of each packet, gc() leaves 0 live slots: the heap does not grow with traffic`
+				: `the heap GROWS with traffic (${Math.max(...left)} live slots left after gc())`;
 			return `${fmt(num(r.computePerEncode, 'compute'))} compute units and ${fmt(num(r.slotsPerEncode, 'slots'))} slots per encode; ${fmt(num(r.computePerDecode, 'compute'))} and ${fmt(num(r.slotsPerDecode, 'slots'))} per decode; ${verdict}`;
 		},
 	},
@@ -220,8 +222,7 @@ export function benchTable(r: ResultsFile): string {
 		const v = r.sections[row.section];
 		let figure: string;
 		if (v === undefined || !r.meta[row.section]) figure = `not in bench/results.json: \`npm run bench -- --only ${row.section}\``;
-		else if (typeof v === 'object' && v !== null && ('error' in v || 'skipped' in v) && !('ok' in v && (v as Json).ok === true))
-			figure = `the committed run has no figure: ${String((v as Json).error ?? (v as Json).skipped).split('\n')[0]}`;
+		else if (typeof v === 'object' && v !== null && ('error' in v || 'skipped' in v) && !('ok' in v && (v as Json).ok === true)) figure = `the committed run has no figure: ${String((v as Json).error ?? (v as Json).skipped).split('\n')[0]}`;
 		else {
 			try {
 				figure = row.figure(v as Json);
@@ -276,7 +277,10 @@ export function budgetTable(r: ResultsFile): string {
 			),
 		);
 	}
-	return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+	return out
+		.join('\n')
+		.replace(/\n{3,}/g, '\n\n')
+		.trim();
 }
 
 /** README with each marked block replaced by what the results make. */

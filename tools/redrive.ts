@@ -68,15 +68,18 @@ export async function redrive(sqs: SQSClient, o: RedriveOptions): Promise<Redriv
 	if (before === 0) return { dlqArn, before, moved: 0, status: 'NOTHING_TO_MOVE' };
 
 	const { TaskHandle } = await sqs.send(
-		new StartMessageMoveTaskCommand({ SourceArn: dlqArn, ...(o.destinationArn ? { DestinationArn: o.destinationArn } : {}), ...(o.maxPerSecond ? { MaxNumberOfMessagesPerSecond: o.maxPerSecond } : {}) }),
+		new StartMessageMoveTaskCommand({
+			SourceArn: dlqArn,
+			...(o.destinationArn ? { DestinationArn: o.destinationArn } : {}),
+			...(o.maxPerSecond ? { MaxNumberOfMessagesPerSecond: o.maxPerSecond } : {}),
+		}),
 	);
 	const deadline = Date.now() + (o.waitMs ?? 5 * 60_000);
 	for (;;) {
 		const tasks = (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn, MaxResults: 10 }))).Results ?? [];
 		const task = tasks.find((t) => t.TaskHandle === TaskHandle) ?? tasks[0];
 		const status = task?.Status ?? 'UNKNOWN';
-		if (status !== 'RUNNING' || Date.now() > deadline)
-			return { dlqArn, before, moved: task?.ApproximateNumberOfMessagesMoved ?? 0, status, ...(task?.FailureReason ? { failureReason: task.FailureReason } : {}) };
+		if (status !== 'RUNNING' || Date.now() > deadline) return { dlqArn, before, moved: task?.ApproximateNumberOfMessagesMoved ?? 0, status, ...(task?.FailureReason ? { failureReason: task.FailureReason } : {}) };
 		await new Promise((r) => setTimeout(r, o.pollMs ?? 2000));
 	}
 }

@@ -45,9 +45,15 @@ describe('tools/schedule (app-side schedule helper)', function () {
 
 	it('parses entry specs and writes them back the same way', () => {
 		const r = parseEntry('weekday:fri,mon-thu@9:30:vacuum:kitchen+hall');
-		assert.deepEqual(r, { ok: true, entry: { id: 'weekday', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] } });
+		assert.deepEqual(r, {
+			ok: true,
+			entry: { id: 'weekday', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] },
+		});
 		assert.deepEqual(parseEntry('w:weekend@11:00:hall'), { ok: true, entry: { id: 'w', days: ['sat', 'sun'], start: '11:00', enabled: true, rooms: ['hall'] } });
-		assert.deepEqual(parseEntry('w:daily@11:00::mop'), { ok: true, entry: { id: 'w', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '11:00', enabled: true, rooms: ['mop'] } });
+		assert.deepEqual(parseEntry('w:daily@11:00::mop'), {
+			ok: true,
+			entry: { id: 'w', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '11:00', enabled: true, rooms: ['mop'] },
+		});
 		for (const spec of ['a:mon,wed@07:05', 'b:daily@23:59:both', 'c:sat@00:00:mop:x+y', 'd:tue@10:00::kitchen']) {
 			const p = parseEntry(spec);
 			assert.ok(p.ok);
@@ -86,12 +92,19 @@ describe('tools/schedule (app-side schedule helper)', function () {
 
 	it('show: desired, reported, delta, version and scheduleError', async () => {
 		// the robot's side, as the reconcile machine would write it after refusing an earlier edit
-		const robot = cloud.shadow.operations.update('robot-1', 'schedule', new TextEncoder().encode(JSON.stringify({ state: { reported: { schedule: { tz: 'UTC0', entries: [] }, scheduleError: { message: 'entries[0].start: bad', version: 1 } } } })));
+		const robot = cloud.shadow.operations.update(
+			'robot-1',
+			'schedule',
+			new TextEncoder().encode(JSON.stringify({ state: { reported: { schedule: { tz: 'UTC0', entries: [] }, scheduleError: { message: 'entries[0].start: bad', version: 1 } } } })),
+		);
 		assert.ok(robot.ok);
 		const r = await run(['show', '--thing', 'robot-1']);
 		assert.equal(r.code, 0, r.err);
 		assert.match(r.out, /robot-1 \/ schedule shadow, version 2/);
-		assert.match(r.out, /desired \(waiting for the robot\): tz CET-1CEST,M3\.5\.0,M10\.5\.0\/3\n {2}weekday:mon,tue,wed,thu,fri@09:30:vacuum:kitchen\+hall\n {2}weekend:sat,sun@11:00 {2}\(disabled\)\n {2}next run: 2026-06-01T07:30:00\.000Z \(weekday\)/);
+		assert.match(
+			r.out,
+			/desired \(waiting for the robot\): tz CET-1CEST,M3\.5\.0,M10\.5\.0\/3\n {2}weekday:mon,tue,wed,thu,fri@09:30:vacuum:kitchen\+hall\n {2}weekend:sat,sun@11:00 {2}\(disabled\)\n {2}next run: 2026-06-01T07:30:00\.000Z \(weekday\)/,
+		);
 		assert.match(r.out, /reported \(what the robot runs\): tz UTC0, no entries/);
 		assert.match(r.out, /delta: \{"entries":/);
 		assert.match(r.out, /scheduleError: \{"message":"entries\[0\]\.start: bad","version":1\}/);

@@ -199,8 +199,7 @@ async function dataPlane(values: Parsed['values'], env: Io['env']): Promise<{ cl
 		if (url.hostname.endsWith('.amazonaws.com')) aws = true;
 	}
 	if (!aws) {
-		if (endpoint === undefined)
-			throw new UsageError('no endpoint: pass --endpoint URL or set IOT_DATA_ENDPOINT (the local cloud, `npx tsx cloud/local/main.ts`, prints it as "iot data plane (shadows)"), or --aws for AWS IoT');
+		if (endpoint === undefined) throw new UsageError('no endpoint: pass --endpoint URL or set IOT_DATA_ENDPOINT (the local cloud, `npx tsx cloud/local/main.ts`, prints it as "iot data plane (shadows)"), or --aws for AWS IoT');
 		return { client: new IoTDataPlaneClient({ endpoint, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } }), where: endpoint + ' (local cloud credentials)' };
 	}
 	// AWS: the default credential chain; the account's data endpoint unless one was given
@@ -241,7 +240,22 @@ async function show(client: IoTDataPlaneClient, thing: string, json: boolean, io
 	const delta = doc.state?.delta?.schedule;
 	const error = doc.state?.reported?.scheduleError;
 	if (json) {
-		io.out(JSON.stringify({ thing, exists: true, version: doc.version, timestamp: doc.timestamp, desired: desired ?? null, reported: reported ?? null, delta: delta ?? null, scheduleError: error ?? null }, null, 2));
+		io.out(
+			JSON.stringify(
+				{
+					thing,
+					exists: true,
+					version: doc.version,
+					timestamp: doc.timestamp,
+					desired: desired ?? null,
+					reported: reported ?? null,
+					delta: delta ?? null,
+					scheduleError: error ?? null,
+				},
+				null,
+				2,
+			),
+		);
 		return 0;
 	}
 	const now = io.now?.() ?? Date.now();

@@ -83,7 +83,13 @@ async function main(): Promise<number> {
 			});
 			c.on('error', (e) => console.log('sdk-facts: listener probe: ' + e.message));
 		};
-		const r = await runHeadless({ app, out, timeoutS: 90, onLine, defines: ['tlsPort=' + (tls.address() as AddressInfo).port, 'httpPort=' + (http.address() as AddressInfo).port, 'tlsCa=' + ca] });
+		const r = await runHeadless({
+			app,
+			out,
+			timeoutS: 90,
+			onLine,
+			defines: ['tlsPort=' + (tls.address() as AddressInfo).port, 'httpPort=' + (http.address() as AddressInfo).port, 'tlsCa=' + ca],
+		});
 		tls.close();
 		http.close();
 		return r.code;

@@ -12,7 +12,17 @@ describe('npm start arguments', () => {
 	});
 
 	it('--aws takes the endpoint from the flag or AWS_IOT_ENDPOINT, the region from the flag, the env or the endpoint', () => {
-		assert.deepEqual(parseStartArgs(['--aws', '--credentials', '/c'], { AWS_IOT_ENDPOINT: ep }, all), { mode: 'aws', endpoint: ep, region: 'eu-west-1', credentials: '/c', keep: false, verbose: false, data: '.data', msPerMin: 40, console: true });
+		assert.deepEqual(parseStartArgs(['--aws', '--credentials', '/c'], { AWS_IOT_ENDPOINT: ep }, all), {
+			mode: 'aws',
+			endpoint: ep,
+			region: 'eu-west-1',
+			credentials: '/c',
+			keep: false,
+			verbose: false,
+			data: '.data',
+			msPerMin: 40,
+			console: true,
+		});
 		const o = parseStartArgs(['--aws', '--endpoint', ep, '--credentials', '/c', '--region', 'us-east-1'], { AWS_REGION: 'ap-south-1' }, all);
 		assert.equal(o.mode === 'aws' && o.region, 'us-east-1');
 		const e = parseStartArgs(['--aws', '--endpoint', ep, '--credentials', '/c'], { AWS_REGION: 'ap-south-1' }, all);

@@ -60,7 +60,13 @@ export function parseStartArgs(argv: readonly string[], env: Readonly<Record<str
 		if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} expected an integer ${min}..${max}, got ${JSON.stringify(v)}`);
 		return n;
 	};
-	const common = { keep: values.keep!, verbose: values.verbose!, data: values.data!, msPerMin: int('ms-per-min', values['ms-per-min']!, 1, 60_000), console: !values['no-console'] };
+	const common = {
+		keep: values.keep!,
+		verbose: values.verbose!,
+		data: values.data!,
+		msPerMin: int('ms-per-min', values['ms-per-min']!, 1, 60_000),
+		console: !values['no-console'],
+	};
 	if (!values.aws) {
 		for (const f of ['endpoint', 'credentials', 'region'] as const) if (values[f] !== undefined) throw new RangeError(`--${f} goes with --aws`);
 		return { mode: 'local', robots: int('robots', values.robots ?? '1', 1, 1000), ...common };

@@ -35,13 +35,22 @@ export async function startAws(o: AwsStart & StartOptions, say: Say): Promise<vo
 	const log: LogPort = { log: (level, event, fields) => void ((o.verbose || level === 'error') && say(thing, event, JSON.stringify(fields ?? {}))) };
 	const storage = createFileStorage(path.join(dir, 'storage'));
 	const missionPorts = scaledPorts({ clock: hostClock, timers: hostTimers, storage, log, random: hostRandom }, o.msPerMin);
-	const robot = createRobot(hostPorts(storage, log), {
-		thing,
-		endpoint: { host: o.endpoint, port: 8883, tls: { ...credentials, serverName: o.endpoint } },
-		link: { backoff: { baseMs: 1000, capMs: 30_000 } },
-		// a small map: this goes over the Internet
-		upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed: 7, areaM2: job.areaM2, ...squareFor(65_536) }) },
-	}, missionPorts);
+	const robot = createRobot(
+		hostPorts(storage, log),
+		{
+			thing,
+			endpoint: { host: o.endpoint, port: 8883, tls: { ...credentials, serverName: o.endpoint } },
+			link: { backoff: { baseMs: 1000, capMs: 30_000 } },
+			// a small map: this goes over the Internet
+			upload: {
+				crypto: hostCrypto,
+				deviceKey: createHostDeviceKey(credentials.key),
+				http: createHttpPort(),
+				map: (job) => simulatedMap({ seed: 7, areaM2: job.areaM2, ...squareFor(65_536) }),
+			},
+		},
+		missionPorts,
+	);
 	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log });
 	robot.onDue((d) => sim.run('schedule', d.entryId));
 	narrate(robot, say);
@@ -78,7 +87,10 @@ export async function startAws(o: AwsStart & StartOptions, say: Say): Promise<vo
 
 		say('story', `${thing} loses its Wi-Fi; the owner edits the schedule in the app meanwhile`);
 		robot.link.stop();
-		const schedule: Schedule = { tz: ianaToPosix('Europe/Berlin'), entries: [{ id: 'weekday-morning', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }] };
+		const schedule: Schedule = {
+			tz: ianaToPosix('Europe/Berlin'),
+			entries: [{ id: 'weekday-morning', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }],
+		};
 		await app.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: 'schedule', payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } })) }));
 		say('app', 'schedule written to desired through the IoT data plane (HTTPS, SigV4)');
 		say('story', `${thing} is back`);
@@ -90,7 +102,9 @@ export async function startAws(o: AwsStart & StartOptions, say: Say): Promise<vo
 		const id = sim.run('app');
 		await until('report acknowledged', () => robot.missions.state.value === 'idle' && robot.link.outbox.size === 0, 120_000);
 		say('story', `mission ${id} reported (Basic Ingest); its map goes when the stack answers the slot request`);
-		await until('map uploaded or given up', () => robot.maps?.uploading === undefined && robot.maps?.pending().length === 0, 120_000).catch(() => say('story', 'no map slot came: is the stack (cloud/template.yaml) deployed in this account?'));
+		await until('map uploaded or given up', () => robot.maps?.uploading === undefined && robot.maps?.pending().length === 0, 120_000).catch(() =>
+			say('story', 'no map slot came: is the stack (cloud/template.yaml) deployed in this account?'),
+		);
 		if (!o.keep) stop(0);
 		say('story', 'running; Ctrl-C stops');
 		await new Promise(() => {});

@@ -142,7 +142,14 @@ async function makeRobot(thing: string): Promise<Sim> {
 				link: { backoff: { baseMs: 250, capMs: 4000 } },
 				// a 2 MB occupancy grid (1448 x 1448 cells) per mission, made as it is read
 				upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job) => simulatedMap({ seed, areaM2: job.areaM2 }) },
-				ota: { slot, signing: hostCodeSigning, http: createHttpPort(), certificate: signing.certificateDer, sources: [cloud.endpoints.s3 + '/firmware/'], selfTest: { deadlineMs: 30_000 } },
+				ota: {
+					slot,
+					signing: hostCodeSigning,
+					http: createHttpPort(),
+					certificate: signing.certificateDer,
+					sources: [cloud.endpoints.s3 + '/firmware/'],
+					selfTest: { deadlineMs: 30_000 },
+				},
 				// the owner's app: commands through AWS IoT commands, pairing at setup
 				commands: { rooms: HOME_ROOMS },
 				pairing: { crypto: hostCrypto },
@@ -184,7 +191,10 @@ if (konsole) say('console', `open ${konsole.url}`, "two views: the operator's (t
 // the owner's app: the person who owns robot-1 (their password is printed: a local demo account)
 const OWNER = { email: 'owner@example.com', password: 'clean-my-home' };
 // the same sub on every run: the binding in the kept tables stays the owner's
-const ownerSub = createHash('sha256').update(OWNER.email).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
+const ownerSub = createHash('sha256')
+	.update(OWNER.email)
+	.digest('hex')
+	.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
 cloud.owners.auth.createOwner(OWNER.email, OWNER.password, ownerSub);
 // the owner's app is the console's other view (its link "the owner's app", /owner/): one URL for both
 if (konsole) say('app', "the owner's app: the console's link \"the owner's app\" (/owner/)", `sign in as ${OWNER.email} / ${OWNER.password}`);
@@ -226,7 +236,14 @@ async function shadow(thing: string) {
 async function mapReady(thing: string, missionId: string): Promise<Record<string, unknown>> {
 	let item: Record<string, unknown> | undefined;
 	await until('map of ' + missionId + ' ready', async () => {
-		const r = await ddb.send(new QueryCommand({ TableName: TABLES.missions.name, KeyConditionExpression: 'thing = :t AND missionId = :m', ExpressionAttributeValues: { ':t': thing, ':m': missionId }, ConsistentRead: true }));
+		const r = await ddb.send(
+			new QueryCommand({
+				TableName: TABLES.missions.name,
+				KeyConditionExpression: 'thing = :t AND missionId = :m',
+				ExpressionAttributeValues: { ':t': thing, ':m': missionId },
+				ConsistentRead: true,
+			}),
+		);
 		item = r.Items?.[0];
 		return item?.mapReady === true;
 	});
@@ -235,7 +252,11 @@ async function mapReady(thing: string, missionId: string): Promise<Record<string
 
 /** The owner's API as the app calls it, with the owner's ID token. */
 async function ownerCall(token: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
-	const r = await fetch(cloud.endpoints.ownerApi + p, { method, headers: { authorization: 'Bearer ' + token, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+	const r = await fetch(cloud.endpoints.ownerApi + p, {
+		method,
+		headers: { authorization: 'Bearer ' + token, ...(body ? { 'content-type': 'application/json' } : {}) },
+		...(body ? { body: JSON.stringify(body) } : {}),
+	});
 	return { status: r.status, body: (await r.json()) as Record<string, any> };
 }
 
@@ -250,7 +271,7 @@ async function ownerCleansNow(s: Sim): Promise<string> {
 		body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: cloud.owners.auth.clientId, AuthParameters: { USERNAME: OWNER.email, PASSWORD: OWNER.password } }),
 	});
 	const token = ((await signIn.json()) as { AuthenticationResult: { IdToken: string } }).AuthenticationResult.IdToken;
-	say('app', `${OWNER.email} signed in`, 'an RS256 ID token from the user pool; the owner API checks it as API Gateway\'s JWT authorizer does');
+	say('app', `${OWNER.email} signed in`, "an RS256 ID token from the user pool; the owner API checks it as API Gateway's JWT authorizer does");
 	const mine = await ownerCall(token, 'GET', '/robots');
 	if (!mine.body.robots?.some((r: { thing: string }) => r.thing === s.thing)) {
 		const shown = s.robot.beginPairing();
@@ -296,7 +317,10 @@ try {
 	first.offline();
 	await until('offline', () => first.robot.link.state.value !== 'connected');
 	const zone = 'Europe/Berlin';
-	const schedule: Schedule = { tz: ianaToPosix(zone), entries: [{ id: 'weekday-morning', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }] };
+	const schedule: Schedule = {
+		tz: ianaToPosix(zone),
+		entries: [{ id: 'weekday-morning', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:30', enabled: true, mode: 'vacuum', rooms: ['kitchen', 'hall'] }],
+	};
 	await app.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: 'schedule', payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule } } })) }));
 	const waiting = await shadow(thing);
 	say('app', `schedule written to desired (shadow v${waiting.version})`, `${zone} = ${schedule.tz}; weekdays 09:30, kitchen + hall`);
@@ -346,11 +370,15 @@ try {
 	const { jobId } = await publishFirmware({ iot, s3, image, version, signer: devSigner(signing.keyPem), things: [thing], thingArn: localThingArn });
 	say('operator', `job ${jobId} created`, `a manifest (product, version, size, SHA-256, counter) signed with ECDSA P-256; ${image.length.toLocaleString('en-US')} bytes in s3://firmware; the job document points at both`);
 	let status = '';
-	await until('the job to end', async () => {
-		const r = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }));
-		status = r.execution?.status ?? '';
-		return ['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED'].includes(status);
-	}, 90_000);
+	await until(
+		'the job to end',
+		async () => {
+			const r = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }));
+			status = r.execution?.status ?? '';
+			return ['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED'].includes(status);
+		},
+		90_000,
+	);
 	if (status !== 'SUCCEEDED') throw new Error(`the firmware job ended ${status}`);
 	say('operator', `job ${jobId}: SUCCEEDED`, `${thing} runs ${first.robot.ota!.agent.version}, marked valid after its self-test`);
 

@@ -76,7 +76,7 @@ export function hidingDeclarations(moddable: string): string[] {
 function main(): number {
 	const moddable = process.env['MODDABLE'];
 	if (!moddable) {
-		console.log('\n*** SDK TYPINGS CHECK NOT RUN: MODDABLE is not set: the device build was type-checked against the project\'s own declarations only (tsconfig.device.json) ***\n');
+		console.log("\n*** SDK TYPINGS CHECK NOT RUN: MODDABLE is not set: the device build was type-checked against the project's own declarations only (tsconfig.device.json) ***\n");
 		return 0;
 	}
 	for (const need of ['typings/timer.d.ts', 'xs/includes/xs.d.ts', 'examples/manifest_typings.json']) {

@@ -33,7 +33,12 @@ const TIMEOUT_MS = Number(process.env.XS_TEST_TIMEOUT_MS ?? 20000);
 const SHIM = resolve(ROOT, 'tools/xs/bdd.ts');
 
 const color = process.stdout.isTTY
-	? { green: (s: string) => '\x1b[32m' + s + '\x1b[0m', red: (s: string) => '\x1b[31m' + s + '\x1b[0m', cyan: (s: string) => '\x1b[36m' + s + '\x1b[0m', dim: (s: string) => '\x1b[90m' + s + '\x1b[0m' }
+	? {
+			green: (s: string) => '\x1b[32m' + s + '\x1b[0m',
+			red: (s: string) => '\x1b[31m' + s + '\x1b[0m',
+			cyan: (s: string) => '\x1b[36m' + s + '\x1b[0m',
+			dim: (s: string) => '\x1b[90m' + s + '\x1b[0m',
+		}
 	: { green: (s: string) => s, red: (s: string) => s, cyan: (s: string) => s, dim: (s: string) => s };
 
 interface Failure {
@@ -68,9 +73,7 @@ function globToRegExp(pattern: string): RegExp {
 }
 
 async function findFiles(patterns: string[]): Promise<string[]> {
-	const all = (await readdir(ROOT, { recursive: true }))
-		.map((f) => f.split(sep).join('/'))
-		.filter((f) => !f.startsWith('node_modules/') && !f.includes('/node_modules/') && !f.startsWith('.git/'));
+	const all = (await readdir(ROOT, { recursive: true })).map((f) => f.split(sep).join('/')).filter((f) => !f.startsWith('node_modules/') && !f.includes('/node_modules/') && !f.startsWith('.git/'));
 	const files = new Set<string>();
 	for (const p of patterns) {
 		const re = globToRegExp(relative(ROOT, resolve(p)).split(sep).join('/'));
@@ -147,9 +150,7 @@ async function runFile(file: string): Promise<FileResult> {
 		bundled = await bundle(file);
 	} catch (e) {
 		const errors = (e as { errors?: esbuild.Message[] }).errors;
-		const text = errors?.length
-			? errors.map((m) => (m.location ? m.location.file + ':' + m.location.line + ': ' : '') + m.text).join('\n')
-			: String(e);
+		const text = errors?.length ? errors.map((m) => (m.location ? m.location.file + ':' + m.location.line + ': ' : '') + m.text).join('\n') : String(e);
 		fileFailure(name + ' (bundling)', text);
 		return r;
 	}

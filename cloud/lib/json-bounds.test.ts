@@ -10,7 +10,7 @@ describe('JSON bounds, checked without recursion', () => {
 		assert.deepEqual(checkJsonBounds({ a: 'x'.repeat(100) }, { maxDepth: 8, maxBytes: 50 }), { ok: false, reason: 'size', message: 'over 50 bytes' });
 	});
 
-	it('takes what fits, and its byte count is never below JSON.stringify\'s', () => {
+	it("takes what fits, and its byte count is never below JSON.stringify's", () => {
 		const v = { a: [1, 'two', { b: null, c: true }], d: 'é' };
 		const n = new TextEncoder().encode(JSON.stringify(v)).length;
 		assert.deepEqual(checkJsonBounds(v, { maxDepth: 3, maxBytes: 2 * n }), { ok: true });

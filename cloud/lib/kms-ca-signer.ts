@@ -33,11 +33,18 @@ const MAX_RAW = 4096;
 export async function kmsIssuer(kms: KMSClient, keyId: string, caCert: x509.X509Certificate): Promise<CertificateIssuer> {
 	if (typeof keyId !== 'string' || keyId === '') throw new TypeError('"keyId" expected the KMS key id or ARN of the CA key');
 	const pub = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
-	if (pub.KeyUsage !== 'SIGN_VERIFY' || !pub.SigningAlgorithms?.includes('RSASSA_PKCS1_V1_5_SHA_256')) throw new Error(`KMS key ${keyId} is ${pub.KeySpec} ${pub.KeyUsage}: the CA key must be an RSA SIGN_VERIFY key with RSASSA_PKCS1_V1_5_SHA_256`);
+	if (pub.KeyUsage !== 'SIGN_VERIFY' || !pub.SigningAlgorithms?.includes('RSASSA_PKCS1_V1_5_SHA_256'))
+		throw new Error(`KMS key ${keyId} is ${pub.KeySpec} ${pub.KeyUsage}: the CA key must be an RSA SIGN_VERIFY key with RSASSA_PKCS1_V1_5_SHA_256`);
 	const kmsSpki = createPublicKey({ key: Buffer.from(pub.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'der' });
 	if (!kmsSpki.equals(Buffer.from(caCert.publicKey.rawData))) throw new Error(`KMS key ${keyId} is not the key of the CA certificate ${caCert.subject}`);
 	// a handle, not key material: only this issuer's subtle.sign knows what to do with it
-	const caKey = Object.freeze({ type: 'private', extractable: false, algorithm: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } }, usages: ['sign'], [KMS_KEY]: keyId }) as unknown as CryptoKey;
+	const caKey = Object.freeze({
+		type: 'private',
+		extractable: false,
+		algorithm: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
+		usages: ['sign'],
+		[KMS_KEY]: keyId,
+	}) as unknown as CryptoKey;
 	const local = webcrypto.subtle;
 	const subtle = Object.create(local, {
 		sign: {

@@ -5,8 +5,8 @@ import { METRICS, NAMESPACE, countMetric, emfRecord, readEmf } from './metrics';
 import { createMetricsCollector, metricKey } from '../local/metrics';
 import type { LogEntry } from '../local/log';
 
-describe('EMF metrics in the handlers\' logs', () => {
-	it('a record is the specification\'s shape: _aws with Timestamp and CloudWatchMetrics, the dimension and the value as members', () => {
+describe("EMF metrics in the handlers' logs", () => {
+	it("a record is the specification's shape: _aws with Timestamp and CloudWatchMetrics, the dimension and the value as members", () => {
 		assert.deepEqual(emfRecord('mission-report', 'ReportsStored', 1, {}, 1700000000000), {
 			_aws: { Timestamp: 1700000000000, CloudWatchMetrics: [{ Namespace: NAMESPACE, Dimensions: [['Service']], Metrics: [{ Name: 'ReportsStored', Unit: 'Count' }] }] },
 			Service: 'mission-report',
@@ -43,7 +43,10 @@ describe('EMF metrics in the handlers\' logs', () => {
 		logger.info('not.a.metric');
 		assert.equal(passed.length, 4);
 		assert.equal(c.total('ReportsStored'), 2);
-		assert.deepEqual(c.counters(), { [metricKey('ReportsStored', { Service: 'mission-report' })]: 2, [metricKey('CommandExecutions', { Service: 'commands', Status: 'FAILED' })]: 1 });
+		assert.deepEqual(c.counters(), {
+			[metricKey('ReportsStored', { Service: 'mission-report' })]: 2,
+			[metricKey('CommandExecutions', { Service: 'commands', Status: 'FAILED' })]: 1,
+		});
 		assert.equal(metricKey('X', { b: '2', a: '1' }), 'X{a=1,b=2}');
 		assert.ok(METRICS.length >= 10);
 	});

@@ -49,10 +49,16 @@ export const CFN_PATCH = {
 		'AWS::Kinesis::Stream.StreamModeDetails': { Documentation: '', Properties: { StreamMode: prop({ Required: true, PrimitiveType: 'String' }) } },
 		'AWS::IoT::Command.CommandPreprocessor': { Documentation: '', Properties: { AwsJsonSubstitution: type('AwsJsonSubstitutionCommandPreprocessorConfig') } },
 		'AWS::IoT::Command.AwsJsonSubstitutionCommandPreprocessorConfig': { Documentation: '', Properties: { OutputFormat: prop({ Required: true, PrimitiveType: 'String' }) } },
-		'AWS::IoT::Command.CommandParameter': { Documentation: '', Properties: { Name: prop({ Required: true, PrimitiveType: 'String' }), Description: str, DefaultValue: type('CommandParameterValue'), Value: type('CommandParameterValue') } },
+		'AWS::IoT::Command.CommandParameter': {
+			Documentation: '',
+			Properties: { Name: prop({ Required: true, PrimitiveType: 'String' }), Description: str, DefaultValue: type('CommandParameterValue'), Value: type('CommandParameterValue') },
+		},
 		'AWS::IoT::Command.CommandParameterValue': { Documentation: '', Properties: { S: str, B: bool, I: int, L: str, D: prop({ PrimitiveType: 'Double' }), BIN: str, UL: str } },
 		'AWS::IoT::Command.CommandPayload': { Documentation: '', Properties: { Content: str, ContentType: str } },
-		'AWS::IoT::Command.Tag': { Documentation: '', Properties: { Key: prop({ Required: true, PrimitiveType: 'String' }), Value: prop({ Required: true, PrimitiveType: 'String' }) } },
+		'AWS::IoT::Command.Tag': {
+			Documentation: '',
+			Properties: { Key: prop({ Required: true, PrimitiveType: 'String' }), Value: prop({ Required: true, PrimitiveType: 'String' }) },
+		},
 	},
 };
 
@@ -113,7 +119,10 @@ export const SAM_PATCH = {
 		// the 2019 data types S3Key as Json and then refuses the Rules list SAM documents
 		'AWS::Serverless::Function.S3NotificationFilter': { Properties: { S3Key: prop({ Required: true, Type: 'S3KeyFilter' }) } },
 		'AWS::Serverless::Function.S3KeyFilter': { Documentation: '', Properties: { Rules: prop({ Required: true, Type: 'List', ItemType: 'S3KeyFilterRule' }) } },
-		'AWS::Serverless::Function.S3KeyFilterRule': { Documentation: '', Properties: { Name: prop({ Required: true, PrimitiveType: 'String' }), Value: prop({ Required: true, PrimitiveType: 'String' }) } },
+		'AWS::Serverless::Function.S3KeyFilterRule': {
+			Documentation: '',
+			Properties: { Name: prop({ Required: true, PrimitiveType: 'String' }), Value: prop({ Required: true, PrimitiveType: 'String' }) },
+		},
 		'AWS::Serverless::Function.ScalingConfig': { Documentation: '', Properties: { MaximumConcurrency: int } },
 		'AWS::Serverless::HttpApi.RouteSettings': {
 			Documentation: '',
@@ -124,7 +133,10 @@ export const SAM_PATCH = {
 			Documentation: '',
 			Properties: { DefaultAuthorizer: str, Authorizers: prop({ Type: 'Map', ItemType: 'HttpApiAuthorizer' }), EnableIamAuthorizer: bool },
 		},
-		'AWS::Serverless::HttpApi.HttpApiAuthorizer': { Documentation: '', Properties: { IdentitySource: str, JwtConfiguration: type('JwtConfiguration'), AuthorizationScopes: strings } },
+		'AWS::Serverless::HttpApi.HttpApiAuthorizer': {
+			Documentation: '',
+			Properties: { IdentitySource: str, JwtConfiguration: type('JwtConfiguration'), AuthorizationScopes: strings },
+		},
 		'AWS::Serverless::HttpApi.JwtConfiguration': { Documentation: '', Properties: { issuer: str, audience: strings } },
 		'AWS::Serverless::Function.RouteSettings': {
 			Documentation: '',

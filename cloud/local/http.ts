@@ -6,7 +6,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export class HttpError extends Error {
-	constructor(readonly status: number, readonly code: string, message: string) {
+	constructor(
+		readonly status: number,
+		readonly code: string,
+		message: string,
+	) {
 		super(message);
 	}
 }
@@ -37,10 +41,7 @@ export interface Listening {
 }
 
 /** Starts `handler` on host:port (0 = any free port). Errors a handler throws become JSON replies via `onError`. */
-export async function listen(
-	handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>,
-	options: { port?: number; host?: string; onError: (res: http.ServerResponse, e: unknown) => void },
-): Promise<Listening> {
+export async function listen(handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>, options: { port?: number; host?: string; onError: (res: http.ServerResponse, e: unknown) => void }): Promise<Listening> {
 	const server = http.createServer((req, res) => {
 		handler(req, res).catch((e) => {
 			if (res.headersSent) res.destroy(e as Error);

@@ -202,7 +202,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	for (const c of Object.values(COMMANDS)) if (!commands.runner.command(c.commandId)) commands.runner.createCommand({ ...c, mandatoryParameters: [...c.mandatoryParameters] });
 	// the registry's control-plane operations (CreateThing, DescribeCertificate, ...) on the jobs endpoint, over the one registry
 	const registryHttp = registryRoutes(registry);
-	const jobs = await startJobsService({ bus, log, host, s3Endpoint: s3.endpoint, ...state('jobs'), ...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}), more: (m, p, q, b, h) => commands.routes(m, p, q, b) ?? registryHttp(m, p, q, b, h) });
+	const jobs = await startJobsService({
+		bus,
+		log,
+		host,
+		s3Endpoint: s3.endpoint,
+		...state('jobs'),
+		...(options.jobsMinuteMs ? { minuteMs: options.jobsMinuteMs } : {}),
+		more: (m, p, q, b, h) => commands.routes(m, p, q, b) ?? registryHttp(m, p, q, b, h),
+	});
 	// IoT DescribeCertificate's stand-in; its tap goes before the rules' so a publish's certificate is known when its rule runs
 	const offCertificates = bus.onDevicePublish((m) => {
 		if (m.certificate.length > 0) certificates.register(m.certificate);
@@ -217,9 +225,28 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const ddb = createDocumentClient(ddbConfig);
 	// map uploads: the data key the slot rule wraps with and the ingest unwraps with
 	const mapKey = await kms.createKey({ alias: MAP_KEY_ALIAS, description: 'robot map data keys' });
-	const slotClients = addProductRules({ rules, bus, log, ddb, tables, certificates, mapKeyArn: mapKey.arn, kmsEndpoint: kms.endpoint, s3Endpoint: s3.endpoint, mapSlotExpiresS: options.mapSlotExpiresS });
+	const slotClients = addProductRules({
+		rules,
+		bus,
+		log,
+		ddb,
+		tables,
+		certificates,
+		mapKeyArn: mapKey.arn,
+		kmsEndpoint: kms.endpoint,
+		s3Endpoint: s3.endpoint,
+		mapSlotExpiresS: options.mapSlotExpiresS,
+	});
 	// certificate renewal before expiry (renewal.ts): the dev CA issues, with the factory's signing code
-	addLocalRenewal({ rules, registry, issuer: devCaIssuer(pki.ca), publish: (t, p, q) => bus.publish(t, p, q), policyName: ROBOT_POLICY_NAME, log, robots: { ddb, table: tables.robots } });
+	addLocalRenewal({
+		rules,
+		registry,
+		issuer: devCaIssuer(pki.ca),
+		publish: (t, p, q) => bus.publish(t, p, q),
+		policyName: ROBOT_POLICY_NAME,
+		log,
+		robots: { ddb, table: tables.robots },
+	});
 	const mapIngest = startMapIngest({ s3, kmsEndpoint: kms.endpoint, ddb, tables, mapKeyArn: mapKey.arn, log });
 
 	// robot registration (cloud/functions/register-*): API, queue with DLQ, worker, IoT registry
@@ -239,7 +266,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	});
 
 	// owners: the user pool and the HTTP API, the owner-api Lambdas' code behind it
-	const { ownerAuth, ownerApi, closeOwners } = await startOwners({ log, host, ownerOrigins, iotData: shadow.endpoint, iot: jobs.endpoint, jobsData: commands.dataEndpoint, s3: s3.endpoint, ddb, tables });
+	const { ownerAuth, ownerApi, closeOwners } = await startOwners({
+		log,
+		host,
+		ownerOrigins,
+		iotData: shadow.endpoint,
+		iot: jobs.endpoint,
+		jobsData: commands.dataEndpoint,
+		s3: s3.endpoint,
+		ddb,
+		tables,
+	});
 
 	const endpoints: Endpoints = {
 		mqtt: 'mqtts://' + host + ':' + port,
@@ -429,7 +466,15 @@ async function startOwners(p: {
 		log,
 		host,
 		corsOrigins: () => ownerOrigins,
-		deps: { ...ownerClients, ddb, tables, mapsBucket: 'maps', region: LOCAL_REGION, account: LOCAL_ACCOUNT, logger: createLogger({ sink: log, level: 'debug', keys: { service: 'owner-api' } }) },
+		deps: {
+			...ownerClients,
+			ddb,
+			tables,
+			mapsBucket: 'maps',
+			region: LOCAL_REGION,
+			account: LOCAL_ACCOUNT,
+			logger: createLogger({ sink: log, level: 'debug', keys: { service: 'owner-api' } }),
+		},
 	});
 
 	return {

@@ -107,8 +107,7 @@ function checkSnapshot(raw: unknown): string | undefined {
 		const where = 'certificates[' + i + ']';
 		if (!isObject(c) || !isString(c.id) || !isString(c.arn) || !isString(c.status) || !isString(c.pem) || !isStrings(c.policies) || !isTime(c.createdAt) || !isTime(c.modifiedAt))
 			return where + ' expected { id, arn, status, pem, policies, createdAt, modifiedAt, history }';
-		if (!Array.isArray(c.history) || c.history.length === 0 || !c.history.every((h) => isObject(h) && isString(h.status) && isTime(h.at)))
-			return where + '.history expected a non-empty array of { status, at }';
+		if (!Array.isArray(c.history) || c.history.length === 0 || !c.history.every((h) => isObject(h) && isString(h.status) && isTime(h.at))) return where + '.history expected a non-empty array of { status, at }';
 		if ((c.history[c.history.length - 1] as StoredStatusChange).status !== c.status) return where + '.history does not end in its status ' + c.status;
 	}
 	const names = new Set<string>();

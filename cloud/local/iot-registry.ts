@@ -149,7 +149,12 @@ function faultInjector() {
 			}
 		},
 		failNext(op: RegistryOperation, o: { times?: number; thing?: string; error?: Error } = {}) {
-			faults.push({ op, times: o.times ?? 1, ...(o.thing !== undefined ? { thing: o.thing } : {}), error: o.error ?? Object.assign(new Error('injected fault in ' + op), { name: 'ServiceUnavailableException' }) });
+			faults.push({
+				op,
+				times: o.times ?? 1,
+				...(o.thing !== undefined ? { thing: o.thing } : {}),
+				error: o.error ?? Object.assign(new Error('injected fault in ' + op), { name: 'ServiceUnavailableException' }),
+			});
 		},
 		clearFaults() {
 			faults.length = 0;
@@ -175,7 +180,14 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 	if (options.file !== undefined) loadState(options.file, state, options.certificates);
 	/** Called after every change, before it answers. */
 	const save = () => options.file !== undefined && saveState(options.file, state);
-	const newThing = (name: string, attributes: Record<string, string> = {}) => ({ name, arn: arn('thing', name), id: randomUUID(), principals: new Set<string>(), attributes: { ...attributes }, version: 1 });
+	const newThing = (name: string, attributes: Record<string, string> = {}) => ({
+		name,
+		arn: arn('thing', name),
+		id: randomUUID(),
+		principals: new Set<string>(),
+		attributes: { ...attributes },
+		version: 1,
+	});
 	const injector = faultInjector();
 	const enter = injector.enter;
 	const statusListeners = new Set<(id: string, status: CertificateStatus) => void>();
@@ -209,7 +221,10 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			} catch (e) {
 				throw new CertificateRejected('the certificate does not parse: ' + (e as Error).message);
 			}
-			const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+			const cn = cert.subject
+				.split('\n')
+				.find((l) => l.startsWith('CN='))
+				?.slice(3);
 			enter('registerCertificate', certificatePem, cn);
 			const ca = [...cas.values()].find((c) => c.pem === caCertificatePem || new X509Certificate(c.pem).raw.equals(new X509Certificate(caCertificatePem).raw));
 			if (!ca || ca.status !== 'ACTIVE') throw new CertificateRejected('the CA certificate is not registered or not active');
@@ -227,8 +242,7 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			enter('createThing', name, name);
 			if (!isThingName(name)) throw Object.assign(new Error('invalid thing name ' + JSON.stringify(name)), { name: 'InvalidRequestException' });
 			let t = things.get(name);
-			if (t && attributes !== undefined && !sameAttributes(t.attributes, attributes))
-				throw Object.assign(new Error('thing ' + name + ' already exists with different attributes'), { name: 'ResourceAlreadyExistsException' });
+			if (t && attributes !== undefined && !sameAttributes(t.attributes, attributes)) throw Object.assign(new Error('thing ' + name + ' already exists with different attributes'), { name: 'ResourceAlreadyExistsException' });
 			if (!t) {
 				things.set(name, (t = newThing(name, attributes)));
 				save();

@@ -3,10 +3,10 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface LogEntry {
-  level: LogLevel;
-  /** Dotted event name, e.g. `broker.connect`. */
-  event: string;
-  [field: string]: unknown;
+	level: LogLevel;
+	/** Dotted event name, e.g. `broker.connect`. */
+	event: string;
+	[field: string]: unknown;
 }
 
 export type LogFn = (entry: LogEntry) => void;
@@ -16,7 +16,7 @@ export const silentLog: LogFn = () => {};
 
 /** Writes one JSON line per event to a stream (stdout by default), with an ISO time. */
 export function jsonLineLog(out: { write(line: string): unknown } = process.stdout): LogFn {
-  return (entry) => {
-    out.write(JSON.stringify({ time: new Date().toISOString(), ...entry }) + '\n');
-  };
+	return (entry) => {
+		out.write(JSON.stringify({ time: new Date().toISOString(), ...entry }) + '\n');
+	};
 }

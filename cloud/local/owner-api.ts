@@ -26,7 +26,12 @@ export async function startOwnerApi(o: { auth: OwnerAuth; deps: OwnerApiDeps; lo
 	const cors = (req: http.IncomingMessage): Record<string, string> => {
 		const origin = req.headers.origin;
 		if (!origin || !(o.corsOrigins?.() ?? []).includes(origin)) return {};
-		return { 'access-control-allow-origin': origin, 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT, DELETE', vary: 'origin' };
+		return {
+			'access-control-allow-origin': origin,
+			'access-control-allow-headers': 'authorization, content-type',
+			'access-control-allow-methods': 'GET, POST, PUT, DELETE',
+			vary: 'origin',
+		};
 	};
 	return listen(
 		async (req, res) => {

@@ -104,7 +104,11 @@ export async function startOwnerAuth(o: { log: LogFn; host?: string; clientId?: 
 			if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'AWSCognitoIdentityProviderService.InitiateAuth') {
 				throw new HttpError(400, 'InvalidParameterException', 'the local user pool answers InitiateAuth only');
 			}
-			const body = JSON.parse((await readBody(req, 16 * 1024)).toString('utf8') || '{}') as { AuthFlow?: string; ClientId?: string; AuthParameters?: { USERNAME?: string; PASSWORD?: string } };
+			const body = JSON.parse((await readBody(req, 16 * 1024)).toString('utf8') || '{}') as {
+				AuthFlow?: string;
+				ClientId?: string;
+				AuthParameters?: { USERNAME?: string; PASSWORD?: string };
+			};
 			if (body.AuthFlow !== 'USER_PASSWORD_AUTH') throw new HttpError(400, 'InvalidParameterException', 'AuthFlow expected USER_PASSWORD_AUTH');
 			if (body.ClientId !== clientId) throw new HttpError(400, 'ResourceNotFoundException', 'no app client ' + String(body.ClientId));
 			const email = body.AuthParameters?.USERNAME ?? '';

@@ -67,7 +67,15 @@ export function createPresence(now: () => number = Date.now): Presence {
 			const versionNumber = Math.max((versions.get(clientId) ?? 0) + 1, now());
 			versions.set(clientId, versionNumber);
 			const session: Session = { clientId, principal, ipAddress, sessionIdentifier: randomUUID(), versionNumber };
-			const event: ConnectedEvent = { clientId, timestamp: now(), eventType: 'connected', sessionIdentifier: session.sessionIdentifier, principalIdentifier: principal, ipAddress, versionNumber };
+			const event: ConnectedEvent = {
+				clientId,
+				timestamp: now(),
+				eventType: 'connected',
+				sessionIdentifier: session.sessionIdentifier,
+				principalIdentifier: principal,
+				ipAddress,
+				versionNumber,
+			};
 			return { session, topic: PRESENCE_CONNECTED + clientId, event };
 		},
 		disconnected(session, reason) {

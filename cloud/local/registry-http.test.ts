@@ -7,16 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-	AttachThingPrincipalCommand,
-	CreateThingCommand,
-	DeleteThingCommand,
-	DescribeCertificateCommand,
-	DescribeThingCommand,
-	IoTClient,
-	ListThingsCommand,
-	UpdateCertificateCommand,
-} from '@aws-sdk/client-iot';
+import { AttachThingPrincipalCommand, CreateThingCommand, DeleteThingCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient, ListThingsCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { startLocalCloud, type LocalCloud } from './index';
 import { certificateId } from './rules/index';
@@ -57,9 +48,15 @@ describe('local IoT registry over HTTP + SigV4 (CreateThing, DescribeThing, Dele
 		await assert.rejects(iot.send(new DescribeThingCommand({ thingName: 'nobody' })), rejectsAs('ResourceNotFoundException', 404));
 
 		const all = await iot.send(new ListThingsCommand({}));
-		assert.deepEqual(all.things!.map((t) => t.thingName), ['robot-1', 'robot-2', 'vac-a', 'vac-b']);
+		assert.deepEqual(
+			all.things!.map((t) => t.thingName),
+			['robot-1', 'robot-2', 'vac-a', 'vac-b'],
+		);
 		const byModel = await iot.send(new ListThingsCommand({ attributeName: 'model', attributeValue: 'x1' }));
-		assert.deepEqual(byModel.things!.map((t) => t.thingName), ['vac-a']);
+		assert.deepEqual(
+			byModel.things!.map((t) => t.thingName),
+			['vac-a'],
+		);
 		const seen: string[] = [];
 		let nextToken: string | undefined;
 		do {

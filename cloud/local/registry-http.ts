@@ -45,8 +45,7 @@ export function registryRoutes(registry: LocalIotRegistry): RegistryRoutes {
 			if (method === 'GET') return { status: 200, body: { certificateDescription: describeCertificate(registry, id) } };
 			if (method === 'PUT') {
 				const status = q.get('newStatus');
-				if (!status || !(CERTIFICATE_STATUSES as readonly string[]).includes(status))
-					throw new HttpError(400, 'InvalidRequestException', 'newStatus expected one of ' + CERTIFICATE_STATUSES.join(', ') + ', got ' + JSON.stringify(status));
+				if (!status || !(CERTIFICATE_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, 'InvalidRequestException', 'newStatus expected one of ' + CERTIFICATE_STATUSES.join(', ') + ', got ' + JSON.stringify(status));
 				found(registry.certificate(id), 'certificate ' + id);
 				return call(() => registry.setCertificateStatus(id, status as CertificateStatus));
 			}
@@ -116,7 +115,12 @@ function describeCertificate(registry: LocalIotRegistry, id: string): Record<str
 }
 
 /** Registry errors carry the AWS exception as their name. */
-const STATUS: Readonly<Record<string, number>> = Object.freeze({ ResourceNotFoundException: 404, InvalidRequestException: 400, ResourceAlreadyExistsException: 409, ServiceUnavailableException: 503 });
+const STATUS: Readonly<Record<string, number>> = Object.freeze({
+	ResourceNotFoundException: 404,
+	InvalidRequestException: 400,
+	ResourceAlreadyExistsException: 409,
+	ServiceUnavailableException: 503,
+});
 
 function rethrow(e: unknown): never {
 	const name = (e as Error)?.name;

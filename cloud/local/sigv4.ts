@@ -20,14 +20,7 @@ export const MAX_PRESIGN_SECONDS = 604_800;
 /** A header-signed request may be this far from the server clock (AWS: 15 minutes). */
 export const MAX_SKEW_MS = 15 * 60_000;
 
-export type SigV4ErrorCode =
-	| 'MissingAuthenticationToken'
-	| 'AuthorizationHeaderMalformed'
-	| 'AuthorizationQueryParametersError'
-	| 'InvalidAccessKeyId'
-	| 'SignatureDoesNotMatch'
-	| 'AccessDenied'
-	| 'RequestTimeTooSkewed';
+export type SigV4ErrorCode = 'MissingAuthenticationToken' | 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError' | 'InvalidAccessKeyId' | 'SignatureDoesNotMatch' | 'AccessDenied' | 'RequestTimeTooSkewed';
 
 export interface SigV4Error {
 	readonly code: SigV4ErrorCode;
@@ -194,9 +187,7 @@ function parseAuthorization(header: string, headers: Map<string, string>): Parts
 }
 
 function parsePresigned(query: ReadonlyMap<string, string>): Parts | SigV4Error {
-	const missing = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature'].filter(
-		(k) => !query.get(k),
-	);
+	const missing = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature'].filter((k) => !query.get(k));
 	if (missing.length > 0) {
 		return { code: 'AuthorizationQueryParametersError', status: 400, message: 'missing query parameters: ' + missing.join(', ') };
 	}
@@ -277,24 +268,14 @@ export function verifySigV4(req: SigV4Request, options: SigV4Options): SigV4Resu
 	}
 	const path = canonicalPath(rawPath, options.service);
 	if (path === undefined) return fail('SignatureDoesNotMatch', 'malformed path', 400);
-	const canonicalRequest = [
-		req.method.toUpperCase(),
-		path,
-		canonicalQuery(pairs.filter(([k]) => k !== 'X-Amz-Signature')),
-		canonicalHeaders.join(''),
-		parts.signedHeaders,
-		options.payloadHash,
-	].join('\n');
+	const canonicalRequest = [req.method.toUpperCase(), path, canonicalQuery(pairs.filter(([k]) => k !== 'X-Amz-Signature')), canonicalHeaders.join(''), parts.signedHeaders, options.payloadHash].join('\n');
 	const stringToSign = [ALGORITHM, parts.amzDate, scope.slice(1).join('/'), sha256Hex(canonicalRequest)].join('\n');
 	const expected = createHmac('sha256', signingKey(credentials.secretAccessKey, date, region, options.service))
 		.update(stringToSign, 'utf8')
 		.digest();
 	const given = /^[0-9a-f]{64}$/.test(parts.signature) ? Buffer.from(parts.signature, 'hex') : Buffer.alloc(0);
 	if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-		return fail(
-			'SignatureDoesNotMatch',
-			'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-		);
+		return fail('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
 	}
 	return { ok: true, value: { accessKeyId, presigned, signedHeaders, signedAt } };
 }

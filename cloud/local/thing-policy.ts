@@ -21,26 +21,21 @@ const THING = '${thing}';
  * never see another robot's name from this robot.
  */
 export const ROBOT_POLICY = Object.freeze({
-  connect: Object.freeze({ client: THING, mustBeAttached: true }),
-  // commands (AWS IoT Device Management): the robot answers on its executions' response topics,
-  // and takes requests on the one filter it subscribes (`+` is literal in a policy: exactly that filter)
-  publish: Object.freeze([
-    `$aws/things/${THING}/*`,
-    `robots/${THING}/*`,
-    `$aws/rules/${REPORT_RULE}/robots/${THING}/*`,
-    `$aws/commands/things/${THING}/executions/*/response/json`,
-  ]),
-  subscribe: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/+/request/json`]),
-  receive: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/*`]),
+	connect: Object.freeze({ client: THING, mustBeAttached: true }),
+	// commands (AWS IoT Device Management): the robot answers on its executions' response topics,
+	// and takes requests on the one filter it subscribes (`+` is literal in a policy: exactly that filter)
+	publish: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/rules/${REPORT_RULE}/robots/${THING}/*`, `$aws/commands/things/${THING}/executions/*/response/json`]),
+	subscribe: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/+/request/json`]),
+	receive: Object.freeze([`$aws/things/${THING}/*`, `robots/${THING}/*`, `$aws/commands/things/${THING}/executions/*`]),
 } as const);
 
 /** The client id must equal the thing name taken from the certificate. */
 export function mayConnect(thing: string, clientId: string): boolean {
-  return isThingName(thing) && clientId === thing;
+	return isThingName(thing) && clientId === thing;
 }
 
 export function mayPublish(thing: string, topic: string): boolean {
-  return isThingName(thing) && ROBOT_POLICY.publish.some((p) => globMatch(p.replace(THING, thing), topic));
+	return isThingName(thing) && ROBOT_POLICY.publish.some((p) => globMatch(p.replace(THING, thing), topic));
 }
 
 /**
@@ -49,13 +44,19 @@ export function mayPublish(thing: string, topic: string): boolean {
  * topics; `robots/+/x` or `#` could match another thing's and are refused.
  */
 export function maySubscribe(thing: string, filter: string): boolean {
-  return isThingName(thing) && ROBOT_POLICY.subscribe.some((p) => globMatch(p.replace(THING, thing), filter));
+	return isThingName(thing) && ROBOT_POLICY.subscribe.some((p) => globMatch(p.replace(THING, thing), filter));
 }
 
 /** IoT policy resource matching: `*` any run of characters (none included), `?` one; the rest literal. */
 export function globMatch(pattern: string, value: string): boolean {
-  const re = '^' + pattern.replace(/[.+^${}()|[\]\\#/]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]') + '$';
-  return new RegExp(re).test(value);
+	const re =
+		'^' +
+		pattern
+			.replace(/[.+^${}()|[\]\\#/]/g, '\\$&')
+			.replace(/\*/g, '[\\s\\S]*')
+			.replace(/\?/g, '[\\s\\S]') +
+		'$';
+	return new RegExp(re).test(value);
 }
 
 /** The IoT policy variable a `${thing}` becomes, written for !Sub (`${!...}` is a literal `${...}`). */
@@ -64,22 +65,22 @@ const ARN = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:';
 
 /** The template's RobotPolicy PolicyDocument, rendered from ROBOT_POLICY (CloudFormation JSON, !Sub as Fn::Sub). */
 export function robotPolicyDocument(): unknown {
-  const sub = (kind: string, pattern: string) => ({ 'Fn::Sub': ARN + kind + '/' + pattern.replace(THING, SUB_THING) });
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'ConnectAsItsThing',
-        Effect: 'Allow',
-        Action: 'iot:Connect',
-        Resource: sub('client', ROBOT_POLICY.connect.client),
-        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
-      },
-      { Sid: 'PublishOwnTopics', Effect: 'Allow', Action: 'iot:Publish', Resource: ROBOT_POLICY.publish.map((p) => sub('topic', p)) },
-      { Sid: 'SubscribeOwnTopics', Effect: 'Allow', Action: 'iot:Subscribe', Resource: ROBOT_POLICY.subscribe.map((p) => sub('topicfilter', p)) },
-      { Sid: 'ReceiveOwnTopics', Effect: 'Allow', Action: 'iot:Receive', Resource: ROBOT_POLICY.receive.map((p) => sub('topic', p)) },
-    ],
-  };
+	const sub = (kind: string, pattern: string) => ({ 'Fn::Sub': ARN + kind + '/' + pattern.replace(THING, SUB_THING) });
+	return {
+		Version: '2012-10-17',
+		Statement: [
+			{
+				Sid: 'ConnectAsItsThing',
+				Effect: 'Allow',
+				Action: 'iot:Connect',
+				Resource: sub('client', ROBOT_POLICY.connect.client),
+				Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+			},
+			{ Sid: 'PublishOwnTopics', Effect: 'Allow', Action: 'iot:Publish', Resource: ROBOT_POLICY.publish.map((p) => sub('topic', p)) },
+			{ Sid: 'SubscribeOwnTopics', Effect: 'Allow', Action: 'iot:Subscribe', Resource: ROBOT_POLICY.subscribe.map((p) => sub('topicfilter', p)) },
+			{ Sid: 'ReceiveOwnTopics', Effect: 'Allow', Action: 'iot:Receive', Resource: ROBOT_POLICY.receive.map((p) => sub('topic', p)) },
+		],
+	};
 }
 
 /** Shadow and jobs topics of any thing (`+` for the thing in a filter); nothing else. */
@@ -93,9 +94,9 @@ const OPERATOR_LOGS_REQUEST = new RegExp('^robots/' + THING_NAME_PATTERN + '/log
 const OPERATOR_LOGS = new RegExp('^robots/(' + THING_NAME_PATTERN + '|\\+)/logs$');
 
 export function operatorMayPublish(topic: string): boolean {
-  return (OPERATOR_TOPIC.test(topic) && !topic.includes('+') && !topic.includes('#')) || OPERATOR_LOGS_REQUEST.test(topic);
+	return (OPERATOR_TOPIC.test(topic) && !topic.includes('+') && !topic.includes('#')) || OPERATOR_LOGS_REQUEST.test(topic);
 }
 
 export function operatorMaySubscribe(filter: string): boolean {
-  return OPERATOR_TOPIC.test(filter) || OPERATOR_LOGS.test(filter);
+	return OPERATOR_TOPIC.test(filter) || OPERATOR_LOGS.test(filter);
 }

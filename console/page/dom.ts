@@ -38,5 +38,13 @@ export function compactJson(x: unknown, indent = '', width = 72): string {
 	if (x === null || typeof x !== 'object' || flat.length <= width - indent.length) return flat;
 	const inner = indent + '  ';
 	if (Array.isArray(x)) return '[\n' + x.map((v) => inner + compactJson(v, inner, width)).join(',\n') + '\n' + indent + ']';
-	return '{\n' + Object.entries(x).map(([k, v]) => inner + JSON.stringify(k) + ': ' + compactJson(v, inner, width)).join(',\n') + '\n' + indent + '}';
+	return (
+		'{\n' +
+		Object.entries(x)
+			.map(([k, v]) => inner + JSON.stringify(k) + ': ' + compactJson(v, inner, width))
+			.join(',\n') +
+		'\n' +
+		indent +
+		'}'
+	);
 }

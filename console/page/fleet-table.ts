@@ -77,10 +77,7 @@ export function fleetRows(robots: Iterable<RobotView>): FleetRow[] {
 
 export function filterRows(rows: readonly FleetRow[], f: FleetFilter): FleetRow[] {
 	return rows.filter(
-		(r) =>
-			(f.online === undefined || f.online === 'all' || (f.online === 'online') === r.online) &&
-			(f.firmware === undefined || f.firmware === 'all' || r.firmware === f.firmware) &&
-			(!f.outliersOnly || r.outliers.length > 0),
+		(r) => (f.online === undefined || f.online === 'all' || (f.online === 'online') === r.online) && (f.firmware === undefined || f.firmware === 'all' || r.firmware === f.firmware) && (!f.outliersOnly || r.outliers.length > 0),
 	);
 }
 

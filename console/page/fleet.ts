@@ -7,7 +7,11 @@ import { ago, fill, h } from './dom';
 import { fleetRows, filterRows, sortRows, type FleetFilter, type SortKey } from './fleet-table';
 import { state } from './state';
 
-const view: { key: SortKey; descending: boolean; filter: Required<FleetFilter> } = { key: 'thing', descending: false, filter: { online: 'all', firmware: 'all', outliersOnly: false } };
+const view: { key: SortKey; descending: boolean; filter: Required<FleetFilter> } = {
+	key: 'thing',
+	descending: false,
+	filter: { online: 'all', firmware: 'all', outliersOnly: false },
+};
 let counters: Readonly<Record<string, number>> = {};
 
 export function setMetrics(c: Readonly<Record<string, number>>): void {
@@ -49,7 +53,17 @@ function filters(firmwares: readonly string[]) {
 		{ class: 'row' },
 		select('online', ['all', 'online', 'offline'], (o) => (o === 'all' ? 'online and offline' : o + ' only')),
 		select('firmware', ['all', ...firmwares], (o) => (o === 'all' ? 'every firmware' : o)),
-		h('label', {}, h('input', { type: 'checkbox', 'data-filter': 'outliers', checked: view.filter.outliersOnly, onchange: (e: Event) => ((view.filter = { ...view.filter, outliersOnly: (e.target as HTMLInputElement).checked }), renderFleet()) }), ' health outliers only'),
+		h(
+			'label',
+			{},
+			h('input', {
+				type: 'checkbox',
+				'data-filter': 'outliers',
+				checked: view.filter.outliersOnly,
+				onchange: (e: Event) => ((view.filter = { ...view.filter, outliersOnly: (e.target as HTMLInputElement).checked }), renderFleet()),
+			}),
+			' health outliers only',
+		),
 	);
 }
 

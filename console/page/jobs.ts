@@ -22,7 +22,20 @@ export function renderJobs(): void {
 					'table',
 					{},
 					...j.executions.map((x) =>
-						h('tr', { 'data-execution': x.thing, 'data-status': x.status }, h('td', {}, x.thing), h('td', {}, x.status), h('td', { class: 'muted' }, Object.entries(x.details).map(([k, v]) => `${k}: ${v}`).join(', ') || '—'), h('td', { class: 'muted' }, time(x.updatedAt))),
+						h(
+							'tr',
+							{ 'data-execution': x.thing, 'data-status': x.status },
+							h('td', {}, x.thing),
+							h('td', {}, x.status),
+							h(
+								'td',
+								{ class: 'muted' },
+								Object.entries(x.details)
+									.map(([k, v]) => `${k}: ${v}`)
+									.join(', ') || '—',
+							),
+							h('td', { class: 'muted' }, time(x.updatedAt)),
+						),
 					),
 				),
 			),

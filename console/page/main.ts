@@ -24,8 +24,7 @@ function scheduleCell(r: RobotView) {
 
 function controlButtons(r: RobotView) {
 	if (!r.controls) return h('span', { class: 'muted' }, '—');
-	const b = (name: Control, label: string) =>
-		h('button', { 'data-control': name, 'data-thing': r.thing, onclick: (e: Event) => (e.stopPropagation(), void control(r.thing, name)) }, label);
+	const b = (name: Control, label: string) => h('button', { 'data-control': name, 'data-thing': r.thing, onclick: (e: Event) => (e.stopPropagation(), void control(r.thing, name)) }, label);
 	return h('span', { class: 'row' }, b('offline', 'go offline'), b('online', 'come back'), b('mission', 'start mission'));
 }
 
@@ -47,8 +46,7 @@ function renderRobots(): void {
 	fill('robots', ...rows);
 	const target = $<HTMLSelectElement>('job-target');
 	const options = ['all', ...[...state.robots.keys()].sort()];
-	if ([...target.options].map((o) => o.value).join() !== options.join())
-		target.replaceChildren(...options.map((t) => h('option', { value: t }, t === 'all' ? 'all robots' : t)));
+	if ([...target.options].map((o) => o.value).join() !== options.join()) target.replaceChildren(...options.map((t) => h('option', { value: t }, t === 'all' ? 'all robots' : t)));
 }
 
 async function control(thing: string, name: Control): Promise<void> {
@@ -139,7 +137,6 @@ async function saveSchedule(): Promise<void> {
 	if (robot && (robot.schedule?.version ?? -1) < r.value.shadow.version) state.robots.set(thing, { ...robot, schedule: r.value.shadow });
 	renderAll();
 }
-
 
 // ---- live ----------------------------------------------------------------
 

@@ -28,7 +28,13 @@ export function renderMissions(): void {
 				: `cleaning: ${String(progress.areaM2 ?? 0)} m²`;
 		fill(
 			'progress',
-			h('div', { class: 'row', 'data-mission': last.mission, 'data-state': docked || stored ? 'docked' : 'running' }, h('b', {}, last.mission), said, Number.isFinite(battery) ? h('span', {}, 'battery ', h('progress', { max: 100, value: battery }), ` ${battery}%`) : null),
+			h(
+				'div',
+				{ class: 'row', 'data-mission': last.mission, 'data-state': docked || stored ? 'docked' : 'running' },
+				h('b', {}, last.mission),
+				said,
+				Number.isFinite(battery) ? h('span', {}, 'battery ', h('progress', { max: 100, value: battery }), ` ${battery}%`) : null,
+			),
 		);
 	} else fill('progress', h('span', { class: 'muted' }, 'no mission events yet'));
 	fill(
@@ -39,7 +45,16 @@ export function renderMissions(): void {
 			.map((e) => {
 				const { e: name, t, ...rest } = e;
 				const mmss = typeof t === 'number' ? `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}` : '';
-				return h('li', { 'data-event': name }, h('span', { class: 't' }, mmss), h('b', {}, name), ' ', Object.entries(rest).map(([k, v]) => `${k} ${String(v)}`).join(', '));
+				return h(
+					'li',
+					{ 'data-event': name },
+					h('span', { class: 't' }, mmss),
+					h('b', {}, name),
+					' ',
+					Object.entries(rest)
+						.map(([k, v]) => `${k} ${String(v)}`)
+						.join(', '),
+				);
 			}),
 	);
 	const rows = (thing && state.missions.get(thing)) || [];
@@ -53,7 +68,12 @@ export function renderMissions(): void {
 					: h('span', { class: 'muted' }, m.map === 'pending' ? 'pending' : m.map === 'none' ? 'none' : '—');
 			return h(
 				'tr',
-				{ 'data-mission': m.missionId, 'data-outcome': String(m.outcome ?? ''), class: m.missionId === state.report ? 'selected' : undefined, onclick: () => ((state.report = m.missionId), renderMissions()) },
+				{
+					'data-mission': m.missionId,
+					'data-outcome': String(m.outcome ?? ''),
+					class: m.missionId === state.report ? 'selected' : undefined,
+					onclick: () => ((state.report = m.missionId), renderMissions()),
+				},
 				h('td', {}, m.missionId),
 				h('td', {}, String(m.trigger ?? '—')),
 				h('td', {}, String(m.outcome ?? 'report not in yet')),

@@ -25,7 +25,18 @@ export interface State {
 	report: string | undefined;
 }
 
-export const state: State = { live: 'connecting', robots: new Map(), missions: new Map(), batches: new Map(), jobs: [], selected: undefined, written: new Map(), map: undefined, pinnedMap: new Set(), report: undefined };
+export const state: State = {
+	live: 'connecting',
+	robots: new Map(),
+	missions: new Map(),
+	batches: new Map(),
+	jobs: [],
+	selected: undefined,
+	written: new Map(),
+	map: undefined,
+	pinnedMap: new Set(),
+	report: undefined,
+};
 
 export const $ = <T extends HTMLElement>(id: string): T => {
 	const el = document.getElementById(id);

@@ -322,7 +322,7 @@ export function simulatedMap(options: SimulatedMapOptions): SimulatedMap {
 	const { rooms, splits } = splitRooms(rnd, { x0: hx, y0: hy, x1: hx + hw, y1: hy + hh }, want, cells(1800));
 	const doors = placeDoors(rnd, rooms, splits, wall, cells(800));
 	const furniture = placeFurniture(rnd, rooms, cells);
-	const floorM2 = (r: Rect) => ((Math.max(0, r.x1 - r.x0 - 2 * wall) * Math.max(0, r.y1 - r.y0 - 2 * wall)) * res * res) / 1e6;
+	const floorM2 = (r: Rect) => (Math.max(0, r.x1 - r.x0 - 2 * wall) * Math.max(0, r.y1 - r.y0 - 2 * wall) * res * res) / 1e6;
 	const seen = seenRooms(rnd, rooms, doors, areaM2, floorM2);
 
 	const row = rowOf({ width, wall, rooms, doors, furniture, seen });
@@ -349,5 +349,13 @@ export function parseMapHeader(b: Uint8Array): { width: number; height: number; 
 	const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
 	const headerBytes = v.getUint16(6, true);
 	if (headerBytes < MAP_HEADER_BYTES) return 'header bytes ' + headerBytes;
-	return { width: v.getUint32(8, true), height: v.getUint32(12, true), resolutionMm: v.getUint32(16, true), originXMm: v.getInt32(20, true), originYMm: v.getInt32(24, true), areaM2: v.getUint32(28, true) / 10_000, headerBytes };
+	return {
+		width: v.getUint32(8, true),
+		height: v.getUint32(12, true),
+		resolutionMm: v.getUint32(16, true),
+		originXMm: v.getInt32(20, true),
+		originYMm: v.getInt32(24, true),
+		areaM2: v.getUint32(28, true) / 10_000,
+		headerBytes,
+	};
 }

@@ -54,7 +54,10 @@ describe('hil board target: serial framing (MockBinding)', () => {
 			{ dtr: false, rts: true },
 			{ dtr: false, rts: false },
 		]);
-		assert.deepEqual(board.lines.map((l) => l.json?.event ?? l.text), ['ets Jun  8 2016 00:22:57', 'rst:0x1 (POWERON_RESET)', 'link.connecting']);
+		assert.deepEqual(
+			board.lines.map((l) => l.json?.event ?? l.text),
+			['ets Jun  8 2016 00:22:57', 'rst:0x1 (POWERON_RESET)', 'link.connecting'],
+		);
 		await board.powerLoss();
 		assert.deepEqual(modem.at(-1), { dtr: false, rts: true });
 	});

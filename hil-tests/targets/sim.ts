@@ -42,14 +42,23 @@ export function simTarget(o: SimTargetOptions): Target {
 		const data = path.join(o.dataDir, thing);
 		fs.mkdirSync(data, { recursive: true });
 		return [
-			'--import', 'tsx', ROBOT,
-			'--thing', thing,
-			'--credentials', o.credentials(thing),
-			'--data', data,
-			'--host', b.host,
-			'--port', String(b.port),
-			'--server-name', b.serverName,
-			'--ms-per-min', String(b.msPerMin ?? 60_000),
+			'--import',
+			'tsx',
+			ROBOT,
+			'--thing',
+			thing,
+			'--credentials',
+			o.credentials(thing),
+			'--data',
+			data,
+			'--host',
+			b.host,
+			'--port',
+			String(b.port),
+			'--server-name',
+			b.serverName,
+			'--ms-per-min',
+			String(b.msPerMin ?? 60_000),
 			...(b.mapBytes ? ['--map-bytes', String(b.mapBytes)] : []),
 			...(b.codeSigningCert ? ['--code-signing-cert', b.codeSigningCert] : []),
 			...(b.registrationUrl ? ['--registration-url', b.registrationUrl] : []),
@@ -64,7 +73,11 @@ class SimRobot implements RobotUnderTest {
 	readonly #echo: SimTargetOptions['echo'];
 	#proc: ChildProcess | undefined;
 
-	constructor(readonly thing: string, args: string[], echo: SimTargetOptions['echo']) {
+	constructor(
+		readonly thing: string,
+		args: string[],
+		echo: SimTargetOptions['echo'],
+	) {
 		this.#args = args;
 		this.#echo = echo;
 	}
@@ -86,7 +99,11 @@ class SimRobot implements RobotUnderTest {
 	async powerOn(): Promise<void> {
 		if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null) throw new Error(`${this.thing} is already on`);
 		const since = this.#log.lines.length;
-		const p = spawn(process.execPath, this.#args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+		const p = spawn(process.execPath, this.#args, {
+			cwd: root,
+			stdio: ['pipe', 'pipe', 'pipe'],
+			env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+		});
 		this.#proc = p;
 		let partial = '';
 		const take = (chunk: Buffer) => {
@@ -109,7 +126,15 @@ class SimRobot implements RobotUnderTest {
 		// a robot that dies while booting (bad credentials, a crash) fails the boot at once
 		let onExit: ((code: number | null, signal: string | null) => void) | undefined;
 		const exited = new Promise<never>((_, reject) => {
-			onExit = (code, signal) => reject(new Error(`${this.thing} exited (${signal ?? code}) before booting:\n${this.#log.lines.slice(since).map((l) => l.text).join('\n')}`));
+			onExit = (code, signal) =>
+				reject(
+					new Error(
+						`${this.thing} exited (${signal ?? code}) before booting:\n${this.#log.lines
+							.slice(since)
+							.map((l) => l.text)
+							.join('\n')}`,
+					),
+				);
 			p.once('exit', onExit);
 		});
 		try {

@@ -82,7 +82,10 @@ export class LineLog {
 			};
 			const timer = setTimeout(() => {
 				done();
-				const tail = this.lines.slice(-15).map((l) => l.text).join('\n');
+				const tail = this.lines
+					.slice(-15)
+					.map((l) => l.text)
+					.join('\n');
 				reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last lines:\n${tail}`));
 			}, timeoutMs);
 			const done = () => {

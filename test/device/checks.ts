@@ -111,11 +111,15 @@ export class Checks {
 	async mapStored(missionId: string, bytes: number): Promise<string | undefined> {
 		let item: Record<string, unknown> | undefined;
 		try {
-			await until(`mapReady on ${missionId}`, async () => {
-				await this.s.cloud.rules.idle();
-				item = (await this.ddb.send(new GetCommand({ TableName: this.s.cloud.tables.missions, Key: { thing: THING, missionId }, ConsistentRead: true }))).Item;
-				return item?.mapReady === true ? true : undefined;
-			}, 30_000);
+			await until(
+				`mapReady on ${missionId}`,
+				async () => {
+					await this.s.cloud.rules.idle();
+					item = (await this.ddb.send(new GetCommand({ TableName: this.s.cloud.tables.missions, Key: { thing: THING, missionId }, ConsistentRead: true }))).Item;
+					return item?.mapReady === true ? true : undefined;
+				},
+				30_000,
+			);
 		} catch {
 			return `missions item ${THING}/${missionId} has no mapReady: ${JSON.stringify(item)}`;
 		}
@@ -138,10 +142,14 @@ export class Checks {
 	async jobEnded(jobId: string, status: string, running: string, reason?: RegExp): Promise<string | undefined> {
 		let e: { status?: string; statusDetails?: { detailsMap?: Record<string, string> } } | undefined;
 		try {
-			e = await until(`job ${jobId} ${status}`, async () => {
-				const x = (await this.iot.send(new DescribeJobExecutionCommand({ jobId, thingName: THING }))).execution;
-				return x?.status === status ? x : undefined;
-			}, 30_000);
+			e = await until(
+				`job ${jobId} ${status}`,
+				async () => {
+					const x = (await this.iot.send(new DescribeJobExecutionCommand({ jobId, thingName: THING }))).execution;
+					return x?.status === status ? x : undefined;
+				},
+				30_000,
+			);
 		} catch {
 			const x = (await this.iot.send(new DescribeJobExecutionCommand({ jobId, thingName: THING }))).execution;
 			return `job ${jobId} is ${String(x?.status)} (${JSON.stringify(x?.statusDetails?.detailsMap ?? {})}), expected ${status}`;
@@ -150,10 +158,14 @@ export class Checks {
 		if (reason && !reason.test(JSON.stringify(details))) return `job ${jobId} details ${JSON.stringify(details)} do not match ${String(reason)}`;
 		let fw: { version?: string; valid?: boolean } | undefined;
 		try {
-			fw = await until(`status shadow firmware ${running}`, async () => {
-				const f = (await this.shadow('status'))?.state.reported?.firmware as { version?: string; valid?: boolean } | undefined;
-				return f?.version === running && f.valid === true ? f : undefined;
-			}, 10_000);
+			fw = await until(
+				`status shadow firmware ${running}`,
+				async () => {
+					const f = (await this.shadow('status'))?.state.reported?.firmware as { version?: string; valid?: boolean } | undefined;
+					return f?.version === running && f.valid === true ? f : undefined;
+				},
+				10_000,
+			);
 		} catch {
 			return `status shadow does not report firmware ${running} valid: ${JSON.stringify((await this.shadow('status'))?.state.reported?.firmware)}`;
 		}

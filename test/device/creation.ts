@@ -27,7 +27,13 @@ export function boardCreation(spec: string, manifest: { creation: Partial<Creati
 	const section = board ? manifest.platforms?.[board]?.creation : undefined;
 	if (!board || !section) throw new Error(`DEVICE_CREATION: no creation for "${board ?? ''}" in manifest.json's platforms (expected board[,chunk=N][,heap=N][,stack=N], e.g. esp32)`);
 	const m = { ...manifest.creation, ...section } as Creation;
-	const c: Creation = { static: 0, chunk: { initial: m.chunk.initial, incremental: 0 }, heap: { initial: m.heap.initial, incremental: 0 }, stack: m.stack, ...(m.keys ? { keys: m.keys } : {}) };
+	const c: Creation = {
+		static: 0,
+		chunk: { initial: m.chunk.initial, incremental: 0 },
+		heap: { initial: m.heap.initial, incremental: 0 },
+		stack: m.stack,
+		...(m.keys ? { keys: m.keys } : {}),
+	};
 	for (const k of knobs) {
 		const mm = /^(chunk|heap|stack)=(\d+)$/.exec(k);
 		if (!mm || !(Number(mm[2]) > 0)) throw new Error(`DEVICE_CREATION: "${k}" is not one of ${KNOBS.map((n) => n + '=N').join(', ')} with N > 0`);

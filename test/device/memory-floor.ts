@@ -48,7 +48,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
 		const v = verdict(run(scenario, `esp32,${k}`));
 		const ok = v.kind === 'short';
 		if (!ok) bad++;
-		console.log(`memory-floor: ${scenario} with ${k}: ${v.kind === 'short' ? `failed with "${v.what}" (as it must)` : v.kind === 'pass' ? 'PASSED: this size is not below what the scenario needs, or the scenario does not measure memory' : `failed for another reason: ${v.what}`}`);
+		console.log(
+			`memory-floor: ${scenario} with ${k}: ${v.kind === 'short' ? `failed with "${v.what}" (as it must)` : v.kind === 'pass' ? 'PASSED: this size is not below what the scenario needs, or the scenario does not measure memory' : `failed for another reason: ${v.what}`}`,
+		);
 	}
 	console.log(bad ? `memory-floor: ${bad} run(s) not as expected` : 'memory-floor: the scenario fails below its needs and passes at the esp32 sizes');
 	process.exitCode = bad ? 1 : 0;

@@ -55,7 +55,10 @@ async function main(): Promise<number> {
 	// the production image (manifest.json at the root) must build with mcconfig for lin
 	if (!only.length || only.includes('build')) {
 		const t0 = Date.now();
-		const b = spawnSync(resolve(root, 'node_modules/.bin/tsx'), [join(here, 'headless.ts'), '--build-only', '--out', join(work, 'prod'), root], { encoding: 'utf8', env: process.env });
+		const b = spawnSync(resolve(root, 'node_modules/.bin/tsx'), [join(here, 'headless.ts'), '--build-only', '--out', join(work, 'prod'), root], {
+			encoding: 'utf8',
+			env: process.env,
+		});
 		const ms = Date.now() - t0;
 		if (b.status === 0) passed++;
 		else failed++;
@@ -80,7 +83,15 @@ async function main(): Promise<number> {
 			for (const r of runs) {
 				metric({ name: 'device.scenario', scenario: scenario.name, run: r.label, buildMs: r.result.buildMs, runMs: r.result.runMs });
 				const peaks = peakInstruments(r.lines);
-				if (peaks) metric({ name: 'device.memory', scenario: scenario.name, run: r.label, bits: process.env.DEVICE_M32 === '1' ? 32 : 64, creation: process.env.DEVICE_CREATION ? `${process.env.DEVICE_CREATION} growth off` : 'lin', ...peaks });
+				if (peaks)
+					metric({
+						name: 'device.memory',
+						scenario: scenario.name,
+						run: r.label,
+						bits: process.env.DEVICE_M32 === '1' ? 32 : 64,
+						creation: process.env.DEVICE_CREATION ? `${process.env.DEVICE_CREATION} growth off` : 'lin',
+						...peaks,
+					});
 				// a build or environment failure, or the app's own abort, fails the scenario whatever its checks said
 				if (r.result.code === 2 || r.lines.some((l) => l.includes('XS abort'))) outcome ??= `${r.label}: ${r.lines.filter((l) => /run-headless: build failed|XS abort/.test(l))[0] ?? 'headless exit ' + r.result.code}`;
 			}
@@ -112,16 +123,26 @@ async function main(): Promise<number> {
 function peakInstruments(lines: readonly string[]): Record<string, number> | undefined {
 	const keyLine = lines.find((l) => l.startsWith('instruments key:'));
 	if (!keyLine) return undefined;
-	const keys = keyLine.slice('instruments key:'.length).split(',').map((k) => k.trim().replace(/\s+(\w)/g, (_, c: string) => c.toUpperCase()).replace(/^\w/, (c) => c.toLowerCase()));
+	const keys = keyLine
+		.slice('instruments key:'.length)
+		.split(',')
+		.map((k) =>
+			k
+				.trim()
+				.replace(/\s+(\w)/g, (_, c: string) => c.toUpperCase())
+				.replace(/^\w/, (c) => c.toLowerCase()),
+		);
 	const peaks: Record<string, number> = {};
 	let samples = 0;
 	for (const l of lines) {
 		if (!l.startsWith('instruments:')) continue;
 		samples++;
-		l.slice('instruments:'.length).split(',').forEach((v, i) => {
-			const k = keys[i];
-			if (k) peaks[k] = Math.max(peaks[k] ?? 0, Number(v));
-		});
+		l.slice('instruments:'.length)
+			.split(',')
+			.forEach((v, i) => {
+				const k = keys[i];
+				if (k) peaks[k] = Math.max(peaks[k] ?? 0, Number(v));
+			});
 	}
 	if (!samples) return undefined;
 	const pick = ['chunkUsed', 'chunkAvailable', 'slotUsed', 'slotAvailable', 'stackUsed', 'stackAvailable', 'keysUsed', 'modulesLoaded', 'garbageCollections', 'networkBytesRead', 'networkBytesWritten'];

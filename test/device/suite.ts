@@ -169,7 +169,11 @@ export class Device {
 	async off(): Promise<HeadlessResult> {
 		const c = this.#channel;
 		this.#channel = undefined;
-		if (c) await c.then((x) => x.close(), () => undefined);
+		if (c)
+			await c.then(
+				(x) => x.close(),
+				() => undefined,
+			);
 		this.#end('PASS');
 		return this.result;
 	}
@@ -201,7 +205,15 @@ export class Suite {
 		const { startLocalCloud } = await import('../../cloud/local/index');
 		mkdirSync(o.work, { recursive: true });
 		const events: CloudEvent[] = [];
-		const cloud = await startLocalCloud({ dataDir: o.work, things: [THING], operators: [OPERATOR], inMemory: true, host: HOST, mqttPort: o.port, log: (e) => void events.push(e as CloudEvent) });
+		const cloud = await startLocalCloud({
+			dataDir: o.work,
+			things: [THING],
+			operators: [OPERATOR],
+			inMemory: true,
+			host: HOST,
+			mqttPort: o.port,
+			log: (e) => void events.push(e as CloudEvent),
+		});
 		const s = new Suite(o.root, o.work, o.port, cloud, o.echo, events);
 		mkdirSync(s.data, { recursive: true });
 		mkdirSync(join(s.app, 'firmware'), { recursive: true });
@@ -299,7 +311,15 @@ export class Suite {
 		if (this.#current) throw new Error('power(): the previous power-on has not ended (off() it first)');
 		const test: Record<string, unknown> = { ...BASE_TEST };
 		for (const [k, v] of Object.entries(o.test ?? {})) test[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof test[k] === 'object' ? { ...(test[k] as object), ...v } : v;
-		const d = new Device({ app: this.app, out: join(this.work, M32 ? 'out-m32' : 'out'), m32: M32, defines: ['test=' + JSON.stringify(test)], verbose: o.verbose === true, timeoutS: o.timeoutS ?? 120, echo: this.echo });
+		const d = new Device({
+			app: this.app,
+			out: join(this.work, M32 ? 'out-m32' : 'out'),
+			m32: M32,
+			defines: ['test=' + JSON.stringify(test)],
+			verbose: o.verbose === true,
+			timeoutS: o.timeoutS ?? 120,
+			echo: this.echo,
+		});
 		this.#current = d;
 		void d.result.then((result) => {
 			this.runs.push({ label, result, lines: d.lines });

@@ -1,18 +1,11 @@
 // The two ways a client reaches the local shadow service, behind one interface so a conformance
 // table runs through both: MQTT as a device (MQTT.js with a dev device certificate, through the
 // real broker and its policy) and HTTP through @aws-sdk/client-iot-data-plane.
-import {
-	DeleteThingShadowCommand,
-	GetThingShadowCommand,
-	IoTDataPlaneClient,
-	UpdateThingShadowCommand,
-} from '@aws-sdk/client-iot-data-plane';
+import { DeleteThingShadowCommand, GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import type { MqttClient } from 'mqtt';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../cloud/local/credentials';
 
-export type Outcome =
-	| { readonly ok: true; readonly body: any }
-	| { readonly ok: false; readonly code: number; readonly message: string; readonly clientToken?: string; readonly exception?: string };
+export type Outcome = { readonly ok: true; readonly body: any } | { readonly ok: false; readonly code: number; readonly message: string; readonly clientToken?: string; readonly exception?: string };
 
 export interface ShadowTransport {
 	readonly name: 'mqtt' | 'http';

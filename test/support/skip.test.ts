@@ -23,7 +23,18 @@ describe('test/support/skip: no silent skip', () => {
 		const write = process.stderr.write;
 		process.stderr.write = ((s: string) => (lines.push(s), true)) as typeof process.stderr.write;
 		try {
-			assert.throws(() => cannotRun({ skip: () => { throw new Error('skipped'); } }, missing), /^Error: skipped$/);
+			assert.throws(
+				() =>
+					cannotRun(
+						{
+							skip: () => {
+								throw new Error('skipped');
+							},
+						},
+						missing,
+					),
+				/^Error: skipped$/,
+			);
 		} finally {
 			process.stderr.write = write;
 		}
@@ -36,7 +47,18 @@ describe('test/support/skip: no silent skip', () => {
 		const write = process.stderr.write;
 		process.stderr.write = (() => true) as typeof process.stderr.write;
 		try {
-			assert.throws(() => cannotRun({ skip: () => { throw new Error('skipped'); } }, { untested: 'x', why: 'HIL_CLOUD=aws' }), /^Error: skipped$/);
+			assert.throws(
+				() =>
+					cannotRun(
+						{
+							skip: () => {
+								throw new Error('skipped');
+							},
+						},
+						{ untested: 'x', why: 'HIL_CLOUD=aws' },
+					),
+				/^Error: skipped$/,
+			);
 		} finally {
 			process.stderr.write = write;
 		}

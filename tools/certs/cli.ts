@@ -17,7 +17,18 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 		a = parseArgs({
 			args: [...argv],
 			allowPositionals: true,
-			options: { thing: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, 'certificate-id': { type: 'string' }, local: { type: 'boolean' }, aws: { type: 'boolean' }, iot: { type: 'string' }, dynamodb: { type: 'string' }, region: { type: 'string' }, table: { type: 'string' } },
+			options: {
+				thing: { type: 'string' },
+				by: { type: 'string' },
+				reason: { type: 'string' },
+				'certificate-id': { type: 'string' },
+				local: { type: 'boolean' },
+				aws: { type: 'boolean' },
+				iot: { type: 'string' },
+				dynamodb: { type: 'string' },
+				region: { type: 'string' },
+				table: { type: 'string' },
+			},
 		});
 	} catch (e) {
 		errOut((e as Error).message + '\n' + USAGE);
@@ -50,7 +61,16 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 			errOut('--by and --reason are required: every change is recorded with who made it and why\n' + USAGE);
 			return 2;
 		}
-		const e = await changeCertificate({ iot, ddb, table, thing: v.thing, action: command as LifecycleAction, by: v.by, reason: v.reason, ...(v['certificate-id'] ? { certificateId: v['certificate-id'] } : {}) });
+		const e = await changeCertificate({
+			iot,
+			ddb,
+			table,
+			thing: v.thing,
+			action: command as LifecycleAction,
+			by: v.by,
+			reason: v.reason,
+			...(v['certificate-id'] ? { certificateId: v['certificate-id'] } : {}),
+		});
 		out(`${v.thing}: certificate ${e.certificateId} ${e.from} -> ${e.to} (recorded: by ${e.by})`);
 		return 0;
 	} catch (e) {
@@ -62,4 +82,9 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 	}
 }
 
-if (process.argv[1]?.endsWith('cli.ts')) process.exitCode = await main(process.argv.slice(2), (l) => console.log(l), (l) => console.error(l));
+if (process.argv[1]?.endsWith('cli.ts'))
+	process.exitCode = await main(
+		process.argv.slice(2),
+		(l) => console.log(l),
+		(l) => console.error(l),
+	);

@@ -19,12 +19,21 @@ describe('tools/ota: the code-signing key in a PKCS#11 token', function () {
 	const run = async (...argv: string[]) => {
 		const out: string[] = [];
 		const err: string[] = [];
-		const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
+		const code = await main(
+			argv,
+			(l) => out.push(l),
+			(l) => err.push(l),
+		);
 		return { code, out: out.join('\n'), err: err.join('\n') };
 	};
 
 	before(function () {
-		if (!softHsmModule()) cannotRun(this, { untested: 'firmware signing with the key in SoftHSM2 (tools/ota)', why: 'libsofthsm2.so not found in ' + SOFTHSM_MODULES.join(', '), install: 'sudo apt-get install -y softhsm2' });
+		if (!softHsmModule())
+			cannotRun(this, {
+				untested: 'firmware signing with the key in SoftHSM2 (tools/ota)',
+				why: 'libsofthsm2.so not found in ' + SOFTHSM_MODULES.join(', '),
+				install: 'sudo apt-get install -y softhsm2',
+			});
 		token = createTestToken('ota-signing', '2468');
 		process.env['TEST_OTA_PIN'] = token.pin;
 		dir = mkdtempSync(join(tmpdir(), 'ota-'));

@@ -32,8 +32,19 @@ import { DEFAULT_SIGNING_LABEL, hsmSigner, hsmSigningIdentity } from './signer';
 export { hsmSigner, hsmSigningIdentity } from './signer';
 // the publishing library is the cloud's; the CLI's users (tests, the rig, bench) keep importing it from here
 export {
-	createSigningIdentity, devSigner, firmwareDocument, localThingArn, OPERATION, publishFirmware, signImage, signManifest,
-	type FirmwareDocument, type FirmwareSigner, type ManifestOptions, type PublishOptions, type Signed,
+	createSigningIdentity,
+	devSigner,
+	firmwareDocument,
+	localThingArn,
+	OPERATION,
+	publishFirmware,
+	signImage,
+	signManifest,
+	type FirmwareDocument,
+	type FirmwareSigner,
+	type ManifestOptions,
+	type PublishOptions,
+	type Signed,
 } from '../../cloud/ota/publish';
 import { createSigningIdentity, devSigner, localThingArn, publishFirmware } from '../../cloud/ota/publish';
 
@@ -50,11 +61,28 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 			args: [...argv],
 			allowPositionals: true,
 			options: {
-				out: { type: 'string' }, image: { type: 'string' }, version: { type: 'string' }, key: { type: 'string' }, thing: { type: 'string', multiple: true },
-				'dev-key': { type: 'string' }, dev: { type: 'boolean' }, counter: { type: 'string' }, product: { type: 'string' },
-				module: HSM_OPTIONS.module, slot: HSM_OPTIONS.slot, token: HSM_OPTIONS.token, 'pin-env': HSM_OPTIONS['pin-env'], 'key-label': { type: 'string', default: DEFAULT_SIGNING_LABEL },
-				'job-id': { type: 'string' }, bucket: { type: 'string' }, 'role-arn': { type: 'string' }, local: { type: 'boolean' }, aws: { type: 'boolean' },
-				iot: { type: 'string' }, s3: { type: 'string' }, region: { type: 'string' },
+				out: { type: 'string' },
+				image: { type: 'string' },
+				version: { type: 'string' },
+				key: { type: 'string' },
+				thing: { type: 'string', multiple: true },
+				'dev-key': { type: 'string' },
+				dev: { type: 'boolean' },
+				counter: { type: 'string' },
+				product: { type: 'string' },
+				module: HSM_OPTIONS.module,
+				slot: HSM_OPTIONS.slot,
+				token: HSM_OPTIONS.token,
+				'pin-env': HSM_OPTIONS['pin-env'],
+				'key-label': { type: 'string', default: DEFAULT_SIGNING_LABEL },
+				'job-id': { type: 'string' },
+				bucket: { type: 'string' },
+				'role-arn': { type: 'string' },
+				local: { type: 'boolean' },
+				aws: { type: 'boolean' },
+				iot: { type: 'string' },
+				s3: { type: 'string' },
+				region: { type: 'string' },
 			},
 		});
 	}
@@ -66,11 +94,11 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 	}
 	const v = a.values;
 	const cmd = a.positionals[0];
-	if (v.key !== undefined) return errOut('--key (a PEM file) is refused: the code-signing key belongs in a PKCS#11 token (--module, --token); --dev-key PEM for development only\n' + USAGE), 2;
+	if (v.key !== undefined) return (errOut('--key (a PEM file) is refused: the code-signing key belongs in a PKCS#11 token (--module, --token); --dev-key PEM for development only\n' + USAGE), 2);
 	/** The token the options name, or why not; undefined when no --module was given. */
 	const token = () => (v.module === undefined ? undefined : openHsmFromArgs(v));
 	if (cmd === 'keygen') {
-		if (!v.out || (v.dev === true) === (v.module !== undefined)) return errOut(USAGE), 2;
+		if (!v.out || (v.dev === true) === (v.module !== undefined)) return (errOut(USAGE), 2);
 		await mkdir(v.out, { recursive: true });
 		if (v.dev) {
 			const id = await createSigningIdentity();
@@ -81,7 +109,7 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 			return 0;
 		}
 		const hsm = token();
-		if (typeof hsm === 'string' || hsm === undefined) return errOut(String(hsm) + '\n' + USAGE), 2;
+		if (typeof hsm === 'string' || hsm === undefined) return (errOut(String(hsm) + '\n' + USAGE), 2);
 		try {
 			const id = await hsmSigningIdentity(hsm, v['key-label']);
 			await writeFile(path.join(v.out, 'signing-cert.der'), id.certificateDer);
@@ -95,12 +123,12 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 			hsm.close();
 		}
 	}
-	if (cmd !== 'publish' || !v.image || !v.version || !v.thing?.length || v.local === v.aws) return errOut(USAGE), 2;
-	if ((v['dev-key'] !== undefined) === (v.module !== undefined)) return errOut('publish needs the signing key: --module and --token (PKCS#11), or --dev-key PEM (development)\n' + USAGE), 2;
+	if (cmd !== 'publish' || !v.image || !v.version || !v.thing?.length || v.local === v.aws) return (errOut(USAGE), 2);
+	if ((v['dev-key'] !== undefined) === (v.module !== undefined)) return (errOut('publish needs the signing key: --module and --token (PKCS#11), or --dev-key PEM (development)\n' + USAGE), 2);
 	const counter = v.counter === undefined ? undefined : Number(v.counter);
-	if (counter !== undefined && !(Number.isInteger(counter) && counter >= 0)) return errOut('--counter expected an integer >= 0, got ' + v.counter), 2;
+	if (counter !== undefined && !(Number.isInteger(counter) && counter >= 0)) return (errOut('--counter expected an integer >= 0, got ' + v.counter), 2);
 	const hsm = token();
-	if (typeof hsm === 'string') return errOut(hsm + '\n' + USAGE), 2;
+	if (typeof hsm === 'string') return (errOut(hsm + '\n' + USAGE), 2);
 	const local = v.local === true;
 	const common = local ? { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } } : v.region ? { region: v.region } : {};
 	const iot = new IoTClient({ ...common, ...(local ? { endpoint: v.iot ?? 'http://127.0.0.1:4568' } : {}) });
@@ -108,9 +136,18 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 	try {
 		const signer = hsm ? await hsmSigner(hsm, v['key-label']) : devSigner(await readFile(v['dev-key']!, 'utf8'));
 		const r = await publishFirmware({
-			iot, s3, image: new Uint8Array(await readFile(v.image)), version: v.version, signer, things: v.thing, ...(local ? { thingArn: localThingArn } : {}),
-			...(counter !== undefined ? { counter } : {}), ...(v.product ? { product: v.product } : {}),
-			...(v['job-id'] ? { jobId: v['job-id'] } : {}), ...(v.bucket ? { bucket: v.bucket } : {}), ...(v['role-arn'] ? { roleArn: v['role-arn'] } : {}),
+			iot,
+			s3,
+			image: new Uint8Array(await readFile(v.image)),
+			version: v.version,
+			signer,
+			things: v.thing,
+			...(local ? { thingArn: localThingArn } : {}),
+			...(counter !== undefined ? { counter } : {}),
+			...(v.product ? { product: v.product } : {}),
+			...(v['job-id'] ? { jobId: v['job-id'] } : {}),
+			...(v.bucket ? { bucket: v.bucket } : {}),
+			...(v['role-arn'] ? { roleArn: v['role-arn'] } : {}),
 		});
 		out(JSON.stringify({ ...r, signer: signer.where }));
 		return 0;
@@ -125,5 +162,9 @@ export async function main(argv: readonly string[], out: (l: string) => void, er
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-	main(process.argv.slice(2), (l) => process.stdout.write(l + '\n'), (l) => process.stderr.write(l + '\n')).then((code) => process.exit(code));
+	main(
+		process.argv.slice(2),
+		(l) => process.stdout.write(l + '\n'),
+		(l) => process.stderr.write(l + '\n'),
+	).then((code) => process.exit(code));
 }

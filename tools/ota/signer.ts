@@ -33,7 +33,10 @@ export async function hsmSigningIdentity(hsm: Hsm, label = DEFAULT_SIGNING_LABEL
 	const now = Date.now();
 	const cert = await x509.X509CertificateGenerator.createSelfSigned(
 		{
-			serialNumber: crypto.randomBytes(8).toString('hex').replace(/^[89a-f]/, '1'),
+			serialNumber: crypto
+				.randomBytes(8)
+				.toString('hex')
+				.replace(/^[89a-f]/, '1'),
 			name: [{ CN: [name] }],
 			notBefore: new Date(now - 60_000),
 			notAfter: new Date(now + 10 * 365 * 86_400_000),

@@ -41,10 +41,12 @@ export interface StageReport {
 }
 
 export type StageResult =
-	| { readonly outcome: 'completed'; readonly canary: StageReport; readonly rest: StageReport }
-	| { readonly outcome: 'aborted'; readonly stage: 'canary' | 'rest'; readonly canary: StageReport; readonly rest?: StageReport };
+	{ readonly outcome: 'completed'; readonly canary: StageReport; readonly rest: StageReport } | { readonly outcome: 'aborted'; readonly stage: 'canary' | 'rest'; readonly canary: StageReport; readonly rest?: StageReport };
 
-export const DEFAULT_REST_ROLLOUT = Object.freeze({ maximumPerMinute: 1000, exponentialRate: { baseRatePerMinute: 10, incrementFactor: 2, rateIncreaseCriteria: { numberOfSucceededThings: 50 } } });
+export const DEFAULT_REST_ROLLOUT = Object.freeze({
+	maximumPerMinute: 1000,
+	exponentialRate: { baseRatePerMinute: 10, incrementFactor: 2, rateIncreaseCriteria: { numberOfSucceededThings: 50 } },
+});
 
 export async function stagedRollout(o: StageOptions): Promise<StageResult> {
 	if (!/^[a-zA-Z0-9_-]{1,50}$/.test(o.name)) throw new RangeError('"name" expected 1-50 of [a-zA-Z0-9_-], got ' + JSON.stringify(o.name));
@@ -52,9 +54,14 @@ export async function stagedRollout(o: StageOptions): Promise<StageResult> {
 	if (o.canary.some((t) => o.rest.includes(t))) throw new RangeError('a robot is in both "canary" and "rest"');
 	if (!(o.failurePercent >= 0 && o.failurePercent <= 100)) throw new RangeError('"failurePercent" expected 0-100, got ' + o.failurePercent);
 	const say = o.progress ?? (() => {});
-	const abort = (min: number): CreateJobCommandInput['abortConfig'] => ({ criteriaList: [{ failureType: 'ALL', action: 'CANCEL', thresholdPercentage: o.failurePercent, minNumberOfExecutedThings: min }] });
+	const abort = (min: number): CreateJobCommandInput['abortConfig'] => ({
+		criteriaList: [{ failureType: 'ALL', action: 'CANCEL', thresholdPercentage: o.failurePercent, minNumberOfExecutedThings: min }],
+	});
 
-	for (const [stage, things] of [['canary', o.canary], ['rest', o.rest]] as const) {
+	for (const [stage, things] of [
+		['canary', o.canary],
+		['rest', o.rest],
+	] as const) {
 		const group = `${o.name}-${stage}`;
 		await o.iot.send(new CreateThingGroupCommand({ thingGroupName: group, thingGroupProperties: { thingGroupDescription: `firmware ${o.version}: ${stage}` } }));
 		for (const thing of things) await o.iot.send(new AddThingToThingGroupCommand({ thingGroupName: group, thingName: thing }));

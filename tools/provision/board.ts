@@ -32,42 +32,42 @@ export const NVS_PARTITION = Object.freeze(nvsPartition());
 const NVS_NAME_MAX = 15;
 
 export interface DeviceCredentials {
-  /** The broker's trust anchor, DER. */
-  readonly ca: Uint8Array;
-  /** The device certificate, DER. */
-  readonly cert: Uint8Array;
-  /** Unencrypted PKCS#8 RSA key, DER; absent when the robot made its own key (CSR). */
-  readonly key?: Uint8Array;
+	/** The broker's trust anchor, DER. */
+	readonly ca: Uint8Array;
+	/** The device certificate, DER. */
+	readonly cert: Uint8Array;
+	/** Unencrypted PKCS#8 RSA key, DER; absent when the robot made its own key (CSR). */
+	readonly key?: Uint8Array;
 }
 
 export class BoardFormError extends Error {
-  override readonly name = 'BoardFormError';
+	override readonly name = 'BoardFormError';
 }
 
 /** The credentials as one Preference domain's keys, each checked to be one whole DER element. */
 export function credentialEntries(c: DeviceCredentials): Record<string, Uint8Array> {
-  const entries: Record<string, Uint8Array> = { ca: c.ca, cert: c.cert };
-  if (c.key !== undefined) entries['key'] = c.key;
-  for (const [k, v] of Object.entries(entries)) checkDer(k, v);
-  return entries;
+	const entries: Record<string, Uint8Array> = { ca: c.ca, cert: c.cert };
+	if (c.key !== undefined) entries['key'] = c.key;
+	for (const [k, v] of Object.entries(entries)) checkDer(k, v);
+	return entries;
 }
 
 function checkDer(name: string, v: unknown): void {
-  if (!(v instanceof Uint8Array) || v.length === 0) throw new BoardFormError(`"${name}" expected DER bytes, got ${v instanceof Uint8Array ? 'none' : typeof v}`);
-  // a PEM text or a truncated file must not reach a device that would only fail at its first TLS handshake
-  if (v[0] !== 0x30) throw new BoardFormError(`"${name}" expected DER (a SEQUENCE, 0x30), got first byte 0x${v[0]!.toString(16)}${v[0] === 0x2d ? ' (PEM? give DER)' : ''}`);
-  let len = v[1] ?? 0;
-  let at = 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (v[at++] ?? 0);
-  }
-  if (at + len !== v.length) throw new BoardFormError(`"${name}" expected one DER element of ${v.length} bytes, its header says ${at + len}`);
+	if (!(v instanceof Uint8Array) || v.length === 0) throw new BoardFormError(`"${name}" expected DER bytes, got ${v instanceof Uint8Array ? 'none' : typeof v}`);
+	// a PEM text or a truncated file must not reach a device that would only fail at its first TLS handshake
+	if (v[0] !== 0x30) throw new BoardFormError(`"${name}" expected DER (a SEQUENCE, 0x30), got first byte 0x${v[0]!.toString(16)}${v[0] === 0x2d ? ' (PEM? give DER)' : ''}`);
+	let len = v[1] ?? 0;
+	let at = 2;
+	if (len & 0x80) {
+		const n = len & 0x7f;
+		len = 0;
+		for (let i = 0; i < n; i++) len = len * 256 + (v[at++] ?? 0);
+	}
+	if (at + len !== v.length) throw new BoardFormError(`"${name}" expected one DER element of ${v.length} bytes, its header says ${at + len}`);
 }
 
 function checkName(what: string, name: string): void {
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new BoardFormError(`${what} expected 1-${NVS_NAME_MAX} characters of [A-Za-z0-9_.-], got ${JSON.stringify(name)}`);
+	if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new BoardFormError(`${what} expected 1-${NVS_NAME_MAX} characters of [A-Za-z0-9_.-], got ${JSON.stringify(name)}`);
 }
 
 // ---- ESP32: the CSV of ESP-IDF's NVS partition generator ---------------------------------
@@ -77,10 +77,10 @@ function checkName(what: string, name: string): void {
  * header, the namespace row, one `hex2bin` data row (an NVS blob) per credential.
  */
 export function nvsCsv(c: DeviceCredentials, namespace = CRED_DOMAIN): string {
-  checkName('namespace', namespace);
-  const rows = ['key,type,encoding,value', `${namespace},namespace,,`];
-  for (const [k, v] of Object.entries(credentialEntries(c))) rows.push(`${k},data,hex2bin,${Buffer.from(v).toString('hex')}`);
-  return rows.join('\n') + '\n';
+	checkName('namespace', namespace);
+	const rows = ['key,type,encoding,value', `${namespace},namespace,,`];
+	for (const [k, v] of Object.entries(credentialEntries(c))) rows.push(`${k},data,hex2bin,${Buffer.from(v).toString('hex')}`);
+	return rows.join('\n') + '\n';
 }
 
 /**
@@ -88,28 +88,31 @@ export function nvsCsv(c: DeviceCredentials, namespace = CRED_DOMAIN): string {
  * rows nvsCsv writes (namespace, data/hex2bin) are accepted; anything else is a clear error.
  */
 export function parseNvsCsv(text: string): Map<string, Map<string, Uint8Array>> {
-  const lines = text.split('\n').map((l, i) => ({ l: l.replace(/\r$/, ''), n: i + 1 })).filter((x) => x.l !== '');
-  if (lines[0]?.l !== 'key,type,encoding,value') throw new BoardFormError('NVS CSV line 1 expected the header key,type,encoding,value, got ' + JSON.stringify(lines[0]?.l ?? ''));
-  const out = new Map<string, Map<string, Uint8Array>>();
-  let ns: Map<string, Uint8Array> | undefined;
-  for (const { l, n } of lines.slice(1)) {
-    const cells = l.split(',');
-    if (cells.length !== 4) throw new BoardFormError(`NVS CSV line ${n} expected 4 cells, got ${cells.length}`);
-    if (cells.some((c) => c !== c.trim())) throw new BoardFormError(`NVS CSV line ${n} has spaces around a cell (the generator refuses them)`);
-    const [key, type, encoding, value] = cells as [string, string, string, string];
-    checkName(`NVS CSV line ${n} key`, key);
-    if (type === 'namespace') {
-      if (out.has(key)) throw new BoardFormError(`NVS CSV line ${n}: namespace ${key} twice`);
-      out.set(key, (ns = new Map()));
-      continue;
-    }
-    if (!ns) throw new BoardFormError(`NVS CSV line ${n}: the first entry must be a namespace`);
-    if (type !== 'data' || encoding !== 'hex2bin') throw new BoardFormError(`NVS CSV line ${n} expected data,hex2bin (an NVS blob), got ${type},${encoding}`);
-    if (!/^(?:[0-9a-fA-F]{2})+$/.test(value)) throw new BoardFormError(`NVS CSV line ${n}: value is not an even number of hex digits`);
-    if (ns.has(key)) throw new BoardFormError(`NVS CSV line ${n}: key ${key} twice in its namespace`);
-    ns.set(key, new Uint8Array(Buffer.from(value, 'hex')));
-  }
-  return out;
+	const lines = text
+		.split('\n')
+		.map((l, i) => ({ l: l.replace(/\r$/, ''), n: i + 1 }))
+		.filter((x) => x.l !== '');
+	if (lines[0]?.l !== 'key,type,encoding,value') throw new BoardFormError('NVS CSV line 1 expected the header key,type,encoding,value, got ' + JSON.stringify(lines[0]?.l ?? ''));
+	const out = new Map<string, Map<string, Uint8Array>>();
+	let ns: Map<string, Uint8Array> | undefined;
+	for (const { l, n } of lines.slice(1)) {
+		const cells = l.split(',');
+		if (cells.length !== 4) throw new BoardFormError(`NVS CSV line ${n} expected 4 cells, got ${cells.length}`);
+		if (cells.some((c) => c !== c.trim())) throw new BoardFormError(`NVS CSV line ${n} has spaces around a cell (the generator refuses them)`);
+		const [key, type, encoding, value] = cells as [string, string, string, string];
+		checkName(`NVS CSV line ${n} key`, key);
+		if (type === 'namespace') {
+			if (out.has(key)) throw new BoardFormError(`NVS CSV line ${n}: namespace ${key} twice`);
+			out.set(key, (ns = new Map()));
+			continue;
+		}
+		if (!ns) throw new BoardFormError(`NVS CSV line ${n}: the first entry must be a namespace`);
+		if (type !== 'data' || encoding !== 'hex2bin') throw new BoardFormError(`NVS CSV line ${n} expected data,hex2bin (an NVS blob), got ${type},${encoding}`);
+		if (!/^(?:[0-9a-fA-F]{2})+$/.test(value)) throw new BoardFormError(`NVS CSV line ${n}: value is not an even number of hex digits`);
+		if (ns.has(key)) throw new BoardFormError(`NVS CSV line ${n}: key ${key} twice in its namespace`);
+		ns.set(key, new Uint8Array(Buffer.from(value, 'hex')));
+	}
+	return out;
 }
 
 // ---- lin: the Preference file ------------------------------------------------------------
@@ -119,33 +122,33 @@ export type LinPreferences = Record<string, Record<string, LinPreferenceValue>>;
 
 /** The credentials as a modpreferences.json fragment: { cred: { ca: { buffer }, ... } }. */
 export function linPreferences(c: DeviceCredentials, domain = CRED_DOMAIN): LinPreferences {
-  checkName('domain', domain);
-  const keys: Record<string, LinPreferenceValue> = {};
-  for (const [k, v] of Object.entries(credentialEntries(c))) keys[k] = { buffer: Array.from(v).join(',') };
-  return { [domain]: keys };
+	checkName('domain', domain);
+	const keys: Record<string, LinPreferenceValue> = {};
+	for (const [k, v] of Object.entries(credentialEntries(c))) keys[k] = { buffer: Array.from(v).join(',') };
+	return { [domain]: keys };
 }
 
 /** A Preference value as the lin module's get() returns it (an ArrayBuffer as bytes). */
 export function linValue(v: LinPreferenceValue): Uint8Array | string | number | boolean {
-  if (typeof v !== 'object') return v;
-  if (typeof v?.buffer !== 'string' || !/^(?:\d{1,3}(?:,\d{1,3})*)?$/.test(v.buffer)) throw new BoardFormError('lin Preference buffer expected "b,b,...", got ' + JSON.stringify(v));
-  const bytes = v.buffer === '' ? [] : v.buffer.split(',').map(Number);
-  if (bytes.some((b) => b > 255)) throw new BoardFormError('lin Preference buffer has a value over 255');
-  return new Uint8Array(bytes);
+	if (typeof v !== 'object') return v;
+	if (typeof v?.buffer !== 'string' || !/^(?:\d{1,3}(?:,\d{1,3})*)?$/.test(v.buffer)) throw new BoardFormError('lin Preference buffer expected "b,b,...", got ' + JSON.stringify(v));
+	const bytes = v.buffer === '' ? [] : v.buffer.split(',').map(Number);
+	if (bytes.some((b) => b > 255)) throw new BoardFormError('lin Preference buffer has a value over 255');
+	return new Uint8Array(bytes);
 }
 
 /** Reads a modpreferences.json (absent: empty); a file that is not one is an error. */
 export async function readLinPreferences(file: string): Promise<LinPreferences> {
-  if (!existsSync(file)) return {};
-  const text = await readFile(file, 'utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new BoardFormError(`${file} is not JSON (${(e as Error).message}); not a lin Preference file, left as it is`);
-  }
-  if (!isRecord(parsed) || !Object.values(parsed).every(isRecord)) throw new BoardFormError(`${file} expected { domain: { key: value } }; not a lin Preference file, left as it is`);
-  return parsed as LinPreferences;
+	if (!existsSync(file)) return {};
+	const text = await readFile(file, 'utf8');
+	let parsed: unknown;
+	try {
+		parsed = JSON.parse(text);
+	} catch (e) {
+		throw new BoardFormError(`${file} is not JSON (${(e as Error).message}); not a lin Preference file, left as it is`);
+	}
+	if (!isRecord(parsed) || !Object.values(parsed).every(isRecord)) throw new BoardFormError(`${file} expected { domain: { key: value } }; not a lin Preference file, left as it is`);
+	return parsed as LinPreferences;
 }
 
 /**
@@ -154,64 +157,64 @@ export async function readLinPreferences(file: string): Promise<LinPreferences> 
  * robot's storage). Atomic: the file is either the old one or the new one.
  */
 export async function mergeLinPreferences(file: string, fragment: LinPreferences): Promise<void> {
-  for (const [domain, keys] of Object.entries(fragment)) {
-    checkName('domain', domain);
-    for (const [k, v] of Object.entries(keys)) {
-      checkName(`domain ${domain} key`, k);
-      linValue(v);
-    }
-  }
-  const merged = { ...(await readLinPreferences(file)), ...fragment };
-  const tmp = file + '.tmp';
-  await writeFile(tmp, JSON.stringify(merged), { mode: 0o600 });
-  await rename(tmp, file);
+	for (const [domain, keys] of Object.entries(fragment)) {
+		checkName('domain', domain);
+		for (const [k, v] of Object.entries(keys)) {
+			checkName(`domain ${domain} key`, k);
+			linValue(v);
+		}
+	}
+	const merged = { ...(await readLinPreferences(file)), ...fragment };
+	const tmp = file + '.tmp';
+	await writeFile(tmp, JSON.stringify(merged), { mode: 0o600 });
+	await rename(tmp, file);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+	return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // ---- the network records: endpoint, Wi-Fi, registration (firmware/core/robot/onboarding.ts) --
 
 export interface NetworkRecords {
-  /** "host" or "host:port" of the AWS IoT data endpoint. */
-  readonly endpoint?: string;
-  /** TLS server name when it is not the host. */
-  readonly server?: string;
-  readonly ssid?: string;
-  readonly psk?: string;
-  /** The registration API (https://.../register). */
-  readonly register?: string;
+	/** "host" or "host:port" of the AWS IoT data endpoint. */
+	readonly endpoint?: string;
+	/** TLS server name when it is not the host. */
+	readonly server?: string;
+	readonly ssid?: string;
+	readonly psk?: string;
+	/** The registration API (https://.../register). */
+	readonly register?: string;
 }
 
 /** The records checked as the firmware checks them, as UTF-8 entries of Preference domain "net". */
 export function networkEntries(n: NetworkRecords): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  if (n.endpoint !== undefined) {
-    const e = parseEndpoint(n.endpoint, n.server);
-    if (!e.ok) throw new BoardFormError(e.error);
-    out[NET_KEYS.endpoint] = utf8(n.endpoint);
-    if (n.server !== undefined) out[NET_KEYS.server] = utf8(n.server);
-  } else if (n.server !== undefined) throw new BoardFormError('server without an endpoint');
-  if (n.ssid !== undefined) {
-    const w = checkWifi(n.ssid, n.psk);
-    if (!w.ok) throw new BoardFormError(w.error);
-    out[NET_KEYS.ssid] = utf8(n.ssid);
-    if (w.value.password !== undefined) out[NET_KEYS.psk] = utf8(w.value.password);
-  } else if (n.psk !== undefined) throw new BoardFormError('psk without an ssid');
-  if (n.register !== undefined) {
-    const u = checkRegistrationUrl(n.register);
-    if (!u.ok) throw new BoardFormError(u.error);
-    out[NET_KEYS.register] = utf8(n.register);
-  }
-  return out;
+	const out: Record<string, Uint8Array> = {};
+	if (n.endpoint !== undefined) {
+		const e = parseEndpoint(n.endpoint, n.server);
+		if (!e.ok) throw new BoardFormError(e.error);
+		out[NET_KEYS.endpoint] = utf8(n.endpoint);
+		if (n.server !== undefined) out[NET_KEYS.server] = utf8(n.server);
+	} else if (n.server !== undefined) throw new BoardFormError('server without an endpoint');
+	if (n.ssid !== undefined) {
+		const w = checkWifi(n.ssid, n.psk);
+		if (!w.ok) throw new BoardFormError(w.error);
+		out[NET_KEYS.ssid] = utf8(n.ssid);
+		if (w.value.password !== undefined) out[NET_KEYS.psk] = utf8(w.value.password);
+	} else if (n.psk !== undefined) throw new BoardFormError('psk without an ssid');
+	if (n.register !== undefined) {
+		const u = checkRegistrationUrl(n.register);
+		if (!u.ok) throw new BoardFormError(u.error);
+		out[NET_KEYS.register] = utf8(n.register);
+	}
+	return out;
 }
 
 /** The network records as a modpreferences.json fragment (strings, as the lin Preference keeps them). */
 export function networkPreferences(n: NetworkRecords): LinPreferences {
-  const keys: Record<string, LinPreferenceValue> = {};
-  for (const [k, v] of Object.entries(networkEntries(n))) keys[k] = Buffer.from(v).toString('utf8');
-  return { [NET_DOMAIN]: keys };
+	const keys: Record<string, LinPreferenceValue> = {};
+	for (const [k, v] of Object.entries(networkEntries(n))) keys[k] = Buffer.from(v).toString('utf8');
+	return { [NET_DOMAIN]: keys };
 }
 
 /**
@@ -220,11 +223,11 @@ export function networkPreferences(n: NetworkRecords): LinPreferences {
  * string alike), so one CSV and one generated partition hold both.
  */
 export function nvsNetworkRows(n: NetworkRecords): string[] {
-  const rows = [`${NET_DOMAIN},namespace,,`];
-  for (const [k, v] of Object.entries(networkEntries(n))) rows.push(`${k},data,hex2bin,${Buffer.from(v).toString('hex')}`);
-  return rows;
+	const rows = [`${NET_DOMAIN},namespace,,`];
+	for (const [k, v] of Object.entries(networkEntries(n))) rows.push(`${k},data,hex2bin,${Buffer.from(v).toString('hex')}`);
+	return rows;
 }
 
 function utf8(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'utf8'));
+	return new Uint8Array(Buffer.from(s, 'utf8'));
 }

@@ -12,46 +12,46 @@ import { openProvisioner } from '../provision/provision';
 import { registerCaLocally, registerCaWithAws } from './register-ca';
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...HSM_OPTIONS,
-      aws: { type: 'boolean' },
-      region: { type: 'string' },
-      local: { type: 'string' },
-    },
-  });
-  if (!values.module || !values.dir || (values.slot === undefined && !values.token) || (!values.aws && !values.local)) {
-    process.stderr.write('usage: register-ca --module LIB (--slot N | --token LABEL) --dir DIR [--pin-env VAR] [--key-label L] (--aws [--region R] | --local DATADIR)\n');
-    return 2;
-  }
-  const hsm = openHsmFromArgs(values);
-  if (typeof hsm === 'string') {
-    process.stderr.write('register-ca: ' + hsm + '\n');
-    return 2;
-  }
-  try {
-    const p = await openProvisioner(hsm, { dir: values.dir, keyLabel: values['key-label']! });
-    if (values.local) process.stdout.write('registered with the local cloud: ' + (await registerCaLocally(values.local, p.caPem)) + '\n');
-    if (values.aws) {
-      const iot = new IoTClient(values.region ? { region: values.region } : {});
-      try {
-        const r = await registerCaWithAws(iot, p);
-        process.stdout.write(`registered with AWS IoT: ${r.certificateId} ${r.certificateArn}\n`);
-      } finally {
-        iot.destroy();
-      }
-    }
-    return 0;
-  } finally {
-    hsm.close();
-  }
+	const { values } = parseArgs({
+		args: argv,
+		options: {
+			...HSM_OPTIONS,
+			aws: { type: 'boolean' },
+			region: { type: 'string' },
+			local: { type: 'string' },
+		},
+	});
+	if (!values.module || !values.dir || (values.slot === undefined && !values.token) || (!values.aws && !values.local)) {
+		process.stderr.write('usage: register-ca --module LIB (--slot N | --token LABEL) --dir DIR [--pin-env VAR] [--key-label L] (--aws [--region R] | --local DATADIR)\n');
+		return 2;
+	}
+	const hsm = openHsmFromArgs(values);
+	if (typeof hsm === 'string') {
+		process.stderr.write('register-ca: ' + hsm + '\n');
+		return 2;
+	}
+	try {
+		const p = await openProvisioner(hsm, { dir: values.dir, keyLabel: values['key-label']! });
+		if (values.local) process.stdout.write('registered with the local cloud: ' + (await registerCaLocally(values.local, p.caPem)) + '\n');
+		if (values.aws) {
+			const iot = new IoTClient(values.region ? { region: values.region } : {});
+			try {
+				const r = await registerCaWithAws(iot, p);
+				process.stdout.write(`registered with AWS IoT: ${r.certificateId} ${r.certificateArn}\n`);
+			} finally {
+				iot.destroy();
+			}
+		}
+		return 0;
+	} finally {
+		hsm.close();
+	}
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write('register-ca: ' + String((e as Error)?.stack ?? e) + '\n');
-    process.exit(1);
-  },
+	(code) => process.exit(code),
+	(e: unknown) => {
+		process.stderr.write('register-ca: ' + String((e as Error)?.stack ?? e) + '\n');
+		process.exit(1);
+	},
 );

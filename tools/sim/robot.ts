@@ -89,7 +89,10 @@ fs.mkdirSync(data, { recursive: true });
 process.stdout.on('error', () => process.exit(0));
 // every line also in the robot's own ring, which it ships on request (core/log/ship.ts, tools/logs.ts)
 const ring = new LogRing(hostClock);
-const log = ringLog(jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] as 'debug' | 'info', { thing }), ring);
+const log = ringLog(
+	jsonLog((l) => process.stdout.write(l + '\n'), values['log-level'] as 'debug' | 'info', { thing }),
+	ring,
+);
 const storage = createFileStorage(path.join(data, 'storage'));
 const linkClock = jumpableClock(hostClock);
 const ports = { ...hostPorts(storage, log), clock: linkClock.clock };
@@ -131,28 +134,41 @@ function boot(): void {
 			boot();
 		}, 50);
 	};
-	const robot = createRobot(ports, {
-		thing,
-		endpoint: { host: values.host!, port, tls: { ...credentials, serverName: values['server-name']! } },
-		link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
-		commands: { rooms: HOME_ROOMS },
-		logs: { ring },
-		// a new certificate for the same key before this one expires (core/renew), as the device does
-		renew: { deviceKey: createHostDeviceKey(credentials.key) },
-		...(firmware
-			? {
-					ota: {
-						slot: createFileSlots(path.join(data, 'slots'), { factoryVersion: firmware.factory, onReboot }),
-						signing: hostCodeSigning,
-						http: createHttpPort(),
-						certificate: firmware.certificate,
-						sources: values['firmware-source']!,
-						selfTest: { deadlineMs: 60_000 },
-					},
-				}
-			: {}),
-		...(mapBytes ? { upload: { crypto: hostCrypto, deviceKey: createHostDeviceKey(credentials.key), http: createHttpPort(), map: (job: { areaM2: number }) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } } : {}),
-	}, missionPorts);
+	const robot = createRobot(
+		ports,
+		{
+			thing,
+			endpoint: { host: values.host!, port, tls: { ...credentials, serverName: values['server-name']! } },
+			link: { backoff: { baseMs: 200, capMs: 3000 }, connectTimeoutMs: 5000, keepAlive: 30 },
+			commands: { rooms: HOME_ROOMS },
+			logs: { ring },
+			// a new certificate for the same key before this one expires (core/renew), as the device does
+			renew: { deviceKey: createHostDeviceKey(credentials.key) },
+			...(firmware
+				? {
+						ota: {
+							slot: createFileSlots(path.join(data, 'slots'), { factoryVersion: firmware.factory, onReboot }),
+							signing: hostCodeSigning,
+							http: createHttpPort(),
+							certificate: firmware.certificate,
+							sources: values['firmware-source']!,
+							selfTest: { deadlineMs: 60_000 },
+						},
+					}
+				: {}),
+			...(mapBytes
+				? {
+						upload: {
+							crypto: hostCrypto,
+							deviceKey: createHostDeviceKey(credentials.key),
+							http: createHttpPort(),
+							map: (job: { areaM2: number }) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }),
+						},
+					}
+				: {}),
+		},
+		missionPorts,
+	);
 	const sim = new CleaningSimulator(robot.missions, { timers: missionPorts.timers, random: hostRandom, log }, TYPICAL_HOME);
 	robot.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
 	robot.commands?.bind(simCommandActions(sim, log));
@@ -163,7 +179,13 @@ function boot(): void {
 	current = { robot, sim, target: robotTarget(robot, { startMission: () => sim.run('button'), clock, firmware: () => robot.ota?.agent.version }) };
 	robot.start();
 	const version = robot.ota?.agent.version;
-	log.log('info', 'sim.boot', { missions: missionCount, msPerMin, pendingReports: robot.missions.pendingReports(), outbox: robot.link.outbox.size, ...(version ? { firmware: version } : {}) });
+	log.log('info', 'sim.boot', {
+		missions: missionCount,
+		msPerMin,
+		pendingReports: robot.missions.pendingReports(),
+		outbox: robot.link.outbox.size,
+		...(version ? { firmware: version } : {}),
+	});
 }
 
 function next(): void {
@@ -183,7 +205,16 @@ if (values['registration-url']) {
 	// the local cloud's API has a dev-CA certificate; AWS's has a public one
 	const local = /^https:\/\/(127\.0\.0\.1|localhost)[:/]/.test(url);
 	const r = await register(
-		{ http: createHttpPort(local ? { ca: credentials.ca, serverName: 'localhost' } : {}), deviceKey: createHostDeviceKey(credentials.key), crypto: hostCrypto, clock: clock.clock, timers: hostTimers, random: hostRandom, storage, log },
+		{
+			http: createHttpPort(local ? { ca: credentials.ca, serverName: 'localhost' } : {}),
+			deviceKey: createHostDeviceKey(credentials.key),
+			crypto: hostCrypto,
+			clock: clock.clock,
+			timers: hostTimers,
+			random: hostRandom,
+			storage,
+			log,
+		},
 		{ url, thing, certificate: credentials.certificates[0]!, backoff: { baseMs: 200, capMs: 2000 }, maxAttempts: 30 },
 	);
 	if (!r.ok) {

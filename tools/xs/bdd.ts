@@ -272,7 +272,14 @@ g.__xsTest = Object.freeze({
 		// the suite and report it green
 		if (anyOnly) {
 			failures++;
-			send({ type: 'fail', title: 'forbid-only', fullTitle: 'forbid-only', depth: 0, message: 'Error: .only is used in this file: the XS runner forbids it (as mocha --forbid-only)', stack: '' });
+			send({
+				type: 'fail',
+				title: 'forbid-only',
+				fullTitle: 'forbid-only',
+				depth: 0,
+				message: 'Error: .only is used in this file: the XS runner forbids it (as mocha --forbid-only)',
+				stack: '',
+			});
 			return send({ type: 'end' });
 		}
 		runSuite(root, 0, false).then(

@@ -349,4 +349,3 @@ export async function evaluateEntry(w: XsWorker, entry: string, options?: Bundle
 	const result = await w.evaluate(code);
 	return { ...result, bytes: code.length };
 }
-

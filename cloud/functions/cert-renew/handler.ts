@@ -100,7 +100,10 @@ export function createCertRenewHandler(deps: CertRenewDeps) {
 			const current = await lookup(principal);
 			if (current.status !== 'ACTIVE') throw new Refusal('certificate_not_active', `certificate ${principal} is ${current.status}`);
 			const currentCert = new X509Certificate(current.pem);
-			const cn = currentCert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+			const cn = currentCert.subject
+				.split('\n')
+				.find((l) => l.startsWith('CN='))
+				?.slice(3);
 			if (cn !== thing) throw new Refusal('thing_mismatch', `the connection's certificate CN is ${JSON.stringify(cn)}, the topic names ${thing}`);
 			if (!(await registry.thingPrincipals(thing)).includes(current.arn)) throw new Refusal('thing_mismatch', `certificate ${principal} is not attached to ${thing}`);
 			let csr: x509.Pkcs10CertificateRequest;
@@ -111,7 +114,7 @@ export function createCertRenewHandler(deps: CertRenewDeps) {
 				throw e;
 			}
 			const oldSpki = currentCert.publicKey.export({ type: 'spki', format: 'der' });
-			if (!oldSpki.equals(Buffer.from(csr.publicKey.rawData))) throw new Refusal('key_mismatch', 'the CSR key is not the current certificate\'s: renewal keeps the robot\'s key');
+			if (!oldSpki.equals(Buffer.from(csr.publicKey.rawData))) throw new Refusal('key_mismatch', "the CSR key is not the current certificate's: renewal keeps the robot's key");
 
 			const cert = await issueCertificate(issuer, thing, csr.publicKey, undefined, deps.lifetimeMs ?? RENEWED_LIFETIME_MS, now());
 			const pem = cert.toString('pem');
@@ -120,7 +123,16 @@ export function createCertRenewHandler(deps: CertRenewDeps) {
 			await registry.attachThingPrincipal(thing, registered.certificateArn);
 			await record(thing, principal, registered.certificateId);
 			const notAfter = cert.notAfter.getTime();
-			await publisher.publish(topics.accepted, JSON.stringify({ ...(token !== undefined ? { clientToken: token } : {}), certificate: Buffer.from(cert.rawData).toString('base64'), certificateId: registered.certificateId, notAfter }), 1);
+			await publisher.publish(
+				topics.accepted,
+				JSON.stringify({
+					...(token !== undefined ? { clientToken: token } : {}),
+					certificate: Buffer.from(cert.rawData).toString('base64'),
+					certificateId: registered.certificateId,
+					notAfter,
+				}),
+				1,
+			);
 			log.info('cert_renew.issued', { certificateId: registered.certificateId, replaces: principal, notAfter });
 			return { status: 'issued', certificateId: registered.certificateId };
 		} catch (e) {

@@ -17,7 +17,17 @@ describe('command-events handler', () => {
 
 	it('counts one execution of each status, with the status as a dimension', async () => {
 		for (const status of COMMAND_STATUSES) {
-			const out = await handle({ executionId: 'e-' + status, status, eventType: 'COMMAND_EXECUTION', commandArn: 'arn:aws:iot:eu-west-1:123456789012:command/locate', targetArn: 'arn:aws:iot:eu-west-1:123456789012:thing/robot-1', timestamp: 1 }, context);
+			const out = await handle(
+				{
+					executionId: 'e-' + status,
+					status,
+					eventType: 'COMMAND_EXECUTION',
+					commandArn: 'arn:aws:iot:eu-west-1:123456789012:command/locate',
+					targetArn: 'arn:aws:iot:eu-west-1:123456789012:thing/robot-1',
+					timestamp: 1,
+				},
+				context,
+			);
 			assert.deepEqual(out, { status: 'counted', executionStatus: status });
 		}
 		const metrics = records.flatMap((r) => readEmf(r));
@@ -32,7 +42,10 @@ describe('command-events handler', () => {
 			const out = await handle(bad, context);
 			assert.equal(out.status, 'refused', JSON.stringify(bad));
 		}
-		assert.deepEqual(records.flatMap((r) => readEmf(r)), []);
+		assert.deepEqual(
+			records.flatMap((r) => readEmf(r)),
+			[],
+		);
 		assert.equal(records.filter((r) => r.event === 'command_events.refused').length, 5);
 	});
 });

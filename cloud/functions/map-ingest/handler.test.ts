@@ -126,7 +126,11 @@ describe('map-ingest handler', function () {
 		});
 	});
 
-	const refusedWith = (reason: string) => logs.filter((l) => l.event === 'map_ingest.refused').map((l) => [l.reason, l.level]).find(([r]) => r === reason);
+	const refusedWith = (reason: string) =>
+		logs
+			.filter((l) => l.event === 'map_ingest.refused')
+			.map((l) => [l.reason, l.level])
+			.find(([r]) => r === reason);
 	const nothingStored = async () => {
 		assert.equal(mocks.s3.commandCalls(PutObjectCommand).length, 0, 'no decoded map');
 		assert.equal(mocks.ddb.commandCalls(UpdateCommand).length, 0, 'no mission record change');
@@ -216,9 +220,14 @@ describe('map-ingest handler', function () {
 	});
 
 	it('ignores keys that are not uploads (its own decoded maps included) and other buckets', async () => {
-		const ev = { Records: [record('decoded/robot-1/m-1a.map', 10, 'e'), record('maps/robot-1/m-1a.esdk', 10, 'e', 'firmware'), record('maps/robot-1/x.esdk', 10, 'e'), record('maps/a/b/m-1.esdk', 10, 'e')] };
+		const ev = {
+			Records: [record('decoded/robot-1/m-1a.map', 10, 'e'), record('maps/robot-1/m-1a.esdk', 10, 'e', 'firmware'), record('maps/robot-1/x.esdk', 10, 'e'), record('maps/a/b/m-1.esdk', 10, 'e')],
+		};
 		const out = await handle(ev, context());
-		assert.deepEqual(out.map((o) => o.status), ['ignored', 'ignored', 'ignored', 'ignored']);
+		assert.deepEqual(
+			out.map((o) => o.status),
+			['ignored', 'ignored', 'ignored', 'ignored'],
+		);
 		assert.equal(mocks.s3.calls().length, 0);
 	});
 
@@ -247,7 +256,14 @@ describe('map-ingest handler', function () {
 	});
 
 	it('checks its arguments and its environment', () => {
-		const base = { s3: new S3Client({}), ddb: createDocumentClient({ region: 'eu-west-1', credentials }), table: 'missions', keyArn: KEY_ARN, kms: (r: string) => new KMS({ region: r }), logger: createLogger({ sink: () => {} }) };
+		const base = {
+			s3: new S3Client({}),
+			ddb: createDocumentClient({ region: 'eu-west-1', credentials }),
+			table: 'missions',
+			keyArn: KEY_ARN,
+			kms: (r: string) => new KMS({ region: r }),
+			logger: createLogger({ sink: () => {} }),
+		};
 		assert.throws(() => createMapIngestHandler({ ...base, keyArn: 'alias/robot-maps' }), /"keyArn" expected a KMS key ARN/);
 		assert.throws(() => createMapIngestHandler({ ...base, table: '' }), /"table" expected/);
 		assert.throws(() => fromEnv({}), /MISSIONS_TABLE is not set/);

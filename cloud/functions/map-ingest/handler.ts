@@ -40,15 +40,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isDeepStrictEqual } from 'node:util';
-import {
-	buildClient,
-	CommitmentPolicy,
-	KMS,
-	KmsKeyringNode,
-	NodeDefaultCryptographicMaterialsManager,
-	type MessageHeader,
-	type NodeMaterialsManager,
-} from '@aws-crypto/client-node';
+import { buildClient, CommitmentPolicy, KMS, KmsKeyringNode, NodeDefaultCryptographicMaterialsManager, type MessageHeader, type NodeMaterialsManager } from '@aws-crypto/client-node';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -140,11 +132,7 @@ async function readObject(s3: MapIngestDeps['s3'], bucket: string, key: string, 
 }
 
 /** Writes the decrypted map (in `file`) to `target`, naming the upload it came from. */
-async function storeDecoded(
-	s3: MapIngestDeps['s3'],
-	o: { bucket: string; target: string; file: string; bytes: number; key: string; etag: string | undefined },
-	log: Logger,
-): Promise<void> {
+async function storeDecoded(s3: MapIngestDeps['s3'], o: { bucket: string; target: string; file: string; bytes: number; key: string; etag: string | undefined }, log: Logger): Promise<void> {
 	try {
 		await s3.send(
 			new PutObjectCommand({
@@ -166,13 +154,7 @@ async function storeDecoded(
  * Marks the mission's map ready, unless a later upload (by S3's sequencer) is recorded
  * already: false then.
  */
-async function recordMap(
-	ddb: MapIngestDeps['ddb'],
-	table: string,
-	m: { thing: string; missionId: string; target: string; key: string; bytes: number },
-	record: S3ObjectCreatedEvent['Records'][number],
-	log: Logger,
-): Promise<boolean> {
+async function recordMap(ddb: MapIngestDeps['ddb'], table: string, m: { thing: string; missionId: string; target: string; key: string; bytes: number }, record: S3ObjectCreatedEvent['Records'][number], log: Logger): Promise<boolean> {
 	const sequencer = (record.s3.object.sequencer ?? '').padStart(32, '0');
 	const uploadedAt = record.eventTime ? Date.parse(record.eventTime) : NaN;
 	try {

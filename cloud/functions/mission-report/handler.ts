@@ -41,16 +41,12 @@ export const RULE_NAME = REPORT_RULE;
  * mission id. The selected names override report fields of the same name: the rule's
  * values are the ones to trust.
  */
-export const MISSION_REPORT_SQL =
-	"SELECT *, topic(2) AS topicThing, topic(4) AS topicMission, clientid() AS clientId, timestamp() AS receivedAt FROM 'robots/+/missions/+/report'";
+export const MISSION_REPORT_SQL = "SELECT *, topic(2) AS topicThing, topic(4) AS topicMission, clientid() AS clientId, timestamp() AS receivedAt FROM 'robots/+/missions/+/report'";
 
 /** Why a report was refused; each is logged as `mission_report.refused` with `reason`. */
 export type RefusedReason = 'too_large' | 'invalid' | 'topic_mismatch' | 'client_mismatch';
 
-export type MissionReportOutcome =
-	| { readonly status: 'stored' }
-	| { readonly status: 'duplicate'; readonly differs: readonly string[] }
-	| { readonly status: 'refused'; readonly reason: RefusedReason; readonly errors: readonly string[] };
+export type MissionReportOutcome = { readonly status: 'stored' } | { readonly status: 'duplicate'; readonly differs: readonly string[] } | { readonly status: 'refused'; readonly reason: RefusedReason; readonly errors: readonly string[] };
 
 /** What the table holds: the report's fields and the cloud's own. */
 export interface MissionItem extends MissionReport {
@@ -123,8 +119,7 @@ export function createMissionReportHandler(deps: MissionReportDeps): MissionRepo
 		const checked = validateReport(raw);
 		if (!checked.ok) return refuse('invalid', checked.error);
 		const report = checked.value;
-		if (report.thing !== rule.topicThing || report.missionId !== rule.topicMission)
-			return refuse('topic_mismatch', [`report is ${report.thing}/${report.missionId}, topic is ${rule.topicThing}/${rule.topicMission}`]);
+		if (report.thing !== rule.topicThing || report.missionId !== rule.topicMission) return refuse('topic_mismatch', [`report is ${report.thing}/${report.missionId}, topic is ${rule.topicThing}/${rule.topicMission}`]);
 		// client id = thing name is the IoT policy's rule; a report about another robot is refused
 		if (report.thing !== rule.clientId) return refuse('client_mismatch', [`report is from ${report.thing}, client is ${rule.clientId}`]);
 

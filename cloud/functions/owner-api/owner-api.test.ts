@@ -37,7 +37,13 @@ describe('owner API (local HTTP API with JWT authorizer, the owner-api Lambdas)'
 		return { status: r.status, body: (await r.json()) as Json };
 	};
 	const showCode = async (thing: string, code: string, expiresAt = Math.floor(Date.now() / 1000) + 600) => {
-		await iotData.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: PAIRING_SHADOW, payload: new TextEncoder().encode(JSON.stringify({ state: { reported: { pairing: { digest: pairingDigest(thing, code), expiresAt } } } })) }));
+		await iotData.send(
+			new UpdateThingShadowCommand({
+				thingName: thing,
+				shadowName: PAIRING_SHADOW,
+				payload: new TextEncoder().encode(JSON.stringify({ state: { reported: { pairing: { digest: pairingDigest(thing, code), expiresAt } } } })),
+			}),
+		);
 	};
 	const signIn = async (email: string, password: string): Promise<{ status: number; body: Json }> => {
 		const r = await fetch(cloud.endpoints.ownerAuth, {
@@ -113,7 +119,10 @@ describe('owner API (local HTTP API with JWT authorizer, the owner-api Lambdas)'
 		assert.deepEqual([again.status, again.body.error], [409, 'AlreadyYours']);
 		const taken = await call('POST', '/robots/claim', bob, { thing: 'robot-1', code: 'QRST2345' });
 		assert.deepEqual([taken.status, taken.body.error], [409, 'RobotOwned']);
-		assert.deepEqual((await call('GET', '/robots', alice)).body.robots.map((r: Json) => r.thing), ['robot-1']);
+		assert.deepEqual(
+			(await call('GET', '/robots', alice)).body.robots.map((r: Json) => r.thing),
+			['robot-1'],
+		);
 		assert.deepEqual((await call('GET', '/robots', bob)).body.robots, []);
 	});
 
@@ -122,7 +131,12 @@ describe('owner API (local HTTP API with JWT authorizer, the owner-api Lambdas)'
 		const ddb = createDocumentClient({ region: LOCAL_REGION, endpoint: cloud.endpoints.dynamodb, credentials: { ...LOCAL_CREDENTIALS } });
 		const s3 = new S3Client({ region: LOCAL_REGION, endpoint: cloud.endpoints.s3, credentials: { ...LOCAL_CREDENTIALS }, forcePathStyle: true });
 		try {
-			await ddb.send(new PutCommand({ TableName: cloud.tables.missions, Item: { thing: 'robot-1', missionId: 'm-1', outcome: 'finished', areaM2: 42, durationS: 3600, startedAt: 1, mapReady: true } }));
+			await ddb.send(
+				new PutCommand({
+					TableName: cloud.tables.missions,
+					Item: { thing: 'robot-1', missionId: 'm-1', outcome: 'finished', areaM2: 42, durationS: 3600, startedAt: 1, mapReady: true },
+				}),
+			);
 			await s3.send(new PutObjectCommand({ Bucket: 'maps', Key: decodedKey('robot-1', 'm-1'), Body: new Uint8Array([82, 77, 65, 80]) }));
 		} finally {
 			ddb.destroy();
@@ -166,7 +180,10 @@ describe('owner API (local HTTP API with JWT authorizer, the owner-api Lambdas)'
 		const badCommand = await call('POST', '/robots/robot-1/commands', alice, { action: 'fly' });
 		assert.deepEqual([badCommand.status, badCommand.body.error], [400, 'BadCommand']);
 		const missions = await call('GET', '/robots/robot-1/missions', alice);
-		assert.deepEqual(missions.body.missions.map((m: Json) => [m.missionId, m.outcome, m.areaM2, m.mapReady]), [['m-1', 'finished', 42, true]]);
+		assert.deepEqual(
+			missions.body.missions.map((m: Json) => [m.missionId, m.outcome, m.areaM2, m.mapReady]),
+			[['m-1', 'finished', 42, true]],
+		);
 		const map = await call('GET', '/robots/robot-1/missions/m-1/map', alice);
 		assert.equal(map.status, 200);
 		const bytes = new Uint8Array(await (await fetch(map.body.url)).arrayBuffer());
@@ -185,6 +202,9 @@ describe('owner API (local HTTP API with JWT authorizer, the owner-api Lambdas)'
 		assert.deepEqual(doc.state.desired.schedule, { tz: 'UTC0', entries: [] });
 		await showCode('robot-1', 'BOBS2345');
 		assert.equal((await call('POST', '/robots/claim', bob, { thing: 'robot-1', code: 'BOBS2345' })).status, 200);
-		assert.deepEqual((await call('GET', '/robots', bob)).body.robots.map((x: Json) => x.thing), ['robot-1']);
+		assert.deepEqual(
+			(await call('GET', '/robots', bob)).body.robots.map((x: Json) => x.thing),
+			['robot-1'],
+		);
 	});
 });

@@ -107,10 +107,16 @@ function roomsOf(logger: Logger, thing: string, v: unknown): readonly string[] |
 
 /** The digest a robot reports for its pairing code. */
 export function pairingDigest(thing: string, code: string): string {
-	return createHash('sha256').update(thing + ':' + code).digest('hex');
+	return createHash('sha256')
+		.update(thing + ':' + code)
+		.digest('hex');
 }
 
-const json = (statusCode: number, body: unknown): HttpResult => ({ statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+const json = (statusCode: number, body: unknown): HttpResult => ({
+	statusCode,
+	headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+	body: JSON.stringify(body),
+});
 
 function ownerOf(e: HttpEvent): string {
 	const sub = e.requestContext?.authorizer?.jwt?.claims?.sub;
@@ -167,7 +173,14 @@ function routeContext(deps: OwnerApiDeps): RouteContext {
 function bindingRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /robots' | 'POST /robots/claim' | 'DELETE /robots/{thing}', RouteHandler> {
 	return {
 		'GET /robots': async (_e, owner) => {
-			const r = await deps.ddb.send(new QueryCommand({ TableName: deps.tables.owners, KeyConditionExpression: '#o = :o', ExpressionAttributeNames: { '#o': 'owner' }, ExpressionAttributeValues: { ':o': owner } }));
+			const r = await deps.ddb.send(
+				new QueryCommand({
+					TableName: deps.tables.owners,
+					KeyConditionExpression: '#o = :o',
+					ExpressionAttributeNames: { '#o': 'owner' },
+					ExpressionAttributeValues: { ':o': owner },
+				}),
+			);
 			return json(200, { robots: (r.Items ?? []).map((i) => ({ thing: i.thing, claimedAt: i.claimedAt })) });
 		},
 		'POST /robots/claim': async (e, owner) => {
@@ -228,7 +241,13 @@ function bindingRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /
 			await deps.ddb.send(new DeleteCommand({ TableName: deps.tables.owners, Key: { owner, thing } }));
 			// the owner's data on the robot: its schedule goes back to none (the robot applies the
 			// empty one and reports it), and a pairing left over is dropped
-			await deps.iotData.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: SCHEDULE_SHADOW, payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: EMPTY_SCHEDULE } } })) }));
+			await deps.iotData.send(
+				new UpdateThingShadowCommand({
+					thingName: thing,
+					shadowName: SCHEDULE_SHADOW,
+					payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: EMPTY_SCHEDULE } } })),
+				}),
+			);
 			await deps.iotData.send(new DeleteThingShadowCommand({ thingName: thing, shadowName: PAIRING_SHADOW })).catch((err: unknown) => {
 				if (!(err instanceof ResourceNotFoundException)) throw err;
 			});
@@ -249,7 +268,11 @@ function robotRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /ro
 				thing,
 				rooms: roomsOf(deps.logger, thing, status?.state?.reported?.rooms),
 				status: status?.state?.reported ?? null,
-				schedule: { reported: schedule?.state?.reported?.schedule ?? null, desired: schedule?.state?.desired?.schedule ?? null, error: schedule?.state?.reported?.scheduleError ?? null },
+				schedule: {
+					reported: schedule?.state?.reported?.schedule ?? null,
+					desired: schedule?.state?.desired?.schedule ?? null,
+					error: schedule?.state?.reported?.scheduleError ?? null,
+				},
 			});
 		},
 		'PUT /robots/{thing}/schedule': async (e, owner) => {
@@ -257,7 +280,13 @@ function robotRoutes({ deps, now, mine, shadow }: RouteContext): Record<'GET /ro
 			await mine(owner, thing);
 			const v = validateSchedule(body(e).schedule);
 			if (!v.ok) return json(400, { error: 'InvalidSchedule', message: 'the robot would refuse this schedule', fields: v.error });
-			await deps.iotData.send(new UpdateThingShadowCommand({ thingName: thing, shadowName: SCHEDULE_SHADOW, payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: v.value } } })) }));
+			await deps.iotData.send(
+				new UpdateThingShadowCommand({
+					thingName: thing,
+					shadowName: SCHEDULE_SHADOW,
+					payload: new TextEncoder().encode(JSON.stringify({ state: { desired: { schedule: v.value } } })),
+				}),
+			);
 			return json(200, { thing, schedule: v.value, applied: false });
 		},
 		'POST /robots/{thing}/commands': async (e, owner) => {

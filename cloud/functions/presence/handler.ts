@@ -50,7 +50,7 @@ export function checkPresenceEvent(e: unknown): { ok: true; value: Checked } | {
 	if (!Number.isSafeInteger(o.timestamp) || (o.timestamp as number) < 0) errors.push('timestamp: expected epoch ms');
 	if (typeof o.sessionIdentifier !== 'string' || o.sessionIdentifier.length === 0) errors.push('sessionIdentifier: expected a string');
 	if (!Number.isSafeInteger(o.versionNumber) || (o.versionNumber as number) < 0) errors.push('versionNumber: expected an integer >= 0');
-	if (o.eventType === 'disconnected' && (typeof o.disconnectReason !== 'string' || !REASONS.has(o.disconnectReason))) errors.push('disconnectReason: expected one of AWS\'s, got ' + JSON.stringify(o.disconnectReason));
+	if (o.eventType === 'disconnected' && (typeof o.disconnectReason !== 'string' || !REASONS.has(o.disconnectReason))) errors.push("disconnectReason: expected one of AWS's, got " + JSON.stringify(o.disconnectReason));
 	if (errors.length) return { ok: false, errors };
 	return { ok: true, value: o as unknown as Checked };
 }
@@ -68,7 +68,13 @@ export function createPresenceHandler(deps: { ddb: DynamoDBDocumentClient; table
 		}
 		const e = checked.value;
 		const on = e.eventType === 'connected';
-		const names: Record<string, string> = { '#c': 'connected', '#seen': 'lastSeen', '#at': on ? 'lastConnectedAt' : 'lastDisconnectedAt', '#v': 'presenceVersion', '#s': 'presenceSession' };
+		const names: Record<string, string> = {
+			'#c': 'connected',
+			'#seen': 'lastSeen',
+			'#at': on ? 'lastConnectedAt' : 'lastDisconnectedAt',
+			'#v': 'presenceVersion',
+			'#s': 'presenceSession',
+		};
 		const values: Record<string, unknown> = { ':c': on, ':ts': e.timestamp, ':v': e.versionNumber, ':s': e.sessionIdentifier };
 		let set = 'SET #c = :c, #seen = :ts, #at = :ts, #v = :v, #s = :s';
 		if (!on) {
@@ -79,7 +85,16 @@ export function createPresenceHandler(deps: { ddb: DynamoDBDocumentClient; table
 		const condition = on ? 'attribute_not_exists(#v) OR #v < :v' : 'attribute_not_exists(#v) OR #v < :v OR (#v = :v AND #s = :s AND #c = :true)';
 		if (!on) values[':true'] = true;
 		try {
-			await ddb.send(new UpdateCommand({ TableName: table, Key: { thing: e.clientId }, UpdateExpression: set, ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values }));
+			await ddb.send(
+				new UpdateCommand({
+					TableName: table,
+					Key: { thing: e.clientId },
+					UpdateExpression: set,
+					ConditionExpression: condition,
+					ExpressionAttributeNames: names,
+					ExpressionAttributeValues: values,
+				}),
+			);
 		} catch (err) {
 			if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') {
 				log.info('presence.stale', { thing: e.clientId, eventType: e.eventType, versionNumber: e.versionNumber });

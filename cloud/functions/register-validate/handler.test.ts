@@ -30,7 +30,13 @@ const event = (body: unknown, over: Partial<HttpApiEvent> = {}): HttpApiEvent =>
 function request(id: { thing: string; certDer: Uint8Array; keyPem: string }, o: { timestamp?: number; thing?: string; key?: string } = {}) {
 	const timestamp = o.timestamp ?? NOW;
 	const thing = o.thing ?? id.thing;
-	return { v: 1, thing, certificate: Buffer.from(id.certDer).toString('base64'), timestamp, signature: sign('sha256', Buffer.from(proofMessage(thing, timestamp)), o.key ?? id.keyPem).toString('base64') };
+	return {
+		v: 1,
+		thing,
+		certificate: Buffer.from(id.certDer).toString('base64'),
+		timestamp,
+		signature: sign('sha256', Buffer.from(proofMessage(thing, timestamp)), o.key ?? id.keyPem).toString('base64'),
+	};
 }
 
 describe('register-validate handler', function () {
@@ -135,8 +141,14 @@ describe('register-validate handler', function () {
 		assert.equal((await handle(event(request(robot, { timestamp: NOW + 1 })), context())).statusCode, 202);
 	});
 
-	it('answers the worker\'s refusal of a revoked certificate', async () => {
-		items.set('robot-1', { thing: 'robot-1', status: 'refused', certificateId: certificateIdOfPem(robot.certPem), refusedCode: 'certificate_revoked', refusedReason: 'the certificate is REVOKED in IoT' });
+	it("answers the worker's refusal of a revoked certificate", async () => {
+		items.set('robot-1', {
+			thing: 'robot-1',
+			status: 'refused',
+			certificateId: certificateIdOfPem(robot.certPem),
+			refusedCode: 'certificate_revoked',
+			refusedReason: 'the certificate is REVOKED in IoT',
+		});
 		const out = await handle(event(request(robot)), context());
 		assert.equal(out.statusCode, 403);
 		assert.deepEqual(body(out).error, { code: 'certificate_revoked', message: 'the certificate is REVOKED in IoT' });
@@ -227,14 +239,10 @@ describe('register-validate handler', function () {
 		mocks.sqs.on(SendMessageCommand).rejects(new Error('queue down'));
 		out = await handle(event(request(robot)), context());
 		assert.equal(out.statusCode, 503);
-		assert.deepEqual(logs.filter((l) => l.level === 'error').map((l) => l.event), [
-			'register_validate.ca_lookup_failed',
-			'register_validate.refused',
-			'register_validate.table_failed',
-			'register_validate.refused',
-			'register_validate.queue_failed',
-			'register_validate.refused',
-		]);
+		assert.deepEqual(
+			logs.filter((l) => l.level === 'error').map((l) => l.event),
+			['register_validate.ca_lookup_failed', 'register_validate.refused', 'register_validate.table_failed', 'register_validate.refused', 'register_validate.queue_failed', 'register_validate.refused'],
+		);
 	});
 
 	it('takes a base64 body as API Gateway may send it; refuses other methods', async () => {

@@ -22,15 +22,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-	MAX_REQUEST_BYTES,
-	MAX_FUTURE_SKEW_MS,
-	MAX_SKEW_MS,
-	proofMessage,
-	type RegistrationAnswer,
-	type RegistrationError,
-	type RegistrationErrorCode,
-} from '../../../firmware/core/registration/contract';
+import { MAX_REQUEST_BYTES, MAX_FUTURE_SKEW_MS, MAX_SKEW_MS, proofMessage, type RegistrationAnswer, type RegistrationError, type RegistrationErrorCode } from '../../../firmware/core/registration/contract';
 import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
@@ -160,11 +152,9 @@ export function createRegisterValidateHandler(deps: RegisterValidateDeps): Regis
 			checkProof(req, cert);
 
 			const at = now();
-			if (at - req.timestamp > maxSkewMs)
-				throw new Refusal('stale_timestamp', `the proof is ${Math.round((at - req.timestamp) / 1000)} s old; at most ${maxSkewMs / 1000} s (is the robot's clock set?)`);
+			if (at - req.timestamp > maxSkewMs) throw new Refusal('stale_timestamp', `the proof is ${Math.round((at - req.timestamp) / 1000)} s old; at most ${maxSkewMs / 1000} s (is the robot's clock set?)`);
 			// a proof from the future, once accepted, would make the robot's honest proofs look like replays until then
-			if (req.timestamp - at > maxFutureSkewMs)
-				throw new Refusal('stale_timestamp', `the proof is ${Math.round((req.timestamp - at) / 1000)} s in the future; at most ${maxFutureSkewMs / 1000} s ahead (is the robot's clock set?)`);
+			if (req.timestamp - at > maxFutureSkewMs) throw new Refusal('stale_timestamp', `the proof is ${Math.round((req.timestamp - at) / 1000)} s in the future; at most ${maxFutureSkewMs / 1000} s ahead (is the robot's clock set?)`);
 
 			const robot = await recordProof(req, apiRequestId, at, log);
 			if (robot.certificateId === certificateId && robot.status === 'registered') {
@@ -248,8 +238,7 @@ export function createRegisterValidateHandler(deps: RegisterValidateDeps): Regis
 			);
 			return out.Attributes ?? {};
 		} catch (e) {
-			if (e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException')
-				throw new Refusal('replayed', 'a proof with this timestamp or a newer one was already used: sign a new one');
+			if (e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException') throw new Refusal('replayed', 'a proof with this timestamp or a newer one was already used: sign a new one');
 			log.error('register_validate.table_failed', errorFields(e));
 			throw new Refusal('unavailable', 'registration state could not be read, try again later');
 		}
@@ -285,7 +274,12 @@ function parseRequest(event: HttpApiEvent): Request {
 	if (typeof b.timestamp !== 'number' || !Number.isSafeInteger(b.timestamp) || b.timestamp <= 0) errors.push('timestamp: expected epoch milliseconds');
 	if (typeof b.signature !== 'string' || b.signature.length === 0 || !B64.test(b.signature)) errors.push('signature: expected base64');
 	if (errors.length > 0) throw new Refusal('invalid_request', errors.join('; '));
-	return { thing: b.thing as string, der: Buffer.from(b.certificate as string, 'base64'), timestamp: b.timestamp as number, signature: Buffer.from(b.signature as string, 'base64') };
+	return {
+		thing: b.thing as string,
+		der: Buffer.from(b.certificate as string, 'base64'),
+		timestamp: b.timestamp as number,
+		signature: Buffer.from(b.signature as string, 'base64'),
+	};
 }
 
 /**
@@ -293,7 +287,10 @@ function parseRequest(event: HttpApiEvent): Request {
  * REGISTRATION_QUEUE_URL, ROBOTS_TABLE.
  */
 export function fromEnv(env: Readonly<Record<string, string | undefined>>): RegisterValidateHandler {
-	const ids = (env.CA_CERTIFICATE_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+	const ids = (env.CA_CERTIFICATE_IDS ?? '')
+		.split(',')
+		.map((s) => s.trim())
+		.filter(Boolean);
 	if (ids.length === 0) throw new Error('CA_CERTIFICATE_IDS is not set: the IoT ids of the device CAs');
 	const queueUrl = env.REGISTRATION_QUEUE_URL;
 	if (!queueUrl) throw new Error('REGISTRATION_QUEUE_URL is not set');

@@ -65,7 +65,11 @@ describe('register-worker handler', function () {
 		acceptedAt: 1_750_000_000_100,
 		...over,
 	});
-	const record = (body: unknown, id = 'm-' + ++n, receives = 1): SqsRecord => ({ messageId: id, body: typeof body === 'string' ? body : JSON.stringify(body), attributes: { ApproximateReceiveCount: String(receives) } });
+	const record = (body: unknown, id = 'm-' + ++n, receives = 1): SqsRecord => ({
+		messageId: id,
+		body: typeof body === 'string' ? body : JSON.stringify(body),
+		attributes: { ApproximateReceiveCount: String(receives) },
+	});
 
 	beforeEach(() => {
 		mocks.iot.reset();
@@ -108,8 +112,13 @@ describe('register-worker handler', function () {
 		assert.deepEqual(mocks.iot.commandCalls(AttachPolicyCommand)[0]!.args[0].input, { policyName: 'robots-prod-RobotPolicy', target: ARN('cert', certId) });
 		assert.deepEqual(mocks.iot.commandCalls(AttachThingPrincipalCommand)[0]!.args[0].input, { thingName: 'robot-1', principal: ARN('cert', certId) });
 		const updates = mocks.data.commandCalls(UpdateThingShadowCommand).map((c) => c.args[0].input);
-		assert.deepEqual(updates.map((u) => u.shadowName), [undefined, 'schedule']);
-		assert.deepEqual(JSON.parse(new TextDecoder().decode(updates[0]!.payload as Uint8Array)), { state: { reported: { registration: { certificateId: certId, registeredAt: 1_750_000_001_000 } } } });
+		assert.deepEqual(
+			updates.map((u) => u.shadowName),
+			[undefined, 'schedule'],
+		);
+		assert.deepEqual(JSON.parse(new TextDecoder().decode(updates[0]!.payload as Uint8Array)), {
+			state: { reported: { registration: { certificateId: certId, registeredAt: 1_750_000_001_000 } } },
+		});
 		const row = mocks.ddb.commandCalls(UpdateCommand)[0]!.args[0].input as UpdateCommandInput;
 		assert.deepEqual(row.Key, { thing: 'robot-1' });
 		assert.equal(row.ExpressionAttributeValues![':registered'], 'registered');
@@ -136,7 +145,10 @@ describe('register-worker handler', function () {
 	});
 
 	it('a failing step fails only its record, logged with the step; the others in the batch go through', async () => {
-		mocks.iot.on(CreateThingCommand).rejectsOnce(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} })).resolves({ thingArn: ARN('thing', 'robot-1') });
+		mocks.iot
+			.on(CreateThingCommand)
+			.rejectsOnce(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }))
+			.resolves({ thingArn: ARN('thing', 'robot-1') });
 		const out = await handle({ Records: [record(message(), 'bad', 3), record(message(), 'good')] }, context());
 		assert.deepEqual(out, { batchItemFailures: [{ itemIdentifier: 'bad' }] });
 		const failed = logs.find((l) => l.event === 'register_worker.failed')!;
@@ -150,7 +162,10 @@ describe('register-worker handler', function () {
 
 	it('a poisoned message fails (for the DLQ) and is logged as poison', async () => {
 		const out = await handle({ Records: [record('not json', 'p1'), record({ ...message(), certificateId: 'nope' }, 'p2')] }, context());
-		assert.deepEqual(out.batchItemFailures.map((f) => f.itemIdentifier), ['p1', 'p2']);
+		assert.deepEqual(
+			out.batchItemFailures.map((f) => f.itemIdentifier),
+			['p1', 'p2'],
+		);
 		const poison = logs.filter((l) => l.event === 'register_worker.poison');
 		assert.equal(poison.length, 2);
 		assert.deepEqual(poison[1]!.errors, ['certificateId: expected 64 hex digits']);
@@ -187,8 +202,14 @@ describe('register-worker handler', function () {
 			.rejectsOnce(new ThrottlingException({ message: 'slow down', $metadata: {} }))
 			.resolves({ certificateDescription: { certificatePem: ca.certPem, status: 'ACTIVE' } });
 		const out = await handle({ Records: [record(message(), 'a'), record(message(), 'b'), record(message(), 'c')] }, context());
-		assert.deepEqual(out.batchItemFailures.map((f) => f.itemIdentifier), ['a', 'b', 'c']);
-		assert.deepEqual(logs.filter((l) => l.event === 'register_worker.failed').map((l) => l.stage), ['ca', 'shadows', 'record']);
+		assert.deepEqual(
+			out.batchItemFailures.map((f) => f.itemIdentifier),
+			['a', 'b', 'c'],
+		);
+		assert.deepEqual(
+			logs.filter((l) => l.event === 'register_worker.failed').map((l) => l.stage),
+			['ca', 'shadows', 'record'],
+		);
 	});
 
 	it('fromEnv names what is missing', () => {
@@ -196,6 +217,15 @@ describe('register-worker handler', function () {
 		assert.throws(() => fromEnv({ CA_CERTIFICATE_IDS: CA_ID }), /ROBOTS_TABLE/);
 		assert.throws(() => fromEnv({ CA_CERTIFICATE_IDS: CA_ID, ROBOTS_TABLE: 'robots' }), /ROBOT_POLICY_NAME/);
 		assert.throws(() => fromEnv({ CA_CERTIFICATE_IDS: CA_ID, ROBOTS_TABLE: 'robots', ROBOT_POLICY_NAME: 'p' }), /IOT_DATA_ENDPOINT/);
-		assert.equal(typeof fromEnv({ CA_CERTIFICATE_IDS: CA_ID, ROBOTS_TABLE: 'robots', ROBOT_POLICY_NAME: 'p', IOT_DATA_ENDPOINT: 'https://x-ats.iot.us-east-1.amazonaws.com', AWS_REGION: 'us-east-1' }), 'function');
+		assert.equal(
+			typeof fromEnv({
+				CA_CERTIFICATE_IDS: CA_ID,
+				ROBOTS_TABLE: 'robots',
+				ROBOT_POLICY_NAME: 'p',
+				IOT_DATA_ENDPOINT: 'https://x-ats.iot.us-east-1.amazonaws.com',
+				AWS_REGION: 'us-east-1',
+			}),
+			'function',
+		);
 	});
 });

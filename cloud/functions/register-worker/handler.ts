@@ -164,7 +164,14 @@ export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterW
 							'#refusedCode': 'refusedCode',
 							'#refusedReason': 'refusedReason',
 						},
-						ExpressionAttributeValues: { ':registered': 'registered', ':cert': cert.certificateId, ':certArn': cert.certificateArn, ':thingArn': thingArn, ':at': now(), ':api': m.apiRequestId },
+						ExpressionAttributeValues: {
+							':registered': 'registered',
+							':cert': cert.certificateId,
+							':certArn': cert.certificateArn,
+							':thingArn': thingArn,
+							':at': now(),
+							':api': m.apiRequestId,
+						},
 					}),
 				),
 			);
@@ -244,7 +251,10 @@ export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterW
  * IOT_DATA_ENDPOINT (https://<prefix>-ats.iot.<region>.amazonaws.com).
  */
 export function fromEnv(env: Readonly<Record<string, string | undefined>>): RegisterWorkerHandler {
-	const ids = (env.CA_CERTIFICATE_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+	const ids = (env.CA_CERTIFICATE_IDS ?? '')
+		.split(',')
+		.map((s) => s.trim())
+		.filter(Boolean);
 	if (ids.length === 0) throw new Error('CA_CERTIFICATE_IDS is not set: the IoT ids of the device CAs');
 	const table = env[TABLES.robots.env];
 	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');

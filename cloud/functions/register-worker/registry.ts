@@ -9,16 +9,7 @@
  * that exists answers it, attaching twice is attaching once.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import {
-	AttachPolicyCommand,
-	AttachThingPrincipalCommand,
-	CreateThingCommand,
-	DescribeCACertificateCommand,
-	DescribeCertificateCommand,
-	DescribeThingCommand,
-	type IoTClient,
-	RegisterCertificateCommand,
-} from '@aws-sdk/client-iot';
+import { AttachPolicyCommand, AttachThingPrincipalCommand, CreateThingCommand, DescribeCACertificateCommand, DescribeCertificateCommand, DescribeThingCommand, type IoTClient, RegisterCertificateCommand } from '@aws-sdk/client-iot';
 
 /** AWS IoT certificate statuses. Only ACTIVE speaks for a robot. */
 export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_TRANSFER' | 'REGISTER_INACTIVE' | 'PENDING_ACTIVATION';

@@ -44,7 +44,14 @@ describe('upload-slot handler', function () {
 		robot2 = await issueDevice(ca, 'robot-2');
 		const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 		const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-		const ec = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=robot-1', keys, signingAlgorithm: alg, notBefore: new Date(NOW - 86_400_000), notAfter: new Date(NOW + 86_400_000) });
+		const ec = await x509.X509CertificateGenerator.createSelfSigned({
+			serialNumber: '01',
+			name: 'CN=robot-1',
+			keys,
+			signingAlgorithm: alg,
+			notBefore: new Date(NOW - 86_400_000),
+			notAfter: new Date(NOW + 86_400_000),
+		});
 		ecCert = { certDer: new Uint8Array(ec.rawData), certPem: ec.toString('pem') };
 	});
 
@@ -83,7 +90,13 @@ describe('upload-slot handler', function () {
 	});
 
 	/** What UPLOAD_SLOT_SQL hands the function: the request's bytes in base64 and the connection's fields. */
-	const raw = (payload: string, over: Record<string, unknown> = {}) => ({ request: Buffer.from(payload).toString('base64'), thing: 'robot-1', clientId: 'robot-1', principal: idOf(robot1), ...over });
+	const raw = (payload: string, over: Record<string, unknown> = {}) => ({
+		request: Buffer.from(payload).toString('base64'),
+		thing: 'robot-1',
+		clientId: 'robot-1',
+		principal: idOf(robot1),
+		...over,
+	});
 	const event = (request: Record<string, unknown>, over: Record<string, unknown> = {}) => raw(JSON.stringify(request), over);
 	const request = { clientToken: 'tok-1', missionId: 'm-1a', bytes: 2_000_000 };
 	const reply = () => {
@@ -118,8 +131,14 @@ describe('upload-slot handler', function () {
 
 		// the robot unwraps with its own key: OAEP, SHA-256, MGF1-SHA-256
 		const unwrapped = privateDecrypt({ key: robot1.keyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(slot.wrappedKey, 'base64'));
-		assert.deepEqual([...unwrapped], Array.from({ length: 32 }, (_, i) => i + 1));
-		assert.ok(dataKey.every((b) => b === 0), 'the plaintext data key is wiped');
+		assert.deepEqual(
+			[...unwrapped],
+			Array.from({ length: 32 }, (_, i) => i + 1),
+		);
+		assert.ok(
+			dataKey.every((b) => b === 0),
+			'the plaintext data key is wiped',
+		);
 		assert.equal(slot.wrappedKey.length, 344, 'one RSA-2048 block');
 
 		const gdk = mocks.kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input;
@@ -219,7 +238,10 @@ describe('upload-slot handler', function () {
 		});
 		await assert.rejects(failing(event(request), context()), /data plane down/);
 		await assert.rejects(failing(event({ ...request, missionId: 'bad' }), context()), /data plane down/);
-		assert.ok(dataKey.every((b) => b === 0), 'wiped even when the reply fails');
+		assert.ok(
+			dataKey.every((b) => b === 0),
+			'wiped even when the reply fails',
+		);
 		await assert.rejects(handle({ ...request }, context()), /request, thing, clientId, principal missing/);
 		await assert.rejects(handle([], context()), /expected the object the rule selected/);
 		assert.equal(published.length, 0);
@@ -227,7 +249,14 @@ describe('upload-slot handler', function () {
 
 	it('checks its arguments and its environment; the SQL selects what the handler reads', () => {
 		assert.match(UPLOAD_SLOT_SQL, /^SELECT encode\(\*, 'base64'\) AS request, topic\(2\) AS thing, clientid\(\) AS clientId, principal\(\) AS principal FROM 'robots\/\+\/maps\/upload-request'/);
-		const base = { kms: new KMSClient({}), s3, certificates: { get: async () => undefined }, publisher: { publish: async () => {} }, keyId: KEY_ARN, logger: createLogger({ sink: () => {} }) };
+		const base = {
+			kms: new KMSClient({}),
+			s3,
+			certificates: { get: async () => undefined },
+			publisher: { publish: async () => {} },
+			keyId: KEY_ARN,
+			logger: createLogger({ sink: () => {} }),
+		};
 		assert.throws(() => createUploadSlotHandler({ ...base, keyId: '' }), /"keyId" expected/);
 		assert.throws(() => createUploadSlotHandler({ ...base, expiresInS: 0 }), /"expiresInS" expected/);
 		assert.throws(() => createUploadSlotHandler({ ...base, certificates: {} as never }), /"certificates" expected/);

@@ -61,9 +61,7 @@ export const DEFAULT_EXPIRES_S = 300;
 /** Smallest RSA modulus whose key a data key is wrapped to. */
 export const MIN_RSA_BITS = 2048;
 
-export type UploadSlotOutcome =
-	| { readonly status: 'issued'; readonly key: string; readonly expiresAt: number }
-	| { readonly status: 'refused'; readonly code: SlotErrorCode; readonly message: string };
+export type UploadSlotOutcome = { readonly status: 'issued'; readonly key: string; readonly expiresAt: number } | { readonly status: 'refused'; readonly code: SlotErrorCode; readonly message: string };
 
 export type UploadSlotHandler = (event: unknown, context: InvocationContext) => Promise<UploadSlotOutcome>;
 
@@ -175,7 +173,11 @@ export function createUploadSlotHandler(deps: UploadSlotDeps): UploadSlotHandler
 			const key = uploadKey(rule.thing, missionId);
 			const signedAt = now();
 			// the content type is signed too: S3 then refuses a PUT that sets another, or metadata
-			const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: UPLOAD_CONTENT_TYPE }), { expiresIn: expiresInS, signingDate: new Date(signedAt), signableHeaders: new Set(['content-type']) });
+			const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: UPLOAD_CONTENT_TYPE }), {
+				expiresIn: expiresInS,
+				signingDate: new Date(signedAt),
+				signableHeaders: new Set(['content-type']),
+			});
 			const encryptionContext = mapEncryptionContext(rule.thing, missionId);
 			let generated;
 			try {

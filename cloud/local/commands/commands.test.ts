@@ -11,14 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-	CreateCommandCommand,
-	DeleteCommandExecutionCommand,
-	GetCommandCommand,
-	GetCommandExecutionCommand,
-	IoTClient,
-	ListCommandExecutionsCommand,
-} from '@aws-sdk/client-iot';
+import { CreateCommandCommand, DeleteCommandExecutionCommand, GetCommandCommand, GetCommandExecutionCommand, IoTClient, ListCommandExecutionsCommand } from '@aws-sdk/client-iot';
 import { IoTJobsDataPlaneClient, StartCommandExecutionCommand } from '@aws-sdk/client-iot-jobs-data-plane';
 import type { MqttClient } from 'mqtt';
 import { connectThing, closed } from '../../../test/support/mqtt-client';
@@ -77,13 +70,10 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 		await iot.send(
 			new CreateCommandCommand({
 				commandId: 'clean',
-				payloadTemplate: '{"action":"clean","mode":"${aws:iot:commandexecution::parameter:mode}","rooms":"${aws:iot:commandexecution::parameter:rooms}","notAfter":"${aws:iot:commandexecution::parameter:notAfter}","timeout":"${aws:iot:commandexecution::executionTimeoutSec}","note":"mode ${aws:iot:commandexecution::parameter:mode}"}',
+				payloadTemplate:
+					'{"action":"clean","mode":"${aws:iot:commandexecution::parameter:mode}","rooms":"${aws:iot:commandexecution::parameter:rooms}","notAfter":"${aws:iot:commandexecution::parameter:notAfter}","timeout":"${aws:iot:commandexecution::executionTimeoutSec}","note":"mode ${aws:iot:commandexecution::parameter:mode}"}',
 				preprocessor: { awsJsonSubstitution: { outputFormat: 'JSON' } },
-				mandatoryParameters: [
-					{ name: 'mode', defaultValue: { S: 'vacuum' } },
-					{ name: 'rooms', defaultValue: { S: 'all' } },
-					{ name: 'notAfter' },
-				],
+				mandatoryParameters: [{ name: 'mode', defaultValue: { S: 'vacuum' } }, { name: 'rooms', defaultValue: { S: 'all' } }, { name: 'notAfter' }],
 			}),
 		);
 	});
@@ -182,7 +172,11 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 	it('the device answers on .../response/json with status, statusReason and result: accepted, and GetCommandExecution shows them', async () => {
 		const id = await start('locate', 'robot-1', { executionTimeoutSeconds: LONG });
 		await waitFor('robot-1', (t) => t.endsWith(`${id}/request/json`));
-		const r = await respond('robot-1', id, { status: 'SUCCEEDED', statusReason: { reasonCode: 'BEEPED', reasonDescription: 'played the locate sound' }, result: { seconds: { S: '5' } } });
+		const r = await respond('robot-1', id, {
+			status: 'SUCCEEDED',
+			statusReason: { reasonCode: 'BEEPED', reasonDescription: 'played the locate sound' },
+			result: { seconds: { S: '5' } },
+		});
 		assert.deepEqual(r, { outcome: 'accepted', body: { executionId: id } });
 		const e = await get(id);
 		assert.equal(e.status, 'SUCCEEDED');
@@ -235,13 +229,16 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 		await respond('robot-1', id, { status: 'FAILED', statusReason: { reasonCode: 'SPEAKER_FAULT' } });
 		await new Promise((r) => setTimeout(r, 100));
 		const mine = events.filter((e) => e.body.executionId === id);
-		assert.deepEqual(mine.map((e) => e.topic), ['$aws/events/commandExecution/locate/CREATED', '$aws/events/commandExecution/locate/FAILED']);
+		assert.deepEqual(
+			mine.map((e) => e.topic),
+			['$aws/events/commandExecution/locate/CREATED', '$aws/events/commandExecution/locate/FAILED'],
+		);
 		assert.equal(mine[1]!.body.eventType, 'COMMAND_EXECUTION');
 		assert.deepEqual(mine[1]!.body.statusReason, { reasonCode: 'SPEAKER_FAULT' });
 		assert.equal(mine[1]!.body.targetArn, arn('robot-1'));
 	});
 
-	it('the policy: a robot cannot subscribe to or answer another robot\'s executions', async () => {
+	it("the policy: a robot cannot subscribe to or answer another robot's executions", async () => {
 		const id = await start('locate', 'robot-1', { executionTimeoutSeconds: LONG });
 		const r2 = devices.get('robot-2')!;
 		const granted = await r2.subscribeAsync('$aws/commands/things/robot-1/executions/+/request/json', { qos: 1 }).catch(() => [{ qos: 128 }]);
@@ -264,9 +261,15 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 		assert.ok(mine.commandExecutions!.every((e) => e.targetArn === arn('robot-2')));
 		const all = await iot.send(new ListCommandExecutionsCommand({ commandArn: `arn:aws:iot:${LOCAL_REGION}:000000000000:command/locate` }));
 		const times = all.commandExecutions!.map((e) => e.createdAt!.getTime());
-		assert.deepEqual(times, [...times].sort((a, b) => b - a));
+		assert.deepEqual(
+			times,
+			[...times].sort((a, b) => b - a),
+		);
 		const asc = await iot.send(new ListCommandExecutionsCommand({ commandArn: `arn:aws:iot:${LOCAL_REGION}:000000000000:command/locate`, sortOrder: 'ASCENDING' }));
-		assert.deepEqual(asc.commandExecutions!.map((e) => e.executionId), all.commandExecutions!.map((e) => e.executionId).reverse());
+		assert.deepEqual(
+			asc.commandExecutions!.map((e) => e.executionId),
+			all.commandExecutions!.map((e) => e.executionId).reverse(),
+		);
 		const ok = await iot.send(new ListCommandExecutionsCommand({ targetArn: arn('robot-1'), status: 'SUCCEEDED' }));
 		assert.ok(ok.commandExecutions!.length >= 1 && ok.commandExecutions!.every((e) => e.status === 'SUCCEEDED'));
 		assert.equal(await code(iot.send(new ListCommandExecutionsCommand({ targetArn: arn('robot-1'), commandArn: all.commandExecutions![0]!.commandArn }))), 'ValidationException');
@@ -287,7 +290,11 @@ describe('commands service (AWS IoT Device Management commands), from the AWS do
 	});
 
 	it('requests without a valid SigV4 signature are refused on both planes', async () => {
-		const bad = new IoTJobsDataPlaneClient({ endpoint: cloud.endpoints.iotJobsData, region: LOCAL_REGION, credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: 'wrong' } });
+		const bad = new IoTJobsDataPlaneClient({
+			endpoint: cloud.endpoints.iotJobsData,
+			region: LOCAL_REGION,
+			credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: 'wrong' },
+		});
 		const badIot = new IoTClient({ endpoint: cloud.endpoints.iot, region: LOCAL_REGION, credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: 'wrong' } });
 		try {
 			assert.notEqual(await code(bad.send(new StartCommandExecutionCommand({ commandArn: `arn:aws:iot:${LOCAL_REGION}:000000000000:command/locate`, targetArn: arn('robot-1') }))), 'no error');

@@ -67,7 +67,8 @@ function parseUpdate(payload: Uint8Array): DeviceUpdate {
 		if (typeof b.result !== 'object' || b.result === null || Array.isArray(b.result)) throw new Rejected('InvalidRequest', 'result expected an object');
 		for (const [k, x] of Object.entries(b.result)) {
 			const keys = x && typeof x === 'object' ? Object.keys(x) : [];
-			const ok = keys.length === 1 && ((keys[0] === 'S' && typeof (x as { S: unknown }).S === 'string') || (keys[0] === 'B' && typeof (x as { B: unknown }).B === 'boolean') || (keys[0] === 'BIN' && typeof (x as { BIN: unknown }).BIN === 'string'));
+			const ok =
+				keys.length === 1 && ((keys[0] === 'S' && typeof (x as { S: unknown }).S === 'string') || (keys[0] === 'B' && typeof (x as { B: unknown }).B === 'boolean') || (keys[0] === 'BIN' && typeof (x as { BIN: unknown }).BIN === 'string'));
 			if (!ok) throw new Rejected('InvalidRequest', `result.${k} expected one of {S}, {B}, {BIN}`);
 		}
 		result = b.result as Record<string, ResultValue>;

@@ -28,14 +28,7 @@ export interface StatusReason {
 export type ResultValue = { readonly S: string } | { readonly B: boolean } | { readonly BIN: string };
 
 /** A parameter value (CommandParameterValue), as StartCommandExecution and GetCommandExecution carry it. */
-export type ParameterValue =
-	| { readonly S: string }
-	| { readonly B: boolean }
-	| { readonly I: number }
-	| { readonly L: number }
-	| { readonly D: number }
-	| { readonly UL: string }
-	| { readonly BIN: string };
+export type ParameterValue = { readonly S: string } | { readonly B: boolean } | { readonly I: number } | { readonly L: number } | { readonly D: number } | { readonly UL: string } | { readonly BIN: string };
 
 export interface Execution {
 	readonly executionId: string;

@@ -91,10 +91,7 @@ export function startDataPlane(runner: CommandsRunner, o: { log: LogFn; host?: s
 
 export function checkSignature(req: http.IncomingMessage, body: Uint8Array, service: string, verify = true): void {
 	if (!verify) return;
-	const signed = verifySigV4(
-		{ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders },
-		{ service, payloadHash: sha256Hex(body), now: Date.now() },
-	);
+	const signed = verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service, payloadHash: sha256Hex(body), now: Date.now() });
 	if (!signed.ok) throw new HttpError(signed.error.status, signed.error.code, signed.error.message);
 }
 
@@ -160,7 +157,11 @@ function createCommand(runner: CommandsRunner, commandId: string, b: Record<stri
 				const why = checkParameterValue(p.defaultValue);
 				if (why) throw invalid(`mandatoryParameters[${i}].defaultValue ${why}`);
 			}
-			return { name: p.name, ...(typeof p.description === 'string' ? { description: p.description } : {}), ...(p.defaultValue !== undefined ? { defaultValue: p.defaultValue as ParameterValue } : {}) };
+			return {
+				name: p.name,
+				...(typeof p.description === 'string' ? { description: p.description } : {}),
+				...(p.defaultValue !== undefined ? { defaultValue: p.defaultValue as ParameterValue } : {}),
+			};
 		});
 		const declared = new Set(mandatoryParameters.map((p) => p.name));
 		const undeclared = names.names.filter((n) => !declared.has(n));
@@ -221,8 +222,7 @@ function list(runner: CommandsRunner, q: URLSearchParams, b: Record<string, unkn
 	if (b.namespace !== undefined && b.namespace !== 'AWS-IoT') throw invalid('namespace: the local service has AWS-IoT only');
 	const startedRange = b.startedTimeFilter === undefined ? undefined : timeFilter(b.startedTimeFilter, 'startedTimeFilter');
 	const completedRange = b.completedTimeFilter === undefined ? undefined : timeFilter(b.completedTimeFilter, 'completedTimeFilter');
-	const inRange = (t: number | undefined, r: { after?: number; before?: number } | undefined): boolean =>
-		r === undefined || (t !== undefined && (r.after === undefined || t >= r.after) && (r.before === undefined || t <= r.before));
+	const inRange = (t: number | undefined, r: { after?: number; before?: number } | undefined): boolean => r === undefined || (t !== undefined && (r.after === undefined || t >= r.after) && (r.before === undefined || t <= r.before));
 	const items = runner
 		.executions()
 		.filter(

@@ -34,7 +34,11 @@ export async function startCommandsService(o: CommandsServiceOptions): Promise<C
 	if (!(secondMs > 0) || !Number.isFinite(secondMs)) throw new RangeError('"secondMs" expected a positive number, got ' + String(secondMs));
 	const runner = new CommandsRunner({ publish: (topic, payload) => o.bus.publish(topic, payload, 1), log: o.log, secondMs, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
 	await runner.load();
-	const data = await startDataPlane(runner, { log: o.log, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}) });
+	const data = await startDataPlane(runner, {
+		log: o.log,
+		...(o.host !== undefined ? { host: o.host } : {}),
+		...(o.verifySignatures !== undefined ? { verifySignatures: o.verifySignatures } : {}),
+	});
 	const off = serveDeviceApi(runner, o.bus, o.log);
 	o.log({ level: 'info', event: 'commands.started', dataEndpoint: data.url, secondMs });
 	let closing: Promise<void> | undefined;

@@ -72,10 +72,7 @@ export function templateParameters(template: string): { ok: true; names: string[
 }
 
 /** The parameters an execution runs with: given ones, else the command's defaults; or what is missing. */
-export function resolveParameters(
-	command: CommandRecord,
-	given: Readonly<Record<string, ParameterValue>> | undefined,
-): { ok: true; parameters: Record<string, ParameterValue> } | { ok: false; message: string } {
+export function resolveParameters(command: CommandRecord, given: Readonly<Record<string, ParameterValue>> | undefined): { ok: true; parameters: Record<string, ParameterValue> } | { ok: false; message: string } {
 	if (!command.payloadTemplate) {
 		if (given && Object.keys(given).length > 0) return { ok: false, message: `command ${command.commandId} has a static payload and takes no parameters` };
 		return { ok: true, parameters: {} };

@@ -99,14 +99,7 @@ export class CommandsRunner {
 	 * when it returns). The same clientToken with the same request returns the same execution;
 	 * with another request it is a ConflictException.
 	 */
-	start(r: {
-		commandId: string;
-		targetArn: string;
-		thingName: string;
-		parameters?: Readonly<Record<string, ParameterValue>>;
-		executionTimeoutSeconds?: number;
-		clientToken?: string;
-	}): Result<Execution> {
+	start(r: { commandId: string; targetArn: string; thingName: string; parameters?: Readonly<Record<string, ParameterValue>>; executionTimeoutSeconds?: number; clientToken?: string }): Result<Execution> {
 		const command = this.#commands.get(r.commandId);
 		if (!command) return fail('ResourceNotFoundException', `command ${r.commandId} not found`);
 		const key = createHash('sha256')

@@ -28,8 +28,7 @@ const missions = new CreateTableCommand({
 });
 
 /** The mission handler's write: once per (thing, missionId), whatever the retries. */
-const putOnce = (item: Record<string, unknown>) =>
-	new PutCommand({ TableName: 'missions', Item: item, ConditionExpression: 'attribute_not_exists(thing) AND attribute_not_exists(missionId)' });
+const putOnce = (item: Record<string, unknown>) => new PutCommand({ TableName: 'missions', Item: item, ConditionExpression: 'attribute_not_exists(thing) AND attribute_not_exists(missionId)' });
 
 describe('local DynamoDB', () => {
 	let ddb: DynamoDbService;

@@ -44,10 +44,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<DynamoDbS
 
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		const body = await readBody(req, MAX_BODY);
-		const auth = verifySigV4(
-			{ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders },
-			{ service: 'dynamodb', payloadHash: sha256Hex(body), now: now() },
-		);
+		const auth = verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: 'dynamodb', payloadHash: sha256Hex(body), now: now() });
 		if (!auth.ok) {
 			const e = jsonAuthError(auth.error);
 			log({ level: 'warn', event: 'dynamodb.auth.refused', code: auth.error.code, reason: auth.error.message });

@@ -67,10 +67,7 @@ export function startControlPlane(runner: JobsRunner, o: ControlPlaneOptions): P
 	const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
 		const body = await readBody(req, MAX_BODY_BYTES);
 		if (o.verifySignatures !== false) {
-			const signed = verifySigV4(
-				{ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders },
-				{ service: SIGNING_SERVICE, payloadHash: sha256Hex(body), now: Date.now() },
-			);
+			const signed = verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: SIGNING_SERVICE, payloadHash: sha256Hex(body), now: Date.now() });
 			if (!signed.ok) throw new HttpError(signed.error.status, signed.error.code, signed.error.message);
 		}
 		const url = new URL(req.url ?? '/', 'http://local');
@@ -87,7 +84,10 @@ export function startControlPlane(runner: JobsRunner, o: ControlPlaneOptions): P
 			case 'PUT jobs/{}':
 				return reply(res, createJob(runner, path[1]!, json(), o));
 			case 'GET jobs/{}':
-				return reply(res, found(runner.job(path[1]!), path[1]!, (job) => ({ job: describeJob(runner, job) })));
+				return reply(
+					res,
+					found(runner.job(path[1]!), path[1]!, (job) => ({ job: describeJob(runner, job) })),
+				);
 			case 'DELETE jobs/{}':
 				return reply(res, runner.deleteJob(path[1]!, flag(q, 'force')));
 			case 'PUT jobs/{}/cancel': {
@@ -96,7 +96,10 @@ export function startControlPlane(runner: JobsRunner, o: ControlPlaneOptions): P
 				return reply(res, r.ok ? ok({ jobArn: r.value.jobArn, jobId: r.value.jobId, description: r.value.description }) : r);
 			}
 			case 'GET jobs/{}/job-document':
-				return reply(res, found(runner.job(path[1]!), path[1]!, (job) => ({ document: job.document })));
+				return reply(
+					res,
+					found(runner.job(path[1]!), path[1]!, (job) => ({ document: job.document })),
+				);
 			case 'GET jobs/{}/things':
 				return reply(
 					res,

@@ -14,27 +14,14 @@ import type { JobsRunner } from './runner';
 import { seconds } from './runner';
 import { DEVICE_STATUSES, MAX_TIMEOUT_MINUTES, isTerminal, type DeviceStatus, type Execution, type StatusDetails } from './execution';
 
-export type RejectionCode =
-	| 'InvalidTopic'
-	| 'InvalidJson'
-	| 'InvalidRequest'
-	| 'InvalidStateTransition'
-	| 'ResourceNotFound'
-	| 'VersionMismatch'
-	| 'InternalError'
-	| 'RequestThrottled'
-	| 'TerminalStateReached';
+export type RejectionCode = 'InvalidTopic' | 'InvalidJson' | 'InvalidRequest' | 'InvalidStateTransition' | 'ResourceNotFound' | 'VersionMismatch' | 'InternalError' | 'RequestThrottled' | 'TerminalStateReached';
 
 /** AWS: clientToken is at most 64 bytes. */
 export const MAX_CLIENT_TOKEN = 64;
 const DETAIL_KEY = /^[a-zA-Z0-9:_-]{1,128}$/;
 const MAX_DETAIL_VALUE = 1024;
 
-type Request =
-	| { readonly op: 'get' }
-	| { readonly op: 'start-next' }
-	| { readonly op: 'describe'; readonly jobId: string }
-	| { readonly op: 'update'; readonly jobId: string };
+type Request = { readonly op: 'get' } | { readonly op: 'start-next' } | { readonly op: 'describe'; readonly jobId: string } | { readonly op: 'update'; readonly jobId: string };
 
 class Rejected extends Error {
 	constructor(

@@ -66,6 +66,9 @@ describe('jobs: execution moves', () => {
 
 	it('orders pending executions IN_PROGRESS first, then oldest', () => {
 		const list = [at('QUEUED', { jobId: 'a', seq: 1 }), at('IN_PROGRESS', { jobId: 'b', seq: 3 }), at('SUCCEEDED', { jobId: 'c', seq: 0 }), at('QUEUED', { jobId: 'd', seq: 2 })];
-		assert.deepEqual(X.pendingInOrder(list).map((e) => e.jobId), ['b', 'a', 'd']);
+		assert.deepEqual(
+			X.pendingInOrder(list).map((e) => e.jobId),
+			['b', 'a', 'd'],
+		);
 	});
 });

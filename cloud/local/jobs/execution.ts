@@ -41,10 +41,7 @@ export interface Execution {
 	readonly seq: number;
 }
 
-export type ExecutionFailure =
-	| { readonly code: 'InvalidStateTransition'; readonly message: string }
-	| { readonly code: 'VersionMismatch'; readonly message: string }
-	| { readonly code: 'InvalidRequest'; readonly message: string };
+export type ExecutionFailure = { readonly code: 'InvalidStateTransition'; readonly message: string } | { readonly code: 'VersionMismatch'; readonly message: string } | { readonly code: 'InvalidRequest'; readonly message: string };
 
 export type Step = { readonly ok: true; readonly execution: Execution } | { readonly ok: false; readonly error: ExecutionFailure };
 

@@ -40,7 +40,14 @@ export class ThingGroups {
 		const existing = this.#groups.get(name);
 		// AWS answers a repeated CreateThingGroup with the same properties with the existing group
 		if (existing) return existing.description === description ? { ok: true, value: existing } : { ok: false, error: { type: 'ResourceAlreadyExistsException', message: `thing group ${name} exists with other properties` } };
-		const g: ThingGroup = { thingGroupName: name, thingGroupId: 'g' + String(++this.#ids).padStart(8, '0'), thingGroupArn: thingGroupArn(name), ...(description !== undefined ? { description } : {}), creationDate: now, things: [] };
+		const g: ThingGroup = {
+			thingGroupName: name,
+			thingGroupId: 'g' + String(++this.#ids).padStart(8, '0'),
+			thingGroupArn: thingGroupArn(name),
+			...(description !== undefined ? { description } : {}),
+			creationDate: now,
+			things: [],
+		};
 		this.#groups.set(name, g);
 		return { ok: true, value: g };
 	}

@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-	CancelJobCommand,
-	CreateJobCommand,
-	DescribeJobCommand,
-	DescribeJobExecutionCommand,
-	IoTClient,
-	ListJobExecutionsForThingCommand,
-	type CreateJobCommandInput,
-} from '@aws-sdk/client-iot';
+import { CancelJobCommand, CreateJobCommand, DescribeJobCommand, DescribeJobExecutionCommand, IoTClient, ListJobExecutionsForThingCommand, type CreateJobCommandInput } from '@aws-sdk/client-iot';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { MqttClient } from 'mqtt';
 import { connectThing, nextMessage } from '../../../test/support/mqtt-client';
@@ -100,7 +92,10 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		assert.deepEqual(notified.execution.jobDocument, { operation: 'ota', version: 'ota-1' });
 
 		const pending = await request('robot-1', 'get');
-		assert.deepEqual(pending.body.queuedJobs.map((j: Json) => j.jobId), ['ota-1']);
+		assert.deepEqual(
+			pending.body.queuedJobs.map((j: Json) => j.jobId),
+			['ota-1'],
+		);
 
 		const started = await request('robot-1', 'start-next', { statusDetails: { step: 'download' } });
 		assert.equal(started.accepted, true);
@@ -114,7 +109,13 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		assert.equal(mismatch.body.code, 'VersionMismatch');
 		assert.deepEqual(mismatch.body.executionState, { status: 'IN_PROGRESS', statusDetails: { step: 'download' }, versionNumber: 2 });
 
-		const progress = await request('robot-1', 'ota-1/update', { status: 'IN_PROGRESS', statusDetails: { step: 'flash' }, expectedVersion: 2, includeJobExecutionState: true, includeJobDocument: true });
+		const progress = await request('robot-1', 'ota-1/update', {
+			status: 'IN_PROGRESS',
+			statusDetails: { step: 'flash' },
+			expectedVersion: 2,
+			includeJobExecutionState: true,
+			includeJobDocument: true,
+		});
 		assert.equal(progress.accepted, true);
 		assert.deepEqual(progress.body.executionState, { status: 'IN_PROGRESS', statusDetails: { step: 'flash' }, versionNumber: 3 });
 		assert.equal(progress.body.jobDocument.version, 'ota-1');
@@ -247,14 +248,17 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 	it('answers control-plane errors as AWS exceptions and refuses unsigned requests', async () => {
 		await assert.rejects(iot.send(new DescribeJobCommand({ jobId: 'missing' })), { name: 'ResourceNotFoundException' });
 		await assert.rejects(createJob('ota-1', ['robot-1']), { name: 'ResourceAlreadyExistsException' });
-		await assert.rejects(iot.send(new CreateJobCommand({ jobId: 'bad-doc', targets: [thingArn('robot-1')], document: '{' })), { name: 'InvalidRequestException', message: /document expected JSON/ });
+		await assert.rejects(iot.send(new CreateJobCommand({ jobId: 'bad-doc', targets: [thingArn('robot-1')], document: '{' })), {
+			name: 'InvalidRequestException',
+			message: /document expected JSON/,
+		});
 		// thing groups are targets now (rollout.test.ts); one that does not exist is not found
 		await assert.rejects(createJob('bad-target', ['robot-1'], { targets: ['arn:aws:iot:us-east-1:000000000000:thinggroup/all'] }), { name: 'ResourceNotFoundException' });
 		await assert.rejects(createJob('bad-timeout', ['robot-1'], { timeoutConfig: { inProgressTimeoutInMinutes: 0 } }), { name: 'InvalidRequestException' });
-		await assert.rejects(
-			createJob('no-presign', ['robot-1'], { document: JSON.stringify({ url: '${aws:iot:s3-presigned-url:https://s3.amazonaws.com/firmware/a.bin}' }) }),
-			{ name: 'InvalidRequestException', message: /presignedUrlConfig/ },
-		);
+		await assert.rejects(createJob('no-presign', ['robot-1'], { document: JSON.stringify({ url: '${aws:iot:s3-presigned-url:https://s3.amazonaws.com/firmware/a.bin}' }) }), {
+			name: 'InvalidRequestException',
+			message: /presignedUrlConfig/,
+		});
 		await assert.rejects(iot.send(new CancelJobCommand({ jobId: 'ota-1' })), { name: 'InvalidStateTransitionException' });
 		await assert.rejects(iot.send(new DescribeJobExecutionCommand({ thingName: 'robot-2', jobId: 'ota-1' })), { name: 'ResourceNotFoundException' });
 
@@ -280,10 +284,7 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		assert.equal(first.searchParams.get('X-Amz-Expires'), '600');
 		assert.match(first.searchParams.get('X-Amz-Credential')!, new RegExp(`^${LOCAL_CREDENTIALS.accessKeyId}/\\d{8}/us-east-1/s3/aws4_request$`));
 		// the signature is a valid SigV4 query signature for a plain GET of that URL
-		const checked = verifySigV4(
-			{ method: 'GET', url: first.pathname + first.search, headers: { host: first.host } },
-			{ service: 's3', payloadHash: UNSIGNED_PAYLOAD, now: Date.now() },
-		);
+		const checked = verifySigV4({ method: 'GET', url: first.pathname + first.search, headers: { host: first.host } }, { service: 's3', payloadHash: UNSIGNED_PAYLOAD, now: Date.now() });
 		assert.deepEqual(checked.ok && checked.value.signedHeaders, ['host']);
 
 		await new Promise((r) => setTimeout(r, 1100)); // X-Amz-Date has second resolution
@@ -308,7 +309,13 @@ describe('jobs service: control plane over @aws-sdk/client-iot, device API over 
 		await createJob('persisted', ['robot-2']);
 		await new Promise((r) => setTimeout(r, 100)); // the write is asynchronous
 		await jobs.close();
-		jobs = await startJobsService({ bus: cloud.bus, log: (e) => logs.push(e), minuteMs: MINUTE_MS, s3Endpoint: s3?.endpoint ?? 'http://127.0.0.1:4569', dataDir: path.join(dir, 'jobs') });
+		jobs = await startJobsService({
+			bus: cloud.bus,
+			log: (e) => logs.push(e),
+			minuteMs: MINUTE_MS,
+			s3Endpoint: s3?.endpoint ?? 'http://127.0.0.1:4569',
+			dataDir: path.join(dir, 'jobs'),
+		});
 		iot.destroy();
 		iot = new IoTClient({ endpoint: jobs.endpoint, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
 		assert.equal((await execution('robot-2', 'persisted')).status, 'QUEUED');

@@ -29,7 +29,7 @@ const MINUTE_MS = 250;
 const DOC = JSON.stringify({ operation: 'firmware-update', version: '2.0.0' });
 
 describe('rollout and abort: the documented rules', () => {
-	it('the guide\'s example: 50/min, x2 after every 1000 notified, up to 1000/min', () => {
+	it("the guide's example: 50/min, x2 after every 1000 notified, up to 1000/min", () => {
 		const r = parseRollout({ exponentialRate: { baseRatePerMinute: 50, incrementFactor: 2, rateIncreaseCriteria: { numberOfNotifiedThings: 1000 } }, maximumPerMinute: 1000 });
 		let p = startRollout(r);
 		assert.equal(p.ratePerMinute, 50);
@@ -68,7 +68,7 @@ describe('rollout and abort: the documented rules', () => {
 	];
 	for (const [what, v, re] of BAD) it('refuses ' + what, () => assert.throws(() => parseRollout(v), re));
 
-	it('abort: the criterion needs its minimum of finished executions, then the failures\' share of them', () => {
+	it("abort: the criterion needs its minimum of finished executions, then the failures' share of them", () => {
 		const a = parseAbort({ criteriaList: [{ failureType: 'FAILED', action: 'CANCEL', thresholdPercentage: 25, minNumberOfExecutedThings: 4 }] });
 		assert.equal(abortCriterion(a, { FAILED: 3 }), undefined, 'three finished: under the minimum');
 		assert.equal(abortCriterion(a, { FAILED: 1, SUCCEEDED: 3 })?.failureType, 'FAILED');

@@ -79,7 +79,11 @@ export function parseRollout(v: unknown): RolloutConfig {
 	if (!isInt(n, 1, 1000)) throw new ConfigError('rateIncreaseCriteria expected a number of things 1-1000, got ' + JSON.stringify(n));
 	return {
 		maximumPerMinute: max,
-		exponentialRate: { baseRatePerMinute: e.baseRatePerMinute as number, incrementFactor: f, rateIncreaseCriteria: notified !== undefined ? { numberOfNotifiedThings: n } : { numberOfSucceededThings: n } },
+		exponentialRate: {
+			baseRatePerMinute: e.baseRatePerMinute as number,
+			incrementFactor: f,
+			rateIncreaseCriteria: notified !== undefined ? { numberOfNotifiedThings: n } : { numberOfSucceededThings: n },
+		},
 	};
 }
 
@@ -102,7 +106,11 @@ export function parseAbort(v: unknown): AbortConfig {
 }
 
 export function startRollout(r: RolloutConfig): RolloutProgress {
-	return { ratePerMinute: r.exponentialRate ? Math.min(r.exponentialRate.baseRatePerMinute, r.maximumPerMinute) : r.maximumPerMinute, notifiedSinceIncrease: 0, succeededSinceIncrease: 0 };
+	return {
+		ratePerMinute: r.exponentialRate ? Math.min(r.exponentialRate.baseRatePerMinute, r.maximumPerMinute) : r.maximumPerMinute,
+		notifiedSinceIncrease: 0,
+		succeededSinceIncrease: 0,
+	};
 }
 
 /** After `notified` more things were notified and `succeeded` more succeeded: the progress, the rate raised when its criterion is met. */
@@ -119,6 +127,6 @@ export function advance(r: RolloutConfig, p: RolloutProgress, notified: number, 
 /** The criterion that aborts the job, given the terminal executions by status, or undefined. */
 export function abortCriterion(a: AbortConfig, finished: Readonly<Record<string, number>>): AbortCriteria | undefined {
 	const executed = Object.values(finished).reduce((s, n) => s + n, 0);
-	const failed = (t: FailureType) => (t === 'ALL' ? (finished.FAILED ?? 0) + (finished.REJECTED ?? 0) + (finished.TIMED_OUT ?? 0) : finished[t] ?? 0);
+	const failed = (t: FailureType) => (t === 'ALL' ? (finished.FAILED ?? 0) + (finished.REJECTED ?? 0) + (finished.TIMED_OUT ?? 0) : (finished[t] ?? 0));
 	return a.criteriaList.find((c) => executed >= c.minNumberOfExecutedThings && (100 * failed(c.failureType)) / executed >= c.thresholdPercentage);
 }

@@ -46,12 +46,7 @@ export interface JobRecord {
 	readonly completedAt?: number;
 }
 
-export type ControlErrorType =
-	| 'ResourceNotFoundException'
-	| 'InvalidRequestException'
-	| 'ResourceAlreadyExistsException'
-	| 'InvalidStateTransitionException'
-	| 'VersionConflictException';
+export type ControlErrorType = 'ResourceNotFoundException' | 'InvalidRequestException' | 'ResourceAlreadyExistsException' | 'InvalidStateTransitionException' | 'VersionConflictException';
 
 export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 export type ControlResult<T> = Result<T, { readonly type: ControlErrorType; readonly message: string }>;
@@ -99,7 +94,20 @@ export class JobsRunner {
 	constructor(o: JobsRunnerOptions) {
 		this.#o = o;
 		this.#now = o.now ?? Date.now;
-		this.#store = o.dataDir ? new SnapshotFile(path.join(o.dataDir, 'jobs.json'), (): Snapshot => ({ version: 1, seq: this.#seq, jobs: this.jobs(), executions: [...this.#executions.values()].flatMap((m) => [...m.values()]), groups: this.groups.snapshot() }), o.log, 'jobs') : undefined;
+		this.#store = o.dataDir
+			? new SnapshotFile(
+					path.join(o.dataDir, 'jobs.json'),
+					(): Snapshot => ({
+						version: 1,
+						seq: this.#seq,
+						jobs: this.jobs(),
+						executions: [...this.#executions.values()].flatMap((m) => [...m.values()]),
+						groups: this.groups.snapshot(),
+					}),
+					o.log,
+					'jobs',
+				)
+			: undefined;
 		this.groups.onAdded((group, thing) => this.#joined(group, thing));
 	}
 
@@ -185,7 +193,13 @@ export class JobsRunner {
 		if (this.#jobs.has(input.jobId)) return controlError('ResourceAlreadyExistsException', `job ${input.jobId} already exists`);
 		const now = this.#now();
 		const job: JobRecord = { ...input, status: 'IN_PROGRESS', forceCanceled: false, createdAt: now, lastUpdatedAt: now };
-		this.#o.log({ level: 'info', event: 'jobs.created', jobId: job.jobId, things: job.thingNames, ...(job.jobExecutionsRolloutConfig ? { rollout: job.jobExecutionsRolloutConfig } : {}) });
+		this.#o.log({
+			level: 'info',
+			event: 'jobs.created',
+			jobId: job.jobId,
+			things: job.thingNames,
+			...(job.jobExecutionsRolloutConfig ? { rollout: job.jobExecutionsRolloutConfig } : {}),
+		});
 		if (job.jobExecutionsRolloutConfig) {
 			this.#jobs.set(job.jobId, job);
 			this.#startRollout(job);
@@ -312,9 +326,7 @@ export class JobsRunner {
 			queueMicrotask(() => {
 				if (is.next !== was.next) {
 					const next = this.next(thing);
-					this.emit(`$aws/things/${thing}/jobs/notify-next`, async () =>
-						next ? { timestamp: seconds(now), execution: await this.deviceExecution(next, true) } : { timestamp: seconds(now) },
-					);
+					this.emit(`$aws/things/${thing}/jobs/notify-next`, async () => (next ? { timestamp: seconds(now), execution: await this.deviceExecution(next, true) } : { timestamp: seconds(now) }));
 				}
 				if (is.pending !== was.pending) this.emit(`$aws/things/${thing}/jobs/notify`, () => this.#notifyBody(thing, now));
 			});
@@ -324,7 +336,13 @@ export class JobsRunner {
 
 	#view(thing: string): { next: string | undefined; pending: string } {
 		const pending = this.pending(thing);
-		return { next: pending[0]?.jobId, pending: pending.map((e) => e.jobId).sort().join('\n') };
+		return {
+			next: pending[0]?.jobId,
+			pending: pending
+				.map((e) => e.jobId)
+				.sort()
+				.join('\n'),
+		};
 	}
 
 	#notifyBody(thing: string, now: number): unknown {
@@ -368,7 +386,15 @@ export class JobsRunner {
 				if (this.#jobs.get(job.jobId)?.status !== 'IN_PROGRESS') return;
 				this.#stopRollout(job.jobId);
 				const comment = `aborted: ${c.failureType} reached ${c.thresholdPercentage}% of ${Object.values(finished).reduce((a, b) => a + b, 0)} finished executions (minimum ${c.minNumberOfExecutedThings})`;
-				this.#o.log({ level: 'warn', event: 'jobs.aborted', jobId: job.jobId, failureType: c.failureType, thresholdPercentage: c.thresholdPercentage, finished, notNotified: job.thingNames.length - this.executionsOfJob(job.jobId).length });
+				this.#o.log({
+					level: 'warn',
+					event: 'jobs.aborted',
+					jobId: job.jobId,
+					failureType: c.failureType,
+					thresholdPercentage: c.thresholdPercentage,
+					finished,
+					notNotified: job.thingNames.length - this.executionsOfJob(job.jobId).length,
+				});
 				this.cancelJob(job.jobId, false, undefined, comment);
 			});
 		}
@@ -432,14 +458,17 @@ export class JobsRunner {
 		this.#timers.delete(key);
 		const due = X.deadline(e);
 		if (due === undefined || this.#closed) return;
-		const timer = setTimeout(() => {
-			this.#timers.delete(key);
-			const current = this.execution(e.thingName, e.jobId);
-			const timedOut = current && X.timeOut(current, this.#now());
-			if (!timedOut) return;
-			this.#o.log({ level: 'info', event: 'jobs.execution.timed_out', jobId: e.jobId, thing: e.thingName });
-			this.#change([e.thingName], () => this.#put(timedOut));
-		}, Math.max(0, due - this.#now()));
+		const timer = setTimeout(
+			() => {
+				this.#timers.delete(key);
+				const current = this.execution(e.thingName, e.jobId);
+				const timedOut = current && X.timeOut(current, this.#now());
+				if (!timedOut) return;
+				this.#o.log({ level: 'info', event: 'jobs.execution.timed_out', jobId: e.jobId, thing: e.thingName });
+				this.#change([e.thingName], () => this.#put(timedOut));
+			},
+			Math.max(0, due - this.#now()),
+		);
 		timer.unref();
 		this.#timers.set(key, timer);
 	}

@@ -3,17 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy, KmsKeyringNode } from '@aws-crypto/client-node';
-import {
-	CreateAliasCommand,
-	CreateKeyCommand,
-	DecryptCommand,
-	DescribeKeyCommand,
-	EncryptCommand,
-	GenerateDataKeyCommand,
-	KMS,
-	KMSClient,
-	KMSServiceException,
-} from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMS, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
 import { encodeContext } from './ciphertext';
 import { startKms, type KmsService } from './server';

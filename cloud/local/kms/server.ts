@@ -213,10 +213,7 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		if (req.method !== 'POST') throw kmsError('UnknownOperationException', 'KMS takes POST requests');
 		const body = await readBody(req, MAX_BODY);
-		const auth = verifySigV4(
-			{ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders },
-			{ service: 'kms', payloadHash: sha256Hex(body), now: now() },
-		);
+		const auth = verifySigV4({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: 'kms', payloadHash: sha256Hex(body), now: now() });
 		if (!auth.ok) {
 			const e = jsonAuthError(auth.error);
 			log({ level: 'warn', event: 'kms.auth.refused', code: auth.error.code, reason: auth.error.message });

@@ -67,7 +67,13 @@ export function startSqsEventSource(o: EventSourceOptions): EventSource {
 			let messages: Message[];
 			try {
 				const out = await o.sqs.send(
-					new ReceiveMessageCommand({ QueueUrl: o.queueUrl, MaxNumberOfMessages: o.batchSize ?? 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+					new ReceiveMessageCommand({
+						QueueUrl: o.queueUrl,
+						MaxNumberOfMessages: o.batchSize ?? 10,
+						WaitTimeSeconds: 1,
+						MessageSystemAttributeNames: ['All'],
+						MessageAttributeNames: ['All'],
+					}),
 					{ abortSignal: abort.signal },
 				);
 				messages = out.Messages ?? [];

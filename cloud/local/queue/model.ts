@@ -14,7 +14,10 @@ export const MAX_RECEIVE_COUNT = 1000;
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
 export class QueueError extends Error {
-	constructor(readonly type: string, message: string) {
+	constructor(
+		readonly type: string,
+		message: string,
+	) {
 		super(message);
 	}
 }
@@ -269,8 +272,7 @@ export function createQueues() {
 			if (existing) {
 				const probe = { ...existing, messages: [] };
 				setAttributes(probe, attributes);
-				const same = probe.visibilityTimeout === existing.visibilityTimeout && probe.delaySeconds === existing.delaySeconds &&
-					JSON.stringify(probe.redrive) === JSON.stringify(existing.redrive);
+				const same = probe.visibilityTimeout === existing.visibilityTimeout && probe.delaySeconds === existing.delaySeconds && JSON.stringify(probe.redrive) === JSON.stringify(existing.redrive);
 				if (!same) throw new QueueError('QueueNameExists', 'A queue already exists with the same name and a different value for attribute(s)');
 				return name;
 			}
@@ -302,11 +304,7 @@ export function createQueues() {
 			const hasAttributes = Object.keys(attributes).length > 0;
 			return { MessageId: m.id, MD5OfMessageBody: md5(body), ...(hasAttributes ? { MD5OfMessageAttributes: md5OfMessageAttributes(attributes) } : {}) };
 		},
-		receive(
-			name: string,
-			o: { max: number; visibilityTimeout?: number; systemAttributes: readonly string[]; messageAttributes: readonly string[] },
-			now: number,
-		): Received[] {
+		receive(name: string, o: { max: number; visibilityTimeout?: number; systemAttributes: readonly string[]; messageAttributes: readonly string[] }, now: number): Received[] {
 			settle(now);
 			const q = get(name);
 			const visibility = o.visibilityTimeout ?? q.visibilityTimeout;

@@ -48,8 +48,7 @@ describe('local queue (SQS)', () => {
 		);
 		return { src: src.QueueUrl!, dlq: dlq.QueueUrl!, dlqArn };
 	}
-	const count = async (QueueUrl: string) =>
-		Number((await c.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages);
+	const count = async (QueueUrl: string) => Number((await c.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages);
 
 	it('sends, receives with attributes, deletes; GetQueueUrl; errors', async () => {
 		const { QueueUrl } = await c.send(new CreateQueueCommand({ QueueName: 'q' }));

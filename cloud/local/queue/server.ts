@@ -243,10 +243,7 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		if (req.method !== 'POST') throw new HttpError(400, 'UnsupportedOperation', 'SQS takes POST requests');
 		const body = await readBody(req, MAX_BODY);
-		const auth = verifySigV4(
-			{ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders },
-			{ service: 'sqs', payloadHash: sha256Hex(body), now: now() },
-		);
+		const auth = verifySigV4({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: 'sqs', payloadHash: sha256Hex(body), now: now() });
 		if (!auth.ok) {
 			const e = jsonAuthError(auth.error);
 			log({ level: 'warn', event: 'queue.auth.refused', code: auth.error.code, reason: auth.error.message });

@@ -139,7 +139,13 @@ export function createRules(o: RulesOptions): Rules {
 		let event: Record<string, unknown>;
 		try {
 			const payload = readsJson(entry.query) ? (JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.payload)) as unknown) : undefined;
-			event = evaluate(entry.query, payload, { topic, clientId: m.clientId, principal: m.certificate.length > 0 ? certificateId(m.certificate) : '', timestamp: at, raw: m.payload });
+			event = evaluate(entry.query, payload, {
+				topic,
+				clientId: m.clientId,
+				principal: m.certificate.length > 0 ? certificateId(m.certificate) : '',
+				timestamp: at,
+				raw: m.payload,
+			});
 		} catch (e) {
 			// AWS gives a rule over a non-JSON payload nothing to select from (binary needs other SQL)
 			return fail(entry, m, topic, 'the payload is not a JSON object: ' + (e as Error).message, 0);

@@ -54,15 +54,18 @@ describe('rules engine: topic rules invoking Lambda-style handlers', function ()
 		assert.equal(calls.length, 1);
 		const { event, context } = calls[0]!;
 		const der = new X509Certificate(cloud.pki.things.get('robot-1')!.certPem).raw;
-		assert.deepEqual({ ...event, receivedAt: 0 }, {
-			missionId: 'm-1',
-			clientToken: 't1',
-			topic: 'robots/robot-1/maps/upload-request',
-			thing: 'robot-1',
-			clientId: 'robot-1',
-			principal: createHash('sha256').update(der).digest('hex'),
-			receivedAt: 0,
-		});
+		assert.deepEqual(
+			{ ...event, receivedAt: 0 },
+			{
+				missionId: 'm-1',
+				clientToken: 't1',
+				topic: 'robots/robot-1/maps/upload-request',
+				thing: 'robot-1',
+				clientId: 'robot-1',
+				principal: createHash('sha256').update(der).digest('hex'),
+				receivedAt: 0,
+			},
+		);
 		assert.ok((event.receivedAt as number) >= before && (event.receivedAt as number) <= Date.now());
 		assert.equal(context.functionName, 'MapUploadFunction');
 		assert.equal(context.invokedFunctionArn, 'arn:aws:lambda:us-east-1:000000000000:function:MapUploadFunction');
@@ -78,7 +81,10 @@ describe('rules engine: topic rules invoking Lambda-style handlers', function ()
 		rules.add({ name: 'mission_report_copy', sql, handler: record('mission_report_copy') });
 		rules.add({ name: 'everything', sql: "SELECT * FROM '#'", handler: record('everything') });
 		await publish('$aws/rules/mission_report/robots/robot-1/missions/m-7/report', { cleanedM2: 42 });
-		assert.deepEqual(calls.map((c) => [c.rule, c.event]), [['mission_report', { cleanedM2: 42, topic: 'robots/robot-1/missions/m-7/report', missionId: 'm-7' }]]);
+		assert.deepEqual(
+			calls.map((c) => [c.rule, c.event]),
+			[['mission_report', { cleanedM2: 42, topic: 'robots/robot-1/missions/m-7/report', missionId: 'm-7' }]],
+		);
 
 		// the same topic without the prefix is an ordinary publish: every matching rule sees it
 		calls.length = 0;
@@ -124,10 +130,14 @@ describe('rules engine: topic rules invoking Lambda-style handlers', function ()
 
 	it('succeeds on a retry after a transient failure', async () => {
 		let attempts = 0;
-		rules.add({ name: 'flaky', sql: "SELECT * FROM 'robots/+/x'", handler: async (event, context) => {
-			if (++attempts === 1) throw new Error('throttled');
-			calls.push({ rule: 'flaky', event, context });
-		} });
+		rules.add({
+			name: 'flaky',
+			sql: "SELECT * FROM 'robots/+/x'",
+			handler: async (event, context) => {
+				if (++attempts === 1) throw new Error('throttled');
+				calls.push({ rule: 'flaky', event, context });
+			},
+		});
 		await publish('robots/robot-1/x', { a: 1 });
 		assert.equal(attempts, 2);
 		assert.equal(calls.length, 1);

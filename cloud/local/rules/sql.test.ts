@@ -47,7 +47,12 @@ describe('rules: SQL subset and topic filters', () => {
 		["SELECT encode(*, 'hex') AS y FROM 'a'", /only encode\(\*, 'base64'\)/],
 		["SELECT encode(*, 'base64') FROM 'a'", /encode\(\) needs a key/],
 	];
-	for (const [sql, want] of bad) it(`refuses ${sql}`, () => assert.throws(() => parseSql(sql), (e: unknown) => e instanceof SqlError && want.test(e.message)));
+	for (const [sql, want] of bad)
+		it(`refuses ${sql}`, () =>
+			assert.throws(
+				() => parseSql(sql),
+				(e: unknown) => e instanceof SqlError && want.test(e.message),
+			));
 
 	it('refuses SELECT * over a payload that is not an object', () => {
 		assert.throws(() => evaluate(parseSql("SELECT * FROM 'a'"), [1, 2], m), /JSON object/);

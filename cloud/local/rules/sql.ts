@@ -41,7 +41,10 @@ export function readsJson(q: Query): boolean {
 }
 
 export class SqlError extends Error {
-	constructor(message: string, readonly at: number) {
+	constructor(
+		message: string,
+		readonly at: number,
+	) {
 		super(`${message} (at character ${at + 1})`);
 		this.name = 'SqlError';
 	}

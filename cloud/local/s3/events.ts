@@ -40,16 +40,7 @@ export function eventKey(key: string): string {
 	return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
 }
 
-export function objectCreatedEvent(o: {
-	bucket: string;
-	key: string;
-	size: number;
-	etag: string;
-	time: Date;
-	sourceIp: string;
-	requestId: string;
-	sequencer: number;
-}): S3Event {
+export function objectCreatedEvent(o: { bucket: string; key: string; size: number; etag: string; time: Date; sourceIp: string; requestId: string; sequencer: number }): S3Event {
 	return {
 		Records: [
 			{

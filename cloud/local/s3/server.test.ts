@@ -4,16 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import {
-	CreateBucketCommand,
-	DeleteObjectCommand,
-	GetObjectCommand,
-	HeadObjectCommand,
-	ListObjectsV2Command,
-	PutObjectCommand,
-	S3Client,
-	S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
 import type { S3Event } from './events';
@@ -66,14 +57,30 @@ describe('local S3', () => {
 		const got = await c.send(new GetObjectCommand({ Bucket: 'maps', Key: 'robot-1/m 1.bin' }));
 		assert.equal(await got.Body!.transformToString(), 'hello');
 		const all = await c.send(new ListObjectsV2Command({ Bucket: 'maps' }));
-		assert.deepEqual(all.Contents?.map((o) => [o.Key, o.Size]), [['robot-1/m 1.bin', 5], ['robot-2/a', 1], ['top', 1]]);
+		assert.deepEqual(
+			all.Contents?.map((o) => [o.Key, o.Size]),
+			[
+				['robot-1/m 1.bin', 5],
+				['robot-2/a', 1],
+				['top', 1],
+			],
+		);
 		const dirs = await c.send(new ListObjectsV2Command({ Bucket: 'maps', Delimiter: '/' }));
-		assert.deepEqual(dirs.CommonPrefixes?.map((p) => p.Prefix), ['robot-1/', 'robot-2/']);
-		assert.deepEqual(dirs.Contents?.map((o) => o.Key), ['top']);
+		assert.deepEqual(
+			dirs.CommonPrefixes?.map((p) => p.Prefix),
+			['robot-1/', 'robot-2/'],
+		);
+		assert.deepEqual(
+			dirs.Contents?.map((o) => o.Key),
+			['top'],
+		);
 		const page1 = await c.send(new ListObjectsV2Command({ Bucket: 'maps', MaxKeys: 2 }));
 		assert.equal(page1.IsTruncated, true);
 		const page2 = await c.send(new ListObjectsV2Command({ Bucket: 'maps', MaxKeys: 2, ContinuationToken: page1.NextContinuationToken }));
-		assert.deepEqual(page2.Contents?.map((o) => o.Key), ['top']);
+		assert.deepEqual(
+			page2.Contents?.map((o) => o.Key),
+			['top'],
+		);
 		await c.send(new DeleteObjectCommand({ Bucket: 'maps', Key: 'robot-1/m 1.bin' }));
 		await rejects(c.send(new GetObjectCommand({ Bucket: 'maps', Key: 'robot-1/m 1.bin' })), 'NoSuchKey', 404);
 		await rejects(c.send(new HeadObjectCommand({ Bucket: 'maps', Key: 'robot-1/m 1.bin' })), 'NotFound', 404);
@@ -126,7 +133,11 @@ describe('local S3', () => {
 			assert.match(text, new RegExp('not signed: ' + Object.keys(headers)[0]));
 		}
 		assert.equal((await fetch(url, { method: 'PUT', body })).status, 200, 'without them it goes');
-		const typed = await getSignedUrl(c, new PutObjectCommand({ Bucket: 'maps', Key: 'robot-1/typed.bin', ContentType: 'application/octet-stream', Metadata: { mission: 'm-1' } }), { expiresIn: 60, signableHeaders: new Set(['content-type']), unhoistableHeaders: new Set(['x-amz-meta-mission']) });
+		const typed = await getSignedUrl(c, new PutObjectCommand({ Bucket: 'maps', Key: 'robot-1/typed.bin', ContentType: 'application/octet-stream', Metadata: { mission: 'm-1' } }), {
+			expiresIn: 60,
+			signableHeaders: new Set(['content-type']),
+			unhoistableHeaders: new Set(['x-amz-meta-mission']),
+		});
 		const ok = await fetch(typed, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'x-amz-meta-mission': 'm-1' }, body });
 		assert.equal(ok.status, 200, await ok.clone().text());
 		const other = await fetch(typed, { method: 'PUT', headers: { 'content-type': 'text/html', 'x-amz-meta-mission': 'm-1' }, body });
@@ -248,7 +259,10 @@ describe('local S3', () => {
 			const got = await bc.send(new GetObjectCommand({ Bucket: 'maps', Key: 'deep/key.bin', Range: 'bytes=2-4' }));
 			assert.equal(await got.Body!.transformToString(), 'rsi');
 			const list = await bc.send(new ListObjectsV2Command({ Bucket: 'maps' }));
-			assert.deepEqual(list.Contents?.map((o) => o.Key), ['deep/key.bin']);
+			assert.deepEqual(
+				list.Contents?.map((o) => o.Key),
+				['deep/key.bin'],
+			);
 			bc.destroy();
 			await b.close();
 		} finally {

@@ -58,8 +58,7 @@ export interface S3Service {
 	close(): Promise<void>;
 }
 
-const xmlEscape = (s: string) =>
-	s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 
 function sendXml(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
 	const text = '<?xml version="1.0" encoding="UTF-8"?>\n' + body;
@@ -89,7 +88,14 @@ async function getObject(store: ObjectStore, req: http.IncomingMessage, res: htt
 	const o = store.head(bucket, key);
 	if (!o) throw new HttpError(404, 'NoSuchKey', 'The specified key does not exist.');
 	const ifMatch = header(req, 'if-match');
-	if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(o.etag)) {
+	if (
+		ifMatch !== undefined &&
+		ifMatch !== '*' &&
+		!ifMatch
+			.split(',')
+			.map((s) => s.trim())
+			.includes(o.etag)
+	) {
 		throw new HttpError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
 	}
 	const headers: Record<string, string | number> = {
@@ -104,7 +110,14 @@ async function getObject(store: ObjectStore, req: http.IncomingMessage, res: htt
 	}
 	for (const [name, value] of Object.entries(o.metadata)) headers['x-amz-meta-' + name] = value;
 	const ifNoneMatch = header(req, 'if-none-match');
-	if (ifNoneMatch !== undefined && (ifNoneMatch === '*' || ifNoneMatch.split(',').map((s) => s.trim()).includes(o.etag))) {
+	if (
+		ifNoneMatch !== undefined &&
+		(ifNoneMatch === '*' ||
+			ifNoneMatch
+				.split(',')
+				.map((s) => s.trim())
+				.includes(o.etag))
+	) {
 		res.writeHead(304, { etag: o.etag, 'last-modified': o.lastModified.toUTCString() });
 		res.end();
 		return;
@@ -123,7 +136,6 @@ async function getObject(store: ObjectStore, req: http.IncomingMessage, res: htt
 	}
 	await pipeline(store.read(bucket, key, start, end), res);
 }
-
 
 /** ListObjectsV2: prefix, delimiter, continuation and start-after, url encoding. */
 function listObjectsV2(store: ObjectStore, res: http.ServerResponse, bucket: string, query: URLSearchParams) {
@@ -161,18 +173,11 @@ function listObjectsV2(store: ObjectStore, res: http.ServerResponse, bucket: str
 		(urlEncode ? '<EncodingType>url</EncodingType>' : '') +
 		(token !== null ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : '') +
 		(truncated && last !== undefined ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : '') +
-		contents
-			.map(
-				(o) =>
-					`<Contents><Key>${enc(o.key)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` +
-					`<ETag>${xmlEscape(o.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
-			)
-			.join('') +
+		contents.map((o) => `<Contents><Key>${enc(o.key)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` + `<ETag>${xmlEscape(o.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('') +
 		prefixes.map((p) => `<CommonPrefixes><Prefix>${enc(p)}</Prefix></CommonPrefixes>`).join('') +
 		'</ListBucketResult>';
 	sendXml(res, 200, body);
 }
-
 
 /**
  * Checks the request's SigV4 signature (header or presigned); returns the payload hash it
@@ -185,10 +190,7 @@ function authorize(req: http.IncomingMessage, url: string, rawPath: string, quer
 	if (payloadHash === undefined && req.headers.authorization !== undefined) {
 		throw new HttpError(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
 	}
-	const auth = verifySigV4(
-		{ method: req.method ?? 'GET', url, headers: req.headers, rawHeaders: req.rawHeaders },
-		{ service: 's3', payloadHash: payloadHash ?? UNSIGNED_PAYLOAD, now },
-	);
+	const auth = verifySigV4({ method: req.method ?? 'GET', url, headers: req.headers, rawHeaders: req.rawHeaders }, { service: 's3', payloadHash: payloadHash ?? UNSIGNED_PAYLOAD, now });
 	if (!auth.ok) {
 		log({ level: 'warn', event: 's3.auth.refused', method: req.method, path: rawPath, code: auth.error.code, reason: auth.error.message });
 		const code = auth.error.code === 'MissingAuthenticationToken' ? 'AccessDenied' : auth.error.code;
@@ -218,8 +220,7 @@ function errorReply(log: LogFn): (res: http.ServerResponse, e: unknown) => void 
 		sendXml(
 			res,
 			err.status,
-			`<Error><Code>${xmlEscape(err.code)}</Code><Message>${xmlEscape(err.message)}</Message>` +
-				`<Resource>${xmlEscape(resource)}</Resource><RequestId>${res.getHeader('x-amz-request-id') ?? ''}</RequestId></Error>`,
+			`<Error><Code>${xmlEscape(err.code)}</Code><Message>${xmlEscape(err.message)}</Message>` + `<Resource>${xmlEscape(resource)}</Resource><RequestId>${res.getHeader('x-amz-request-id') ?? ''}</RequestId></Error>`,
 			extra,
 		);
 		// the client may still be sending a body we will not read
@@ -298,14 +299,7 @@ function listBuckets(store: ObjectStore, res: http.ServerResponse): void {
 }
 
 /** CreateBucket, HeadBucket, DeleteBucket, ListObjectsV2; false for another method. */
-async function bucketRequest(
-	store: ObjectStore,
-	createBucket: (name: string) => Promise<boolean>,
-	req: http.IncomingMessage,
-	res: http.ServerResponse,
-	bucket: string,
-	query: URLSearchParams,
-): Promise<boolean> {
+async function bucketRequest(store: ObjectStore, createBucket: (name: string) => Promise<boolean>, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, query: URLSearchParams): Promise<boolean> {
 	const method = req.method;
 	if (method === 'PUT') {
 		for await (const _ of req); // a CreateBucketConfiguration, if any, says nothing we need

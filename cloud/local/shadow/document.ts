@@ -272,10 +272,7 @@ export function applyUpdate(current: Shadow | undefined, lastVersion: number, re
 	}
 	const shadow: Shadow = { state, metadata, version: version + 1 };
 	const accepted: UpdateAccepted = withToken({ state: echoState, metadata: echoMeta, version: shadow.version, timestamp: ts }, token);
-	const documents: DocumentsReply = withToken(
-		{ previous: current ? snapshot(current) : null, current: snapshot(shadow), timestamp: ts },
-		token,
-	);
+	const documents: DocumentsReply = withToken({ previous: current ? snapshot(current) : null, current: snapshot(shadow), timestamp: ts }, token);
 	const d = deltaOf(shadow);
 	// DSM "/update/delta": published when the accepted shadow's desired and reported differ,
 	// with every differing desired attribute, whether or not this update carried it

@@ -46,10 +46,7 @@ export function startShadowHttp(ops: ShadowOperations, options: ShadowHttpOption
 	const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
 		const body = await readBody(req, MAX_BODY_BYTES);
 		if (verify) {
-			const signed = verifySigV4(
-				{ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders },
-				{ service: SIGNING_SERVICE, payloadHash: sha256Hex(body), now: options.clock.now() },
-			);
+			const signed = verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: SIGNING_SERVICE, payloadHash: sha256Hex(body), now: options.clock.now() });
 			if (!signed.ok) throw new HttpError(signed.error.status, signed.error.code, signed.error.message);
 		}
 		const url = new URL(req.url ?? '/', 'http://local');

@@ -4,22 +4,7 @@
  * update/delta, update/documents, delete/accepted) goes to the `changed` listeners, because
  * AWS publishes those on MQTT whichever transport made the change.
  */
-import {
-	applyUpdate,
-	deleteReply,
-	errorReply,
-	getReply,
-	isShadowName,
-	notFound,
-	parseUpdate,
-	requestToken,
-	type DeleteReply,
-	type DeltaReply,
-	type DocumentsReply,
-	type ErrorReply,
-	type GetReply,
-	type UpdateAccepted,
-} from './document';
+import { applyUpdate, deleteReply, errorReply, getReply, isShadowName, notFound, parseUpdate, requestToken, type DeleteReply, type DeltaReply, type DocumentsReply, type ErrorReply, type GetReply, type UpdateAccepted } from './document';
 import { isThingName } from '../../../firmware/core/contracts/thing';
 import type { ShadowStore } from './store';
 

@@ -82,7 +82,10 @@ async function signIn(e: Event): Promise<void> {
 async function loadRobots(): Promise<void> {
 	const r = await api('GET', '/robots');
 	const robots = (r.body.robots ?? []) as { thing: string }[];
-	fill('robots', ...(robots.length === 0 ? ['No robots yet: add one below.'] : robots.map((x) => h('button', { class: x.thing === selected ? 'robot chosen' : 'robot', 'data-thing': x.thing, onclick: () => void choose(x.thing) }, x.thing))));
+	fill(
+		'robots',
+		...(robots.length === 0 ? ['No robots yet: add one below.'] : robots.map((x) => h('button', { class: x.thing === selected ? 'robot chosen' : 'robot', 'data-thing': x.thing, onclick: () => void choose(x.thing) }, x.thing))),
+	);
 	if (!selected && robots.length > 0) await choose(robots[0]!.thing);
 }
 
@@ -112,7 +115,14 @@ async function choose(thing: string): Promise<void> {
 	tz = s.tz;
 	rooms = Array.isArray(r.body.rooms) ? (r.body.rooms as string[]) : [];
 	renderRooms();
-	entries = s.entries.map((x, i) => ({ id: x.id ?? 'entry-' + i, days: [...(x.days ?? [])], start: x.start ?? '09:00', enabled: x.enabled !== false, mode: (x.mode as Mode) ?? 'vacuum', rooms: [...(x.rooms ?? [])] }));
+	entries = s.entries.map((x, i) => ({
+		id: x.id ?? 'entry-' + i,
+		days: [...(x.days ?? [])],
+		start: x.start ?? '09:00',
+		enabled: x.enabled !== false,
+		mode: (x.mode as Mode) ?? 'vacuum',
+		rooms: [...(x.rooms ?? [])],
+	}));
 	renderWeek();
 	await loadMissions();
 	if (refresh) clearInterval(refresh);
@@ -184,7 +194,13 @@ function renderWeek(): void {
 				h('input', { type: 'time', value: e.start, class: 'start', onchange: (ev) => ((e.start = (ev.target as HTMLInputElement).value), renderWeek()) }),
 				h('select', { class: 'mode', onchange: (ev) => ((e.mode = (ev.target as HTMLSelectElement).value as Mode), renderWeek()) }, ...Object.entries(MODE_NAMES).map(([k, v]) => h('option', { value: k, selected: e.mode === k }, v))),
 				// the robot's rooms, and any the entry names that the robot no longer knows (to be unticked)
-				h('div', { class: 'rooms' }, ...[...rooms, ...e.rooms.filter((r) => !rooms.includes(r))].map((r) => h('label', {}, h('input', { type: 'checkbox', checked: e.rooms.includes(r), onchange: (ev) => toggle(e.rooms, r, (ev.target as HTMLInputElement).checked) }), roomWords(r)))),
+				h(
+					'div',
+					{ class: 'rooms' },
+					...[...rooms, ...e.rooms.filter((r) => !rooms.includes(r))].map((r) =>
+						h('label', {}, h('input', { type: 'checkbox', checked: e.rooms.includes(r), onchange: (ev) => toggle(e.rooms, r, (ev.target as HTMLInputElement).checked) }), roomWords(r)),
+					),
+				),
 				h('label', {}, h('input', { type: 'checkbox', checked: e.enabled, onchange: (ev) => ((e.enabled = (ev.target as HTMLInputElement).checked), renderWeek()) }), 'On'),
 				h('button', { onclick: () => ((entries = entries.filter((x) => x !== e)), renderWeek()) }, 'Remove'),
 			),
@@ -208,7 +224,17 @@ function addTime(): void {
 
 async function saveWeek(): Promise<void> {
 	if (!selected) return;
-	const schedule = { tz, entries: entries.map((e) => ({ id: e.id, days: DAYS.filter((d) => e.days.includes(d)), start: e.start, enabled: e.enabled, mode: e.mode, ...(e.rooms.length ? { rooms: e.rooms } : {}) })) };
+	const schedule = {
+		tz,
+		entries: entries.map((e) => ({
+			id: e.id,
+			days: DAYS.filter((d) => e.days.includes(d)),
+			start: e.start,
+			enabled: e.enabled,
+			mode: e.mode,
+			...(e.rooms.length ? { rooms: e.rooms } : {}),
+		})),
+	};
 	const r = await api('PUT', '/robots/' + encodeURIComponent(selected) + '/schedule', { schedule });
 	if (r.status === 200) return say('week-status', 'Saved. The robot picks it up as soon as it is online.');
 	if (r.body.error === 'InvalidSchedule') return say('week-status', 'Every cleaning time needs at least one day.', false);

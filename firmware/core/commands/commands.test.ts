@@ -41,10 +41,22 @@ function fakeLink() {
 		},
 		deliver(executionId: string, body: unknown, dup = false) {
 			const h = subs.get(requestFilter(THING))!;
-			return h({ topic: `$aws/commands/things/${THING}/executions/${executionId}/request/json`, payload: utf8Encode(typeof body === 'string' ? body : JSON.stringify(body)), qos: 1, dup, retain: false });
+			return h({
+				topic: `$aws/commands/things/${THING}/executions/${executionId}/request/json`,
+				payload: utf8Encode(typeof body === 'string' ? body : JSON.stringify(body)),
+				qos: 1,
+				dup,
+				retain: false,
+			});
 		},
 		answers() {
-			return published.filter((e) => e.topic.indexOf('/response/json') > 0).map((e) => ({ topic: e.topic, durable: e.durable, body: JSON.parse(utf8Decode(e.payload)!) as { status: string; statusReason: { reasonCode: string }; result?: { missionId: { S: string } } } }));
+			return published
+				.filter((e) => e.topic.indexOf('/response/json') > 0)
+				.map((e) => ({
+					topic: e.topic,
+					durable: e.durable,
+					body: JSON.parse(utf8Decode(e.payload)!) as { status: string; statusReason: { reasonCode: string }; result?: { missionId: { S: string } } },
+				}));
 		},
 	};
 }
@@ -226,7 +238,10 @@ describe('commands: runner', () => {
 		r.state.battery = 8;
 		r.link.deliver('b', { action: 'clean', notAfter: r.notAfter });
 		assert.equal(r.missions.state.value, 'idle');
-		assert.deepEqual(r.link.answers().map((a) => a.body.statusReason.reasonCode), ['STUCK', 'CHARGING']);
+		assert.deepEqual(
+			r.link.answers().map((a) => a.body.statusReason.reasonCode),
+			['STUCK', 'CHARGING'],
+		);
 	});
 
 	it('an invalid payload is REJECTED with the reason; an action that fails is FAILED; settings are kept on storage', () => {

@@ -22,10 +22,7 @@ export interface Situation {
 	readonly rooms: readonly string[];
 }
 
-export type Act =
-	| { readonly type: 'clean'; readonly mode: Mode; readonly rooms: readonly string[] | 'all' }
-	| { readonly type: 'pause' | 'resume' | 'stop' | 'dock' | 'locate' }
-	| { readonly type: 'settings'; readonly settings: Settings };
+export type Act = { readonly type: 'clean'; readonly mode: Mode; readonly rooms: readonly string[] | 'all' } | { readonly type: 'pause' | 'resume' | 'stop' | 'dock' | 'locate' } | { readonly type: 'settings'; readonly settings: Settings };
 
 export interface Decision {
 	readonly status: 'SUCCEEDED' | 'REJECTED';

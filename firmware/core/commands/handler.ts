@@ -116,7 +116,13 @@ export class RobotCommands {
 		} else {
 			const st = this.#actions.status();
 			const now = this.#ports.clock.now();
-			const d = decide(parsed.command, { mission: this.#mission(), battery: st.battery, stuck: st.stuck, nowS: now === undefined ? undefined : Math.floor(now / 1000), rooms: this.#o.rooms });
+			const d = decide(parsed.command, {
+				mission: this.#mission(),
+				battery: st.battery,
+				stuck: st.stuck,
+				nowS: now === undefined ? undefined : Math.floor(now / 1000),
+				rooms: this.#o.rooms,
+			});
 			answer = { executionId: id, status: d.status, reasonCode: d.reasonCode, reasonDescription: d.reasonDescription };
 			if (d.act) {
 				const done = this.#act(d.act);

@@ -63,13 +63,45 @@ describe('oaep', () => {
 		const generic = { ok: false, error: { code: 'decrypt' } } as const;
 		const m = new Uint8Array(32).fill(7);
 		const cases: readonly (readonly [string, Uint8Array])[] = [
-			['first byte Y not zero', encode(m, (em) => { em[0] = 1; })],
-			['label hash differs', encode(m, (_em, db) => { db[5] = (db[5] as number) ^ 0x80; })],
-			['no 0x01 separator', encode(m, (_em, db) => { db.fill(0, 32); })],
-			['a nonzero byte in PS', encode(m, (_em, db) => { db[40] = 2; })],
-			['separator 0x02 instead of 0x01', encode(m, (_em, db) => { db[db.length - 33] = 2; })],
+			[
+				'first byte Y not zero',
+				encode(m, (em) => {
+					em[0] = 1;
+				}),
+			],
+			[
+				'label hash differs',
+				encode(m, (_em, db) => {
+					db[5] = (db[5] as number) ^ 0x80;
+				}),
+			],
+			[
+				'no 0x01 separator',
+				encode(m, (_em, db) => {
+					db.fill(0, 32);
+				}),
+			],
+			[
+				'a nonzero byte in PS',
+				encode(m, (_em, db) => {
+					db[40] = 2;
+				}),
+			],
+			[
+				'separator 0x02 instead of 0x01',
+				encode(m, (_em, db) => {
+					db[db.length - 33] = 2;
+				}),
+			],
 			['ciphertext not below n', new Uint8Array(256).fill(0xff)],
-			['a flipped ciphertext bit', (() => { const c = (OAEP_VECTORS[1] as readonly [Uint8Array, Uint8Array])[1].slice(); c[100] = (c[100] as number) ^ 1; return c; })()],
+			[
+				'a flipped ciphertext bit',
+				(() => {
+					const c = (OAEP_VECTORS[1] as readonly [Uint8Array, Uint8Array])[1].slice();
+					c[100] = (c[100] as number) ^ 1;
+					return c;
+				})(),
+			],
 		];
 		for (const [name, c] of cases) it(name, () => assert.deepEqual(oaepDecrypt(crypto, key, c), generic));
 	});

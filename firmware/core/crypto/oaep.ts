@@ -14,9 +14,7 @@ import { err, ok, type Result } from '../util/result';
 
 const HASH_BYTES = 32;
 
-export type OaepError =
-	| { readonly code: 'length'; readonly expected: number; readonly got: number }
-	| { readonly code: 'decrypt' };
+export type OaepError = { readonly code: 'length'; readonly expected: number; readonly got: number } | { readonly code: 'decrypt' };
 
 /** MGF1 with SHA-256 [RFC 8017 B.2.1]: `length` bytes of Hash(seed | counter) blocks, XORed into `target`. */
 function xorMgf1(sha256: CryptoPort['sha256'], seed: Uint8Array, target: Uint8Array): void {

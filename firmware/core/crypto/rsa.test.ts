@@ -54,8 +54,24 @@ describe('rsa', () => {
 			['not a SEQUENCE', new Uint8Array([0x02, 0x01, 0x00]), /expected tag 0x30/],
 			['truncated', TEST_KEY_PKCS8.subarray(0, 100), /runs past the end/],
 			['trailing byte', new Uint8Array([...TEST_KEY_PKCS8, 0]), /trailing bytes/],
-			['another algorithm', (() => { const b = TEST_KEY_PKCS8.slice(); b[17] = 0x02; return b; })(), /not an rsaEncryption key/],
-			['a modulus byte changed', (() => { const b = TEST_KEY_PKCS8.slice(); b[40] = (b[40] as number) ^ 1; return b; })(), /p \* q does not equal n/],
+			[
+				'another algorithm',
+				(() => {
+					const b = TEST_KEY_PKCS8.slice();
+					b[17] = 0x02;
+					return b;
+				})(),
+				/not an rsaEncryption key/,
+			],
+			[
+				'a modulus byte changed',
+				(() => {
+					const b = TEST_KEY_PKCS8.slice();
+					b[40] = (b[40] as number) ^ 1;
+					return b;
+				})(),
+				/p \* q does not equal n/,
+			],
 		];
 		for (const [name, der, why] of cases) {
 			it(name, () => {

@@ -37,7 +37,6 @@ const TAG = Object.freeze({ integer: 0x02, octetString: 0x04, null: 0x05, oid: 0
 const MIN_BITS = 1024;
 const MAX_BITS = 4096;
 
-
 /** A non-negative INTEGER; DER forbids a redundant leading zero [X.690 §8.3.2]. */
 function unsigned(der: Uint8Array, at: number): { value: bigint; next: number } {
 	const { body, next } = derElement(der, at, TAG.integer);
@@ -101,7 +100,14 @@ export function parseRsaPrivateKey(der: Uint8Array): Result<RsaPrivateKey, KeyEr
 		};
 		const rsaVersion = next();
 		if (rsaVersion !== 0n) throw new DerError('RSAPrivateKey version ' + rsaVersion + ': only two-prime keys (0) are supported');
-		const n = next(), e = next(), d = next(), p = next(), q = next(), dp = next(), dq = next(), qinv = next();
+		const n = next(),
+			e = next(),
+			d = next(),
+			p = next(),
+			q = next(),
+			dp = next(),
+			dq = next(),
+			qinv = next();
 		if (at !== body.length) throw new DerError('trailing fields in RSAPrivateKey');
 
 		const bits = bitLength(n);

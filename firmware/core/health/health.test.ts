@@ -7,7 +7,18 @@ import { DEFAULT_HEALTH, changes, checkHealthPolicy, decide, type HealthReport }
 import { HealthReporter } from './reporter';
 
 const P = DEFAULT_HEALTH;
-const base: HealthReport = { firmware: '1.0.0', uptimeS: 100, rebootReason: 'power-on', reconnects: 1, lastLinkError: null, rssi: -60, freeHeap: 100_000, largestFreeBlock: 40_000, storageUsed: 10_000, storageTotal: 24_576 };
+const base: HealthReport = {
+	firmware: '1.0.0',
+	uptimeS: 100,
+	rebootReason: 'power-on',
+	reconnects: 1,
+	lastLinkError: null,
+	rssi: -60,
+	freeHeap: 100_000,
+	largestFreeBlock: 40_000,
+	storageUsed: 10_000,
+	storageTotal: 24_576,
+};
 
 describe('health policy', () => {
 	/** [what changed, next report, fields that count] */
@@ -82,7 +93,20 @@ describe('health reporter', () => {
 		t.connect(true);
 		await t.settle();
 		assert.equal(t.updates.length, 1);
-		assert.deepEqual(t.updates[0], { health: { firmware: '1.0.0', uptimeS: 100, rebootReason: 'power-on', reconnects: 1, lastLinkError: null, rssi: -60, freeHeap: 100_000, largestFreeBlock: 40_000, storageUsed: 10_000, storageTotal: 24_576 } });
+		assert.deepEqual(t.updates[0], {
+			health: {
+				firmware: '1.0.0',
+				uptimeS: 100,
+				rebootReason: 'power-on',
+				reconnects: 1,
+				lastLinkError: null,
+				rssi: -60,
+				freeHeap: 100_000,
+				largestFreeBlock: 40_000,
+				storageUsed: 10_000,
+				storageTotal: 24_576,
+			},
+		});
 		for (let m = 0; m < 24 * 60; m++) {
 			t.set({ ...base, uptimeS: 100 + m * 60 });
 			t.time.advance(60_000);

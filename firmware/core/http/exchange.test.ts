@@ -35,7 +35,10 @@ describe('http exchange: body pump', () => {
 		const pump = new BodyPump(s.body);
 		assert.deepEqual(pump.take(2), pattern(5).subarray(0, 2));
 		assert.equal(s.pulls(), 1);
-		assert.deepEqual(drain(pump, 2).map((p) => p.length), [2, 1, 2, 1]);
+		assert.deepEqual(
+			drain(pump, 2).map((p) => p.length),
+			[2, 1, 2, 1],
+		);
 		assert.equal(pump.sent, 8);
 		assert.ok(pump.ended);
 		assert.equal(pump.error, undefined);

@@ -39,11 +39,23 @@ export interface ParsedCertificate extends DeviceIdentity {
 export const CERT_KEY = 'cert.der';
 export const PRIVATE_KEY_KEY = 'key.der';
 
-const TAG = Object.freeze({ integer: 0x02, bitString: 0x03, null: 0x05, oid: 0x06, utf8: 0x0c, printable: 0x13, ia5: 0x16, utcTime: 0x17, generalizedTime: 0x18, sequence: 0x30, set: 0x31, explicit0: 0xa0 } as const);
+const TAG = Object.freeze({
+	integer: 0x02,
+	bitString: 0x03,
+	null: 0x05,
+	oid: 0x06,
+	utf8: 0x0c,
+	printable: 0x13,
+	ia5: 0x16,
+	utcTime: 0x17,
+	generalizedTime: 0x18,
+	sequence: 0x30,
+	set: 0x31,
+	explicit0: 0xa0,
+} as const);
 // 1.2.840.113549.1.1.1 rsaEncryption, 2.5.4.3 commonName: DER contents of the OIDs
 const RSA_ENCRYPTION = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const COMMON_NAME = [0x55, 0x04, 0x03];
-
 
 function same(a: Uint8Array, b: readonly number[]): boolean {
 	if (a.length !== b.length) return false;
@@ -90,9 +102,9 @@ export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, Ide
 		const spki = derElement(tbs, subject.next, TAG.sequence);
 
 		let thing: string | undefined;
-		for (let r = 0; r < subject.body.length; ) {
+		for (let r = 0; r < subject.body.length;) {
 			const rdn = derElement(subject.body, r, TAG.set);
-			for (let a = 0; a < rdn.body.length; ) {
+			for (let a = 0; a < rdn.body.length;) {
 				const atv = derElement(rdn.body, a, TAG.sequence);
 				const oid = derElement(atv.body, 0, TAG.oid);
 				if (same(oid.body, COMMON_NAME)) {

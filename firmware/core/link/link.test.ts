@@ -125,7 +125,10 @@ describe('Link', () => {
 			assert.equal(rest.length, 0);
 			assert.deepEqual(connect, { type: 'connect', clientId: 'robot-1', cleanSession: false, keepAlive: KEEP_ALIVE_S });
 			assert.ok(subscribe?.type === 'subscribe');
-			assert.deepEqual(subscribe.subscriptions, [{ topic: 'cmd/robot-1/#', qos: 1 }, { topic: '$aws/things/robot-1/jobs/notify', qos: 1 }]);
+			assert.deepEqual(subscribe.subscriptions, [
+				{ topic: 'cmd/robot-1/#', qos: 1 },
+				{ topic: '$aws/things/robot-1/jobs/notify', qos: 1 },
+			]);
 			assert.ok(p1 && isPublish(p1) && p2 && isPublish(p2));
 			assert.deepEqual([p1.topic, p1.payload, p1.qos, p1.dup, p1.retain], ['mission/1', text('one'), 1, false, false]);
 			assert.deepEqual([p2.topic, p2.payload, p2.qos, p2.dup], ['mission/2', text('two'), 1, false]);
@@ -140,7 +143,10 @@ describe('Link', () => {
 			t.net.last().connect();
 			deliver(t.net.last(), { type: 'connack', sessionPresent: true, returnCode: 0 });
 			assert.deepEqual(t.link.state, { value: 'connected', sessionPresent: true, attempt: 0, flaps: 0, since: t.time.clock.monotonic() });
-			assert.deepEqual(t.states.map((s) => s.value), ['connecting', 'connected']);
+			assert.deepEqual(
+				t.states.map((s) => s.value),
+				['connecting', 'connected'],
+			);
 			assert.ok(t.log.events().includes('link.online'));
 		});
 
@@ -265,7 +271,10 @@ describe('Link', () => {
 			const s = t.net.last();
 			s.connect();
 			const first = packetsOf(s.writes[0]).filter(isPublish);
-			assert.deepEqual(first.map((p) => p.topic), ['m/0', 'm/1']);
+			assert.deepEqual(
+				first.map((p) => p.topic),
+				['m/0', 'm/1'],
+			);
 			deliver(s, CONNACK);
 			assert.equal(s.writes.length, 1);
 			// publishing more does not pass the window
@@ -273,12 +282,23 @@ describe('Link', () => {
 			assert.equal(s.writes.length, 1);
 			deliver(s, { type: 'puback', packetId: first[1]!.packetId! });
 			const next = sent(s, 1).filter(isPublish);
-			assert.deepEqual(next.map((p) => p.topic), ['m/2']);
+			assert.deepEqual(
+				next.map((p) => p.topic),
+				['m/2'],
+			);
 			deliver(s, { type: 'puback', packetId: first[0]!.packetId! });
 			deliver(s, { type: 'puback', packetId: next[0]!.packetId! });
-			assert.deepEqual(sent(s, 1).filter(isPublish).map((p) => p.topic), ['m/2', 'm/3', 'm/4']);
+			assert.deepEqual(
+				sent(s, 1)
+					.filter(isPublish)
+					.map((p) => p.topic),
+				['m/2', 'm/3', 'm/4'],
+			);
 			assert.equal(t.link.outbox.size, 3);
-			assert.deepEqual(t.delivered.map(([, topic]) => topic), ['m/1', 'm/0', 'm/2']);
+			assert.deepEqual(
+				t.delivered.map(([, topic]) => topic),
+				['m/1', 'm/0', 'm/2'],
+			);
 		});
 
 		it('a full outbox refuses with full and logs it', () => {
@@ -307,12 +327,18 @@ describe('Link', () => {
 			s2.connect();
 			assert.equal(s2.writes.length, 1);
 			const packets = packetsOf(s2.writes[0]);
-			assert.deepEqual(packets.map((p) => p.type), ['connect', 'subscribe', 'publish', 'publish']);
+			assert.deepEqual(
+				packets.map((p) => p.type),
+				['connect', 'subscribe', 'publish', 'publish'],
+			);
 			const [again, fresh] = packets.filter(isPublish);
 			assert.deepEqual(again, { ...p1, dup: true });
 			assert.ok(fresh && fresh.topic === 'm/2' && fresh.dup === false && fresh.packetId !== p1.packetId);
 			deliver(s2, CONNACK, { type: 'puback', packetId: p1.packetId! });
-			assert.deepEqual(t.delivered.map(([, topic]) => topic), ['m/1']);
+			assert.deepEqual(
+				t.delivered.map(([, topic]) => topic),
+				['m/1'],
+			);
 		});
 
 		it('a durable in-flight message survives a reboot and is resent with its id', () => {
@@ -347,7 +373,10 @@ describe('Link', () => {
 			const sub = packetsOf(s.writes[0]).find((p) => p.type === 'subscribe');
 			assert.ok(sub && sub.type === 'subscribe');
 			deliver(s, CONNACK, { type: 'suback', packetId: sub.packetId, granted: [1, 0x80] });
-			assert.deepEqual(t.subscriptions, [['cmd/#', 1], ['forbidden/#', 0x80]]);
+			assert.deepEqual(t.subscriptions, [
+				['cmd/#', 1],
+				['forbidden/#', 0x80],
+			]);
 			assert.equal(t.link.subscription('cmd/#'), 'granted');
 			assert.equal(t.link.subscription('forbidden/#'), 'refused');
 			assert.ok(t.log.lines.some((l) => l.event === 'mqtt.subscribe_refused' && l.fields.filter === 'forbidden/#'));
@@ -398,7 +427,10 @@ describe('Link', () => {
 			assert.deepEqual(calls, ['cmd/a', 'cmd/b']);
 			gates[1]!.resolve();
 			await settle();
-			assert.deepEqual(sent(s, from), [{ type: 'puback', packetId: 11 }, { type: 'puback', packetId: 12 }]);
+			assert.deepEqual(sent(s, from), [
+				{ type: 'puback', packetId: 11 },
+				{ type: 'puback', packetId: 12 },
+			]);
 		});
 
 		it('handlers see topic, payload and flags; QoS 0 gets no PUBACK', async () => {
@@ -416,9 +448,11 @@ describe('Link', () => {
 		it('a failing handler is logged and the message acknowledged anyway', async () => {
 			const t = setup();
 			assert.ok(t.link.subscribe('cmd/#', async () => Promise.reject(new Error('boom'))).ok);
-			assert.ok(t.link.subscribe('cmd/+', () => {
-				throw new Error('sync boom');
-			}).ok);
+			assert.ok(
+				t.link.subscribe('cmd/+', () => {
+					throw new Error('sync boom');
+				}).ok,
+			);
 			const s = online(t);
 			const from = s.writes.length;
 			deliver(s, { type: 'publish', topic: 'cmd/x', payload: bytes(), qos: 1, retain: false, dup: false, packetId: 3 });
@@ -547,7 +581,10 @@ describe('Link', () => {
 			eager(t, 'connect');
 			t.link.start();
 			const s = t.net.last();
-			assert.deepEqual(sent(s).map((p) => p.type), ['connect']);
+			assert.deepEqual(
+				sent(s).map((p) => p.type),
+				['connect'],
+			);
 			deliver(s, CONNACK);
 			assert.equal(t.link.state.value, 'connected');
 		});
@@ -557,7 +594,10 @@ describe('Link', () => {
 			eager(t, 'fail');
 			t.link.start();
 			assert.ok(t.link.state.value === 'waiting' && /ENOTFOUND/.test(t.link.state.reason));
-			assert.deepEqual(t.states.map((s) => s.value), ['connecting', 'waiting']);
+			assert.deepEqual(
+				t.states.map((s) => s.value),
+				['connecting', 'waiting'],
+			);
 			t.time.advance(500);
 			assert.equal(t.net.sockets.length, 2);
 		});

@@ -83,10 +83,7 @@ export interface Message {
 
 export type MessageHandler = (m: Message) => void | Promise<void>;
 
-export type LinkError =
-	| OutboxError
-	| { readonly code: 'offline' }
-	| { readonly code: 'invalid'; readonly message: string };
+export type LinkError = OutboxError | { readonly code: 'offline' } | { readonly code: 'invalid'; readonly message: string };
 
 export interface LinkListener {
 	state?(s: LinkState): void;
@@ -157,8 +154,7 @@ export class Link {
 
 	constructor(ports: LinkPorts, options: LinkOptions) {
 		const o = options;
-		if (typeof o.clientId !== 'string' || o.clientId.length === 0 || o.clientId.length > 128)
-			throw new RangeError('"clientId" expected 1..128 characters, got ' + JSON.stringify(o.clientId));
+		if (typeof o.clientId !== 'string' || o.clientId.length === 0 || o.clientId.length > 128) throw new RangeError('"clientId" expected 1..128 characters, got ' + JSON.stringify(o.clientId));
 		const keepAlive = o.keepAlive ?? 60;
 		if (!Number.isInteger(keepAlive) || keepAlive < 1 || keepAlive > 0xffff) throw new RangeError('"keepAlive" expected 1..65535 s, got ' + keepAlive);
 		const maxInflight = o.maxInflight ?? MAX_INFLIGHT;
@@ -492,19 +488,21 @@ export class Link {
 		for (const [filter, handler] of this.#handlers) if (topicMatches(filter, p.topic)) handlers.push(handler);
 		const generation = this.#generation;
 		// handlers run one message at a time, so PUBACKs leave in arrival order
-		this.#inbound = this.#inbound.then(async () => {
-			for (const h of handlers) {
-				// acknowledged even when the handler fails: a message its handler cannot take would come back forever
-				const failure = await this.#runHandler(h, m);
-				if (failure) this.#ports.log.log('error', 'link.handler_failed', { topic: p.topic, error: failure });
-			}
-			if (handlers.length === 0) this.#ports.log.log('warn', 'link.unrouted', { topic: p.topic });
-			// after a reconnect the broker resends it: an ack on the new socket would name an id it never used there
-			if (p.qos === 1 && generation === this.#generation) this.#sessionEvent({ type: 'send', packet: { type: 'puback', packetId: p.packetId! } });
-		}).catch((e: unknown) => {
-			// the chain must stay usable for the next message, and a rejection would abort XS
-			this.#ports.log.log('error', 'link.inbound_failed', { topic: p.topic, error: String((e as Error)?.message ?? e) });
-		});
+		this.#inbound = this.#inbound
+			.then(async () => {
+				for (const h of handlers) {
+					// acknowledged even when the handler fails: a message its handler cannot take would come back forever
+					const failure = await this.#runHandler(h, m);
+					if (failure) this.#ports.log.log('error', 'link.handler_failed', { topic: p.topic, error: failure });
+				}
+				if (handlers.length === 0) this.#ports.log.log('warn', 'link.unrouted', { topic: p.topic });
+				// after a reconnect the broker resends it: an ack on the new socket would name an id it never used there
+				if (p.qos === 1 && generation === this.#generation) this.#sessionEvent({ type: 'send', packet: { type: 'puback', packetId: p.packetId! } });
+			})
+			.catch((e: unknown) => {
+				// the chain must stay usable for the next message, and a rejection would abort XS
+				this.#ports.log.log('error', 'link.inbound_failed', { topic: p.topic, error: String((e as Error)?.message ?? e) });
+			});
 	}
 
 	/** Runs one handler; resolves to a failure text, or undefined. A handler that hangs is given up on after handlerTimeoutMs. */
@@ -516,7 +514,10 @@ export class Link {
 				resolve(failure);
 			};
 			try {
-				Promise.resolve(h(m)).then(() => done(undefined), (e: unknown) => done(String((e as Error)?.message ?? e)));
+				Promise.resolve(h(m)).then(
+					() => done(undefined),
+					(e: unknown) => done(String((e as Error)?.message ?? e)),
+				);
 			} catch (e) {
 				done(String((e as Error)?.message ?? e));
 			}

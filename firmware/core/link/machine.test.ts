@@ -43,7 +43,12 @@ const ROWS: readonly Row[] = [
 	// a loss sooner is one more failure in a row: the backoff keeps growing
 	[connected, lostSoon, { value: 'waiting', attempt: 3, flaps: 2, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'schedule', attempt: 3 }]],
 	// the flapsToWarn-th short connection in a row is told, once
-	[connectedFlapping, lostSoon, { value: 'waiting', attempt: 5, flaps: DEFAULT_TIMING.flapsToWarn, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'flapping', flaps: DEFAULT_TIMING.flapsToWarn, upMs: MIN - 1 }, { type: 'schedule', attempt: 5 }]],
+	[
+		connectedFlapping,
+		lostSoon,
+		{ value: 'waiting', attempt: 5, flaps: DEFAULT_TIMING.flapsToWarn, reason: 'x' },
+		[{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'flapping', flaps: DEFAULT_TIMING.flapsToWarn, upMs: MIN - 1 }, { type: 'schedule', attempt: 5 }],
+	],
 	[connectedWarned, lostSoon, { value: 'waiting', attempt: 6, flaps: DEFAULT_TIMING.flapsToWarn + 1, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: MIN - 1 }, { type: 'schedule', attempt: 6 }]],
 	// a clock that went backwards counts as no time up
 	[connected, { type: 'lost', reason: 'x', at: 0 }, { value: 'waiting', attempt: 3, flaps: 2, reason: 'x' }, [{ type: 'close' }, { type: 'offline', reason: 'x', upMs: 0 }, { type: 'schedule', attempt: 3 }]],
@@ -74,9 +79,7 @@ function stateProblem(s: LinkState): string | undefined {
 				? undefined
 				: 'bad connected ' + JSON.stringify(s);
 		case 'waiting':
-			return keys === 'attempt,flaps,reason,value' && nat(s.attempt) && s.attempt >= 1 && nat(s.flaps) && s.flaps <= s.attempt && typeof s.reason === 'string' && s.reason.length > 0
-				? undefined
-				: 'bad waiting ' + JSON.stringify(s);
+			return keys === 'attempt,flaps,reason,value' && nat(s.attempt) && s.attempt >= 1 && nat(s.flaps) && s.flaps <= s.attempt && typeof s.reason === 'string' && s.reason.length > 0 ? undefined : 'bad waiting ' + JSON.stringify(s);
 		default:
 			return 'unknown state ' + JSON.stringify(s);
 	}
@@ -133,9 +136,21 @@ describe('link machine', () => {
 				const scheduled = got.effects.filter((fx) => fx.type === 'schedule');
 				if (got.state.value === 'waiting') assert.deepEqual(scheduled, [{ type: 'schedule', attempt: got.state.attempt }], where);
 				else assert.deepEqual(scheduled, [], where);
-				assert.equal(got.effects.some((fx) => fx.type === 'online'), got.state.value === 'connected', where);
-				assert.equal(got.effects.some((fx) => fx.type === 'offline'), s.value === 'connected', where);
-				assert.equal(got.effects.some((fx) => fx.type === 'open'), got.state.value === 'connecting', where);
+				assert.equal(
+					got.effects.some((fx) => fx.type === 'online'),
+					got.state.value === 'connected',
+					where,
+				);
+				assert.equal(
+					got.effects.some((fx) => fx.type === 'offline'),
+					s.value === 'connected',
+					where,
+				);
+				assert.equal(
+					got.effects.some((fx) => fx.type === 'open'),
+					got.state.value === 'connecting',
+					where,
+				);
 				// DISCONNECT only on a stop of a live session, and always right before the close
 				const bye = got.effects.findIndex((fx) => fx.type === 'disconnect');
 				assert.equal(bye >= 0, s.value === 'connected' && e.type === 'stop', where);

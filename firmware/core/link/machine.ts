@@ -78,7 +78,10 @@ export function step(s: LinkState, e: LinkEvent, timing: LinkTiming = DEFAULT_TI
 			return e.type === 'start' ? { state: { value: 'connecting', attempt: 0, flaps: 0 }, effects: [{ type: 'open' }] } : undefined;
 		case 'connecting':
 			if (e.type === 'connack')
-				return { state: { value: 'connected', sessionPresent: e.sessionPresent, attempt: s.attempt, flaps: s.flaps, since: e.at }, effects: [{ type: 'online', sessionPresent: e.sessionPresent }] };
+				return {
+					state: { value: 'connected', sessionPresent: e.sessionPresent, attempt: s.attempt, flaps: s.flaps, since: e.at },
+					effects: [{ type: 'online', sessionPresent: e.sessionPresent }],
+				};
 			if (e.type === 'lost') {
 				const attempt = s.attempt + 1;
 				return { state: { value: 'waiting', attempt, flaps: s.flaps, reason: e.reason }, effects: [{ type: 'close' }, { type: 'schedule', attempt }] };

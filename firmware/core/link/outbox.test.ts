@@ -24,7 +24,10 @@ describe('outbox', () => {
 		const b = box.add('a/2', bytes(2, 2), true);
 		assert.ok(a.ok && b.ok);
 		assert.ok(b.value.seq > a.value.seq);
-		assert.deepEqual(box.entries().map((e) => e.topic), ['a/1', 'a/2']);
+		assert.deepEqual(
+			box.entries().map((e) => e.topic),
+			['a/1', 'a/2'],
+		);
 		assert.equal(box.size, 2);
 		assert.equal(box.bytes, cost('a/1', bytes(1)) + cost('a/2', bytes(2, 2)));
 		assert.equal(a.value.packetId, 0);
@@ -77,7 +80,10 @@ describe('outbox', () => {
 		const before = box.bytes;
 		const got = box.acknowledge(2);
 		assert.equal(got?.topic, 'b');
-		assert.deepEqual(box.entries().map((e) => e.topic), ['a']);
+		assert.deepEqual(
+			box.entries().map((e) => e.topic),
+			['a'],
+		);
 		assert.equal(box.bytes, before - cost('b', bytes(2)));
 		assert.equal(s.keys().length, 1);
 		assert.equal(new Outbox(s, memoryLog()).size, 1);
@@ -102,7 +108,10 @@ describe('outbox', () => {
 			assert.ok(box.add('b', bytes(), true).ok);
 			const r = box.add('c', bytes(), true);
 			assert.deepEqual(r, { ok: false, error: { code: 'full', messages: 2, bytes: 2 * cost('a', bytes()) } });
-			assert.deepEqual(box.entries().map((e) => e.topic), ['a', 'b']);
+			assert.deepEqual(
+				box.entries().map((e) => e.topic),
+				['a', 'b'],
+			);
 			assert.equal(s.keys().length, 2);
 		});
 
@@ -152,7 +161,10 @@ describe('outbox', () => {
 				s.write('other.key', bytes(1)); // not ours: left alone
 				const log = memoryLog();
 				const box = new Outbox(s, log);
-				assert.deepEqual(box.entries().map((e) => e.topic), ['ok']);
+				assert.deepEqual(
+					box.entries().map((e) => e.topic),
+					['ok'],
+				);
 				const line = log.lines.find((l) => l.event === 'outbox.corrupt');
 				assert.ok(line, JSON.stringify(log.lines));
 				assert.equal(line.level, 'error');
@@ -184,7 +196,10 @@ describe('outbox', () => {
 			assert.equal(line.fields.result, 'full');
 			// a QoS 1 message that need not survive a reboot does not touch the store
 			assert.ok(refused.add('t/y', bytes(1), false).ok);
-			assert.deepEqual(new Outbox(s, memoryLog()).entries().map((e) => e.topic), ['t/0', 't/1', 't/2']);
+			assert.deepEqual(
+				new Outbox(s, memoryLog()).entries().map((e) => e.topic),
+				['t/0', 't/1', 't/2'],
+			);
 		});
 
 		it('store failing on add: `storage-failed` with its message; the next add takes the same seq', () => {
@@ -210,7 +225,13 @@ describe('outbox', () => {
 			assert.equal(reloaded.entries()[0]!.packetId, 7, 'this life still knows the id');
 			s.faults.fail = undefined;
 			const after = new Outbox(s, memoryLog());
-			assert.deepEqual(after.entries().map((e) => [e.topic, e.packetId]), [['t/0', 0], ['t/1', 0]]);
+			assert.deepEqual(
+				after.entries().map((e) => [e.topic, e.packetId]),
+				[
+					['t/0', 0],
+					['t/1', 0],
+				],
+			);
 			assert.equal(box.size, 2);
 		});
 
@@ -223,7 +244,10 @@ describe('outbox', () => {
 			assert.deepEqual(s.keys().sort(), ['op.1']);
 			s.write('ob.1', before); // as if power was lost before ob.1 was dropped
 			const after = new Outbox(s, memoryLog());
-			assert.deepEqual(after.entries().map((x) => [x.seq, x.packetId]), [[1, 5]]);
+			assert.deepEqual(
+				after.entries().map((x) => [x.seq, x.packetId]),
+				[[1, 5]],
+			);
 			assert.deepEqual(s.keys().sort(), ['op.1']);
 			assert.ok(after.acknowledge(5));
 			assert.deepEqual(s.keys(), []);
@@ -240,7 +264,11 @@ describe('outbox', () => {
 					for (const [i, e] of box.entries().entries()) box.assign(e, i + 1);
 					const acked = box.acknowledge(1);
 					const loaded = new Outbox(s, memoryLog()).entries().map((e) => e.topic);
-					assert.deepEqual(loaded, accepted.filter((t) => t !== acked?.topic), 'fault at write ' + n);
+					assert.deepEqual(
+						loaded,
+						accepted.filter((t) => t !== acked?.topic),
+						'fault at write ' + n,
+					);
 					assert.ok(accepted.length >= 3, 'one refusal refuses one message');
 				}
 			});

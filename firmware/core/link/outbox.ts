@@ -108,8 +108,7 @@ export class Outbox {
 	add(topic: string, payload: Uint8Array, durable: boolean): Result<OutboxEntry, OutboxError> {
 		const size = entryBytes({ topic, payload });
 		if (size > this.#limits.maxBytes) return err({ code: 'too-large', bytes: size, limit: this.#limits.maxBytes });
-		if (this.#entries.length >= this.#limits.maxMessages || this.#bytes + size > this.#limits.maxBytes)
-			return err({ code: 'full', messages: this.#entries.length, bytes: this.#bytes });
+		if (this.#entries.length >= this.#limits.maxMessages || this.#bytes + size > this.#limits.maxBytes) return err({ code: 'full', messages: this.#entries.length, bytes: this.#bytes });
 		const entry: OutboxEntry = { seq: this.#nextSeq, topic, payload, durable, packetId: 0 };
 		if (durable) {
 			// a new key: a refused write cannot touch what is already queued

@@ -21,7 +21,7 @@ describe('requests (request/reply over the link)', () => {
 		const [ta, tb] = link.sent.map((s) => s.body.clientToken as string);
 		assert.ok(ta !== tb && ta!.startsWith('t') && tb!.startsWith('t'));
 		assert.deepEqual(link.sent[0]!.body, { n: 1, clientToken: ta });
-		assert.equal(requests.answer({ clientToken: 'other' }, true), false, 'another client\'s reply');
+		assert.equal(requests.answer({ clientToken: 'other' }, true), false, "another client's reply");
 		assert.equal(requests.answer({ clientToken: tb, v: 2 }, false), true);
 		assert.equal(requests.answer({ clientToken: ta, v: 1 }, true), true);
 		assert.deepEqual(await a, ok({ accepted: true, body: { clientToken: ta, v: 1 } }));
@@ -53,7 +53,7 @@ describe('requests (request/reply over the link)', () => {
 		assert.equal(link.sent.length, 1);
 	});
 
-	it('returns the link\'s refusal as a value', async () => {
+	it("returns the link's refusal as a value", async () => {
 		const { link, requests } = setup();
 		link.refuse = { code: 'invalid', message: 'too large' };
 		assert.deepEqual(await requests.send('x/get', {}, 'get'), err({ code: 'link', error: { code: 'invalid', message: 'too large' } }));

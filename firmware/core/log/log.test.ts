@@ -46,7 +46,13 @@ describe('log ring', () => {
 		ring.record('error', 'huge', { detail: 'x'.repeat(1000) });
 		ring.record('error', 'e'.repeat(200));
 		const lines = ring.read(0, 4096).lines.map(parse);
-		assert.deepEqual(lines.map((l) => [l.n, l.e, l.cut]), [[1, 'huge', true], [2, undefined, true]]);
+		assert.deepEqual(
+			lines.map((l) => [l.n, l.e, l.cut]),
+			[
+				[1, 'huge', true],
+				[2, undefined, true],
+			],
+		);
 	});
 
 	it('reads in slices that fit a byte budget, each picking up after the last', () => {
@@ -62,7 +68,10 @@ describe('log ring', () => {
 			since = s.last;
 			if (!s.more) break;
 		}
-		assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+		assert.deepEqual(
+			seen,
+			Array.from({ length: 40 }, (_, i) => i),
+		);
 		assert.deepEqual(ring.read(40, 300), { lines: [], last: 40, more: false, lost: 0 });
 		assert.deepEqual(ring.read(99, 300), { lines: [], last: 99, more: false, lost: 0 });
 	});
@@ -117,7 +126,10 @@ describe('log shipping over MQTT', () => {
 			assert.equal(b.more, i < t.published.length - 1);
 			lines.push(...b.lines);
 		});
-		assert.deepEqual(lines.slice(0, 60).map((l) => l.attempt), Array.from({ length: 60 }, (_, i) => i));
+		assert.deepEqual(
+			lines.slice(0, 60).map((l) => l.attempt),
+			Array.from({ length: 60 }, (_, i) => i),
+		);
 		assert.ok(t.published.length <= Math.ceil(t.ring.used / 3800) + 1, 'bounded by the ring: ' + t.published.length);
 		assert.ok(t.log.events().includes('logs.shipped'));
 	});
@@ -127,7 +139,10 @@ describe('log shipping over MQTT', () => {
 		for (let i = 0; i < 100; i++) t.ring.record('info', 'e', { i });
 		t.request('{"id":"a","since":95}');
 		const b = JSON.parse(t.published[0]!.payload) as { lines: { n: number }[]; lost: number; last: number };
-		assert.deepEqual(b.lines.map((l) => l.n), [96, 97, 98, 99, 100]);
+		assert.deepEqual(
+			b.lines.map((l) => l.n),
+			[96, 97, 98, 99, 100],
+		);
 		assert.equal(b.lost, 0);
 		t.request('{"id":"b","since":0}');
 		const c = JSON.parse(t.published[1]!.payload) as { lines: { n: number }[]; lost: number };

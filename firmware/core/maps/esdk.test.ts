@@ -123,9 +123,28 @@ describe('esdk message writer', () => {
 			[1, [[1, true, 1]]],
 			[15, [[1, true, 15]]],
 			[16, [[1, true, 16]]], // an exact multiple: the final frame is full (SHOULD), not empty
-			[17, [[1, false, 16], [2, true, 1]]],
-			[32, [[1, false, 16], [2, true, 16]]],
-			[33, [[1, false, 16], [2, false, 16], [3, true, 1]]],
+			[
+				17,
+				[
+					[1, false, 16],
+					[2, true, 1],
+				],
+			],
+			[
+				32,
+				[
+					[1, false, 16],
+					[2, true, 16],
+				],
+			],
+			[
+				33,
+				[
+					[1, false, 16],
+					[2, false, 16],
+					[3, true, 1],
+				],
+			],
 		];
 		for (const [size, expected] of rows) {
 			it(size + ' bytes -> ' + expected.length + ' frame(s)', () => {
@@ -133,7 +152,10 @@ describe('esdk message writer', () => {
 				const message = write(plain, { frameLength: 16 }, 5);
 				const m = open(message, new Uint8Array(DATA_KEY));
 				assert.deepEqual(m.plain, plain);
-				assert.deepEqual(m.frames.map((f) => [f.seq, f.final, f.length]), expected.map((e) => [...e]));
+				assert.deepEqual(
+					m.frames.map((f) => [f.seq, f.final, f.length]),
+					expected.map((e) => [...e]),
+				);
 				assert.equal(m.frameLength, 16);
 			});
 		}
@@ -145,7 +167,10 @@ describe('esdk message writer', () => {
 		const m = open(message, new Uint8Array(DATA_KEY));
 		assert.deepEqual(m.messageId, new Uint8Array(MESSAGE_ID));
 		assert.deepEqual(m.context, { mission: 'm-42', purpose: 'map', thing: 'robot-1' });
-		assert.deepEqual(m.keys.map((k) => new TextDecoder().decode(k)), ['mission', 'purpose', 'thing']);
+		assert.deepEqual(
+			m.keys.map((k) => new TextDecoder().decode(k)),
+			['mission', 'purpose', 'thing'],
+		);
 		assert.deepEqual(m.edks, [{ providerId: 'aws-kms', providerInfo: ARN, ciphertext: EDK.ciphertext }]);
 		assert.equal(m.frameLength, 4096);
 		assert.equal(writer.header().length, m.headerLength);
@@ -227,7 +252,14 @@ describe('esdk message writer', () => {
 
 	describe('a source that breaks its contract ends the body early with a failure', () => {
 		const rows: readonly (readonly [string, (max: number) => Uint8Array | undefined, RegExp])[] = [
-			['ends too soon', (() => { let sent = false; return () => (sent ? undefined : ((sent = true), new Uint8Array(10))); })(), /plaintext ended after 10 of 40 bytes/],
+			[
+				'ends too soon',
+				(() => {
+					let sent = false;
+					return () => (sent ? undefined : ((sent = true), new Uint8Array(10)));
+				})(),
+				/plaintext ended after 10 of 40 bytes/,
+			],
 			['gives more than asked', (max) => new Uint8Array(max + 1), /gave 17 bytes, expected 1 to 16/],
 			['gives nothing', () => new Uint8Array(0), /gave 0 bytes/],
 		];

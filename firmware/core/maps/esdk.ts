@@ -192,10 +192,21 @@ function headerBody(messageId: Uint8Array, context: Uint8Array, edkFields: reado
 	const [providerId, providerInfo, ciphertext] = edkFields as [Uint8Array, Uint8Array, Uint8Array];
 	// Header body, version 2.0 [header "Header Body Version 2.0"]: no type, reserved or IV length fields.
 	const bodyLength =
-		1 + 2 + ESDK.messageIdBytes +
-		2 + context.length + // AAD: key value pairs length, pairs (absent when empty) [header "AAD"]
-		2 + 2 + providerId.length + 2 + providerInfo.length + 2 + ciphertext.length + // one EDK
-		1 + 4 + ESDK.commitKeyBytes;
+		1 +
+		2 +
+		ESDK.messageIdBytes +
+		2 +
+		context.length + // AAD: key value pairs length, pairs (absent when empty) [header "AAD"]
+		2 +
+		2 +
+		providerId.length +
+		2 +
+		providerInfo.length +
+		2 +
+		ciphertext.length + // one EDK
+		1 +
+		4 +
+		ESDK.commitKeyBytes;
 	const header = new Uint8Array(bodyLength + ESDK.tagBytes);
 	const hv = new DataView(header.buffer);
 	let at = 0;
@@ -400,7 +411,7 @@ export function messageBody(writer: MessageWriter, plaintextLength: number, read
 			const out = buffer ?? new Uint8Array(writer.frameSize(n, final));
 			const offset = writer.contentOffset(final);
 			const content = out.subarray(offset, offset + n);
-			for (let filled = 0; filled < n; ) {
+			for (let filled = 0; filled < n;) {
 				const chunk = read(n - filled);
 				if (chunk === undefined) return fail('plaintext ended after ' + (plaintextLength - remaining + filled) + ' of ' + plaintextLength + ' bytes');
 				if (!(chunk instanceof Uint8Array) || chunk.length === 0 || chunk.length > n - filled) {

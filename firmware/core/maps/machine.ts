@@ -60,7 +60,11 @@ export function step(s: UploadState, e: UploadEvent, maxAttempts: number): { sta
 			if (e.type !== 'slotFailed') return undefined;
 			return failed(s.attempt, e.error, slotFinal(e.error), maxAttempts, 'map.slot_failed');
 		case 'putting':
-			if (e.type === 'put') return { state: { value: 'uploaded', attempts: s.attempt, bytes: e.bytes }, effects: [{ type: 'log', level: 'info', event: 'map.uploaded', fields: { bytes: e.bytes, attempts: s.attempt } }] };
+			if (e.type === 'put')
+				return {
+					state: { value: 'uploaded', attempts: s.attempt, bytes: e.bytes },
+					effects: [{ type: 'log', level: 'info', event: 'map.uploaded', fields: { bytes: e.bytes, attempts: s.attempt } }],
+				};
 			if (e.type !== 'putFailed') return undefined;
 			return failed(s.attempt, e.error, putFinal(e.error), maxAttempts, 'map.upload_failed');
 		case 'backoff':

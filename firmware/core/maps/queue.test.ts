@@ -40,7 +40,11 @@ function setup(options: { connected?: boolean; storage?: ReturnType<typeof memor
 		retry: { baseMs: 60_000, capMs: 60_000 },
 	});
 	current = { time };
-	q.listen({ uploaded: (m) => events.push('uploaded ' + m), failed: (m, e, again) => events.push('failed ' + m + ' ' + e.code + (again ? ' retry' : '')), dropped: (m, why) => events.push('dropped ' + m + ' ' + why) });
+	q.listen({
+		uploaded: (m) => events.push('uploaded ' + m),
+		failed: (m, e, again) => events.push('failed ' + m + ' ' + e.code + (again ? ' retry' : '')),
+		dropped: (m, why) => events.push('dropped ' + m + ' ' + why),
+	});
 	return { q, link, results, calls, time, storage, log, events };
 }
 
@@ -61,7 +65,10 @@ describe('map queue', () => {
 		t.q.add(job(1));
 		assert.ok(t.storage.read(MAPS_KEY), 'persisted when added');
 		for (const n of [2, 3, 4]) t.q.add(job(n));
-		assert.deepEqual(t.q.pending().map((j) => j.missionId), ['m-2', 'm-3', 'm-4']);
+		assert.deepEqual(
+			t.q.pending().map((j) => j.missionId),
+			['m-2', 'm-3', 'm-4'],
+		);
 		assert.deepEqual(t.events, ['dropped m-1 full']);
 		const again = setup({ connected: false, storage: t.storage });
 		assert.deepEqual(again.q.pending(), [job(2), job(3), job(4)]);
@@ -94,7 +101,7 @@ describe('map queue', () => {
 		assert.deepEqual(t.events, ['failed m-1 offline retry', 'uploaded m-1']);
 	});
 
-	it('a failure that may be the robot\'s own is tried again after a delay, then the map is dropped', async () => {
+	it("a failure that may be the robot's own is tried again after a delay, then the map is dropped", async () => {
 		const t = setup();
 		t.results.push(err({ code: 'bad-slot', reason: 'url' }), err({ code: 'unwrap' }));
 		t.q.add(job(1));
@@ -112,7 +119,7 @@ describe('map queue', () => {
 	});
 
 	// the review: the cloud's "retry later" was taken as a final refusal and the owed map deleted
-	it('the cloud\'s unavailable, slot timeouts, network and HTTP failures never drop the map: it is tried until it goes', async () => {
+	it("the cloud's unavailable, slot timeouts, network and HTTP failures never drop the map: it is tried until it goes", async () => {
 		const t = setup();
 		const later: UploadError[] = [
 			{ code: 'slot-refused', reason: 'unavailable: no data key: KMS failed, try again later', retryable: true },
@@ -167,7 +174,10 @@ describe('map queue', () => {
 			t.storage.faults.fail = () => 'full';
 			assert.equal(t.q.add(job(4)), false);
 			assert.deepEqual(t.events, ['dropped m-4 storage']);
-			assert.deepEqual(t.q.pending().map((j) => j.missionId), ['m-1', 'm-2', 'm-3']);
+			assert.deepEqual(
+				t.q.pending().map((j) => j.missionId),
+				['m-1', 'm-2', 'm-3'],
+			);
 		});
 
 		it('each write refused in turn: every map accepted and not uploaded is owed after a reboot', async () => {
@@ -181,7 +191,9 @@ describe('map queue', () => {
 				await settle();
 				const uploaded = t.events.filter((e) => e.startsWith('uploaded ')).map((e) => e.slice(9));
 				storage.faults.fail = undefined;
-				const loaded = setup({ connected: false, storage }).q.pending().map((j) => j.missionId);
+				const loaded = setup({ connected: false, storage })
+					.q.pending()
+					.map((j) => j.missionId);
 				for (const m of accepted) if (!uploaded.includes(m)) assert.ok(loaded.includes(m), 'write ' + n + ': ' + m + ' lost, loaded ' + JSON.stringify(loaded));
 				assert.ok(accepted.length >= 2, 'one refusal refuses at most one map');
 			}

@@ -57,10 +57,28 @@ function setup(statuses: number[], slotReply: (token: string) => unknown = (t) =
 }
 
 function slot(token: string) {
-	return { clientToken: token, url: 'http://s3.local/maps/robot-1/m-1.esdk?X-Amz-Signature=x', wrappedKey: base64Encode(wrapped32), ciphertextBlob: base64Encode(new Uint8Array(40).fill(7)), keyArn: 'arn:aws:kms:us-east-1:000000000000:key/abc', encryptionContext: { thing: 'robot-1', mission: 'm-1', purpose: 'map' }, frameLength: 4096 };
+	return {
+		clientToken: token,
+		url: 'http://s3.local/maps/robot-1/m-1.esdk?X-Amz-Signature=x',
+		wrappedKey: base64Encode(wrapped32),
+		ciphertextBlob: base64Encode(new Uint8Array(40).fill(7)),
+		keyArn: 'arn:aws:kms:us-east-1:000000000000:key/abc',
+		encryptionContext: { thing: 'robot-1', mission: 'm-1', purpose: 'map' },
+		frameLength: 4096,
+	};
 }
 
-const map = (n: number) => ({ length: n, open: () => { let at = 0; return (max: number) => { const k = Math.min(max, n - at); at += k; return new Uint8Array(k).fill(0x61); }; } });
+const map = (n: number) => ({
+	length: n,
+	open: () => {
+		let at = 0;
+		return (max: number) => {
+			const k = Math.min(max, n - at);
+			at += k;
+			return new Uint8Array(k).fill(0x61);
+		};
+	},
+});
 
 describe('map uploader', () => {
 	it('requests a slot, unwraps the key, streams an Encryption SDK message of the declared length', async () => {
@@ -68,7 +86,10 @@ describe('map uploader', () => {
 		const progress: number[] = [];
 		const r = await t.up.upload('m-1', map(10_000), (sent) => progress.push(sent));
 		assert.ok(r.ok);
-		assert.deepEqual(t.requests.map((q) => [q.missionId, q.bytes]), [['m-1', 10_000]]);
+		assert.deepEqual(
+			t.requests.map((q) => [q.missionId, q.bytes]),
+			[['m-1', 10_000]],
+		);
 		assert.equal(t.puts.length, 1);
 		assert.equal(t.puts[0]!.received, t.puts[0]!.length, 'Content-Length is exact');
 		assert.deepEqual(Array.from(t.puts[0]!.first.subarray(0, 3)), [0x02, 0x04, 0x78], 'format 2, suite 0x0478');
@@ -88,7 +109,7 @@ describe('map uploader', () => {
 		assert.equal(t.requests.length, 2);
 	});
 
-	it('a refused slot ends the upload with the cloud\'s reason; a malformed one too', async () => {
+	it("a refused slot ends the upload with the cloud's reason; a malformed one too", async () => {
 		const refused = await setup([], (token) => ({ clientToken: token, error: { code: 'too_large', message: 'bytes: 20000000, limit 16777216' } })).up.upload('m-9', map(1));
 		assert.deepEqual(refused, { ok: false, error: { code: 'slot-refused', reason: 'too_large: bytes: 20000000, limit 16777216', retryable: false } });
 		const bad = await setup([], (token) => ({ ...slot(token), frameLength: 1 << 30 })).up.upload('m-1', map(1));
@@ -96,7 +117,7 @@ describe('map uploader', () => {
 	});
 
 	// the review: the cloud's own "try again later" was taken for a final refusal
-	it('the cloud\'s unavailable is tried again after a backoff, and the slot that follows is used', async () => {
+	it("the cloud's unavailable is tried again after a backoff, and the slot that follows is used", async () => {
 		let asked = 0;
 		const t = setup([], (token) => (++asked === 1 ? { clientToken: token, error: { code: 'unavailable', message: 'no data key: KMS failed, try again later' } } : slot(token)));
 		const p = t.up.upload('m-1', map(1));

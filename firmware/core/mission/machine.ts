@@ -22,13 +22,18 @@ export interface Mission {
 }
 
 export type MissionState =
-	| { readonly value: 'idle' }
-	| { readonly value: 'running'; readonly m: Mission }
-	| { readonly value: 'paused'; readonly m: Mission }
-	| { readonly value: 'docking'; readonly m: Mission; readonly outcome: Exclude<Outcome, 'interrupted'> };
+	{ readonly value: 'idle' } | { readonly value: 'running'; readonly m: Mission } | { readonly value: 'paused'; readonly m: Mission } | { readonly value: 'docking'; readonly m: Mission; readonly outcome: Exclude<Outcome, 'interrupted'> };
 
 export type MissionInput =
-	| { readonly type: 'start'; readonly id: string; readonly trigger: Trigger; readonly entryId?: string; readonly at: number | null; readonly mono: number; readonly battery: number }
+	| {
+			readonly type: 'start';
+			readonly id: string;
+			readonly trigger: Trigger;
+			readonly entryId?: string;
+			readonly at: number | null;
+			readonly mono: number;
+			readonly battery: number;
+	  }
 	| { readonly type: 'progress'; readonly areaM2: number; readonly battery: number }
 	| { readonly type: 'pause' }
 	| { readonly type: 'resume' }
@@ -95,8 +100,24 @@ export function step(thing: string, s: MissionState, e: MissionInput): MissionSt
 	switch (s.value) {
 		case 'idle': {
 			if (e.type !== 'start') return undefined;
-			const m: Mission = { id: e.id, trigger: e.trigger, ...(e.entryId !== undefined ? { entryId: e.entryId } : {}), startedAt: e.at, startedMono: e.mono, areaM2: 0, batteryStart: e.battery, battery: e.battery, errors: [] };
-			return { state: { value: 'running', m }, effects: [{ type: 'persist', m }, { type: 'event', mission: m.id, name: 'started', data: { trigger: e.trigger, battery: e.battery, ...(e.entryId ? { entry: e.entryId } : {}) } }] };
+			const m: Mission = {
+				id: e.id,
+				trigger: e.trigger,
+				...(e.entryId !== undefined ? { entryId: e.entryId } : {}),
+				startedAt: e.at,
+				startedMono: e.mono,
+				areaM2: 0,
+				batteryStart: e.battery,
+				battery: e.battery,
+				errors: [],
+			};
+			return {
+				state: { value: 'running', m },
+				effects: [
+					{ type: 'persist', m },
+					{ type: 'event', mission: m.id, name: 'started', data: { trigger: e.trigger, battery: e.battery, ...(e.entryId ? { entry: e.entryId } : {}) } },
+				],
+			};
 		}
 		case 'running':
 		case 'paused': {
@@ -105,22 +126,42 @@ export function step(thing: string, s: MissionState, e: MissionInput): MissionSt
 				case 'progress': {
 					if (s.value !== 'running') return undefined;
 					const next = { ...m, areaM2: Math.max(m.areaM2, e.areaM2), battery: e.battery };
-					return { state: { value: 'running', m: next }, effects: [{ type: 'event', mission: m.id, name: 'progress', data: { areaM2: Math.round(next.areaM2 * 10) / 10, battery: e.battery } }] };
+					return {
+						state: { value: 'running', m: next },
+						effects: [{ type: 'event', mission: m.id, name: 'progress', data: { areaM2: Math.round(next.areaM2 * 10) / 10, battery: e.battery } }],
+					};
 				}
 				case 'pause':
-					return s.value === 'running' ? { state: { value: 'paused', m }, effects: [{ type: 'persist', m }, { type: 'event', mission: m.id, name: 'paused', data: {} }] } : undefined;
+					return s.value === 'running'
+						? {
+								state: { value: 'paused', m },
+								effects: [
+									{ type: 'persist', m },
+									{ type: 'event', mission: m.id, name: 'paused', data: {} },
+								],
+							}
+						: undefined;
 				case 'resume':
 					return s.value === 'paused' ? { state: { value: 'running', m }, effects: [{ type: 'event', mission: m.id, name: 'resumed', data: {} }] } : undefined;
 				case 'error': {
 					const next = withError(m, e.code, e.mono);
-					const fx: MissionEffect[] = [{ type: 'persist', m: next }, { type: 'event', mission: m.id, name: 'error', data: { code: e.code, fatal: e.fatal } }];
+					const fx: MissionEffect[] = [
+						{ type: 'persist', m: next },
+						{ type: 'event', mission: m.id, name: 'error', data: { code: e.code, fatal: e.fatal } },
+					];
 					if (!e.fatal) return { state: { value: s.value, m: next }, effects: fx };
 					return { state: { value: 'docking', m: next, outcome: 'failed' }, effects: [...fx, { type: 'event', mission: m.id, name: 'docking', data: { outcome: 'failed' } }] };
 				}
 				case 'finish':
 				case 'cancel': {
 					const outcome = e.type === 'finish' ? 'finished' : 'cancelled';
-					return { state: { value: 'docking', m, outcome }, effects: [{ type: 'persist', m }, { type: 'event', mission: m.id, name: 'docking', data: { outcome } }] };
+					return {
+						state: { value: 'docking', m, outcome },
+						effects: [
+							{ type: 'persist', m },
+							{ type: 'event', mission: m.id, name: 'docking', data: { outcome } },
+						],
+					};
 				}
 				default:
 					return undefined;
@@ -135,7 +176,13 @@ export function step(thing: string, s: MissionState, e: MissionInput): MissionSt
 			if (e.type !== 'docked') return undefined;
 			const m = { ...s.m, battery: e.battery };
 			const report = reportOf(thing, m, s.outcome, e.at, e.mono, m.areaM2 > 0);
-			return { state: IDLE, effects: [{ type: 'event', mission: m.id, name: 'docked', data: { outcome: s.outcome, areaM2: report.areaM2, durationS: report.durationS } }, { type: 'report', report }] };
+			return {
+				state: IDLE,
+				effects: [
+					{ type: 'event', mission: m.id, name: 'docked', data: { outcome: s.outcome, areaM2: report.areaM2, durationS: report.durationS } },
+					{ type: 'report', report },
+				],
+			};
 		}
 		default:
 			return assertNever(s);

@@ -62,7 +62,10 @@ describe('mission machine', () => {
 			s = r.state;
 			return r.effects;
 		};
-		assert.deepEqual(go(start).map((f) => f.type), ['persist', 'event']);
+		assert.deepEqual(
+			go(start).map((f) => f.type),
+			['persist', 'event'],
+		);
 		go({ type: 'progress', areaM2: 12.34, battery: 80 });
 		go({ type: 'pause' });
 		assert.equal(step('robot-1', s, { type: 'progress', areaM2: 13, battery: 79 }), undefined, 'no progress while paused');
@@ -74,8 +77,18 @@ describe('mission machine', () => {
 		assert.equal(s.value, 'idle');
 		const report = (fx.find((f) => f.type === 'report') as { report: MissionReport }).report;
 		assert.deepEqual(report, {
-			v: 1, missionId: 'm-1', thing: 'robot-1', trigger: 'button', startedAt: 1_800_000_000_000, endedAt: 1_800_000_600_000, durationS: 600,
-			outcome: 'finished', areaM2: 12.3, battery: { start: 90, end: 70 }, errors: [{ code: 'brush_tangled', atS: 30 }], map: 'pending',
+			v: 1,
+			missionId: 'm-1',
+			thing: 'robot-1',
+			trigger: 'button',
+			startedAt: 1_800_000_000_000,
+			endedAt: 1_800_000_600_000,
+			durationS: 600,
+			outcome: 'finished',
+			areaM2: 12.3,
+			battery: { start: 90, end: 70 },
+			errors: [{ code: 'brush_tangled', atS: 30 }],
+			map: 'pending',
 		});
 		assert.ok(validateReport(report).ok);
 	});
@@ -140,9 +153,17 @@ describe('missions', () => {
 		const storage = memoryStorage();
 		const log = memoryLog();
 		const link = fakeLink(capacity);
-		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log, random: { random: seededRandom(++seed) } };
+		const ports = {
+			clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() },
+			timers: time.timers,
+			storage,
+			log,
+			random: { random: seededRandom(++seed) },
+		};
 		const before: { id: string; map: string; written: boolean }[] = [];
-		const hooks = { beforeReport: (r: MissionReport) => void before.push({ id: r.missionId, map: r.map, written: storage.keys().some((k) => k === 'mr.' + r.missionId.slice(2)) || link.entries.length > 0 }) };
+		const hooks = {
+			beforeReport: (r: MissionReport) => void before.push({ id: r.missionId, map: r.map, written: storage.keys().some((k) => k === 'mr.' + r.missionId.slice(2)) || link.entries.length > 0 }),
+		};
 		const make = () => new Missions('robot-1', link, ports, {}, hooks);
 		return { time, storage, log, link, make, before };
 	}
@@ -169,7 +190,11 @@ describe('missions', () => {
 		const [r] = reportsIn(t.link);
 		assert.equal(r!.areaM2, 20);
 		assert.equal(r!.durationS, 630);
-		assert.deepEqual(t.storage.keys().filter((k) => k.startsWith('mr.') || k === 'mis.cur'), [], 'nothing left beside the outbox');
+		assert.deepEqual(
+			t.storage.keys().filter((k) => k.startsWith('mr.') || k === 'mis.cur'),
+			[],
+			'nothing left beside the outbox',
+		);
 	});
 
 	it('a mission docked 626,071 s after its start is queued with a valid report, no mission.report_invalid', () => {
@@ -188,7 +213,10 @@ describe('missions', () => {
 		const checked = validateReport(r);
 		assert.ok(checked.ok, checked.ok ? '' : checked.error.join('; '));
 		assert.equal(r!.durationS, MAX_DURATION_S);
-		assert.deepEqual(t.log.events().filter((e) => e === 'mission.report_invalid'), []);
+		assert.deepEqual(
+			t.log.events().filter((e) => e === 'mission.report_invalid'),
+			[],
+		);
 	});
 
 	it('ids differ after storage is wiped (factory reset): the cloud would drop a reused id as a duplicate', () => {
@@ -203,7 +231,11 @@ describe('missions', () => {
 		const t = setup();
 		const ids = [runOne(t.make(), t.time), runOne(t.make(), t.time), runOne(t.make(), t.time)];
 		assert.equal(new Set(ids).size, 3);
-		assert.deepEqual(ids.map((i) => i.slice(7)), ['1', '2', '3'], 'one counter behind one epoch');
+		assert.deepEqual(
+			ids.map((i) => i.slice(7)),
+			['1', '2', '3'],
+			'one counter behind one epoch',
+		);
 		assert.ok(ids.every((i) => /^m-[0-9a-z]{5}[0-9a-z]+$/.test(i) && validateReport({ ...reportsIn(t.link)[0]!, missionId: i }).ok));
 	});
 
@@ -229,7 +261,10 @@ describe('missions', () => {
 		const t = setup();
 		const m = t.make();
 		runOne(m, t.time);
-		assert.deepEqual(t.before.map((b) => [b.map, b.written]), [['pending', false]]);
+		assert.deepEqual(
+			t.before.map((b) => [b.map, b.written]),
+			[['pending', false]],
+		);
 		t.link.ack();
 		m.start('button', 95);
 		t.time.advance(61_000);
@@ -336,7 +371,10 @@ describe('missions: storage faults on every write path', () => {
 		const ports = { clock: { now: () => 1_800_000_000_000 + time.now(), monotonic: () => time.now() }, timers: time.timers, storage, log, random: { random: seededRandom(7) } };
 		const missions = new Missions('robot-1', link, ports);
 		return {
-			missions, box, acked, log,
+			missions,
+			box,
+			acked,
+			log,
 			/** The broker acknowledges the oldest message. */
 			ack() {
 				const e = box.entries()[0];
@@ -364,7 +402,10 @@ describe('missions: storage faults on every write path', () => {
 	/** Mission ids of the reports a reboot finds: written (mr.) or queued (ob./op.). */
 	const owed = (storage: ReturnType<typeof memoryStorage>, time: ReturnType<typeof fakeTime>): string[] => {
 		const after = robot(storage, time);
-		const fromKeys = storage.keys().filter((k) => k.startsWith('mr.')).map((k) => JSON.parse(utf8Decode(storage.read(k)!)!).missionId as string);
+		const fromKeys = storage
+			.keys()
+			.filter((k) => k.startsWith('mr.'))
+			.map((k) => JSON.parse(utf8Decode(storage.read(k)!)!).missionId as string);
 		return [...fromKeys, ...after.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!).missionId as string)].sort();
 	};
 
@@ -445,18 +486,22 @@ describe('missions: storage faults on every write path', () => {
 		const r = robot(storage, time, log);
 		const id = r.missions.start('button', 100);
 		assert.ok(id.ok);
-		storage.faults.fail = (key) => (key.startsWith('mr.') ? 'full' : undefined);
+		// the report's two homes: the outbox (straight in) and its own key
+		storage.faults.fail = (key) => (key.startsWith('mr.') || key.startsWith('ob.') ? 'full' : undefined);
 		r.missions.finish();
 		r.missions.docked(80);
 		assert.ok(log.events().includes('mission.report_unsaved'));
-		assert.ok(readRecord(storage, 'mis.cur'), 'the running record is the report\'s copy');
+		assert.ok(readRecord(storage, 'mis.cur'), "the running record is the report's copy");
 		const next = r.missions.start('button', 100);
 		assert.deepEqual(next.ok ? 'started' : next.error, { code: 'storage', result: 'report unsaved' });
 		// reboot while still refused: the mission is reported interrupted once the store takes it
 		storage.faults.fail = undefined;
 		const after = robot(storage, time);
 		const reports = after.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!) as MissionReport);
-		assert.deepEqual(reports.map((x) => [x.missionId, x.outcome]), [[id.value, 'interrupted']]);
+		assert.deepEqual(
+			reports.map((x) => [x.missionId, x.outcome]),
+			[[id.value, 'interrupted']],
+		);
 	});
 
 	it('a report refused then taken after a PUBACK: written, queued, the running record dropped', () => {
@@ -466,13 +511,17 @@ describe('missions: storage faults on every write path', () => {
 		const a = clean(r, time)!;
 		const id = r.missions.start('button', 100);
 		assert.ok(id.ok);
-		storage.faults.fail = (key) => (key.startsWith('mr.') ? 'full' : undefined);
+		// the report's two homes: the outbox (straight in) and its own key
+		storage.faults.fail = (key) => (key.startsWith('mr.') || key.startsWith('ob.') ? 'full' : undefined);
 		r.missions.finish();
 		r.missions.docked(80);
 		storage.faults.fail = undefined;
 		r.ack(); // a's PUBACK: the pump writes the report owed
 		assert.deepEqual(r.acked, [a]);
-		assert.deepEqual(r.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!).missionId), [id.value]);
+		assert.deepEqual(
+			r.box.entries().map((e) => JSON.parse(utf8Decode(e.payload)!).missionId),
+			[id.value],
+		);
 		assert.equal(readRecord(storage, 'mis.cur'), undefined);
 		assert.ok(r.missions.start('button', 100).ok);
 	});

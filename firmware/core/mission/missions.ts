@@ -142,7 +142,15 @@ export class Missions {
 		if (this.#unsaved && !this.#saveReport(this.#unsaved)) return this.#refuse(trigger, 'report unsaved');
 		const id = this.#nextId();
 		if (!id.ok) return this.#refuse(trigger, id.error);
-		const input: MissionInput = { type: 'start', id: id.value, trigger, ...(entryId !== undefined ? { entryId } : {}), at: this.#ports.clock.now() ?? null, mono: this.#ports.clock.monotonic(), battery };
+		const input: MissionInput = {
+			type: 'start',
+			id: id.value,
+			trigger,
+			...(entryId !== undefined ? { entryId } : {}),
+			at: this.#ports.clock.now() ?? null,
+			mono: this.#ports.clock.monotonic(),
+			battery,
+		};
 		// the running record is the mission's only trace until its report exists: a mission the
 		// store cannot record does not start (its id is skipped, never reused)
 		const next = step(this.#thing, this.#runner.state, input);
@@ -218,7 +226,7 @@ export class Missions {
 		// factory reset, erased flash), so ids stay unique per robot even when the counter restarts;
 		// without it a reset robot's m-1 would be dropped by the cloud as a duplicate of the old m-1
 		const raw = readRecord(this.#ports.storage, KEY_COUNTER);
-		const [epochText, counterText] = (raw ? utf8Decode(raw) ?? '' : '').split(':');
+		const [epochText, counterText] = (raw ? (utf8Decode(raw) ?? '') : '').split(':');
 		const epoch = epochText && /^[0-9a-z]{5}$/.test(epochText) ? epochText : this.#newEpoch();
 		const n = (counterText ? parseInt(counterText, 36) : 0) || 0;
 		// persisted before the mission exists: a reboot can skip an id, never reuse one; an id
@@ -248,16 +256,24 @@ export class Missions {
 	}
 
 	/**
-	 * Writes a report under its own key (a new key: a refusal touches nothing stored), then
-	 * drops the running record. Refused: the running record stays, so a reboot still reports
-	 * the mission (as interrupted), and the caller keeps the report to try again.
+	 * Puts a report on storage, then drops the running record: straight into the durable outbox
+	 * when no older report waits for it, else (or when the outbox refuses) under its own key (a
+	 * new key: a refusal touches nothing stored). Straight in, a mission's whole cycle needs room
+	 * for its running record beside its report, no more: the room a mission start needs (its
+	 * running record) is there whenever the previous report fitted, so a filling store answers
+	 * at the outbox (`full`) before it refuses a mission (docs/storage.md, the fill order).
+	 * Refused: the running record stays, so a reboot still reports the mission (as interrupted),
+	 * and the caller keeps the report to try again.
 	 */
 	#saveReport(report: MissionReport): boolean {
 		const key = REPORT_PREFIX + report.missionId.slice(2);
-		const w = this.#ports.storage.write(key, utf8Encode(JSON.stringify(report)));
-		if (!w.ok) {
-			this.#ports.log.log('error', 'mission.report_unsaved', { mission: report.missionId, result: writeError(w) });
-			return false;
+		const payload = utf8Encode(JSON.stringify(report));
+		if (!this.#queueReport(report.missionId, payload)) {
+			const w = this.#ports.storage.write(key, payload);
+			if (!w.ok) {
+				this.#ports.log.log('error', 'mission.report_unsaved', { mission: report.missionId, result: writeError(w) });
+				return false;
+			}
 		}
 		this.#unsaved = undefined;
 		removeRecord(this.#ports.storage, KEY_CURRENT);
@@ -266,6 +282,15 @@ export class Missions {
 		// (a report made at boot for an interrupted mission says mission.interrupted instead)
 		if (report.outcome !== 'interrupted') this.#ports.log.log('info', 'mission.report', { mission: report.missionId, outcome: report.outcome, areaM2: report.areaM2, durationS: report.durationS });
 		return true;
+	}
+
+	/** Into the outbox when no older report waits under mr. (reports go out oldest first); true: queued. */
+	#queueReport(missionId: string, payload: Uint8Array): boolean {
+		if (this.pendingReports() > 0) return false;
+		const r = this.#link.publish(reportTopic(this.#thing, missionId), payload, 1, true);
+		// full (the outbox's bound, or the store: outbox.storage_refused): kept under mr., moved in after a PUBACK
+		if (!r.ok && r.error.code !== 'full') this.#ports.log.log('error', 'mission.report_refused', { mission: missionId, code: r.error.code });
+		return r.ok;
 	}
 
 	#beforeReport(report: MissionReport): void {

@@ -25,35 +25,31 @@ const payload = text('hello');
 /** [name, packet, the bytes the standard prescribes (where written out)] */
 const ROWS: readonly (readonly [string, Packet, Uint8Array?])[] = [
 	// 10 0D: "MQTT" level 4, flags 0x02 (clean session), keep-alive 60, client id "a" [MQTT-3.1]
-	['connect, minimal', { type: 'connect', clientId: 'a', cleanSession: true, keepAlive: 60 },
-		bytes(0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, 1, 0x61)],
-	['connect, empty client id, keep-alive off', { type: 'connect', clientId: '', cleanSession: true, keepAlive: 0 },
-		bytes(0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 0, 0, 0)],
+	['connect, minimal', { type: 'connect', clientId: 'a', cleanSession: true, keepAlive: 60 }, bytes(0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, 1, 0x61)],
+	['connect, empty client id, keep-alive off', { type: 'connect', clientId: '', cleanSession: true, keepAlive: 0 }, bytes(0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 0, 0, 0)],
 	['connect, clean session off', { type: 'connect', clientId: 'robot-1', cleanSession: false, keepAlive: 60 }],
-	['connect with will (QoS 1, retain)',
+	[
+		'connect with will (QoS 1, retain)',
 		{ type: 'connect', clientId: 'c', cleanSession: false, keepAlive: 30, will: { topic: 'w', payload: bytes(9), qos: 1, retain: true } },
 		// flags: will retain 0x20 | will QoS 1 0x08 | will 0x04 = 0x2c
-		bytes(0x10, 0x13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x2c, 0, 30, 0, 1, 0x63, 0, 1, 0x77, 0, 1, 9)],
-	['connect with will QoS 2, no retain, empty payload',
-		{ type: 'connect', clientId: 'c', cleanSession: true, keepAlive: 1, will: { topic: 'a/b', payload: bytes(), qos: 2, retain: false } }],
+		bytes(0x10, 0x13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x2c, 0, 30, 0, 1, 0x63, 0, 1, 0x77, 0, 1, 9),
+	],
+	['connect with will QoS 2, no retain, empty payload', { type: 'connect', clientId: 'c', cleanSession: true, keepAlive: 1, will: { topic: 'a/b', payload: bytes(), qos: 2, retain: false } }],
 	['connect with user name', { type: 'connect', clientId: 'robot-1', cleanSession: false, keepAlive: 1200, username: 'üser' }],
-	['connect with user name and password',
+	[
+		'connect with user name and password',
 		{ type: 'connect', clientId: 'c', cleanSession: true, keepAlive: 60, username: 'u', password: bytes(0, 1, 2) },
 		// flags: user name 0x80 | password 0x40 | clean 0x02 = 0xc2
-		bytes(0x10, 0x15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0xc2, 0, 60, 0, 1, 0x63, 0, 1, 0x75, 0, 3, 0, 1, 2)],
-	['connect with everything',
-		{ type: 'connect', clientId: 'c', cleanSession: false, keepAlive: 65535, username: 'u', password: bytes(), will: { topic: 'x', payload, qos: 0, retain: true } }],
+		bytes(0x10, 0x15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0xc2, 0, 60, 0, 1, 0x63, 0, 1, 0x75, 0, 3, 0, 1, 2),
+	],
+	['connect with everything', { type: 'connect', clientId: 'c', cleanSession: false, keepAlive: 65535, username: 'u', password: bytes(), will: { topic: 'x', payload, qos: 0, retain: true } }],
 	['connack accepted', { type: 'connack', sessionPresent: false, returnCode: 0 }, bytes(0x20, 2, 0, 0)],
 	['connack session present', { type: 'connack', sessionPresent: true, returnCode: 0 }, bytes(0x20, 2, 1, 0)],
 	['connack not authorized', { type: 'connack', sessionPresent: false, returnCode: 5 }, bytes(0x20, 2, 0, 5)],
-	['publish QoS 0', { type: 'publish', topic: 'a/b', payload: text('hi'), qos: 0, retain: false, dup: false },
-		bytes(0x30, 7, 0, 3, 0x61, 0x2f, 0x62, 0x68, 0x69)],
-	['publish QoS 0 retain, empty payload', { type: 'publish', topic: 'a', payload: bytes(), qos: 0, retain: true, dup: false },
-		bytes(0x31, 3, 0, 1, 0x61)],
-	['publish QoS 1', { type: 'publish', topic: 'a', payload: bytes(7), qos: 1, retain: false, dup: false, packetId: 10 },
-		bytes(0x32, 6, 0, 1, 0x61, 0, 10, 7)],
-	['publish QoS 1 dup retain', { type: 'publish', topic: 'a', payload: bytes(7), qos: 1, retain: true, dup: true, packetId: 0xffff },
-		bytes(0x3b, 6, 0, 1, 0x61, 0xff, 0xff, 7)],
+	['publish QoS 0', { type: 'publish', topic: 'a/b', payload: text('hi'), qos: 0, retain: false, dup: false }, bytes(0x30, 7, 0, 3, 0x61, 0x2f, 0x62, 0x68, 0x69)],
+	['publish QoS 0 retain, empty payload', { type: 'publish', topic: 'a', payload: bytes(), qos: 0, retain: true, dup: false }, bytes(0x31, 3, 0, 1, 0x61)],
+	['publish QoS 1', { type: 'publish', topic: 'a', payload: bytes(7), qos: 1, retain: false, dup: false, packetId: 10 }, bytes(0x32, 6, 0, 1, 0x61, 0, 10, 7)],
+	['publish QoS 1 dup retain', { type: 'publish', topic: 'a', payload: bytes(7), qos: 1, retain: true, dup: true, packetId: 0xffff }, bytes(0x3b, 6, 0, 1, 0x61, 0xff, 0xff, 7)],
 	['publish QoS 2', { type: 'publish', topic: '$aws/things/t/shadow/update', payload, qos: 2, retain: false, dup: false, packetId: 1 }],
 	['publish, non-ASCII topic', { type: 'publish', topic: 'ü/€/𝄞', payload, qos: 0, retain: false, dup: false }],
 	['puback', { type: 'puback', packetId: 10 }, bytes(0x40, 2, 0, 10)],
@@ -61,10 +57,19 @@ const ROWS: readonly (readonly [string, Packet, Uint8Array?])[] = [
 	// PUBREL's fixed header flags are 0010 [MQTT-3.6.1-1]
 	['pubrel', { type: 'pubrel', packetId: 1 }, bytes(0x62, 2, 0, 1)],
 	['pubcomp', { type: 'pubcomp', packetId: 1 }, bytes(0x70, 2, 0, 1)],
-	['subscribe, one filter', { type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'a', qos: 1 }] },
-		bytes(0x82, 6, 0, 1, 0, 1, 0x61, 1)],
-	['subscribe, several filters',
-		{ type: 'subscribe', packetId: 2, subscriptions: [{ topic: 'a/+', qos: 0 }, { topic: '#', qos: 1 }, { topic: '$aws/things/t/jobs/notify', qos: 2 }] }],
+	['subscribe, one filter', { type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'a', qos: 1 }] }, bytes(0x82, 6, 0, 1, 0, 1, 0x61, 1)],
+	[
+		'subscribe, several filters',
+		{
+			type: 'subscribe',
+			packetId: 2,
+			subscriptions: [
+				{ topic: 'a/+', qos: 0 },
+				{ topic: '#', qos: 1 },
+				{ topic: '$aws/things/t/jobs/notify', qos: 2 },
+			],
+		},
+	],
 	['suback', { type: 'suback', packetId: 1, granted: [1] }, bytes(0x90, 3, 0, 1, 1)],
 	['suback with failure 0x80', { type: 'suback', packetId: 3, granted: [0, 0x80, 2, 1] }, bytes(0x90, 6, 0, 3, 0, 0x80, 2, 1)],
 	['unsubscribe', { type: 'unsubscribe', packetId: 4, topics: ['a', 'b/#'] }, bytes(0xa2, 10, 0, 4, 0, 1, 0x61, 0, 3, 0x62, 0x2f, 0x23)],
@@ -146,10 +151,8 @@ describe('mqtt codec', () => {
 	});
 
 	describe('encoder argument errors (RangeError naming the argument)', () => {
-		const pub = (over: Partial<Record<string, unknown>>): Packet =>
-			({ type: 'publish', topic: 'a', payload: bytes(), qos: 0, retain: false, dup: false, ...over }) as Packet;
-		const con = (over: Partial<Record<string, unknown>>): Packet =>
-			({ type: 'connect', clientId: 'c', cleanSession: true, keepAlive: 60, ...over }) as Packet;
+		const pub = (over: Partial<Record<string, unknown>>): Packet => ({ type: 'publish', topic: 'a', payload: bytes(), qos: 0, retain: false, dup: false, ...over }) as Packet;
+		const con = (over: Partial<Record<string, unknown>>): Packet => ({ type: 'connect', clientId: 'c', cleanSession: true, keepAlive: 60, ...over }) as Packet;
 		const rows: readonly (readonly [string, Packet, RegExp])[] = [
 			['keep-alive over 65535', con({ keepAlive: 65536 }), /"keepAlive"/],
 			['negative keep-alive', con({ keepAlive: -1 }), /"keepAlive"/],
@@ -203,8 +206,7 @@ describe('mqtt codec', () => {
 	describe('bad frames give the rule they break', () => {
 		const MQTT = [0, 4, 0x4d, 0x51, 0x54, 0x54];
 		/** CONNECT with these connect flags and this payload after the client id "c". */
-		const connect = (flags: number, ...rest: number[]): Uint8Array =>
-			bytes(0x10, 10 + 3 + rest.length, ...MQTT, 4, flags, 0, 60, 0, 1, 0x63, ...rest);
+		const connect = (flags: number, ...rest: number[]): Uint8Array => bytes(0x10, 10 + 3 + rest.length, ...MQTT, 4, flags, 0, 60, 0, 1, 0x63, ...rest);
 		const rows: readonly (readonly [string, Uint8Array, string])[] = [
 			['remaining length of 5 bytes', bytes(0x30, 0x80, 0x80, 0x80, 0x80, 0x01), 'MQTT-2.2.3'],
 			['reserved packet type 0', bytes(0x00, 0), 'MQTT-2.2.1'],

@@ -11,10 +11,7 @@ import { utf8Decode, utf8Length, utf8Write } from '../util/utf8';
 /** Largest Remaining Length four bytes can carry [MQTT-2.2.3]. */
 export const MAX_REMAINING_LENGTH = 268_435_455;
 
-export type Decoded =
-	| { readonly kind: 'more' }
-	| { readonly kind: 'packet'; readonly packet: Packet; readonly used: number }
-	| { readonly kind: 'bad'; readonly rule: string; readonly message: string };
+export type Decoded = { readonly kind: 'more' } | { readonly kind: 'packet'; readonly packet: Packet; readonly used: number } | { readonly kind: 'bad'; readonly rule: string; readonly message: string };
 
 // ---- encoding -------------------------------------------------------------
 
@@ -32,8 +29,7 @@ function stringSize(s: string, what: string): number {
 }
 
 function checkPacketId(id: number | undefined): number {
-	if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > 0xffff)
-		throw new RangeError('"packetId" expected an integer 1..65535, got ' + id);
+	if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > 0xffff) throw new RangeError('"packetId" expected an integer 1..65535, got ' + id);
 	return id;
 }
 
@@ -44,20 +40,16 @@ function checkQos(q: number, what: string): QoS {
 
 function checkTopicName(topic: string, what = 'topic'): void {
 	if (typeof topic !== 'string' || topic.length === 0) throw new RangeError('"' + what + '" expected a non-empty string [MQTT-4.7.3-1]');
-	if (topic.indexOf('+') >= 0 || topic.indexOf('#') >= 0)
-		throw new RangeError('"' + what + '" must not contain wildcards, got "' + topic + '" [MQTT-3.3.2-2]');
+	if (topic.indexOf('+') >= 0 || topic.indexOf('#') >= 0) throw new RangeError('"' + what + '" must not contain wildcards, got "' + topic + '" [MQTT-3.3.2-2]');
 }
 
 /** Remaining Length of a packet: everything after the fixed header. Checks the packet on the way. */
 function remainingLength(p: Packet): number {
 	switch (p.type) {
 		case 'connect': {
-			if (!Number.isInteger(p.keepAlive) || p.keepAlive < 0 || p.keepAlive > 0xffff)
-				throw new RangeError('"keepAlive" expected 0..65535 seconds, got ' + p.keepAlive);
-			if (p.clientId === '' && !p.cleanSession)
-				throw new RangeError('"clientId" must not be empty when "cleanSession" is false [MQTT-3.1.3-7]');
-			if (p.password !== undefined && p.username === undefined)
-				throw new RangeError('"password" needs "username" [MQTT-3.1.2-22]');
+			if (!Number.isInteger(p.keepAlive) || p.keepAlive < 0 || p.keepAlive > 0xffff) throw new RangeError('"keepAlive" expected 0..65535 seconds, got ' + p.keepAlive);
+			if (p.clientId === '' && !p.cleanSession) throw new RangeError('"clientId" must not be empty when "cleanSession" is false [MQTT-3.1.3-7]');
+			if (p.password !== undefined && p.username === undefined) throw new RangeError('"password" needs "username" [MQTT-3.1.2-22]');
 			let n = 10 + stringSize(p.clientId, 'clientId');
 			if (p.will) {
 				checkTopicName(p.will.topic, 'will.topic');
@@ -103,8 +95,7 @@ function remainingLength(p: Packet): number {
 		case 'suback': {
 			checkPacketId(p.packetId);
 			if (p.granted.length === 0) throw new RangeError('"granted" expected at least one code');
-			for (const g of p.granted)
-				if (g !== 0 && g !== 1 && g !== 2 && g !== 0x80) throw new RangeError('"granted" code expected 0, 1, 2 or 128, got ' + g);
+			for (const g of p.granted) if (g !== 0 && g !== 1 && g !== 2 && g !== 0x80) throw new RangeError('"granted" code expected 0, 1, 2 or 128, got ' + g);
 			return 2 + p.granted.length;
 		}
 		case 'unsubscribe': {
@@ -257,18 +248,22 @@ export function encode(p: Packet): Uint8Array {
 
 // ---- decoding -------------------------------------------------------------
 
-const TYPES = Object.freeze([
-	undefined, 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp',
-	'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', undefined,
-] as const);
+const TYPES = Object.freeze([undefined, 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', undefined] as const);
 
 class Bad {
-	constructor(readonly rule: string, readonly message: string) {}
+	constructor(
+		readonly rule: string,
+		readonly message: string,
+	) {}
 }
 
 /** A cursor over one packet's variable header and payload; every read is bounds-checked. */
 class Reader {
-	constructor(private readonly b: Uint8Array, public at: number, private readonly end: number) {}
+	constructor(
+		private readonly b: Uint8Array,
+		public at: number,
+		private readonly end: number,
+	) {}
 	left(): number {
 		return this.end - this.at;
 	}
@@ -347,8 +342,13 @@ function body(type: number, flags: number, r: Reader): Packet {
 			const password = f & 0x40 ? r.bytes(r.u16('password length'), 'password') : undefined;
 			r.done('CONNECT');
 			return {
-				type: 'connect', clientId, cleanSession: (f & 0x02) !== 0, keepAlive,
-				...(will ? { will } : {}), ...(username !== undefined ? { username } : {}), ...(password ? { password } : {}),
+				type: 'connect',
+				clientId,
+				cleanSession: (f & 0x02) !== 0,
+				keepAlive,
+				...(will ? { will } : {}),
+				...(username !== undefined ? { username } : {}),
+				...(password ? { password } : {}),
 			};
 		}
 		case 'connack': {

@@ -23,14 +23,7 @@ export const PACKET = Object.freeze({
 export type QoS = 0 | 1 | 2;
 
 /** CONNACK return codes [MQTT-3.2.2.3]; 0 accepted. */
-export const CONNACK_REASON = Object.freeze([
-	'accepted',
-	'unacceptable protocol version',
-	'identifier rejected',
-	'server unavailable',
-	'bad user name or password',
-	'not authorized',
-] as const);
+export const CONNACK_REASON = Object.freeze(['accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized'] as const);
 
 /** SUBACK return code for a refused subscription [MQTT-3.9.3]. */
 export const SUBACK_FAILURE = 0x80;
@@ -103,20 +96,6 @@ export interface Bare<T extends 'pingreq' | 'pingresp' | 'disconnect'> {
 	readonly type: T;
 }
 
-export type Packet =
-	| Connect
-	| Connack
-	| Publish
-	| Ack<'puback'>
-	| Ack<'pubrec'>
-	| Ack<'pubrel'>
-	| Ack<'pubcomp'>
-	| Subscribe
-	| Suback
-	| Unsubscribe
-	| Ack<'unsuback'>
-	| Bare<'pingreq'>
-	| Bare<'pingresp'>
-	| Bare<'disconnect'>;
+export type Packet = Connect | Connack | Publish | Ack<'puback'> | Ack<'pubrec'> | Ack<'pubrel'> | Ack<'pubcomp'> | Subscribe | Suback | Unsubscribe | Ack<'unsuback'> | Bare<'pingreq'> | Bare<'pingresp'> | Bare<'disconnect'>;
 
 export type PacketType = Packet['type'];

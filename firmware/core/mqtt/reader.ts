@@ -6,9 +6,7 @@
 import { decode } from './codec';
 import type { Packet } from './packet';
 
-export type ReadResult =
-	| { readonly ok: true; readonly packets: Packet[] }
-	| { readonly ok: false; readonly rule: string; readonly message: string };
+export type ReadResult = { readonly ok: true; readonly packets: Packet[] } | { readonly ok: false; readonly rule: string; readonly message: string };
 
 export class PacketReader {
 	#buf: Uint8Array;

@@ -71,8 +71,7 @@ function jobsService() {
 				const e = execs.find((x) => x.jobId === jobId);
 				if (!e) return deliver(topic + '/rejected', { code: 'ResourceNotFound', clientToken });
 				if (e.status !== 'IN_PROGRESS' && e.status !== 'QUEUED') return deliver(topic + '/rejected', { code: 'TerminalStateReached', clientToken });
-				if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber)
-					return deliver(topic + '/rejected', { code: 'VersionMismatch', clientToken, executionState: { status: e.status, versionNumber: e.versionNumber } });
+				if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) return deliver(topic + '/rejected', { code: 'VersionMismatch', clientToken, executionState: { status: e.status, versionNumber: e.versionNumber } });
 				e.statusDetails = body.statusDetails as Record<string, string>;
 				setStatus(e, body.status as string);
 				deliver(topic + '/accepted', { executionState: { status: e.status, versionNumber: e.versionNumber }, clientToken });
@@ -92,7 +91,10 @@ function jobsService() {
 			deliver(P + 'notify-next', { execution: { jobId: next()!.jobId } });
 		},
 		cancel(jobId: string) {
-			setStatus(execs.find((e) => e.jobId === jobId)!, 'CANCELED');
+			setStatus(
+				execs.find((e) => e.jobId === jobId)!,
+				'CANCELED',
+			);
 			const n = next();
 			deliver(P + 'notify-next', n ? { execution: { jobId: n.jobId } } : {});
 		},
@@ -192,13 +194,28 @@ function rig(options: { healthy?: boolean; securityCounter?: number } = {}) {
 		time = fakeTime();
 		slots.powerUp();
 		const jobs = new JobsClient(svc.link, { timers: time.timers, random: fixedRandom(0.5), log }, { thing: THING });
-		agent = new OtaAgent(jobs, { slot: slots, signing: portableCodeSigning, http, storage, timers: time.timers, log }, { certificate: MANIFEST_SIGNER_SPKI, sources: TEST_SOURCES, ...(options.securityCounter !== undefined ? { securityCounter: options.securityCounter } : {}), selfTest: { deadlineMs: 5000, check: () => healthy.value } });
+		agent = new OtaAgent(
+			jobs,
+			{ slot: slots, signing: portableCodeSigning, http, storage, timers: time.timers, log },
+			{
+				certificate: MANIFEST_SIGNER_SPKI,
+				sources: TEST_SOURCES,
+				...(options.securityCounter !== undefined ? { securityCounter: options.securityCounter } : {}),
+				selfTest: { deadlineMs: 5000, check: () => healthy.value },
+			},
+		);
 		agent.boot();
 		agent.online();
 	};
 	boot();
 	return {
-		svc, slots, server, storage, log, healthy, boot,
+		svc,
+		slots,
+		server,
+		storage,
+		log,
+		healthy,
+		boot,
 		get agent() {
 			return agent;
 		},
@@ -232,17 +249,41 @@ describe('ota agent', () => {
 	});
 
 	const failures: [string, unknown, (r: ReturnType<typeof rig>) => void, string, RegExp, { securityCounter?: number }?][] = [
-		['a corrupted image', GOOD_DOC, (r) => (r.server.image = (() => { const i = testImage(); i[5000] = i[5000]! ^ 1; return i; })()), 'FAILED', /SHA-256 mismatch/],
+		[
+			'a corrupted image',
+			GOOD_DOC,
+			(r) =>
+				(r.server.image = (() => {
+					const i = testImage();
+					i[5000] = i[5000]! ^ 1;
+					return i;
+				})()),
+			'FAILED',
+			/SHA-256 mismatch/,
+		],
 		// the review's attack: an old image, properly signed as 0.9.0, in a document that calls it newer
 		['an old signed image the job document calls 2.0.1', { ...GOOD_DOC, manifest: MANIFEST_0_9_0, signature: SIGNATURE_0_9_0, version: '2.0.1' }, () => {}, 'REJECTED', /signed version 0\.9\.0 is not newer than running 1\.0\.0/],
-		['a manifest whose signature is another manifest\'s', { ...GOOD_DOC, signature: SIGNATURE_0_9_0 }, () => {}, 'REJECTED', /manifest signature does not verify/],
+		["a manifest whose signature is another manifest's", { ...GOOD_DOC, signature: SIGNATURE_0_9_0 }, () => {}, 'REJECTED', /manifest signature does not verify/],
 		['a manifest edited after signing', { ...GOOD_DOC, manifest: GOOD_DOC.manifest.replace('"counter":1', '"counter":9') }, () => {}, 'REJECTED', /manifest signature does not verify/],
 		['a manifest for another product', { ...GOOD_DOC, manifest: MANIFEST_OTHER_PRODUCT, signature: SIGNATURE_OTHER_PRODUCT }, () => {}, 'REJECTED', /product other-robot, this is robot-cleaner/],
 		['a security counter below the installed one', GOOD_DOC, () => {}, 'REJECTED', /security counter 1 is below the installed 2/, { securityCounter: 2 }],
 		['an https URL on another host', { ...GOOD_DOC, url: 'https://evil.example/firmware/robot.bin' }, () => {}, 'REJECTED', /not under a configured firmware source/],
 		['an http URL outside the firmware prefix', { ...GOOD_DOC, url: 'http://127.0.0.1:4569/maps/robot.bin' }, () => {}, 'REJECTED', /not under a configured firmware source/],
 		['a URL with user info', { ...GOOD_DOC, url: 'http://127.0.0.1@evil.example/firmware/robot.bin' }, () => {}, 'REJECTED', /url is not an http\(s\) URL/],
-		['a document without a manifest (the old form)', { operation: 'firmware-update', version: '1.1.0', size: 10000, sha256: 'c6bec1a98cf1c8f350c1ca9cd7ed598ae4e74e32ef95e8396cfd64129c34dc24', signature: GOOD_DOC.signature, url: GOOD_DOC.url }, () => {}, 'REJECTED', /manifest is not a string/],
+		[
+			'a document without a manifest (the old form)',
+			{
+				operation: 'firmware-update',
+				version: '1.1.0',
+				size: 10000,
+				sha256: 'c6bec1a98cf1c8f350c1ca9cd7ed598ae4e74e32ef95e8396cfd64129c34dc24',
+				signature: GOOD_DOC.signature,
+				url: GOOD_DOC.url,
+			},
+			() => {},
+			'REJECTED',
+			/manifest is not a string/,
+		],
 		['a failing self-test', GOOD_DOC, (r) => (r.healthy.value = false), 'FAILED', /self-test failed/],
 	];
 	for (const [what, doc, arrange, status, reason, options] of failures)

@@ -58,9 +58,7 @@ export interface OtaOptions {
 }
 
 function encodeRecord(r: OtaRecord): Uint8Array {
-	return utf8Encode(
-		JSON.stringify(r, (_k, v) => (v instanceof Uint8Array ? { b64: base64Encode(v) } : v)),
-	);
+	return utf8Encode(JSON.stringify(r, (_k, v) => (v instanceof Uint8Array ? { b64: base64Encode(v) } : v)));
 }
 
 function decodeRecord(bytes: Uint8Array | undefined): OtaRecord | undefined {
@@ -148,10 +146,16 @@ export class OtaAgent {
 				void this.#jobs.startNext(f.details).then((r) => {
 					if (r.ok) {
 						const x = r.value;
-						const checked = x ? checkJobDocument(x.document, { certificate: this.#options.certificate, signing: this.#ports.signing, product: this.#options.product ?? PRODUCT, sources: this.#options.sources }) : undefined;
+						const checked = x
+							? checkJobDocument(x.document, {
+									certificate: this.#options.certificate,
+									signing: this.#ports.signing,
+									product: this.#options.product ?? PRODUCT,
+									sources: this.#options.sources,
+								})
+							: undefined;
 						this.#dispatch({ type: 'started', execution: x, running: slot.running().version, counter: this.#counter(), ...(checked ? { checked } : {}) });
-					}
-					else this.#dispatch({ type: 'startFailed', reason: r.error.code === 'rejected' ? r.error.rejection : r.error.code });
+					} else this.#dispatch({ type: 'startFailed', reason: r.error.code === 'rejected' ? r.error.rejection : r.error.code });
 				});
 				return;
 			case 'update':
@@ -171,10 +175,13 @@ export class OtaAgent {
 				return;
 			case 'wait':
 				if (this.#timer !== undefined) timers.clear(this.#timer);
-				this.#timer = timers.set(() => {
-					this.#timer = undefined;
-					this.#dispatch({ type: 'retry' });
-				}, this.#options.retryMs?.(f.attempt) ?? Math.min(60_000, 2_000 * 2 ** (f.attempt - 1)));
+				this.#timer = timers.set(
+					() => {
+						this.#timer = undefined;
+						this.#dispatch({ type: 'retry' });
+					},
+					this.#options.retryMs?.(f.attempt) ?? Math.min(60_000, 2_000 * 2 ** (f.attempt - 1)),
+				);
 				return;
 			case 'verify':
 				return this.#dispatch(this.#verify(f.job));

@@ -14,10 +14,7 @@ import { err, ok, type Result } from '../util/result';
 import type { Details, Execution, Status } from './machine';
 
 export type JobsError =
-	| { readonly code: 'rejected'; readonly rejection: string; readonly message: string; readonly versionNumber?: number }
-	| { readonly code: 'timeout' }
-	| { readonly code: 'offline' }
-	| { readonly code: 'link'; readonly error: LinkError };
+	{ readonly code: 'rejected'; readonly rejection: string; readonly message: string; readonly versionNumber?: number } | { readonly code: 'timeout' } | { readonly code: 'offline' } | { readonly code: 'link'; readonly error: LinkError };
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 

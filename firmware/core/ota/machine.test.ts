@@ -16,9 +16,21 @@ function run(s: OtaState, ...events: OtaEvent[]): { state: OtaState; effects: Ot
 const types = (fx: OtaEffect[]) => fx.filter((f) => f.type !== 'log').map((f) => f.type);
 const FW: FirmwareJob = { version: '1.1.0', size: 10000, sha256: hex(IMAGE_SHA256), counter: 1, url: 'http://127.0.0.1/firmware/x' };
 /** start-next's answer, as the runner checked its document (checkJobDocument); `counter` is the installed one. */
-const started = (fw: Partial<FirmwareJob> = {}, counter = 0): OtaEvent => ({ type: 'started', execution: { jobId: 'j1', versionNumber: 2, document: {} }, running: '1.0.0', counter, checked: { ok: true, value: { ...FW, ...fw } } });
+const started = (fw: Partial<FirmwareJob> = {}, counter = 0): OtaEvent => ({
+	type: 'started',
+	execution: { jobId: 'j1', versionNumber: 2, document: {} },
+	running: '1.0.0',
+	counter,
+	checked: { ok: true, value: { ...FW, ...fw } },
+});
 
-const refused = (error: string): OtaEvent => ({ type: 'started', execution: { jobId: 'j1', versionNumber: 2, document: {} }, running: '1.0.0', counter: 0, checked: { ok: false, error } });
+const refused = (error: string): OtaEvent => ({
+	type: 'started',
+	execution: { jobId: 'j1', versionNumber: 2, document: {} },
+	running: '1.0.0',
+	counter: 0,
+	checked: { ok: false, error },
+});
 
 describe('ota machine', () => {
 	it('starts a job on connect and downloads from 0', () => {
@@ -154,4 +166,3 @@ describe('ota machine', () => {
 		assert.equal(r.state.value, 'starting');
 	});
 });
-

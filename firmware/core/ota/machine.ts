@@ -71,7 +71,13 @@ export type OtaEvent =
 	 * runner's checkJobDocument of its document (the signature needs the crypto port);
 	 * `counter` the highest security counter installed.
 	 */
-	| { readonly type: 'started'; readonly execution: Execution | undefined; readonly running: string; readonly counter: number; readonly checked?: { readonly ok: true; readonly value: FirmwareJob } | { readonly ok: false; readonly error: string } }
+	| {
+			readonly type: 'started';
+			readonly execution: Execution | undefined;
+			readonly running: string;
+			readonly counter: number;
+			readonly checked?: { readonly ok: true; readonly value: FirmwareJob } | { readonly ok: false; readonly error: string };
+	  }
 	| { readonly type: 'startFailed'; readonly reason: string }
 	| { readonly type: 'progress'; readonly bytes: number }
 	| { readonly type: 'downloaded' }
@@ -113,7 +119,12 @@ function report(jobId: string, versionNumber: number, status: Status, details: D
 	const record: OtaRecord = { phase: 'report', jobId, versionNumber, status, details };
 	return {
 		state: { value: 'reporting', jobId, versionNumber, status, details, sending: true },
-		effects: [...extra, { type: 'persist', record }, { type: 'log', level: status === 'SUCCEEDED' ? 'info' : 'warn', event: 'ota.' + status.toLowerCase(), detail: jobId + ' ' + (details.reason ?? '') }, { type: 'update', jobId, status, details, expectedVersion: versionNumber, final: true }],
+		effects: [
+			...extra,
+			{ type: 'persist', record },
+			{ type: 'log', level: status === 'SUCCEEDED' ? 'info' : 'warn', event: 'ota.' + status.toLowerCase(), detail: jobId + ' ' + (details.reason ?? '') },
+			{ type: 'update', jobId, status, details, expectedVersion: versionNumber, final: true },
+		],
 	};
 }
 
@@ -128,14 +139,16 @@ function start(e: Extract<OtaEvent, { type: 'started' }>): OtaStep {
 	if (!doc.ok) return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'job document refused: ' + doc.error, version: e.running });
 	const fw = doc.value;
 	// the signed version decides, whatever the job document says around the manifest
-	if (compareVersions(fw.version, e.running) <= 0)
-		return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'signed version ' + fw.version + ' is not newer than running ' + e.running, version: e.running });
-	if (fw.counter < e.counter)
-		return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'security counter ' + fw.counter + ' is below the installed ' + e.counter, version: e.running });
+	if (compareVersions(fw.version, e.running) <= 0) return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'signed version ' + fw.version + ' is not newer than running ' + e.running, version: e.running });
+	if (fw.counter < e.counter) return report(x.jobId, x.versionNumber, 'REJECTED', { reason: 'security counter ' + fw.counter + ' is below the installed ' + e.counter, version: e.running });
 	const job: ActiveJob = { jobId: x.jobId, versionNumber: x.versionNumber, firmware: fw, from: e.running };
 	return {
 		state: { value: 'downloading', job, bytes: 0, attempt: 0, reported: 0, updating: false },
-		effects: [{ type: 'persist', record: { phase: 'download', job } }, { type: 'log', level: 'info', event: 'ota.start', detail: x.jobId + ' ' + e.running + ' -> ' + fw.version }, { type: 'download', job, from: 0 }],
+		effects: [
+			{ type: 'persist', record: { phase: 'download', job } },
+			{ type: 'log', level: 'info', event: 'ota.start', detail: x.jobId + ' ' + e.running + ' -> ' + fw.version },
+			{ type: 'download', job, from: 0 },
+		],
 	};
 }
 
@@ -151,7 +164,10 @@ function boot(e: Extract<OtaEvent, { type: 'boot' }>): OtaStep {
 			const bytes = Math.min(e.resumable, r.job.firmware.size);
 			return {
 				state: { value: 'downloading', job: r.job, bytes, attempt: 0, reported: percent(bytes, r.job.firmware.size), updating: false },
-				effects: [{ type: 'log', level: 'info', event: 'ota.resume', detail: r.job.jobId + ' at ' + bytes }, { type: 'download', job: r.job, from: bytes }],
+				effects: [
+					{ type: 'log', level: 'info', event: 'ota.resume', detail: r.job.jobId + ' at ' + bytes },
+					{ type: 'download', job: r.job, from: bytes },
+				],
 			};
 		}
 		case 'activated':
@@ -159,7 +175,10 @@ function boot(e: Extract<OtaEvent, { type: 'boot' }>): OtaStep {
 			// the bootloader went back by itself (the new image crashed before its self-test)
 			return report(r.job.jobId, r.job.versionNumber, 'FAILED', { reason: 'new image did not boot', version: e.running.version });
 		case 'report':
-			return { state: { value: 'reporting', jobId: r.jobId, versionNumber: r.versionNumber, status: r.status, details: r.details, sending: true }, effects: [{ type: 'update', jobId: r.jobId, status: r.status, details: r.details, expectedVersion: r.versionNumber, final: true }] };
+			return {
+				state: { value: 'reporting', jobId: r.jobId, versionNumber: r.versionNumber, status: r.status, details: r.details, sending: true },
+				effects: [{ type: 'update', jobId: r.jobId, status: r.status, details: r.details, expectedVersion: r.versionNumber, final: true }],
+			};
 		default:
 			return assertNever(r);
 	}
@@ -193,20 +212,38 @@ export function step(s: OtaState, e: OtaEvent): OtaStep {
 				if (e.type === 'progress') {
 					const pct = percent(e.bytes, job.firmware.size);
 					if (pct > s.reported && pct < 100 && !s.updating)
-						return { state: { ...s, bytes: e.bytes, reported: pct, updating: true }, effects: [{ type: 'update', jobId: job.jobId, status: 'IN_PROGRESS', details: { step: 'download', progress: String(pct) }, expectedVersion: job.versionNumber, final: false }] };
+						return {
+							state: { ...s, bytes: e.bytes, reported: pct, updating: true },
+							effects: [{ type: 'update', jobId: job.jobId, status: 'IN_PROGRESS', details: { step: 'download', progress: String(pct) }, expectedVersion: job.versionNumber, final: false }],
+						};
 					return { state: { ...s, bytes: e.bytes }, effects: [] };
 				}
 				if (e.type === 'downloaded') return { state: { value: 'verifying', job }, effects: [{ type: 'verify', job }] };
 				if (e.type === 'downloadFailed') {
 					const attempt = s.attempt + 1;
 					if (!e.retryable || attempt >= MAX_DOWNLOAD_ATTEMPTS) return report(job.jobId, job.versionNumber, 'FAILED', { reason: 'download failed: ' + e.reason, version: job.from });
-					return { state: { value: 'stalled', job, bytes: e.bytes, attempt, reason: e.reason }, effects: [{ type: 'log', level: 'warn', event: 'ota.download_stalled', detail: e.reason }, { type: 'wait', attempt }] };
+					return {
+						state: { value: 'stalled', job, bytes: e.bytes, attempt, reason: e.reason },
+						effects: [
+							{ type: 'log', level: 'warn', event: 'ota.download_stalled', detail: e.reason },
+							{ type: 'wait', attempt },
+						],
+					};
 				}
 				return undefined;
 			}
 			if (s.value === 'stalled')
-				return e.type === 'retry' ? { state: { value: 'downloading', job, bytes: s.bytes, attempt: s.attempt, reported: percent(s.bytes, job.firmware.size), updating: false }, effects: [{ type: 'download', job, from: s.bytes }] } : undefined;
-			if (e.type === 'verified') return { state: { value: 'rebooting', job }, effects: [{ type: 'persist', record: { phase: 'activated', job } }, { type: 'log', level: 'info', event: 'ota.install', detail: job.firmware.version }, { type: 'install' }] };
+				return e.type === 'retry'
+					? {
+							state: { value: 'downloading', job, bytes: s.bytes, attempt: s.attempt, reported: percent(s.bytes, job.firmware.size), updating: false },
+							effects: [{ type: 'download', job, from: s.bytes }],
+						}
+					: undefined;
+			if (e.type === 'verified')
+				return {
+					state: { value: 'rebooting', job },
+					effects: [{ type: 'persist', record: { phase: 'activated', job } }, { type: 'log', level: 'info', event: 'ota.install', detail: job.firmware.version }, { type: 'install' }],
+				};
 			if (e.type === 'invalid') return report(job.jobId, job.versionNumber, 'FAILED', { reason: e.reason, version: job.from });
 			return undefined;
 		}
@@ -223,17 +260,36 @@ export function step(s: OtaState, e: OtaEvent): OtaStep {
 			if (e.passed) return report(job.jobId, job.versionNumber, 'SUCCEEDED', { version: job.firmware.version }, [{ type: 'markValid', counter: job.firmware.counter ?? 0 }]);
 			const reason = 'self-test failed: ' + (e.reason ?? 'unknown');
 			const record: OtaRecord = { phase: 'report', jobId: job.jobId, versionNumber: job.versionNumber, status: 'FAILED', details: { reason, version: job.from } };
-			return { state: { value: 'rollingBack', job, reason }, effects: [{ type: 'persist', record }, { type: 'log', level: 'warn', event: 'ota.rollback', detail: reason }, { type: 'rollback' }] };
+			return {
+				state: { value: 'rollingBack', job, reason },
+				effects: [{ type: 'persist', record }, { type: 'log', level: 'warn', event: 'ota.rollback', detail: reason }, { type: 'rollback' }],
+			};
 		}
 		case 'reporting': {
-			const resend = (versionNumber: number): OtaStep => ({ state: { ...s, versionNumber, sending: true }, effects: [{ type: 'update', jobId: s.jobId, status: s.status, details: s.details, expectedVersion: versionNumber, final: true }] });
+			const resend = (versionNumber: number): OtaStep => ({
+				state: { ...s, versionNumber, sending: true },
+				effects: [{ type: 'update', jobId: s.jobId, status: s.status, details: s.details, expectedVersion: versionNumber, final: true }],
+			});
 			// a progress update that was in flight: its outcome says nothing about the report
 			if ((e.type === 'updated' || e.type === 'updateFailed') && !e.final) return undefined;
-			if (e.type === 'updated') return { state: { value: 'starting' }, effects: [{ type: 'persist', record: undefined }, { type: 'startNext', details: { step: 'download' } }] };
+			if (e.type === 'updated')
+				return {
+					state: { value: 'starting' },
+					effects: [
+						{ type: 'persist', record: undefined },
+						{ type: 'startNext', details: { step: 'download' } },
+					],
+				};
 			if (e.type === 'updateFailed') {
 				if (e.code === 'VersionMismatch' && e.versionNumber !== undefined && e.versionNumber !== s.versionNumber) return resend(e.versionNumber);
 				if (e.code === 'TerminalStateReached' || e.code === 'ResourceNotFound' || e.code === 'InvalidStateTransition' || e.code === 'VersionMismatch')
-					return { state: IDLE, effects: [{ type: 'persist', record: undefined }, { type: 'log', level: 'warn', event: 'ota.report_dropped', detail: s.jobId + ' ' + e.code }] };
+					return {
+						state: IDLE,
+						effects: [
+							{ type: 'persist', record: undefined },
+							{ type: 'log', level: 'warn', event: 'ota.report_dropped', detail: s.jobId + ' ' + e.code },
+						],
+					};
 				return { state: { ...s, sending: false }, effects: [{ type: 'wait', attempt: 1 }] };
 			}
 			if ((e.type === 'online' || e.type === 'retry') && !s.sending) return resend(s.versionNumber);

@@ -44,9 +44,7 @@ export interface RegistrationRequest {
 	readonly signature: string;
 }
 
-export type RegistrationAnswer =
-	| { readonly status: 'registered'; readonly thing: string; readonly certificateId: string }
-	| { readonly status: 'pending'; readonly thing: string; readonly requestId: string };
+export type RegistrationAnswer = { readonly status: 'registered'; readonly thing: string; readonly certificateId: string } | { readonly status: 'pending'; readonly thing: string; readonly requestId: string };
 
 /**
  * Why a request was refused. Retrying the same proof never helps; `stale_timestamp`,

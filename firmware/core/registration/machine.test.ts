@@ -38,7 +38,10 @@ describe('registration machine', () => {
 		const asking: RegistrationState = { value: 'asking', attempt: 3 };
 		const r = step(asking, { type: 'answered', attempt: { kind: 'registered', certificateId: 'c' } }, 5)!;
 		assert.deepEqual(r.state, { value: 'registered', attempts: 3, certificateId: 'c' });
-		assert.deepEqual(r.effects.map((f) => f.type), ['mark', 'log']);
+		assert.deepEqual(
+			r.effects.map((f) => f.type),
+			['mark', 'log'],
+		);
 		const f = step(asking, { type: 'answered', attempt: { kind: 'refused', reason: 'thing_mismatch', message: 'm' } }, 5)!;
 		assert.equal(f.state.value, 'refused');
 		assert.equal(step(f.state, { type: 'wake' }, 5), undefined);

@@ -44,8 +44,17 @@ export function step(s: RegistrationState, e: RegistrationEvent, maxAttempts: nu
 					// registration is idempotent in the cloud: if the store refuses the mark, the next boot asks again
 					effects: [{ type: 'mark' }, { type: 'log', level: 'info', event: 'registration.registered', fields: { attempts: s.attempt } }],
 				};
-			if (a.kind === 'refused') return { state: { value: 'refused', reason: a.reason, message: a.message }, effects: [{ type: 'log', level: 'error', event: 'registration.refused', fields: { reason: a.reason, message: a.message } }] };
-			const log: RegistrationEffect = { type: 'log', level: a.reason === 'pending' ? 'info' : 'warn', event: 'registration.retry', fields: { attempt: s.attempt, reason: a.reason } };
+			if (a.kind === 'refused')
+				return {
+					state: { value: 'refused', reason: a.reason, message: a.message },
+					effects: [{ type: 'log', level: 'error', event: 'registration.refused', fields: { reason: a.reason, message: a.message } }],
+				};
+			const log: RegistrationEffect = {
+				type: 'log',
+				level: a.reason === 'pending' ? 'info' : 'warn',
+				event: 'registration.retry',
+				fields: { attempt: s.attempt, reason: a.reason },
+			};
 			if (s.attempt >= maxAttempts) return { state: { value: 'gaveUp', attempts: s.attempt, last: a.reason }, effects: [log] };
 			return { state: { value: 'backoff', attempt: s.attempt, last: a.reason }, effects: [log, { type: 'sleep', attempt: s.attempt }] };
 		}

@@ -138,7 +138,7 @@ describe('registration (device side)', () => {
 		assert.deepEqual(gaps, [50, 100, 200, 400, 500]);
 	});
 
-	it('a final refusal stops at once with the cloud\'s reason and stores nothing', async () => {
+	it("a final refusal stops at once with the cloud's reason and stores nothing", async () => {
 		for (const code of ['untrusted_certificate', 'bad_signature', 'certificate_expired', 'thing_mismatch', 'certificate_revoked']) {
 			const t = setup([refusal(403, code), registered]);
 			const r = await t.drive(t.run());

@@ -30,7 +30,10 @@ describe('der writer', () => {
 
 	it('long lengths are minimal: 200 bytes in 81 c8, 300 in 82 01 2c; the reader takes them back', () => {
 		// an OCTET STRING of 197 (header 3) and 296 (header 4) bytes: SEQUENCE bodies of 200 and 300
-		for (const [n, inner, head] of [[200, new Uint8Array(197), '3081c8'], [300, new Uint8Array(296), '3082012c']] as const) {
+		for (const [n, inner, head] of [
+			[200, new Uint8Array(197), '3081c8'],
+			[300, new Uint8Array(296), '3082012c'],
+		] as const) {
 			assert.equal(n, 1 + (n < 256 ? 2 : 3) + inner.length);
 			const der = derEncode(derSequence({ tag: 0x04, bytes: inner }));
 			assert.equal(toHex(der.subarray(0, head.length / 2)), head);

@@ -75,7 +75,18 @@ describe('renewer', () => {
 		t.link.deliver(topics.rejected, { clientToken: t.link.sent[0]!.body.clientToken, error: { code: 'key_mismatch', message: 'no' } });
 		assert.equal(await p, false);
 		const far = setup();
-		const farRenewer = new Renewer(far.link, { clock: far.time.clock, timers: far.time.timers, random: fixedRandom(0.5), storage: memoryStorage(), log: far.log, deviceKey: createRsaDeviceKey(key, { sha256: crypto.sha256, random: crypto.random }) }, { thing: 'robot-1', endpoint: { tls: { ...far.endpoint.tls, certificates: [NEW] } }, policy: { windowMs: 30 * DAY } });
+		const farRenewer = new Renewer(
+			far.link,
+			{
+				clock: far.time.clock,
+				timers: far.time.timers,
+				random: fixedRandom(0.5),
+				storage: memoryStorage(),
+				log: far.log,
+				deviceKey: createRsaDeviceKey(key, { sha256: crypto.sha256, random: crypto.random }),
+			},
+			{ thing: 'robot-1', endpoint: { tls: { ...far.endpoint.tls, certificates: [NEW] } }, policy: { windowMs: 30 * DAY } },
+		);
 		far.link.sent.length = 0;
 		assert.equal(await farRenewer.check(), false);
 		assert.equal(far.link.sent.length, 0);

@@ -48,10 +48,7 @@ export interface RenewerPorts {
 	readonly deviceKey: DeviceKeyPort;
 }
 
-export type RenewState =
-	| { readonly value: 'idle' }
-	| { readonly value: 'requesting' }
-	| { readonly value: 'trying'; readonly failures: number };
+export type RenewState = { readonly value: 'idle' } | { readonly value: 'requesting' } | { readonly value: 'trying'; readonly failures: number };
 
 /** The link as renewal needs it: request/reply, and a reconnect with the new certificate. */
 export interface RenewLink extends Messenger {
@@ -78,8 +75,7 @@ export class Renewer {
 		this.#endpoint = o.endpoint;
 		this.#thing = o.thing;
 		this.#policy = { ...DEFAULT_RENEW, ...o.policy };
-		for (const k of ['windowMs', 'checkMs', 'retryMs', 'timeoutMs', 'switchTries'] as const)
-			if (!(this.#policy[k] > 0)) throw new RangeError('"policy.' + k + '" expected > 0, got ' + String(this.#policy[k]));
+		for (const k of ['windowMs', 'checkMs', 'retryMs', 'timeoutMs', 'switchTries'] as const) if (!(this.#policy[k] > 0)) throw new RangeError('"policy.' + k + '" expected > 0, got ' + String(this.#policy[k]));
 		const factory = o.endpoint.tls.certificates[0];
 		const parsed = factory && parseCertificate(factory);
 		if (!factory || !parsed || !parsed.ok) throw new TypeError('"endpoint.tls" expected a parsable leaf certificate');
@@ -164,7 +160,7 @@ export class Renewer {
 		const p = parseCertificate(der);
 		if (!p.ok) return p.error.reason;
 		if (p.value.thing !== this.#thing) return 'CN ' + p.value.thing + ', expected ' + this.#thing;
-		if (p.value.n !== this.#kept.cert.n || p.value.e !== this.#kept.cert.e) return 'not the robot\'s key';
+		if (p.value.n !== this.#kept.cert.n || p.value.e !== this.#kept.cert.e) return "not the robot's key";
 		if (p.value.notAfter <= this.#kept.cert.notAfter) return 'ends no later than the certificate in use';
 		return undefined;
 	}

@@ -12,7 +12,10 @@ describe('onboarding records', () => {
 	});
 
 	it('writes back what it reads', () => {
-		for (const e of [{ host: 'h.example', port: 8883 }, { host: '10.0.0.1', port: 1883 }]) {
+		for (const e of [
+			{ host: 'h.example', port: 8883 },
+			{ host: '10.0.0.1', port: 1883 },
+		]) {
 			const r = parseEndpoint(formatEndpoint(e));
 			assert.ok(r.ok && r.value.host === e.host && r.value.port === e.port);
 		}

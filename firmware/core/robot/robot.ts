@@ -168,7 +168,9 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	if (config.commands && status) new RoomsReporter(link, status, ports.log, config.commands.rooms);
 	if (config.renew && !config.endpoint.tls) throw new TypeError('"renew" needs "endpoint.tls": a certificate to renew');
 	// the link reads the endpoint object at every connect: the renewer swaps its tls for the new certificate
-	const renewer = config.renew && new Renewer(link, { ...ports, deviceKey: config.renew.deviceKey }, { thing: config.thing, endpoint: config.endpoint as { tls: NonNullable<SocketOptions['tls']> }, ...(config.renew.policy ? { policy: config.renew.policy } : {}) });
+	const renewer =
+		config.renew &&
+		new Renewer(link, { ...ports, deviceKey: config.renew.deviceKey }, { thing: config.thing, endpoint: config.endpoint as { tls: NonNullable<SocketOptions['tls']> }, ...(config.renew.policy ? { policy: config.renew.policy } : {}) });
 	return {
 		thing: config.thing,
 		link,
@@ -220,21 +222,25 @@ function wireHealth(link: Link, ports: LinkPorts, h: NonNullable<RobotConfig['he
 
 function wireOta(link: Link, ports: LinkPorts, config: RobotConfig, o: RobotOta, schedule: ShadowSync<Schedule>): Ota {
 	const also = o.selfTest.also ?? (() => true);
-	return createOta(link, { ...ports, slot: o.slot, signing: o.signing, http: o.http }, {
-		thing: config.thing,
-		certificate: o.certificate,
-		sources: o.sources,
-		...(o.product !== undefined ? { product: o.product } : {}),
-		...(o.securityCounter !== undefined ? { securityCounter: o.securityCounter } : {}),
-		selfTest: {
-			deadlineMs: o.selfTest.deadlineMs,
-			...(o.selfTest.pollMs !== undefined ? { pollMs: o.selfTest.pollMs } : {}),
-			check: () => link.state.value === 'connected' && schedule.state.value === 'synced' && also(),
+	return createOta(
+		link,
+		{ ...ports, slot: o.slot, signing: o.signing, http: o.http },
+		{
+			thing: config.thing,
+			certificate: o.certificate,
+			sources: o.sources,
+			...(o.product !== undefined ? { product: o.product } : {}),
+			...(o.securityCounter !== undefined ? { securityCounter: o.securityCounter } : {}),
+			selfTest: {
+				deadlineMs: o.selfTest.deadlineMs,
+				...(o.selfTest.pollMs !== undefined ? { pollMs: o.selfTest.pollMs } : {}),
+				check: () => link.state.value === 'connected' && schedule.state.value === 'synced' && also(),
+			},
+			...(o.retryMs ? { retryMs: o.retryMs } : {}),
+			...(o.downloadTimeoutMs !== undefined ? { downloadTimeoutMs: o.downloadTimeoutMs } : {}),
+			...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}),
 		},
-		...(o.retryMs ? { retryMs: o.retryMs } : {}),
-		...(o.downloadTimeoutMs !== undefined ? { downloadTimeoutMs: o.downloadTimeoutMs } : {}),
-		...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}),
-	});
+	);
 }
 
 /** The slots with `reboot` held back while a mission runs: it happens when the missions are idle again. */

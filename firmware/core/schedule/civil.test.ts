@@ -39,7 +39,10 @@ describe('civil dates', () => {
 
 	it('leap years and month lengths', () => {
 		assert.deepEqual([1900, 2000, 2024, 2027, 2028, 2100].map(isLeapYear), [false, true, true, false, true, false]);
-		assert.deepEqual([1, 2, 4, 12].map((m) => daysInMonth(2027, m)), [31, 28, 30, 31]);
+		assert.deepEqual(
+			[1, 2, 4, 12].map((m) => daysInMonth(2027, m)),
+			[31, 28, 30, 31],
+		);
 		assert.equal(daysInMonth(2028, 2), 29);
 	});
 });

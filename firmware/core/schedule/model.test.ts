@@ -35,10 +35,13 @@ describe('validateSchedule', () => {
 			[{ tz: TZ }, [{ path: 'entries', message: 'expected an array of at most 16 entries, got nothing' }]],
 			[{ tz: TZ, entries: [], version: 3 }, [{ path: 'version', message: 'unknown field, expected one of tz, entries' }]],
 			[{ tz: TZ, entries: Array.from({ length: 17 }, (_, i) => entry({ id: 'e' + i })) }, [{ path: 'entries', message: 'expected an array of at most 16 entries, got an array of 17' }]],
-			[doc(entry(), entry(), 'x'), [
-				{ path: 'entries[1].id', message: 'duplicate id "morning" (also entries[0])' },
-				{ path: 'entries[2]', message: 'expected an object, got "x"' },
-			]],
+			[
+				doc(entry(), entry(), 'x'),
+				[
+					{ path: 'entries[1].id', message: 'duplicate id "morning" (also entries[0])' },
+					{ path: 'entries[2]', message: 'expected an object, got "x"' },
+				],
+			],
 			[doc(entry({ start: '24:10' })), [{ path: 'entries[0].start', message: 'expected "HH:MM" 00:00-23:59, got "24:10"' }]],
 			[doc(entry({ start: '9:30' })), [{ path: 'entries[0].start', message: 'expected "HH:MM" 00:00-23:59, got "9:30"' }]],
 			[doc(entry({ start: 'x'.repeat(50) })), [{ path: 'entries[0].start', message: 'expected "HH:MM" 00:00-23:59, got "' + 'x'.repeat(36) + '...' }]],
@@ -56,17 +59,23 @@ describe('validateSchedule', () => {
 			[doc(entry({ mode: 'wash' })), [{ path: 'entries[0].mode', message: 'expected one of vacuum, mop, both, got "wash"' }]],
 			[doc(entry({ rooms: [] })), [{ path: 'entries[0].rooms', message: 'expected an array of 1-16 room names (omit it to clean everywhere), got []' }]],
 			[doc(entry({ rooms: Array.from({ length: 17 }, (_, i) => 'r' + i) })), [{ path: 'entries[0].rooms', message: 'expected an array of 1-16 room names (omit it to clean everywhere), got an array of 17' }]],
-			[doc(entry({ rooms: ['hall', '', 'x'.repeat(33), 'a\nb', 7, 'hall'] })), [
-				{ path: 'entries[0].rooms[1]', message: 'expected a name of 1-32 characters without control characters, got ""' },
-				{ path: 'entries[0].rooms[2]', message: 'expected a name of 1-32 characters without control characters, got "' + 'x'.repeat(33) + '"' },
-				{ path: 'entries[0].rooms[3]', message: 'expected a name of 1-32 characters without control characters, got "a\\nb"' },
-				{ path: 'entries[0].rooms[4]', message: 'expected a name of 1-32 characters without control characters, got 7' },
-				{ path: 'entries[0].rooms[5]', message: 'duplicate room "hall" (also [0])' },
-			]],
-			[doc(entry({ color: 'red', start: 'noon' })), [
-				{ path: 'entries[0].color', message: 'unknown field, expected one of id, days, start, enabled, mode, rooms' },
-				{ path: 'entries[0].start', message: 'expected "HH:MM" 00:00-23:59, got "noon"' },
-			]],
+			[
+				doc(entry({ rooms: ['hall', '', 'x'.repeat(33), 'a\nb', 7, 'hall'] })),
+				[
+					{ path: 'entries[0].rooms[1]', message: 'expected a name of 1-32 characters without control characters, got ""' },
+					{ path: 'entries[0].rooms[2]', message: 'expected a name of 1-32 characters without control characters, got "' + 'x'.repeat(33) + '"' },
+					{ path: 'entries[0].rooms[3]', message: 'expected a name of 1-32 characters without control characters, got "a\\nb"' },
+					{ path: 'entries[0].rooms[4]', message: 'expected a name of 1-32 characters without control characters, got 7' },
+					{ path: 'entries[0].rooms[5]', message: 'duplicate room "hall" (also [0])' },
+				],
+			],
+			[
+				doc(entry({ color: 'red', start: 'noon' })),
+				[
+					{ path: 'entries[0].color', message: 'unknown field, expected one of id, days, start, enabled, mode, rooms' },
+					{ path: 'entries[0].start', message: 'expected "HH:MM" 00:00-23:59, got "noon"' },
+				],
+			],
 		];
 		for (const [x, errors] of rows) {
 			const r = validateSchedule(x);
@@ -94,7 +103,13 @@ describe('canonical form', () => {
 
 	it('equal schedules regardless of key order; any field, entry order or tz text counts', () => {
 		const base = validateSchedule(doc(entry(), entry({ id: 'b', mode: 'mop' })));
-		const reordered = validateSchedule({ entries: [{ enabled: true, start: '09:30', days: ['mon', 'wed', 'fri'], id: 'morning' }, { mode: 'mop', id: 'b', enabled: true, start: '09:30', days: ['mon', 'wed', 'fri'] }], tz: TZ });
+		const reordered = validateSchedule({
+			entries: [
+				{ enabled: true, start: '09:30', days: ['mon', 'wed', 'fri'], id: 'morning' },
+				{ mode: 'mop', id: 'b', enabled: true, start: '09:30', days: ['mon', 'wed', 'fri'] },
+			],
+			tz: TZ,
+		});
 		assert.ok(base.ok && reordered.ok);
 		assert.ok(sameSchedule(base.value, reordered.value));
 		const differ: unknown[] = [

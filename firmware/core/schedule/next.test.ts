@@ -57,7 +57,13 @@ describe('nextRun', () => {
 	});
 
 	it('Santiago: transitions at midnight move Saturday night and Sunday morning starts', () => {
-		const s: Schedule = { tz: '<-04>4<-03>,M9.1.6/24,M4.1.6/24', entries: [{ id: 'sat', days: ['sat'], start: '23:30', enabled: true }, { id: 'sun', days: ['sun'], start: '00:30', enabled: true }] };
+		const s: Schedule = {
+			tz: '<-04>4<-03>,M9.1.6/24,M4.1.6/24',
+			entries: [
+				{ id: 'sat', days: ['sat'], start: '23:30', enabled: true },
+				{ id: 'sun', days: ['sun'], start: '00:30', enabled: true },
+			],
+		};
 		assert.deepEqual(runs(s, at(2027, 4, 3, 12), 2), [
 			['2027-04-04T02:30', 'sat'], // Sat 23:30 -03, first of two
 			['2027-04-04T04:30', 'sun'], // Sun 00:30 -04

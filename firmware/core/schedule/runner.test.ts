@@ -48,7 +48,10 @@ describe('schedule runner', () => {
 	it('runs a start missed by less than the grace window late, once; older ones are skipped and logged', () => {
 		const t = setup(MONDAY + 9 * H + 10 * 60_000, { graceMs: 15 * 60_000 });
 		t.make().set(daily);
-		assert.deepEqual(t.due.map((d) => [d.at, d.lateMs]), [[MONDAY + 9 * H, 10 * 60_000]]);
+		assert.deepEqual(
+			t.due.map((d) => [d.at, d.lateMs]),
+			[[MONDAY + 9 * H, 10 * 60_000]],
+		);
 		const u = setup(MONDAY + 9 * H + 20 * 60_000, { graceMs: 15 * 60_000 });
 		u.make().set(daily);
 		assert.equal(u.due.length, 0, 'twenty minutes late is too late');
@@ -63,7 +66,11 @@ describe('schedule runner', () => {
 		assert.equal(t.log.events().filter((e) => e === 'schedule.clock_unknown').length, 1);
 		t.setKnown(true); // SNTP answered
 		t.time.advance(60_000);
-		assert.deepEqual(t.due.map((d) => d.at), [MONDAY + 9 * H], 'the 09:00 start runs late, within grace');
+		assert.deepEqual(
+			t.due.map((d) => d.at),
+			[MONDAY + 9 * H],
+			'the 09:00 start runs late, within grace',
+		);
 	});
 
 	it('a clock jump forward past several starts runs only the newest within grace', () => {
@@ -74,7 +81,11 @@ describe('schedule runner', () => {
 		new ScheduleRunner({ clock, timers: time.timers, storage: memoryStorage(), log: memoryLog() }, (d) => due.push(d), { maxSleepMs: 60_000 }).set(daily);
 		offset = 49 * H + 5 * 60_000; // SNTP corrects the clock to Wednesday 09:05
 		time.advance(60_000);
-		assert.deepEqual(due.map((d) => d.at), [MONDAY + 57 * H], 'only Wednesday 09:00, five minutes late');
+		assert.deepEqual(
+			due.map((d) => d.at),
+			[MONDAY + 57 * H],
+			'only Wednesday 09:00, five minutes late',
+		);
 	});
 
 	it('a disabled entry never fires; an empty schedule sleeps', () => {
@@ -89,7 +100,10 @@ describe('schedule runner', () => {
 		const t = setup(Date.UTC(2027, 2, 13, 12));
 		t.make().set({ tz: 'EST5EDT,M3.2.0,M11.1.0', entries: [{ id: 'm', days: ['sat', 'sun'], start: '09:00', enabled: true }] });
 		t.time.advance(30 * H);
-		assert.deepEqual(t.due.map((d) => d.at), [Date.UTC(2027, 2, 13, 14), Date.UTC(2027, 2, 14, 13)]);
+		assert.deepEqual(
+			t.due.map((d) => d.at),
+			[Date.UTC(2027, 2, 13, 14), Date.UTC(2027, 2, 14, 13)],
+		);
 	});
 
 	it('a full store: starts keep firing on time, each refusal logged; the last start saved before stays', () => {

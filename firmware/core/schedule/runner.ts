@@ -114,9 +114,12 @@ export class ScheduleRunner {
 	}
 
 	#sleep(ms: number): void {
-		this.#timer = this.#ports.timers.set(() => {
-			this.#timer = undefined;
-			this.#check();
-		}, Math.max(0, ms));
+		this.#timer = this.#ports.timers.set(
+			() => {
+				this.#timer = undefined;
+				this.#check();
+			},
+			Math.max(0, ms),
+		);
 	}
 }

@@ -14,7 +14,10 @@ export const scheduleCodec: Codec<Schedule> = Object.freeze({
 		const r = validateSchedule(x);
 		if (r.ok) return r;
 		// one line a person reads in the app: every error with its path, at most five
-		const text = r.error.slice(0, 5).map((e) => e.path + ': ' + e.message).join('; ');
+		const text = r.error
+			.slice(0, 5)
+			.map((e) => e.path + ': ' + e.message)
+			.join('; ');
 		return { ok: false as const, error: text + (r.error.length > 5 ? '; and ' + (r.error.length - 5) + ' more' : '') };
 	},
 	equal: sameSchedule,

@@ -33,17 +33,23 @@ describe('parseTz', () => {
 			['AEST-10AEDT,M10.1.0,M4.1.0/3', { std: { name: 'AEST', offset: 10 * H }, dst: { name: 'AEDT', offset: 11 * H, start: mwd(10, 1, 0), end: mwd(4, 1, 0, 3 * H) } }],
 			['<-04>4<-03>,M9.1.6/24,M4.1.6/24', { std: { name: '-04', offset: -4 * H }, dst: { name: '-03', offset: -3 * H, start: mwd(9, 1, 6, 24 * H), end: mwd(4, 1, 6, 24 * H) } }],
 			['NST3:30NDT,M3.2.0,M11.1.0', { std: { name: 'NST', offset: -3.5 * H }, dst: { name: 'NDT', offset: -2.5 * H, start: mwd(3, 2, 0), end: mwd(11, 1, 0) } }],
+			['<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45', { std: { name: '+1245', offset: 12.75 * H }, dst: { name: '+1345', offset: 13.75 * H, start: mwd(9, 5, 0, 2.75 * H), end: mwd(4, 1, 0, 3.75 * H) } }],
 			[
-				'<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45',
-				{ std: { name: '+1245', offset: 12.75 * H }, dst: { name: '+1345', offset: 13.75 * H, start: mwd(9, 5, 0, 2.75 * H), end: mwd(4, 1, 0, 3.75 * H) } },
+				'EST5EDT,0/0,J365/25',
+				{
+					std: { name: 'EST', offset: -5 * H },
+					dst: { name: 'EDT', offset: -4 * H, start: { date: { kind: 'yearday', day: 0 }, time: 0 }, end: { date: { kind: 'julian', day: 365 }, time: 25 * H } },
+				},
 			],
-			['EST5EDT,0/0,J365/25', { std: { name: 'EST', offset: -5 * H }, dst: { name: 'EDT', offset: -4 * H, start: { date: { kind: 'yearday', day: 0 }, time: 0 }, end: { date: { kind: 'julian', day: 365 }, time: 25 * H } } }],
 			['<-02>2<-01>,M3.5.0/-1,M10.5.0/0', { std: { name: '-02', offset: -2 * H }, dst: { name: '-01', offset: -H, start: mwd(3, 5, 0, -H), end: mwd(10, 5, 0, 0) } }],
 			// negative DST (Europe/Dublin): the "daylight" offset is the smaller one
 			['IST-1GMT0,M10.5.0,M3.5.0/1', { std: { name: 'IST', offset: H }, dst: { name: 'GMT', offset: 0, start: mwd(10, 5, 0), end: mwd(3, 5, 0, H) } }],
 			[
 				'XXX+3:00:15YYY2,J60/1:30:45,300/-167',
-				{ std: { name: 'XXX', offset: -(3 * H + 15) }, dst: { name: 'YYY', offset: -2 * H, start: { date: { kind: 'julian', day: 60 }, time: 5445 }, end: { date: { kind: 'yearday', day: 300 }, time: -167 * H } } },
+				{
+					std: { name: 'XXX', offset: -(3 * H + 15) },
+					dst: { name: 'YYY', offset: -2 * H, start: { date: { kind: 'julian', day: 60 }, time: 5445 }, end: { date: { kind: 'yearday', day: 300 }, time: -167 * H } },
+				},
 			],
 		];
 		for (const [text, expected] of rows) {
@@ -208,8 +214,7 @@ describe('localToUtc', () => {
 			['IST-5:30', [2027, 3, 14, 2, 30], at(2027, 3, 13, 21), 'exact'],
 			['EST5EDT,0/0,J365/25', [2028, 1, 1, 0, 30], at(2028, 1, 1, 4, 30), 'exact'],
 		];
-		for (const [text, [year, month, day, hour, minute], utcMs, kind] of rows)
-			assert.deepEqual(localToUtc(rule(text), { year, month, day, hour, minute }), { utcMs, kind }, text + ' ' + [year, month, day, hour, minute].join(' '));
+		for (const [text, [year, month, day, hour, minute], utcMs, kind] of rows) assert.deepEqual(localToUtc(rule(text), { year, month, day, hour, minute }), { utcMs, kind }, text + ' ' + [year, month, day, hour, minute].join(' '));
 	});
 
 	it('refuses a wall-clock time that is not a time', () => {

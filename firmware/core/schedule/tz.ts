@@ -121,7 +121,10 @@ function hms(p: Cursor, what: string, maxHours: number): number | undefined {
 	if (h === undefined) return undefined;
 	if (h > maxHours) return fail(p, from, what + ': expected hours 0-' + maxHours + ', got ' + h);
 	let seconds = h * 3600;
-	for (const [unit, scale] of [['minutes', 60], ['seconds', 1]] as const) {
+	for (const [unit, scale] of [
+		['minutes', 60],
+		['seconds', 1],
+	] as const) {
 		if (p.s[p.i] !== ':') break;
 		p.i++;
 		const at = p.i;

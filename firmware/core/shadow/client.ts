@@ -40,11 +40,7 @@ export interface Delta {
 	readonly timestamp: number;
 }
 
-export type ShadowError =
-	| { readonly code: 'rejected'; readonly status: number; readonly message: string }
-	| { readonly code: 'timeout' }
-	| { readonly code: 'offline' }
-	| { readonly code: 'link'; readonly error: LinkError };
+export type ShadowError = { readonly code: 'rejected'; readonly status: number; readonly message: string } | { readonly code: 'timeout' } | { readonly code: 'offline' } | { readonly code: 'link'; readonly error: LinkError };
 
 export interface ShadowOptions {
 	readonly thing: string;
@@ -107,8 +103,7 @@ export class ShadowClient {
 
 	/** `version` makes the update conditional: a stale one is rejected with 409. */
 	update(state: { desired?: JsonObject | null; reported?: JsonObject | null }, version?: number): Promise<Result<ShadowDocument, ShadowError>> {
-		if (!isObject(state) || (state.desired === undefined && state.reported === undefined))
-			throw new TypeError('"state" expected { desired?, reported? } with at least one of them');
+		if (!isObject(state) || (state.desired === undefined && state.reported === undefined)) throw new TypeError('"state" expected { desired?, reported? } with at least one of them');
 		const body: JsonObject = { state: state as JsonObject };
 		if (version !== undefined) body.version = version;
 		return this.#request('update', body) as Promise<Result<ShadowDocument, ShadowError>>;

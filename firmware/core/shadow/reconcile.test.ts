@@ -22,18 +22,41 @@ describe('reconcile: decide', () => {
 		['no shadow yet: report what runs', clean(1), undefined, { after: clean(1), update: { reported: { v: 1 } } }],
 		['reported equal, no desired: nothing to do', clean(1), doc({ reported: { v: 1 } }), { after: clean(1) }],
 		['reported stale: report', clean(2), doc({ reported: { v: 1 } }), { after: clean(2), update: { reported: { v: 2 } } }],
-		['desired valid: apply, report, clear', clean(1), doc({ desired: { v: 7 }, reported: { v: 1 } }, 5, 100),
-			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] }],
-		['desired invalid: keep running, error in reported, clear desired', clean(1), doc({ desired: { v: 700 }, reported: { v: 1 } }, 6, 100),
-			{ after: clean(1), update: { desired: { v: null }, reported: { vError: { message: 'expected 0..100, got 700', version: 6 } } }, log: ['sync.desired_rejected', 'expected 0..100, got 700'] }],
-		['local edit newer than desired: local wins', dirty(3, 200_000), doc({ desired: { v: 7 } }, 5, 100),
-			{ after: clean(3, 200_000), update: { desired: { v: null }, reported: { v: 3, vError: null } }, log: ['sync.local_wins', 'robot edit newer than desired'] }],
-		['local edit older than desired: desired wins', dirty(3, 50_000), doc({ desired: { v: 7 } }, 5, 100),
-			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] }],
-		['local edit in the same second as desired: the app wins', dirty(3, 100_900), doc({ desired: { v: 7 } }, 5, 100),
-			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] }],
-		['local edit with an unknown clock loses to any desired', dirty(3, undefined), doc({ desired: { v: 7 } }, 5, 100),
-			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] }],
+		[
+			'desired valid: apply, report, clear',
+			clean(1),
+			doc({ desired: { v: 7 }, reported: { v: 1 } }, 5, 100),
+			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] },
+		],
+		[
+			'desired invalid: keep running, error in reported, clear desired',
+			clean(1),
+			doc({ desired: { v: 700 }, reported: { v: 1 } }, 6, 100),
+			{
+				after: clean(1),
+				update: { desired: { v: null }, reported: { vError: { message: 'expected 0..100, got 700', version: 6 } } },
+				log: ['sync.desired_rejected', 'expected 0..100, got 700'],
+			},
+		],
+		[
+			'local edit newer than desired: local wins',
+			dirty(3, 200_000),
+			doc({ desired: { v: 7 } }, 5, 100),
+			{ after: clean(3, 200_000), update: { desired: { v: null }, reported: { v: 3, vError: null } }, log: ['sync.local_wins', 'robot edit newer than desired'] },
+		],
+		['local edit older than desired: desired wins', dirty(3, 50_000), doc({ desired: { v: 7 } }, 5, 100), { after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] }],
+		[
+			'local edit in the same second as desired: the app wins',
+			dirty(3, 100_900),
+			doc({ desired: { v: 7 } }, 5, 100),
+			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] },
+		],
+		[
+			'local edit with an unknown clock loses to any desired',
+			dirty(3, undefined),
+			doc({ desired: { v: 7 } }, 5, 100),
+			{ after: clean(7, 100_000), update: { desired: { v: null }, reported: { v: 7, vError: null } }, log: ['sync.desired_applied', ''] },
+		],
 		['local edit, no desired: report it', dirty(3, undefined), doc({ reported: { v: 3 } }), { after: clean(3), update: { reported: { v: 3 } } }],
 	];
 	for (const [name, owned, d, expected] of rows) it(name, () => assert.deepEqual(decide(codec, owned, d), expected));
@@ -55,7 +78,10 @@ describe('reconcile: step', () => {
 	it('a desired value is applied before the write, and synced after it', () => {
 		const reading: SyncState<number> = { value: 'reading', owned: clean(1), attempt: 1 };
 		const s1 = step(codec, reading, { type: 'read', doc: doc({ desired: { v: 9 }, reported: { v: 1 } }, 4, 10) })!;
-		assert.deepEqual(s1.effects.map((e) => e.type), ['log', 'apply', 'update']);
+		assert.deepEqual(
+			s1.effects.map((e) => e.type),
+			['log', 'apply', 'update'],
+		);
 		assert.deepEqual(s1.effects[2], { type: 'update', state: { desired: { v: null }, reported: { v: 9, vError: null } }, version: 4 });
 		assert.equal(s1.state.value, 'writing');
 		const s2 = step(codec, s1.state, { type: 'written' })!;
@@ -63,7 +89,10 @@ describe('reconcile: step', () => {
 	});
 	it('409 reads again at once; a timeout backs off', () => {
 		const writing: SyncState<number> = { value: 'writing', owned: clean(1), base: clean(1), after: clean(1), attempt: 2 };
-		assert.deepEqual(step(codec, writing, { type: 'writeFailed', error: { code: 'rejected', status: 409, message: 'Version conflict' } }), { state: { value: 'reading', owned: clean(1), attempt: 2 }, effects: [{ type: 'get' }] });
+		assert.deepEqual(step(codec, writing, { type: 'writeFailed', error: { code: 'rejected', status: 409, message: 'Version conflict' } }), {
+			state: { value: 'reading', owned: clean(1), attempt: 2 },
+			effects: [{ type: 'get' }],
+		});
 		const t = step(codec, writing, { type: 'writeFailed', error: { code: 'timeout' } })!;
 		assert.equal(t.state.value, 'backoff');
 		assert.deepEqual(t.effects[0], { type: 'wait', attempt: 2 });

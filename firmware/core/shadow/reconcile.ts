@@ -117,8 +117,7 @@ export function decide<T>(codec: Codec<T>, owned: Owned<T>, doc: ShadowDocument 
 			log: localWins ? ['sync.local_wins', 'robot edit newer than desired'] : ['sync.desired_applied', ''],
 		};
 	}
-	if (owned.dirty || !sameReported(codec, owned.value, reportedRaw))
-		return { after: { ...owned, dirty: false }, update: { reported: { [key]: codec.toJson(owned.value) } } };
+	if (owned.dirty || !sameReported(codec, owned.value, reportedRaw)) return { after: { ...owned, dirty: false }, update: { reported: { [key]: codec.toJson(owned.value) } } };
 	return { after: owned };
 }
 
@@ -185,5 +184,11 @@ export function step<T>(codec: Codec<T>, s: SyncState<T>, e: SyncEvent<T>): Sync
 function fail<T>(owned: Owned<T>, attempt: number, error: ShadowError | StoreRefusal): SyncStep<T> {
 	// offline: the link's own state change brings us back; anything else waits and reads again
 	if (error.code === 'offline') return { state: { value: 'offline', owned }, effects: [] };
-	return { state: { value: 'backoff', owned, attempt }, effects: [{ type: 'wait', attempt }, { type: 'log', event: 'sync.retry', detail: JSON.stringify(error) }] };
+	return {
+		state: { value: 'backoff', owned, attempt },
+		effects: [
+			{ type: 'wait', attempt },
+			{ type: 'log', event: 'sync.retry', detail: JSON.stringify(error) },
+		],
+	};
 }

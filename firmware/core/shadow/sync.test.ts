@@ -27,7 +27,14 @@ function setup() {
 	const log = memoryLog();
 	const ports = { timers: time.timers, clock: time.clock, random: fixedRandom(0.5), storage, log };
 	const applied: number[] = [];
-	const boot = () => new ShadowSync(link, new ShadowClient(link, ports, { thing: 'robot-1', name: 'v', timeoutMs: 1000 }), ports, { codec, storageKey: 'v', initial: 0, onApply: (v) => void applied.push(v), backoff: { baseMs: 500, capMs: 500 } });
+	const boot = () =>
+		new ShadowSync(link, new ShadowClient(link, ports, { thing: 'robot-1', name: 'v', timeoutMs: 1000 }), ports, {
+			codec,
+			storageKey: 'v',
+			initial: 0,
+			onApply: (v) => void applied.push(v),
+			backoff: { baseMs: 500, capMs: 500 },
+		});
 	const stored = () => {
 		const raw = readRecord(storage, 'v');
 		return raw ? (JSON.parse(utf8Decode(raw)!) as { v: number }).v : undefined;

@@ -120,7 +120,14 @@ export function jumpableClock(base: ClockPort): JumpableClock {
 /** The target every build uses: the robot composition, how this build starts a mission, its clock. */
 export function robotTarget(
 	robot: Robot,
-	options: { startMission(): string | undefined; clock: JumpableClock; firmware?: () => string | undefined; endpoint?: TestTarget['endpoint']; selfTest?: TestTarget['selfTest']; status?: () => Record<string, unknown> },
+	options: {
+		startMission(): string | undefined;
+		clock: JumpableClock;
+		firmware?: () => string | undefined;
+		endpoint?: TestTarget['endpoint'];
+		selfTest?: TestTarget['selfTest'];
+		status?: () => Record<string, unknown>;
+	},
 ): TestTarget {
 	let radio: 'on' | 'off' = 'on';
 	return {

@@ -10,10 +10,7 @@ import { utf8Decode } from '../util/utf8';
 /** A command is a few dozen bytes; a status reply a few hundred. */
 export const MAX_LINE_BYTES = 1024;
 
-export type LineEvent =
-	| { readonly kind: 'line'; readonly text: string }
-	| { readonly kind: 'overlong'; readonly bytes: number }
-	| { readonly kind: 'bad-utf8' };
+export type LineEvent = { readonly kind: 'line'; readonly text: string } | { readonly kind: 'overlong'; readonly bytes: number } | { readonly kind: 'bad-utf8' };
 
 export class LineReader {
 	readonly #buffer: Uint8Array;

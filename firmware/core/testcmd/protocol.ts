@@ -98,9 +98,7 @@ export function parseRequest(line: string): Result<TestRequest, BadRequest> {
 	return ok({ id, command: { cmd } as TestCommand });
 }
 
-export type TestReply =
-	| { readonly reply: number | null; readonly ok: true; readonly [k: string]: unknown }
-	| { readonly reply: number | null; readonly ok: false; readonly error: { readonly code: string; readonly reason: string } };
+export type TestReply = { readonly reply: number | null; readonly ok: true; readonly [k: string]: unknown } | { readonly reply: number | null; readonly ok: false; readonly error: { readonly code: string; readonly reason: string } };
 
 export function formatReply(reply: TestReply): string {
 	return JSON.stringify(reply);

@@ -36,7 +36,10 @@ describe('testcmd: line framing', () => {
 	it('reports an overlong line once, skips it, and reads the next', () => {
 		const r = new LineReader(8);
 		assert.deepEqual(r.push(enc('0123456789abc')), []);
-		assert.deepEqual(r.push(enc('def\nok\n')), [{ kind: 'overlong', bytes: 16 }, { kind: 'line', text: 'ok' }]);
+		assert.deepEqual(r.push(enc('def\nok\n')), [
+			{ kind: 'overlong', bytes: 16 },
+			{ kind: 'line', text: 'ok' },
+		]);
 		assert.deepEqual(r.push(enc('12345678\n')), [{ kind: 'line', text: '12345678' }]);
 	});
 
@@ -128,7 +131,12 @@ describe('testcmd: interpreter', () => {
 
 	it('answers not-ready before boot and failed when the target throws', () => {
 		assert.equal(JSON.parse(createTestControl(() => undefined, silent).handle('{"id":1,"cmd":"status"}')).error.code, 'not-ready');
-		const broken: TestTarget = { ...fake(), status: () => { throw new Error('boom'); } };
+		const broken: TestTarget = {
+			...fake(),
+			status: () => {
+				throw new Error('boom');
+			},
+		};
 		const r = JSON.parse(createTestControl(() => broken, silent).handle('{"id":2,"cmd":"status"}'));
 		assert.equal(r.error.code, 'failed');
 		assert.ok(String(r.error.reason).includes('boom'));
@@ -162,7 +170,10 @@ describe('testcmd: interpreter', () => {
 			since = r.logs.last;
 			if (!r.logs.more) break;
 		}
-		assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+		assert.deepEqual(
+			seen,
+			Array.from({ length: 40 }, (_, i) => i),
+		);
 		const none = JSON.parse(createTestControl(() => fake(), silent).handle('{"id":1,"cmd":"logs"}'));
 		assert.equal(none.error.code, 'failed');
 	});
@@ -196,17 +207,26 @@ describe('testcmd: a session over a byte stream', () => {
 		const s = createTestSession(control, 64);
 		assert.deepEqual(s.push(enc('{"id":1,"cmd":"sta')), []);
 		const got = s.push(enc('tus"}\r\n\n  \n{"id":2,"cmd":"mission"}\n'));
-		assert.deepEqual(got.map((l) => parseReply(l)), [
-			{ reply: 1, ok: true, status: { link: 'connected' } },
-			{ reply: 2, ok: true, mission: 'm-1' },
-		]);
+		assert.deepEqual(
+			got.map((l) => parseReply(l)),
+			[
+				{ reply: 1, ok: true, status: { link: 'connected' } },
+				{ reply: 2, ok: true, mission: 'm-1' },
+			],
+		);
 	});
 
 	it('refuses framing errors with no id, then reads on', () => {
 		const s = createTestSession(control, 16);
 		const got = s.push(new Uint8Array([...enc('x'.repeat(40) + '\n'), 0xc0, 0x80, 0x0a, ...enc('nope\n')]));
-		assert.deepEqual(got.map((l) => JSON.parse(l).error.reason as string), ['line over 16 bytes', 'not UTF-8', 'not JSON']);
-		assert.deepEqual(got.map((l) => JSON.parse(l).reply as unknown), [null, null, null]);
+		assert.deepEqual(
+			got.map((l) => JSON.parse(l).error.reason as string),
+			['line over 16 bytes', 'not UTF-8', 'not JSON'],
+		);
+		assert.deepEqual(
+			got.map((l) => JSON.parse(l).reply as unknown),
+			[null, null, null],
+		);
 	});
 });
 
@@ -224,9 +244,15 @@ describe('testcmd: output to a stream that takes what it reported', () => {
 		assert.deepEqual(written, []);
 		out.writable(4);
 		out.send('gh');
-		assert.deepEqual(written.map((w) => String.fromCharCode(...w)), ['abcd']);
+		assert.deepEqual(
+			written.map((w) => String.fromCharCode(...w)),
+			['abcd'],
+		);
 		out.writable(100);
-		assert.deepEqual(written.map((w) => String.fromCharCode(...w)), ['abcd', 'ef\n', 'gh\n']);
+		assert.deepEqual(
+			written.map((w) => String.fromCharCode(...w)),
+			['abcd', 'ef\n', 'gh\n'],
+		);
 		// each write is its own ArrayBuffer of exactly the bytes written (the ESP32 serial takes its whole length)
 		assert.equal(written[1]!.length, 3);
 	});
@@ -237,6 +263,9 @@ describe('testcmd: output to a stream that takes what it reported', () => {
 		out.send('y');
 		assert.deepEqual(warnings, ['testcmd.reply_dropped']);
 		out.writable(MAX_QUEUED_BYTES * 2);
-		assert.equal(written.reduce((n, w) => n + w.length, 0), MAX_QUEUED_BYTES);
+		assert.equal(
+			written.reduce((n, w) => n + w.length, 0),
+			MAX_QUEUED_BYTES,
+		);
 	});
 });

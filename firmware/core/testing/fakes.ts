@@ -3,10 +3,7 @@
  * run in the bare XS engine too. Time moves only when a test calls `advance`, bytes
  * arrive only when a test calls `deliver`, and randomness is a fixed number.
  */
-import type {
-	ClockPort, LogFields, LogLevel, LogPort, RandomPort, Socket, SocketEvents, SocketOptions, SocketPort,
-	StoragePort, StorageWrite, TimerHandle, TimerPort,
-} from '../../ports';
+import type { ClockPort, LogFields, LogLevel, LogPort, RandomPort, Socket, SocketEvents, SocketOptions, SocketPort, StoragePort, StorageWrite, TimerHandle, TimerPort } from '../../ports';
 import { seededRandom as seededPort } from '../../platform/portable/random';
 
 // ---- time -----------------------------------------------------------------

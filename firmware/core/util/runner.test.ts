@@ -14,18 +14,21 @@ function step(s: S, e: E): Transition<S, F> | undefined {
 describe('runner (run to completion)', () => {
 	it('sets the state before effects run; an event dispatched by an effect waits for the step to finish', () => {
 		const trace: string[] = [];
-		const r: Runner<S, E, F> = new Runner<S, E, F>({ n: 0 }, {
-			step,
-			perform(fx) {
-				if (fx.type === 'again') {
-					trace.push('again at ' + r.state.n);
-					assert.equal(r.dispatch({ type: 'inc' }), undefined);
-				} else trace.push('say ' + fx.n + ' at ' + r.state.n);
+		const r: Runner<S, E, F> = new Runner<S, E, F>(
+			{ n: 0 },
+			{
+				step,
+				perform(fx) {
+					if (fx.type === 'again') {
+						trace.push('again at ' + r.state.n);
+						assert.equal(r.dispatch({ type: 'inc' }), undefined);
+					} else trace.push('say ' + fx.n + ' at ' + r.state.n);
+				},
+				entered: (s, from) => trace.push('entered ' + from.n + '->' + s.n),
+				settled: (s, from) => trace.push('settled ' + from.n + '->' + s.n),
+				ignored: (s, e) => trace.push('ignored ' + e.type + ' at ' + s.n),
 			},
-			entered: (s, from) => trace.push('entered ' + from.n + '->' + s.n),
-			settled: (s, from) => trace.push('settled ' + from.n + '->' + s.n),
-			ignored: (s, e) => trace.push('ignored ' + e.type + ' at ' + s.n),
-		});
+		);
 		r.dispatch({ type: 'twice' });
 		r.dispatch({ type: 'nop' });
 		assert.deepEqual(trace, ['entered 0->1', 'again at 1', 'say 1 at 1', 'settled 0->1', 'entered 1->2', 'say 2 at 2', 'settled 1->2', 'ignored nop at 2']);
@@ -45,13 +48,16 @@ describe('runner (run to completion)', () => {
 
 	it('an effect that throws leaves the runner usable and drops what it queued', () => {
 		let boom = true;
-		const r: Runner<S, E, F> = new Runner<S, E, F>({ n: 0 }, {
-			step,
-			perform(fx) {
-				if (fx.type === 'again') r.dispatch({ type: 'inc' });
-				if (boom && fx.type === 'say') throw new Error('boom');
+		const r: Runner<S, E, F> = new Runner<S, E, F>(
+			{ n: 0 },
+			{
+				step,
+				perform(fx) {
+					if (fx.type === 'again') r.dispatch({ type: 'inc' });
+					if (boom && fx.type === 'say') throw new Error('boom');
+				},
 			},
-		});
+		);
 		assert.throws(() => r.dispatch({ type: 'twice' }), /boom/);
 		assert.equal(r.state.n, 1, 'the queued inc did not run');
 		boom = false;

@@ -80,10 +80,19 @@ export function utf8Decode(b: Uint8Array, start = 0, end = b.length, mqtt = fals
 			s += String.fromCharCode.apply(null, Array.from(b.subarray(i, j)));
 			i = j;
 			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) { cp = c & 0x1f; need = 1; min = 0x80; }
-		else if (c >= 0xe0 && c <= 0xef) { cp = c & 0x0f; need = 2; min = 0x800; }
-		else if (c >= 0xf0 && c <= 0xf4) { cp = c & 0x07; need = 3; min = 0x10000; }
-		else return undefined;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			cp = c & 0x1f;
+			need = 1;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			cp = c & 0x0f;
+			need = 2;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			cp = c & 0x07;
+			need = 3;
+			min = 0x10000;
+		} else return undefined;
 		for (let k = 1; k <= need; k++) {
 			const d = b[i + k];
 			if (d === undefined || i + k >= end || (d & 0xc0) !== 0x80) return undefined;

@@ -80,7 +80,10 @@ describe('host HttpPort', function () {
 		assert.equal(out.value.headers.etag, '"x"');
 		assert.deepEqual(received, { length: String(2 * 1024 * 1024), bytes: 2 * 1024 * 1024, sha: body.digest() });
 		assert.equal(progress.at(-1), 2 * 1024 * 1024);
-		assert.ok(progress.every((n, i) => i === 0 || n > progress[i - 1]!), 'progress only grows');
+		assert.ok(
+			progress.every((n, i) => i === 0 || n > progress[i - 1]!),
+			'progress only grows',
+		);
 	});
 
 	it('stops pulling while the server does not read (backpressure)', async () => {
@@ -193,7 +196,13 @@ describe('host HttpPort', function () {
 		assert.match(!refused.ok ? refused.error : '', /ECONNREFUSED/);
 		const bad = await port.request({ method: 'GET', url: 'ftp://x/' } as HttpRequest);
 		assert.deepEqual(bad, { ok: false, error: 'unsupported scheme ftp:' });
-		const throwing = await port.request({ method: 'GET', url: (await start(rangeServer)) + '/fw.bin', onData: () => { throw new Error('flash full'); } });
+		const throwing = await port.request({
+			method: 'GET',
+			url: (await start(rangeServer)) + '/fw.bin',
+			onData: () => {
+				throw new Error('flash full');
+			},
+		});
 		assert.deepEqual(throwing, { ok: false, error: 'onData threw: flash full' });
 	});
 

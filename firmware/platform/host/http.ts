@@ -85,10 +85,7 @@ function run(req: HttpRequest, cas: string[] | undefined, serverName: string | u
 	for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-length') delete headers[name];
 	if (body !== undefined || req.method !== 'GET') headers['content-length'] = body?.length ?? 0;
 	const common = { method: req.method, headers, agent: false as const };
-	outgoing =
-		url.protocol === 'https:'
-			? https.request(url, { ...common, ...(cas ? { ca: cas } : {}), ...(serverName ? { servername: serverName } : {}) })
-			: http.request(url, common);
+	outgoing = url.protocol === 'https:' ? https.request(url, { ...common, ...(cas ? { ca: cas } : {}), ...(serverName ? { servername: serverName } : {}) }) : http.request(url, common);
 	const r = outgoing;
 	r.on('error', (e) => fail(message(e)));
 

@@ -33,7 +33,16 @@ export function createSocketPort(): SocketPort {
 			const t = options.tls;
 			// a session belongs to the identity it was made with: resuming it under a renewed
 			// certificate would skip client authentication and the broker would still see the old one
-			const sessionKey = options.host + ':' + options.port + (t ? ':' + createHash('sha256').update(t.certificates[0] ?? new Uint8Array(0)).digest('hex') : '');
+			const sessionKey =
+				options.host +
+				':' +
+				options.port +
+				(t
+					? ':' +
+						createHash('sha256')
+							.update(t.certificates[0] ?? new Uint8Array(0))
+							.digest('hex')
+					: '');
 			if (t) {
 				const ts = tls.connect({
 					host: options.host,

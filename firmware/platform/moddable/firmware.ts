@@ -102,7 +102,7 @@ export interface ModdableOtaOptions {
 
 /** The robot's `ota` config on this platform, or why there is none (no certificate, no version). */
 export function moddableOta(o: ModdableOtaOptions): RobotOta | string {
-	const fw = ((config as { firmware?: { version?: string; selfTestMs?: number | string; sources?: string | string[]; product?: string; securityCounter?: number | string } }).firmware ?? {});
+	const fw = (config as { firmware?: { version?: string; selfTestMs?: number | string; sources?: string | string[]; product?: string; securityCounter?: number | string } }).firmware ?? {};
 	const version = String(fw.version ?? '');
 	if (!/^\d+\.\d+\.\d+$/.test(version)) return 'config.firmware.version expected X.Y.Z, got ' + JSON.stringify(version);
 	const selfTestMs = Number(fw.selfTestMs ?? DEFAULT_SELF_TEST_MS);

@@ -177,13 +177,14 @@ function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, 
 		if (timer !== undefined) Timer.clear(timer);
 		const q = request;
 		// never closed inside its own socket callback (lin frees the socket under the caller): next turn
-		if (q && !complete) Timer.set(() => {
-			try {
-				q.close();
-			} catch {
-				// already closed
-			}
-		}, 0);
+		if (q && !complete)
+			Timer.set(() => {
+				try {
+					q.close();
+				} catch {
+					// already closed
+				}
+			}, 0);
 		resolve(r);
 	};
 	const fail = (error: string) => finish({ ok: false, error });
@@ -210,7 +211,7 @@ function run(req: HttpRequest, options: ModdableHttpOptions, turnBytes: number, 
 		// `available` is all the socket holds, which grows while the VM is busy (24 KB seen in the
 		// robot day on lin): one fragment never needs a chunk that large (an ESP32's chunk heap
 		// is 77 KB in all, issue #20)
-		for (let left = available; left > 0 && !settled; ) {
+		for (let left = available; left > 0 && !settled;) {
 			const ab = q.read(ArrayBuffer, left < READ_PIECE ? left : READ_PIECE);
 			if (!ab || ab.byteLength === 0) return;
 			left -= ab.byteLength;

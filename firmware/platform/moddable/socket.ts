@@ -59,13 +59,14 @@ export function createSocketPort(): SocketPort {
 				// Closed on the next turn, never inside a socket callback: closing the lin socket from
 				// its own readable callback (the link drops the connection on a bad frame it just read)
 				// frees it under the native caller, and mcsim dies with SIGSEGV.
-				if (s) Timer.set(() => {
-					try {
-						s.close();
-					} catch {
-						// already closed by securesocket itself
-					}
-				}, 0);
+				if (s)
+					Timer.set(() => {
+						try {
+							s.close();
+						} catch {
+							// already closed by securesocket itself
+						}
+					}, 0);
 				events.closed(error);
 			};
 

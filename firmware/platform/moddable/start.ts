@@ -161,7 +161,16 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		// an address has no name to check the certificate against: the endpoint's server name serves (a local cloud)
 		const serverName = /^[\d.]+$/.test(host) ? endpoint?.tls.serverName : undefined;
 		const r = await register(
-			{ http: createModdableHttpPort({ ca: identity.ca, ...(serverName ? { serverName } : {}) }), deviceKey: createModdableDeviceKey(identity.key), crypto: moddableCrypto, clock, timers: base.timers, random: base.random, storage: base.storage, log },
+			{
+				http: createModdableHttpPort({ ca: identity.ca, ...(serverName ? { serverName } : {}) }),
+				deviceKey: createModdableDeviceKey(identity.key),
+				crypto: moddableCrypto,
+				clock,
+				timers: base.timers,
+				random: base.random,
+				storage: base.storage,
+				log,
+			},
 			{ url: url.value, thing, certificate: identity.certificates[0]!, ...config.registration },
 		);
 		if (r.ok) registration = 'done';
@@ -260,7 +269,11 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		const thing = name.thing;
 		if (c) takeIdentity(c, thing);
 		else log.log('warn', 'main.offline_name', { thing, source: name.source });
-		holder = { host: '', port: 0, tls: { ...(identity ? { ca: identity.ca, certificates: identity.certificates, key: identity.key } : {}) } as TlsCredentials & { serverName?: string } };
+		holder = {
+			host: '',
+			port: 0,
+			tls: { ...(identity ? { ca: identity.ca, certificates: identity.certificates, key: identity.key } : {}) } as TlsCredentials & { serverName?: string },
+		};
 		const ota = moddableOta({
 			http: lazyHttp,
 			log,
@@ -275,8 +288,7 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 		// the home's floor plan is the robot's own: seeded by its name (as tools/sim/robot.ts)
 		const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
 		const mapBytes = config.mapBytes;
-		const upload: RobotUpload | undefined =
-			mapBytes > 0 ? { crypto: moddableCrypto, deviceKey: lazyKey, http: lazyHttp, map: (job) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } : undefined;
+		const upload: RobotUpload | undefined = mapBytes > 0 ? { crypto: moddableCrypto, deviceKey: lazyKey, http: lazyHttp, map: (job) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } : undefined;
 		const r = createRobot(
 			linkPorts,
 			{

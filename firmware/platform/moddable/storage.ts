@@ -54,8 +54,7 @@ export function createPreferenceStorage(domain = 'robot', options: PreferenceSto
 		write(key, value): StorageWrite {
 			const old = costs.get(key) ?? 0;
 			const cost = nvsCost(value.length);
-			if (budget !== undefined && used - old + cost > budget)
-				return { ok: false, error: 'full', message: 'domain ' + domain + ': ' + used + ' of ' + budget + ' bytes used, ' + key + ' needs ' + cost };
+			if (budget !== undefined && used - old + cost > budget) return { ok: false, error: 'full', message: 'domain ' + domain + ': ' + used + ' of ' + budget + ' bytes used, ' + key + ' needs ' + cost };
 			try {
 				// lin's Preference reads an empty ArrayBuffer back as one zero byte ("".split(",") in
 				// lin/preference.js; seen on 8.2.3, test/sdk-facts/facts.ts): an empty value is the empty string

@@ -31,10 +31,14 @@ const scenario: Scenario = {
 		const targetArn = `arn:aws:iot:${LOCAL_REGION}:${LOCAL_ACCOUNT}:thing/${THING}`;
 		const start = async (r: CommandRequest, timeoutS?: number) => (await data.send(new StartCommandExecutionCommand(startInput(r, { region: LOCAL_REGION, account: LOCAL_ACCOUNT, thing: THING }, Date.now(), timeoutS)))).executionId!;
 		const answered = (id: string) =>
-			until(`execution ${id} answered`, async () => {
-				const x = await iot.send(new GetCommandExecutionCommand({ executionId: id, targetArn }));
-				return ['SUCCEEDED', 'FAILED', 'REJECTED'].includes(x.status!) ? x : undefined;
-			}, 20_000);
+			until(
+				`execution ${id} answered`,
+				async () => {
+					const x = await iot.send(new GetCommandExecutionCommand({ executionId: id, targetArn }));
+					return ['SUCCEEDED', 'FAILED', 'REJECTED'].includes(x.status!) ? x : undefined;
+				},
+				20_000,
+			);
 		const expect = async (id: string, status: string, reason: string): Promise<string | undefined> => {
 			const x = await answered(id);
 			return x.status === status && x.statusReason?.reasonCode === reason ? undefined : `execution ${id}: ${x.status} ${x.statusReason?.reasonCode}, expected ${status} ${reason}`;
@@ -54,7 +58,8 @@ const scenario: Scenario = {
 			if (x.status !== 'SUCCEEDED' || x.statusReason?.reasonCode !== 'STARTED') return `clean now answered ${x.status} ${x.statusReason?.reasonCode}`;
 			const mission = x.result?.missionId?.S;
 			if (!mission) return 'clean now answered without its mission id';
-			const steps = (await expect(await start({ action: 'pause' }), 'SUCCEEDED', 'PAUSED')) ?? (await expect(await start({ action: 'resume' }), 'SUCCEEDED', 'RESUMED')) ?? (await expect(await start({ action: 'dock' }), 'SUCCEEDED', 'DOCKING'));
+			const steps =
+				(await expect(await start({ action: 'pause' }), 'SUCCEEDED', 'PAUSED')) ?? (await expect(await start({ action: 'resume' }), 'SUCCEEDED', 'RESUMED')) ?? (await expect(await start({ action: 'dock' }), 'SUCCEEDED', 'DOCKING'));
 			if (steps) return steps;
 
 			// a duplicate delivery of the clean: not run again, not answered again
@@ -65,10 +70,21 @@ const scenario: Scenario = {
 			if (answers !== 1) return `the clean was answered ${answers} times`;
 			await d.off();
 			// the mission's report, stored once (the missions table holds one item per mission id)
-			const items = await until(`the report of ${mission} stored`, async () => {
-				const r = await ddb.send(new QueryCommand({ TableName: s.cloud.tables.missions, KeyConditionExpression: 'thing = :t AND missionId = :m', ExpressionAttributeValues: { ':t': THING, ':m': mission }, ConsistentRead: true }));
-				return r.Items?.length ? r.Items : undefined;
-			}, 15_000);
+			const items = await until(
+				`the report of ${mission} stored`,
+				async () => {
+					const r = await ddb.send(
+						new QueryCommand({
+							TableName: s.cloud.tables.missions,
+							KeyConditionExpression: 'thing = :t AND missionId = :m',
+							ExpressionAttributeValues: { ':t': THING, ':m': mission },
+							ConsistentRead: true,
+						}),
+					);
+					return r.Items?.length ? r.Items : undefined;
+				},
+				15_000,
+			);
 			if (items.length !== 1 || items[0]!.outcome !== 'cancelled' || items[0]!.trigger !== 'app') return `missions table: ${JSON.stringify(items)}, expected one cancelled item started from the app`;
 			const refused = d.log.filter((l) => l.event === 'outbox.refused' || l.event === 'command.answer_not_queued');
 			if (refused.length) return 'log events ' + JSON.stringify(refused);

@@ -18,4 +18,27 @@ import { logShipping, storageFull } from './storage';
 import commands from './commands';
 import roundTrips from './round-trips';
 
-export const SCENARIOS: readonly Scenario[] = [echo, registration, network, selfTest, outbox, brokerRestart, foreignCa, malformedFrame, schedule, roundTrips, missionReport, missionPowerLoss, mapUpload, ota, otaResume, otaRollback, robotDay, testcmd, commands, storageFull, logShipping, sntp];
+export const SCENARIOS: readonly Scenario[] = [
+	echo,
+	registration,
+	network,
+	selfTest,
+	outbox,
+	brokerRestart,
+	foreignCa,
+	malformedFrame,
+	schedule,
+	roundTrips,
+	missionReport,
+	missionPowerLoss,
+	mapUpload,
+	ota,
+	otaResume,
+	otaRollback,
+	robotDay,
+	testcmd,
+	commands,
+	storageFull,
+	logShipping,
+	sntp,
+];

@@ -141,7 +141,9 @@ export const brokerRestart: Scenario = {
 			const problem = backoffProblem(backoffs, attempts);
 			if (problem) return problem;
 			const spacing = attempts.slice(1).map((a, i) => a.opened - attempts[i]!.opened);
-			say(`broker down ${OUTAGE_MS} ms under the robot: backoffs ${backoffs.map((b) => `${String(b.attempt)}:${String(b.ms)}ms`).join(' ')}; connections seen by the forwarder ${spacing.join(', ')} ms apart (first ${attempts[1]!.opened - downAt} ms after the broker went down); reconnected`);
+			say(
+				`broker down ${OUTAGE_MS} ms under the robot: backoffs ${backoffs.map((b) => `${String(b.attempt)}:${String(b.ms)}ms`).join(' ')}; connections seen by the forwarder ${spacing.join(', ')} ms apart (first ${attempts[1]!.opened - downAt} ms after the broker went down); reconnected`,
+			);
 			return c.reportOnce(id) ?? (await c.onlyItem(id, 'finished'));
 		} finally {
 			c.close();
@@ -182,7 +184,16 @@ export const malformedFrame: Scenario = {
 		const c = new Checks(s);
 		const relayPort = s.port + 1;
 		const device = s.cloud.pki.things.get(THING)!;
-		const relay = await startRelay({ port: relayPort, host: HOST, upstream: { host: HOST, port: s.port }, ca: s.cloud.pki.ca.certPem, serverCert: s.cloud.pki.server.certPem, serverKey: s.cloud.pki.server.keyPem, deviceCert: device.certPem, deviceKey: device.keyPem });
+		const relay = await startRelay({
+			port: relayPort,
+			host: HOST,
+			upstream: { host: HOST, port: s.port },
+			ca: s.cloud.pki.ca.certPem,
+			serverCert: s.cloud.pki.server.certPem,
+			serverKey: s.cloud.pki.server.keyPem,
+			deviceCert: device.certPem,
+			deviceKey: device.keyPem,
+		});
 		try {
 			await missionBefore(s, c);
 			await s.provision({ endpoint: `${HOST}:${relayPort}` });

@@ -75,11 +75,15 @@ export const missionPowerLoss: Scenario = {
 			const d = s.power('cut');
 			const id = await pressButton(d);
 			// the power goes once the running mission is on storage with some of the home cleaned
-			const cur = await d.until('mis.cur on storage with area', () => {
-				const raw = s.stored()['mis.cur'];
-				const m = raw ? (JSON.parse(raw) as { id: string; areaM2: number }) : undefined;
-				return m && m.id === id && m.areaM2 > 10 ? m : undefined;
-			}, 20_000);
+			const cur = await d.until(
+				'mis.cur on storage with area',
+				() => {
+					const raw = s.stored()['mis.cur'];
+					const m = raw ? (JSON.parse(raw) as { id: string; areaM2: number }) : undefined;
+					return m && m.id === id && m.areaM2 > 10 ? m : undefined;
+				},
+				20_000,
+			);
 			await d.off();
 			const reports = Object.keys(s.stored()).filter((k) => k.startsWith('mr.'));
 			if (reports.length) return `reports on storage before the mission ended: ${reports.join(', ')}`;

@@ -38,7 +38,7 @@ async function jobStatus(c: Checks, jobId: string): Promise<string | undefined> 
  * word; `onReboot(n)` acts while it is off. The number of reboots.
  */
 export async function untilJobEnds(s: Suite, c: Checks, jobId: string, label: string, onReboot: (n: number) => Promise<void> = async () => {}, test?: TestConfig): Promise<number> {
-	for (let reboots = 0; reboots <= 3; ) {
+	for (let reboots = 0; reboots <= 3;) {
 		const d = s.power(`${label} boot ${reboots + 1}`, { verbose: true, ...(test ? { test } : {}) });
 		await d.running;
 		const why = await until(`a reboot or job ${jobId} ending`, async () => (d.rebooted ? 'reboot' : FINAL.includes(String(await jobStatus(c, jobId))) ? 'final' : undefined), 60_000);

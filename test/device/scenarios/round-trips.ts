@@ -53,7 +53,14 @@ const scenario: Scenario = {
 			const again = await toDocument(proxy.stats.connections - 1);
 			if (typeof again === 'string') return again;
 			await d.off();
-			metric({ name: 'device.round_trips', scenario: 'round-trips', toDocumentFirst: first, toDocumentReconnect: again, bytesUp: proxy.stats.bytesUp[0], bytesDown: proxy.stats.bytesDown[0] });
+			metric({
+				name: 'device.round_trips',
+				scenario: 'round-trips',
+				toDocumentFirst: first,
+				toDocumentReconnect: again,
+				bytesUp: proxy.stats.bytesUp[0],
+				bytesDown: proxy.stats.bytesDown[0],
+			});
 			console.log(`device: round trips from TCP connect to the schedule document: ${first} with a full TLS handshake (first connection), ${again} resumed (after a cut)`);
 			if (first !== 3) return `round trips to the document on the first connection: ${first}, expected 3 (full TLS 1.2 handshake, CONNECT, SUBSCRIBE and GET in one write)`;
 			if (again !== 2) return `round trips to the document after a reconnect: ${again}, expected 2 (TLS session resumed)`;

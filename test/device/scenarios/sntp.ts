@@ -64,8 +64,11 @@ const scenario: Scenario = {
 			if (typeof clock !== 'number') return `the robot's clock after the reply reads ${JSON.stringify(clock)}, expected about ${new Date(expected).toISOString()}`;
 			if (status.clockOffsetMs !== 0) return `the robot's clock carries a test jump of ${String(status.clockOffsetMs)} ms`;
 			const off = clock - expected;
-			if (Math.abs(off) > TOLERANCE_MS) return `the robot's clock after the reply reads ${new Date(clock).toISOString()}, ${off} ms from the reply's time ${new Date(expected).toISOString()} (tolerance ${TOLERANCE_MS} ms; the host's clock is ${new Date(readAt).toISOString()})`;
-			say(`SNTP: sntp.invalid failed, ${HOST} answered the repeated request (${requests} requests): ${JSON.stringify(time)}; the robot's clock then read ${new Date(clock).toISOString()}, ${off} ms from the reply's time (host ${new Date(readAt).toISOString()})`);
+			if (Math.abs(off) > TOLERANCE_MS)
+				return `the robot's clock after the reply reads ${new Date(clock).toISOString()}, ${off} ms from the reply's time ${new Date(expected).toISOString()} (tolerance ${TOLERANCE_MS} ms; the host's clock is ${new Date(readAt).toISOString()})`;
+			say(
+				`SNTP: sntp.invalid failed, ${HOST} answered the repeated request (${requests} requests): ${JSON.stringify(time)}; the robot's clock then read ${new Date(clock).toISOString()}, ${off} ms from the reply's time (host ${new Date(readAt).toISOString()})`,
+			);
 			return undefined;
 		} finally {
 			sock.close();

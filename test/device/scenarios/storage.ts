@@ -26,7 +26,12 @@ function domainUse(s: Suite): string {
 	const stored = s.stored();
 	const cost = (n: number) => 32 * (2 + Math.ceil(n / 32));
 	const total = Object.values(stored).reduce((t, v) => t + cost(Buffer.byteLength(v)), 0);
-	return `${total} B in NVS terms: ` + Object.entries(stored).map(([k, v]) => `${k} ${Buffer.byteLength(v)}`).join(', ');
+	return (
+		`${total} B in NVS terms: ` +
+		Object.entries(stored)
+			.map(([k, v]) => `${k} ${Buffer.byteLength(v)}`)
+			.join(', ')
+	);
 }
 
 /** Presses the button until the store refuses a mission (at most `max` presses); the ids reported. */
@@ -62,7 +67,11 @@ export const storageFull: Scenario = {
 			const use = domainUse(s);
 			if (!refused) return `12 missions ran and the store never refused one (budget ${BUDGET}; ${use}): ${reported.join(', ')}`;
 			const full = d.log.find((l) => l.event === 'outbox.storage_refused');
-			if (!full || full.result !== 'full') return `the outbox never answered full (${reported.length} reports queued; ${use}): ${d.log.filter((l) => /refused|unsaved|failed/.test(l.event)).map((l) => l.event).join(' ')}`;
+			if (!full || full.result !== 'full')
+				return `the outbox never answered full (${reported.length} reports queued; ${use}): ${d.log
+					.filter((l) => /refused|unsaved|failed/.test(l.event))
+					.map((l) => l.event)
+					.join(' ')}`;
 			const refusal = d.log.find((l) => l.event === 'mission.refused')!;
 			if (refusal.level !== 'error') return `mission.refused logged at ${refusal.level}`;
 			// the schedule goes on: status answers, the sync still owns its schedule, the runner is alive

@@ -38,10 +38,7 @@ describe('moddable crypto adapter over crypt / hmac / modular / mont', () => {
 		const iv = hex('cafebabefacedbaddecaf888');
 		const pt = hex('d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39');
 		const aad = hex('feedfacedeadbeeffeedfacedeadbeefabaddad2');
-		assert.equal(
-			seal(moddableCrypto, key, iv, aad, pt),
-			'522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662|76fc6ece0f4e1768cddf8853bb2d551b',
-		);
+		assert.equal(seal(moddableCrypto, key, iv, aad, pt), '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662|76fc6ece0f4e1768cddf8853bb2d551b');
 	});
 
 	it('AES-256-GCM equals the portable port for every length around the block, views at offsets, with and without AAD', () => {
@@ -74,7 +71,7 @@ describe('moddable crypto adapter over crypt / hmac / modular / mont', () => {
 		assert.throws(() => m.seal(pattern(12), new Uint8Array(0), new Uint8Array(1), new Uint8Array(1)), /after dispose/);
 	});
 
-	it('refuses bad arguments with the port\'s errors', () => {
+	it("refuses bad arguments with the port's errors", () => {
 		assert.throws(() => moddableCrypto.aes256gcm(new Uint8Array(16)), /"key" expected 32 bytes/);
 		const k = moddableCrypto.aes256gcm(new Uint8Array(32));
 		assert.throws(() => k.seal(new Uint8Array(8), new Uint8Array(0), new Uint8Array(1), new Uint8Array(1)), /"iv" expected 12 bytes/);
@@ -105,7 +102,7 @@ describe('moddable crypto adapter over crypt / hmac / modular / mont', () => {
 		assert.throws(() => moddableCrypto.random(1.5), /non-negative integer/);
 	});
 
-	it('the device key signs exactly as the core\'s RSA (PKCS#1 v1.5 is deterministic), blinded with fresh entropy each time', () => {
+	it("the device key signs exactly as the core's RSA (PKCS#1 v1.5 is deterministic), blinded with fresh entropy each time", () => {
 		const parsed = parseRsaPrivateKey(TEST_KEY_PKCS8);
 		assert.ok(parsed.ok);
 		const reference = createRsaDeviceKey(parsed.value, { sha256: portable.sha256, random: testRandom(7) });
@@ -131,7 +128,7 @@ describe('moddable crypto adapter over crypt / hmac / modular / mont', () => {
 		assert.equal(toHex(key.rsaPrivateRaw(new Uint8Array(size))), toHex(new Uint8Array(size)));
 	});
 
-	it('refuses a key that is not PKCS#8 RSA with the parser\'s reason', () => {
+	it("refuses a key that is not PKCS#8 RSA with the parser's reason", () => {
 		assert.throws(() => createModdableDeviceKey(pattern(40)), /device key: /);
 	});
 });

@@ -49,7 +49,7 @@ describe('moddable code signing and OTA config over crypt, x509, ecdsa and Resou
 		assert.equal(toHex(one.digest()), toHex(SIGNED_SHA256));
 	});
 
-	it('verifies a good signature by the certificate\'s key, DER or raw r || s', () => {
+	it("verifies a good signature by the certificate's key, DER or raw r || s", () => {
 		assert.equal(moddableCodeSigning.verifyP256Sha256(P256_CERT, SIGNED_SHA256, P256_SIGNATURE), true);
 		const { r, s } = parseSignature(P256_SIGNATURE)!;
 		assert.equal(moddableCodeSigning.verifyP256Sha256(P256_CERT, SIGNED_SHA256, raw(r, s)), true);

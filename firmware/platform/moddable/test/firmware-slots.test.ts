@@ -120,7 +120,10 @@ describe('moddable firmware slots (lin) over files', () => {
 
 	it('a record it cannot read stops it, naming the file (never a silent fall back to the factory image)', () => {
 		powerUp();
-		fileFake.disk.set(ROOT + 'fw-boot.json', Uint8Array.from('not json', (c) => c.charCodeAt(0)));
+		fileFake.disk.set(
+			ROOT + 'fw-boot.json',
+			Uint8Array.from('not json', (c) => c.charCodeAt(0)),
+		);
 		assert.throws(() => powerUp(), /\/flash\/fw-boot.json is not a boot record: not json/);
 	});
 });

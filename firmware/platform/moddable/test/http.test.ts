@@ -75,7 +75,7 @@ describe('moddable HTTP adapter over the SDK http client', () => {
 		assert.equal(secure.serverName, 'bucket.s3.local');
 		q.connect();
 		assert.ok(q.head.includes('\r\nHost: bucket.s3.local:9000\r\n'), q.head);
-		assert.ok(!/\r\nHost: bucket.s3.local\r\n/.test(q.head), 'http.js\'s own Host (without the port) is not sent');
+		assert.ok(!/\r\nHost: bucket.s3.local\r\n/.test(q.head), "http.js's own Host (without the port) is not sent");
 		assert.ok(!/content-length/i.test(q.head), 'no Content-Length on a GET without a body');
 		q.respond(200, { 'X-A': '1', 'Content-Type': 'application/json' }, pattern(3000), 700);
 		const res = await r.settled();
@@ -112,14 +112,20 @@ describe('moddable HTTP adapter over the SDK http client', () => {
 		for (let i = 0; i < 100 && q.state === 2; i++) q.writable(4096);
 		assert.equal(q.state, 3, 'the body ended');
 		const sent = (q.socket as FakeSecureSocket).records;
-		assert.ok(sent.every((rec) => rec.length <= 4096 - 128), 'no write larger than write() answered');
+		assert.ok(
+			sent.every((rec) => rec.length <= 4096 - 128),
+			'no write larger than write() answered',
+		);
 		const all = new Uint8Array(12123);
 		all.set(chunks[0]!, 0);
 		all.set(chunks[1]!, 5000);
 		all.set(chunks[2]!, 12000);
 		assert.deepEqual([...q.sentBody], [...all]);
 		assert.equal(progress[progress.length - 1], 12123);
-		assert.ok(progress.every((n, i) => i === 0 || n > progress[i - 1]!), 'progress only grows');
+		assert.ok(
+			progress.every((n, i) => i === 0 || n > progress[i - 1]!),
+			'progress only grows',
+		);
 		q.respond(200, { ETag: '"e"' });
 		const res = await r.settled();
 		assert.ok(res?.ok && res.value.status === 200 && res.value.headers.etag === '"e"', JSON.stringify(res));
@@ -132,7 +138,10 @@ describe('moddable HTTP adapter over the SDK http client', () => {
 		q.connect();
 		for (let i = 0; i < 100 && q.state === 2; i++) q.writable(1024);
 		const sent = (q.socket as FakeSecureSocket).records;
-		assert.ok(sent.every((rec) => rec.length <= 1024 - 128), sent.map((x) => x.length).join(','));
+		assert.ok(
+			sent.every((rec) => rec.length <= 1024 - 128),
+			sent.map((x) => x.length).join(','),
+		);
 		assert.deepEqual([...q.sentBody], [...pattern(3000)]);
 		q.respond(200, {});
 		assert.ok((await r.settled())?.ok);

@@ -148,8 +148,14 @@ describe('moddable socket adapter over securesocket', () => {
 		assert.equal(s.records[0]!.length, LIN_ROOM - 128);
 		for (let i = 0; i < 50 && s.written.length < payload.length; i++) s.writable(i % 2 ? LIN_ROOM : 8192);
 		assert.deepEqual(s.written, payload);
-		assert.ok(s.records.every((r) => r.length <= 2048), 'every record at most 2048 bytes');
-		assert.ok(s.records.some((r) => r.length === 2048), 'a large room is used up to the record cap');
+		assert.ok(
+			s.records.every((r) => r.length <= 2048),
+			'every record at most 2048 bytes',
+		);
+		assert.ok(
+			s.records.some((r) => r.length === 2048),
+			'a large room is used up to the record cap',
+		);
 		assert.deepEqual(seen.closed, []);
 	});
 
@@ -205,7 +211,7 @@ describe('moddable socket adapter over securesocket', () => {
 		assert.equal(s.state, 'closed');
 	});
 
-	it('a throw from the link inside a callback closes once with the reason, not as securesocket\'s generic -2', () => {
+	it("a throw from the link inside a callback closes once with the reason, not as securesocket's generic -2", () => {
 		const { seen } = open(OPTIONS, {
 			data: () => {
 				throw new Error('bad frame');

@@ -88,7 +88,7 @@ describe('moddable storage adapter over Preference', () => {
 	describe('esp32 NVS failures', () => {
 		beforeEach(() => preferenceFake.use('esp32'));
 
-		it('a set that fails is `failed` with the SDK\'s message, never a throw; the erased key leaves the account', () => {
+		it("a set that fails is `failed` with the SDK's message, never a throw; the erased key leaves the account", () => {
 			const s = createPreferenceStorage('robot');
 			s.write('k', new Uint8Array(100));
 			const before = s.used();

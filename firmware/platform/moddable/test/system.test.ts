@@ -100,7 +100,10 @@ describe('moddable system adapters over time, timer and trace', () => {
 			g.trace = realTrace;
 		}
 		assert.equal(lines.length, 2);
-		assert.ok(lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1), 'one line each');
+		assert.ok(
+			lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1),
+			'one line each',
+		);
 		assert.deepEqual(JSON.parse(lines[0]!), { t: 1234, level: 'info', event: 'link.connected', host: 'h', port: 8883 });
 		assert.equal(JSON.parse(lines[1]!).message, 'a "quoted"\nline');
 	});

@@ -35,7 +35,7 @@ describe('moddable test-control transport (esp32 UART) over ECMA-419 serial', ()
 		assert.equal(other.where, 'uart1@921600');
 	});
 
-	it('answers lines in pieces of at most the FIFO\'s free room, the rest when it drains', () => {
+	it("answers lines in pieces of at most the FIFO's free room, the rest when it drains", () => {
 		openTestTransport({}, { open: () => replies(10) }, memoryLog());
 		const s = serialFake.all[0]!;
 		s.receive(bytes('status\n'));

@@ -82,7 +82,10 @@ describe('moddable test-control transport (lin TCP) over ECMA-419 listener and t
 		assert.equal(closed, 1);
 		assert.equal(tcpFake.all[0]!.isOpen, false);
 		assert.equal(tcpFake.all[1]!.isOpen, true);
-		assert.ok(log.lines.some((l) => l.event === 'testcmd.disconnected' && l.fields?.why === 'replaced by a new connection'), JSON.stringify(log.lines));
+		assert.ok(
+			log.lines.some((l) => l.event === 'testcmd.disconnected' && l.fields?.why === 'replaced by a new connection'),
+			JSON.stringify(log.lines),
+		);
 	});
 
 	it('the rig hanging up closes its socket and tells `closed` once', () => {
@@ -100,7 +103,7 @@ describe('moddable test-control transport (lin TCP) over ECMA-419 listener and t
 		assert.ok(log.lines.some((l) => l.event === 'testcmd.disconnected' && l.fields?.why === 'closed by the rig'));
 	});
 
-	it('close() closes the rig\'s socket and the listener', () => {
+	it("close() closes the rig's socket and the listener", () => {
 		const t = openTestTransport({}, { open: () => echoSession().session }, memoryLog());
 		listenerFake.last.connect();
 		t.close();

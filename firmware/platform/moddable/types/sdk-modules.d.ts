@@ -166,7 +166,27 @@ declare module 'instrumentation' {
 		private constructor();
 		static get(what: number): number | undefined;
 		/** Only the counter names the SDK knows (its typings take this union too, so a typo fails here, not on the board). */
-		static map(name: 'Pixels Drawn' | 'Frames Drawn' | 'Network Bytes Read' | 'Network Bytes Written' | 'Network Sockets' | 'Timers' | 'Files' | 'Turns' | 'CPU 0' | 'CPU 1' | 'System Free Memory' | 'XS Slot Heap Used' | 'XS Chunk Heap Used' | 'XS Keys Used' | 'XS Garbage Collection Count' | 'XS Modules Loaded' | 'XS Stack Used' | 'XS Promises Settled'): number | undefined;
+		static map(
+			name:
+				| 'Pixels Drawn'
+				| 'Frames Drawn'
+				| 'Network Bytes Read'
+				| 'Network Bytes Written'
+				| 'Network Sockets'
+				| 'Timers'
+				| 'Files'
+				| 'Turns'
+				| 'CPU 0'
+				| 'CPU 1'
+				| 'System Free Memory'
+				| 'XS Slot Heap Used'
+				| 'XS Chunk Heap Used'
+				| 'XS Keys Used'
+				| 'XS Garbage Collection Count'
+				| 'XS Modules Loaded'
+				| 'XS Stack Used'
+				| 'XS Promises Settled',
+		): number | undefined;
 		static name(index: number): string | undefined;
 	}
 }
@@ -192,15 +212,7 @@ declare module 'crypt' {
 declare module 'embedded:io/serial' {
 	/** ECMA-419 serial, modules/io/serial/esp32. */
 	export default class Serial {
-		constructor(options: {
-			port: number;
-			receive: number;
-			transmit: number;
-			baud: number;
-			format?: 'number' | 'buffer';
-			onReadable?: (this: Serial, bytes: number) => void;
-			onWritable?: (this: Serial, bytes: number) => void;
-		});
+		constructor(options: { port: number; receive: number; transmit: number; baud: number; format?: 'number' | 'buffer'; onReadable?: (this: Serial, bytes: number) => void; onWritable?: (this: Serial, bytes: number) => void });
 		read(byteLength: number): ArrayBuffer | undefined;
 		write(value: ArrayBuffer | ArrayBufferView): void;
 		close(): void;
@@ -210,13 +222,7 @@ declare module 'embedded:io/serial' {
 declare module 'embedded:io/socket/tcp' {
 	/** ECMA-419 TCP socket, modules/io/socket/lin/tcp. */
 	export default class TCP {
-		constructor(options: {
-			from: TCP;
-			format?: 'number' | 'buffer';
-			onReadable?: (this: TCP, bytes: number) => void;
-			onWritable?: (this: TCP, bytes: number) => void;
-			onError?: (this: TCP) => void;
-		});
+		constructor(options: { from: TCP; format?: 'number' | 'buffer'; onReadable?: (this: TCP, bytes: number) => void; onWritable?: (this: TCP, bytes: number) => void; onError?: (this: TCP) => void });
 		read(byteLength?: number): number | ArrayBuffer;
 		write(value: ArrayBuffer | ArrayBufferView): void;
 		close(): void;

@@ -6,7 +6,26 @@
  * Seen on 8.2.3 lin debug (tools/sdk-facts.ts): "XS Slot Heap Used" and "System Free Memory" map
  * to numbers, an unknown name to undefined.
  */
-const NAMES = ['', 'Pixels Drawn', 'Frames Drawn', 'Network Bytes Read', 'Network Bytes Written', 'Network Sockets', 'Timers', 'Files', 'Poco Display List Used', 'Piu Command List Used', 'System Free Memory', 'XS Slot Heap Used', 'XS Chunk Heap Used', 'XS Keys Used', 'XS Garbage Collection Count', 'XS Modules Loaded', 'XS Stack Used', 'XS Promises Settled'];
+const NAMES = [
+	'',
+	'Pixels Drawn',
+	'Frames Drawn',
+	'Network Bytes Read',
+	'Network Bytes Written',
+	'Network Sockets',
+	'Timers',
+	'Files',
+	'Poco Display List Used',
+	'Piu Command List Used',
+	'System Free Memory',
+	'XS Slot Heap Used',
+	'XS Chunk Heap Used',
+	'XS Keys Used',
+	'XS Garbage Collection Count',
+	'XS Modules Loaded',
+	'XS Stack Used',
+	'XS Promises Settled',
+];
 
 let enabled = true;
 const values = new Map<number, number>();

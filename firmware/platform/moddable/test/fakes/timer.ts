@@ -19,10 +19,14 @@ export default class Timer {
 		const t: Timer = new Timer(0);
 		const ms = Math.trunc(Number(delay)) || 0;
 		const every = Math.trunc(Number(repeat)) || 0;
-		t.#id = loop.add(() => {
-			if (every <= 0) t.#id = undefined;
-			callback(t);
-		}, Math.max(0, ms), Math.max(0, every));
+		t.#id = loop.add(
+			() => {
+				if (every <= 0) t.#id = undefined;
+				callback(t);
+			},
+			Math.max(0, ms),
+			Math.max(0, every),
+		);
 		return t;
 	}
 	static repeat(callback: (t: Timer) => void, interval: number): Timer {

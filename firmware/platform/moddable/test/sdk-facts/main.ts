@@ -44,13 +44,20 @@ function tls(): Promise<void> {
 		const readable: number[] = [];
 		let total = 0;
 		let after: string[] = [];
-		const s = new SecureSocket({ host: '127.0.0.1', port: Number(cfg.tlsPort), secure: { protocolVersion: 0x0303, serverName: 'localhost', certificate: fromHex(cfg.tlsCa).buffer } });
+		const s = new SecureSocket({
+			host: '127.0.0.1',
+			port: Number(cfg.tlsPort),
+			secure: { protocolVersion: 0x0303, serverName: 'localhost', certificate: fromHex(cfg.tlsCa).buffer },
+		});
 		const end = () => {
 			observed('securesocket.messages', messages);
 			observed('securesocket.readable', readable);
 			observed('securesocket.after', after);
 			check(messages[0] === 1, 'securesocket: first message ' + messages[0]);
-			check(readable.every((n) => n > 0 && n <= 1024), 'securesocket: readable sizes ' + readable.join(','));
+			check(
+				readable.every((n) => n > 0 && n <= 1024),
+				'securesocket: readable sizes ' + readable.join(','),
+			);
 			check(total === 3000, 'securesocket: read ' + total + ' of 3000');
 			done();
 		};
@@ -151,7 +158,19 @@ function listener(): Promise<void> {
 		let socket: TCP | undefined;
 		const finish = () => {
 			observed('tcp', seen);
-			const expect = [['listener.onReadable', 1], ['listener.read again', 'undefined'], ['from again', 'C: xsGetHostData: invalid host data'], ['onWritable', 1536], ['overwrite', 'would block'], ['onReadable', 5], ['read(n+1)', 'invalid'], ['read', 'ping\n'], ['read again', 'undefined'], ['onError'], ['write after error', 'no throw']];
+			const expect = [
+				['listener.onReadable', 1],
+				['listener.read again', 'undefined'],
+				['from again', 'C: xsGetHostData: invalid host data'],
+				['onWritable', 1536],
+				['overwrite', 'would block'],
+				['onReadable', 5],
+				['read(n+1)', 'invalid'],
+				['read', 'ping\n'],
+				['read again', 'undefined'],
+				['onError'],
+				['write after error', 'no throw'],
+			];
 			check(JSON.stringify(seen) === JSON.stringify(expect), 'ecma-419 tcp: ' + JSON.stringify(seen));
 			(l as unknown as { close(): void }).close(); // listener.js has it; the SDK's typings leave it out
 			done();
@@ -226,7 +245,11 @@ async function main() {
 	const kinds = (get.log as unknown[][]).map((e) => e[0]).filter((k, i, a) => !(k === 4 && a[i - 1] === 4));
 	check(JSON.stringify(kinds) === JSON.stringify([1, 2, 2, 2, 2, 3, 4, 5]), 'http GET messages ' + JSON.stringify(kinds));
 	check(get.got === 5000, 'http GET body ' + get.got);
-	const post = await http('/echo', 'POST', Uint8Array.from({ length: 100 }, (_, i) => i));
+	const post = await http(
+		'/echo',
+		'POST',
+		Uint8Array.from({ length: 100 }, (_, i) => i),
+	);
 	observed('http.post', post);
 	check(post.got === 3, 'http POST answer ' + post.got);
 	const drop = await http('/drop', 'GET');
