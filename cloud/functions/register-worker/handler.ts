@@ -89,25 +89,17 @@ class StepFailed extends Error {
 }
 
 export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterWorkerHandler {
-	const { registry, caCertificateIds, iotData, ddb, table, policyName, logger } = deps;
-	const now = deps.now ?? Date.now;
-	if (typeof registry?.registerCertificate !== 'function') throw new TypeError('"registry" expected an IotRegistry');
-	if (!Array.isArray(caCertificateIds) || caCertificateIds.length === 0) throw new TypeError('"caCertificateIds" expected one or more CA certificate ids');
-	if (typeof iotData?.send !== 'function') throw new TypeError('"iotData" expected an IoTDataPlaneClient');
-	if (typeof ddb?.send !== 'function') throw new TypeError('"ddb" expected a DynamoDBDocumentClient');
-	if (typeof table !== 'string' || table.length < 3) throw new TypeError('"table" expected the robots table name');
-	if (typeof policyName !== 'string' || policyName === '') throw new TypeError('"policyName" expected the robot IoT policy name');
-	if (typeof logger?.child !== 'function') throw new TypeError('"logger" expected a Logger');
-
+	checkDeps(deps);
+	const d: Wired = { ...deps, now: deps.now ?? Date.now };
 	return async (event, context) => {
-		const base = invocationLogger(logger, context);
+		const base = invocationLogger(d.logger, context);
 		if (!event || !Array.isArray(event.Records)) throw new TypeError('event: expected an SQS event with Records');
 		const batchItemFailures: { itemIdentifier: string }[] = [];
 		// one at a time: a batch is small, and IoT's control plane has low per-account rates
 		for (const record of event.Records) {
 			const log = base.child({ messageId: record.messageId, receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 0) });
 			try {
-				await handleRecord(record, log);
+				await handleRecord(d, record, log);
 			} catch (e) {
 				if (!(e instanceof Logged)) log.error('register_worker.failed', { stage: 'unknown', ...errorFields(e), willRetry: true });
 				batchItemFailures.push({ itemIdentifier: record.messageId });
@@ -115,134 +107,160 @@ export function createRegisterWorkerHandler(deps: RegisterWorkerDeps): RegisterW
 		}
 		return { batchItemFailures };
 	};
+}
 
-	async function handleRecord(record: SqsRecord, recordLog: Logger): Promise<RecordOutcome> {
-		const parsed = parseRegistrationMessage(record.body);
-		if (!parsed.ok) {
-			// evidence of a bug upstream: kept (retried, then in the DLQ), never dropped
-			recordLog.error('register_worker.poison', { errors: parsed.errors, bytes: record.body.length, willRetry: true });
+/** The deps with the clock resolved. */
+type Wired = RegisterWorkerDeps & { readonly now: () => number };
+
+function checkDeps(deps: RegisterWorkerDeps): void {
+	const { registry, caCertificateIds, iotData, ddb, table, policyName, logger } = deps;
+	if (typeof registry?.registerCertificate !== 'function') throw new TypeError('"registry" expected an IotRegistry');
+	if (!Array.isArray(caCertificateIds) || caCertificateIds.length === 0) throw new TypeError('"caCertificateIds" expected one or more CA certificate ids');
+	if (typeof iotData?.send !== 'function') throw new TypeError('"iotData" expected an IoTDataPlaneClient');
+	if (typeof ddb?.send !== 'function') throw new TypeError('"ddb" expected a DynamoDBDocumentClient');
+	if (typeof table !== 'string' || table.length < 3) throw new TypeError('"table" expected the robots table name');
+	if (typeof policyName !== 'string' || policyName === '') throw new TypeError('"policyName" expected the robot IoT policy name');
+	if (typeof logger?.child !== 'function') throw new TypeError('"logger" expected a Logger');
+}
+
+/** Runs one step, naming it in the failure; a refusal passes through as it is. */
+async function step<T>(stage: string, f: () => Promise<T>): Promise<T> {
+	try {
+		return await f();
+	} catch (e) {
+		if (e instanceof Refused) throw e;
+		throw new StepFailed(stage, e);
+	}
+}
+
+/** One record: parsed, then registered or refused; any other failure is logged and thrown as Logged. */
+async function handleRecord(d: Wired, record: SqsRecord, recordLog: Logger): Promise<RecordOutcome> {
+	const parsed = parseRegistrationMessage(record.body);
+	if (!parsed.ok) {
+		// evidence of a bug upstream: kept (retried, then in the DLQ), never dropped
+		recordLog.error('register_worker.poison', { errors: parsed.errors, bytes: record.body.length, willRetry: true });
+		throw new Logged();
+	}
+	const m = parsed.value;
+	const log = recordLog.child({ thing: m.thing, apiRequestId: m.apiRequestId, certificateId: m.certificateId });
+	try {
+		await register(d, m, log);
+		return 'registered';
+	} catch (e) {
+		if (e instanceof StepFailed) {
+			log.error('register_worker.failed', { stage: e.stage, ...errorFields(e.cause), willRetry: true });
 			throw new Logged();
 		}
-		const m = parsed.value;
-		const log = recordLog.child({ thing: m.thing, apiRequestId: m.apiRequestId, certificateId: m.certificateId });
-		const step = async <T>(stage: string, f: () => Promise<T>): Promise<T> => {
-			try {
-				return await f();
-			} catch (e) {
-				if (e instanceof Refused) throw e;
-				throw new StepFailed(stage, e);
-			}
-		};
+		if (!(e instanceof Refused)) throw e;
+		log.warn('register_worker.refused', { reason: e.code, message: e.message });
+		countMetric(log, 'registration', 'RegistrationsRefused');
 		try {
-			const caPem = await step('ca', () => issuerPem(m));
-			const cert = await step('register_certificate', async () => {
-				try {
-					return await registry.registerCertificate(m.certificatePem, caPem);
-				} catch (e) {
-					if (e instanceof CertificateRejected) throw new Refused('untrusted_certificate', 'IoT refused the certificate: ' + e.message);
-					throw e;
-				}
-			});
-			if (cert.status !== 'ACTIVE') throw new Refused('certificate_revoked', 'the certificate is ' + cert.status + ' in IoT; it is not activated again by registration');
-			const { thingArn } = await step('create_thing', () => registry.createThing(m.thing));
-			await step('attach_policy', () => registry.attachPolicy(policyName, cert.certificateArn));
-			await step('attach_thing_principal', () => registry.attachThingPrincipal(m.thing, cert.certificateArn));
-			const createdShadows = await step('shadows', () => initialShadows(m));
-			await step('record', () =>
-				ddb.send(
-					new UpdateCommand({
-						TableName: table,
-						Key: { [TABLES.robots.partitionKey.name]: m.thing },
-						UpdateExpression: 'SET #status = :registered, #cert = :cert, #certArn = :certArn, #thingArn = :thingArn, #at = :at, #api = :api REMOVE #refusedCode, #refusedReason',
-						ExpressionAttributeNames: {
-							'#status': 'status',
-							'#cert': 'certificateId',
-							'#certArn': 'certificateArn',
-							'#thingArn': 'thingArn',
-							'#at': 'registeredAt',
-							'#api': 'registeredBy',
-							'#refusedCode': 'refusedCode',
-							'#refusedReason': 'refusedReason',
-						},
-						ExpressionAttributeValues: {
-							':registered': 'registered',
-							':cert': cert.certificateId,
-							':certArn': cert.certificateArn,
-							':thingArn': thingArn,
-							':at': now(),
-							':api': m.apiRequestId,
-						},
-					}),
-				),
-			);
-			log.info('register_worker.registered', { certificateArn: cert.certificateArn, certificateCreated: cert.created, thingArn, createdShadows, queuedMs: now() - m.acceptedAt });
-			countMetric(log, 'registration', 'RegistrationsRegistered');
-			return 'registered';
-		} catch (e) {
-			if (e instanceof StepFailed) {
-				log.error('register_worker.failed', { stage: e.stage, ...errorFields(e.cause), willRetry: true });
-				throw new Logged();
-			}
-			if (!(e instanceof Refused)) throw e;
-			log.warn('register_worker.refused', { reason: e.code, message: e.message });
-			countMetric(log, 'registration', 'RegistrationsRefused');
-			try {
-				await step('record_refusal', () => recordRefusal(m, e));
-			} catch (f) {
-				const sf = f as StepFailed;
-				log.error('register_worker.failed', { stage: sf.stage, ...errorFields(sf.cause), willRetry: true });
-				throw new Logged();
-			}
-			return 'refused';
+			await step('record_refusal', () => recordRefusal(d, m, e));
+		} catch (f) {
+			const sf = f as StepFailed;
+			log.error('register_worker.failed', { stage: sf.stage, ...errorFields(sf.cause), willRetry: true });
+			throw new Logged();
 		}
+		return 'refused';
 	}
+}
 
-	/** The PEM of the registered, ACTIVE CA that issued the certificate. */
-	async function issuerPem(m: RegistrationMessage): Promise<string> {
-		const cert = new X509Certificate(m.certificatePem);
-		for (const id of caCertificateIds) {
-			const ca = await registry.describeCaCertificate(id);
-			if (!ca || ca.status !== 'ACTIVE') continue;
-			const x = new X509Certificate(ca.pem);
-			if (cert.checkIssued(x) && cert.verify(x.publicKey)) return ca.pem;
-		}
-		throw new Refused('untrusted_certificate', 'no ACTIVE registered CA issued the certificate');
-	}
-
-	/** Creates each initial shadow that does not exist; never overwrites one (a robot registering again keeps its state). */
-	async function initialShadows(m: RegistrationMessage): Promise<string[]> {
-		const created: string[] = [];
-		for (const name of INITIAL_SHADOWS) {
-			const shadow = name ? { shadowName: name } : {};
-			try {
-				await iotData.send(new GetThingShadowCommand({ thingName: m.thing, ...shadow }));
-				continue;
-			} catch (e) {
-				if ((e as Error)?.name !== 'ResourceNotFoundException') throw e;
-			}
-			const doc = { state: { reported: { registration: { certificateId: m.certificateId, registeredAt: now() } } } };
-			await iotData.send(new UpdateThingShadowCommand({ thingName: m.thing, ...shadow, payload: new TextEncoder().encode(JSON.stringify(doc)) }));
-			created.push(name || 'classic');
-		}
-		return created;
-	}
-
-	/** Records why, unless the robot is registered with another certificate (that registration stands). */
-	async function recordRefusal(m: RegistrationMessage, r: Refused): Promise<void> {
+/** Steps 1 to 5 of the header; throws Refused or StepFailed. */
+async function register(d: Wired, m: RegistrationMessage, log: Logger): Promise<void> {
+	const { registry, policyName } = d;
+	const caPem = await step('ca', () => issuerPem(d, m));
+	const cert = await step('register_certificate', async () => {
 		try {
-			await ddb.send(
-				new UpdateCommand({
-					TableName: table,
-					Key: { [TABLES.robots.partitionKey.name]: m.thing },
-					UpdateExpression: 'SET #status = :refused, #cert = :cert, #code = :code, #reason = :reason, #at = :at',
-					ConditionExpression: 'attribute_not_exists(#status) OR #status <> :registered OR #cert = :cert',
-					ExpressionAttributeNames: { '#status': 'status', '#cert': 'certificateId', '#code': 'refusedCode', '#reason': 'refusedReason', '#at': 'refusedAt' },
-					ExpressionAttributeValues: { ':refused': 'refused', ':registered': 'registered', ':cert': m.certificateId, ':code': r.code, ':reason': r.message, ':at': now() },
-				}),
-			);
+			return await registry.registerCertificate(m.certificatePem, caPem);
 		} catch (e) {
-			if ((e as Error)?.name !== 'ConditionalCheckFailedException') throw e;
+			if (e instanceof CertificateRejected) throw new Refused('untrusted_certificate', 'IoT refused the certificate: ' + e.message);
+			throw e;
 		}
+	});
+	if (cert.status !== 'ACTIVE') throw new Refused('certificate_revoked', 'the certificate is ' + cert.status + ' in IoT; it is not activated again by registration');
+	const { thingArn } = await step('create_thing', () => registry.createThing(m.thing));
+	await step('attach_policy', () => registry.attachPolicy(policyName, cert.certificateArn));
+	await step('attach_thing_principal', () => registry.attachThingPrincipal(m.thing, cert.certificateArn));
+	const createdShadows = await step('shadows', () => initialShadows(d, m));
+	await step('record', () => recordRegistered(d, m, cert, thingArn));
+	log.info('register_worker.registered', { certificateArn: cert.certificateArn, certificateCreated: cert.created, thingArn, createdShadows, queuedMs: d.now() - m.acceptedAt });
+	countMetric(log, 'registration', 'RegistrationsRegistered');
+}
+
+/** Marks the robot registered (clearing an earlier refusal). */
+async function recordRegistered(d: Wired, m: RegistrationMessage, cert: { certificateId: string; certificateArn: string }, thingArn: string): Promise<void> {
+	await d.ddb.send(
+		new UpdateCommand({
+			TableName: d.table,
+			Key: { [TABLES.robots.partitionKey.name]: m.thing },
+			UpdateExpression: 'SET #status = :registered, #cert = :cert, #certArn = :certArn, #thingArn = :thingArn, #at = :at, #api = :api REMOVE #refusedCode, #refusedReason',
+			ExpressionAttributeNames: {
+				'#status': 'status',
+				'#cert': 'certificateId',
+				'#certArn': 'certificateArn',
+				'#thingArn': 'thingArn',
+				'#at': 'registeredAt',
+				'#api': 'registeredBy',
+				'#refusedCode': 'refusedCode',
+				'#refusedReason': 'refusedReason',
+			},
+			ExpressionAttributeValues: {
+				':registered': 'registered',
+				':cert': cert.certificateId,
+				':certArn': cert.certificateArn,
+				':thingArn': thingArn,
+				':at': d.now(),
+				':api': m.apiRequestId,
+			},
+		}),
+	);
+}
+
+/** The PEM of the registered, ACTIVE CA that issued the certificate. */
+async function issuerPem(d: Wired, m: RegistrationMessage): Promise<string> {
+	const cert = new X509Certificate(m.certificatePem);
+	for (const id of d.caCertificateIds) {
+		const ca = await d.registry.describeCaCertificate(id);
+		if (!ca || ca.status !== 'ACTIVE') continue;
+		const x = new X509Certificate(ca.pem);
+		if (cert.checkIssued(x) && cert.verify(x.publicKey)) return ca.pem;
+	}
+	throw new Refused('untrusted_certificate', 'no ACTIVE registered CA issued the certificate');
+}
+
+/** Creates each initial shadow that does not exist; never overwrites one (a robot registering again keeps its state). */
+async function initialShadows(d: Wired, m: RegistrationMessage): Promise<string[]> {
+	const created: string[] = [];
+	for (const name of INITIAL_SHADOWS) {
+		const shadow = name ? { shadowName: name } : {};
+		try {
+			await d.iotData.send(new GetThingShadowCommand({ thingName: m.thing, ...shadow }));
+			continue;
+		} catch (e) {
+			if ((e as Error)?.name !== 'ResourceNotFoundException') throw e;
+		}
+		const doc = { state: { reported: { registration: { certificateId: m.certificateId, registeredAt: d.now() } } } };
+		await d.iotData.send(new UpdateThingShadowCommand({ thingName: m.thing, ...shadow, payload: new TextEncoder().encode(JSON.stringify(doc)) }));
+		created.push(name || 'classic');
+	}
+	return created;
+}
+
+/** Records why, unless the robot is registered with another certificate (that registration stands). */
+async function recordRefusal(d: Wired, m: RegistrationMessage, r: Refused): Promise<void> {
+	try {
+		await d.ddb.send(
+			new UpdateCommand({
+				TableName: d.table,
+				Key: { [TABLES.robots.partitionKey.name]: m.thing },
+				UpdateExpression: 'SET #status = :refused, #cert = :cert, #code = :code, #reason = :reason, #at = :at',
+				ConditionExpression: 'attribute_not_exists(#status) OR #status <> :registered OR #cert = :cert',
+				ExpressionAttributeNames: { '#status': 'status', '#cert': 'certificateId', '#code': 'refusedCode', '#reason': 'refusedReason', '#at': 'refusedAt' },
+				ExpressionAttributeValues: { ':refused': 'refused', ':registered': 'registered', ':cert': m.certificateId, ':code': r.code, ':reason': r.message, ':at': d.now() },
+			}),
+		);
+	} catch (e) {
+		if ((e as Error)?.name !== 'ConditionalCheckFailedException') throw e;
 	}
 }
 
