@@ -179,23 +179,12 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 	const { cas, certs, things } = state;
 	if (options.file !== undefined) loadState(options.file, state, options.certificates);
 	/** Called after every change, before it answers. */
-	const save = () => options.file !== undefined && saveState(options.file, state);
-	const newThing = (name: string, attributes: Record<string, string> = {}) => ({
-		name,
-		arn: arn('thing', name),
-		id: randomUUID(),
-		principals: new Set<string>(),
-		attributes: { ...attributes },
-		version: 1,
-	});
+	const save = () => void (options.file !== undefined && saveState(options.file, state));
 	const injector = faultInjector();
 	const enter = injector.enter;
+	const r: Registry = { state, arn, save, enter, certificates: options.certificates };
 	const statusListeners = new Set<(id: string, status: CertificateStatus) => void>();
-	const certByArn = (certificateArn: string) => {
-		const c = [...certs.values()].find((x) => x.arn === certificateArn);
-		if (!c) throw Object.assign(new Error('no certificate ' + certificateArn), { name: 'ResourceNotFoundException' });
-		return c;
-	};
+	const certByArn = (certificateArn: string) => certificateByArn(certs, certificateArn);
 	const thingOfCert = (certificateArn: string) => [...things.values()].find((t) => t.principals.has(certificateArn))?.name;
 
 	return {
@@ -214,40 +203,11 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			enter('describeCaCertificate', id);
 			return cas.get(id);
 		},
-		async registerCertificate(certificatePem, caCertificatePem): Promise<RegisteredCertificate> {
-			let cert: X509Certificate;
-			try {
-				cert = new X509Certificate(certificatePem);
-			} catch (e) {
-				throw new CertificateRejected('the certificate does not parse: ' + (e as Error).message);
-			}
-			const cn = cert.subject
-				.split('\n')
-				.find((l) => l.startsWith('CN='))
-				?.slice(3);
-			enter('registerCertificate', certificatePem, cn);
-			const ca = [...cas.values()].find((c) => c.pem === caCertificatePem || new X509Certificate(c.pem).raw.equals(new X509Certificate(caCertificatePem).raw));
-			if (!ca || ca.status !== 'ACTIVE') throw new CertificateRejected('the CA certificate is not registered or not active');
-			const caCert = new X509Certificate(ca.pem);
-			if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) throw new CertificateRejected('the certificate is not signed by the CA given');
-			const id = sha256Hex(cert.raw);
-			const existing = certs.get(id);
-			if (existing) return { certificateId: id, certificateArn: existing.arn, status: existing.status, created: false };
-			certs.set(id, newCertRecord(cert, arn));
-			save();
-			options.certificates?.register(cert.raw);
-			return { certificateId: id, certificateArn: arn('cert', id), status: 'ACTIVE', created: true };
+		async registerCertificate(certificatePem, caCertificatePem) {
+			return registerCertificate(r, certificatePem, caCertificatePem);
 		},
 		async createThing(name, attributes) {
-			enter('createThing', name, name);
-			if (!isThingName(name)) throw Object.assign(new Error('invalid thing name ' + JSON.stringify(name)), { name: 'InvalidRequestException' });
-			let t = things.get(name);
-			if (t && attributes !== undefined && !sameAttributes(t.attributes, attributes)) throw Object.assign(new Error('thing ' + name + ' already exists with different attributes'), { name: 'ResourceAlreadyExistsException' });
-			if (!t) {
-				things.set(name, (t = newThing(name, attributes)));
-				save();
-			}
-			return { thingArn: t.arn };
+			return createThing(r, name, attributes);
 		},
 		deleteThing(name) {
 			const t = things.get(name);
@@ -296,35 +256,107 @@ export function createLocalIotRegistry(options: { certificates?: LocalCertificat
 			return () => void statusListeners.delete(listener);
 		},
 		admits(certificateId, thing, operator = false) {
-			const c = certs.get(certificateId);
-			if (!c) return { ok: false, reason: 'certificate not registered' };
-			if (c.status !== 'ACTIVE') return { ok: false, reason: 'certificate ' + c.status };
-			if (operator) return { ok: true };
-			const t = things.get(thing);
-			if (!t || !t.principals.has(c.arn)) return { ok: false, reason: 'certificate not attached to thing ' + thing };
-			return { ok: true };
+			return admits(state, certificateId, thing, operator);
 		},
 		addDevice(certDer, thing) {
-			const cert = new X509Certificate(certDer);
-			const id = sha256Hex(cert.raw);
-			if (thing !== undefined && !isThingName(thing)) throw new RangeError('"thing" expected an AWS IoT thing name, got ' + JSON.stringify(thing));
-			// a certificate already known keeps its status: a revoked dev-PKI robot stays revoked across restarts
-			let changed = false;
-			if (!certs.has(id)) {
-				certs.set(id, newCertRecord(cert, arn));
-				changed = true;
-			}
-			options.certificates?.register(cert.raw);
-			if (thing !== undefined) {
-				let t = things.get(thing);
-				if (!t) things.set(thing, (t = newThing(thing)));
-				if (!t.principals.has(arn('cert', id))) {
-					t.principals.add(arn('cert', id));
-					changed = true;
-				}
-			}
-			if (changed) save();
-			return id;
+			return addDevice(r, certDer, thing);
 		},
 	};
+}
+
+/** What the operations below share: the state, ARNs, persisting, the call log with its faults. */
+interface Registry {
+	readonly state: RegistryState;
+	readonly arn: (kind: string, id: string) => string;
+	/** Called after every change, before it answers. */
+	readonly save: () => void;
+	readonly enter: (op: RegistryOperation, arg: string, thing?: string) => void;
+	readonly certificates: LocalCertificates | undefined;
+}
+
+function newThing(r: Registry, name: string, attributes: Readonly<Record<string, string>> = {}): ThingState {
+	return { name, arn: r.arn('thing', name), id: randomUUID(), principals: new Set<string>(), attributes: { ...attributes }, version: 1 };
+}
+
+function certificateByArn(certs: RegistryState['certs'], certificateArn: string): LocalCertificateRecord {
+	const c = [...certs.values()].find((x) => x.arn === certificateArn);
+	if (!c) throw Object.assign(new Error('no certificate ' + certificateArn), { name: 'ResourceNotFoundException' });
+	return c;
+}
+
+/** RegisterCertificate: checked against the registered CA given; idempotent. */
+async function registerCertificate(r: Registry, certificatePem: string, caCertificatePem: string): Promise<RegisteredCertificate> {
+	const { cas, certs } = r.state;
+	let cert: X509Certificate;
+	try {
+		cert = new X509Certificate(certificatePem);
+	} catch (e) {
+		throw new CertificateRejected('the certificate does not parse: ' + (e as Error).message);
+	}
+	const cn = cert.subject
+		.split('\n')
+		.find((l) => l.startsWith('CN='))
+		?.slice(3);
+	r.enter('registerCertificate', certificatePem, cn);
+	const ca = [...cas.values()].find((c) => c.pem === caCertificatePem || new X509Certificate(c.pem).raw.equals(new X509Certificate(caCertificatePem).raw));
+	if (!ca || ca.status !== 'ACTIVE') throw new CertificateRejected('the CA certificate is not registered or not active');
+	const caCert = new X509Certificate(ca.pem);
+	if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) throw new CertificateRejected('the certificate is not signed by the CA given');
+	const id = sha256Hex(cert.raw);
+	const existing = certs.get(id);
+	if (existing) return { certificateId: id, certificateArn: existing.arn, status: existing.status, created: false };
+	certs.set(id, newCertRecord(cert, r.arn));
+	r.save();
+	r.certificates?.register(cert.raw);
+	return { certificateId: id, certificateArn: r.arn('cert', id), status: 'ACTIVE', created: true };
+}
+
+/** CreateThing: an existing thing is answered, unless asked with other attributes. */
+async function createThing(r: Registry, name: string, attributes: Readonly<Record<string, string>> | undefined): Promise<{ readonly thingArn: string }> {
+	const { things } = r.state;
+	r.enter('createThing', name, name);
+	if (!isThingName(name)) throw Object.assign(new Error('invalid thing name ' + JSON.stringify(name)), { name: 'InvalidRequestException' });
+	let t = things.get(name);
+	if (t && attributes !== undefined && !sameAttributes(t.attributes, attributes)) throw Object.assign(new Error('thing ' + name + ' already exists with different attributes'), { name: 'ResourceAlreadyExistsException' });
+	if (!t) {
+		things.set(name, (t = newThing(r, name, attributes)));
+		r.save();
+	}
+	return { thingArn: t.arn };
+}
+
+/** The CONNECT check: registered, ACTIVE, and (unless `operator`) attached to the thing. */
+function admits(state: RegistryState, certificateId: string, thing: string, operator: boolean): { ok: true } | { ok: false; reason: string } {
+	const c = state.certs.get(certificateId);
+	if (!c) return { ok: false, reason: 'certificate not registered' };
+	if (c.status !== 'ACTIVE') return { ok: false, reason: 'certificate ' + c.status };
+	if (operator) return { ok: true };
+	const t = state.things.get(thing);
+	if (!t || !t.principals.has(c.arn)) return { ok: false, reason: 'certificate not attached to thing ' + thing };
+	return { ok: true };
+}
+
+/** Enters a certificate provisioned before the cloud started, attached to `thing` when given. */
+function addDevice(r: Registry, certDer: Uint8Array, thing: string | undefined): string {
+	const { certs, things } = r.state;
+	const cert = new X509Certificate(certDer);
+	const id = sha256Hex(cert.raw);
+	if (thing !== undefined && !isThingName(thing)) throw new RangeError('"thing" expected an AWS IoT thing name, got ' + JSON.stringify(thing));
+	// a certificate already known keeps its status: a revoked dev-PKI robot stays revoked across restarts
+	let changed = false;
+	if (!certs.has(id)) {
+		certs.set(id, newCertRecord(cert, r.arn));
+		changed = true;
+	}
+	r.certificates?.register(cert.raw);
+	if (thing !== undefined) {
+		let t = things.get(thing);
+		if (!t) things.set(thing, (t = newThing(r, thing)));
+		if (!t.principals.has(r.arn('cert', id))) {
+			t.principals.add(r.arn('cert', id));
+			changed = true;
+		}
+	}
+	if (changed) r.save();
+	return id;
 }
