@@ -161,15 +161,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	const log = metrics.tap(options.log ?? silentLog);
 	const host = options.host ?? '127.0.0.1';
 	const state = (name: string) => (options.inMemory ? {} : { dataDir: path.join(options.dataDir, name) });
-	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: [...(options.things ?? []), ...(options.operators ?? [])] });
-	const registeredCas = path.join(options.dataDir, 'pki', REGISTERED_CAS_DIR);
-	// IoT DescribeCertificate's stand-in and the IoT registry the broker admits CONNECTs by: the
-	// dev PKI's certificates are entered as provisioned (ACTIVE, a thing's attached to it)
-	const certificates = createLocalCertificates();
-	// kept in dataDir/iot (robots registered or renewed, revocations); a bad file stops the start here
-	const registry = createLocalIotRegistry({ certificates, ...(options.inMemory ? {} : { file: path.join(options.dataDir, 'iot', REGISTRY_FILE) }) });
-	const operatorNames = new Set(options.operators ?? []);
-	for (const [name, identity] of pki.things) registry.addDevice(identity.certDer, operatorNames.has(name) ? undefined : name);
+	const { pki, registeredCas, certificates, registry } = await createIdentity(options);
 	const brokerOptions = {
 		host,
 		get ca() {
@@ -217,37 +209,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 	});
 	const rules = createRules({ bus, log });
 
-	// the product's handlers, on clients pointed at the local services as on AWS they are at theirs
-	// (clientConfig copies the credentials: the SDK mutates the object it is given)
-	const ddbConfig = { region: LOCAL_REGION, endpoint: dynamodb.endpoint, credentials: LOCAL_CREDENTIALS };
-	const ddbAdmin = new DynamoDBClient(clientConfig(ddbConfig));
-	const tables = await ensureTables(ddbAdmin).finally(() => ddbAdmin.destroy());
-	const ddb = createDocumentClient(ddbConfig);
-	// map uploads: the data key the slot rule wraps with and the ingest unwraps with
-	const mapKey = await kms.createKey({ alias: MAP_KEY_ALIAS, description: 'robot map data keys' });
-	const slotClients = addProductRules({
-		rules,
-		bus,
-		log,
-		ddb,
-		tables,
-		certificates,
-		mapKeyArn: mapKey.arn,
-		kmsEndpoint: kms.endpoint,
-		s3Endpoint: s3.endpoint,
-		mapSlotExpiresS: options.mapSlotExpiresS,
-	});
-	// certificate renewal before expiry (renewal.ts): the dev CA issues, with the factory's signing code
-	addLocalRenewal({
-		rules,
-		registry,
-		issuer: devCaIssuer(pki.ca),
-		publish: (t, p, q) => bus.publish(t, p, q),
-		policyName: ROBOT_POLICY_NAME,
-		log,
-		robots: { ddb, table: tables.robots },
-	});
-	const mapIngest = startMapIngest({ s3, kmsEndpoint: kms.endpoint, ddb, tables, mapKeyArn: mapKey.arn, log });
+	const { ddb, tables, slotClients, mapIngest } = await startProductHandlers({ rules, bus, log, certificates, registry, pki, s3, kms, dynamodbEndpoint: dynamodb.endpoint, mapSlotExpiresS: options.mapSlotExpiresS });
 
 	// robot registration (cloud/functions/register-*): API, queue with DLQ, worker, IoT registry
 	const registration = await startLocalRegistration({
@@ -341,6 +303,70 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 			log({ level: 'info', event: 'cloud.stopped' });
 		},
 	};
+}
+
+/** The dev PKI, and the IoT registry with its certificates entered as provisioned. */
+async function createIdentity(options: LocalCloudOptions) {
+	const pki = await createDevPki(path.join(options.dataDir, 'pki'), { things: [...(options.things ?? []), ...(options.operators ?? [])] });
+	const registeredCas = path.join(options.dataDir, 'pki', REGISTERED_CAS_DIR);
+	// IoT DescribeCertificate's stand-in and the IoT registry the broker admits CONNECTs by: the
+	// dev PKI's certificates are entered as provisioned (ACTIVE, a thing's attached to it)
+	const certificates = createLocalCertificates();
+	// kept in dataDir/iot (robots registered or renewed, revocations); a bad file stops the start here
+	const registry = createLocalIotRegistry({ certificates, ...(options.inMemory ? {} : { file: path.join(options.dataDir, 'iot', REGISTRY_FILE) }) });
+	const operatorNames = new Set(options.operators ?? []);
+	for (const [name, identity] of pki.things) registry.addDevice(identity.certDer, operatorNames.has(name) ? undefined : name);
+	return { pki, registeredCas, certificates, registry };
+}
+
+/**
+ * The product's handlers, on clients pointed at the local services as on AWS they are at
+ * theirs: the rules' handlers, certificate renewal and map ingest.
+ */
+async function startProductHandlers(o: {
+	rules: LocalCloud['rules'];
+	bus: Bus;
+	log: LogFn;
+	certificates: ReturnType<typeof createLocalCertificates>;
+	registry: ReturnType<typeof createLocalIotRegistry>;
+	pki: DevPki;
+	s3: LocalCloud['s3'];
+	kms: LocalCloud['kms'];
+	dynamodbEndpoint: string;
+	mapSlotExpiresS: LocalCloudOptions['mapSlotExpiresS'];
+}) {
+	const { rules, bus, log, certificates, registry, pki, s3, kms, dynamodbEndpoint, mapSlotExpiresS } = o;
+	// (clientConfig copies the credentials: the SDK mutates the object it is given)
+	const ddbConfig = { region: LOCAL_REGION, endpoint: dynamodbEndpoint, credentials: LOCAL_CREDENTIALS };
+	const ddbAdmin = new DynamoDBClient(clientConfig(ddbConfig));
+	const tables = await ensureTables(ddbAdmin).finally(() => ddbAdmin.destroy());
+	const ddb = createDocumentClient(ddbConfig);
+	// map uploads: the data key the slot rule wraps with and the ingest unwraps with
+	const mapKey = await kms.createKey({ alias: MAP_KEY_ALIAS, description: 'robot map data keys' });
+	const slotClients = addProductRules({
+		rules,
+		bus,
+		log,
+		ddb,
+		tables,
+		certificates,
+		mapKeyArn: mapKey.arn,
+		kmsEndpoint: kms.endpoint,
+		s3Endpoint: s3.endpoint,
+		mapSlotExpiresS,
+	});
+	// certificate renewal before expiry (renewal.ts): the dev CA issues, with the factory's signing code
+	addLocalRenewal({
+		rules,
+		registry,
+		issuer: devCaIssuer(pki.ca),
+		publish: (t, p, q) => bus.publish(t, p, q),
+		policyName: ROBOT_POLICY_NAME,
+		log,
+		robots: { ddb, table: tables.robots },
+	});
+	const mapIngest = startMapIngest({ s3, kmsEndpoint: kms.endpoint, ddb, tables, mapKeyArn: mapKey.arn, log });
+	return { ddb, tables, slotClients, mapIngest };
 }
 
 /** AWS SDK client config for a local service (clientConfig copies the credentials: the SDK mutates the object it is given). */
