@@ -8,9 +8,12 @@
  *   (`m-<5-character epoch><counter>`, base 36).
  * - A running mission is persisted at start and at each change worth keeping; if
  *   power is lost, the next boot reports it as `interrupted` from what was saved.
- * - A report is first written under its own key (`mr.<n>`), then the running
- *   record is dropped, then the report is moved into the link's durable outbox,
- *   then its key is dropped. A reboot between any two steps finds the report in
+ * - A report goes straight into the link's durable outbox when no older report
+ *   waits, then the running record is dropped. Otherwise (or the outbox answers
+ *   full) it is written under its own key (`mr.<n>`), the running record dropped,
+ *   and later moved into the outbox, then its key dropped (docs/storage.md, the fill
+ *   order: a filling store answers at the outbox before it refuses a mission).
+ *   A reboot between any two steps finds the report in
  *   exactly one of those places (the outbox is checked by topic), so it is queued
  *   once; it leaves the outbox only on PUBACK. The cloud stores by (thing, mission
  *   id) with a conditional write, so a resend after a lost PUBACK is stored once.
