@@ -257,7 +257,7 @@ describe('map upload end to end: a robot uploads its map after the report', func
 			r.start();
 			await until('connected', () => r.link.state.value === 'connected');
 			const id = sim.run('app')!;
-			await until('two tries refused unavailable', () => failures.length >= 2);
+			await until('two tries refused unavailable', () => failures.filter((f) => f === 'slot-refused unavailable retry').length >= 2);
 			assert.deepEqual(
 				r.maps!.pending().map((j) => j.missionId),
 				[id],
