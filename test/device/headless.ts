@@ -233,6 +233,7 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 			? spawn(sim32.mcsim, [b.mcSo], { env: { ...env, LD_PRELOAD: sim32.preload }, stdio: ['ignore', 'pipe', 'pipe'] })
 			: spawn('stdbuf', ['-oL', '-eL', join(process.env['MODDABLE']!, 'build/bin/lin/release/mcsim'), b.mcSo], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 		const verdict = await new Promise<'PASS' | 'FAIL' | 'timeout' | 'exit'>((res) => {
+			let decided = false; // the runner ends mcsim itself once a verdict is in: that exit is not news
 			const timer = setTimeout(() => res('timeout'), (o.timeoutS ?? 45) * 1000);
 			o.end?.then((v) => {
 				clearTimeout(timer);
@@ -243,9 +244,11 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 				say(line);
 				if (line === 'PASS') {
 					clearTimeout(timer);
+					decided = true;
 					res('PASS');
 				} else if (line.startsWith('FAIL') || line.includes('XS abort')) {
 					clearTimeout(timer);
+					decided = true;
 					res('FAIL');
 				}
 			};
@@ -254,7 +257,7 @@ export async function runHeadless(o: HeadlessOptions, say: (l: string) => void =
 			sim!.on('exit', (c, signal) => {
 				clearTimeout(timer);
 				// how and when it ended, so an early exit says whether it crashed or refused to start
-				say(`run-headless: mcsim exited (${signal ?? c}) after ${Date.now() - t0} ms without a verdict`);
+				if (!decided) say(`run-headless: mcsim exited (${signal ?? c}) after ${Date.now() - t0} ms without a verdict`);
 				res('exit');
 			});
 		});
