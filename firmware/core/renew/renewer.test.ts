@@ -37,18 +37,18 @@ function certificate(o: { thing?: string; notAfter: number; serial: bigint; n?: 
 const OLD = certificate({ notAfter: START + 10 * DAY, serial: 1n });
 const NEW = certificate({ notAfter: START + 375 * DAY, serial: 2n });
 
-function setup(o: { storage?: ReturnType<typeof memoryStorage> } = {}) {
+function setup(o: { storage?: ReturnType<typeof memoryStorage>; certificates?: Uint8Array[]; state?: 'connected' | 'offline' } = {}) {
 	const time = fakeTime(START);
 	const storage = o.storage ?? memoryStorage();
 	const log = memoryLog();
-	const link = fakeMessenger('connected') as FakeMessenger & { stop(): void; start(): void; restarts: number };
+	const link = fakeMessenger(o.state ?? 'connected') as FakeMessenger & { stop(): void; start(): void; restarts: number };
 	link.restarts = 0;
 	link.stop = () => link.set('offline');
 	link.start = () => {
 		link.restarts++;
 		link.set('connecting');
 	};
-	const endpoint: { tls: TlsCredentials } = { tls: { ca: new Uint8Array(1), certificates: [OLD], key: new Uint8Array(1) } };
+	const endpoint: { tls: TlsCredentials } = { tls: { ca: new Uint8Array(1), certificates: o.certificates ?? [OLD], key: new Uint8Array(1) } };
 	const deviceKey = createRsaDeviceKey(key, { sha256: crypto.sha256, random: crypto.random });
 	const renewer = new Renewer(link, { clock: time.clock, timers: time.timers, random: fixedRandom(0.5), storage, log, deviceKey }, { thing: 'robot-1', endpoint, policy: { windowMs: 30 * DAY, retryMs: 3_600_000 } });
 	return { time, storage, log, link, endpoint, renewer };
@@ -127,7 +127,7 @@ describe('renewer', () => {
 		assert.deepEqual(readRecord(t.storage, CURRENT_KEY), NEW);
 		assert.equal(readRecord(t.storage, NEXT_KEY), undefined);
 		assert.equal(t.renewer.state.value, 'idle');
-		assert.equal(t.renewer.certificate.serial, '02');
+		assert.equal(t.renewer.certificate?.serial, '02');
 		// a boot over the same storage starts with it
 		const again = setup({ storage: t.storage });
 		assert.deepEqual(again.endpoint.tls.certificates[0], NEW);
@@ -154,5 +154,59 @@ describe('renewer', () => {
 		assert.deepEqual(t.endpoint.tls.certificates[0], NEW);
 		for (let i = 0; i < 3; i++) t.link.set('waiting');
 		assert.deepEqual(t.endpoint.tls.certificates[0], OLD);
+	});
+
+	it('once started, it looks afterConnectMs after every connect (not only every checkMs)', async () => {
+		const t = setup({ state: 'offline' });
+		t.renewer.start();
+		t.link.set('connecting');
+		t.link.set('connected');
+		t.time.advance(9_999);
+		await settle();
+		assert.equal(t.link.sent.length, 0, 'not before afterConnectMs (10 s by default)');
+		t.time.advance(1);
+		await settle();
+		assert.equal(t.link.sent.length, 1, 'asked 10 s after the connect, not 6 h after the start');
+		assert.equal(t.link.sent[0]!.topic, topics.request);
+		// stopped: a connect schedules nothing
+		t.link.deliver(topics.rejected, { clientToken: t.link.sent[0]!.body.clientToken, error: { code: 'unavailable', message: 'x' } });
+		await settle();
+		t.renewer.stop();
+		t.time.advance(3_600_000);
+		t.link.set('offline');
+		t.link.set('connected');
+		t.time.advance(10_000);
+		await settle();
+		assert.equal(t.link.sent.length, 1);
+		// started again: past retryMs, the next connect asks again
+		t.renewer.start();
+		t.link.set('offline');
+		t.link.set('connected');
+		t.time.advance(10_000);
+		await settle();
+		assert.equal(t.link.sent.length, 2);
+	});
+
+	it('made without a certificate: takes the one the endpoint gets when started, a renewed one from storage first', async () => {
+		const storage = memoryStorage();
+		assert.ok(writeRecord(storage, CURRENT_KEY, NEW).ok);
+		const t = setup({ storage, certificates: [], state: 'offline' });
+		assert.equal(t.renewer.certificate, undefined);
+		assert.equal(await t.renewer.check(), false, 'nothing to renew yet');
+		// credentials read later (platform/moddable/start.ts): the holder's tls gets them, then the robot starts
+		Object.assign(t.endpoint.tls, { certificates: [OLD] });
+		t.renewer.start();
+		assert.deepEqual(t.endpoint.tls.certificates[0], NEW, 'the renewed certificate kept in storage, over the factory one');
+		assert.equal(t.renewer.certificate?.serial, '02');
+		assert.ok(t.log.lines.some((l) => l.event === 'renew.using_renewed'));
+		t.renewer.stop();
+		// and one with only the factory certificate asks when it is due
+		const u = setup({ certificates: [] });
+		Object.assign(u.endpoint.tls, { certificates: [OLD] });
+		const p = u.renewer.check();
+		await settle();
+		assert.equal(u.link.sent.length, 1, 'asked with the certificate it got');
+		u.link.deliver(topics.rejected, { clientToken: u.link.sent[0]!.body.clientToken, error: { code: 'unavailable', message: 'x' } });
+		assert.equal(await p, false);
 	});
 });

@@ -1,7 +1,8 @@
 /*
  * Certificate renewal before expiry, on the robot. The key never changes (it never leaves the
  * device-key port); the certificate does:
- * 1. due: once connected, when the certificate in use ends within `windowMs`, the robot sends a
+ * 1. due: once connected (`afterConnectMs` after each connect, then every `checkMs`), when the
+ *    certificate in use ends within `windowMs`, the robot sends a
  *    CSR for its key (csr.ts) on robots/<thing>/cert/renew and waits for /accepted or /rejected
  *    (cloud/functions/cert-renew). A refusal is logged with its code; the next try is `retryMs`
  *    later, as after a timeout or an offline link;
@@ -13,6 +14,9 @@
  *    NEXT_KEY, and asks again at the next check. Until the switch, the old certificate stays on
  *    storage and in the cloud (ACTIVE): a power loss anywhere leaves a robot that can connect.
  * The link reads its endpoint's `tls` at every connect; this module swaps that object's value.
+ * A robot may start without a certificate (credentials read later, platform/moddable/start.ts):
+ * the renewer takes the one the endpoint holds when it is started or asked to check, so a robot
+ * given its credentials while running renews without waiting for its next power-on.
  */
 import type { ClockPort, DeviceKeyPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort, TlsCredentials } from '../../ports';
 import { parseCertificate, type ParsedCertificate } from '../identity/identity';
@@ -31,13 +35,15 @@ export interface RenewPolicy {
 	readonly windowMs: number;
 	/** How often it looks (default 6 h), and when it tries again after a failure. */
 	readonly checkMs: number;
+	/** Once started, it also looks this long after every connect (default 10 s: off the burst at link.online), so a robot up for less than `checkMs` at a time still renews. */
+	readonly afterConnectMs: number;
 	readonly retryMs: number;
 	readonly timeoutMs: number;
 	/** Failed connects in a row with the new certificate before going back (default 3). */
 	readonly switchTries: number;
 }
 
-export const DEFAULT_RENEW: RenewPolicy = Object.freeze({ windowMs: 30 * 86_400_000, checkMs: 6 * 3_600_000, retryMs: 3_600_000, timeoutMs: 30_000, switchTries: 3 });
+export const DEFAULT_RENEW: RenewPolicy = Object.freeze({ windowMs: 30 * 86_400_000, checkMs: 6 * 3_600_000, afterConnectMs: 10_000, retryMs: 3_600_000, timeoutMs: 30_000, switchTries: 3 });
 
 export interface RenewerPorts {
 	readonly clock: ClockPort;
@@ -63,10 +69,13 @@ export class Renewer {
 	readonly #thing: string;
 	readonly #policy: RenewPolicy;
 	readonly #requests: Requests;
-	/** The certificate the robot falls back to, and the one in use. */
-	#kept: { der: Uint8Array; cert: ParsedCertificate };
+	/** The certificate the robot falls back to, and the one in use; undefined until the endpoint holds one. */
+	#kept: { der: Uint8Array; cert: ParsedCertificate } | undefined;
 	#state: RenewState = { value: 'idle' };
 	#timer: TimerHandle | undefined;
+	/** The check after a connect, while started. */
+	#afterConnect: TimerHandle | undefined;
+	#started = false;
 	#next = 0;
 
 	constructor(link: RenewLink, ports: RenewerPorts, o: { thing: string; endpoint: { tls: TlsCredentials }; policy?: Partial<RenewPolicy> }) {
@@ -75,34 +84,50 @@ export class Renewer {
 		this.#endpoint = o.endpoint;
 		this.#thing = o.thing;
 		this.#policy = { ...DEFAULT_RENEW, ...o.policy };
-		for (const k of ['windowMs', 'checkMs', 'retryMs', 'timeoutMs', 'switchTries'] as const) if (!(this.#policy[k] > 0)) throw new RangeError('"policy.' + k + '" expected > 0, got ' + String(this.#policy[k]));
-		const factory = o.endpoint.tls.certificates[0];
-		const parsed = factory && parseCertificate(factory);
-		if (!factory || !parsed || !parsed.ok) throw new TypeError('"endpoint.tls" expected a parsable leaf certificate');
-		this.#kept = { der: factory, cert: parsed.value };
+		for (const k of ['windowMs', 'checkMs', 'afterConnectMs', 'retryMs', 'timeoutMs', 'switchTries'] as const) if (!(this.#policy[k] > 0)) throw new RangeError('"policy.' + k + '" expected > 0, got ' + String(this.#policy[k]));
 		this.#requests = new Requests(link, ports, { name: 'renew', timeoutMs: this.#policy.timeoutMs });
 		const topics = renewTopics(o.thing);
 		link.subscribe(topics.accepted, (m) => void this.#reply(m.payload, true), 1);
 		link.subscribe(topics.rejected, (m) => void this.#reply(m.payload, false), 1);
+		const bad = this.#adopt();
+		if (bad) throw new TypeError('"endpoint.tls" expected a parsable leaf certificate: ' + bad);
+		link.listen({ state: (s) => this.#onLink(s.value) });
+	}
+
+	/**
+	 * Takes the endpoint's certificate as the one in use, once there is one (the factory's, or a
+	 * renewed one from storage instead); undefined when taken or none yet, else why it cannot be.
+	 */
+	#adopt(): string | undefined {
+		if (this.#kept) return undefined;
+		const factory = this.#endpoint.tls.certificates?.[0];
+		if (!factory) return undefined;
+		const parsed = parseCertificate(factory);
+		if (!parsed.ok) return parsed.error.reason;
+		this.#kept = { der: factory, cert: parsed.value };
 		// a renewed certificate confirmed earlier replaces the factory's; one not yet confirmed is tried
 		const current = this.#stored(CURRENT_KEY);
 		if (current) this.#use(current, 'renew.using_renewed');
 		const next = this.#stored(NEXT_KEY);
 		if (next) this.#try(next);
-		link.listen({ state: (s) => this.#onLink(s.value) });
+		return undefined;
 	}
 
 	get state(): RenewState {
 		return this.#state;
 	}
 
-	/** The certificate the link uses now. */
-	get certificate(): ParsedCertificate {
-		return this.#state.value === 'trying' ? (parseCertificate(this.#endpoint.tls.certificates[0]!) as { ok: true; value: ParsedCertificate }).value : this.#kept.cert;
+	/** The certificate the link uses now (undefined while the robot has none). */
+	get certificate(): ParsedCertificate | undefined {
+		return this.#state.value === 'trying' ? (parseCertificate(this.#endpoint.tls.certificates[0]!) as { ok: true; value: ParsedCertificate }).value : this.#kept?.cert;
 	}
 
 	start(): void {
 		this.stop();
+		// credentials that arrived since the robot was made (start.ts starts the robot once it has them)
+		const bad = this.#adopt();
+		if (bad) this.#ports.log.log('error', 'renew.unusable_certificate', { reason: bad });
+		this.#started = true;
 		const tick = () => {
 			this.#timer = this.#ports.timers.set(tick, this.#policy.checkMs);
 			void this.check();
@@ -111,20 +136,31 @@ export class Renewer {
 	}
 
 	stop(): void {
+		this.#started = false;
 		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
 		this.#timer = undefined;
+		this.#clearAfterConnect();
+	}
+
+	#clearAfterConnect(): void {
+		if (this.#afterConnect !== undefined) this.#ports.timers.clear(this.#afterConnect);
+		this.#afterConnect = undefined;
 	}
 
 	/** Asks for a certificate when one is due; resolves true when a new one is being tried. */
 	async check(): Promise<boolean> {
 		const now = this.#ports.clock.now();
 		if (this.#state.value !== 'idle' || this.#link.state.value !== 'connected' || now === undefined) return false;
-		if (now < this.#kept.cert.notAfter - this.#policy.windowMs || now < this.#next) return false;
+		// credentials that arrived since (an unusable certificate is said by start())
+		if (!this.#kept) this.#adopt();
+		const kept = this.#kept;
+		if (!kept || this.#state.value !== 'idle') return false;
+		if (now < kept.cert.notAfter - this.#policy.windowMs || now < this.#next) return false;
 		this.#state = { value: 'requesting' };
 		const log = this.#ports.log;
-		const { n, e } = this.#kept.cert;
+		const { n, e } = kept.cert;
 		const csr = buildCsr({ thing: this.#thing, n, e }, this.#ports.deviceKey);
-		log.log('info', 'renew.requested', { notAfter: new Date(this.#kept.cert.notAfter).toISOString() });
+		log.log('info', 'renew.requested', { notAfter: new Date(kept.cert.notAfter).toISOString() });
 		const r = await this.#requests.send(renewTopics(this.#thing).request, { csr: base64Encode(csr) }, 'renew');
 		this.#state = { value: 'idle' };
 		if (!r.ok || !r.value.accepted) {
@@ -160,8 +196,10 @@ export class Renewer {
 		const p = parseCertificate(der);
 		if (!p.ok) return p.error.reason;
 		if (p.value.thing !== this.#thing) return 'CN ' + p.value.thing + ', expected ' + this.#thing;
-		if (p.value.n !== this.#kept.cert.n || p.value.e !== this.#kept.cert.e) return "not the robot's key";
-		if (p.value.notAfter <= this.#kept.cert.notAfter) return 'ends no later than the certificate in use';
+		const kept = this.#kept;
+		if (!kept) return 'no certificate in use to compare with';
+		if (p.value.n !== kept.cert.n || p.value.e !== kept.cert.e) return "not the robot's key";
+		if (p.value.notAfter <= kept.cert.notAfter) return 'ends no later than the certificate in use';
 		return undefined;
 	}
 
@@ -195,6 +233,13 @@ export class Renewer {
 
 	#onLink(value: string): void {
 		const s = this.#state;
+		if (value === 'connected' && s.value === 'idle' && this.#started) {
+			this.#clearAfterConnect();
+			this.#afterConnect = this.#ports.timers.set(() => {
+				this.#afterConnect = undefined;
+				void this.check();
+			}, this.#policy.afterConnectMs);
+		}
 		if (s.value !== 'trying') return;
 		if (value === 'connected') {
 			const der = this.#endpoint.tls.certificates[0]!;
@@ -216,7 +261,8 @@ export class Renewer {
 		// the new certificate does not connect: back to the one that did
 		removeRecord(this.#ports.storage, NEXT_KEY);
 		this.#state = { value: 'idle' };
-		this.#endpoint.tls = { ...this.#endpoint.tls, certificates: [this.#kept.der] };
+		// a certificate is tried only once one was taken (#adopt)
+		this.#endpoint.tls = { ...this.#endpoint.tls, certificates: [this.#kept!.der] };
 		this.#next = (this.#ports.clock.now() ?? 0) + this.#policy.retryMs;
 		this.#ports.log.log('error', 'renew.fallback', { failures });
 	}

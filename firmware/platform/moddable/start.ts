@@ -305,8 +305,8 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 				pairing: { crypto: moddableCrypto },
 				...(ports.health ? { health: { port: ports.health } } : {}),
 				// a new certificate for the same key before this one expires (core/renew); kept in the robot's storage.
-				// The renewer starts from the certificate it has: a robot booted without one renews from its next power-on
-				...(identity ? { renew: { deviceKey: lazyKey } } : {}),
+				// A robot booted without credentials: the renewer takes the certificate takeIdentity puts in holder.tls when the robot starts
+				renew: { deviceKey: lazyKey },
 			},
 			missionPorts,
 		);
