@@ -19,7 +19,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPortableCrypto } from '../firmware/platform/portable/crypto';
 import { Link } from '../firmware/core/link/link';
-import { createMessageWriter, messageBody } from '../firmware/core/maps/esdk';
+import { messageBody } from '../firmware/core/maps/esdk';
+import { benchMessageWriter } from './maps-message';
 import { MapUploader, type MapSource } from '../firmware/core/maps/uploader';
 import { createHostDeviceKey, hostCrypto } from '../firmware/platform/host/crypto';
 import { createHttpPort } from '../firmware/platform/host/http';
@@ -27,6 +28,7 @@ import { createMemoryStorage, hostPorts, hostRandom, hostTimers, memoryLog, read
 import type { CryptoPort } from '../firmware/ports';
 import { simulatedMap, squareFor } from '../firmware/sim/map';
 import { startLocalCloud } from '../cloud/local/index';
+import { switchableCrypto } from '../test/support/switchable-crypto';
 import type { LogEntry } from '../cloud/local/log';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { median, round } from './stats';
@@ -52,13 +54,7 @@ function mapBytes(width: number, height: number): Uint8Array {
 /** ms to write the whole message for `plain` with `crypto`, pulling it as the HTTP port does. */
 function encryptOnce(crypto: CryptoPort, plain: Uint8Array): number {
 	const t0 = performance.now();
-	const writer = createMessageWriter({
-		crypto,
-		dataKey: crypto.random(32),
-		encryptionContext: { thing: 'robot-1', mission: 'm-bench', purpose: 'map' },
-		edk: { providerId: 'aws-kms', providerInfo: 'arn:aws:kms:us-east-1:000000000000:key/bench', ciphertext: crypto.random(184) },
-		frameLength: 4096,
-	});
+	const writer = benchMessageWriter(crypto);
 	let at = 0;
 	const body = messageBody(writer, plain.length, (max) => (at >= plain.length ? undefined : plain.subarray(at, (at += Math.min(max, plain.length - at)))));
 	let n = 0;
@@ -204,16 +200,9 @@ async function uploadTimes(runs: number): Promise<{ setup: string; mapBytes: num
 		clientId: thing,
 		endpoint: { host: '127.0.0.1', port: cloud.broker.port, tls: { ...readCredentials(cloud.pki.paths.thing(thing).dir), serverName: 'localhost' } },
 	});
-	let crypto: CryptoPort = hostCrypto;
-	const chosen: CryptoPort = {
-		aes256gcm: (k) => crypto.aes256gcm(k),
-		sha256: (d) => crypto.sha256(d),
-		sha512: (d) => crypto.sha512(d),
-		hmacSha512: (k, d) => crypto.hmacSha512(k, d),
-		random: (n) => crypto.random(n),
-	};
+	const crypto = switchableCrypto(hostCrypto);
 	const deviceKey = createHostDeviceKey(new Uint8Array(readFileSync(cloud.pki.paths.thing(thing).keyDer)));
-	const uploader = new MapUploader(link, { crypto: chosen, deviceKey, http: createHttpPort(), timers: hostTimers, random: hostRandom, log }, thing);
+	const uploader = new MapUploader(link, { crypto: crypto.port, deviceKey, http: createHttpPort(), timers: hostTimers, random: hostRandom, log }, thing);
 	try {
 		link.start();
 		for (let i = 0; link.state.value !== 'connected'; i++) {
@@ -227,7 +216,7 @@ async function uploadTimes(runs: number): Promise<{ setup: string; mapBytes: num
 			['node:crypto', hostCrypto],
 			['portable', createPortableCrypto((k) => hostCrypto.random(k))],
 		] as const) {
-			crypto = port;
+			crypto.use(port);
 			const up: number[] = [];
 			const stored: number[] = [];
 			let messageBytes = 0;

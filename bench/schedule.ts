@@ -91,6 +91,20 @@ function summarize(tls: string, c: string, samples: Sample[]): ReconnectRow {
 	};
 }
 
+/**
+ * `n` connections with an edit waiting in desired and `n` with nothing to apply, taken in turns
+ * so both meet the same conditions, as the two rows of one way to connect.
+ */
+async function editAndNothing(tls: string, n: number, once: (edit: boolean) => Promise<Sample>): Promise<ReconnectRow[]> {
+	const edit: Sample[] = [];
+	const nothing: Sample[] = [];
+	for (let i = 0; i < n; i++) {
+		edit.push(await once(true));
+		nothing.push(await once(false));
+	}
+	return [summarize(tls, 'edit waiting in desired', edit), summarize(tls, 'nothing to apply', nothing)];
+}
+
 const THING = 'bench-sched';
 /** Pause after convergence before the next cut or stop, so the robot's last PUBACK is not lost with the link. */
 const SETTLE_MS = 50;
@@ -257,26 +271,13 @@ export async function scheduleReconnect(runs: number): Promise<{ rows: Reconnect
 		};
 		await boot(false); // first boot: creates the shadow and the broker session; not counted
 		await boot(true);
-		const fullEdit: Sample[] = [];
-		const fullNothing: Sample[] = [];
-		for (let i = 0; i < runs; i++) {
-			fullEdit.push(await boot(true));
-			fullNothing.push(await boot(false));
-		}
-		rows.push(summarize('full TLS 1.2 handshake (boot)', 'edit waiting in desired', fullEdit));
-		rows.push(summarize('full TLS 1.2 handshake (boot)', 'nothing to apply', fullNothing));
+		rows.push(...(await editAndNothing('full TLS 1.2 handshake (boot)', runs, boot)));
 
 		// the same over a slower network: do the extra client flights cost round trips?
 		r.proxy.latency(LATENCY_MS);
-		const slowEdit: Sample[] = [];
-		const slowNothing: Sample[] = [];
-		for (let i = 0; i < Math.min(runs, 5); i++) {
-			slowEdit.push(await boot(true));
-			slowNothing.push(await boot(false));
-		}
+		const slow = await editAndNothing(`full TLS 1.2 handshake (boot), RTT ${2 * LATENCY_MS} ms`, Math.min(runs, 5), boot);
 		r.proxy.latency(0);
-		rows.push(summarize(`full TLS 1.2 handshake (boot), RTT ${2 * LATENCY_MS} ms`, 'edit waiting in desired', slowEdit));
-		rows.push(summarize(`full TLS 1.2 handshake (boot), RTT ${2 * LATENCY_MS} ms`, 'nothing to apply', slowNothing));
+		rows.push(...slow);
 
 		// 2. a reconnect of a running robot: the link comes back on its own with the TLS session it kept
 		const log = memoryLog();
@@ -298,14 +299,7 @@ export async function scheduleReconnect(runs: number): Promise<{ rows: Reconnect
 			return sample;
 		};
 		await reconnect(true);
-		const resEdit: Sample[] = [];
-		const resNothing: Sample[] = [];
-		for (let i = 0; i < runs; i++) {
-			resEdit.push(await reconnect(true));
-			resNothing.push(await reconnect(false));
-		}
-		rows.push(summarize('TLS session resumed (reconnect)', 'edit waiting in desired', resEdit));
-		rows.push(summarize('TLS session resumed (reconnect)', 'nothing to apply', resNothing));
+		rows.push(...(await editAndNothing('TLS session resumed (reconnect)', runs, reconnect)));
 		return {
 			rows,
 			setup: 'local cloud (cloud/local, in memory: broker with mutual TLS, shadow service), robot = createRobot on the host platform with memory storage, test/support/proxy.ts between them (no added latency)',

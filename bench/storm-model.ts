@@ -18,6 +18,7 @@
  * generator, so a run is reproducible.
  */
 import { backoffDelay, checkBackoff, type BackoffPolicy } from '../firmware/core/link/backoff';
+import { seededRandom } from '../firmware/platform/portable/random';
 import { DEFAULT_TIMING, step, type LinkEffect, type LinkState, type LinkTiming } from '../firmware/core/link/machine';
 
 export interface StormOptions {
@@ -67,18 +68,6 @@ export interface StormResult {
 	readonly wallMs: number;
 }
 
-/** mulberry32: small, fast, good enough for jitter. */
-function seeded(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
 const BIN_MS = 10;
 const EV_RETRY = 1;
 const EV_CONNACK = 2;
@@ -95,7 +84,9 @@ export function simulateStorm(o: StormOptions): StormResult {
 	const handshakeMs = o.handshakeMs ?? 100;
 	const connectTimeoutMs = o.connectTimeoutMs ?? 20_000;
 	const capacity = o.capacityPerS ?? Infinity;
-	const random = seeded(o.seed ?? 1);
+	// mulberry32, the simulator's generator: small, fast, good enough for jitter
+	const jitter = seededRandom(o.seed ?? 1);
+	const random = () => jitter.random();
 	const n = o.robots;
 	const bins = Math.ceil(o.horizonMs / BIN_MS) + 1;
 	const seconds = Math.ceil(o.horizonMs / 1000);

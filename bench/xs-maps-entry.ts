@@ -7,7 +7,8 @@
  * The random bytes are a fixed PRNG: fine for a benchmark, never for keys.
  */
 import { createPortableCrypto } from '../firmware/platform/portable/crypto';
-import { createMessageWriter, messageBody, type MessageBody, type PlaintextSource } from '../firmware/core/maps/esdk';
+import { messageBody, type MessageBody, type PlaintextSource } from '../firmware/core/maps/esdk';
+import { benchMessageWriter } from './maps-message';
 import { simulatedMap, squareFor } from '../firmware/sim/map';
 
 let seed = 1;
@@ -34,13 +35,7 @@ function constant(n: number): PlaintextSource {
 
 /** Opens a message of `n` plaintext bytes from `source`: "constant" or "map" (a square map of at most n bytes). Answers the plaintext length. */
 export function open(n: number, source: 'constant' | 'map'): number {
-	const writer = createMessageWriter({
-		crypto,
-		dataKey: crypto.random(32),
-		encryptionContext: { thing: 'robot-1', mission: 'm-bench', purpose: 'map' },
-		edk: { providerId: 'aws-kms', providerInfo: 'arn:aws:kms:us-east-1:000000000000:key/bench', ciphertext: crypto.random(184) },
-		frameLength: 4096,
-	});
+	const writer = benchMessageWriter(crypto);
 	const map = source === 'map' ? simulatedMap({ seed: 7, areaM2: 65, ...squareFor(n) }) : undefined;
 	const length = map ? map.length : n;
 	body = messageBody(writer, length, map ? map.open() : constant(n));

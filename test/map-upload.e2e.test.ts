@@ -25,11 +25,12 @@ import { createHttpPort } from '../firmware/platform/host/http';
 import { createMemoryStorage, hostPorts, hostRandom, hostTimers, memoryLog, readCredentials } from '../firmware/platform/host/index';
 import { CleaningSimulator, TYPICAL_HOME } from '../firmware/sim/cleaning';
 import { MAP_HEADER_BYTES, parseMapHeader, simulatedMap } from '../firmware/sim/map';
-import type { ClockPort, CryptoPort, StoragePort, TimerHandle, TimerPort } from '../firmware/ports';
+import type { ClockPort, StoragePort, TimerHandle, TimerPort } from '../firmware/ports';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import type { LogEntry } from '../cloud/local/log';
+import { switchableCrypto } from './support/switchable-crypto';
 
 const THING = 'robot-1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,22 +125,14 @@ describe('map upload end to end: the firmware uploader on the host platform', fu
 	let c: Cloud;
 	let link: Link;
 	let uploader: MapUploader;
-	let crypto: CryptoPort;
+	// one uploader (one subscription to the slot topic); the crypto port behind it is chosen per test
+	const crypto = switchableCrypto(hostCrypto);
 	const log = memoryLog();
 
 	before(async () => {
 		c = await startCloud();
 		link = new Link(hostPorts(createMemoryStorage(), log), { clientId: THING, endpoint: endpoint(c.cloud), connectTimeoutMs: 10_000 });
-		crypto = hostCrypto;
-		// one uploader (one subscription to the slot topic); the crypto port behind it is chosen per test
-		const chosen: CryptoPort = {
-			aes256gcm: (k) => crypto.aes256gcm(k),
-			sha256: (d) => crypto.sha256(d),
-			sha512: (d) => crypto.sha512(d),
-			hmacSha512: (k, d) => crypto.hmacSha512(k, d),
-			random: (n) => crypto.random(n),
-		};
-		uploader = new MapUploader(link, { crypto: chosen, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), timers: hostTimers, random: hostRandom, log }, THING);
+		uploader = new MapUploader(link, { crypto: crypto.port, deviceKey: deviceKeyOf(c.cloud), http: createHttpPort(), timers: hostTimers, random: hostRandom, log }, THING);
 		link.start();
 		await until('connected', () => link.state.value === 'connected');
 	});
@@ -157,7 +150,7 @@ describe('map upload end to end: the firmware uploader on the host platform', fu
 	] as const)
 		for (const size of SIZES)
 			it(`${size} bytes (${name}): uploaded, decrypted by the stock SDK, mapReady`, async () => {
-				crypto = port;
+				crypto.use(port);
 				const missionId = 'm-e2e' + (n++).toString(36);
 				const map = streamedMap(size, n);
 				const progress: number[] = [];

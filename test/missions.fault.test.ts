@@ -39,6 +39,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import type { LogEntry } from '../cloud/local/log';
 import { TABLES } from '../cloud/tables';
+import { seededRandom } from '../firmware/platform/portable/random';
 import { startProxy, type Proxy } from './support/proxy';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,16 +66,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---- seeded plans ---------------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough to spread faults. */
+/** mulberry32 (the simulator's generator): the same seed gives the same fault plan. */
 function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
+	const g = seededRandom(seed);
+	return () => g.random();
 }
 
 type FaultKind = 'kill' | 'broker' | 'cut';

@@ -37,6 +37,7 @@
  * side). What it did not see is unknown, as is everything outside the home.
  */
 import type { PlaintextSource } from '../core/maps/esdk';
+import { seededRandom } from '../platform/portable/random';
 
 export const MAP_MAGIC = 'RMAP';
 export const MAP_VERSION = 1;
@@ -82,16 +83,10 @@ interface Door extends Rect {
 	b: number;
 }
 
-/** mulberry32: a small, fast, deterministic PRNG (not for keys). */
+/** mulberry32 (firmware/platform/portable/random.ts): deterministic, not for keys. */
 function prng(seed: number): () => number {
-	let s = seed >>> 0;
-	return () => {
-		s = (s + 0x6d2b79f5) >>> 0;
-		let t = s;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
+	const g = seededRandom(seed);
+	return () => g.random();
 }
 
 function dims(name: string, v: number): number {
