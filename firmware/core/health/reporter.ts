@@ -5,10 +5,11 @@
  * accept (offline, rejected, timeout) is not remembered as made, so the next check tries
  * again; the policy's interval counts from the last accepted one.
  */
-import type { ClockPort, LogPort, TimerHandle, TimerPort } from '../../ports';
+import type { ClockPort, LogPort, TimerPort } from '../../ports';
 import type { LinkListener } from '../link/link';
 import type { LinkState } from '../link/machine';
 import type { JsonObject, ShadowClient } from '../shadow/client';
+import { Periodic } from '../util/periodic';
 import { DEFAULT_HEALTH, checkHealthPolicy, decide, type HealthPolicy, type HealthReport } from './policy';
 
 export interface HealthReporterPorts {
@@ -22,7 +23,7 @@ export class HealthReporter {
 	readonly #ports: HealthReporterPorts;
 	readonly #read: () => HealthReport;
 	readonly #policy: HealthPolicy;
-	#timer: TimerHandle | undefined;
+	readonly #checks: Periodic;
 	#last: { report: HealthReport; at: number } | undefined;
 	#busy = false;
 	#up = false;
@@ -35,6 +36,7 @@ export class HealthReporter {
 		this.#ports = ports;
 		this.#read = read;
 		this.#policy = checkHealthPolicy(policy);
+		this.#checks = new Periodic(ports.timers);
 		this.#up = link.state.value === 'connected';
 		link.listen({
 			state: (s) => {
@@ -46,17 +48,11 @@ export class HealthReporter {
 	}
 
 	start(): void {
-		this.stop();
-		const tick = () => {
-			this.#timer = this.#ports.timers.set(tick, this.#policy.checkMs);
-			void this.check();
-		};
-		this.#timer = this.#ports.timers.set(tick, this.#policy.checkMs);
+		this.#checks.start(() => void this.check(), this.#policy.checkMs);
 	}
 
 	stop(): void {
-		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
-		this.#timer = undefined;
+		this.#checks.stop();
 	}
 
 	/** One check: resolves true when a report was made and accepted. */

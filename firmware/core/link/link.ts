@@ -23,6 +23,7 @@ import { CONNACK_REASON, type Packet, type Publish, type Will } from '../mqtt/pa
 import { PacketReader } from '../mqtt/reader';
 import { filterError, topicError, topicMatches } from '../mqtt/topic';
 import { assertNever, err, ok, type Result } from '../util/result';
+import { Periodic } from '../util/periodic';
 import { Runner } from '../util/runner';
 import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, type BackoffPolicy } from './backoff';
 import { DEFAULT_TIMING, OFFLINE, checkTiming, step, type LinkEffect, type LinkEvent, type LinkState, type LinkTiming } from './machine';
@@ -138,7 +139,7 @@ export class Link {
 	/** The socket said `connected`; the session is told once open() has returned too. */
 	#writable = false;
 	#timer: TimerHandle | undefined;
-	#keepAliveTimer: TimerHandle | undefined;
+	readonly #keepAlive: Periodic;
 	/** Packet ids, in-flight window, SUBACKs, keep-alive: stepped by session.ts. */
 	#session: Session = NEW_SESSION;
 	readonly #sessionConfig: SessionConfig;
@@ -166,6 +167,7 @@ export class Link {
 			if (!(o.will.payload instanceof Uint8Array)) throw new TypeError('"will.payload" expected a Uint8Array');
 		}
 		this.#ports = ports;
+		this.#keepAlive = new Periodic(ports.timers);
 		this.#opts = {
 			endpoint: o.endpoint,
 			clientId: o.clientId,
@@ -367,7 +369,7 @@ export class Link {
 	#close(): void {
 		this.#generation++;
 		this.#writable = false;
-		this.#stopKeepAlive();
+		this.#keepAlive.stop();
 		this.#clearTimer();
 		const s = this.#socket;
 		this.#socket = undefined;
@@ -527,18 +529,7 @@ export class Link {
 	// ---- keep-alive -------------------------------------------------------
 
 	#startKeepAlive(): void {
-		this.#stopKeepAlive();
 		this.#sessionEvent({ type: 'connack' });
-		const period = keepAlivePeriod(this.#sessionConfig);
-		const tick = () => {
-			this.#keepAliveTimer = this.#ports.timers.set(tick, period);
-			this.#sessionEvent({ type: 'tick' });
-		};
-		this.#keepAliveTimer = this.#ports.timers.set(tick, period);
-	}
-
-	#stopKeepAlive(): void {
-		if (this.#keepAliveTimer !== undefined) this.#ports.timers.clear(this.#keepAliveTimer);
-		this.#keepAliveTimer = undefined;
+		this.#keepAlive.start(() => this.#sessionEvent({ type: 'tick' }), keepAlivePeriod(this.#sessionConfig));
 	}
 }

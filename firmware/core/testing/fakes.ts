@@ -4,7 +4,7 @@
  * arrive only when a test calls `deliver`, and randomness is a fixed number.
  */
 import type { ClockPort, LogFields, LogLevel, LogPort, RandomPort, Socket, SocketEvents, SocketOptions, SocketPort, StoragePort, StorageWrite, TimerHandle, TimerPort } from '../../ports';
-import { seededRandom as seededPort } from '../../platform/portable/random';
+import { seededRandom as seededPort } from '../util/seeded-random';
 
 // ---- time -----------------------------------------------------------------
 
@@ -206,7 +206,7 @@ export async function settle(turns = 50): Promise<void> {
 	for (let i = 0; i < turns; i++) await Promise.resolve();
 }
 
-/** A small deterministic generator (mulberry32, firmware/platform/portable/random.ts) as a function, for tables of random bytes. */
+/** A small deterministic generator (mulberry32, core/util/seeded-random.ts) as a function, for tables of random bytes. */
 export function seededRandom(seed: number): () => number {
 	const r = seededPort(seed);
 	return () => r.random();

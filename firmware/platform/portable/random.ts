@@ -1,19 +1,6 @@
 /*
- * A seeded generator (mulberry32) for the simulator and tests: the same seed gives
- * the same cleaning run, map and fault plan on Node, in XS and on the device.
- * Not for keys: only for simulation.
+ * The seeded RandomPort for the simulator (mulberry32): the generator is pure and lives in
+ * the core (core/util/seeded-random.ts), where the core's test helpers use it too; this
+ * module is the name the platforms import it by (platform/moddable/start.ts, bench/).
  */
-import type { RandomPort } from '../../ports';
-
-export function seededRandom(seed: number): RandomPort {
-	let a = seed >>> 0;
-	return {
-		random() {
-			a = (a + 0x6d2b79f5) >>> 0;
-			let t = a;
-			t = Math.imul(t ^ (t >>> 15), t | 1);
-			t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-			return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-		},
-	};
-}
+export { seededRandom } from '../../core/util/seeded-random';
