@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundlePage } from './bundle';
 import type { LocalCloud } from '../cloud/local/index';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,21 +30,7 @@ export interface OwnerView {
 
 /** The owner's page, its bundle and its public configuration for this local cloud. */
 export async function loadOwnerView(cloud: LocalCloud): Promise<OwnerView> {
-	const [html, bundle] = await Promise.all([
-		readFile(path.join(here, 'page', 'owner', 'index.html'), 'utf8'),
-		build({
-			entryPoints: [path.join(here, 'page', 'owner', 'main.ts')],
-			bundle: true,
-			write: false,
-			format: 'esm',
-			platform: 'browser',
-			target: 'es2022',
-			sourcemap: 'inline',
-			logLevel: 'silent',
-		}),
-	]);
-	const js = bundle.outputFiles[0]?.text;
-	if (!js) throw new Error('esbuild produced no output for console/page/owner/main.ts');
+	const [html, js] = await Promise.all([readFile(path.join(here, 'page', 'owner', 'index.html'), 'utf8'), bundlePage('owner/main.ts')]);
 	return { html, js, config: JSON.stringify({ api: cloud.endpoints.ownerApi, auth: cloud.endpoints.ownerAuth, clientId: cloud.owners.auth.clientId }) };
 }
 

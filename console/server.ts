@@ -30,7 +30,7 @@ import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundlePage } from './bundle';
 import type { LocalCloud } from '../cloud/local/index';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { HttpError, listen, readBody, sendJson } from '../cloud/local/http';
@@ -83,23 +83,6 @@ const SECURITY_HEADERS = Object.freeze({
 	'referrer-policy': 'no-referrer',
 });
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** The page's script: console/page/main.ts and what it imports, bundled for the browser. */
-export async function bundlePage(): Promise<string> {
-	const out = await build({
-		entryPoints: [path.join(here, 'page', 'main.ts')],
-		bundle: true,
-		write: false,
-		format: 'esm',
-		platform: 'browser',
-		target: 'es2022',
-		sourcemap: 'inline',
-		logLevel: 'silent',
-	});
-	const js = out.outputFiles[0];
-	if (!js) throw new Error('esbuild produced no output for console/page/main.ts');
-	return js.text;
-}
 
 const fail = (status: number, code: string, message: string): never => {
 	throw new HttpError(status, code, message);

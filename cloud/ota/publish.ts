@@ -56,6 +56,18 @@ export function signImage(image: Uint8Array, key: crypto.KeyObject | string): Si
 /** A code-signing identity: an EC P-256 key and its self-signed certificate (DER, built into the firmware). */
 export async function createSigningIdentity(name = 'robot firmware signing'): Promise<{ keyPem: string; certificateDer: Uint8Array; certificatePem: string }> {
 	const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+	const cert = await codeSigningCertificate(keys, webcrypto, name);
+	const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+	const keyPem = crypto.createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }) as string;
+	return { keyPem, ...cert };
+}
+
+/**
+ * The self-signed certificate of a code-signing key pair, made by `provider` (Node's WebCrypto
+ * for a development key, the PKCS#11 token's for the product key: tools/ota/signer.ts), valid
+ * ten years, for digitalSignature and codeSigning only. Its DER is what the firmware is built with.
+ */
+export async function codeSigningCertificate(keys: webcrypto.CryptoKeyPair, provider: webcrypto.Crypto, name: string): Promise<{ certificateDer: Uint8Array; certificatePem: string }> {
 	const now = Date.now();
 	const cert = await x509.X509CertificateGenerator.createSelfSigned(
 		{
@@ -67,14 +79,12 @@ export async function createSigningIdentity(name = 'robot firmware signing'): Pr
 			notBefore: new Date(now - 60_000),
 			notAfter: new Date(now + 10 * 365 * 86_400_000),
 			keys,
-			signingAlgorithm: EC,
+			signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
 			extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning], false)],
 		},
-		webcrypto,
+		provider,
 	);
-	const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-	const keyPem = crypto.createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }) as string;
-	return { keyPem, certificateDer: new Uint8Array(cert.rawData), certificatePem: cert.toString('pem') };
+	return { certificateDer: new Uint8Array(cert.rawData), certificatePem: cert.toString('pem') };
 }
 
 export interface FirmwareDocument {

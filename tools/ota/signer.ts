@@ -4,11 +4,9 @@
  * sign (`hsmSigner`). A key in a PEM file (`devSigner`) is for development and tests only; the
  * CLI takes one only behind `--dev-key`.
  */
-import crypto, { webcrypto } from 'node:crypto';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type { webcrypto } from 'node:crypto';
 import { CODE_SIGNING_KEY_ALG, ensureCaKeys, type Hsm } from '../provision/hsm';
-import type { FirmwareSigner } from '../../cloud/ota/publish';
+import { codeSigningCertificate, type FirmwareSigner } from '../../cloud/ota/publish';
 
 export const DEFAULT_SIGNING_LABEL = 'robot-firmware-signing';
 
@@ -30,23 +28,8 @@ export async function hsmSigner(hsm: Hsm, label = DEFAULT_SIGNING_LABEL): Promis
  */
 export async function hsmSigningIdentity(hsm: Hsm, label = DEFAULT_SIGNING_LABEL, name = 'robot firmware signing'): Promise<{ certificateDer: Uint8Array; certificatePem: string; created: boolean }> {
 	const keys = await ensureCaKeys(hsm, label, true, CODE_SIGNING_KEY_ALG);
-	const now = Date.now();
-	const cert = await x509.X509CertificateGenerator.createSelfSigned(
-		{
-			serialNumber: crypto
-				.randomBytes(8)
-				.toString('hex')
-				.replace(/^[89a-f]/, '1'),
-			name: [{ CN: [name] }],
-			notBefore: new Date(now - 60_000),
-			notAfter: new Date(now + 10 * 365 * 86_400_000),
-			keys: keys as unknown as webcrypto.CryptoKeyPair,
-			signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-			extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning], false)],
-		},
-		hsm.crypto as unknown as webcrypto.Crypto,
-	);
-	return { certificateDer: new Uint8Array(cert.rawData), certificatePem: cert.toString('pem'), created: keys.created };
+	const cert = await codeSigningCertificate(keys as unknown as webcrypto.CryptoKeyPair, hsm.crypto as unknown as webcrypto.Crypto, name);
+	return { ...cert, created: keys.created };
 }
 
 /** WebCrypto's r||s (IEEE P1363) as a DER SEQUENCE of two INTEGERs. */

@@ -24,13 +24,13 @@ import * as x509 from '@peculiar/x509';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkCsrFor, CsrRefused, issueCertificate, type CertificateIssuer } from '../../lib/robot-certificate';
 import type { IotRegistry } from '../register-worker/registry';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, requireEnv, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { DescribeCACertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
 import { kmsIssuer } from '../../lib/kms-ca-signer';
-import { TABLES } from '../../tables';
 import { renewTopics, RENEW_REQUEST_FILTER } from '../../../firmware/core/renew/contract';
 import { awsRenewRegistry } from './registry';
 
@@ -176,19 +176,14 @@ export type CertRenewHandler = ReturnType<typeof createCertRenewHandler>;
  * IOT_DATA_ENDPOINT. The CA certificate is read from IoT (DescribeCACertificate) and checked
  * against the KMS key on the first request, then kept for the warm function's life.
  */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): CertRenewHandler {
+export function fromEnv(env: Env): CertRenewHandler {
 	const caId = env.CA_CERTIFICATE_ID ?? '';
 	if (!/^[0-9a-f]{64}$/.test(caId)) throw new Error('CA_CERTIFICATE_ID is not set: the IoT id (64 hex) of the CA that issues renewals');
-	const keyArn = env.CA_SIGNING_KEY_ARN;
-	if (!keyArn) throw new Error('CA_SIGNING_KEY_ARN is not set: the CA key in KMS');
-	const table = env[TABLES.robots.env];
-	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
-	const policyName = env.ROBOT_POLICY_NAME;
-	if (!policyName) throw new Error('ROBOT_POLICY_NAME is not set: the robots IoT policy');
-	const dataEndpoint = env.IOT_DATA_ENDPOINT;
-	if (!dataEndpoint) throw new Error('IOT_DATA_ENDPOINT is not set: https://<prefix>-ats.iot.<region>.amazonaws.com');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
-	const logger = createLogger({ keys: { service: 'cert-renew' }, ...(isLogLevel(level) ? { level } : {}) });
+	const keyArn = requireEnv(env, 'CA_SIGNING_KEY_ARN', 'the CA key in KMS');
+	const table = tableFromEnv(env, 'robots');
+	const policyName = requireEnv(env, 'ROBOT_POLICY_NAME', 'the robots IoT policy');
+	const dataEndpoint = requireEnv(env, 'IOT_DATA_ENDPOINT', 'https://<prefix>-ats.iot.<region>.amazonaws.com');
+	const logger = functionLogger(env, 'cert-renew');
 	const iot = new IoTClient(clientConfig({}));
 	const iotData = new IoTDataPlaneClient(clientConfig({ endpoint: dataEndpoint }));
 	let built: Promise<CertRenewHandler> | undefined;
@@ -215,10 +210,5 @@ export function fromEnv(env: Readonly<Record<string, string | undefined>>): Cert
 	};
 }
 
-let entry: CertRenewHandler | undefined;
-
 /** The Lambda entry (SAM `Handler: handler.handler`). */
-export const handler: CertRenewHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+export const handler: CertRenewHandler = lambdaEntry(fromEnv);

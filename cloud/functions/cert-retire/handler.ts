@@ -15,8 +15,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
-import { createLogger, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
-import { TABLES } from '../../tables';
+import { invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, tableFromEnv, type Env } from '../../lib/lambda-env';
 
 export const RETIRE_FUNCTION_NAME = 'CertRetireFunction';
 export const RETIRE_RULE_NAME = 'cert_retire';
@@ -74,23 +74,16 @@ export function createCertRetireHandler(deps: { registry: RetireRegistry; ddb: D
 export type CertRetireHandler = ReturnType<typeof createCertRetireHandler>;
 
 /** The Lambda entry's wiring: ROBOTS_TABLE. */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): CertRetireHandler {
-	const table = env[TABLES.robots.env];
-	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+export function fromEnv(env: Env): CertRetireHandler {
+	const table = tableFromEnv(env, 'robots');
 	const iot = new IoTClient(clientConfig({}));
 	return createCertRetireHandler({
 		registry: { deactivateCertificate: async (certificateId) => void (await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }))) },
 		ddb: createDocumentClient(),
 		table,
-		logger: createLogger({ keys: { service: 'cert-retire' }, ...(isLogLevel(level) ? { level } : {}) }),
+		logger: functionLogger(env, 'cert-retire'),
 	});
 }
 
-let entry: CertRetireHandler | undefined;
-
 /** The Lambda entry (SAM `Handler: handler.handler`). */
-export const handler: CertRetireHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+export const handler: CertRetireHandler = lambdaEntry(fromEnv);

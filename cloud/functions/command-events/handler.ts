@@ -9,7 +9,8 @@
  *
  * An event that is not AWS's shape is logged and not counted (retrying cannot fix it).
  */
-import { createLogger, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, type Env } from '../../lib/lambda-env';
 import { countMetric } from '../../lib/metrics';
 
 export const FUNCTION_NAME = 'CommandEventsFunction';
@@ -38,15 +39,9 @@ export function createCommandEventsHandler(deps: { logger: Logger }): CommandEve
 }
 
 /** The Lambda entry's wiring: nothing but the log level. */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): CommandEventsHandler {
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
-	return createCommandEventsHandler({ logger: createLogger({ keys: { service: 'command-events' }, ...(isLogLevel(level) ? { level } : {}) }) });
+export function fromEnv(env: Env): CommandEventsHandler {
+	return createCommandEventsHandler({ logger: functionLogger(env, 'command-events') });
 }
 
-let entry: CommandEventsHandler | undefined;
-
 /** The Lambda entry (SAM `Handler: handler.handler`). */
-export const handler: CommandEventsHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+export const handler: CommandEventsHandler = lambdaEntry(fromEnv);

@@ -45,7 +45,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, requireEnv, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 import { decodedKey, FRAME_LENGTH, MAPS_BUCKET, MAX_MAP_BYTES, mapEncryptionContext, parseUploadKey, type MapEncryptionContext } from '../upload-slot/contract';
@@ -349,13 +350,10 @@ function recordsOf(event: unknown): S3ObjectCreatedEvent['Records'] {
 }
 
 /** The Lambda entry's wiring: MISSIONS_TABLE, MAP_KEY_ARN, MAPS_BUCKET (default `maps`). */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): MapIngestHandler {
-	const table = env[TABLES.missions.env];
-	if (!table) throw new Error(TABLES.missions.env + ' is not set: the missions table name');
-	const keyArn = env.MAP_KEY_ARN;
-	if (!keyArn) throw new Error('MAP_KEY_ARN is not set: the map KMS key ARN');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
-	const logger = createLogger({ keys: { service: 'map-ingest' }, ...(isLogLevel(level) ? { level } : {}) });
+export function fromEnv(env: Env): MapIngestHandler {
+	const table = tableFromEnv(env, 'missions');
+	const keyArn = requireEnv(env, 'MAP_KEY_ARN', 'the map KMS key ARN');
+	const logger = functionLogger(env, 'map-ingest');
 	return createMapIngestHandler({
 		s3: new S3Client(clientConfig({})),
 		ddb: createDocumentClient(),
@@ -367,10 +365,5 @@ export function fromEnv(env: Readonly<Record<string, string | undefined>>): MapI
 	});
 }
 
-let entry: MapIngestHandler | undefined;
-
-/** The Lambda entry (SAM `Handler: handler.handler`): built on first use, then kept warm. */
-export const handler: MapIngestHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: MapIngestHandler = lambdaEntry(fromEnv);

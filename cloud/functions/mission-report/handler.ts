@@ -23,7 +23,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_REPORT_BYTES, REPORT_RULE, validateReport, type MissionReport } from '../../../firmware/core/mission/report';
 import { createDocumentClient } from '../../lib/aws';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { countMetric } from '../../lib/metrics';
 import { checkJsonBounds } from '../../lib/json-bounds';
 import { TABLES } from '../../tables';
@@ -216,18 +217,11 @@ function splitEvent(event: unknown): { rule: RuleFields; report: Record<string, 
 }
 
 /** What the Lambda entry reads from its environment. */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): MissionReportHandler {
-	const table = env[TABLES.missions.env];
-	if (!table) throw new Error(TABLES.missions.env + ' is not set: the missions table name');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
-	const logger = createLogger({ keys: { service: 'mission-report' }, ...(isLogLevel(level) ? { level } : {}) });
+export function fromEnv(env: Env): MissionReportHandler {
+	const table = tableFromEnv(env, 'missions');
+	const logger = functionLogger(env, 'mission-report');
 	return createMissionReportHandler({ ddb: createDocumentClient(), table, logger });
 }
 
-let entry: MissionReportHandler | undefined;
-
-/** The Lambda entry (SAM `Handler: handler.handler`): built on first use, then kept warm. */
-export const handler: MissionReportHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: MissionReportHandler = lambdaEntry(fromEnv);

@@ -9,8 +9,7 @@ import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { IoTJobsDataPlaneClient } from '@aws-sdk/client-iot-jobs-data-plane';
 import { S3Client } from '@aws-sdk/client-s3';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
-import { createLogger, isLogLevel } from '../../lib/logger';
-import { TABLES } from '../../tables';
+import { functionLogger, lambdaEntry, requireEnv, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { MAPS_BUCKET } from '../upload-slot/contract';
 import { createOwnerApi, type HttpEvent, type HttpResult, type RouteKey } from './routes';
 
@@ -21,36 +20,25 @@ export const FUNCTION_ROUTES = Object.freeze({
 } as const satisfies Record<string, readonly RouteKey[]>);
 
 /** The wiring from the environment: table names, IOT_DATA_ENDPOINT, IOT_JOBS_DATA_ENDPOINT, MAPS_BUCKET, AWS_REGION, ACCOUNT_ID. */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>, routes: readonly RouteKey[]): (e: HttpEvent) => Promise<HttpResult> {
-	const need = (k: string): string => {
-		const v = env[k];
-		if (!v) throw new Error(k + ' is not set');
-		return v;
-	};
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+export function fromEnv(env: Env, routes: readonly RouteKey[]): (e: HttpEvent) => Promise<HttpResult> {
 	return createOwnerApi(
 		{
 			ddb: createDocumentClient(),
-			tables: { robots: need(TABLES.robots.env), owners: need(TABLES.owners.env), missions: need(TABLES.missions.env) },
-			iotData: new IoTDataPlaneClient(clientConfig({ endpoint: need('IOT_DATA_ENDPOINT') })),
+			tables: { robots: tableFromEnv(env, 'robots'), owners: tableFromEnv(env, 'owners'), missions: tableFromEnv(env, 'missions') },
+			iotData: new IoTDataPlaneClient(clientConfig({ endpoint: requireEnv(env, 'IOT_DATA_ENDPOINT') })),
 			iot: new IoTClient(clientConfig({})),
 			jobsData: new IoTJobsDataPlaneClient(clientConfig(env.IOT_JOBS_DATA_ENDPOINT ? { endpoint: env.IOT_JOBS_DATA_ENDPOINT } : {})),
 			s3: new S3Client(clientConfig({})),
 			mapsBucket: env.MAPS_BUCKET ?? MAPS_BUCKET,
-			region: need('AWS_REGION'),
-			account: need('ACCOUNT_ID'),
-			logger: createLogger({ keys: { service: 'owner-api' }, ...(isLogLevel(level) ? { level } : {}) }),
+			region: requireEnv(env, 'AWS_REGION'),
+			account: requireEnv(env, 'ACCOUNT_ID'),
+			logger: functionLogger(env, 'owner-api'),
 		},
 		routes,
 	);
 }
 
-const entries = new Map<string, (e: HttpEvent) => Promise<HttpResult>>();
-const entry = (name: keyof typeof FUNCTION_ROUTES) => (e: HttpEvent) => {
-	let h = entries.get(name);
-	if (!h) entries.set(name, (h = fromEnv(process.env, FUNCTION_ROUTES[name])));
-	return h(e);
-};
+const entry = (name: keyof typeof FUNCTION_ROUTES) => lambdaEntry((env) => fromEnv(env, FUNCTION_ROUTES[name]));
 
 export const robots = entry('OwnerRobotsFunction');
 export const commands = entry('OwnerCommandsFunction');

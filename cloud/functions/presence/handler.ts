@@ -16,10 +16,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lib/aws';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { DISCONNECT_REASONS } from '../../lib/lifecycle-events';
 import { countMetric } from '../../lib/metrics';
-import { TABLES } from '../../tables';
 
 export const FUNCTION_NAME = 'PresenceFunction';
 export const RULE_NAME = 'robot_presence';
@@ -109,18 +109,11 @@ export function createPresenceHandler(deps: { ddb: DynamoDBDocumentClient; table
 	};
 }
 
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): PresenceHandler {
-	const table = env[TABLES.robots.env];
-	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
-	const logger = createLogger({ keys: { service: 'presence' }, ...(isLogLevel(level) ? { level } : {}) });
+export function fromEnv(env: Env): PresenceHandler {
+	const table = tableFromEnv(env, 'robots');
+	const logger = functionLogger(env, 'presence');
 	return createPresenceHandler({ ddb: createDocumentClient(), table, logger });
 }
 
-let entry: PresenceHandler | undefined;
-
 /** The Lambda entry (SAM `Handler: handler.handler`). */
-export const handler: PresenceHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+export const handler: PresenceHandler = lambdaEntry(fromEnv);

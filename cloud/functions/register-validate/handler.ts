@@ -25,7 +25,8 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import { MAX_REQUEST_BYTES, MAX_FUTURE_SKEW_MS, MAX_SKEW_MS, proofMessage, type RegistrationAnswer, type RegistrationError, type RegistrationErrorCode } from '../../../firmware/core/registration/contract';
 import { isThingName, THING_NAME_RULE } from '../../../firmware/core/contracts/thing';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { caCertificateIdsFromEnv, functionLogger, lambdaEntry, requireEnv, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 import { awsIotRegistry, certificateIdOfPem, type IotRegistry } from '../register-worker/registry';
@@ -286,17 +287,10 @@ function parseRequest(event: HttpApiEvent): Request {
  * The Lambda entry's wiring: CA_CERTIFICATE_IDS (comma-separated IoT CA ids),
  * REGISTRATION_QUEUE_URL, ROBOTS_TABLE.
  */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): RegisterValidateHandler {
-	const ids = (env.CA_CERTIFICATE_IDS ?? '')
-		.split(',')
-		.map((s) => s.trim())
-		.filter(Boolean);
-	if (ids.length === 0) throw new Error('CA_CERTIFICATE_IDS is not set: the IoT ids of the device CAs');
-	const queueUrl = env.REGISTRATION_QUEUE_URL;
-	if (!queueUrl) throw new Error('REGISTRATION_QUEUE_URL is not set');
-	const table = env[TABLES.robots.env];
-	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+export function fromEnv(env: Env): RegisterValidateHandler {
+	const ids = caCertificateIdsFromEnv(env);
+	const queueUrl = requireEnv(env, 'REGISTRATION_QUEUE_URL');
+	const table = tableFromEnv(env, 'robots');
 	return createRegisterValidateHandler({
 		registry: awsIotRegistry(new IoTClient(clientConfig({}))),
 		caCertificateIds: ids,
@@ -304,14 +298,9 @@ export function fromEnv(env: Readonly<Record<string, string | undefined>>): Regi
 		queueUrl,
 		ddb: createDocumentClient(),
 		table,
-		logger: createLogger({ keys: { service: 'register-validate' }, ...(isLogLevel(level) ? { level } : {}) }),
+		logger: functionLogger(env, 'register-validate'),
 	});
 }
 
-let entry: RegisterValidateHandler | undefined;
-
-/** The Lambda entry (SAM `Handler: handler.handler`): built on first use, then kept warm. */
-export const handler: RegisterValidateHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: RegisterValidateHandler = lambdaEntry(fromEnv);

@@ -21,7 +21,8 @@ import { GetThingShadowCommand, IoTDataPlaneClient, UpdateThingShadowCommand } f
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { X509Certificate } from 'node:crypto';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { caCertificateIdsFromEnv, functionLogger, lambdaEntry, requireEnv, tableFromEnv, type Env } from '../../lib/lambda-env';
 import { countMetric } from '../../lib/metrics';
 import { TABLES } from '../../tables';
 import { parseRegistrationMessage, type RegistrationMessage } from '../register-validate/message';
@@ -268,19 +269,11 @@ async function recordRefusal(d: Wired, m: RegistrationMessage, r: Refused): Prom
  * The Lambda entry's wiring: CA_CERTIFICATE_IDS, ROBOTS_TABLE, ROBOT_POLICY_NAME,
  * IOT_DATA_ENDPOINT (https://<prefix>-ats.iot.<region>.amazonaws.com).
  */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): RegisterWorkerHandler {
-	const ids = (env.CA_CERTIFICATE_IDS ?? '')
-		.split(',')
-		.map((s) => s.trim())
-		.filter(Boolean);
-	if (ids.length === 0) throw new Error('CA_CERTIFICATE_IDS is not set: the IoT ids of the device CAs');
-	const table = env[TABLES.robots.env];
-	if (!table) throw new Error(TABLES.robots.env + ' is not set: the robots table name');
-	const policyName = env.ROBOT_POLICY_NAME;
-	if (!policyName) throw new Error('ROBOT_POLICY_NAME is not set: the robots IoT policy');
-	const dataEndpoint = env.IOT_DATA_ENDPOINT;
-	if (!dataEndpoint) throw new Error('IOT_DATA_ENDPOINT is not set: https://<prefix>-ats.iot.<region>.amazonaws.com');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
+export function fromEnv(env: Env): RegisterWorkerHandler {
+	const ids = caCertificateIdsFromEnv(env);
+	const table = tableFromEnv(env, 'robots');
+	const policyName = requireEnv(env, 'ROBOT_POLICY_NAME', 'the robots IoT policy');
+	const dataEndpoint = requireEnv(env, 'IOT_DATA_ENDPOINT', 'https://<prefix>-ats.iot.<region>.amazonaws.com');
 	return createRegisterWorkerHandler({
 		registry: awsIotRegistry(new IoTClient(clientConfig({}))),
 		caCertificateIds: ids,
@@ -288,14 +281,9 @@ export function fromEnv(env: Readonly<Record<string, string | undefined>>): Regi
 		ddb: createDocumentClient(),
 		table,
 		policyName,
-		logger: createLogger({ keys: { service: 'register-worker' }, ...(isLogLevel(level) ? { level } : {}) }),
+		logger: functionLogger(env, 'register-worker'),
 	});
 }
 
-let entry: RegisterWorkerHandler | undefined;
-
-/** The Lambda entry (SAM `Handler: handler.handler`): built on first use, then kept warm. */
-export const handler: RegisterWorkerHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: RegisterWorkerHandler = lambdaEntry(fromEnv);

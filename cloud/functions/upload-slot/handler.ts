@@ -34,7 +34,8 @@ import { MISSION_ID } from '../../../firmware/core/mission/report';
 import { TABLES } from '../../tables';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { clientConfig, createDocumentClient } from '../../lib/aws';
-import { createLogger, errorFields, invocationLogger, isLogLevel, type InvocationContext, type Logger } from '../../lib/logger';
+import { errorFields, invocationLogger, type InvocationContext, type Logger } from '../../lib/logger';
+import { functionLogger, lambdaEntry, requireEnv, type Env } from '../../lib/lambda-env';
 import { countMetric } from '../../lib/metrics';
 import {
 	FRAME_LENGTH,
@@ -274,13 +275,10 @@ function splitEvent(event: unknown): { rule: RuleFields; raw: string } {
  * The Lambda entry's wiring: MAP_KEY_ARN (the map KMS key), MAPS_BUCKET (default `maps`),
  * SLOT_EXPIRES_S (default 300), IOT_DATA_ENDPOINT (the account's data-ATS endpoint, https://...).
  */
-export function fromEnv(env: Readonly<Record<string, string | undefined>>): UploadSlotHandler {
-	const keyId = env.MAP_KEY_ARN;
-	if (!keyId) throw new Error('MAP_KEY_ARN is not set: the map KMS key');
-	const dataEndpoint = env.IOT_DATA_ENDPOINT;
-	if (!dataEndpoint) throw new Error('IOT_DATA_ENDPOINT is not set: https://<prefix>-ats.iot.<region>.amazonaws.com');
-	const level = env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? env.LOG_LEVEL?.toLowerCase();
-	const logger = createLogger({ keys: { service: 'upload-slot' }, ...(isLogLevel(level) ? { level } : {}) });
+export function fromEnv(env: Env): UploadSlotHandler {
+	const keyId = requireEnv(env, 'MAP_KEY_ARN', 'the map KMS key');
+	const dataEndpoint = requireEnv(env, 'IOT_DATA_ENDPOINT', 'https://<prefix>-ats.iot.<region>.amazonaws.com');
+	const logger = functionLogger(env, 'upload-slot');
 	return createUploadSlotHandler({
 		kms: new KMSClient(clientConfig({})),
 		// presigned URLs carry no checksum: the SDK's default would sign the CRC32 of an empty body
@@ -295,10 +293,5 @@ export function fromEnv(env: Readonly<Record<string, string | undefined>>): Uplo
 	});
 }
 
-let entry: UploadSlotHandler | undefined;
-
-/** The Lambda entry (SAM `Handler: handler.handler`): built on first use, then kept warm. */
-export const handler: UploadSlotHandler = (event, context) => {
-	entry ??= fromEnv(process.env);
-	return entry(event, context);
-};
+/** The Lambda entry (SAM `Handler: handler.handler`). */
+export const handler: UploadSlotHandler = lambdaEntry(fromEnv);

@@ -6,6 +6,7 @@
  */
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
+import { closeOnce } from '../close-once';
 import { CommandsRunner } from './runner';
 import { serveDeviceApi } from './device-api';
 import { controlPlaneRoutes, startDataPlane } from './http';
@@ -41,19 +42,15 @@ export async function startCommandsService(o: CommandsServiceOptions): Promise<C
 	});
 	const off = serveDeviceApi(runner, o.bus, o.log);
 	o.log({ level: 'info', event: 'commands.started', dataEndpoint: data.url, secondMs });
-	let closing: Promise<void> | undefined;
 	return {
 		dataEndpoint: data.url,
 		routes: controlPlaneRoutes(runner),
 		runner,
-		close() {
-			closing ??= (async () => {
-				off();
-				await data.close();
-				await runner.close();
-			})();
-			return closing;
-		},
+		close: closeOnce(
+			off,
+			() => data.close(),
+			() => runner.close(),
+		),
 	};
 }
 

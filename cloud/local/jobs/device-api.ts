@@ -11,7 +11,7 @@
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
 import type { JobsRunner } from './runner';
-import { seconds } from './runner';
+import { executionSummary, seconds } from './runner';
 import { DEVICE_STATUSES, MAX_TIMEOUT_MINUTES, isTerminal, type DeviceStatus, type Execution, type StatusDetails } from './execution';
 
 export type RejectionCode = 'InvalidTopic' | 'InvalidJson' | 'InvalidRequest' | 'InvalidStateTransition' | 'ResourceNotFound' | 'VersionMismatch' | 'InternalError' | 'RequestThrottled' | 'TerminalStateReached';
@@ -92,8 +92,8 @@ function handle(runner: JobsRunner, thing: string, r: Request, b: Record<string,
 		case 'get': {
 			const pending = runner.pending(thing);
 			return async () => ({
-				inProgressJobs: pending.filter((e) => e.status === 'IN_PROGRESS').map(summary),
-				queuedJobs: pending.filter((e) => e.status === 'QUEUED').map(summary),
+				inProgressJobs: pending.filter((e) => e.status === 'IN_PROGRESS').map(executionSummary),
+				queuedJobs: pending.filter((e) => e.status === 'QUEUED').map(executionSummary),
 			});
 		}
 		case 'start-next': {
@@ -145,17 +145,6 @@ function handle(runner: JobsRunner, thing: string, r: Request, b: Record<string,
 
 function executionState(e: Execution): Record<string, unknown> {
 	return { status: e.status, statusDetails: e.statusDetails, versionNumber: e.versionNumber };
-}
-
-function summary(e: Execution): Record<string, unknown> {
-	return {
-		jobId: e.jobId,
-		queuedAt: seconds(e.queuedAt),
-		...(e.startedAt !== undefined ? { startedAt: seconds(e.startedAt) } : {}),
-		lastUpdatedAt: seconds(e.lastUpdatedAt),
-		versionNumber: e.versionNumber,
-		executionNumber: e.executionNumber,
-	};
 }
 
 /** An empty payload counts as `{}`. */

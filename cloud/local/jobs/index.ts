@@ -6,6 +6,7 @@
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
 import type { Bus } from '../bus';
 import type { LogFn } from '../log';
+import { closeOnce } from '../close-once';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane';
 import { JobsRunner } from './runner';
 import { s3Presigner } from './document';
@@ -69,19 +70,15 @@ export async function startJobsService(o: JobsServiceOptions): Promise<JobsServi
 	});
 	const off = serveDeviceApi(runner, o.bus, o.log);
 	o.log({ level: 'info', event: 'jobs.started', endpoint: http.url, s3Endpoint: o.s3Endpoint, minuteMs });
-	let closing: Promise<void> | undefined;
 	return {
 		endpoint: http.url,
 		port: http.port,
 		runner,
-		close() {
-			closing ??= (async () => {
-				off();
-				await http.close();
-				await runner.close();
-			})();
-			return closing;
-		},
+		close: closeOnce(
+			off,
+			() => http.close(),
+			() => runner.close(),
+		),
 	};
 }
 

@@ -165,17 +165,7 @@ export class JobsRunner {
 
 	/** AWS JobExecution as the MQTT API gives it (times in epoch seconds). */
 	async deviceExecution(e: Execution, includeJobDocument: boolean): Promise<Record<string, unknown>> {
-		const out: Record<string, unknown> = {
-			jobId: e.jobId,
-			thingName: e.thingName,
-			status: e.status,
-			statusDetails: e.statusDetails,
-			queuedAt: seconds(e.queuedAt),
-			...(e.startedAt !== undefined ? { startedAt: seconds(e.startedAt) } : {}),
-			lastUpdatedAt: seconds(e.lastUpdatedAt),
-			versionNumber: e.versionNumber,
-			executionNumber: e.executionNumber,
-		};
+		const out: Record<string, unknown> = { jobId: e.jobId, thingName: e.thingName, status: e.status, statusDetails: e.statusDetails, ...executionSummary(e) };
 		const left = this.secondsBeforeTimedOut(e);
 		if (left !== undefined) out.approximateSecondsBeforeTimedOut = left;
 		if (includeJobDocument) out.jobDocument = await this.deviceDocument(e.jobId);
@@ -348,14 +338,7 @@ export class JobsRunner {
 	#notifyBody(thing: string, now: number): unknown {
 		const jobs: Record<string, unknown[]> = {};
 		for (const e of this.pending(thing)) {
-			(jobs[e.status] ??= []).push({
-				jobId: e.jobId,
-				queuedAt: seconds(e.queuedAt),
-				...(e.startedAt !== undefined ? { startedAt: seconds(e.startedAt) } : {}),
-				lastUpdatedAt: seconds(e.lastUpdatedAt),
-				versionNumber: e.versionNumber,
-				executionNumber: e.executionNumber,
-			});
+			(jobs[e.status] ??= []).push(executionSummary(e));
 		}
 		return { timestamp: seconds(now), jobs };
 	}
@@ -490,6 +473,18 @@ export class JobsRunner {
 
 export function seconds(ms: number): number {
 	return Math.floor(ms / 1000);
+}
+
+/** AWS JobExecutionSummary as the MQTT API gives it (get-pending lists, notify): times in epoch seconds. */
+export function executionSummary(e: Execution): Record<string, unknown> {
+	return {
+		jobId: e.jobId,
+		queuedAt: seconds(e.queuedAt),
+		...(e.startedAt !== undefined ? { startedAt: seconds(e.startedAt) } : {}),
+		lastUpdatedAt: seconds(e.lastUpdatedAt),
+		versionNumber: e.versionNumber,
+		executionNumber: e.executionNumber,
+	};
 }
 
 function controlError(type: ControlErrorType, message: string): { ok: false; error: { type: ControlErrorType; message: string } } {
