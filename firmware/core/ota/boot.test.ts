@@ -43,6 +43,17 @@ describe('ota boot record', () => {
 		assert.ok(!none.ok && /no previous image/.test(none.error));
 	});
 
+	it('commit saves the record of an outcome, and saves nothing on a refusal', () => {
+		const saved: boot.BootRecord[] = [];
+		const save = (r: boot.BootRecord) => void saved.push(r);
+		const a = boot.activate(boot.begin(factory, '1.1.0', 10), 10);
+		assert.deepEqual(boot.commit(a, save), { ok: true });
+		assert.ok(a.ok);
+		assert.deepEqual(saved, [a.record]);
+		assert.deepEqual(boot.commit(boot.rollback(factory), save), { ok: false, error: 'no previous image' });
+		assert.equal(saved.length, 1);
+	});
+
 	it('reads back what it stores and refuses what is not a record', () => {
 		assert.deepEqual(boot.parseRecord(JSON.stringify(factory)), factory);
 		for (const bad of ['', '{', 'null', '{"boot":"c","versions":{},"probation":false,"tried":false}', '{"boot":"a","probation":false}']) assert.equal(boot.parseRecord(bad), undefined, bad);

@@ -2,7 +2,7 @@
  * The bootloader's record for two firmware slots, as pure transitions: the part of
  * FirmwareSlotPort that is the same wherever the bytes live (files on the host, files
  * under config.file.root on Moddable lin). Each adapter persists the record after
- * every transition and keeps the images itself.
+ * every transition (`commit` for those that may refuse) and keeps the images itself.
  *
  * The rule is ESP-IDF's with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE: an image activated
  * and booted once without `markValid` (PENDING_VERIFY) is abandoned at the next boot
@@ -65,6 +65,16 @@ export function rollback(r: BootRecord): Outcome {
 	const back = other(r.boot);
 	if (r.versions[back] === undefined) return { ok: false, error: 'no previous image' };
 	return { ok: true, record: { boot: back, versions: forget(r.versions, r.boot), probation: false, tried: false } };
+}
+
+/**
+ * The port's answer to an outcome: its record saved (`save` persists it before it returns,
+ * and throws when it cannot), or its refusal as it came, nothing saved.
+ */
+export function commit(o: Outcome, save: (r: BootRecord) => void): { ok: true } | { ok: false; error: string } {
+	if (!o.ok) return o;
+	save(o.record);
+	return { ok: true };
 }
 
 /** A write must continue where the slot ends and stay within the image begun. */

@@ -92,24 +92,12 @@ export function createFileSlots(dir: string, options: { factoryVersion: string; 
 				fs.closeSync(fd);
 			}
 		},
-		activate() {
-			const r = boot.activate(st, size(inactive()));
-			if (!r.ok) return r;
-			save(r.record);
-			return { ok: true };
-		},
+		activate: () => boot.commit(boot.activate(st, size(inactive())), save),
 		reboot() {
 			options.onReboot?.();
 		},
-		markValid() {
-			save(boot.markValid(st));
-		},
-		rollback() {
-			const r = boot.rollback(st);
-			if (!r.ok) return r;
-			save(r.record);
-			return { ok: true };
-		},
+		markValid: () => save(boot.markValid(st)),
+		rollback: () => boot.commit(boot.rollback(st), save),
 	};
 }
 

@@ -123,24 +123,14 @@ export function createFirmwareSlots(options: FirmwareSlotOptions): FirmwareSlotP
 		},
 		activate() {
 			closeWriter();
-			const r = boot.activate(st, held());
-			if (!r.ok) return r;
-			save(r.record);
-			return { ok: true };
+			return boot.commit(boot.activate(st, held()), save);
 		},
 		reboot() {
 			closeWriter();
 			options.log.log('info', 'firmware.reboot', { boot: st.boot, version: st.versions[st.boot] ?? '' });
 			options.onReboot();
 		},
-		markValid() {
-			save(boot.markValid(st));
-		},
-		rollback() {
-			const r = boot.rollback(st);
-			if (!r.ok) return r;
-			save(r.record);
-			return { ok: true };
-		},
+		markValid: () => save(boot.markValid(st)),
+		rollback: () => boot.commit(boot.rollback(st), save),
 	};
 }
