@@ -22,13 +22,11 @@ export interface DeviceIdentity {
 	readonly serial: string;
 }
 
-export type IdentityError =
-	| { readonly code: 'missing'; readonly reason: string }
-	| { readonly code: 'certificate'; readonly reason: string }
-	| { readonly code: 'key'; readonly reason: string }
-	| { readonly code: 'mismatch'; readonly reason: string }
-	| { readonly code: 'expired'; readonly reason: string }
-	| { readonly code: 'not_yet_valid'; readonly reason: string };
+/** Why the robot cannot use its identity; every code carries the same data, so one shape serves. */
+export interface IdentityError {
+	readonly code: 'missing' | 'certificate' | 'key' | 'mismatch' | 'expired' | 'not_yet_valid';
+	readonly reason: string;
+}
 
 export interface ParsedCertificate extends DeviceIdentity {
 	readonly n: bigint;

@@ -35,11 +35,8 @@ export interface ActiveJob {
 	readonly from: string;
 }
 
-/** What the agent keeps in storage across reboots. */
-export type OtaRecord =
-	| { readonly phase: 'download'; readonly job: ActiveJob }
-	| { readonly phase: 'activated'; readonly job: ActiveJob }
-	| { readonly phase: 'report'; readonly jobId: string; readonly versionNumber: number; readonly status: Status; readonly details: Details };
+/** What the agent keeps in storage across reboots: the job while it downloads and once its image is activated, then the final status until reported. */
+export type OtaRecord = { readonly phase: 'download' | 'activated'; readonly job: ActiveJob } | { readonly phase: 'report'; readonly jobId: string; readonly versionNumber: number; readonly status: Status; readonly details: Details };
 
 /** Failed downloads are retried this many times (resuming each time) before the job FAILS. */
 export const MAX_DOWNLOAD_ATTEMPTS = 5;
