@@ -5,6 +5,7 @@
  * first, then `derWrite` into the caller's buffer (the style's size-then-encode), so nothing
  * is copied per level.
  */
+import { DER_TAG, OID, oidContents } from './der';
 
 export type DerNode =
 	| { readonly tag: number; readonly bytes: Uint8Array }
@@ -12,7 +13,7 @@ export type DerNode =
 	/** An element already encoded whole (tag and length too): what was signed goes in as signed. */
 	| { readonly encoded: Uint8Array };
 
-export const DER_TAG = Object.freeze({ integer: 0x02, bitString: 0x03, null: 0x05, oid: 0x06, utf8: 0x0c, sequence: 0x30, set: 0x31, context0: 0xa0 } as const);
+export { DER_TAG, OID };
 
 /** Largest body the writer takes: 3 length octets, as the reader (der.ts). */
 const MAX_LENGTH = 0xffffff;
@@ -90,16 +91,7 @@ export function derUnsigned(value: bigint): DerNode {
 
 /** An OBJECT IDENTIFIER from its dotted form [X.690 §8.19]. */
 export function derOid(dotted: string): DerNode {
-	if (!/^[0-2]\.\d+(\.\d+)*$/.test(dotted)) throw new TypeError('"oid" expected a dotted OID, got ' + JSON.stringify(dotted));
-	const arcs = dotted.split('.').map(Number);
-	const first = (arcs[0] as number) * 40 + (arcs[1] as number);
-	const out: number[] = [];
-	for (const arc of [first, ...arcs.slice(2)]) {
-		const chunk: number[] = [arc & 0x7f];
-		for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
-		out.push(...chunk);
-	}
-	return { tag: DER_TAG.oid, bytes: new Uint8Array(out) };
+	return { tag: DER_TAG.oid, bytes: oidContents(dotted) };
 }
 
 /** A UTF8String of printable ASCII (all a thing name may hold). */

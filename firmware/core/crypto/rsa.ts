@@ -11,7 +11,7 @@
  */
 import type { DeviceKeyPort } from '../../ports';
 import { err, ok, type Result } from '../util/result';
-import { DerError, derElement } from './der';
+import { DER_TAG, DerError, OID, derElement, isOid } from './der';
 
 export interface RsaPrivateKey {
 	readonly n: bigint;
@@ -28,18 +28,15 @@ export interface RsaPrivateKey {
 
 export type KeyError = { readonly code: 'der'; readonly reason: string };
 
-// rsaEncryption 1.2.840.113549.1.1.1 [RFC 8017 A.1], DER contents of the OID
-const RSA_ENCRYPTION = Object.freeze([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]);
 // DigestInfo prefix for SHA-256 [RFC 8017 §9.2 note 1]
 const SHA256_DIGEST_INFO = Object.freeze([0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20]);
-const TAG = Object.freeze({ integer: 0x02, octetString: 0x04, null: 0x05, oid: 0x06, sequence: 0x30 } as const);
 /** Keys the device can hold: RSA-1024 (tests) to RSA-4096. */
 const MIN_BITS = 1024;
 const MAX_BITS = 4096;
 
 /** A non-negative INTEGER; DER forbids a redundant leading zero [X.690 §8.3.2]. */
 function unsigned(der: Uint8Array, at: number): { value: bigint; next: number } {
-	const { body, next } = derElement(der, at, TAG.integer);
+	const { body, next } = derElement(der, at, DER_TAG.integer);
 	if (body.length === 0) throw new DerError('empty INTEGER at ' + at);
 	if ((body[0] as number) & 0x80) throw new DerError('negative INTEGER at ' + at);
 	if (body.length > 1 && body[0] === 0 && !((body[1] as number) & 0x80)) throw new DerError('non-minimal INTEGER at ' + at);
@@ -74,22 +71,22 @@ function bitLength(x: bigint): number {
 export function parseRsaPrivateKey(der: Uint8Array): Result<RsaPrivateKey, KeyError> {
 	if (!(der instanceof Uint8Array)) throw new TypeError('"der" expected Uint8Array, got ' + typeof der);
 	try {
-		const outer = derElement(der, 0, TAG.sequence);
+		const outer = derElement(der, 0, DER_TAG.sequence);
 		if (outer.next !== der.length) throw new DerError('trailing bytes after PrivateKeyInfo');
 		const info = outer.body;
 		const version = unsigned(info, 0);
 		if (version.value !== 0n) throw new DerError('PrivateKeyInfo version ' + version.value + ', expected 0');
-		const algorithm = derElement(info, version.next, TAG.sequence);
-		const oid = derElement(algorithm.body, 0, TAG.oid);
-		if (oid.body.length !== RSA_ENCRYPTION.length || RSA_ENCRYPTION.some((b, i) => oid.body[i] !== b)) throw new DerError('not an rsaEncryption key');
+		const algorithm = derElement(info, version.next, DER_TAG.sequence);
+		const oid = derElement(algorithm.body, 0, DER_TAG.oid);
+		if (!isOid(oid.body, OID.rsaEncryption)) throw new DerError('not an rsaEncryption key');
 		if (oid.next !== algorithm.body.length) {
-			const params = derElement(algorithm.body, oid.next, TAG.null);
+			const params = derElement(algorithm.body, oid.next, DER_TAG.null);
 			if (params.body.length !== 0 || params.next !== algorithm.body.length) throw new DerError('rsaEncryption parameters must be NULL');
 		}
-		const privateKey = derElement(info, algorithm.next, TAG.octetString);
+		const privateKey = derElement(info, algorithm.next, DER_TAG.octetString);
 		// attributes [0] may follow; nothing of ours is in them
 
-		const rsa = derElement(privateKey.body, 0, TAG.sequence);
+		const rsa = derElement(privateKey.body, 0, DER_TAG.sequence);
 		if (rsa.next !== privateKey.body.length) throw new DerError('trailing bytes after RSAPrivateKey');
 		const body = rsa.body;
 		let at = 0;

@@ -7,7 +7,7 @@
  * reject every handshake, and the robot would only retry forever.
  * Platform-free: a small DER reader [X.690], no Node, no Moddable.
  */
-import { DerError, derElement, type DerElement } from '../crypto/der';
+import { DER_TAG, DerError, OID, derElement, isOid, type DerElement } from '../crypto/der';
 import { parseRsaPrivateKey, toBigInt } from '../crypto/rsa';
 import { err, ok, type Result } from '../util/result';
 import type { StoragePort } from '../../ports';
@@ -37,30 +37,6 @@ export interface ParsedCertificate extends DeviceIdentity {
 export const CERT_KEY = 'cert.der';
 export const PRIVATE_KEY_KEY = 'key.der';
 
-const TAG = Object.freeze({
-	integer: 0x02,
-	bitString: 0x03,
-	null: 0x05,
-	oid: 0x06,
-	utf8: 0x0c,
-	printable: 0x13,
-	ia5: 0x16,
-	utcTime: 0x17,
-	generalizedTime: 0x18,
-	sequence: 0x30,
-	set: 0x31,
-	explicit0: 0xa0,
-} as const);
-// 1.2.840.113549.1.1.1 rsaEncryption, 2.5.4.3 commonName: DER contents of the OIDs
-const RSA_ENCRYPTION = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const COMMON_NAME = [0x55, 0x04, 0x03];
-
-function same(a: Uint8Array, b: readonly number[]): boolean {
-	if (a.length !== b.length) return false;
-	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-	return true;
-}
-
 function hex(b: Uint8Array): string {
 	let s = '';
 	for (let i = 0; i < b.length; i++) s += ((b[i] as number) < 16 ? '0' : '') + (b[i] as number).toString(16);
@@ -71,10 +47,10 @@ function hex(b: Uint8Array): string {
 function time(e: DerElement): number {
 	let s = '';
 	for (let i = 0; i < e.body.length; i++) s += String.fromCharCode(e.body[i] as number);
-	const m = (e.tag === TAG.utcTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(s);
-	if (!m || (e.tag !== TAG.utcTime && e.tag !== TAG.generalizedTime)) throw new DerError('bad time ' + JSON.stringify(s));
+	const m = (e.tag === DER_TAG.utcTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(s);
+	if (!m || (e.tag !== DER_TAG.utcTime && e.tag !== DER_TAG.generalizedTime)) throw new DerError('bad time ' + JSON.stringify(s));
 	let year = Number(m[1]);
-	if (e.tag === TAG.utcTime) year += year >= 50 ? 1900 : 2000;
+	if (e.tag === DER_TAG.utcTime) year += year >= 50 ? 1900 : 2000;
 	return Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
 
@@ -86,28 +62,28 @@ function unsigned(body: Uint8Array): bigint {
 /** The subject CN, the validity, the serial and the RSA public key of a DER certificate. */
 export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, IdentityError> {
 	try {
-		const cert = derElement(der, 0, TAG.sequence);
-		const tbs = derElement(cert.body, 0, TAG.sequence).body;
+		const cert = derElement(der, 0, DER_TAG.sequence);
+		const tbs = derElement(cert.body, 0, DER_TAG.sequence).body;
 		let at = 0;
-		if (tbs[0] === TAG.explicit0) at = derElement(tbs, 0).next; // version
-		const serial = derElement(tbs, at, TAG.integer);
-		const sigAlg = derElement(tbs, serial.next, TAG.sequence);
-		const issuer = derElement(tbs, sigAlg.next, TAG.sequence);
-		const validity = derElement(tbs, issuer.next, TAG.sequence);
+		if (tbs[0] === DER_TAG.context0) at = derElement(tbs, 0).next; // version
+		const serial = derElement(tbs, at, DER_TAG.integer);
+		const sigAlg = derElement(tbs, serial.next, DER_TAG.sequence);
+		const issuer = derElement(tbs, sigAlg.next, DER_TAG.sequence);
+		const validity = derElement(tbs, issuer.next, DER_TAG.sequence);
 		const notBefore = derElement(validity.body, 0);
 		const notAfter = derElement(validity.body, notBefore.next);
-		const subject = derElement(tbs, validity.next, TAG.sequence);
-		const spki = derElement(tbs, subject.next, TAG.sequence);
+		const subject = derElement(tbs, validity.next, DER_TAG.sequence);
+		const spki = derElement(tbs, subject.next, DER_TAG.sequence);
 
 		let thing: string | undefined;
 		for (let r = 0; r < subject.body.length;) {
-			const rdn = derElement(subject.body, r, TAG.set);
+			const rdn = derElement(subject.body, r, DER_TAG.set);
 			for (let a = 0; a < rdn.body.length;) {
-				const atv = derElement(rdn.body, a, TAG.sequence);
-				const oid = derElement(atv.body, 0, TAG.oid);
-				if (same(oid.body, COMMON_NAME)) {
+				const atv = derElement(rdn.body, a, DER_TAG.sequence);
+				const oid = derElement(atv.body, 0, DER_TAG.oid);
+				if (isOid(oid.body, OID.commonName)) {
 					const v = derElement(atv.body, oid.next);
-					if (v.tag !== TAG.utf8 && v.tag !== TAG.printable && v.tag !== TAG.ia5) throw new DerError('CN of an unsupported string type 0x' + v.tag.toString(16));
+					if (v.tag !== DER_TAG.utf8 && v.tag !== DER_TAG.printable && v.tag !== DER_TAG.ia5) throw new DerError('CN of an unsupported string type 0x' + v.tag.toString(16));
 					if (thing !== undefined) throw new DerError('more than one CN');
 					thing = '';
 					for (let i = 0; i < v.body.length; i++) {
@@ -122,14 +98,14 @@ export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, Ide
 		}
 		if (thing === undefined || thing.length === 0) throw new DerError('no subject CN');
 
-		const alg = derElement(spki.body, 0, TAG.sequence);
-		const algOid = derElement(alg.body, 0, TAG.oid);
-		if (!same(algOid.body, RSA_ENCRYPTION)) throw new DerError('public key is not rsaEncryption');
-		const bits = derElement(spki.body, alg.next, TAG.bitString);
+		const alg = derElement(spki.body, 0, DER_TAG.sequence);
+		const algOid = derElement(alg.body, 0, DER_TAG.oid);
+		if (!isOid(algOid.body, OID.rsaEncryption)) throw new DerError('public key is not rsaEncryption');
+		const bits = derElement(spki.body, alg.next, DER_TAG.bitString);
 		if (bits.body[0] !== 0) throw new DerError('public key BIT STRING has unused bits');
-		const rsa = derElement(bits.body.subarray(1), 0, TAG.sequence);
-		const n = derElement(rsa.body, 0, TAG.integer);
-		const e = derElement(rsa.body, n.next, TAG.integer);
+		const rsa = derElement(bits.body.subarray(1), 0, DER_TAG.sequence);
+		const n = derElement(rsa.body, 0, DER_TAG.integer);
+		const e = derElement(rsa.body, n.next, DER_TAG.integer);
 		return ok(Object.freeze({ thing, notBefore: time(notBefore), notAfter: time(notAfter), serial: hex(serial.body), n: unsigned(n.body), e: unsigned(e.body) }));
 	} catch (e) {
 		if (e instanceof DerError) return err({ code: 'certificate', reason: e.message });

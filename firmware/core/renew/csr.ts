@@ -6,11 +6,7 @@
  * by the device key port (the key never leaves it).
  */
 import type { DeviceKeyPort } from '../../ports';
-import { derBitString, derEncode, derEncoded, derNull, derOid, derRaw, derSequence, derSet, derUnsigned, derUtf8Ascii, DER_TAG } from '../crypto/der-writer';
-
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
-const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
-const COMMON_NAME = '2.5.4.3';
+import { derBitString, derEncode, derEncoded, derNull, derOid, derRaw, derSequence, derSet, derUnsigned, derUtf8Ascii, DER_TAG, OID } from '../crypto/der-writer';
 
 export interface CsrInput {
 	readonly thing: string;
@@ -23,9 +19,9 @@ export interface CsrInput {
 export function buildCsr(input: CsrInput, key: DeviceKeyPort): Uint8Array {
 	if (typeof input.thing !== 'string' || input.thing.length === 0 || input.thing.length > 128) throw new TypeError('"thing" expected a thing name, got ' + JSON.stringify(input.thing));
 	if (input.n <= 0n || input.e <= 0n) throw new RangeError('"n" and "e" expected positive');
-	const spki = derSequence(derSequence(derOid(RSA_ENCRYPTION), derNull()), derBitString(derEncode(derSequence(derUnsigned(input.n), derUnsigned(input.e)))));
+	const spki = derSequence(derSequence(derOid(OID.rsaEncryption), derNull()), derBitString(derEncode(derSequence(derUnsigned(input.n), derUnsigned(input.e)))));
 	// version 0, subject, subjectPKInfo, attributes [0] empty [RFC 2986 §4.1]
-	const info = derEncode(derSequence(derUnsigned(0n), derSequence(derSet(derSequence(derOid(COMMON_NAME), derUtf8Ascii(input.thing)))), spki, derRaw(DER_TAG.context0, new Uint8Array(0))));
+	const info = derEncode(derSequence(derUnsigned(0n), derSequence(derSet(derSequence(derOid(OID.commonName), derUtf8Ascii(input.thing)))), spki, derRaw(DER_TAG.context0, new Uint8Array(0))));
 	const signature = key.signSha256(info);
-	return derEncode(derSequence(derEncoded(info), derSequence(derOid(SHA256_WITH_RSA), derNull()), derBitString(signature)));
+	return derEncode(derSequence(derEncoded(info), derSequence(derOid(OID.sha256WithRsa), derNull()), derBitString(signature)));
 }
