@@ -6,13 +6,16 @@
  * agent rolls back and reports FAILED). The rest's job is rolled out two robots a minute with
  * an abort at 50% failures after two finished: it is canceled, and the four robots never
  * notified never receive the job (no execution; still 1.0.0; no job seen by their agent).
+ * Then the operator's command, `ota.ts stage`, with 3.0.0, which the canary robots cannot
+ * bring up: the canary job is aborted, the command says so (exit 3, one JSON line) and the
+ * rest's job is never created.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeJobExecutionCommand, IoTClient, ResourceNotFoundException } from '@aws-sdk/client-iot';
+import { DescribeJobCommand, DescribeJobExecutionCommand, IoTClient, ResourceNotFoundException } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createRobot, type Robot } from '../firmware/core/robot/robot';
 import { createFileSlots, hostCodeSigning } from '../firmware/platform/host/firmware';
@@ -21,14 +24,16 @@ import { createFileStorage, hostPorts, memoryLog, readCredentials } from '../fir
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
 import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
 import { thingGroupArn } from '../cloud/local/jobs/groups';
-import { createSigningIdentity, devSigner, localThingArn } from '../tools/ota/ota';
+import { createSigningIdentity, devSigner, localThingArn, main as otaMain } from '../tools/ota/ota';
 import { stagedRollout } from '../tools/ota/stage';
 
 const THINGS = Array.from({ length: 8 }, (_, i) => `robot-${i + 1}`);
 const CANARY = THINGS.slice(0, 2);
 const REST = THINGS.slice(2);
-/** The first two of the rest are notified first (group order) and fail their self-test. */
+/** The first two of the rest are notified first (group order) and fail their self-test of 2.0.0. */
 const FAILING = new Set(REST.slice(0, 2));
+/** Which robots cannot bring up which version: 3.0.0 fails on the canary robots. */
+const fails = (thing: string, version: string): boolean => (version === '2.0.0' && FAILING.has(thing)) || (version === '3.0.0' && CANARY.includes(thing));
 /** A jobs "minute": long enough that the abort comes before the rollout's second minute. */
 const JOBS_MINUTE_MS = 45_000;
 
@@ -38,6 +43,7 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 	let cloud: LocalCloud;
 	let iot: IoTClient;
 	let s3: S3Client;
+	let signing: Awaited<ReturnType<typeof createSigningIdentity>>;
 	const robots = new Map<string, { robot: Robot; log: ReturnType<typeof memoryLog>; version: () => string }>();
 
 	before(async () => {
@@ -46,6 +52,8 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 		const common = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };
 		iot = new IoTClient({ ...common, endpoint: cloud.endpoints.iot });
 		s3 = new S3Client({ ...common, endpoint: cloud.endpoints.s3, forcePathStyle: true });
+		signing = await createSigningIdentity();
+		for (const t of THINGS) boot(t, signing.certificateDer);
 	});
 	after(async () => {
 		for (const r of robots.values()) r.robot.stop();
@@ -78,7 +86,7 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 				certificate,
 				sources: [cloud.endpoints.s3 + '/firmware/'],
 				// the new image does not come up on the failing robots
-				selfTest: { deadlineMs: 2500, pollMs: 50, also: () => !(FAILING.has(thing) && slots.running().version === '2.0.0') },
+				selfTest: { deadlineMs: 2500, pollMs: 50, also: () => !fails(thing, slots.running().version) },
 				retryMs: () => 100,
 			},
 		});
@@ -87,8 +95,6 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 	}
 
 	it('the canary passes, the rest is aborted after two failures, and four robots never get the job', async () => {
-		const signing = await createSigningIdentity();
-		for (const t of THINGS) boot(t, signing.certificateDer);
 		const lines: string[] = [];
 		const result = await stagedRollout({
 			iot,
@@ -128,5 +134,41 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 			assert.ok(!robots.get(t)!.log.lines.some((l) => JSON.stringify(l.fields ?? {}).includes('fw-2-0-0-rest')), t + ' saw the job');
 		}
 		assert.ok(lines.some((l) => /group fw-2-0-0-canary: 2 robots/.test(l)));
+	});
+
+	it('ota.ts stage: the canary robots fail 3.0.0, the command stops at the canary (exit 3) and the rest never get a job', async () => {
+		const key = path.join(dir, 'signing-key.pem');
+		const image = path.join(dir, 'robot-3.0.0.bin');
+		writeFileSync(key, signing.keyPem, { mode: 0o600 });
+		writeFileSync(image, crypto.randomBytes(16 * 1024));
+		const out: string[] = [];
+		const err: string[] = [];
+		const argv = ['stage', '--dev-key', key, '--image', image, '--version', '3.0.0', '--name', 'fw-3-0-0', '--failure-percent', '50', '--poll-ms', '200'];
+		argv.push(...CANARY.flatMap((t) => ['--canary', t]), ...REST.flatMap((t) => ['--rest', t]));
+		argv.push('--local', '--iot', cloud.endpoints.iot, '--s3', cloud.endpoints.s3);
+		const code = await otaMain(
+			argv,
+			(l) => void out.push(l),
+			(l) => void err.push(l),
+		);
+		const said = err.join('\n');
+		assert.equal(code, 3, said);
+		assert.equal(out.length, 1, 'one JSON result line');
+		const result = JSON.parse(out[0]!) as { outcome: string; stage: string; canary: { jobId: string; status: string; failed: number }; rest?: unknown; signer: string };
+		assert.deepEqual([result.outcome, result.stage, result.canary.jobId, result.canary.status, result.rest], ['aborted', 'canary', 'fw-3-0-0-canary', 'CANCELED', undefined], said);
+		assert.ok(result.canary.failed >= 1, said);
+		assert.equal(result.signer, 'dev-key (PEM)');
+		// progress as the stages moved: the groups, the job, its counts, where it stopped
+		assert.match(said, /stage: group fw-3-0-0-canary: 2 robots/);
+		assert.match(said, /stage: group fw-3-0-0-rest: 6 robots/);
+		assert.match(said, /stage: job fw-3-0-0-canary created/);
+		assert.match(said, /stage: fw-3-0-0-canary: CANCELED .* failed [12]/);
+		assert.match(said, /stage: canary CANCELED: .*the rest is not touched/);
+		// the rest's job was never created, so no robot of the rest has an execution of it
+		await assert.rejects(iot.send(new DescribeJobCommand({ jobId: 'fw-3-0-0-rest' })), ResourceNotFoundException);
+		for (const t of REST) {
+			await assert.rejects(iot.send(new DescribeJobExecutionCommand({ jobId: 'fw-3-0-0-rest', thingName: t })), ResourceNotFoundException, t);
+			assert.notEqual(robots.get(t)!.version(), '3.0.0', t);
+		}
 	});
 });

@@ -99,3 +99,68 @@ describe('tools/ota: the code-signing key in a PKCS#11 token', function () {
 		assert.throws(() => derSignature(new Uint8Array(63)));
 	});
 });
+
+describe('tools/ota stage: bad arguments are refused before anything is created (exit 2)', () => {
+	const run = async (...argv: string[]) => {
+		const out: string[] = [];
+		const err: string[] = [];
+		const code = await main(
+			argv,
+			(l) => out.push(l),
+			(l) => err.push(l),
+		);
+		return { code, out: out.join('\n'), err: err.join('\n') };
+	};
+	// a plan that would pass, to break one option at a time; no cloud listens on port 9 and nothing reaches it
+	const good = [
+		'stage',
+		'--dev-key',
+		'unused.pem',
+		'--image',
+		'unused.bin',
+		'--version',
+		'2.0.0',
+		'--name',
+		'fw-2',
+		'--canary',
+		'robot-1',
+		'--rest',
+		'robot-2',
+		'--failure-percent',
+		'20',
+		'--local',
+		'--iot',
+		'http://127.0.0.1:9',
+		'--s3',
+		'http://127.0.0.1:9',
+	];
+	const without = (name: string, n = 1) => {
+		const i = good.indexOf(name);
+		return [...good.slice(0, i), ...good.slice(i + 1 + n)];
+	};
+	for (const [what, argv, message] of [
+		['no --name', without('--name'), /stage needs --name N, --canary THING\.\.\., --rest THING\.\.\. and --failure-percent P/],
+		['no --failure-percent', without('--failure-percent'), /stage needs --name N/],
+		['no canary', without('--canary'), /--canary and --rest expected at least one robot each/],
+		['no rest', without('--rest'), /--canary and --rest expected at least one robot each/],
+		['a robot in both', [...good, '--rest', 'robot-1'], /a robot is in both --canary and --rest: robot-1/],
+		['a name AWS would refuse', [...without('--name'), '--name', 'fw 2'], /--name expected 1-50 of \[a-zA-Z0-9_-\], got "fw 2"/],
+		['a failure threshold over 100', [...without('--failure-percent'), '--failure-percent', '150'], /--failure-percent expected 0-100 with at most two decimals, got 150/],
+		['a failure threshold that is not a number', [...without('--failure-percent'), '--failure-percent', 'ten'], /--failure-percent expected a number >= 0, got "ten"/],
+		['a minimum of 0 finished', [...good, '--canary-min', '0'], /--canary-min expected an integer >= 1, got "0"/],
+		['a rate factor AWS would refuse', [...good, '--rate-factor', '7'], /--rate-factor expected 1.1-5 with one decimal, got 7/],
+		['no signing key', without('--dev-key'), /stage needs the signing key: --module and --token \(PKCS#11\), or --dev-key PEM \(development\)/],
+		['both clouds', [...good, '--aws'], /stage needs one of --local and --aws/],
+		['--thing instead of groups', [...good, '--thing', 'robot-3'], /stage takes --canary and --rest \(not --thing\)/],
+		['an unknown option', [...good, '--canaries', 'robot-3'], /Unknown option '--canaries'/],
+		['an unknown command', ['rollout', ...good.slice(1)], /unknown command "rollout": expected keygen, publish or stage/],
+	] as const) {
+		it(what, async () => {
+			const r = await run(...argv);
+			assert.equal(r.code, 2, r.err);
+			assert.match(r.err, message);
+			assert.match(r.err, /tools\/ota\/ota\.ts stage KEY RELEASE/);
+			assert.equal(r.out, '', 'no result line');
+		});
+	}
+});

@@ -13,7 +13,7 @@
  * Progress is printed as each job moves; the result says where it stopped and why.
  */
 import { AddThingToThingGroupCommand, CreateThingGroupCommand, DescribeJobCommand, type CreateJobCommandInput, type IoTClient } from '@aws-sdk/client-iot';
-import { publishFirmware, type PublishOptions } from './ota';
+import { publishFirmware, type PublishOptions } from '../../cloud/ota/publish';
 
 export interface StageOptions extends Omit<PublishOptions, 'things' | 'jobId' | 'rollout'> {
 	/** Names the groups and jobs: `<name>-canary`, `<name>-rest`. 1-50 of [a-zA-Z0-9_-]. */
@@ -28,7 +28,8 @@ export interface StageOptions extends Omit<PublishOptions, 'things' | 'jobId' | 
 	/** How long each stage may take, and how often it is looked at. */
 	readonly stageTimeoutMs?: number;
 	readonly pollMs?: number;
-	readonly groupArn: (group: string) => string;
+	/** A group's ARN; by default the one CreateThingGroup answers. */
+	readonly groupArn?: (group: string) => string;
 	readonly progress?: (line: string) => void;
 }
 
@@ -48,22 +49,35 @@ export const DEFAULT_REST_ROLLOUT = Object.freeze({
 	exponentialRate: { baseRatePerMinute: 10, incrementFactor: 2, rateIncreaseCriteria: { numberOfSucceededThings: 50 } },
 });
 
+/** What is wrong with a rollout's plan before anything is created (the CLI answers it with exit 2), or undefined. */
+export function stagePlanProblem(o: Pick<StageOptions, 'name' | 'canary' | 'rest' | 'failurePercent'>): string | undefined {
+	if (!/^[a-zA-Z0-9_-]{1,50}$/.test(o.name)) return '"name" expected 1-50 of [a-zA-Z0-9_-], got ' + JSON.stringify(o.name);
+	if (o.canary.length === 0 || o.rest.length === 0) return '"canary" and "rest" expected at least one robot each';
+	const both = o.canary.find((t) => o.rest.includes(t));
+	if (both !== undefined) return 'a robot is in both "canary" and "rest": ' + both;
+	// AWS's thresholdPercentage: 0-100 with at most two decimals
+	if (!(o.failurePercent >= 0 && o.failurePercent <= 100) || Math.round(o.failurePercent * 100) !== o.failurePercent * 100) return '"failurePercent" expected 0-100 with at most two decimals, got ' + o.failurePercent;
+	return undefined;
+}
+
 export async function stagedRollout(o: StageOptions): Promise<StageResult> {
-	if (!/^[a-zA-Z0-9_-]{1,50}$/.test(o.name)) throw new RangeError('"name" expected 1-50 of [a-zA-Z0-9_-], got ' + JSON.stringify(o.name));
-	if (o.canary.length === 0 || o.rest.length === 0) throw new RangeError('"canary" and "rest" expected at least one robot each');
-	if (o.canary.some((t) => o.rest.includes(t))) throw new RangeError('a robot is in both "canary" and "rest"');
-	if (!(o.failurePercent >= 0 && o.failurePercent <= 100)) throw new RangeError('"failurePercent" expected 0-100, got ' + o.failurePercent);
+	const problem = stagePlanProblem(o);
+	if (problem !== undefined) throw new RangeError(problem);
 	const say = o.progress ?? (() => {});
 	const abort = (min: number): CreateJobCommandInput['abortConfig'] => ({
 		criteriaList: [{ failureType: 'ALL', action: 'CANCEL', thresholdPercentage: o.failurePercent, minNumberOfExecutedThings: min }],
 	});
 
+	const groupArns = new Map<string, string>();
 	for (const [stage, things] of [
 		['canary', o.canary],
 		['rest', o.rest],
 	] as const) {
 		const group = `${o.name}-${stage}`;
-		await o.iot.send(new CreateThingGroupCommand({ thingGroupName: group, thingGroupProperties: { thingGroupDescription: `firmware ${o.version}: ${stage}` } }));
+		const created = await o.iot.send(new CreateThingGroupCommand({ thingGroupName: group, thingGroupProperties: { thingGroupDescription: `firmware ${o.version}: ${stage}` } }));
+		const arn = o.groupArn?.(group) ?? created.thingGroupArn;
+		if (!arn) throw new Error('CreateThingGroup ' + group + ' answered without thingGroupArn');
+		groupArns.set(group, arn);
 		for (const thing of things) await o.iot.send(new AddThingToThingGroupCommand({ thingGroupName: group, thingName: thing }));
 		say(`group ${group}: ${things.length} robots`);
 	}
@@ -71,7 +85,7 @@ export async function stagedRollout(o: StageOptions): Promise<StageResult> {
 
 	const run = async (stage: 'canary' | 'rest', rollout: PublishOptions['rollout']): Promise<StageReport> => {
 		const jobId = `${o.name}-${stage}`;
-		await publishFirmware({ ...publish, things: [o.groupArn(jobId)], jobId, rollout });
+		await publishFirmware({ ...publish, things: [groupArns.get(jobId)!], jobId, rollout });
 		say(`job ${jobId} created`);
 		return watch(o.iot, jobId, o.stageTimeoutMs ?? 3_600_000, o.pollMs ?? 5_000, say);
 	};
