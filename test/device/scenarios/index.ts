@@ -17,6 +17,7 @@ import testcmd from './testcmd';
 import { logShipping, storageFull } from './storage';
 import commands from './commands';
 import roundTrips from './round-trips';
+import { certExpired, certRenewal } from './certificates';
 
 export const SCENARIOS: readonly Scenario[] = [
 	echo,
@@ -41,4 +42,6 @@ export const SCENARIOS: readonly Scenario[] = [
 	storageFull,
 	logShipping,
 	sntp,
+	certRenewal,
+	certExpired,
 ];
