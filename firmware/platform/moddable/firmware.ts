@@ -33,6 +33,8 @@ import type { RobotOta } from '../../core/robot/robot';
 import type { CodeSigningPort, HttpPort, LogPort, Sha256Stream, StoragePort } from '../../ports';
 import { createFirmwareSlots } from './slots/firmware-slots';
 
+export const CODE_SIGNING_RESOURCE = 'code-signing.der';
+const DEFAULT_SELF_TEST_MS = 60_000;
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const P256_OID = '1,2,840,10045,2,1';
 
@@ -88,9 +90,6 @@ export const moddableCodeSigning: CodeSigningPort = Object.freeze({
 		return new ECDSA(key.pub, key.curve).verify(digest.slice().buffer as ArrayBuffer, rs.buffer as ArrayBuffer, false) === true;
 	},
 });
-
-export const CODE_SIGNING_RESOURCE = 'code-signing.der';
-const DEFAULT_SELF_TEST_MS = 60_000;
 
 export interface ModdableOtaOptions {
 	readonly http: HttpPort;
