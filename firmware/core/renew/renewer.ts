@@ -22,6 +22,7 @@ import type { ClockPort, DeviceKeyPort, LogPort, RandomPort, StoragePort, TimerH
 import { parseCertificate, type ParsedCertificate } from '../identity/identity';
 import { Requests, jsonObject, type Messenger } from '../link/requests';
 import { base64Decode, base64Encode } from '../util/base64';
+import { Periodic } from '../util/periodic';
 import { readRecord, removeRecord, writeRecord, writeError } from '../util/record';
 import { buildCsr } from './csr';
 import { renewTopics } from './contract';
@@ -33,11 +34,13 @@ export const NEXT_KEY = 'crt.next';
 export interface RenewPolicy {
 	/** Renew when the certificate in use ends within this (default 30 days). */
 	readonly windowMs: number;
-	/** How often it looks (default 6 h), and when it tries again after a failure. */
+	/** How often it looks (default 6 h). */
 	readonly checkMs: number;
 	/** Once started, it also looks this long after every connect (default 10 s: off the burst at link.online), so a robot up for less than `checkMs` at a time still renews. */
 	readonly afterConnectMs: number;
+	/** After a refusal, a timeout, an offline link, a bad or unstored answer or a fallback, the next request waits this long (default 1 h). */
 	readonly retryMs: number;
+	/** How long a request waits for /accepted or /rejected (default 30 s). */
 	readonly timeoutMs: number;
 	/** Failed connects in a row with the new certificate before going back (default 3). */
 	readonly switchTries: number;
@@ -72,10 +75,10 @@ export class Renewer {
 	/** The certificate the robot falls back to, and the one in use; undefined until the endpoint holds one. */
 	#kept: { der: Uint8Array; cert: ParsedCertificate } | undefined;
 	#state: RenewState = { value: 'idle' };
-	#timer: TimerHandle | undefined;
+	/** The checks every `checkMs`; running between start() and stop(). */
+	readonly #checks: Periodic;
 	/** The check after a connect, while started. */
 	#afterConnect: TimerHandle | undefined;
-	#started = false;
 	#next = 0;
 
 	constructor(link: RenewLink, ports: RenewerPorts, o: { thing: string; endpoint: { tls: TlsCredentials }; policy?: Partial<RenewPolicy> }) {
@@ -86,6 +89,7 @@ export class Renewer {
 		this.#policy = { ...DEFAULT_RENEW, ...o.policy };
 		for (const k of ['windowMs', 'checkMs', 'afterConnectMs', 'retryMs', 'timeoutMs', 'switchTries'] as const) if (!(this.#policy[k] > 0)) throw new RangeError('"policy.' + k + '" expected > 0, got ' + String(this.#policy[k]));
 		this.#requests = new Requests(link, ports, { name: 'renew', timeoutMs: this.#policy.timeoutMs });
+		this.#checks = new Periodic(ports.timers);
 		const topics = renewTopics(o.thing);
 		link.subscribe(topics.accepted, (m) => void this.#reply(m.payload, true), 1);
 		link.subscribe(topics.rejected, (m) => void this.#reply(m.payload, false), 1);
@@ -127,18 +131,11 @@ export class Renewer {
 		// credentials that arrived since the robot was made (start.ts starts the robot once it has them)
 		const bad = this.#adopt();
 		if (bad) this.#ports.log.log('error', 'renew.unusable_certificate', { reason: bad });
-		this.#started = true;
-		const tick = () => {
-			this.#timer = this.#ports.timers.set(tick, this.#policy.checkMs);
-			void this.check();
-		};
-		this.#timer = this.#ports.timers.set(tick, this.#policy.checkMs);
+		this.#checks.start(() => void this.check(), this.#policy.checkMs);
 	}
 
 	stop(): void {
-		this.#started = false;
-		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
-		this.#timer = undefined;
+		this.#checks.stop();
 		this.#clearAfterConnect();
 	}
 
@@ -233,7 +230,7 @@ export class Renewer {
 
 	#onLink(value: string): void {
 		const s = this.#state;
-		if (value === 'connected' && s.value === 'idle' && this.#started) {
+		if (value === 'connected' && s.value === 'idle' && this.#checks.running) {
 			this.#clearAfterConnect();
 			this.#afterConnect = this.#ports.timers.set(() => {
 				this.#afterConnect = undefined;
