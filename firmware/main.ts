@@ -19,7 +19,8 @@
  *                     missing record is read again, the cleaning model's clock
  *   firmware          { version, selfTestMs } (platform/moddable/firmware.ts)
  *   testcmd           test builds only (mcconfig `testcmd=1`, or { port } on lin, { uart, baud }
- *                     on esp32): the test-control commands, with a jumpable wall clock
+ *                     on esp32): the test-control commands, with a jumpable wall clock; their
+ *                     modules (platform/moddable/testkit.ts) are in the test build's manifest only
  *   test              test builds only: overrides of the above as an object or a JSON string
  *                     (mcconfig `test={...}`): link timings, shadowTimeoutMs, robot, sntp
  */
@@ -27,7 +28,6 @@ import config from 'mc/config';
 import { createModdablePorts, loadCredentials } from './platform/moddable/platform';
 import { readEndpoint, readRegistrationUrl, writeEndpoint } from './platform/moddable/onboarding';
 import { startNetwork } from './platform/moddable/network/network';
-import { runSelfTest } from './platform/moddable/selftest';
 import { createModdableHealth } from './platform/moddable/health';
 import { startRobot, type StartConfig } from './platform/moddable/start';
 import type { TransportOptions } from './platform/moddable/testcmd/testcmd';
@@ -109,6 +109,5 @@ startRobot(read(), {
 	credentials: () => loadCredentials(),
 	onboarding: { endpoint: readEndpoint, setEndpoint: writeEndpoint, registrationUrl: readRegistrationUrl },
 	startNetwork,
-	selfTest: () => ({ ...runSelfTest() }),
 	health,
 });

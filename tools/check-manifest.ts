@@ -64,7 +64,7 @@ interface Manifest {
  * Modules named in `replaced` (a platform maps them to its own file) are listed but not followed:
  * their default file's imports are not that platform's.
  */
-async function reach(entry: string, replaced: ReadonlySet<string> = new Set()): Promise<{ modules: string[]; bare: Set<string> }> {
+async function reach(entry: string, replaced: ReadonlySet<string> = new Set(), dynamic?: Set<string>): Promise<{ modules: string[]; bare: Set<string> }> {
 	const bare = new Set<string>();
 	const skipped = new Set<string>();
 	const result = await esbuild.build({
@@ -85,6 +85,11 @@ async function reach(entry: string, replaced: ReadonlySet<string> = new Set()): 
 					});
 					b.onResolve({ filter: /^\./ }, (args) => {
 						const name = path.relative(root, path.resolve(args.resolveDir, args.path)).replace(/\.(ts|js)$/, '');
+						// import(): a test build's module (dynamic given), not followed into this image
+						if (dynamic && args.kind === 'dynamic-import') {
+							dynamic.add(name);
+							return { path: args.path, external: true };
+						}
 						if (!replaced.has(name)) return undefined;
 						skipped.add(name);
 						return { path: args.path, external: true };
@@ -105,46 +110,99 @@ async function reach(entry: string, replaced: ReadonlySet<string> = new Set()): 
 	return { modules: [...modules, ...[...skipped].filter((m) => !modules.includes(m))], bare };
 }
 
-export async function checkManifest(manifestPath = path.join(root, 'manifest.json'), entry = path.join(root, 'firmware/main.ts')): Promise<string[]> {
-	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
-	const problems: string[] = [];
-	for (const [platform, section] of Object.entries(manifest.platforms ?? {})) {
-		const replaced = new Set(
+/** A platform's view of a manifest: its modules, preloads and includes with the section's over the top level's. */
+function platformView(manifest: Manifest, platform: string) {
+	const section = manifest.platforms?.[platform] ?? {};
+	return {
+		section,
+		modules: { ...manifest.modules, ...section.modules } as Record<string, unknown>,
+		preload: [...(manifest.preload ?? []), ...(section.preload ?? [])],
+		includes: [...(manifest.include ?? []), ...(section.include ?? [])],
+		/** Modules the section maps to a file of another name: its own implementation. */
+		replaced: new Set(
 			Object.entries(section.modules ?? {})
 				.filter(([k, v]) => v !== './' + k)
 				.map(([k]) => k),
-		);
-		const main = await reach(entry, replaced);
-		const reached = [...main.modules];
-		const bare = new Set(main.bare);
-		// a platform's own file under a reached module's name: its imports are this platform's too
-		for (const m of main.modules) {
-			const own = section.modules?.[m];
-			if (typeof own !== 'string' || own === './' + m) continue;
-			const file = own.replace(/^\.\//, '');
-			const sub = await reach(path.join(root, file + '.ts'));
-			for (const x of sub.modules) if (x !== file && !reached.includes(x)) reached.push(x);
-			for (const b of sub.bare) bare.add(b);
+		),
+	};
+}
+
+/** What `entry` reaches on a platform, following the section's own files under a reached module's name. */
+async function reachOn(entry: string, section: Manifest, replaced: ReadonlySet<string>, dynamic?: Set<string>): Promise<{ modules: string[]; own: string[]; bare: Set<string> }> {
+	const main = await reach(entry, replaced, dynamic);
+	const reached = [...main.modules];
+	const bare = new Set(main.bare);
+	// a platform's own file under a reached module's name: its imports are this platform's too
+	for (const m of main.modules) {
+		const own = section.modules?.[m];
+		if (typeof own !== 'string' || own === './' + m) continue;
+		const file = own.replace(/^\.\//, '');
+		const sub = await reach(path.join(root, file + '.ts'));
+		for (const x of sub.modules) if (x !== file && !reached.includes(x)) reached.push(x);
+		for (const b of sub.bare) bare.add(b);
+	}
+	return { modules: reached, own: main.modules, bare };
+}
+
+/** Problems of `reached` (from `from`) against one platform view: unmapped, not preloaded without a reason, bare names without their manifest. */
+function checkReached(platform: string, from: string, reached: { modules: string[]; own: string[]; bare: Set<string> }, v: ReturnType<typeof platformView>, why: string): string[] {
+	const problems: string[] = [];
+	const { modules, section } = v;
+	const preload = new Set(v.preload);
+	const mapped = (m: string) =>
+		modules[m] === './' + m ||
+		(typeof section.modules?.[m] === 'string' && reached.own.includes(m)) ||
+		Object.entries(modules).some(([k, val]) => k.endsWith('*') && typeof val === 'string' && val.endsWith('*') && m.startsWith(k.slice(0, -1)) && !m.slice(k.length - 1).includes('/') && val.slice(0, -1) === './' + k.slice(0, -1));
+	const preloaded = (m: string) => preload.has(m) || [...preload].some((p) => p.endsWith('*') && m.startsWith(p.slice(0, -1)));
+	for (const m of reached.modules) {
+		if (!mapped(m)) problems.push(`${platform}: ${m}.ts is imported (from ${from}) but "modules" does not map "${m}" to "./${m}"`);
+		else if (m !== 'firmware/main' && !preloaded(m) && !why.includes(path.basename(m) + '.ts')) problems.push(`${platform}: ${m} is not in "preload" and "//preload" does not say why`);
+	}
+	for (const b of reached.bare) {
+		const p = PROVIDERS[b];
+		if (!p) problems.push(`${platform}: "${b}" is imported but this check does not know which Moddable manifest provides it`);
+		else if (p.platforms && !p.platforms.includes(platform) && !b.startsWith('mc/')) problems.push(`${platform}: "${b}" does not exist on ${platform}`);
+		else if (p.include && !v.includes.some((i) => i.endsWith(p.include!))) problems.push(`${platform}: "${b}" needs ${p.include} in "include"`);
+	}
+	return problems;
+}
+
+/**
+ * The product image (`manifestPath`, from `entry`) and, for what `entry` loads with import() (test
+ * control: platform/moddable/start.ts), the test build's image (`testManifestPath` included beside
+ * it): every module reached is mapped and preloaded in its image, and what only import() reaches
+ * is not in the product's manifest.
+ */
+export async function checkManifest(manifestPath = path.join(root, 'manifest.json'), entry = path.join(root, 'firmware/main.ts'), testManifestPath = path.join(root, 'manifest.testcmd.json')): Promise<string[]> {
+	const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+	const test = fs.existsSync(testManifestPath) ? (JSON.parse(fs.readFileSync(testManifestPath, 'utf8')) as Manifest) : undefined;
+	// a module may stay out of preload when the manifest's "//preload" note names it and says why
+	const why = String(manifest['//preload'] ?? '');
+	const problems: string[] = [];
+	for (const platform of Object.keys(manifest.platforms ?? {})) {
+		const v = platformView(manifest, platform);
+		const dynamic = new Set<string>();
+		const main = await reachOn(entry, v.section, v.replaced, dynamic);
+		problems.push(...checkReached(platform, 'firmware/main.ts', main, v, why));
+		if (dynamic.size === 0) continue;
+		if (!test) {
+			problems.push(`${platform}: ${[...dynamic].join(', ')} loaded with import() but there is no ${path.basename(testManifestPath)} to map it`);
+			continue;
 		}
-		const modules = { ...manifest.modules, ...section.modules };
-		const preload = new Set([...(manifest.preload ?? []), ...(section.preload ?? [])]);
-		// a module may stay out of preload when the manifest's "//preload" note names it and says why
-		const why = String(manifest['//preload'] ?? '');
-		const mapped = (m: string) =>
-			modules[m] === './' + m ||
-			(typeof section.modules?.[m] === 'string' && main.modules.includes(m)) ||
-			Object.entries(modules).some(([k, v]) => k.endsWith('*') && typeof v === 'string' && v.endsWith('*') && m.startsWith(k.slice(0, -1)) && !m.slice(k.length - 1).includes('/') && v.slice(0, -1) === './' + k.slice(0, -1));
-		const preloaded = (m: string) => preload.has(m) || [...preload].some((p) => p.endsWith('*') && m.startsWith(p.slice(0, -1)));
-		const includes = [...(manifest.include ?? []), ...(section.include ?? [])];
-		for (const m of reached) {
-			if (!mapped(m)) problems.push(`${platform}: ${m}.ts is imported (from firmware/main.ts) but "modules" does not map "${m}" to "./${m}"`);
-			else if (m !== 'firmware/main' && !preloaded(m) && !why.includes(path.basename(m) + '.ts')) problems.push(`${platform}: ${m} is not in "preload" and "//preload" does not say why`);
-		}
-		for (const b of bare) {
-			const p = PROVIDERS[b];
-			if (!p) problems.push(`${platform}: "${b}" is imported but this check does not know which Moddable manifest provides it`);
-			else if (p.platforms && !p.platforms.includes(platform) && !b.startsWith('mc/')) problems.push(`${platform}: "${b}" does not exist on ${platform}`);
-			else if (p.include && !includes.some((i) => i.endsWith(p.include!))) problems.push(`${platform}: "${b}" needs ${p.include} in "include"`);
+		// the test build: the product's manifest with the test manifest included beside it
+		const t = platformView(test, platform);
+		const both = {
+			...v,
+			section: { ...v.section, modules: { ...v.section.modules, ...t.section.modules } },
+			modules: { ...v.modules, ...t.modules },
+			preload: [...v.preload, ...t.preload],
+			includes: [...v.includes, ...t.includes],
+			replaced: new Set([...v.replaced, ...t.replaced]),
+		};
+		for (const d of dynamic) {
+			const sub = await reachOn(path.join(root, d + '.ts'), both.section, both.replaced);
+			problems.push(...checkReached(platform, d + '.ts (import() of a test build)', sub, both, why));
+			for (const m of sub.modules) if (!main.modules.includes(m) && m in v.modules) problems.push(`${platform}: ${m} is reached only through import() of a test build, yet the product's manifest maps it`);
 		}
 	}
 	return problems;

@@ -11,13 +11,18 @@
  * overhead (on lin the transmit buffer is 1024 bytes, so about 896 per call), and
  * each call becomes one TLS record. So bytes are queued, and written in chunks of
  * at most what `write()` (no arguments) says fits, capped at MAX_RECORD; the rest
- * goes out on the next `writable` message. Order is kept. securesocket's write copies
- * its arguments into a new buffer before it returns (modsecuresocket.c), so with nothing
- * queued what fits is written straight from the caller's bytes, and only the rest is
- * copied into the queue: the caller may reuse its buffer once write returns (ports.ts).
+ * goes out on the next `writable` message. Order is kept.
+ *
+ * Turns (issue #20): what securesocket reports reaches the link on a turn of its own, and the
+ * link's writes leave on one: events are kept in order and delivered from a 0 ms timer, writes
+ * are copied into the queue and flushed at the end of that turn (or of the next). So the link's
+ * work on a message (session, listeners, the next publish) and TLS's record code never share
+ * one XS stack: on the ESP32's stock 512-slot stack the two together overflowed. One timer
+ * serves a burst; a write's bytes are copied once (the caller may reuse its buffer at once).
  *
  * Close: what is queued and fits is written first, `closed` is reported at once, the native
- * close runs on the next turn (see finish()).
+ * close runs on the next turn (see finish()). A connection the peer ends is reported after the
+ * data read before it.
  */
 import SecureSocket from 'securesocket';
 import Timer from 'timer';
@@ -47,6 +52,9 @@ export function createSocketPort(): SocketPort {
 			let connected = false;
 			let done = false;
 			const queue: Uint8Array[] = [];
+			/** Socket events not yet delivered, in arrival order. */
+			const inbox: (() => void)[] = [];
+			let turnTimer: unknown;
 
 			const finish = (error?: string) => {
 				if (done) return;
@@ -92,6 +100,21 @@ export function createSocketPort(): SocketPort {
 				}
 			};
 
+			/** Delivers what arrived, then writes what is queued: from the main loop, on a short stack. */
+			const turn = () => {
+				try {
+					for (let next = inbox.shift(); next && !done; next = inbox.shift()) next();
+				} catch (e) {
+					finish('socket callback: ' + String((e as Error)?.message ?? e));
+				}
+				turnTimer = undefined;
+				if (!done) flush();
+			};
+			const later = (event?: () => void) => {
+				if (event) inbox.push(event);
+				turnTimer ??= Timer.set(turn, 0);
+			};
+
 			const t = options.tls;
 			const dict: Record<string, unknown> = { host: options.host, port: options.port };
 			if (t) {
@@ -115,15 +138,18 @@ export function createSocketPort(): SocketPort {
 					try {
 						if (message === 1) {
 							connected = true;
-							events.connected();
-							flush();
+							later(() => events.connected());
 						} else if (message === 2) {
+							// read inside the callback (securesocket's data is gone after it), delivered on the turn
 							const bytes = s.read(ArrayBuffer);
-							if (bytes && bytes.byteLength) events.data(new Uint8Array(bytes));
+							if (bytes && bytes.byteLength) later(() => events.data(new Uint8Array(bytes)));
 						} else if (message === 3) {
-							flush();
+							later();
 						} else if (message < 0) {
-							finish((connected ? 'connection lost' : 'connect or TLS handshake failed') + ' (securesocket ' + message + (message === -1 ? ' disconnected)' : ' error)'));
+							const why = (connected ? 'connection lost' : 'connect or TLS handshake failed') + ' (securesocket ' + message + (message === -1 ? ' disconnected)' : ' error)');
+							// securesocket closes itself after this message: nothing more is written to it
+							connected = false;
+							later(() => finish(why));
 						}
 					} catch (e) {
 						// a throw out of this callback would be swallowed by securesocket as a generic -2
@@ -138,8 +164,8 @@ export function createSocketPort(): SocketPort {
 			return {
 				write(bytes: Uint8Array) {
 					if (done || bytes.length === 0) return;
-					const rest = queue.length ? bytes : writeNow(bytes);
-					if (rest.length) queue.push(rest.slice());
+					queue.push(bytes.slice());
+					later();
 				},
 				close() {
 					finish();

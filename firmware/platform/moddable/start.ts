@@ -5,7 +5,9 @@
  * second wiring. Here: the robot of the core (link, schedule sync and runner, missions, map
  * uploads after every report through the same uploader and durable queue as the simulator,
  * OTA), the cleaning model as the mission driver (the schedule starts missions, a test may
- * press the button), first-boot registration, the network, SNTP and test control.
+ * press the button), first-boot registration, the network and SNTP. Test control, its clock
+ * and the self-test vectors are in testcmd/kit.ts, loaded only when config.testcmd is set (issue
+ * #20: the production image neither carries nor instantiates them).
  *
  * The link starts when every condition holds, and the robot says which one it waits for
  * (`main.waiting`, once per change): an identity (credentials in Preference "cred"), an
@@ -27,10 +29,10 @@ import type { BackoffPolicy } from '../../core/link/backoff';
 import { isRegistered, register } from '../../core/registration/registration';
 import type { Endpoint } from '../../core/robot/onboarding';
 import { rememberName, robotName } from '../../core/robot/name';
-import { jumpableClock, robotTarget, type JumpableClock } from '../../core/testcmd/control';
-import type { ClockPort, DeviceKeyPort, HealthPort, HttpPort, LogFields, LogPort, TlsCredentials } from '../../ports';
+import type { JumpableClock, TestTarget } from '../../core/testcmd/control';
+import type { ClockPort, DeviceKeyPort, HealthPort, HttpPort, LogFields, TlsCredentials } from '../../ports';
 import { CleaningSimulator, HOME_ROOMS, simCommandActions, TYPICAL_HOME } from '../../sim/cleaning';
-import { scaledPorts } from '../../sim/clock';
+import { scaledPorts, type SimPorts } from '../../sim/clock';
 import { seededRandom } from '../portable/random';
 import { simulatedMap, squareFor } from '../../sim/map';
 import { createModdableDeviceKey, moddableCrypto } from './crypto';
@@ -39,7 +41,7 @@ import { createModdableHttpPort } from './http';
 import type { Read } from './onboarding';
 import type { NetworkHandle, NetworkOptions } from './network/network';
 import { startSntp } from './sntp';
-import { startTestCommands, type TransportOptions } from './testcmd/testcmd';
+import type { TransportOptions } from './testcmd/testcmd';
 import type { createModdablePorts } from './platform';
 
 export type Identity = TlsCredentials & { readonly thing: string };
@@ -73,27 +75,37 @@ export interface StartPorts {
 		registrationUrl(): Read<string>;
 	};
 	startNetwork(o: NetworkOptions): NetworkHandle;
-	/** Known-answer checks of the platform (the test-control `self-test`). */
-	selfTest?(): Record<string, unknown>;
 	/** The platform's health figures (platform/moddable/health.ts): reported on the status shadow (core/health). */
 	readonly health?: HealthPort;
 }
 
+type Platform = StartPorts['platform'];
+type TestKit = typeof import('./testcmd/kit');
 type Condition = 'identity' | 'endpoint' | 'network' | 'clock' | 'registration';
+/** The object the link reads at every connect; the identity and the endpoint record fill it in place. */
+type Holder = { host: string; port: number; tls: TlsCredentials & { serverName?: string } };
 
+/** A test build (config.testcmd) loads test control first; a production build starts at once. */
 export function startRobot(config: StartConfig, ports: StartPorts): void {
-	const base = ports.platform;
-	const log = base.log;
-	const test = config.testcmd;
+	if (!config.testcmd) return new RobotStart(config, ports, undefined).start();
+	const log = ports.platform.log;
+	import('./testcmd/kit').then(
+		(kit) => new RobotStart(config, ports, kit).start(),
+		(e: unknown) => log.log('error', 'main.no_testkit', { message: String((e as Error)?.message ?? e) }),
+	);
+}
+
+/** The clocks: the link's, the missions' (scaled by msPerMin) and, in a test build, one a test may jump. */
+function robotClocks(config: StartConfig, base: Platform, kit: TestKit | undefined): { clock: ClockPort; link: Platform; missions: SimPorts; jumpable?: JumpableClock } {
+	const random = config.missions.seed === undefined ? base.random : seededRandom(config.missions.seed);
+	if (!kit) return { clock: base.clock, link: base, missions: scaledPorts({ ...base, random }, config.missions.msPerMin) };
 	// a test's clock-jump moves the wall clock the link and the missions read; the monotonic clock stays
-	const linkClock = jumpableClock(base.clock);
-	const clock: ClockPort = test ? linkClock.clock : base.clock;
-	const linkPorts = { ...base, clock };
-	const scaled = scaledPorts({ ...linkPorts, random: config.missions.seed === undefined ? base.random : seededRandom(config.missions.seed) }, config.missions.msPerMin);
-	const missionClock = jumpableClock(scaled.clock);
-	const missionPorts = test ? { ...scaled, clock: missionClock.clock } : scaled;
+	const linkClock = kit.jumpableClock(base.clock);
+	const link = { ...base, clock: linkClock.clock };
+	const scaled = scaledPorts({ ...link, random }, config.missions.msPerMin);
+	const missionClock = kit.jumpableClock(scaled.clock);
 	const jumpable: JumpableClock = {
-		clock,
+		clock: linkClock.clock,
 		jump(ms) {
 			linkClock.jump(ms);
 			missionClock.jump(ms);
@@ -102,181 +114,270 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 			return linkClock.offsetMs;
 		},
 	};
+	return { clock: linkClock.clock, link, missions: { ...scaled, clock: missionClock.clock }, jumpable };
+}
 
-	let robot: Robot | undefined;
-	let target: ReturnType<typeof robotTarget> | undefined;
-	let network: NetworkHandle | undefined;
+/** The key-bound ports read the identity when they run: the robot exists before its credentials. */
+function identityPorts(current: () => Identity | undefined): { deviceKey: DeviceKeyPort; http: HttpPort } {
+	let key: { of: Uint8Array; port: DeviceKeyPort } | undefined;
+	const port = (): DeviceKeyPort => {
+		const id = current();
+		if (!id) throw new Error('no device credentials');
+		if (key?.of !== id.key) key = { of: id.key, port: createModdableDeviceKey(id.key) };
+		return key.port;
+	};
+	return {
+		deviceKey: {
+			get modulusBytes() {
+				return port().modulusBytes;
+			},
+			rsaPrivateRaw: (block) => port().rsaPrivateRaw(block),
+			signSha256: (data) => port().signSha256(data),
+		},
+		http: {
+			request: (req) => {
+				const id = current();
+				return id ? createModdableHttpPort({ ca: id.ca }).request(req) : Promise.resolve({ ok: false as const, error: 'no device credentials' });
+			},
+		},
+	};
+}
+
+/** One robot's start, in phases: boot (name, identity, robot), endpoint, registration, network and clock, then the link. */
+class RobotStart {
+	readonly #config: StartConfig;
+	readonly #ports: StartPorts;
+	readonly #base: Platform;
+	readonly #kit: TestKit | undefined;
+	readonly #clocks: ReturnType<typeof robotClocks>;
+	readonly #keyed: ReturnType<typeof identityPorts>;
+	#robot: Robot | undefined;
+	#target: TestTarget | undefined;
+	#network: NetworkHandle | undefined;
 	/** The robot's endpoint, filled from the record; the Link keeps this object and reads it at every connect. */
-	let endpoint: { host: string; port: number; tls: TlsCredentials & { serverName?: string } } | undefined;
-	let endpointKnown = false;
-	let registration: 'none' | 'needed' | 'running' | 'done' = 'none';
-	let linkOn = false;
-	let clockKnown = clock.now() !== undefined;
-	let waitingFor = '';
-	const said = new Set<string>();
-	/** Logs a problem with a record once (until it changes). */
-	const once = (event: string, fields: LogFields) => {
-		const key = event + JSON.stringify(fields);
-		if (said.has(key)) return;
-		said.add(key);
-		log.log('error', event, fields);
-	};
+	#endpoint: Holder | undefined;
+	#endpointKnown = false;
+	#identity: Identity | undefined;
+	#registration: 'none' | 'needed' | 'running' | 'done' = 'none';
+	#linkOn = false;
+	#clockKnown: boolean;
+	#waitingFor = '';
+	readonly #said = new Set<string>();
 
-	const missing = (): Condition[] => {
+	constructor(config: StartConfig, ports: StartPorts, kit: TestKit | undefined) {
+		this.#config = config;
+		this.#ports = ports;
+		this.#base = ports.platform;
+		this.#kit = kit;
+		this.#clocks = robotClocks(config, ports.platform, kit);
+		this.#clockKnown = this.#clocks.clock.now() !== undefined;
+		this.#keyed = identityPorts(() => this.#identity);
+	}
+
+	start(): void {
+		const log = this.#base.log;
+		if (this.#kit) this.#kit.startTestCommands({ target: () => this.#target, log, transport: this.#config.testcmd! });
+		this.#network = this.#ports.startNetwork({
+			log,
+			onChange: (up) => {
+				log.log(up ? 'info' : 'warn', up ? 'main.network_up' : 'main.network_down', {});
+				this.#advance();
+			},
+		});
+		if (this.#config.sntp.length)
+			startSntp({
+				hosts: this.#config.sntp,
+				log,
+				onTime: () => {
+					this.#clockKnown = this.#clocks.clock.now() !== undefined;
+					this.#advance();
+				},
+			});
+		else if (!this.#clockKnown) this.#once('main.no_clock', { message: 'clock unknown and no SNTP server configured: the link cannot check certificates' });
+		this.#tryBoot();
+	}
+
+	/** Logs a problem with a record once (until it changes). */
+	#once(event: string, fields: LogFields): void {
+		const key = event + JSON.stringify(fields);
+		if (this.#said.has(key)) return;
+		this.#said.add(key);
+		this.#base.log.log('error', event, fields);
+	}
+
+	#missing(): Condition[] {
 		const m: Condition[] = [];
-		if (!robot || !identity) m.push('identity');
-		if (!endpointKnown) m.push('endpoint');
-		if (!network?.up) m.push('network');
-		if (!clockKnown) m.push('clock');
-		if (registration === 'needed' || registration === 'running') m.push('registration');
+		if (!this.#robot || !this.#identity) m.push('identity');
+		if (!this.#endpointKnown) m.push('endpoint');
+		if (!this.#network?.up) m.push('network');
+		if (!this.#clockKnown) m.push('clock');
+		if (this.#registration === 'needed' || this.#registration === 'running') m.push('registration');
 		return m;
-	};
+	}
 
 	/** The one place the link is started and stopped: from the conditions above. */
-	const advance = () => {
-		const m = missing();
-		if (robot && identity && registration === 'needed' && network?.up && clockKnown) void runRegistration(robot.thing);
-		if (m.length === 0 && !linkOn && robot && identity) {
-			linkOn = true;
-			waitingFor = '';
+	#advance(): void {
+		const m = this.#missing();
+		const robot = this.#robot;
+		if (robot && this.#identity && this.#registration === 'needed' && this.#network?.up && this.#clockKnown) void this.#runRegistration(robot.thing);
+		if (m.length === 0 && !this.#linkOn && robot && this.#identity) {
+			this.#linkOn = true;
+			this.#waitingFor = '';
 			robot.start();
 			return;
 		}
-		if (linkOn && m.length > 0) {
+		if (this.#linkOn && m.length > 0) {
 			// the network went away: the link stops; it starts again from its backoff when it is back
-			linkOn = false;
+			this.#linkOn = false;
 			robot?.link.stop();
 		}
 		const w = m.join(',');
-		if (w && w !== waitingFor) log.log('warn', 'main.waiting', { for: w });
-		waitingFor = w;
-	};
+		if (w && w !== this.#waitingFor) this.#base.log.log('warn', 'main.waiting', { for: w });
+		this.#waitingFor = w;
+	}
 
-	let identity: Identity | undefined;
-	const runRegistration = async (thing: string) => {
-		const url = ports.onboarding.registrationUrl();
+	async #runRegistration(thing: string): Promise<void> {
+		const url = this.#ports.onboarding.registrationUrl();
+		const identity = this.#identity;
 		if (!url.ok || !identity) return;
-		registration = 'running';
+		this.#registration = 'running';
+		const base = this.#base;
 		const host = /^https:\/\/([^/:]+)/.exec(url.value)?.[1] ?? '';
 		// an address has no name to check the certificate against: the endpoint's server name serves (a local cloud)
-		const serverName = /^[\d.]+$/.test(host) ? endpoint?.tls.serverName : undefined;
+		const serverName = /^[\d.]+$/.test(host) ? this.#endpoint?.tls.serverName : undefined;
 		const r = await register(
 			{
 				http: createModdableHttpPort({ ca: identity.ca, ...(serverName ? { serverName } : {}) }),
 				deviceKey: createModdableDeviceKey(identity.key),
 				crypto: moddableCrypto,
-				clock,
+				clock: this.#clocks.clock,
 				timers: base.timers,
 				random: base.random,
 				storage: base.storage,
-				log,
+				log: base.log,
 			},
-			{ url: url.value, thing, certificate: identity.certificates[0]!, ...config.registration },
+			{ url: url.value, thing, certificate: identity.certificates[0]!, ...this.#config.registration },
 		);
-		if (r.ok) registration = 'done';
+		if (r.ok) this.#registration = 'done';
 		else if (r.error.code === 'refused') {
 			// final for this certificate: say so, and try the broker anyway (it may know the robot already)
-			once('main.registration_refused', { reason: r.error.reason, message: r.error.message });
-			registration = 'done';
+			this.#once('main.registration_refused', { reason: r.error.reason, message: r.error.message });
+			this.#registration = 'done';
 		} else {
-			log.log('warn', 'main.registration_gave_up', { attempts: r.error.attempts, last: r.error.last });
-			registration = 'needed';
-			base.timers.set(advance, config.retryMs);
+			base.log.log('warn', 'main.registration_gave_up', { attempts: r.error.attempts, last: r.error.last });
+			this.#registration = 'needed';
+			base.timers.set(() => this.#advance(), this.#config.retryMs);
 			return;
 		}
-		advance();
-	};
+		this.#advance();
+	}
 
 	/** Reads the endpoint record; while it is missing or refused, says so once and reads it again later. */
-	const readEndpoint = () => {
-		if (!robot) return;
-		const e = ports.onboarding.endpoint();
-		if (e.ok) return setEndpoint(e.value);
-		once(e.missing ? 'main.no_endpoint' : 'main.bad_endpoint', { message: e.reason });
-		base.timers.set(readEndpoint, config.retryMs);
-		advance();
-	};
+	#readEndpoint(): void {
+		if (!this.#robot) return;
+		const e = this.#ports.onboarding.endpoint();
+		if (e.ok) return this.#setEndpoint(e.value);
+		this.#once(e.missing ? 'main.no_endpoint' : 'main.bad_endpoint', { message: e.reason });
+		this.#base.timers.set(() => this.#readEndpoint(), this.#config.retryMs);
+		this.#advance();
+	}
+
 	/** Points the robot's link at `e`; a change takes effect at once (the link reads its endpoint at every connect). */
-	const setEndpoint = (e: Endpoint) => {
+	#setEndpoint(e: Endpoint): void {
+		const endpoint = this.#endpoint;
 		if (!endpoint) return;
-		const changed = endpointKnown && (endpoint.host !== e.host || endpoint.port !== e.port);
+		const changed = this.#endpointKnown && (endpoint.host !== e.host || endpoint.port !== e.port);
 		endpoint.host = e.host;
 		endpoint.port = e.port;
 		if (e.serverName) endpoint.tls.serverName = e.serverName;
 		else delete endpoint.tls.serverName;
-		endpointKnown = true;
-		log.log('info', 'main.endpoint', { host: e.host, port: e.port, ...(changed ? { changed } : {}) });
-		if (changed && linkOn && robot) {
-			robot.link.stop();
-			robot.link.start();
+		this.#endpointKnown = true;
+		this.#base.log.log('info', 'main.endpoint', { host: e.host, port: e.port, ...(changed ? { changed } : {}) });
+		if (changed && this.#linkOn && this.#robot) {
+			this.#robot.link.stop();
+			this.#robot.link.start();
 		}
-		advance();
-	};
+		this.#advance();
+	}
 
 	/** Takes credentials read from storage: the link's TLS and registration follow them. */
-	const takeIdentity = (c: Identity, thing: string): boolean => {
+	#takeIdentity(c: Identity, thing: string): boolean {
 		if (c.thing !== thing) {
 			// credentials of another robot: the reports written under this name must not go out as that one
-			once('main.wrong_thing', { running: thing, certificate: c.thing });
+			this.#once('main.wrong_thing', { running: thing, certificate: c.thing });
 			return false;
 		}
-		identity = c;
+		const base = this.#base;
+		this.#identity = c;
 		// the link reads this object at every connect (as the renewer's swap does)
-		if (holder) Object.assign(holder.tls, { ca: c.ca, certificates: c.certificates, key: c.key });
+		if (this.#endpoint) Object.assign(this.#endpoint.tls, { ca: c.ca, certificates: c.certificates, key: c.key });
 		const kept = rememberName(base.storage, c.thing);
-		if (kept && !kept.ok) log.log('warn', 'main.name_not_kept', { error: kept.error, message: kept.message });
-		const url = ports.onboarding.registrationUrl();
-		if (url.ok) registration = isRegistered({ storage: base.storage, crypto: moddableCrypto }, c.thing, c.certificates[0]!) ? 'done' : 'needed';
-		else if (!url.missing) once('main.bad_registration_url', { message: url.reason });
+		if (kept && !kept.ok) base.log.log('warn', 'main.name_not_kept', { error: kept.error, message: kept.message });
+		const url = this.#ports.onboarding.registrationUrl();
+		if (url.ok) this.#registration = isRegistered({ storage: base.storage, crypto: moddableCrypto }, c.thing, c.certificates[0]!) ? 'done' : 'needed';
+		else if (!url.missing) this.#once('main.bad_registration_url', { message: url.reason });
 		return true;
-	};
+	}
+
 	/** The credentials, or undefined (said once); a build made for another robot must not connect as this one. */
-	const readIdentity = (): Identity | undefined => {
-		const c = ports.credentials();
+	#readIdentity(): Identity | undefined {
+		const c = this.#ports.credentials();
 		if (typeof c === 'string') {
-			once('main.no_credentials', { message: c });
+			this.#once('main.no_credentials', { message: c });
 			return undefined;
 		}
-		if (config.thing && config.thing !== c.thing) {
-			once('main.wrong_thing', { configured: config.thing, certificate: c.thing });
+		if (this.#config.thing && this.#config.thing !== c.thing) {
+			this.#once('main.wrong_thing', { configured: this.#config.thing, certificate: c.thing });
 			return undefined;
 		}
 		return c;
-	};
-	// the key-bound parts read the identity when they run: the robot exists before its credentials
-	let holder: { host: string; port: number; tls: TlsCredentials & { serverName?: string } } | undefined;
-	let key: { of: Uint8Array; port: DeviceKeyPort } | undefined;
-	const deviceKey = (): DeviceKeyPort => {
-		if (!identity) throw new Error('no device credentials');
-		if (key?.of !== identity.key) key = { of: identity.key, port: createModdableDeviceKey(identity.key) };
-		return key.port;
-	};
-	const lazyKey: DeviceKeyPort = {
-		get modulusBytes() {
-			return deviceKey().modulusBytes;
-		},
-		rsaPrivateRaw: (block) => deviceKey().rsaPrivateRaw(block),
-		signSha256: (data) => deviceKey().signSha256(data),
-	};
-	const lazyHttp: HttpPort = {
-		request: (req) => (identity ? createModdableHttpPort({ ca: identity.ca }).request(req) : Promise.resolve({ ok: false as const, error: 'no device credentials' })),
-	};
+	}
 
-	const boot = (): boolean => {
-		const c = readIdentity();
-		const name = robotName(base.storage, c?.thing, config.thing || undefined);
+	/** Without a name there is no robot; read again every retryMs until it is there. */
+	#tryBoot(): void {
+		if (this.#boot()) {
+			if (!this.#identity) this.#base.timers.set(() => this.#tryIdentity(), this.#config.retryMs);
+			return this.#readEndpoint();
+		}
+		this.#advance();
+		this.#base.timers.set(() => this.#tryBoot(), this.#config.retryMs);
+	}
+
+	/** The robot runs offline under its name; its credentials are read again every retryMs until they hold. */
+	#tryIdentity(): void {
+		const c = this.#readIdentity();
+		if (c && this.#robot && this.#takeIdentity(c, this.#robot.thing)) {
+			this.#base.log.log('info', 'main.identity', { thing: c.thing });
+			return this.#advance();
+		}
+		this.#base.timers.set(() => this.#tryIdentity(), this.#config.retryMs);
+	}
+
+	/** The name, the identity if there is one, the robot, its mission driver and (test builds) its test target. */
+	#boot(): boolean {
+		const base = this.#base;
+		const c = this.#readIdentity();
+		const name = robotName(base.storage, c?.thing, this.#config.thing || undefined);
 		if (!name) return false;
 		const thing = name.thing;
-		if (c) takeIdentity(c, thing);
-		else log.log('warn', 'main.offline_name', { thing, source: name.source });
-		holder = {
-			host: '',
-			port: 0,
-			tls: { ...(identity ? { ca: identity.ca, certificates: identity.certificates, key: identity.key } : {}) } as TlsCredentials & { serverName?: string },
-		};
+		this.#endpoint = { host: '', port: 0, tls: {} as Holder['tls'] };
+		if (c) this.#takeIdentity(c, thing);
+		else base.log.log('warn', 'main.offline_name', { thing, source: name.source });
+		const r = this.#createRobot(thing);
+		const sim = this.#driveMissions(r);
+		this.#robot = r;
+		if (this.#kit) this.#target = this.#testTarget(this.#kit, r, sim);
+		base.log.log('info', 'main.boot', { thing, firmware: r.ota?.agent.version ?? 'no-ota', pendingReports: r.missions.pendingReports(), outbox: r.link.outbox.size });
+		return true;
+	}
+
+	/** The robot of the core over this platform: OTA, map uploads, commands, logs, pairing, health, renewal. */
+	#createRobot(thing: string): Robot {
+		const config = this.#config;
+		const base = this.#base;
 		const ota = moddableOta({
-			http: lazyHttp,
-			log,
+			http: this.#keyed.http,
+			log: base.log,
 			storage: base.storage,
 			onReboot: () => {
 				r.stop();
@@ -284,90 +385,69 @@ export function startRobot(config: StartConfig, ports: StartPorts): void {
 				trace('step ' + JSON.stringify({ event: 'reboot' }) + '\n');
 			},
 		});
-		if (typeof ota === 'string') log.log('warn', 'main.no_ota', { message: ota });
-		// the home's floor plan is the robot's own: seeded by its name (as tools/sim/robot.ts)
-		const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
-		const mapBytes = config.mapBytes;
-		const upload: RobotUpload | undefined = mapBytes > 0 ? { crypto: moddableCrypto, deviceKey: lazyKey, http: lazyHttp, map: (job) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } : undefined;
+		if (typeof ota === 'string') base.log.log('warn', 'main.no_ota', { message: ota });
 		const r = createRobot(
-			linkPorts,
+			this.#clocks.link,
 			{
 				thing,
-				endpoint: holder,
+				endpoint: this.#endpoint!,
 				...(config.link || config.outbox ? { link: { ...config.link, ...(config.outbox ? { outbox: { ...DEFAULT_OUTBOX, ...config.outbox } } : {}) } } : {}),
 				...(config.shadowTimeoutMs ? { shadowTimeoutMs: config.shadowTimeoutMs } : {}),
 				...(typeof ota === 'string' ? {} : { ota }),
-				...(upload ? { upload } : {}),
+				...this.#upload(thing),
 				// the owner's app: commands (AWS IoT commands) and pairing at setup
 				commands: { rooms: HOME_ROOMS },
 				// the robot's own log lines (platform.ts keeps every line in the ring), shipped on request
 				logs: { ring: base.ring },
 				pairing: { crypto: moddableCrypto },
-				...(ports.health ? { health: { port: ports.health } } : {}),
+				...(this.#ports.health ? { health: { port: this.#ports.health } } : {}),
 				// a new certificate for the same key before this one expires (core/renew); kept in the robot's storage.
-				// A robot booted without credentials: the renewer takes the certificate takeIdentity puts in holder.tls when the robot starts
-				renew: { deviceKey: lazyKey },
+				// A robot booted without credentials: the renewer takes the certificate takeIdentity puts in the endpoint's tls when the robot starts
+				renew: { deviceKey: this.#keyed.deviceKey },
 			},
-			missionPorts,
+			this.#clocks.missions,
 		);
-		const model = config.missions.stuckRate === undefined ? TYPICAL_HOME : { ...TYPICAL_HOME, stuckRate: config.missions.stuckRate };
-		const sim = new CleaningSimulator(r.missions, { timers: missionPorts.timers, random: missionPorts.random, log }, model);
+		return r;
+	}
+
+	/** Map uploads after every mission: the home's floor plan is the robot's own, seeded by its name (as tools/sim/robot.ts). */
+	#upload(thing: string): { upload?: RobotUpload } {
+		const mapBytes = this.#config.mapBytes;
+		if (!(mapBytes > 0)) return {};
+		const seed = [...thing].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7);
+		return { upload: { crypto: moddableCrypto, deviceKey: this.#keyed.deviceKey, http: this.#keyed.http, map: (job) => simulatedMap({ seed, areaM2: job.areaM2, ...squareFor(mapBytes) }) } };
+	}
+
+	/** The cleaning model drives the missions the schedule and the app's commands start. */
+	#driveMissions(r: Robot): CleaningSimulator {
+		const ports = this.#clocks.missions;
+		const stuckRate = this.#config.missions.stuckRate;
+		const model = stuckRate === undefined ? TYPICAL_HOME : { ...TYPICAL_HOME, stuckRate };
+		const sim = new CleaningSimulator(r.missions, { timers: ports.timers, random: ports.random, log: this.#base.log }, model);
 		r.onDue((d) => sim.run('schedule', d.entryId, (d.mode as 'vacuum' | 'mop' | 'both' | undefined) ?? 'vacuum'));
 		// a command-started mission runs on the same cleaning engine and mission machine as a scheduled one
-		r.commands!.bind(simCommandActions(sim, log));
-		robot = r;
-		endpoint = holder;
-		target = robotTarget(r, {
-			startMission: () => sim.run('button'),
-			clock: jumpable,
-			firmware: () => r.ota?.agent.version,
-			endpoint(record, server) {
-				const e = ports.onboarding.setEndpoint(record, server);
-				if (!e.ok) throw new Error(e.reason);
-				setEndpoint(e.value);
-			},
-			...(ports.selfTest ? { selfTest: ports.selfTest } : {}),
-			status: () => ({ network: network?.up === true, registration, waitingFor, endpoint: endpointKnown && endpoint ? endpoint.host + ':' + endpoint.port : null }),
-		});
-		log.log('info', 'main.boot', { thing, firmware: r.ota?.agent.version ?? 'no-ota', pendingReports: r.missions.pendingReports(), outbox: r.link.outbox.size });
-		return true;
-	};
-	if (test) startTestCommands({ target: () => target, log, transport: test });
-	/** Without a name there is no robot; read again every retryMs until it is there. */
-	const tryBoot = () => {
-		if (boot()) {
-			if (!identity) base.timers.set(tryIdentity, config.retryMs);
-			return readEndpoint();
-		}
-		advance();
-		base.timers.set(tryBoot, config.retryMs);
-	};
-	/** The robot runs offline under its name; its credentials are read again every retryMs until they hold. */
-	const tryIdentity = () => {
-		const c = readIdentity();
-		if (c && robot && takeIdentity(c, robot.thing)) {
-			log.log('info', 'main.identity', { thing: c.thing });
-			return advance();
-		}
-		base.timers.set(tryIdentity, config.retryMs);
-	};
+		r.commands!.bind(simCommandActions(sim, this.#base.log));
+		return sim;
+	}
 
-	network = ports.startNetwork({
-		log,
-		onChange(up) {
-			log.log(up ? 'info' : 'warn', up ? 'main.network_up' : 'main.network_down', {});
-			advance();
-		},
-	});
-	if (config.sntp.length)
-		startSntp({
-			hosts: config.sntp,
-			log,
-			onTime: () => {
-				clockKnown = clock.now() !== undefined;
-				advance();
+	/** What test control drives (a test build only): the button, the clock, the endpoint record, the self-test. */
+	#testTarget(kit: TestKit, r: Robot, sim: CleaningSimulator): TestTarget {
+		return kit.robotTarget(r, {
+			startMission: () => sim.run('button'),
+			clock: this.#clocks.jumpable!,
+			firmware: () => r.ota?.agent.version,
+			endpoint: (record, server) => {
+				const e = this.#ports.onboarding.setEndpoint(record, server);
+				if (!e.ok) throw new Error(e.reason);
+				this.#setEndpoint(e.value);
 			},
+			selfTest: () => ({ ...kit.runSelfTest() }),
+			status: () => ({
+				network: this.#network?.up === true,
+				registration: this.#registration,
+				waitingFor: this.#waitingFor,
+				endpoint: this.#endpointKnown && this.#endpoint ? this.#endpoint.host + ':' + this.#endpoint.port : null,
+			}),
 		});
-	else if (!clockKnown) once('main.no_clock', { message: 'clock unknown and no SNTP server configured: the link cannot check certificates' });
-	tryBoot();
+	}
 }

@@ -4,7 +4,7 @@
  * self-test that breaks a check fails here, not only on the device.
  */
 import * as assert from '../../../core/testing/assert';
-import { runSelfTest } from '../selftest';
+import { runSelfTest } from '../testcmd/selftest';
 
 describe('moddable self-test over the SDK crypto fakes', () => {
 	it('passes every check and reports its timings', () => {

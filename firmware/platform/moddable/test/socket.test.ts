@@ -2,7 +2,9 @@
  * The socket adapter (../socket.ts) inside XS over the fake `securesocket` and `timer`
  * (fakes/securesocket.ts, fakes/timer.ts): the TLS material as securesocket takes it, writes
  * that never ask for more than securesocket says fits, reads within the readable callback,
- * the ways a connection ends, and never a native close inside the socket's own callback.
+ * events delivered and writes made on a turn of their own (never inside securesocket's callback
+ * or the caller's stack), the ways a connection ends, and never a native close inside the
+ * socket's own callback.
  */
 import * as assert from '../../../core/testing/assert';
 import type { Socket, SocketEvents, SocketOptions } from '../../../ports';
@@ -110,6 +112,8 @@ describe('moddable socket adapter over securesocket', () => {
 		socket.write(Uint8Array.of(3));
 		assert.equal(sockets.last.records.length, 0);
 		sockets.last.handshake();
+		assert.equal(seen.connected, 0, 'told on the next turn, not inside the callback');
+		loop.turn();
 		assert.equal(seen.connected, 1);
 		assert.deepEqual([...sockets.last.written], [1, 2, 3]);
 	});
@@ -120,20 +124,27 @@ describe('moddable socket adapter over securesocket', () => {
 		socket.write(buf);
 		buf.fill(0);
 		sockets.last.handshake();
+		loop.turn();
 		assert.deepEqual([...sockets.last.written], [1, 2, 3]);
 	});
 
-	it('connected: what fits goes straight to securesocket (which copies it), the rest is copied: the buffer may be reused at once', () => {
+	it("connected: a write is copied and leaves on the next turn, not on the caller's stack: the buffer may be reused at once", () => {
 		// the link encodes every write into one reused buffer
 		const { socket } = open();
 		const s = sockets.last;
 		s.handshake();
+		loop.turn();
 		const buf = pattern(LIN_ROOM * 2);
 		const expected = buf.slice();
 		socket.write(buf);
-		assert.equal(s.written.length, LIN_ROOM - 128, 'the first record went out within the call');
+		assert.equal(s.written.length, 0, 'nothing written within the call');
 		buf.fill(0);
-		for (let i = 0; i < 10 && s.written.length < expected.length; i++) s.writable(LIN_ROOM);
+		loop.turn();
+		assert.equal(s.written.length, LIN_ROOM - 128, 'the first record went out on the turn');
+		for (let i = 0; i < 10 && s.written.length < expected.length; i++) {
+			s.writable(LIN_ROOM);
+			loop.turn();
+		}
 		assert.deepEqual(s.written, expected);
 	});
 
@@ -143,10 +154,14 @@ describe('moddable socket adapter over securesocket', () => {
 		s.handshake();
 		const payload = pattern(10_000);
 		socket.write(payload);
+		loop.turn();
 		// lin: 1024 bytes of room, 896 after the 128 of TLS overhead securesocket keeps back
 		assert.equal(s.records.length, 1);
 		assert.equal(s.records[0]!.length, LIN_ROOM - 128);
-		for (let i = 0; i < 50 && s.written.length < payload.length; i++) s.writable(i % 2 ? LIN_ROOM : 8192);
+		for (let i = 0; i < 50 && s.written.length < payload.length; i++) {
+			s.writable(i % 2 ? LIN_ROOM : 8192);
+			loop.turn();
+		}
 		assert.deepEqual(s.written, payload);
 		assert.ok(
 			s.records.every((r) => r.length <= 2048),
@@ -165,19 +180,24 @@ describe('moddable socket adapter over securesocket', () => {
 		s.handshake();
 		s.room = 100;
 		socket.write(pattern(10));
+		loop.turn();
 		assert.equal(s.records.length, 0);
 		s.writable(100); // not over 128: securesocket says nothing
+		loop.turn();
 		assert.equal(s.records.length, 0);
 		s.writable(200);
+		loop.turn();
 		assert.deepEqual(s.written, pattern(10));
 		assert.deepEqual(seen.closed, []);
 	});
 
-	it('reads each readable message inside its callback, in order, across 1024-byte messages', () => {
+	it('reads each readable message inside its callback and delivers it on the next turn, in order, across 1024-byte messages', () => {
 		const { seen } = open();
 		sockets.last.handshake();
 		const payload = pattern(3000);
 		sockets.last.receive(payload);
+		assert.equal(seen.data.length, 0, 'read, not yet delivered');
+		loop.turn();
 		assert.equal(seen.data.length, 3);
 		assert.deepEqual(concat(seen.data), payload);
 	});
@@ -185,6 +205,7 @@ describe('moddable socket adapter over securesocket', () => {
 	it('a handshake failure closes with the reason', () => {
 		const { seen } = open();
 		sockets.last.drop(-2);
+		loop.turn();
 		assert.deepEqual(seen.closed, ['connect or TLS handshake failed (securesocket -2 error)']);
 		assert.equal(seen.connected, 0);
 	});
@@ -192,22 +213,35 @@ describe('moddable socket adapter over securesocket', () => {
 	it('a connection lost after connecting says so, once', () => {
 		const { socket, seen } = open();
 		sockets.last.handshake();
+		sockets.last.receive(Uint8Array.of(7));
 		sockets.last.drop(-1);
+		loop.turn();
 		socket.close();
 		loop.advance(10);
+		assert.deepEqual(
+			seen.data.map((d) => [...d]),
+			[[7]],
+			'the data read before the loss is delivered first',
+		);
 		assert.deepEqual(seen.closed, ['connection lost (securesocket -1 disconnected)']);
 	});
 
 	it('close() from inside the data callback reports closed at once and closes the native socket on the next turn', () => {
 		let socket: Socket | undefined;
-		const opened = open(OPTIONS, { data: () => socket!.close() });
+		let stateThen: string | undefined;
+		const opened = open(OPTIONS, {
+			data: () => {
+				socket!.close();
+				stateThen = s.state;
+			},
+		});
 		socket = opened.socket;
 		const s = sockets.last;
 		s.handshake();
 		s.receive(pattern(10));
-		assert.deepEqual(opened.seen.closed, [undefined]);
-		assert.equal(s.state, 'open', 'not closed inside its own callback');
 		loop.turn();
+		assert.deepEqual(opened.seen.closed, [undefined]);
+		assert.equal(stateThen, 'open', 'not closed inside its own callback');
 		assert.equal(s.state, 'closed');
 	});
 

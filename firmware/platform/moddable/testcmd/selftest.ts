@@ -1,6 +1,6 @@
 /*
- * The platform's known-answer checks, run by the product on request (the test-control
- * `self-test` command of a test build): the native crypto the robot relies on (AES-256-GCM,
+ * The platform's known-answer checks, run on request in a test build (the
+ * test-control `self-test` command): the native crypto the robot relies on (AES-256-GCM,
  * SHA-2, HMAC, the RSA device key's OAEP unwrap and PKCS#1 v1.5 signature, randomness)
  * against published vectors, with the timings of the expensive ones. What was a separate
  * crypto scenario wiring of its own is now a check of the shipped firmware.
@@ -9,12 +9,12 @@
  * 180-2); HMAC-SHA-512 RFC 4231 cases 2 and 6; the core's RSA test key with its OAEP vectors
  * and signature (core/crypto/testdata.ts, also checked on Node and in XS).
  */
-/// <reference path="./moddable-crypto.d.ts" />
+/// <reference path="../moddable-crypto.d.ts" />
 import Time from 'time';
-import { oaepDecrypt } from '../../core/crypto/oaep';
-import { OAEP_VECTORS, ROBOT_SIGNATURE, TEST_KEY_PKCS8, hex, toHex } from '../../core/crypto/testdata';
-import { utf8Encode } from '../../core/util/utf8';
-import { createModdableDeviceKey, moddableCrypto } from './crypto';
+import { oaepDecrypt } from '../../../core/crypto/oaep';
+import { OAEP_VECTORS, ROBOT_SIGNATURE, TEST_KEY_PKCS8, hex, toHex } from '../../../core/crypto/testdata';
+import { utf8Encode } from '../../../core/util/utf8';
+import { createModdableDeviceKey, moddableCrypto } from '../crypto';
 
 export interface SelfTestResult {
 	readonly passed: number;
