@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isJsonObject, parseJsonObject } from './json-object';
 
 export class HttpError extends Error {
 	constructor(
@@ -76,20 +77,15 @@ export interface BodyErrors {
 
 /** A JSON request body that must be an object; an empty body is `{}`. */
 export function jsonObjectBody(body: Uint8Array, errors: BodyErrors): Record<string, unknown> {
-	if (body.byteLength === 0) return {};
-	let v: unknown;
-	try {
-		v = JSON.parse(new TextDecoder().decode(body));
-	} catch {
-		throw new HttpError(400, errors.notJson, 'the request body is not JSON');
-	}
-	return jsonObject(v, 'the request body', errors);
+	const r = parseJsonObject(body, true);
+	if (r.ok) return r.value;
+	throw r.error === 'notJson' ? new HttpError(400, errors.notJson, 'the request body is not JSON') : new HttpError(400, errors.invalid, 'the request body expected a JSON object');
 }
 
 /** `v` as a JSON object, else a 400 naming it. */
 export function jsonObject(v: unknown, name: string, errors: BodyErrors): Record<string, unknown> {
-	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, errors.invalid, name + ' expected a JSON object');
-	return v as Record<string, unknown>;
+	if (!isJsonObject(v)) throw new HttpError(400, errors.invalid, name + ' expected a JSON object');
+	return v;
 }
 
 /** An optional string field of at most `max` characters, else a 400 naming it. */
@@ -98,4 +94,17 @@ export function optionalString(b: Record<string, unknown>, name: string, max: nu
 	if (v === undefined) return undefined;
 	if (typeof v !== 'string' || v.length > max) throw new HttpError(400, errors.invalid, `${name} expected a string of at most ${max} characters`);
 	return v;
+}
+
+/** The body checks above, bound to one service's error names (each control plane makes one set). */
+export function bodyChecks(errors: BodyErrors): {
+	readonly body: (body: Uint8Array) => Record<string, unknown>;
+	readonly object: (v: unknown, name: string) => Record<string, unknown>;
+	readonly optionalString: (b: Record<string, unknown>, name: string, max: number) => string | undefined;
+} {
+	return Object.freeze({
+		body: (body: Uint8Array) => jsonObjectBody(body, errors),
+		object: (v: unknown, name: string) => jsonObject(v, name, errors),
+		optionalString: (b: Record<string, unknown>, name: string, max: number) => optionalString(b, name, max, errors),
+	});
 }

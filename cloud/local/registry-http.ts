@@ -17,6 +17,7 @@ import { X509Certificate } from 'node:crypto';
 import { HttpError } from './http';
 import { CERTIFICATE_STATUSES, type CertificateStatus, type LocalIotRegistry, type LocalThing } from './iot-registry';
 import { LOCAL_ACCOUNT } from './credentials';
+import { isJsonObject, parseJsonObject } from './json-object';
 
 type Reply = { status: number; body: unknown };
 export type RegistryRoutes = (method: string, path: string[], q: URLSearchParams, body: Uint8Array, headers?: Readonly<Record<string, string | string[] | undefined>>) => Promise<Reply> | Reply | undefined;
@@ -59,9 +60,9 @@ async function createThing(registry: LocalIotRegistry, name: string, body: Uint8
 	const payload = b.attributePayload;
 	let attributes: Record<string, string> | undefined;
 	if (payload !== undefined) {
-		if (!isObject(payload)) throw invalid('attributePayload expected an object');
+		if (!isJsonObject(payload)) throw invalid('attributePayload expected an object');
 		const a = payload.attributes ?? {};
-		if (!isObject(a)) throw invalid('attributePayload.attributes expected an object of strings');
+		if (!isJsonObject(a)) throw invalid('attributePayload.attributes expected an object of strings');
 		attributes = {};
 		for (const [k, v] of Object.entries(a)) {
 			if (!ATTRIBUTE_NAME.test(k)) throw invalid('attribute name ' + JSON.stringify(k) + ' expected 1-128 of [a-zA-Z0-9_.,@/:#-]');
@@ -153,19 +154,9 @@ function found<T>(x: T | undefined, what: string): T {
 }
 
 function parse(body: Uint8Array): Record<string, unknown> {
-	if (body.byteLength === 0) return {};
-	let v: unknown;
-	try {
-		v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-	} catch {
-		throw invalid('the body is not JSON');
-	}
-	if (!isObject(v)) throw invalid('the body expected a JSON object');
-	return v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-	return typeof v === 'object' && v !== null && !Array.isArray(v);
+	const r = parseJsonObject(body, true);
+	if (!r.ok) throw invalid(r.error === 'notJson' ? 'the body is not JSON' : 'the body expected a JSON object');
+	return r.value;
 }
 
 function invalid(message: string): HttpError {

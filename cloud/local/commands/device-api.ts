@@ -13,6 +13,7 @@ import type { Bus } from '../bus';
 import type { LogFn } from '../log';
 import type { CommandsRunner } from './runner';
 import { checkStatusReason, DEVICE_STATUSES, type DeviceStatus, type DeviceUpdate, type ResultValue } from './execution';
+import { isJsonObject, parseJsonObject } from '../json-object';
 
 export const RESPONSE_FILTER = '$aws/commands/things/+/executions/+/response/+';
 
@@ -49,14 +50,9 @@ export function serveDeviceApi(runner: CommandsRunner, bus: Bus, log: LogFn): ()
 }
 
 function parseUpdate(payload: Uint8Array): DeviceUpdate {
-	let v: unknown;
-	try {
-		v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-	} catch {
-		throw new Rejected('InvalidJson', 'the response payload is not JSON');
-	}
-	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Rejected('InvalidRequest', 'the response payload expected a JSON object');
-	const b = v as Record<string, unknown>;
+	const r = parseJsonObject(payload, false);
+	if (!r.ok) throw r.error === 'notJson' ? new Rejected('InvalidJson', 'the response payload is not JSON') : new Rejected('InvalidRequest', 'the response payload expected a JSON object');
+	const b = r.value;
 	if (!(DEVICE_STATUSES as readonly unknown[]).includes(b.status)) throw new Rejected('InvalidRequest', 'status expected one of ' + DEVICE_STATUSES.join(', '));
 	if (b.statusReason !== undefined) {
 		const why = checkStatusReason(b.statusReason);
@@ -64,7 +60,7 @@ function parseUpdate(payload: Uint8Array): DeviceUpdate {
 	}
 	let result: Record<string, ResultValue> | undefined;
 	if (b.result !== undefined) {
-		if (typeof b.result !== 'object' || b.result === null || Array.isArray(b.result)) throw new Rejected('InvalidRequest', 'result expected an object');
+		if (!isJsonObject(b.result)) throw new Rejected('InvalidRequest', 'result expected an object');
 		for (const [k, x] of Object.entries(b.result)) {
 			const keys = x && typeof x === 'object' ? Object.keys(x) : [];
 			const ok =

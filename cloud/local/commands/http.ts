@@ -15,7 +15,7 @@
  */
 import type http from 'node:http';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
-import { HttpError, jsonObject, jsonObjectBody, listen, optionalString, readBody, sendJson, type BodyErrors, type Listening } from '../http';
+import { bodyChecks, HttpError, listen, readBody, sendJson, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
 import { isThingName } from '../../../firmware/core/contracts/thing';
@@ -295,19 +295,8 @@ function unwrap<T>(r: Result<T>): T {
 	throw new HttpError(r.error.type === 'ResourceNotFoundException' ? 404 : r.error.type === 'ConflictException' ? 409 : 400, r.error.type, r.error.message);
 }
 
-const BODY_ERRORS: BodyErrors = { notJson: 'ValidationException', invalid: 'ValidationException' };
-
-function json(body: Uint8Array): Record<string, unknown> {
-	return jsonObjectBody(body, BODY_ERRORS);
-}
-
-function object(v: unknown, name: string): Record<string, unknown> {
-	return jsonObject(v, name, BODY_ERRORS);
-}
-
-function optString(b: Record<string, unknown>, name: string, max: number): string | undefined {
-	return optionalString(b, name, max, BODY_ERRORS);
-}
+// the commands API answers every bad body with ValidationException
+const { body: json, object, optionalString: optString } = bodyChecks({ notJson: 'ValidationException', invalid: 'ValidationException' });
 
 function invalid(message: string): HttpError {
 	return new HttpError(400, 'ValidationException', message);

@@ -8,9 +8,9 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
-import { HttpError, readBody, sendJson } from '../http';
+import { HttpError, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { jsonAuthError, sha256Hex, verifySigV4 } from '../sigv4';
+import { signedJsonBody } from '../signed-json';
 
 /** dynalite's own request limit. */
 const MAX_BODY = 16 * 1024 * 1024;
@@ -43,13 +43,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<DynamoDbS
 	server.removeAllListeners('request');
 
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-		const body = await readBody(req, MAX_BODY);
-		const auth = verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: 'dynamodb', payloadHash: sha256Hex(body), now: now() });
-		if (!auth.ok) {
-			const e = jsonAuthError(auth.error);
-			log({ level: 'warn', event: 'dynamodb.auth.refused', code: auth.error.code, reason: auth.error.message });
-			throw new HttpError(e.status, 'com.amazon.coral.service#' + e.type, e.message);
-		}
+		const body = await signedJsonBody(req, { service: 'dynamodb', maxBytes: MAX_BODY, now: now(), log, logAs: 'dynamodb', typePrefix: 'com.amazon.coral.service#' });
 		// the body was read for the hash: replay it to dynalite as the request stream
 		const replay = Object.assign(Readable.from(body.length > 0 ? [body] : []), {
 			headers: req.headers,

@@ -25,7 +25,7 @@
  */
 import type http from 'node:http';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../credentials';
-import { HttpError, jsonObject, jsonObjectBody, listen, optionalString, readBody, sendJson, type BodyErrors, type Listening } from '../http';
+import { bodyChecks, HttpError, listen, readBody, sendJson, type Listening } from '../http';
 import type { LogFn } from '../log';
 import { sha256Hex, verifySigV4 } from '../sigv4';
 import { isThingName } from '../../../firmware/core/contracts/thing';
@@ -412,19 +412,7 @@ function reply(res: http.ServerResponse, r: ControlResult<unknown>): void {
 	sendJson(res, 200, r.value ?? {});
 }
 
-const BODY_ERRORS: BodyErrors = { notJson: 'SerializationException', invalid: 'InvalidRequestException' };
-
-function parseBody(body: Uint8Array): Record<string, unknown> {
-	return jsonObjectBody(body, BODY_ERRORS);
-}
-
-function object(v: unknown, name: string): Record<string, unknown> {
-	return jsonObject(v, name, BODY_ERRORS);
-}
-
-function optString(b: Record<string, unknown>, name: string, max: number): string | undefined {
-	return optionalString(b, name, max, BODY_ERRORS);
-}
+const { body: parseBody, object, optionalString: optString } = bodyChecks({ notJson: 'SerializationException', invalid: 'InvalidRequestException' });
 
 function flag(q: URLSearchParams, name: string): boolean {
 	return q.get(name) === 'true';

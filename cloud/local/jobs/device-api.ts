@@ -12,6 +12,7 @@ import type { Bus } from '../bus';
 import type { LogFn } from '../log';
 import type { JobsRunner } from './runner';
 import { executionSummary, seconds } from './runner';
+import { parseJsonObject } from '../json-object';
 import { DEVICE_STATUSES, MAX_TIMEOUT_MINUTES, isTerminal, type DeviceStatus, type Execution, type StatusDetails } from './execution';
 
 export type RejectionCode = 'InvalidTopic' | 'InvalidJson' | 'InvalidRequest' | 'InvalidStateTransition' | 'ResourceNotFound' | 'VersionMismatch' | 'InternalError' | 'RequestThrottled' | 'TerminalStateReached';
@@ -149,15 +150,9 @@ function executionState(e: Execution): Record<string, unknown> {
 
 /** An empty payload counts as `{}`. */
 function parseJson(payload: Uint8Array): Record<string, unknown> {
-	if (payload.byteLength === 0) return {};
-	let v: unknown;
-	try {
-		v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-	} catch {
-		throw new Rejected('InvalidJson', 'the payload is not JSON');
-	}
-	if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Rejected('InvalidJson', 'the payload expected a JSON object');
-	return v as Record<string, unknown>;
+	const r = parseJsonObject(payload, true);
+	if (!r.ok) throw new Rejected('InvalidJson', r.error === 'notJson' ? 'the payload is not JSON' : 'the payload expected a JSON object');
+	return r.value;
 }
 
 function token(b: Record<string, unknown>): string | undefined {

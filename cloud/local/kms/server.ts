@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { LOCAL_ACCOUNT } from '../credentials';
-import { HttpError, listen, readBody, sendJson } from '../http';
+import { HttpError, listen, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { jsonAuthError, sha256Hex, verifySigV4 } from '../sigv4';
+import { signedJsonBody } from '../signed-json';
 import { blobKeyId, open, seal, type EncryptionContext } from './ciphertext';
 import { aliasArn, openKeyStore, type KeyStore, type LocalKey } from './keys';
 
@@ -212,13 +212,7 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		if (req.method !== 'POST') throw kmsError('UnknownOperationException', 'KMS takes POST requests');
-		const body = await readBody(req, MAX_BODY);
-		const auth = verifySigV4({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: 'kms', payloadHash: sha256Hex(body), now: now() });
-		if (!auth.ok) {
-			const e = jsonAuthError(auth.error);
-			log({ level: 'warn', event: 'kms.auth.refused', code: auth.error.code, reason: auth.error.message });
-			throw new HttpError(e.status, e.type, e.message);
-		}
+		const body = await signedJsonBody(req, { service: 'kms', maxBytes: MAX_BODY, now: now(), log, logAs: 'kms' });
 		if (down) throw new HttpError(500, 'KMSInternalException', 'the service is unavailable (local outage)');
 		const target = String(req.headers['x-amz-target'] ?? '');
 		const op = target.startsWith(TARGET_PREFIX) ? ops[target.slice(TARGET_PREFIX.length)] : undefined;

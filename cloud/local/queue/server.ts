@@ -9,9 +9,9 @@
  */
 import type http from 'node:http';
 import { LOCAL_ACCOUNT } from '../credentials';
-import { HttpError, listen, readBody, sendJson } from '../http';
+import { HttpError, listen, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { jsonAuthError, sha256Hex, verifySigV4 } from '../sigv4';
+import { signedJsonBody } from '../signed-json';
 import { createQueues, QueueError, type MessageAttributes } from './model';
 
 const TARGET_PREFIX = 'AmazonSQS.';
@@ -242,13 +242,7 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		if (req.method !== 'POST') throw new HttpError(400, 'UnsupportedOperation', 'SQS takes POST requests');
-		const body = await readBody(req, MAX_BODY);
-		const auth = verifySigV4({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders }, { service: 'sqs', payloadHash: sha256Hex(body), now: now() });
-		if (!auth.ok) {
-			const e = jsonAuthError(auth.error);
-			log({ level: 'warn', event: 'queue.auth.refused', code: auth.error.code, reason: auth.error.message });
-			throw new HttpError(e.status, e.type, e.message);
-		}
+		const body = await signedJsonBody(req, { service: 'sqs', maxBytes: MAX_BODY, now: now(), log, logAs: 'queue' });
 		const target = String(req.headers['x-amz-target'] ?? '');
 		const op = target.startsWith(TARGET_PREFIX) ? ops[target.slice(TARGET_PREFIX.length)] : undefined;
 		if (!op) throw new HttpError(400, 'UnsupportedOperation', 'unknown or unsupported operation ' + target);
