@@ -9,7 +9,7 @@ import type { ClockPort, LogPort, TimerPort } from '../../ports';
 import type { LinkListener } from '../link/link';
 import type { LinkState } from '../link/machine';
 import type { JsonObject, ShadowClient } from '../shadow/client';
-import { Periodic } from '../util/periodic';
+import { Periodic } from '../util/timers';
 import { DEFAULT_HEALTH, checkHealthPolicy, decide, type HealthPolicy, type HealthReport } from './policy';
 
 export interface HealthReporterPorts {

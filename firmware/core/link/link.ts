@@ -17,13 +17,13 @@
  *   `pingTimeoutMs` means the link is dead and is closed.
  * - A frame that breaks the standard closes the link with the rule it broke.
  */
-import type { ClockPort, LogPort, RandomPort, Socket, SocketOptions, SocketPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
+import type { ClockPort, LogPort, RandomPort, Socket, SocketOptions, SocketPort, StoragePort, TimerPort } from '../../ports';
 import { encodeInto, packetSize } from '../mqtt/codec';
 import { CONNACK_REASON, type Packet, type Publish, type Will } from '../mqtt/packet';
 import { PacketReader } from '../mqtt/reader';
 import { filterError, topicError, topicMatches } from '../mqtt/topic';
 import { assertNever, err, ok, type Result } from '../util/result';
-import { Periodic } from '../util/periodic';
+import { Periodic, Timeout } from '../util/timers';
 import { Runner } from '../util/runner';
 import { DEFAULT_BACKOFF, backoffDelay, checkBackoff, type BackoffPolicy } from './backoff';
 import { DEFAULT_TIMING, OFFLINE, checkTiming, step, type LinkEffect, type LinkEvent, type LinkState, type LinkTiming } from './machine';
@@ -138,7 +138,8 @@ export class Link {
 	#reader: PacketReader | undefined;
 	/** The socket said `connected`; the session is told once open() has returned too. */
 	#writable = false;
-	#timer: TimerHandle | undefined;
+	/** The backoff before a retry, or the deadline of a connect attempt. */
+	readonly #timer: Timeout;
 	readonly #keepAlive: Periodic;
 	/** Packet ids, in-flight window, SUBACKs, keep-alive: stepped by session.ts. */
 	#session: Session = NEW_SESSION;
@@ -167,6 +168,7 @@ export class Link {
 			if (!(o.will.payload instanceof Uint8Array)) throw new TypeError('"will.payload" expected a Uint8Array');
 		}
 		this.#ports = ports;
+		this.#timer = new Timeout(ports.timers);
 		this.#keepAlive = new Periodic(ports.timers);
 		this.#opts = {
 			endpoint: o.endpoint,
@@ -283,15 +285,10 @@ export class Link {
 			case 'schedule': {
 				const ms = backoffDelay(this.#opts.backoff, fx.attempt, this.#ports.random.random());
 				this.#ports.log.log('info', 'link.backoff', { attempt: fx.attempt, ms });
-				this.#clearTimer();
-				this.#timer = this.#ports.timers.set(() => {
-					this.#timer = undefined;
-					this.#dispatch({ type: 'retry' });
-				}, ms);
-				return;
+				return this.#timer.set(() => this.#dispatch({ type: 'retry' }), ms);
 			}
 			case 'cancel':
-				return this.#clearTimer();
+				return this.#timer.clear();
 			case 'online': {
 				this.#connects++;
 				const times = this.#connackTimes;
@@ -321,11 +318,6 @@ export class Link {
 		}
 	}
 
-	#clearTimer(): void {
-		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
-		this.#timer = undefined;
-	}
-
 	// ---- socket -----------------------------------------------------------
 
 	#open(): void {
@@ -336,10 +328,8 @@ export class Link {
 		/** Whether open() has returned; `connected` may come before it does. */
 		let opened = false;
 		let gone = false;
-		this.#clearTimer();
 		// one timer covers TCP, TLS and CONNACK: whichever hangs, the attempt ends
-		this.#timer = this.#ports.timers.set(() => {
-			this.#timer = undefined;
+		this.#timer.set(() => {
 			if (!stale()) this.#lost('no CONNACK within ' + this.#opts.connectTimeoutMs + ' ms');
 		}, this.#opts.connectTimeoutMs);
 		const socket = this.#ports.socket.open(this.#opts.endpoint, {
@@ -370,7 +360,7 @@ export class Link {
 		this.#generation++;
 		this.#writable = false;
 		this.#keepAlive.stop();
-		this.#clearTimer();
+		this.#timer.clear();
 		const s = this.#socket;
 		this.#socket = undefined;
 		this.#reader = undefined;
@@ -460,7 +450,7 @@ export class Link {
 					log.log('error', 'mqtt.refused', { code: p.returnCode, reason });
 					return this.#lost('connection refused: ' + reason);
 				}
-				this.#clearTimer();
+				this.#timer.clear();
 				this.#startKeepAlive();
 				this.#dispatch({ type: 'connack', sessionPresent: p.sessionPresent, at: this.#ports.clock.monotonic() });
 				return;

@@ -27,7 +27,7 @@
  *   the file is gone) drops it at once. Each try is itself up to `maxAttempts` slot
  *   requests and PUTs inside the uploader. Every drop is logged with its reason.
  */
-import type { ClockPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
+import type { ClockPort, LogPort, RandomPort, StoragePort, TimerPort } from '../../ports';
 import { backoffDelay, type BackoffPolicy } from '../link/backoff';
 import type { LinkListener } from '../link/link';
 import type { LinkState } from '../link/machine';
@@ -35,6 +35,7 @@ import type { Result } from '../util/result';
 import { utf8Decode, utf8Encode } from '../util/utf8';
 import type { MapSource, UploadError } from './uploader';
 import { readRecord, removeRecord, writeError, writeRecord } from '../util/record';
+import { Timeout } from '../util/timers';
 
 /** A map owed to the cloud: enough to find (or, in the simulator, remake) it. */
 export interface MapJob {
@@ -101,8 +102,10 @@ export class MapQueue {
 	readonly #listeners: MapQueueListener[] = [];
 	#entries: Entry[];
 	#busy: string | undefined;
-	#retry: TimerHandle | undefined;
-	#soon: TimerHandle | undefined;
+	/** The backoff after a failed upload; a new connection cuts it short. */
+	readonly #retry: Timeout;
+	/** The try a `kick` asked for, after the current turn. */
+	readonly #soon: Timeout;
 	#stopped = false;
 	#unlisten: () => void;
 
@@ -110,6 +113,8 @@ export class MapQueue {
 		this.#uploads = uploads;
 		this.#link = link;
 		this.#ports = ports;
+		this.#retry = new Timeout(ports.timers);
+		this.#soon = new Timeout(ports.timers);
 		this.#map = map;
 		this.#opts = { ...DEFAULT_MAP_QUEUE, ...options };
 		if (!(this.#opts.maxPending >= 1) || !(this.#opts.maxFailures >= 1)) throw new RangeError('"maxPending" and "maxFailures" expected >= 1');
@@ -118,7 +123,7 @@ export class MapQueue {
 			state: (s) => {
 				if (s.value !== 'connected') return;
 				// a new connection is the best moment to try again
-				this.#clearRetry();
+				this.#retry.clear();
 				this.kick();
 			},
 		});
@@ -172,15 +177,12 @@ export class MapQueue {
 	 * mission's own listeners) if the link is up and nothing is on its way.
 	 */
 	kick(): void {
-		if (this.#stopped || this.#soon !== undefined) return;
-		this.#soon = this.#ports.timers.set(() => {
-			this.#soon = undefined;
-			this.#next();
-		}, 0);
+		if (this.#stopped || this.#soon.pending) return;
+		this.#soon.set(() => this.#next(), 0);
 	}
 
 	#next(): void {
-		if (this.#stopped || this.#busy !== undefined || this.#retry !== undefined) return;
+		if (this.#stopped || this.#busy !== undefined || this.#retry.pending) return;
 		if (this.#link.state.value !== 'connected') return;
 		const next = this.#entries[0];
 		if (next) void this.#run(next);
@@ -188,9 +190,8 @@ export class MapQueue {
 
 	stop(): void {
 		this.#stopped = true;
-		this.#clearRetry();
-		if (this.#soon !== undefined) this.#ports.timers.clear(this.#soon);
-		this.#soon = undefined;
+		this.#retry.clear();
+		this.#soon.clear();
 		this.#unlisten();
 	}
 
@@ -247,15 +248,7 @@ export class MapQueue {
 		this.#save();
 		const delay = Math.max(1000, backoffDelay(this.#opts.retry, still.failures, this.#ports.random.random()));
 		this.#ports.log.log('info', 'map.retry_later', { mission: id, failures: still.failures, inMs: delay, code: error.code });
-		this.#retry = this.#ports.timers.set(() => {
-			this.#retry = undefined;
-			this.#next();
-		}, delay);
-	}
-
-	#clearRetry(): void {
-		if (this.#retry !== undefined) this.#ports.timers.clear(this.#retry);
-		this.#retry = undefined;
+		this.#retry.set(() => this.#next(), delay);
 	}
 
 	#remove(id: string): void {

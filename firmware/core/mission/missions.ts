@@ -26,7 +26,7 @@
  * Offline, a batch is dropped and counted: events are telemetry, the report is
  * the record.
  */
-import type { ClockPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort } from '../../ports';
+import type { ClockPort, LogPort, RandomPort, StoragePort, TimerPort } from '../../ports';
 import type { LinkError } from '../link/link';
 import type { OutboxEntry } from '../link/outbox';
 import { readRecord, removeRecord, writeError, writeRecord } from '../util/record';
@@ -35,6 +35,7 @@ import { utf8Decode, utf8Encode, utf8Length } from '../util/utf8';
 import { fullBucket, take, type Bucket, type BucketPolicy } from './bucket';
 import { IDLE, reportOf, step, type Mission, type MissionEffect, type MissionInput, type MissionState } from './machine';
 import { Runner } from '../util/runner';
+import { Timeout } from '../util/timers';
 import { reportTopic, validateReport, type MissionReport, type Trigger } from './report';
 
 /** What the mission runner needs of the link; `Link` has it. */
@@ -107,7 +108,7 @@ export class Missions {
 	});
 	#bucket: Bucket;
 	#batch: Batch | undefined;
-	#flushTimer: TimerHandle | undefined;
+	readonly #flushTimer: Timeout;
 	#savedAt = 0;
 	#listeners: ((s: MissionState, effects: readonly MissionEffect[]) => void)[] = [];
 	readonly #hooks: MissionHooks;
@@ -119,6 +120,7 @@ export class Missions {
 		this.#hooks = hooks;
 		this.#link = link;
 		this.#ports = ports;
+		this.#flushTimer = new Timeout(ports.timers);
 		this.#opts = { ...DEFAULT_EVENTS, ...options };
 		this.#bucket = fullBucket(this.#opts.bucket, ports.clock.monotonic());
 		link.listen({ delivered: () => this.#pumpReports() });
@@ -373,16 +375,11 @@ export class Missions {
 		batch.events.push(text);
 		batch.bytes += n;
 		if (name === 'started' || name === 'docked') this.#flush();
-		else if (this.#flushTimer === undefined)
-			this.#flushTimer = this.#ports.timers.set(() => {
-				this.#flushTimer = undefined;
-				this.#flush();
-			}, this.#opts.flushMs);
+		else if (!this.#flushTimer.pending) this.#flushTimer.set(() => this.#flush(), this.#opts.flushMs);
 	}
 
 	#flush(): void {
-		if (this.#flushTimer !== undefined) this.#ports.timers.clear(this.#flushTimer);
-		this.#flushTimer = undefined;
+		this.#flushTimer.clear();
 		const b = this.#batch;
 		if (!b || b.events.length === 0) return;
 		const t = take(this.#opts.bucket, this.#bucket, this.#ports.clock.monotonic());
@@ -394,10 +391,7 @@ export class Missions {
 				b.dropped++;
 			}
 			this.#ports.log.log('debug', 'mission.events_held', { mission: b.mission, events: b.events.length });
-			this.#flushTimer = this.#ports.timers.set(() => {
-				this.#flushTimer = undefined;
-				this.#flush();
-			}, this.#opts.bucket.refillMs);
+			this.#flushTimer.set(() => this.#flush(), this.#opts.bucket.refillMs);
 			return;
 		}
 		this.#batch = undefined;

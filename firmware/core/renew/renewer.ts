@@ -18,11 +18,11 @@
  * the renewer takes the one the endpoint holds when it is started or asked to check, so a robot
  * given its credentials while running renews without waiting for its next power-on.
  */
-import type { ClockPort, DeviceKeyPort, LogPort, RandomPort, StoragePort, TimerHandle, TimerPort, TlsCredentials } from '../../ports';
+import type { ClockPort, DeviceKeyPort, LogPort, RandomPort, StoragePort, TimerPort, TlsCredentials } from '../../ports';
 import { parseCertificate, type ParsedCertificate } from '../identity/identity';
 import { Requests, jsonObject, type Messenger } from '../link/requests';
 import { base64Decode, base64Encode } from '../util/base64';
-import { Periodic } from '../util/periodic';
+import { Periodic, Timeout } from '../util/timers';
 import { readRecord, removeRecord, writeRecord, writeError } from '../util/record';
 import { buildCsr } from './csr';
 import { renewTopics } from './contract';
@@ -78,7 +78,7 @@ export class Renewer {
 	/** The checks every `checkMs`; running between start() and stop(). */
 	readonly #checks: Periodic;
 	/** The check after a connect, while started. */
-	#afterConnect: TimerHandle | undefined;
+	readonly #afterConnect: Timeout;
 	#next = 0;
 
 	constructor(link: RenewLink, ports: RenewerPorts, o: { thing: string; endpoint: { tls: TlsCredentials }; policy?: Partial<RenewPolicy> }) {
@@ -90,6 +90,7 @@ export class Renewer {
 		for (const k of ['windowMs', 'checkMs', 'afterConnectMs', 'retryMs', 'timeoutMs', 'switchTries'] as const) if (!(this.#policy[k] > 0)) throw new RangeError('"policy.' + k + '" expected > 0, got ' + String(this.#policy[k]));
 		this.#requests = new Requests(link, ports, { name: 'renew', timeoutMs: this.#policy.timeoutMs });
 		this.#checks = new Periodic(ports.timers);
+		this.#afterConnect = new Timeout(ports.timers);
 		const topics = renewTopics(o.thing);
 		link.subscribe(topics.accepted, (m) => void this.#reply(m.payload, true), 1);
 		link.subscribe(topics.rejected, (m) => void this.#reply(m.payload, false), 1);
@@ -136,12 +137,7 @@ export class Renewer {
 
 	stop(): void {
 		this.#checks.stop();
-		this.#clearAfterConnect();
-	}
-
-	#clearAfterConnect(): void {
-		if (this.#afterConnect !== undefined) this.#ports.timers.clear(this.#afterConnect);
-		this.#afterConnect = undefined;
+		this.#afterConnect.clear();
 	}
 
 	/** Asks for a certificate when one is due; resolves true when a new one is being tried. */
@@ -231,11 +227,7 @@ export class Renewer {
 	#onLink(value: string): void {
 		const s = this.#state;
 		if (value === 'connected' && s.value === 'idle' && this.#checks.running) {
-			this.#clearAfterConnect();
-			this.#afterConnect = this.#ports.timers.set(() => {
-				this.#afterConnect = undefined;
-				void this.check();
-			}, this.#policy.afterConnectMs);
+			this.#afterConnect.set(() => void this.check(), this.#policy.afterConnectMs);
 		}
 		if (s.value !== 'trying') return;
 		if (value === 'connected') {

@@ -6,7 +6,7 @@
  * GET then rides in the connection's first write with CONNECT and SUBSCRIBE, and
  * the document is in hand after three round trips (two TLS, one MQTT).
  */
-import type { ClockPort, LogPort, StoragePort, StorageWrite, TimerHandle, TimerPort, RandomPort } from '../../ports';
+import type { ClockPort, LogPort, StoragePort, StorageWrite, TimerPort, RandomPort } from '../../ports';
 import { backoffDelay, type BackoffPolicy } from '../link/backoff';
 import type { LinkListener } from '../link/link';
 import { utf8Decode, utf8Encode } from '../util/utf8';
@@ -14,6 +14,7 @@ import type { ShadowClient } from './client';
 import { initialSync, step, type Codec, type Owned, type SyncEffect, type SyncEvent, type SyncState } from './reconcile';
 import { readRecord, writeError, writeRecord } from '../util/record';
 import { Runner } from '../util/runner';
+import { Timeout } from '../util/timers';
 
 export interface SyncPorts {
 	readonly timers: TimerPort;
@@ -41,12 +42,13 @@ export class ShadowSync<T> {
 	readonly #ports: SyncPorts;
 	readonly #opts: SyncOptions<T>;
 	readonly #runner: Runner<SyncState<T>, SyncEvent<T>, SyncEffect<T>>;
-	#timer: TimerHandle | undefined;
+	readonly #retry: Timeout;
 	#listeners: ((s: SyncState<T>) => void)[] = [];
 
 	constructor(link: { listen(l: LinkListener): () => void }, shadow: ShadowClient, ports: SyncPorts, options: SyncOptions<T>) {
 		this.#shadow = shadow;
 		this.#ports = ports;
+		this.#retry = new Timeout(ports.timers);
 		this.#opts = options;
 		// run to completion: a reply or a refused save that dispatches waits for the step in progress
 		this.#runner = new Runner<SyncState<T>, SyncEvent<T>, SyncEffect<T>>(initialSync(this.#load()), {
@@ -160,13 +162,8 @@ export class ShadowSync<T> {
 				return;
 			}
 			case 'wait': {
-				if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
 				const ms = backoffDelay(this.#opts.backoff ?? RETRY, fx.attempt, this.#ports.random.random());
-				this.#timer = this.#ports.timers.set(() => {
-					this.#timer = undefined;
-					this.#dispatch({ type: 'retry' });
-				}, ms);
-				return;
+				return this.#retry.set(() => this.#dispatch({ type: 'retry' }), ms);
 			}
 			case 'log':
 				this.#ports.log.log(fx.event === 'sync.desired_rejected' || fx.event === 'sync.retry' ? 'warn' : 'info', fx.event, { key: this.#opts.codec.key, detail: fx.detail });
