@@ -1,10 +1,11 @@
 /*
  * The request side of the AWS JSON-protocol services run locally (DynamoDB, SQS, KMS): the body
  * is read whole (its SHA-256 is part of the signature), the SigV4 signature is checked for the
- * service, and a refusal is logged once and answered as that service's JSON error.
+ * service, and a refusal is logged once and answered as that service's JSON error; the input is
+ * a JSON object, and a body that is not one is a SerializationException.
  */
 import type http from 'node:http';
-import { HttpError, readBody } from './http';
+import { HttpError, jsonObjectBody, readBody, type BodyErrors } from './http';
 import type { LogFn } from './log';
 import { jsonAuthError, sha256Hex, verifySigV4 } from './sigv4';
 
@@ -31,4 +32,12 @@ export async function signedJsonBody(req: http.IncomingMessage, o: SignedJsonOpt
 		throw new HttpError(e.status, (o.typePrefix ?? '') + e.type, e.message);
 	}
 	return body;
+}
+
+/** The JSON protocol's answer to a body that is not a JSON object (SQS, KMS). */
+const SERIALIZATION: BodyErrors = Object.freeze({ notJson: 'SerializationException', invalid: 'SerializationException' });
+
+/** The operation's input: the body as a JSON object, an empty body as `{}`. */
+export function jsonProtocolInput(body: Uint8Array): Record<string, unknown> {
+	return jsonObjectBody(body, SERIALIZATION);
 }

@@ -10,7 +10,7 @@ import type http from 'node:http';
 import { LOCAL_ACCOUNT } from '../credentials';
 import { HttpError, listen, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { signedJsonBody } from '../signed-json';
+import { jsonProtocolInput, signedJsonBody } from '../signed-json';
 import { blobKeyId, open, seal, type EncryptionContext } from './ciphertext';
 import { aliasArn, openKeyStore, type KeyStore, type LocalKey } from './keys';
 
@@ -217,14 +217,7 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 		const target = String(req.headers['x-amz-target'] ?? '');
 		const op = target.startsWith(TARGET_PREFIX) ? ops[target.slice(TARGET_PREFIX.length)] : undefined;
 		if (!op) throw kmsError('UnknownOperationException', 'unknown operation ' + target);
-		let input: unknown;
-		try {
-			input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-		} catch {
-			throw kmsError('SerializationException', 'the body is not JSON');
-		}
-		if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'the body must be a JSON object');
-		sendJson(res, 200, await op(input as Input), { 'content-type': 'application/x-amz-json-1.1' });
+		sendJson(res, 200, await op(jsonProtocolInput(body)), { 'content-type': 'application/x-amz-json-1.1' });
 	}
 
 	const listening = await listen(handle, {

@@ -11,7 +11,7 @@ import type http from 'node:http';
 import { LOCAL_ACCOUNT } from '../credentials';
 import { HttpError, listen, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { signedJsonBody } from '../signed-json';
+import { jsonProtocolInput, signedJsonBody } from '../signed-json';
 import { createQueues, QueueError, type MessageAttributes } from './model';
 
 const TARGET_PREFIX = 'AmazonSQS.';
@@ -115,17 +115,6 @@ function perEntry(input: Input, one: (e: Input) => object): { Successful: unknow
 }
 
 /** A request body as the operation's input: a JSON object (empty body: none). */
-function jsonInput(body: Buffer): Input {
-	let input: unknown;
-	try {
-		input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-	} catch {
-		throw new HttpError(400, 'SerializationException', 'the body is not JSON');
-	}
-	if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new HttpError(400, 'SerializationException', 'the body must be a JSON object');
-	return input as Input;
-}
-
 /** Long polls waiting on a queue: `pause` until `ms` passed or a send `wake`s the queue. */
 function createWaiters(): { wake(name: string): void; pause(name: string, ms: number): Promise<void> } {
 	const waiters = new Map<string, Set<() => void>>();
@@ -246,7 +235,7 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 		const target = String(req.headers['x-amz-target'] ?? '');
 		const op = target.startsWith(TARGET_PREFIX) ? ops[target.slice(TARGET_PREFIX.length)] : undefined;
 		if (!op) throw new HttpError(400, 'UnsupportedOperation', 'unknown or unsupported operation ' + target);
-		const input = jsonInput(body);
+		const input = jsonProtocolInput(body);
 		try {
 			sendJson(res, 200, await op(input), { 'content-type': CONTENT_TYPE });
 		} catch (e) {

@@ -4,7 +4,23 @@
  * update/delta, update/documents, delete/accepted) goes to the `changed` listeners, because
  * AWS publishes those on MQTT whichever transport made the change.
  */
-import { applyUpdate, deleteReply, errorReply, getReply, isShadowName, notFound, parseUpdate, requestToken, type DeleteReply, type DeltaReply, type DocumentsReply, type ErrorReply, type GetReply, type UpdateAccepted } from './document';
+import {
+	applyUpdate,
+	deleteReply,
+	errorReply,
+	getReply,
+	isShadowName,
+	notFound,
+	parseUpdate,
+	requestToken,
+	type DeleteReply,
+	type DeltaReply,
+	type DocumentsReply,
+	type ErrorReply,
+	type GetReply,
+	type Shadow,
+	type UpdateAccepted,
+} from './document';
 import { isThingName } from '../../../firmware/core/contracts/thing';
 import type { ShadowStore } from './store';
 
@@ -48,14 +64,20 @@ export function createShadowOperations(store: ShadowStore, clock: ShadowClock): 
 		if (!isShadowName(name)) return errorReply(400, 'Invalid shadow name', clock.now(), token);
 		return undefined;
 	};
+	/** The stored shadow a get or delete acts on, with the request's client token; or the error to answer (bad name, no such shadow). */
+	const existing = (thing: string, name: string, payload: Uint8Array | string): { ok: true; shadow: Shadow; token: string | undefined } | { ok: false; error: ErrorReply } => {
+		const token = requestToken(payload);
+		const bad = badName(thing, name, token);
+		if (bad) return { ok: false, error: bad };
+		const shadow = store.read(thing, name)?.shadow;
+		if (!shadow) return { ok: false, error: notFound(thing, name, clock.now(), token) };
+		return { ok: true, shadow, token };
+	};
 	return {
 		get(thing, name, payload) {
-			const token = requestToken(payload);
-			const bad = badName(thing, name, token);
-			if (bad) return { ok: false, error: bad };
-			const shadow = store.read(thing, name)?.shadow;
-			if (!shadow) return { ok: false, error: notFound(thing, name, clock.now(), token) };
-			return { ok: true, value: getReply(shadow, clock.now(), token) };
+			const found = existing(thing, name, payload);
+			if (!found.ok) return found;
+			return { ok: true, value: getReply(found.shadow, clock.now(), found.token) };
 		},
 		update(thing, name, payload) {
 			const now = clock.now();
@@ -71,11 +93,9 @@ export function createShadowOperations(store: ShadowStore, clock: ShadowClock): 
 			return { ok: true, value: outcome.accepted };
 		},
 		delete(thing, name, payload) {
-			const token = requestToken(payload);
-			const bad = badName(thing, name, token);
-			if (bad) return { ok: false, error: bad };
-			const shadow = store.read(thing, name)?.shadow;
-			if (!shadow) return { ok: false, error: notFound(thing, name, clock.now(), token) };
+			const found = existing(thing, name, payload);
+			if (!found.ok) return found;
+			const { shadow, token } = found;
 			store.write(thing, name, { version: shadow.version });
 			const accepted = deleteReply(shadow, clock.now(), token);
 			emit({ kind: 'delete', thing, name, accepted });
