@@ -41,33 +41,32 @@ export class Timeout {
 	}
 }
 
+/** A Timeout that sets itself again before each call. */
 export class Periodic {
-	readonly #timers: TimerPort;
-	#handle: TimerHandle | undefined;
+	readonly #next: Timeout;
 
 	constructor(timers: TimerPort) {
-		this.#timers = timers;
+		this.#next = new Timeout(timers);
 	}
 
-	/** True between `start` and `stop`. */
+	/** True between `start` and `stop` (inside `fn` too: the next call is set before it runs). */
 	get running(): boolean {
-		return this.#handle !== undefined;
+		return this.#next.pending;
 	}
 
 	/** Calls `fn` every `ms` from now (the first call `ms` from now); a running beat is replaced. */
 	start(fn: () => void, ms: number): void {
 		if (typeof fn !== 'function') throw new TypeError('"fn" expected a function');
+		// 0 would call fn again and again within one advance of the clock
 		if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError('"ms" expected a finite number > 0, got ' + String(ms));
-		this.stop();
 		const tick = () => {
-			this.#handle = this.#timers.set(tick, ms);
+			this.#next.set(tick, ms);
 			fn();
 		};
-		this.#handle = this.#timers.set(tick, ms);
+		this.#next.set(tick, ms);
 	}
 
 	stop(): void {
-		if (this.#handle !== undefined) this.#timers.clear(this.#handle);
-		this.#handle = undefined;
+		this.#next.clear();
 	}
 }
