@@ -24,6 +24,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Moddable modules imported by name, and the manifest (or platform) that provides each. */
 const PROVIDERS: Record<string, { include?: string; platforms?: readonly string[] }> = {
 	securesocket: { include: 'modules/crypt/tls.json' },
+	'ssl/cache': { include: 'modules/crypt/tls.json' },
 	crypt: { include: 'modules/crypt/tls.json' },
 	ecdsa: { include: 'modules/crypt/tls.json' },
 	x509: { include: 'modules/crypt/tls.json' },
