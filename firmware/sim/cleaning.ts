@@ -9,10 +9,11 @@
  * Platform-free; its time comes from the ports it is given, so a test can run a
  * one-hour mission in a second with a scaled clock.
  */
-import type { LogPort, RandomPort, TimerHandle, TimerPort } from '../ports';
+import type { LogPort, RandomPort, TimerPort } from '../ports';
 import type { Missions } from '../core/mission/missions';
 import type { Trigger } from '../core/mission/report';
 import type { CommandActions } from '../core/commands/handler';
+import { Timeout } from '../core/util/timers';
 
 /** The rooms of the simulated home: what a clean-now command may name. */
 export const HOME_ROOMS = Object.freeze(['kitchen', 'hall', 'living', 'bedroom', 'bath', 'office']);
@@ -53,7 +54,8 @@ export class CleaningSimulator {
 	/** Real ms per simulated minute: 60_000 is real time. */
 	readonly #msPerMin: number;
 	#battery = 100;
-	#timer: TimerHandle | undefined;
+	/** The next tick of the running mission, or the end of its way back to the dock. */
+	readonly #timer: Timeout;
 	/** The tick of the running mission, kept while paused so resume goes on with it. */
 	#tick: (() => void) | undefined;
 	#stuck = false;
@@ -62,6 +64,7 @@ export class CleaningSimulator {
 		if (!(msPerMin > 0)) throw new RangeError('"msPerMin" expected > 0, got ' + msPerMin);
 		this.#missions = missions;
 		this.#ports = ports;
+		this.#timer = new Timeout(ports.timers);
 		this.#model = model;
 		this.#msPerMin = msPerMin;
 	}
@@ -87,8 +90,7 @@ export class CleaningSimulator {
 	/** Pauses the running mission: the cleaning stops where it is. */
 	pause(): boolean {
 		if (this.#missions.state.value !== 'running') return false;
-		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
-		this.#timer = undefined;
+		this.#timer.clear();
 		this.#missions.pause();
 		return true;
 	}
@@ -96,7 +98,7 @@ export class CleaningSimulator {
 	resume(): boolean {
 		if (this.#missions.state.value !== 'paused' || !this.#tick) return false;
 		this.#missions.resume();
-		this.#timer = this.#ports.timers.set(this.#tick, this.#model.tickMin * this.#msPerMin);
+		this.#timer.set(this.#tick, this.#model.tickMin * this.#msPerMin);
 		return true;
 	}
 
@@ -112,7 +114,6 @@ export class CleaningSimulator {
 		const drain = m.drainPerMin * (mode === 'vacuum' ? 1 : 1.3);
 		let area = 0;
 		const tick = () => {
-			this.#timer = undefined;
 			const r = this.#ports.random.random();
 			// clutter: some minutes cover half as much
 			area = Math.min(m.homeAreaM2, area + m.speedM2PerMin * m.tickMin * (0.5 + this.#ports.random.random()));
@@ -128,25 +129,24 @@ export class CleaningSimulator {
 				this.#missions.finish();
 				return this.#dock();
 			}
-			this.#timer = this.#ports.timers.set(tick, m.tickMin * this.#msPerMin);
+			this.#timer.set(tick, m.tickMin * this.#msPerMin);
 		};
 		this.#tick = tick;
-		this.#timer = this.#ports.timers.set(tick, m.tickMin * this.#msPerMin);
+		this.#timer.set(tick, m.tickMin * this.#msPerMin);
 		return started.value;
 	}
 
 	/** A person presses stop; false when there was nothing to stop. */
 	cancel(): boolean {
 		if (this.#missions.state.value !== 'running' && this.#missions.state.value !== 'paused') return false;
-		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
+		this.#timer.clear();
 		this.#missions.cancel();
 		this.#dock();
 		return true;
 	}
 
 	#dock(): void {
-		this.#timer = this.#ports.timers.set(() => {
-			this.#timer = undefined;
+		this.#timer.set(() => {
 			this.#battery = Math.max(0, this.#battery - this.#model.drainPerMin * this.#model.dockMin);
 			this.#tick = undefined;
 			this.#missions.docked(Math.round(this.#battery));
@@ -157,8 +157,7 @@ export class CleaningSimulator {
 	}
 
 	stop(): void {
-		if (this.#timer !== undefined) this.#ports.timers.clear(this.#timer);
-		this.#timer = undefined;
+		this.#timer.clear();
 	}
 }
 
