@@ -1,6 +1,8 @@
-/* Codec throughput on Node: encode and decode of the packets the robot sends and receives most. */
+/* Section codec.node: codec throughput on Node, encode and decode of the packets the robot sends and receives most. */
 import { decode, encodeInto, packetSize } from '../firmware/core/mqtt/codec';
 import type { Packet } from '../firmware/core/mqtt/packet';
+import { benchSection } from './section';
+import { table } from './table';
 
 export const SAMPLE_PACKETS: Record<string, Packet> = {
 	'publish-qos1-256B': {
@@ -74,3 +76,19 @@ export function benchCodec(): CodecResult[] {
 	}
 	return out;
 }
+
+// marked pure so that bench/xs-codec-entry.ts, which takes SAMPLE_PACKETS from here, bundles none of it into XS
+export const codecNodeSection = /* @__PURE__ */ benchSection({
+	name: 'codec.node',
+	title: 'MQTT codec on Node',
+	run: () => ({ results: benchCodec() }),
+	markdown: (v: { results: CodecResult[] }) => [
+		table(
+			['packet', 'bytes', 'encode/s', 'decode/s', 'encode MB/s', 'decode MB/s'],
+			v.results.map((x) => [x.packet, x.bytes, x.encodePerSec, x.decodePerSec, x.encodeMBps, x.decodeMBps]),
+		),
+		'',
+		'`encodeInto` into a buffer of the right size and `decode` of the whole frame, each looped for at least 300 ms on one core.',
+		'',
+	],
+});

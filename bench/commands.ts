@@ -25,6 +25,7 @@ import { createMemoryStorage, hostPorts, hostRandom, memoryLog, readCredentials 
 import { CleaningSimulator, HOME_ROOMS, simCommandActions, TYPICAL_HOME } from '../firmware/sim/cleaning';
 import { kindsOf, recordingPorts, type KindRow } from './missions';
 import { median } from './stats';
+import { benchSection } from './section';
 
 const THING = 'bench-commands';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -128,3 +129,5 @@ export function commandsMarkdown(r: CommandsBillingResult): string {
 if (import.meta.url === 'file://' + process.argv[1]) {
 	console.log(commandsMarkdown(await commandsBilling()));
 }
+
+export const commandsBillingSection = benchSection({ name: 'commands.billing', title: "billed AWS IoT messages per command from the owner's app", run: commandsBilling, markdown: (x) => [commandsMarkdown(x), ''] });

@@ -34,10 +34,11 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../cloud/lib/aws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
-import { startLocalCloud } from '../cloud/local/index';
-import { createDevPki, issueDevice, writeDevice } from '../cloud/local/dev-pki';
-import { createReportLedger } from '../test/support/report-ledger';
+import { startLocalCloud, type LocalCloud } from '../cloud/local/index';
+import { createDevPki, issueDevice, writeDevice, type DevPki } from '../cloud/local/dev-pki';
+import { createReportLedger, type ReportLedger } from '../test/support/report-ledger';
 import { fmt, median, percentile, round } from './stats';
+import { benchSection } from './section';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -103,16 +104,7 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 	const things = Array.from({ length: o.robots }, (_, i) => `fleet-${String(i + 1).padStart(4, '0')}`);
 	const dataDir = path.join(root, 'build', 'bench-fleet');
 
-	// certificates: made once, four key generations at a time (the thread pool does RSA)
-	const pkiDir = path.join(dataDir, 'pki');
-	const t0 = now();
-	const pki = await createDevPki(pkiDir);
-	const missing = things.filter((t) => !fs.existsSync(pki.paths.thing(t).keyDer));
-	for (let i = 0; i < missing.length; i += 4) {
-		await Promise.all(missing.slice(i, i + 4).map(async (t) => writeDevice(pkiDir, await issueDevice(pki, t))));
-		if ((i / 4) % 50 === 0) progress(`certificates ${i + 4 > missing.length ? missing.length : i + 4}/${missing.length}`);
-	}
-	const certificatesMs = now() - t0;
+	const { pki, made, certificatesMs } = await certificates(path.join(dataDir, 'pki'), things, progress);
 
 	progress(`starting the local cloud for ${o.robots} things`);
 	// every report delivery and every handler outcome, counted (a table keyed by mission cannot show a duplicate)
@@ -181,31 +173,7 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 		const robotErrors: Record<string, number> = {};
 		for (const ms of messages) for (const m of ms) if (m.type === 'done') for (const [k, v] of Object.entries(m.errors)) robotErrors[k] = (robotErrors[k] ?? 0) + v;
 
-		// the cloud's side: every report once, every map decrypted and stored
-		progress('checking the missions table and the maps bucket');
-		await cloud.rules.idle();
-		const expected = new Map(rows.filter((r) => r.mission).map((r) => [`${r.thing}/${r.mission}`, r]));
-		let items: Record<string, unknown>[] = [];
-		for (let i = 0; i < 60; i++) {
-			items = await scanAll(ddb, cloud.tables.missions);
-			if (items.filter((x) => x.mapReady === true).length >= expected.size) break;
-			await sleep(500);
-		}
-		// stored once: the handler wrote the row once, every other delivery was absorbed as a duplicate
-		// of the same report, and the row is in the table
-		const rowsByKey = new Set(items.map((it) => `${it.thing}/${it.missionId}`));
-		const problems = [...expected.values()].map((r) => ledger.problem(r.thing, r.mission!)).filter((p): p is string => p !== undefined);
-		const stored = [...expected.values()].filter((r) => ledger.problem(r.thing, r.mission!) === undefined && rowsByKey.has(`${r.thing}/${r.mission}`)).length;
-		const duplicates = [...expected.values()].filter((r) => ledger.count(r.thing, r.mission!).stored > 1).length;
-		const counted = [...expected.values()].map((r) => ledger.count(r.thing, r.mission!));
-		const delivered = counted.reduce((n, c) => n + c.delivered, 0);
-		const absorbed = counted.reduce((n, c) => n + c.duplicates, 0);
-		const invented = new Set([...rowsByKey, ...ledger.keys()].filter((k) => !expected.has(k))).size;
-		for (const p of problems.slice(0, 10)) progress('report not stored exactly once: ' + p);
-		const keys = await listKeys(s3, 'maps');
-		// mapReady is set only after the stock SDK decrypted the upload; the decoded map is stored under mapKey
-		const decrypted = items.filter((x) => expected.has(`${x.thing}/${x.missionId}`) && x.mapReady === true && keys.has(String(x.mapKey))).length;
-		const objects = [...expected.values()].filter((r) => keys.has(`maps/${r.thing}/${r.mission}.esdk`)).length;
+		const { stored, duplicates, invented, delivered, absorbed, decrypted, objects } = await checkCloud({ cloud, ddb, s3, ledger }, rows, progress);
 
 		const since = (t0: number, pick: (r: RobotRow) => number | undefined) =>
 			rows
@@ -221,7 +189,7 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 		const result: FleetResult = {
 			robots: o.robots,
 			workers,
-			certificatesMade: missing.length,
+			certificatesMade: made,
 			certificatesMs: Math.round(certificatesMs),
 			connectsPerS: round(connected.length / (allConnectedMs / 1000), 0),
 			allConnectedMs: Math.round(allConnectedMs),
@@ -265,6 +233,52 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 		s3.destroy();
 		await cloud.close();
 	}
+}
+
+/** Device certificates for `things`, made once and kept under `pkiDir`, four key generations at a time (the thread pool does RSA). */
+async function certificates(pkiDir: string, things: readonly string[], progress: (msg: string) => void): Promise<{ pki: DevPki; made: number; certificatesMs: number }> {
+	const t0 = now();
+	const pki = await createDevPki(pkiDir);
+	const missing = things.filter((t) => !fs.existsSync(pki.paths.thing(t).keyDer));
+	for (let i = 0; i < missing.length; i += 4) {
+		await Promise.all(missing.slice(i, i + 4).map(async (t) => writeDevice(pkiDir, await issueDevice(pki, t))));
+		if ((i / 4) % 50 === 0) progress(`certificates ${i + 4 > missing.length ? missing.length : i + 4}/${missing.length}`);
+	}
+	return { pki, made: missing.length, certificatesMs: now() - t0 };
+}
+
+/** The cloud's side of the robots' rows: every report stored once, every map decrypted and stored. */
+async function checkCloud(
+	c: { cloud: LocalCloud; ddb: ReturnType<typeof createDocumentClient>; s3: S3Client; ledger: ReportLedger },
+	rows: readonly RobotRow[],
+	progress: (msg: string) => void,
+): Promise<Omit<FleetResult['reports'], 'expected' | 'missing'> & Omit<FleetResult['maps'], 'expected'>> {
+	const { cloud, ddb, s3, ledger } = c;
+	progress('checking the missions table and the maps bucket');
+	await cloud.rules.idle();
+	const expected = new Map(rows.filter((r) => r.mission).map((r) => [`${r.thing}/${r.mission}`, r]));
+	let items: Record<string, unknown>[] = [];
+	for (let i = 0; i < 60; i++) {
+		items = await scanAll(ddb, cloud.tables.missions);
+		if (items.filter((x) => x.mapReady === true).length >= expected.size) break;
+		await sleep(500);
+	}
+	// stored once: the handler wrote the row once, every other delivery was absorbed as a duplicate
+	// of the same report, and the row is in the table
+	const rowsByKey = new Set(items.map((it) => `${it.thing}/${it.missionId}`));
+	const problems = [...expected.values()].map((r) => ledger.problem(r.thing, r.mission!)).filter((p): p is string => p !== undefined);
+	const stored = [...expected.values()].filter((r) => ledger.problem(r.thing, r.mission!) === undefined && rowsByKey.has(`${r.thing}/${r.mission}`)).length;
+	const duplicates = [...expected.values()].filter((r) => ledger.count(r.thing, r.mission!).stored > 1).length;
+	const counted = [...expected.values()].map((r) => ledger.count(r.thing, r.mission!));
+	const delivered = counted.reduce((n, c) => n + c.delivered, 0);
+	const absorbed = counted.reduce((n, c) => n + c.duplicates, 0);
+	const invented = new Set([...rowsByKey, ...ledger.keys()].filter((k) => !expected.has(k))).size;
+	for (const p of problems.slice(0, 10)) progress('report not stored exactly once: ' + p);
+	const keys = await listKeys(s3, 'maps');
+	// mapReady is set only after the stock SDK decrypted the upload; the decoded map is stored under mapKey
+	const decrypted = items.filter((x) => expected.has(`${x.thing}/${x.missionId}`) && x.mapReady === true && keys.has(String(x.mapKey))).length;
+	const objects = [...expected.values()].filter((r) => keys.has(`maps/${r.thing}/${r.mission}.esdk`)).length;
+	return { stored, duplicates, invented, delivered, absorbed, decrypted, objects };
 }
 
 async function scanAll(ddb: ReturnType<typeof createDocumentClient>, table: string): Promise<Record<string, unknown>[]> {
@@ -420,6 +434,8 @@ async function worker(): Promise<void> {
 	});
 	process.send!({ type: 'ready', robots: robots.length } satisfies FromWorker);
 }
+
+export const fleetSection = benchSection({ name: 'fleet', title: 'simulated robots against one local cloud', run: (o) => benchFleet({ robots: o.robots, progress: o.progress }), markdown: fleetMarkdown });
 
 // ---- CLI ---------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import { DEFAULT_HEALTH, type HealthReport } from '../firmware/core/health/polic
 import { fakeTime, memoryLog, seededRandom } from '../firmware/core/testing/fakes';
 import type { LinkState } from '../firmware/core/link/machine';
 import { fmt } from './stats';
+import { benchSection } from './section';
 
 const KB5 = 5 * 1024;
 const KB1 = 1024;
@@ -123,3 +124,5 @@ export function healthMarkdown(r: HealthBilling): string[] {
 		'',
 	];
 }
+
+export const healthBillingSection = benchSection({ name: 'health.billing', title: 'billed messages per robot per day of health reporting', run: healthBilling, markdown: healthMarkdown });

@@ -32,6 +32,8 @@ import { switchableCrypto } from '../test/support/switchable-crypto';
 import type { LogEntry } from '../cloud/local/log';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { median, round } from './stats';
+import { benchSection } from './section';
+import { table } from './table';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MB = 1e6;
@@ -344,3 +346,5 @@ export function mapsMarkdown(x: MapsResult, table: Table): string[] {
 	);
 	return md;
 }
+
+export const mapsSection = benchSection({ name: 'maps', title: 'map encryption and upload', run: (o) => benchMaps(o.runs), markdown: (x) => mapsMarkdown(x, table) });

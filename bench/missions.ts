@@ -47,6 +47,8 @@ import { LogRing, ringLog } from '../firmware/core/log/ring';
 import { connectOperator, requestLogs } from '../tools/logs';
 import { readFileSync } from 'node:fs';
 import { median, round } from './stats';
+import { benchSection } from './section';
+import { table } from './table';
 
 const THING = 'bench-missions';
 /** The operator who asks for the robot's logs (tools/logs.ts). */
@@ -291,6 +293,57 @@ export function kindsOf(recs: readonly Rec[]): KindRow[] {
 	return [...rows.values()].map((r) => (r.payloadMin === Infinity ? { ...r, payloadMin: 0 } : r));
 }
 
+/**
+ * The events of one mission as the robot batched them (`up`: its upward packets in the mission),
+ * and what the mission would cost sent the naive way: one QoS 0 message per event and the report
+ * on robots/{thing}/missions/{id}/report at QoS 1, with the same TLS overhead per write.
+ */
+function naiveMission(up: readonly Rec[], id: string, overhead: number, pings: number): { events: number; dropped: number; naive: MissionSample['naive'] } {
+	let events = 0;
+	let dropped = 0;
+	let naiveMqtt = 0;
+	for (const x of up) {
+		if (x.p.type !== 'publish' || !x.p.topic.endsWith('/events')) continue;
+		const batch = JSON.parse(new TextDecoder().decode(x.p.payload)) as { mission: string; dropped: number; events: Record<string, unknown>[] };
+		events += batch.events.length;
+		dropped += batch.dropped;
+		for (const e of batch.events)
+			naiveMqtt += packetSize({
+				type: 'publish',
+				topic: x.p.topic,
+				payload: new TextEncoder().encode(JSON.stringify({ mission: batch.mission, ...e })),
+				qos: 0,
+				retain: false,
+				dup: false,
+			});
+	}
+	const reportRec = up.find((x) => x.p.type === 'publish' && x.p.topic.startsWith('$aws/rules/'));
+	const reportPayload = reportRec?.p.type === 'publish' ? reportRec.p.payload.length : 0;
+	// the naive report: the same payload on robots/{thing}/missions/{id}/report, QoS 1
+	const naiveReport = packetSize({
+		type: 'publish',
+		topic: `robots/${THING}/missions/${id}/report`,
+		payload: new Uint8Array(reportPayload),
+		qos: 1,
+		retain: false,
+		dup: false,
+		packetId: 1,
+	});
+	// a dropped event was about the size of the average sent one
+	const naiveEventsMqtt = events > 0 ? naiveMqtt + (dropped * naiveMqtt) / events : 0;
+	const naiveMessages = events + dropped + 1;
+	return {
+		events,
+		dropped,
+		// the same PINGs too: the link pings on silence in either direction, and QoS 0 events bring nothing back
+		naive: {
+			messages: naiveMessages,
+			mqttUp: Math.round(naiveEventsMqtt + naiveReport),
+			wireUp: Math.round(naiveEventsMqtt + naiveReport + naiveMessages * overhead + pings * (2 + overhead)),
+		},
+	};
+}
+
 export async function missionsBilling(missions = 3): Promise<BillingResult> {
 	const dir = mkdtempSync(join(os.tmpdir(), 'bench-missions-'));
 	let cloud: LocalCloud | undefined;
@@ -365,43 +418,10 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 			const wireDown = (proxy.stats.bytesDown[conn] ?? 0) - mark.down;
 			const writesUp = writes() - mark.writes;
 			const overhead = writesUp > 0 ? (wireUp - mqttUp) / writesUp : 0;
-			// the events, as the robot batched them
-			let events = 0;
-			let dropped = 0;
-			let naiveMqtt = 0;
-			for (const x of up) {
-				if (x.p.type !== 'publish' || !x.p.topic.endsWith('/events')) continue;
-				const batch = JSON.parse(new TextDecoder().decode(x.p.payload)) as { mission: string; dropped: number; events: Record<string, unknown>[] };
-				events += batch.events.length;
-				dropped += batch.dropped;
-				for (const e of batch.events)
-					naiveMqtt += packetSize({
-						type: 'publish',
-						topic: x.p.topic,
-						payload: new TextEncoder().encode(JSON.stringify({ mission: batch.mission, ...e })),
-						qos: 0,
-						retain: false,
-						dup: false,
-					});
-			}
-			const reportRec = up.find((x) => x.p.type === 'publish' && x.p.topic.startsWith('$aws/rules/'));
-			const reportPayload = reportRec?.p.type === 'publish' ? reportRec.p.payload.length : 0;
-			// the naive report: the same payload on robots/{thing}/missions/{id}/report, QoS 1
-			const naiveReport = packetSize({
-				type: 'publish',
-				topic: `robots/${THING}/missions/${id}/report`,
-				payload: new Uint8Array(reportPayload),
-				qos: 1,
-				retain: false,
-				dup: false,
-				packetId: 1,
-			});
-			// a dropped event was about the size of the average sent one
-			const naiveEventsMqtt = events > 0 ? naiveMqtt + (dropped * naiveMqtt) / events : 0;
-			const naiveMessages = events + dropped + 1;
+			const pings = window.filter((x) => x.p.type === 'pingreq').length;
+			const { events, dropped, naive } = naiveMission(up, id, overhead, pings);
 			const reportLine = log.lines.slice(mark.log).find((l) => l.event === 'mission.report' && l.fields.mission === id);
 			const kinds = kindsOf(window);
-			const pings = window.filter((x) => x.p.type === 'pingreq').length;
 			samples.push({
 				seed,
 				missionId: id,
@@ -419,12 +439,7 @@ export async function missionsBilling(missions = 3): Promise<BillingResult> {
 				shadowOps: kinds.reduce((n, k) => n + k.shadowOps, 0),
 				rules: kinds.reduce((n, k) => n + k.rules, 0),
 				kinds,
-				// the same PINGs too: the link pings on silence in either direction, and QoS 0 events bring nothing back
-				naive: {
-					messages: naiveMessages,
-					mqttUp: Math.round(naiveEventsMqtt + naiveReport),
-					wireUp: Math.round(naiveEventsMqtt + naiveReport + naiveMessages * overhead + pings * (2 + overhead)),
-				},
+				naive,
 				reconnects: proxy.stats.connections - mark.connections,
 			});
 		}
@@ -557,3 +572,5 @@ export function billingMarkdown(x: BillingResult, table: Table): string[] {
 	);
 	return md;
 }
+
+export const missionsBillingSection = benchSection({ name: 'missions.billing', title: 'billed AWS IoT messages and bytes per one-hour mission', run: (o) => missionsBilling(Math.min(o.runs, 3)), markdown: (x) => billingMarkdown(x, table) });

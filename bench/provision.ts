@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { openHsm } from '../tools/provision/hsm';
 import { openProvisioner, provisionBatch, simulatorCsr, type ProvisionRequest } from '../tools/provision/provision';
 import { createTestToken } from '../tools/provision/softhsm';
+import { benchSection } from './section';
+import { table } from './table';
 
 export interface ProvisionBenchResult {
 	readonly batch: number;
@@ -80,3 +82,5 @@ export function provisionMarkdown(v: ProvisionBenchResult, table: (head: string[
 		'',
 	];
 }
+
+export const provisionSection = benchSection({ name: 'provision', title: 'factory provisioning, CA key in SoftHSM2', run: () => benchProvision(1000), markdown: (x) => provisionMarkdown(x, table) });

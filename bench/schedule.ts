@@ -25,6 +25,8 @@ import { startProxy, type Proxy } from '../test/support/proxy';
 import { evaluateEntry, withXsWorker, type XsWorker } from '../tools/xs/run';
 import { DESIRED, REPORTED } from './schedule-fixture';
 import { median, percentile, round } from './stats';
+import { benchSection } from './section';
+import { table } from './table';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -440,3 +442,12 @@ export function xsMarkdown(x: Awaited<ReturnType<typeof scheduleXs>>, table: Tab
 		'',
 	];
 }
+
+export const scheduleReconnectSection = benchSection({
+	name: 'schedule.reconnect',
+	title: 'connect to schedule converged, host robot on the local cloud',
+	run: (o) => scheduleReconnect(Math.min(o.runs, 10)),
+	markdown: (x) => reconnectMarkdown(x, table),
+});
+
+export const scheduleXsSection = benchSection({ name: 'schedule.xs', title: 'applying a schedule delta inside the XS engine', run: scheduleXs, markdown: (x) => xsMarkdown(x, table) });

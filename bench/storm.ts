@@ -28,6 +28,7 @@ import { benchStormLive, type LiveStormResult } from './storm-live';
 import { binned, stormSvg, type Panel } from './storm-plot';
 import { benchTakeover, type TakeoverResult } from './takeover';
 import { fmt, round } from './stats';
+import { benchSection } from './section';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -286,6 +287,8 @@ export function stormMarkdown(r: StormBench): string[] {
 	lines.push('Figure: docs/storm.svg.', '');
 	return lines;
 }
+
+export const stormSection = benchSection({ name: 'storm', title: 'a fleet losing its broker at once (model at 2,000,000, measured at 1,000)', run: (o) => benchStorm({ progress: o.progress }), markdown: stormMarkdown });
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
 	const { values } = (await import('node:util')).parseArgs({
