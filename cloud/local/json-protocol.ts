@@ -1,11 +1,12 @@
 /*
- * The request side of the AWS JSON-protocol services run locally (DynamoDB, SQS, KMS): the body
- * is read whole (its SHA-256 is part of the signature), the SigV4 signature is checked for the
- * service, and a refusal is logged once and answered as that service's JSON error; the input is
- * a JSON object, and a body that is not one is a SerializationException.
+ * AWS's JSON protocol (DynamoDB, SQS, KMS) as the local services speak it. The request: the body
+ * read whole (its SHA-256 is part of the signature), the SigV4 signature checked for the service,
+ * a refusal logged once and answered as that service's error; the input a JSON object, a body that
+ * is not one a SerializationException. The error: `{ __type, message }` with the service's content
+ * type; a failure that is not an HttpError is the service's internal error (500), logged.
  */
 import type http from 'node:http';
-import { HttpError, jsonObjectBody, readBody, type BodyErrors } from './http';
+import { HttpError, jsonObjectBody, readBody, sendJson, type BodyErrors } from './http';
 import type { LogFn } from './log';
 import { jsonAuthError, sha256Hex, verifySigV4 } from './sigv4';
 
@@ -40,4 +41,25 @@ const SERIALIZATION: BodyErrors = Object.freeze({ notJson: 'SerializationExcepti
 /** The operation's input: the body as a JSON object, an empty body as `{}`. */
 export function jsonProtocolInput(body: Uint8Array): Record<string, unknown> {
 	return jsonObjectBody(body, SERIALIZATION);
+}
+
+export interface JsonErrorStyle {
+	/** application/x-amz-json-1.0 (SQS) or 1.1 (KMS). */
+	readonly contentType: string;
+	/** The type of an unexpected failure: KMSInternalException, InternalError. */
+	readonly internalType: string;
+	/** Put before the type in `__type` (SQS: `com.amazonaws.sqs#`). */
+	readonly typePrefix?: string;
+	/** Headers an error type adds (SQS's x-amzn-query-error for the query-protocol SDKs). */
+	readonly headers?: (type: string) => Readonly<Record<string, string>>;
+	readonly log: LogFn;
+	/** An unexpected failure is logged as `<logAs>.error`. */
+	readonly logAs: string;
+}
+
+/** Answers `e` the JSON protocol's way (a listen() onError). */
+export function sendJsonProtocolError(res: http.ServerResponse, e: unknown, style: JsonErrorStyle): void {
+	const err = e instanceof HttpError ? e : new HttpError(500, style.internalType, String(e));
+	if (!(e instanceof HttpError)) style.log({ level: 'error', event: style.logAs + '.error', error: String(e) });
+	sendJson(res, err.status, { __type: (style.typePrefix ?? '') + err.code, message: err.message }, { ...style.headers?.(err.code), 'content-type': style.contentType });
 }

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import { HttpError, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { signedJsonBody } from '../signed-json';
+import { signedJsonBody } from '../json-protocol';
 
 /** dynalite's own request limit. */
 const MAX_BODY = 16 * 1024 * 1024;

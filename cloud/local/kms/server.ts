@@ -10,7 +10,7 @@ import type http from 'node:http';
 import { LOCAL_ACCOUNT } from '../credentials';
 import { HttpError, listen, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { jsonProtocolInput, signedJsonBody } from '../signed-json';
+import { jsonProtocolInput, sendJsonProtocolError, signedJsonBody } from '../json-protocol';
 import { blobKeyId, open, seal, type EncryptionContext } from './ciphertext';
 import { aliasArn, openKeyStore, type KeyStore, type LocalKey } from './keys';
 
@@ -223,11 +223,7 @@ export async function startKms(options: KmsOptions): Promise<KmsService> {
 	const listening = await listen(handle, {
 		port: options.port,
 		host: options.host,
-		onError(res, e) {
-			const err = e instanceof HttpError ? e : new HttpError(500, 'KMSInternalException', String(e));
-			if (!(e instanceof HttpError)) log({ level: 'error', event: 'kms.error', error: String(e) });
-			sendJson(res, err.status, { __type: err.code, message: err.message }, { 'content-type': 'application/x-amz-json-1.1' });
-		},
+		onError: (res, e) => sendJsonProtocolError(res, e, { contentType: 'application/x-amz-json-1.1', internalType: 'KMSInternalException', log, logAs: 'kms' }),
 	});
 	log({ level: 'info', event: 'kms.started', endpoint: listening.url, dataDir: options.dataDir ?? null });
 

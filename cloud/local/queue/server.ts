@@ -11,7 +11,7 @@ import type http from 'node:http';
 import { LOCAL_ACCOUNT } from '../credentials';
 import { HttpError, listen, sendJson } from '../http';
 import { silentLog, type LogFn } from '../log';
-import { jsonProtocolInput, signedJsonBody } from '../signed-json';
+import { jsonProtocolInput, sendJsonProtocolError, signedJsonBody } from '../json-protocol';
 import { createQueues, QueueError, type MessageAttributes } from './model';
 
 const TARGET_PREFIX = 'AmazonSQS.';
@@ -247,14 +247,15 @@ export async function startQueue(options: QueueOptions): Promise<QueueService> {
 	const listening = await listen(handle, {
 		port: options.port,
 		host: options.host,
-		onError(res, e) {
-			const err = e instanceof HttpError ? e : new HttpError(500, 'InternalError', String(e));
-			if (!(e instanceof HttpError)) log({ level: 'error', event: 'queue.error', error: String(e) });
-			const headers: Record<string, string> = { 'content-type': CONTENT_TYPE };
-			const queryCode = QUERY_CODES[err.code];
-			if (queryCode) headers['x-amzn-query-error'] = queryCode;
-			sendJson(res, err.status, { __type: 'com.amazonaws.sqs#' + err.code, message: err.message }, headers);
-		},
+		onError: (res, e) =>
+			sendJsonProtocolError(res, e, {
+				contentType: CONTENT_TYPE,
+				internalType: 'InternalError',
+				typePrefix: 'com.amazonaws.sqs#',
+				headers: (type): Record<string, string> => (QUERY_CODES[type] ? { 'x-amzn-query-error': QUERY_CODES[type] } : {}),
+				log,
+				logAs: 'queue',
+			}),
 	});
 	endpoint = listening.url;
 	log({ level: 'info', event: 'queue.started', endpoint });
