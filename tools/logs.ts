@@ -20,12 +20,10 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { logsRequestTopic, logsTopic } from '../firmware/core/log/ship';
 import { isThingName } from '../firmware/core/contracts/thing';
-
-export class UsageError extends Error {}
+import { EXIT_USAGE, parseCommandLine, UsageError } from './cli';
 
 export interface LogsAnswer {
 	/** The robot's log lines, oldest first (JSON objects as the ring keeps them). */
@@ -134,7 +132,7 @@ function commonName(cert: Buffer): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-	const { values } = parseArgs({
+	const { values } = parseCommandLine({
 		args: argv,
 		options: {
 			thing: { type: 'string' },
@@ -190,7 +188,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
 		(code) => process.exit(code),
 		(e: unknown) => {
 			process.stderr.write(JSON.stringify({ event: 'logs.failed', error: e instanceof Error ? e.message : String(e) }) + '\n');
-			process.exit(e instanceof UsageError ? 2 : 1);
+			process.exit(e instanceof UsageError ? EXIT_USAGE : 1);
 		},
 	);
 }

@@ -18,9 +18,9 @@
  * move included), 1 the service failed or the task did not complete, 2 bad arguments.
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
+import { parseCommandLine, UsageError } from './cli';
 
 export interface RedriveOptions {
 	/** The DLQ's URL or ARN. */
@@ -43,8 +43,6 @@ export interface RedriveResult {
 }
 
 const QUEUE_ARN = /^arn:aws[a-z-]*:sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,80}(\.fifo)?)$/;
-
-export class UsageError extends Error {}
 
 /** The DLQ's URL from an ARN (GetQueueUrl by name and owner) or as given. */
 async function dlqUrl(sqs: SQSClient, dlq: string): Promise<string> {
@@ -96,26 +94,21 @@ const USAGE = `usage: npx tsx tools/redrive.ts --dlq URL|ARN [--to ARN] [--max-p
 export async function main(argv: readonly string[], io: Io): Promise<number> {
 	let sqs: SQSClient | undefined;
 	try {
-		let parsed;
-		try {
-			parsed = parseArgs({
-				args: [...argv],
-				options: {
-					dlq: { type: 'string' },
-					to: { type: 'string' },
-					'max-per-second': { type: 'string' },
-					'dry-run': { type: 'boolean' },
-					endpoint: { type: 'string' },
-					aws: { type: 'boolean' },
-					region: { type: 'string' },
-					help: { type: 'boolean', short: 'h' },
-				},
-				strict: true,
-				allowPositionals: false,
-			}).values;
-		} catch (e) {
-			throw new UsageError((e as Error).message);
-		}
+		const parsed = parseCommandLine({
+			args: [...argv],
+			options: {
+				dlq: { type: 'string' },
+				to: { type: 'string' },
+				'max-per-second': { type: 'string' },
+				'dry-run': { type: 'boolean' },
+				endpoint: { type: 'string' },
+				aws: { type: 'boolean' },
+				region: { type: 'string' },
+				help: { type: 'boolean', short: 'h' },
+			},
+			strict: true,
+			allowPositionals: false,
+		}).values;
 		if (parsed.help) {
 			io.out(USAGE);
 			return 0;

@@ -27,7 +27,6 @@
  * (nothing sent).
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../cloud/local/credentials';
@@ -35,6 +34,7 @@ import { DAYS, MODES, validateSchedule, type Day, type Entry, type Schedule } fr
 import { nextRun } from '../firmware/core/schedule/next';
 import { SCHEDULE_SHADOW } from '../firmware/core/schedule/shadow';
 import { isThingName, THING_NAME_RULE } from '../firmware/core/contracts/thing';
+import { parseCommandLine, UsageError } from './cli';
 import { ianaToPosix } from './tz/iana-to-posix';
 import { getShadow, setDesiredSchedule } from '../console/shadow';
 
@@ -58,9 +58,6 @@ const ALIASES: Readonly<Record<string, readonly Day[]>> = Object.freeze({
 	weekdays: DAYS.slice(0, 5),
 	weekend: DAYS.slice(5),
 });
-
-/** A usage or input error: exit 2, nothing sent. */
-class UsageError extends Error {}
 
 /** `ID:DAYS@HH:MM[:MODE][:ROOMS]` to an entry as the shadow holds it (unchecked: validateSchedule judges it). */
 export function parseEntry(spec: string): { ok: true; entry: Record<string, unknown> } | { ok: false; error: string } {
@@ -111,32 +108,27 @@ export function formatEntry(e: Entry): string {
 	return s + (e.enabled ? '' : '  (disabled)');
 }
 
-type Parsed = ReturnType<typeof parseCommandLine>;
+type Parsed = ReturnType<typeof readCommandLine>;
 
-function parseCommandLine(argv: readonly string[]) {
-	let parsed;
-	try {
-		parsed = parseArgs({
-			args: [...argv],
-			allowPositionals: true,
-			strict: true,
-			options: {
-				thing: { type: 'string' },
-				zone: { type: 'string' },
-				tz: { type: 'string' },
-				entry: { type: 'string', multiple: true },
-				disable: { type: 'string', multiple: true },
-				empty: { type: 'boolean' },
-				endpoint: { type: 'string' },
-				aws: { type: 'boolean' },
-				region: { type: 'string' },
-				json: { type: 'boolean' },
-				help: { type: 'boolean', short: 'h' },
-			},
-		});
-	} catch (e) {
-		throw new UsageError((e as Error).message);
-	}
+function readCommandLine(argv: readonly string[]) {
+	const parsed = parseCommandLine({
+		args: [...argv],
+		allowPositionals: true,
+		strict: true,
+		options: {
+			thing: { type: 'string' },
+			zone: { type: 'string' },
+			tz: { type: 'string' },
+			entry: { type: 'string', multiple: true },
+			disable: { type: 'string', multiple: true },
+			empty: { type: 'boolean' },
+			endpoint: { type: 'string' },
+			aws: { type: 'boolean' },
+			region: { type: 'string' },
+			json: { type: 'boolean' },
+			help: { type: 'boolean', short: 'h' },
+		},
+	});
 	const { values, positionals } = parsed;
 	if (values.help) return { command: 'help' as const, values };
 	if (positionals.length !== 1 || (positionals[0] !== 'show' && positionals[0] !== 'set'))
@@ -278,7 +270,7 @@ async function set(client: IoTDataPlaneClient, thing: string, schedule: Schedule
 export async function main(argv: readonly string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }): Promise<number> {
 	let client: IoTDataPlaneClient | undefined;
 	try {
-		const { command, values } = parseCommandLine(argv);
+		const { command, values } = readCommandLine(argv);
 		if (command === 'help') {
 			io.out(USAGE);
 			return 0;

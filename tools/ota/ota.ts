@@ -32,10 +32,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../cloud/local/credentials';
+import { EXIT_USAGE, parseCommandLine, UsageError } from '../cli';
 import { HSM_OPTIONS, openHsmFromArgs } from '../provision/hsm';
 import { DEFAULT_SIGNING_LABEL, hsmSigner, hsmSigningIdentity } from './signer';
 import { DEFAULT_REST_ROLLOUT, stagedRollout, stagePlanProblem, type StageOptions } from './stage';
@@ -107,30 +107,26 @@ const OPTIONS = Object.freeze({
 	'stage-timeout-min': { type: 'string' },
 } as const);
 
-const parse = (argv: readonly string[]) => parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+const parse = (argv: readonly string[]) => parseCommandLine({ args: [...argv], allowPositionals: true, options: OPTIONS });
 type Values = ReturnType<typeof parse>['values'];
 type Out = (line: string) => void;
 
-/** Wrong arguments: answered with the message and the usage, exit 2, before anything is changed. */
-class BadArguments extends Error {}
-
 /** Exit codes (the header above). */
-const EXIT = Object.freeze({ done: 0, failed: 1, usage: 2, aborted: 3 } as const);
+const EXIT = Object.freeze({ done: 0, failed: 1, usage: EXIT_USAGE, aborted: 3 } as const);
 
 export async function main(argv: readonly string[], out: Out, errOut: Out): Promise<number> {
 	try {
 		const a = parse(argv);
 		const v = a.values;
-		if (v.key !== undefined) throw new BadArguments('--key (a PEM file) is refused: the code-signing key belongs in a PKCS#11 token (--module, --token); --dev-key PEM for development only');
+		if (v.key !== undefined) throw new UsageError('--key (a PEM file) is refused: the code-signing key belongs in a PKCS#11 token (--module, --token); --dev-key PEM for development only');
 		const cmd = a.positionals[0];
-		if (a.positionals.length !== 1) throw new BadArguments('expected one command, keygen, publish or stage, got ' + (a.positionals.join(' ') || 'none'));
+		if (a.positionals.length !== 1) throw new UsageError('expected one command, keygen, publish or stage, got ' + (a.positionals.join(' ') || 'none'));
 		if (cmd === 'keygen') return await keygen(v, out, errOut);
 		if (cmd === 'publish') return await publish(v, out, errOut);
 		if (cmd === 'stage') return await stage(v, out, errOut);
-		throw new BadArguments('unknown command ' + JSON.stringify(cmd) + ': expected keygen, publish or stage');
+		throw new UsageError('unknown command ' + JSON.stringify(cmd) + ': expected keygen, publish or stage');
 	} catch (e) {
-		// parseArgs's own refusals (an unknown option, a missing value) are TypeErrors with a code
-		if (e instanceof BadArguments || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+		if (e instanceof UsageError) {
 			errOut((e as Error).message + '\n' + USAGE);
 			return EXIT.usage;
 		}
@@ -139,9 +135,9 @@ export async function main(argv: readonly string[], out: Out, errOut: Out): Prom
 }
 
 async function keygen(v: Values, out: Out, errOut: Out): Promise<number> {
-	if (!v.out || (v.dev === true) === (v.module !== undefined)) throw new BadArguments('keygen needs --out DIR and one key: --module and --token (PKCS#11), or --dev (development)');
+	if (!v.out || (v.dev === true) === (v.module !== undefined)) throw new UsageError('keygen needs --out DIR and one key: --module and --token (PKCS#11), or --dev (development)');
 	const hsm = v.dev ? undefined : openHsmFromArgs(v);
-	if (typeof hsm === 'string') throw new BadArguments(hsm);
+	if (typeof hsm === 'string') throw new UsageError(hsm);
 	await mkdir(v.out, { recursive: true });
 	if (!hsm) {
 		const id = await createSigningIdentity();
@@ -166,7 +162,7 @@ async function keygen(v: Values, out: Out, errOut: Out): Promise<number> {
 }
 
 async function publish(v: Values, out: Out, errOut: Out): Promise<number> {
-	if (!v.thing?.length) throw new BadArguments('publish needs --thing NAME (one or more)');
+	if (!v.thing?.length) throw new UsageError('publish needs --thing NAME (one or more)');
 	return release(v, 'publish', errOut, async (r) => {
 		const done = await publishFirmware({ ...r, things: v.thing!, ...(v['job-id'] ? { jobId: v['job-id'] } : {}) });
 		out(JSON.stringify({ ...done, signer: r.signer.where }));
@@ -175,12 +171,12 @@ async function publish(v: Values, out: Out, errOut: Out): Promise<number> {
 }
 
 async function stage(v: Values, out: Out, errOut: Out): Promise<number> {
-	if (v.thing !== undefined || v['job-id'] !== undefined) throw new BadArguments('stage takes --canary and --rest (not --thing) and names its jobs after --name (not --job-id)');
-	if (v.name === undefined || v['failure-percent'] === undefined) throw new BadArguments('stage needs --name N, --canary THING..., --rest THING... and --failure-percent P');
+	if (v.thing !== undefined || v['job-id'] !== undefined) throw new UsageError('stage takes --canary and --rest (not --thing) and names its jobs after --name (not --job-id)');
+	if (v.name === undefined || v['failure-percent'] === undefined) throw new UsageError('stage needs --name N, --canary THING..., --rest THING... and --failure-percent P');
 	const plan = { name: v.name, canary: v.canary ?? [], rest: v.rest ?? [], failurePercent: numberOption(v, 'failure-percent', 0, false)! };
 	const problem = stagePlanProblem(plan);
 	// the library names its fields ("failurePercent"), the command line its options (--failure-percent)
-	if (problem !== undefined) throw new BadArguments(problem.replace(/"(\w+)"/g, (_, k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())));
+	if (problem !== undefined) throw new UsageError(problem.replace(/"(\w+)"/g, (_, k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())));
 	const canaryMin = numberOption(v, 'canary-min', 1, true);
 	const restMin = numberOption(v, 'rest-min', 1, true);
 	const pollMs = numberOption(v, 'poll-ms', 10, true);
@@ -208,7 +204,7 @@ function rolloutRate(v: Values): StageOptions['restRollout'] {
 	const factor = numberOption(v, 'rate-factor', 1.1, false);
 	const after = numberOption(v, 'rate-after', 1, true);
 	// AWS: incrementFactor 1.1-5 with one decimal
-	if (factor !== undefined && (factor > 5 || Math.round(factor * 10) !== factor * 10)) throw new BadArguments('--rate-factor expected 1.1-5 with one decimal, got ' + v['rate-factor']);
+	if (factor !== undefined && (factor > 5 || Math.round(factor * 10) !== factor * 10)) throw new UsageError('--rate-factor expected 1.1-5 with one decimal, got ' + v['rate-factor']);
 	if (base === undefined && factor === undefined && after === undefined) return max === undefined ? undefined : { maximumPerMinute: max };
 	const d = DEFAULT_REST_ROLLOUT;
 	return {
@@ -231,7 +227,7 @@ function numberOption(
 	const text = v[name];
 	if (text === undefined) return undefined;
 	const n = Number(text);
-	if (text.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new BadArguments(`--${name} expected ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(text)}`);
+	if (text.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} expected ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(text)}`);
 	return n;
 }
 
@@ -240,12 +236,12 @@ type Release = Omit<PublishOptions, 'things' | 'jobId' | 'rollout'> & { readonly
 
 /** Checks the key, image and cloud options, opens them, runs `use`, and closes them; a service failure is exit 1. */
 async function release(v: Values, cmd: string, errOut: Out, use: (r: Release) => Promise<number>): Promise<number> {
-	if (!v.image || !v.version) throw new BadArguments(cmd + ' needs --image FILE and --version X.Y.Z');
-	if (v.local === v.aws) throw new BadArguments(cmd + ' needs one of --local and --aws');
-	if ((v['dev-key'] !== undefined) === (v.module !== undefined)) throw new BadArguments(cmd + ' needs the signing key: --module and --token (PKCS#11), or --dev-key PEM (development)');
+	if (!v.image || !v.version) throw new UsageError(cmd + ' needs --image FILE and --version X.Y.Z');
+	if (v.local === v.aws) throw new UsageError(cmd + ' needs one of --local and --aws');
+	if ((v['dev-key'] !== undefined) === (v.module !== undefined)) throw new UsageError(cmd + ' needs the signing key: --module and --token (PKCS#11), or --dev-key PEM (development)');
 	const counter = numberOption(v, 'counter', 0, true);
 	const hsm = v.module === undefined ? undefined : openHsmFromArgs(v);
-	if (typeof hsm === 'string') throw new BadArguments(hsm);
+	if (typeof hsm === 'string') throw new UsageError(hsm);
 	const local = v.local === true;
 	const common = local ? { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } } : v.region ? { region: v.region } : {};
 	const iot = new IoTClient({ ...common, ...(local ? { endpoint: v.iot ?? 'http://127.0.0.1:4568' } : {}) });
