@@ -12,20 +12,22 @@ import { cannotRun } from '../../test/support/skip';
 import { createSigningIdentity, firmwareDocument, main, signManifest } from './ota';
 import { derSignature, hsmSigner } from './signer';
 
+/** The CLI in this process: its exit code and what it printed on stdout and stderr. */
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+	const out: string[] = [];
+	const err: string[] = [];
+	const code = await main(
+		argv,
+		(l) => out.push(l),
+		(l) => err.push(l),
+	);
+	return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
 describe('tools/ota: the code-signing key in a PKCS#11 token', function () {
 	this.timeout(60_000);
 	let token: TestToken;
 	let dir: string;
-	const run = async (...argv: string[]) => {
-		const out: string[] = [];
-		const err: string[] = [];
-		const code = await main(
-			argv,
-			(l) => out.push(l),
-			(l) => err.push(l),
-		);
-		return { code, out: out.join('\n'), err: err.join('\n') };
-	};
 
 	before(function () {
 		if (!softHsmModule())
@@ -101,16 +103,6 @@ describe('tools/ota: the code-signing key in a PKCS#11 token', function () {
 });
 
 describe('tools/ota stage: bad arguments are refused before anything is created (exit 2)', () => {
-	const run = async (...argv: string[]) => {
-		const out: string[] = [];
-		const err: string[] = [];
-		const code = await main(
-			argv,
-			(l) => out.push(l),
-			(l) => err.push(l),
-		);
-		return { code, out: out.join('\n'), err: err.join('\n') };
-	};
 	// a plan that would pass, to break one option at a time; no cloud listens on port 9 and nothing reaches it
 	const good = [
 		'stage',
