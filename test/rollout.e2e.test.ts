@@ -171,4 +171,29 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 			assert.notEqual(robots.get(t)!.version(), '3.0.0', t);
 		}
 	});
+
+	it('ota.ts stage: 4.0.0 comes up everywhere, the command goes through canary and rest and exits 0', async () => {
+		const key = path.join(dir, 'signing-key.pem');
+		const image = path.join(dir, 'robot-4.0.0.bin');
+		writeFileSync(key, signing.keyPem, { mode: 0o600 });
+		writeFileSync(image, crypto.randomBytes(16 * 1024));
+		const out: string[] = [];
+		const err: string[] = [];
+		const argv = ['stage', '--dev-key', key, '--image', image, '--version', '4.0.0', '--name', 'fw-4-0-0', '--failure-percent', '50', '--poll-ms', '200', '--rate-base', '10'];
+		argv.push(...CANARY.flatMap((t) => ['--canary', t]), ...REST.flatMap((t) => ['--rest', t]));
+		argv.push('--local', '--iot', cloud.endpoints.iot, '--s3', cloud.endpoints.s3);
+		const code = await otaMain(
+			argv,
+			(l) => void out.push(l),
+			(l) => void err.push(l),
+		);
+		const said = err.join('\n');
+		assert.equal(code, 0, said);
+		const result = JSON.parse(out[0]!) as { outcome: string; canary: { status: string; succeeded: number }; rest: { status: string; succeeded: number; failed: number } };
+		assert.deepEqual([result.outcome, result.canary.status, result.canary.succeeded, result.rest.status, result.rest.succeeded, result.rest.failed], ['completed', 'COMPLETED', 2, 'COMPLETED', 6, 0], said);
+		// the rest's job carried the rate the command was given
+		const rest = (await iot.send(new DescribeJobCommand({ jobId: 'fw-4-0-0-rest' }))).job;
+		assert.equal(rest?.jobExecutionsRolloutConfig?.exponentialRate?.baseRatePerMinute, 10);
+		for (const t of THINGS) assert.equal(robots.get(t)!.version(), '4.0.0', t);
+	});
 });
