@@ -39,6 +39,7 @@ import { createDevPki, issueDevice, writeDevice, type DevPki } from '../cloud/lo
 import { createReportLedger, type ReportLedger } from '../test/support/report-ledger';
 import { fmt, median, percentile, round } from './stats';
 import { benchSection } from './section';
+import { countsCell } from './table';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -184,7 +185,8 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 		const fromMissions = (pick: (r: RobotRow) => number | undefined) => since(missionsAt, pick);
 		const connected = rel((r) => r.connected);
 		const converged = rel((r) => r.converged);
-		const stats3 = (xs: number[]) => ({ p50: round(median(xs), 0), p99: round(percentile(xs, 99), 0), max: round(Math.max(...xs), 0) });
+		const p50p99 = (xs: number[]) => ({ p50: round(median(xs), 0), p99: round(percentile(xs, 99), 0) });
+		const stats3 = (xs: number[]) => ({ ...p50p99(xs), max: round(Math.max(...xs), 0) });
 		const allConnectedMs = Math.max(...connected);
 		const result: FleetResult = {
 			robots: o.robots,
@@ -196,26 +198,8 @@ export async function benchFleet(o: { robots: number; workers?: number; progress
 			allConvergedMs: Math.round(Math.max(...rel((r) => r.converged))),
 			connectedMs: stats3(connected),
 			convergedMs: stats3(converged),
-			reportAckedMs: {
-				p50: round(median(fromMissions((r) => r.reportAcked)), 0),
-				p99: round(
-					percentile(
-						fromMissions((r) => r.reportAcked),
-						99,
-					),
-					0,
-				),
-			},
-			mapUploadedMs: {
-				p50: round(median(fromMissions((r) => r.mapUploaded)), 0),
-				p99: round(
-					percentile(
-						fromMissions((r) => r.mapUploaded),
-						99,
-					),
-					0,
-				),
-			},
+			reportAckedMs: p50p99(fromMissions((r) => r.reportAcked)),
+			mapUploadedMs: p50p99(fromMissions((r) => r.mapUploaded)),
 			missionsPhaseMs: Math.round(Math.max(...fromMissions((r) => r.mapUploaded))),
 			reconnects: rows.reduce((n, r) => n + Math.max(0, r.connects - 1), 0),
 			robotErrors,
@@ -322,13 +306,7 @@ export function fleetMarkdown(r: FleetResult): string[] {
 		`| maps: encrypted uploads in S3 / decrypted by map-ingest (mapReady, decoded map stored) | ${fmt(r.maps.objects)} / ${fmt(r.maps.decrypted)} of ${fmt(r.maps.expected)} |`,
 		`| nothing lost | ${r.nothingLost ? 'yes' : '**no**'} |`,
 		`| machine load average (1 min) at start / end, ${os.cpus().length} cores | ${r.load.start} / ${r.load.end} |`,
-		`| robot warnings and errors | ${
-			Object.keys(r.robotErrors).length === 0
-				? 'none'
-				: Object.entries(r.robotErrors)
-						.map(([k, v]) => `${k} ${v}`)
-						.join(', ')
-		} |`,
+		`| robot warnings and errors | ${countsCell(r.robotErrors)} |`,
 		'',
 	];
 }

@@ -29,6 +29,7 @@ import { binned, stormSvg, type Panel } from './storm-plot';
 import { benchTakeover, type TakeoverResult } from './takeover';
 import { fmt, round } from './stats';
 import { benchSection } from './section';
+import { countsCell } from './table';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -268,13 +269,7 @@ export function stormMarkdown(r: StormBench): string[] {
 			`| after its return: 50% / 99% / all connected | ${s(a.measured.toHalfMs)} / ${s(a.measured.to99Ms)} / ${s(a.measured.toAllMs)} | ${s(a.modelled.toHalfMs)} / ${s(a.modelled.to99Ms)} / ${s(a.modelled.toAllMs)} |`,
 			`| largest gap between the shares connected (KS distance) | ${round(a.ksDistance * 100)} points | |`,
 			`| machine load average at start / end | ${l.load.start} / ${l.load.end} | |`,
-			`| robot warnings and errors | ${
-				Object.keys(l.errors).length === 0
-					? 'none'
-					: Object.entries(l.errors)
-							.map(([k, v]) => `${k} ${v}`)
-							.join(', ')
-			} | |`,
+			`| robot warnings and errors | ${countsCell(l.errors)} | |`,
 			'',
 		);
 	}

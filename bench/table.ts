@@ -8,3 +8,9 @@ export function table(head: string[], rows: (string | number)[][]): string {
 	const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
 	return ['| ' + head.join(' | ') + ' |', '| ' + head.map((_, i) => (right[i] ? '---:' : '---')).join(' | ') + ' |', ...cells.map((r) => '| ' + r.join(' | ') + ' |')].join('\n');
 }
+
+/** Counts by name in one cell, `name count, ...` in the record's order, or `none`. */
+export function countsCell(counts: Readonly<Record<string, number>>): string {
+	const entries = Object.entries(counts);
+	return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${v}`).join(', ');
+}
