@@ -59,6 +59,9 @@ export function utf8Encode(s: string): Uint8Array {
 	return out;
 }
 
+/** Bytes decoded per String.fromCharCode.apply: that many slots of XS stack (a longer run costs concatenations, not stack). */
+const ASCII_RUN = 64;
+
 /**
  * Strict decode: undefined for ill-formed UTF-8 (overlongs, surrogates, > U+10FFFF,
  * truncated sequences). With `mqtt` set, U+0000 is refused too [MQTT-1.5.3-2].
@@ -73,10 +76,11 @@ export function utf8Decode(b: Uint8Array, start = 0, end = b.length, mqtt = fals
 		let min: number;
 		if (c < 0x80) {
 			if (c === 0 && mqtt) return undefined;
-			// fast path for ASCII runs: topics are almost always ASCII
-			// (at most 512 at a time: apply() puts every byte on the XS stack)
+			// fast path for ASCII runs: topics are almost always ASCII. At most ASCII_RUN at a time:
+			// apply() puts every byte on the XS stack, and a run of 512 overflowed the ESP32's stock
+			// 512-slot stack when a shadow document was decoded (issue #20)
 			let j = i + 1;
-			while (j < end && j - i < 512 && b[j]! < 0x80 && (b[j] !== 0 || !mqtt)) j++;
+			while (j < end && j - i < ASCII_RUN && b[j]! < 0x80 && (b[j] !== 0 || !mqtt)) j++;
 			s += String.fromCharCode.apply(null, Array.from(b.subarray(i, j)));
 			i = j;
 			continue;
