@@ -2,9 +2,12 @@
  * The certificate lifecycle on the shipped firmware (issue #25, docs/fleet-operations.md):
  *   cert-renewal  a robot whose certificate ends in 5 days (inside the 30-day window) asks,
  *                 after its connect, for a new certificate with a CSR signed by its existing key
- *                 over MQTT (core/renew); the local cloud's cert-renew issues it from the dev CA;
- *                 the robot reconnects with it and only then keeps it (crt.current) and drops the
- *                 old one; the broker's connect events name the old certificate, then the new
+ *                 over MQTT (core/renew); the local cloud's cert-renew issues it from the dev CA.
+ *                 First the broker refuses the new one (the test sets it INACTIVE as the answer
+ *                 goes out): after 3 failed connects the robot goes back to its old certificate,
+ *                 which still connects, and keeps nothing new. At the next power-on it asks
+ *                 again; this time it reconnects with the new one and only then keeps it
+ *                 (crt.current) and drops the old one; the broker's connect events name the old certificate, then the new
  *                 one; cert-retire sets the old one INACTIVE once the new one connected, and the
  *                 robots table records both changes by renewal; after a power cycle the robot
  *                 connects with the new certificate and asks for nothing.
@@ -43,6 +46,8 @@ export const certRenewal: Scenario = {
 			s.clearStorage();
 			await s.up();
 			await s.provision({ credentials });
+			const refused = await newOneRefused(s, thing, oldId, principals);
+			if (refused) return refused;
 			const d = s.power('near expiry');
 			const online = await d.waitFor('link.online', () => true, 30_000);
 			// afterConnectMs (10 s by default) after the connect, the CSR goes out
@@ -65,11 +70,14 @@ export const certRenewal: Scenario = {
 						.filter((k) => k.startsWith('crt.'))
 						.join(', ') || 'no crt.* record'
 				}, expected crt.current only`;
-			const issued = s.events.find((e) => e.event === 'cert_renew.issued' && e.replaces === oldId);
+			// the last issue replacing the old one (the first was refused by the broker)
+			const issued = [...s.events].reverse().find((e) => e.event === 'cert_renew.issued' && e.replaces === oldId);
 			if (!issued) return `the cloud never logged cert_renew.issued replacing ${oldId}`;
 			const newId = String(issued.certificateId);
-			if ((await until('two connect events', () => (principals.length >= 2 ? true : undefined), 10_000).catch(() => false)) !== true) return `connect events: ${JSON.stringify(principals)}`;
-			if (principals[0] !== oldId || principals[1] !== newId) return `connect events name ${JSON.stringify(principals)}, expected [old ${oldId}, new ${newId}]`;
+			const seen = principals.length;
+			if ((await until('two connect events', () => (principals.length >= 4 ? true : undefined), 10_000).catch(() => false)) !== true) return `connect events: ${JSON.stringify(principals)} (${seen})`;
+			const [before, after] = principals.slice(-2);
+			if (before !== oldId || after !== newId) return `connect events name ${JSON.stringify(principals)}, expected [..., old ${oldId}, new ${newId}]`;
 			await until('the old certificate INACTIVE (cert-retire)', () => (registry.certificate(oldId)?.status === 'INACTIVE' ? true : undefined), 10_000);
 			if (registry.certificate(newId)?.status !== 'ACTIVE') return `the new certificate is ${String(registry.certificate(newId)?.status)}`;
 			const retired = s.events.find((e) => e.event === 'cert_retire.retired' && e.certificateId === oldId);
@@ -79,8 +87,10 @@ export const certRenewal: Scenario = {
 			);
 			const history = await robotsHistory(s, thing);
 			const changes = history.map((h) => `${h.certificateId.slice(0, 12)}… ${h.from}->${h.to} by ${h.by}`);
-			if (history.length !== 2 || history[0]!.certificateId !== newId || history[0]!.to !== 'ACTIVE' || history[1]!.certificateId !== oldId || history[1]!.to !== 'INACTIVE' || history.some((h) => h.by !== 'renewal'))
-				return `robots table history ${JSON.stringify(changes)}, expected the new one ACTIVE then the old one INACTIVE, by renewal`;
+			// the refused one's entry first (issued, then set INACTIVE outside the product's tools), then this renewal's two
+			const last = history.slice(-2);
+			if (history.length !== 3 || last[0]!.certificateId !== newId || last[0]!.to !== 'ACTIVE' || last[1]!.certificateId !== oldId || last[1]!.to !== 'INACTIVE' || history.some((h) => h.by !== 'renewal'))
+				return `robots table history ${JSON.stringify(changes)}, expected the refused one issued, then the new one ACTIVE and the old one INACTIVE, by renewal`;
 			say(`robots table: ${changes.join('; ')}`);
 
 			// a power cycle: the renewed certificate from storage, a connect with it, nothing asked (not due)
@@ -92,8 +102,8 @@ export const certRenewal: Scenario = {
 			await e.off();
 			if (using.serial !== switched.serial) return `the power-on uses serial ${String(using.serial)}, renewed ${String(switched.serial)}`;
 			if (e.count('renew.requested')) return 'the renewed robot asked again';
-			await until('a third connect event', () => (principals.length >= 3 ? true : undefined), 10_000);
-			if (principals[2] !== newId) return `after the power cycle the robot connected with ${principals[2]}, expected ${newId}`;
+			await until('a fifth connect event', () => (principals.length >= 5 ? true : undefined), 10_000);
+			if (principals[4] !== newId) return `after the power cycle the robot connected with ${principals[4]}, expected ${newId}`;
 			say(`power cycle: renew.using_renewed serial ${String(using.serial)}, connected with ${newId.slice(0, 12)}…, no renew.requested in 12 s`);
 			return undefined;
 		} finally {
@@ -103,15 +113,56 @@ export const certRenewal: Scenario = {
 	},
 };
 
+/**
+ * The first power-on: the broker refuses the renewed certificate (set INACTIVE by the test the
+ * moment the cloud's answer goes out, before the robot can have read it: its reconnect follows
+ * its reading). The robot fails 3 connects with it, goes back to the old one (renew.fallback),
+ * connects with it, and stores nothing new. Two connect events, both the old certificate's.
+ */
+async function newOneRefused(s: Suite, thing: string, oldId: string, principals: readonly string[]): Promise<string | undefined> {
+	const { createHash } = await import('node:crypto');
+	const registry = s.cloud.registration.registry;
+	let refusedId: string | undefined;
+	const off = s.cloud.bus.subscribe('robots/' + thing + '/cert/renew/accepted', (m) => {
+		const der = Buffer.from(String((JSON.parse(Buffer.from(m.payload).toString()) as { certificate: string }).certificate), 'base64');
+		refusedId = createHash('sha256').update(der).digest('hex');
+		registry.setCertificateStatus(refusedId, 'INACTIVE');
+	});
+	try {
+		const d = s.power('new one refused');
+		await d.waitFor('link.online', () => true, 30_000);
+		const trying = await d.waitFor('renew.trying', () => true, 40_000);
+		const fallback = await d.waitFor('renew.fallback', () => true, 30_000);
+		const back = await d.waitFor('link.online', (l) => l.t > fallback.t, 30_000);
+		const stored = s.stored();
+		await d.off();
+		const failed = d.log.filter((l) => l.event === 'link.backoff' && l.t > trying.t && l.t <= fallback.t).length;
+		if (Object.keys(stored).some((k) => k.startsWith('crt.')))
+			return `after the fallback storage holds ${Object.keys(stored)
+				.filter((k) => k.startsWith('crt.'))
+				.join(', ')}`;
+		if (!refusedId || registry.certificate(refusedId)?.status !== 'INACTIVE') return `the renewed certificate ${String(refusedId)} was not refused`;
+		if (registry.certificate(oldId)?.status !== 'ACTIVE') return `the old certificate is ${String(registry.certificate(oldId)?.status)} after a failed switch, expected ACTIVE`;
+		await until('two connect events', () => (principals.length >= 2 ? true : undefined), 10_000);
+		if (principals.length !== 2 || principals.some((p) => p !== oldId)) return `connect events ${JSON.stringify(principals)}: expected two with the old certificate`;
+		say(
+			`${thing}: renew.trying serial ${String(trying.serial)} at t ${trying.t}; the broker refuses it: ${failed} failed connects, renew.fallback (failures ${String(fallback.failures)}) at t ${fallback.t}, link.online with the old certificate at t ${back.t}; no crt.* on storage; old ACTIVE`,
+		);
+		return undefined;
+	} finally {
+		off();
+	}
+}
+
 async function robotsHistory(s: Suite, thing: string) {
 	const { createDocumentClient } = await import('../../../cloud/lib/aws');
 	const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../../../cloud/local/credentials');
 	const { certificateHistory } = await import('../../../tools/certs/lifecycle');
 	const ddb = createDocumentClient({ region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, endpoint: s.cloud.endpoints.dynamodb });
 	try {
-		return await until('two history entries', async () => {
+		return await until('three history entries', async () => {
 			const h = await certificateHistory(ddb, s.cloud.tables.robots, thing);
-			return h.length >= 2 ? h : undefined;
+			return h.length >= 3 ? h : undefined;
 		});
 	} finally {
 		ddb.destroy();
