@@ -1,5 +1,5 @@
 /*
- * Typings for the SDK modules the crypto, HTTP and socket adapters use that $(MODDABLE)/typings
+ * Typings for the SDK modules the crypto and HTTP adapters use that $(MODDABLE)/typings
  * leaves out (8.2.3 types only `Digest` in "crypt"), as the SDK's sources define them
  * (modules/crypt/digest/crypt.js, etc/hmac.js, arith/modular.js, arith/mont.js), and
  * pulled in with a triple-slash reference by the files that use them (an ambient
@@ -66,18 +66,4 @@ declare module 'pkcs8' {
 		/** RSA only: modulus, exponent, privExponent, prim1, prim2, exponent1, exponent2, coefficient. */
 		static parse(der: ArrayBuffer | Uint8Array): Record<string, bigint>;
 	}
-}
-
-declare module 'ssl/cache' {
-	/**
-	 * modules/crypt/ssl/ssl_cache.js: the TLS client's one cached session (server name, session
-	 * id, master secret), read by the next handshake to the same server name to resume it.
-	 * deleteSessionID forgets the entry whatever id it is given.
-	 */
-	const cache: {
-		getByHost(host: string): { id: ArrayBuffer; secret: ArrayBuffer } | undefined;
-		saveSession(host: string, id: ArrayBuffer, secret: ArrayBuffer): void;
-		deleteSessionID(id?: ArrayBuffer): void;
-	};
-	export default cache;
 }

@@ -32,7 +32,7 @@
  * dropped when the client certificate differs from the one of the last connect: the first
  * connect with a new certificate makes a full handshake, later ones resume with it.
  */
-/// <reference path="./moddable-crypto.d.ts" />
+/// <reference path="./tls-modules.d.ts" />
 import SecureSocket from 'securesocket';
 import sessionCache from 'ssl/cache';
 import Timer from 'timer';
