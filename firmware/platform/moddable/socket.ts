@@ -13,45 +13,21 @@
  * at most what `write()` (no arguments) says fits, capped at MAX_RECORD; the rest
  * goes out on the next `writable` message. Order is kept.
  *
- * Turns (issue #20): what securesocket reports reaches the link on a turn of its own, and the
- * link's writes leave on one: events are kept in order and delivered from a 0 ms timer, writes
- * are copied into the queue and flushed at the end of that turn (or of the next). So the link's
- * work on a message (session, listeners, the next publish) and TLS's record code never share
- * one XS stack: on the ESP32's stock 512-slot stack the two together overflowed. One timer
- * serves a burst; a write's bytes are copied once (the caller may reuse its buffer at once).
+ * A write leaves on a turn of its own (issue #20): it is copied into the queue (the caller may
+ * reuse its buffer once write returns, ports.ts) and flushed from a 0 ms timer, one per burst.
+ * So TLS's record code never runs on top of the caller's stack: the link answers a message
+ * from inside securesocket's readable callback, and its publish used to encrypt and write
+ * there too, TLS read and TLS write on one XS stack, past the ESP32's stock 512 slots.
  *
  * Close: what is queued and fits is written first, `closed` is reported at once, the native
- * close runs on the next turn (see finish()). A connection the peer ends is reported after the
- * data read before it.
- *
- * Session resumption (issue #25): the SDK's TLS client keeps one session (ssl/cache), keyed by
- * server name only, and resumes it on the next connect to that name; a resumed session carries
- * the client certificate it was made with. After a renewal (core/renew) the robot would go on
- * showing the broker its old certificate (seen on the lin runtime: the connect after the switch
- * resumed and the broker's connect event named the old certificate). So the cached session is
- * dropped when the client certificate differs from the one of the last connect: the first
- * connect with a new certificate makes a full handshake, later ones resume with it.
+ * close runs on the next turn (see finish()).
  */
-/// <reference path="./tls-modules.d.ts" />
 import SecureSocket from 'securesocket';
-import sessionCache from 'ssl/cache';
 import Timer from 'timer';
 import type { Socket, SocketEvents, SocketOptions, SocketPort } from '../../ports';
 
 /** Largest plaintext per TLS record we write: bounds the record buffers, well under 16 KB. */
 const MAX_RECORD = 2048;
-
-/** The client certificate of the last TLS connect: the one the SDK's cached session (if any) carries. */
-let lastClientCertificate: Uint8Array | undefined;
-
-/** Drops the SDK's cached session when `leaf` is not the certificate it was made with. */
-function forgetSessionOfOtherCertificate(leaf: Uint8Array | undefined): void {
-	const last = lastClientCertificate;
-	lastClientCertificate = leaf;
-	if (!last || !leaf) return;
-	if (last.length === leaf.length && last.every((b, i) => b === leaf[i])) return;
-	sessionCache.deleteSessionID();
-}
 
 interface SecureSocketLike {
 	callback: (message: number, value?: number) => void;
@@ -74,9 +50,7 @@ export function createSocketPort(): SocketPort {
 			let connected = false;
 			let done = false;
 			const queue: Uint8Array[] = [];
-			/** Socket events not yet delivered, in arrival order. */
-			const inbox: (() => void)[] = [];
-			let turnTimer: unknown;
+			let flushTimer: unknown;
 
 			const finish = (error?: string) => {
 				if (done) return;
@@ -122,25 +96,17 @@ export function createSocketPort(): SocketPort {
 				}
 			};
 
-			/** Delivers what arrived, then writes what is queued: from the main loop, on a short stack. */
-			const turn = () => {
-				try {
-					for (let next = inbox.shift(); next && !done; next = inbox.shift()) next();
-				} catch (e) {
-					finish('socket callback: ' + String((e as Error)?.message ?? e));
-				}
-				turnTimer = undefined;
-				if (!done) flush();
-			};
-			const later = (event?: () => void) => {
-				if (event) inbox.push(event);
-				turnTimer ??= Timer.set(turn, 0);
+			/** Flushes the queue on the next turn, from the main loop's short stack. */
+			const flushLater = () => {
+				flushTimer ??= Timer.set(() => {
+					flushTimer = undefined;
+					flush();
+				}, 0);
 			};
 
 			const t = options.tls;
 			const dict: Record<string, unknown> = { host: options.host, port: options.port };
 			if (t) {
-				forgetSessionOfOtherCertificate(t.certificates[0]);
 				const secure: Record<string, unknown> = {
 					protocolVersion: 0x0303,
 					serverName: t.serverName ?? options.host,
@@ -161,18 +127,15 @@ export function createSocketPort(): SocketPort {
 					try {
 						if (message === 1) {
 							connected = true;
-							later(() => events.connected());
+							events.connected();
+							flushLater();
 						} else if (message === 2) {
-							// read inside the callback (securesocket's data is gone after it), delivered on the turn
 							const bytes = s.read(ArrayBuffer);
-							if (bytes && bytes.byteLength) later(() => events.data(new Uint8Array(bytes)));
+							if (bytes && bytes.byteLength) events.data(new Uint8Array(bytes));
 						} else if (message === 3) {
-							later();
+							flush();
 						} else if (message < 0) {
-							const why = (connected ? 'connection lost' : 'connect or TLS handshake failed') + ' (securesocket ' + message + (message === -1 ? ' disconnected)' : ' error)');
-							// securesocket closes itself after this message: nothing more is written to it
-							connected = false;
-							later(() => finish(why));
+							finish((connected ? 'connection lost' : 'connect or TLS handshake failed') + ' (securesocket ' + message + (message === -1 ? ' disconnected)' : ' error)'));
 						}
 					} catch (e) {
 						// a throw out of this callback would be swallowed by securesocket as a generic -2
@@ -188,7 +151,7 @@ export function createSocketPort(): SocketPort {
 				write(bytes: Uint8Array) {
 					if (done || bytes.length === 0) return;
 					queue.push(bytes.slice());
-					later();
+					flushLater();
 				},
 				close() {
 					finish();
