@@ -19,6 +19,8 @@ export const OPERATOR = 'robot-ops';
 export const HOST = '127.0.0.1';
 /** DEVICE_M32=1: app and simulator built 32-bit (headless.ts --m32), the ESP32's slot size, in their own build directory. */
 const M32 = process.env.DEVICE_M32 === '1';
+/** The build directory under the work directory: 32-bit builds keep their own. */
+export const BUILD_OUT = M32 ? 'out-m32' : 'out';
 /** DEVICE_CREATION=esp32[,chunk=N,heap=N,stack=N]: the board's creation sizes with growth off, or undefined. */
 const BOARD_SIZES = deviceCreation(join(dirname(fileURLToPath(import.meta.url)), '../..'));
 
@@ -313,7 +315,7 @@ export class Suite {
 		for (const [k, v] of Object.entries(o.test ?? {})) test[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof test[k] === 'object' ? { ...(test[k] as object), ...v } : v;
 		const d = new Device({
 			app: this.app,
-			out: join(this.work, M32 ? 'out-m32' : 'out'),
+			out: join(this.work, BUILD_OUT),
 			m32: M32,
 			defines: ['test=' + JSON.stringify(test)],
 			verbose: o.verbose === true,

@@ -6,8 +6,8 @@
  * uploads after every report through the same uploader and durable queue as the simulator,
  * OTA), the cleaning model as the mission driver (the schedule starts missions, a test may
  * press the button), first-boot registration, the network and SNTP. Test control, its clock
- * and the self-test vectors are in testcmd/kit.ts, loaded only when config.testcmd is set (issue
- * #20: the production image neither carries nor instantiates them).
+ * and the self-test vectors are in testcmd/kit.ts, loaded by name only when config.testcmd is set
+ * (issue #20: the production image neither carries nor instantiates them).
  *
  * The link starts when every condition holds, and the robot says which one it waits for
  * (`main.waiting`, once per change): an identity (credentials in Preference "cred"), an
@@ -21,6 +21,7 @@
  * identity when they run. The network going down stops the link; coming back starts it again,
  * from its backoff.
  */
+import Modules from 'modules';
 import { createRobot, type Robot, type RobotUpload } from '../../core/robot/robot';
 import type { LinkOptions } from '../../core/link/link';
 import type { OutboxLimits } from '../../core/link/outbox';
@@ -85,14 +86,21 @@ type Condition = 'identity' | 'endpoint' | 'network' | 'clock' | 'registration';
 /** The object the link reads at every connect; the identity and the endpoint record fill it in place. */
 type Holder = { host: string; port: number; tls: TlsCredentials & { serverName?: string } };
 
-/** A test build (config.testcmd) loads test control first; a production build starts at once. */
+/** The test build's module (manifest.testcmd.json maps and preloads it; the product's manifest does not). */
+const TEST_KIT = 'firmware/platform/moddable/testcmd/kit';
+
+/**
+ * A test build (config.testcmd) loads test control by name, synchronously (Modules.importNow), so the
+ * start runs where it always ran, inside main's module body: started from a promise job instead,
+ * mcsim died with SIGSEGV during boot in the sntp and schedule-offline-edit scenarios.
+ */
 export function startRobot(config: StartConfig, ports: StartPorts): void {
-	if (!config.testcmd) return new RobotStart(config, ports, undefined).start();
-	const log = ports.platform.log;
-	import('./testcmd/kit').then(
-		(kit) => new RobotStart(config, ports, kit).start(),
-		(e: unknown) => log.log('error', 'main.no_testkit', { message: String((e as Error)?.message ?? e) }),
-	);
+	let kit: TestKit | undefined;
+	if (config.testcmd) {
+		if (!Modules.has(TEST_KIT)) throw new Error('config.testcmd is set, but this image has no test control: build it with manifest.testcmd.json included');
+		kit = Modules.importNow(TEST_KIT, true) as TestKit;
+	}
+	new RobotStart(config, ports, kit).start();
 }
 
 /** The clocks: the link's, the missions' (scaled by msPerMin) and, in a test build, one a test may jump. */

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Checks } from '../checks';
-import { THING, metric, say, until, type Scenario } from '../suite';
+import { BUILD_OUT, THING, metric, say, until, type Scenario } from '../suite';
 
 const scenario: Scenario = {
 	name: 'echo',
@@ -46,7 +46,7 @@ export default scenario;
 
 /** undefined when no credential is inside the built image (mc.so holds the app's resources too). */
 function credentialsNotInImage(work: string, c: { cert: Uint8Array; key?: Uint8Array }): string | undefined {
-	const so = findFile(join(work, 'out/bin'), 'mc.so');
+	const so = findFile(join(work, BUILD_OUT, 'bin'), 'mc.so');
 	if (!so) return 'no mc.so built';
 	const image = readFileSync(so);
 	const found = Object.entries({ cert: c.cert, key: c.key }).filter(([, der]) => der && image.indexOf(der) >= 0);

@@ -160,6 +160,15 @@ declare module 'Resource' {
 	export default Resource;
 }
 
+declare module 'modules' {
+	/** modules/base/modules/modules.js, modules.c: a module of the image by its manifest name, loaded now (xsAwaitImport); throws when the image has none by that name. */
+	export default class Modules {
+		private constructor();
+		static importNow(name: string, namespace: true): unknown;
+		static has(name: string): boolean;
+	}
+}
+
 declare module 'instrumentation' {
 	/** modules/base/instrumentation/instrumentation.js, modInstrumentation.c: counters by index; `map` names one ("System Free Memory", "XS Chunk Heap Used"...), undefined for a name the build lacks. */
 	export default class Instrumentation {
