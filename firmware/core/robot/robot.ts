@@ -11,7 +11,8 @@
  * differ only in the ports they pass.
  */
 import type { CodeSigningPort, CryptoPort, DeviceKeyPort, FirmwareSlotPort, HealthPort, HttpPort, LogPort, SocketOptions } from '../../ports';
-import { Link, type LinkOptions, type LinkPorts } from '../link/link';
+import { Link, type LinkListener, type LinkOptions, type LinkPorts } from '../link/link';
+import type { LinkState } from '../link/machine';
 import { ShadowClient } from '../shadow/client';
 import { ShadowSync } from '../shadow/sync';
 import { EMPTY_SCHEDULE, SCHEDULE_SHADOW, scheduleCodec } from '../schedule/shadow';
@@ -163,9 +164,11 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	const ota = config.ota && wireOta(link, ports, config, { ...config.ota, slot: rebootWhenIdle(config.ota.slot, missions, ports.log) }, schedule);
 	// one status shadow client per robot: the OTA agent's when there is one (two clients would take each other's reply topics)
 	const status = ota?.status ?? (config.health || config.commands ? new ShadowClient(link, ports, { thing: config.thing, name: STATUS_SHADOW, ...(config.shadowTimeoutMs ? { timeoutMs: config.shadowTimeoutMs } : {}) }) : undefined);
-	const health = config.health && status && wireHealth(link, ports, config.health, ota, status);
+	// health and rooms report once the schedule has synced on a connection, not in the connect burst
+	const reporters = afterScheduleSync(link, schedule);
+	const health = config.health && status && wireHealth(link, reporters, ports, config.health, ota, status);
 	// the app offers the rooms the robot itself knows and decides commands against
-	if (config.commands && status) new RoomsReporter(link, status, ports.log, config.commands.rooms);
+	if (config.commands && status) new RoomsReporter(reporters, status, ports.log, config.commands.rooms);
 	if (config.renew && !config.endpoint.tls) throw new TypeError('"renew" needs "endpoint.tls": a certificate to renew');
 	// the link reads the endpoint object at every connect: the renewer swaps its tls for the new certificate
 	const renewer =
@@ -205,7 +208,50 @@ export function createRobot(ports: LinkPorts, config: RobotConfig, missionPorts:
 	};
 }
 
-function wireHealth(link: Link, ports: LinkPorts, h: NonNullable<RobotConfig['health']>, ota: Ota | undefined, status: ShadowClient): HealthReporter {
+type LinkView = { listen(l: LinkListener): () => void; readonly state: LinkState };
+
+/**
+ * The link as the status reporters (health, rooms) see it: connected once the schedule's first
+ * read on this connection is over (synced, or failed and waiting to retry). Their first reports
+ * then follow the schedule's get instead of joining it: at connect five requests were in flight at
+ * once (OTA report, schedule get, jobs, health, rooms), each holding 100 to 150 slots until its
+ * reply, which took the ESP32's slot heap to its limit (issue #20, docs/flashing.md).
+ */
+function afterScheduleSync(link: Link, schedule: ShadowSync<Schedule>): LinkView {
+	const listeners: LinkListener[] = [];
+	let open = false;
+	const settled = () => schedule.state.value === 'synced' || schedule.state.value === 'backoff';
+	const view = (): LinkState => (link.state.value !== 'connected' || open ? link.state : { value: 'connecting', attempt: 0, flaps: 0 });
+	const tell = () => {
+		for (const l of listeners) l.state?.(view());
+	};
+	link.listen({
+		state: (s) => {
+			if (s.value !== 'connected') open = false;
+			else if (!open && settled()) open = true;
+			tell();
+		},
+	});
+	schedule.listen(() => {
+		if (open || link.state.value !== 'connected' || !settled()) return;
+		open = true;
+		tell();
+	});
+	return {
+		listen(l) {
+			listeners.push(l);
+			return () => {
+				const i = listeners.indexOf(l);
+				if (i >= 0) listeners.splice(i, 1);
+			};
+		},
+		get state() {
+			return view();
+		},
+	};
+}
+
+function wireHealth(link: Link, view: LinkView, ports: LinkPorts, h: NonNullable<RobotConfig['health']>, ota: Ota | undefined, status: ShadowClient): HealthReporter {
 	const read = () => {
 		const stats = link.stats;
 		return {
@@ -217,7 +263,7 @@ function wireHealth(link: Link, ports: LinkPorts, h: NonNullable<RobotConfig['he
 			...h.port.read(),
 		};
 	};
-	return new HealthReporter(link, status, ports, read, h.policy);
+	return new HealthReporter(view, status, ports, read, h.policy);
 }
 
 function wireOta(link: Link, ports: LinkPorts, config: RobotConfig, o: RobotOta, schedule: ShadowSync<Schedule>): Ota {
