@@ -100,7 +100,12 @@ export function createSocketPort(): SocketPort {
 			const flushLater = () => {
 				flushTimer ??= Timer.set(() => {
 					flushTimer = undefined;
-					flush();
+					try {
+						flush();
+					} catch (e) {
+						// from a timer nothing would catch it and XS aborts: the peer is gone before securesocket said so
+						finish('socket write: ' + String((e as Error)?.message ?? e));
+					}
 				}, 0);
 			};
 

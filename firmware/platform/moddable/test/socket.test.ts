@@ -189,6 +189,19 @@ describe('moddable socket adapter over securesocket', () => {
 		assert.deepEqual(concat(seen.data), payload);
 	});
 
+	it('a write the native socket refuses (the peer is gone) closes with the reason, never a throw out of the timer', () => {
+		const { socket, seen } = open();
+		const s = sockets.last;
+		s.handshake();
+		s.failWrite = 'write failed';
+		socket.write(Uint8Array.of(1, 2));
+		loop.turn();
+		assert.deepEqual(seen.closed, ['socket write: write failed']);
+		socket.write(Uint8Array.of(3));
+		loop.turn();
+		assert.deepEqual(seen.closed, ['socket write: write failed'], 'once');
+	});
+
 	it('a handshake failure closes with the reason', () => {
 		const { seen } = open();
 		sockets.last.drop(-2);

@@ -31,6 +31,8 @@ export class FakeSecureSocket {
 	readonly dict: Record<string, unknown>;
 	callback: ((message: number, value?: number) => void) | undefined;
 	state: State = 'connecting';
+	/** When set, a write of data throws this (lin modSocket.c: "write failed" once the peer has gone). */
+	failWrite: string | undefined;
 	/** The plain socket's free transmit room. */
 	room = LIN_ROOM;
 	/** Plaintext of every write call, one entry per TLS record. */
@@ -65,6 +67,7 @@ export class FakeSecureSocket {
 		if (this.state === 'closed') throw new TypeError('cannot coerce undefined to object'); // this.sock deleted by close()
 		const available = this.room < 128 ? 0 : this.room - 128;
 		if (data.length === 0) return available;
+		if (this.failWrite) throw new Error(this.failWrite); // the plain socket's write failed (modSocket.c "write failed": the peer is gone)
 		const parts: Uint8Array[] = [];
 		for (const d of data) {
 			if (typeof d === 'string') parts.push(utf8Encode(d));
