@@ -21,13 +21,35 @@
  *
  * Close: what is queued and fits is written first, `closed` is reported at once, the native
  * close runs on the next turn (see finish()).
+ *
+ * Session resumption (issue #25): the SDK's TLS client keeps one session (ssl/cache), keyed by
+ * server name only, and resumes it on the next connect to that name; a resumed session carries
+ * the client certificate it was made with. After a renewal (core/renew) the robot would go on
+ * showing the broker its old certificate (seen on the lin runtime: the connect after the switch
+ * resumed and the broker's connect event named the old certificate). So the cached session is
+ * dropped when the client certificate differs from the one of the last connect: the first
+ * connect with a new certificate makes a full handshake, later ones resume with it.
  */
+/// <reference path="./tls-modules.d.ts" />
 import SecureSocket from 'securesocket';
+import sessionCache from 'ssl/cache';
 import Timer from 'timer';
 import type { Socket, SocketEvents, SocketOptions, SocketPort } from '../../ports';
 
 /** Largest plaintext per TLS record we write: bounds the record buffers, well under 16 KB. */
 const MAX_RECORD = 2048;
+
+/** The client certificate of the last TLS connect: the one the SDK's cached session (if any) carries. */
+let lastClientCertificate: Uint8Array | undefined;
+
+/** Drops the SDK's cached session when `leaf` is not the certificate it was made with. */
+function forgetSessionOfOtherCertificate(leaf: Uint8Array | undefined): void {
+	const last = lastClientCertificate;
+	lastClientCertificate = leaf;
+	if (!last || !leaf) return;
+	if (last.length === leaf.length && last.every((b, i) => b === leaf[i])) return;
+	sessionCache.deleteSessionID();
+}
 
 interface SecureSocketLike {
 	callback: (message: number, value?: number) => void;
@@ -112,6 +134,7 @@ export function createSocketPort(): SocketPort {
 			const t = options.tls;
 			const dict: Record<string, unknown> = { host: options.host, port: options.port };
 			if (t) {
+				forgetSessionOfOtherCertificate(t.certificates[0]);
 				const secure: Record<string, unknown> = {
 					protocolVersion: 0x0303,
 					serverName: t.serverName ?? options.host,

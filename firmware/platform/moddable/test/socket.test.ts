@@ -10,6 +10,7 @@ import type { Socket, SocketEvents, SocketOptions } from '../../../ports';
 import { createSocketPort } from '../socket';
 import { loop } from './fakes/loop';
 import { LIN_ROOM, sockets } from './fakes/securesocket';
+import sessionCache from './fakes/ssl-cache';
 
 const TLS = { ca: Uint8Array.of(1, 2, 3), certificates: [Uint8Array.of(4, 5)], key: Uint8Array.of(6, 7, 8) };
 const OPTIONS: SocketOptions = { host: 'broker.example', port: 8883, tls: TLS };
@@ -74,6 +75,19 @@ describe('moddable socket adapter over securesocket', () => {
 		assert.deepEqual([...new Uint8Array(certs[0] as ArrayBuffer)], [4, 5]);
 		assert.ok(secure.clientKey instanceof ArrayBuffer);
 		assert.deepEqual(secure.protocolList, ['x-amzn-mqtt-ca']);
+	});
+
+	it("drops the SDK's cached TLS session when the client certificate changed (a renewal), keeps it for the same one", () => {
+		open();
+		// the handshake saved its session (session_419.js saves by server name)
+		sessionCache.saveSession('broker.example', Uint8Array.of(9).buffer, Uint8Array.of(8).buffer);
+		const deletes = sessionCache.deletes;
+		open();
+		assert.ok(sessionCache.getByHost('broker.example'), 'the same certificate: the session stays to be resumed');
+		assert.equal(sessionCache.deletes, deletes);
+		open({ ...OPTIONS, tls: { ...TLS, certificates: [Uint8Array.of(4, 6)] } });
+		assert.equal(sessionCache.getByHost('broker.example'), undefined, 'another certificate: no session to resume, a full handshake shows it');
+		assert.equal(sessionCache.deletes, deletes + 1);
 	});
 
 	it('passes a view of a larger buffer as exactly its own bytes', () => {
