@@ -27,7 +27,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRobot, type Robot } from '../../firmware/core/robot/robot';
 import { register } from '../../firmware/core/registration/registration';
-import { createTestControl, jumpableClock, robotTarget, type JumpableClock, type TestTarget } from '../../firmware/core/testcmd/control';
+import { createTestControl, jumpableClock, jumpingTogether, robotTarget, type TestTarget } from '../../firmware/core/testcmd/control';
 import { createTestSession } from '../../firmware/core/testcmd/channel';
 import { createHostDeviceKey, hostCrypto } from '../../firmware/platform/host/crypto';
 import { createFileSlots, hostCodeSigning } from '../../firmware/platform/host/firmware';
@@ -104,16 +104,7 @@ const missionClock = jumpableClock(scaled.clock);
 const missionPorts = { ...scaled, clock: missionClock.clock };
 // the test channel's clock-jump moves both wall clocks by the same real amount (a jump is
 // not scaled: an hour back is an hour back on the mission clock too)
-const clock: JumpableClock = {
-	clock: linkClock.clock,
-	jump(ms) {
-		linkClock.jump(ms);
-		missionClock.jump(ms);
-	},
-	get offsetMs() {
-		return linkClock.offsetMs;
-	},
-};
+const clock = jumpingTogether(linkClock, missionClock);
 
 const firmware = values['code-signing-cert'] === undefined ? undefined : { certificate: new Uint8Array(fs.readFileSync(values['code-signing-cert'])), factory: values.firmware! };
 let left = missionCount;

@@ -117,6 +117,25 @@ export function jumpableClock(base: ClockPort): JumpableClock {
 	};
 }
 
+/**
+ * Clocks that jump together: a test's clock-jump moves every one of them by the same real amount
+ * (not scaled: an hour back is an hour back on the missions' faster clock too); `clock` and
+ * `offsetMs` are the first's. The link's and the missions' clocks of a test build (the Moddable
+ * start and tools/sim/robot.ts).
+ */
+export function jumpingTogether(first: JumpableClock, ...others: readonly JumpableClock[]): JumpableClock {
+	return {
+		clock: first.clock,
+		jump(ms) {
+			first.jump(ms);
+			for (const o of others) o.jump(ms);
+		},
+		get offsetMs() {
+			return first.offsetMs;
+		},
+	};
+}
+
 /** The target every build uses: the robot composition, how this build starts a mission, its clock. */
 export function robotTarget(
 	robot: Robot,

@@ -3,7 +3,7 @@ import * as assert from '../testing/assert';
 import type { ClockPort, LogPort } from '../../ports';
 import { LineReader, MAX_LINE_BYTES, type LineEvent } from './lines';
 import { MAX_CLOCK_JUMP_MS, parseReply, parseRequest } from './protocol';
-import { createTestControl, jumpableClock, robotTarget, type TestTarget } from './control';
+import { createTestControl, jumpableClock, jumpingTogether, robotTarget, type TestTarget } from './control';
 import { LogRing } from '../log/ring';
 import { createTestSession } from './channel';
 import { MAX_QUEUED_BYTES, Output } from './output';
@@ -197,6 +197,17 @@ describe('testcmd: jumpable clock', () => {
 		wall = undefined;
 		assert.equal(j.clock.now(), undefined);
 		assert.throws(() => j.jump(Number.NaN), /ms/);
+	});
+
+	it('clocks jumping together: one jump moves each by the same amount; the first one is read', () => {
+		const link = jumpableClock({ now: () => 1_000_000, monotonic: () => 1 });
+		const missions = jumpableClock({ now: () => 5_000_000, monotonic: () => 2 });
+		const both = jumpingTogether(link, missions);
+		both.jump(-3_600_000);
+		assert.equal(both.clock.now(), 1_000_000 - 3_600_000);
+		assert.equal(missions.clock.now(), 5_000_000 - 3_600_000);
+		assert.equal(both.offsetMs, -3_600_000);
+		assert.throws(() => both.jump(Number.POSITIVE_INFINITY), /ms/);
 	});
 });
 

@@ -112,16 +112,7 @@ function robotClocks(config: StartConfig, base: Platform, kit: TestKit | undefin
 	const link = { ...base, clock: linkClock.clock };
 	const scaled = scaledPorts({ ...link, random }, config.missions.msPerMin);
 	const missionClock = kit.jumpableClock(scaled.clock);
-	const jumpable: JumpableClock = {
-		clock: linkClock.clock,
-		jump(ms) {
-			linkClock.jump(ms);
-			missionClock.jump(ms);
-		},
-		get offsetMs() {
-			return linkClock.offsetMs;
-		},
-	};
+	const jumpable = kit.jumpingTogether(linkClock, missionClock);
 	return { clock: linkClock.clock, link, missions: { ...scaled, clock: missionClock.clock }, jumpable };
 }
 

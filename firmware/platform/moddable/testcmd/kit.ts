@@ -5,6 +5,6 @@
  * manifest (test/device/manifest.json) maps and preloads it and what it imports, the product's
  * manifest.json does not, so a production image neither carries nor instantiates any of it.
  */
-export { jumpableClock, robotTarget, type JumpableClock } from '../../../core/testcmd/control';
+export { jumpableClock, jumpingTogether, robotTarget, type JumpableClock } from '../../../core/testcmd/control';
 export { startTestCommands } from './testcmd';
 export { runSelfTest } from './selftest';
