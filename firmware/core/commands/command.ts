@@ -10,6 +10,7 @@
  * that reaches a robot after it, e.g. one kept by the broker while the robot was offline, is not
  * run. Rooms are one string (`+`-joined) because a command parameter is a scalar (S, I, ...).
  */
+import { pattern } from '../util/pattern';
 export const ACTIONS = Object.freeze(['clean', 'pause', 'resume', 'stop', 'dock', 'locate', 'settings'] as const);
 export type Action = (typeof ACTIONS)[number];
 export const MODES = Object.freeze(['vacuum', 'mop', 'both'] as const);
@@ -26,8 +27,8 @@ export type Command =
 	| { readonly action: 'settings'; readonly settings: Settings; readonly notAfter: number };
 
 /** AWS IoT command execution ids: 1-64 of [a-zA-Z0-9_-]. */
-const EXECUTION_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-export const ROOM = /^[a-z0-9_-]{1,32}$/;
+const EXECUTION_ID = pattern(() => /^[a-zA-Z0-9_-]{1,64}$/);
+export const ROOM = pattern(() => /^[a-z0-9_-]{1,32}$/);
 export const MAX_ROOMS = 16;
 
 export function isExecutionId(s: string): boolean {

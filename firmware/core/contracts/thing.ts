@@ -5,10 +5,11 @@
  * wildcard or a '/'. A named shadow's name is 1-64 of the same characters.
  * Firmware, cloud, local cloud and tools all check names with this module.
  */
+import { pattern } from '../util/pattern';
 /** The rule unanchored, for patterns that hold a thing name among other levels (policies' topics). */
 export const THING_NAME_PATTERN = '[A-Za-z0-9:_-]{1,128}';
-export const THING_NAME = new RegExp('^' + THING_NAME_PATTERN + '$');
-export const SHADOW_NAME = /^[A-Za-z0-9:_-]{1,64}$/;
+export const THING_NAME = pattern(() => new RegExp('^' + THING_NAME_PATTERN + '$'));
+export const SHADOW_NAME = pattern(() => /^[A-Za-z0-9:_-]{1,64}$/);
 /** The rule as error messages state it. */
 export const THING_NAME_RULE = '1-128 of [A-Za-z0-9:_-]';
 export const SHADOW_NAME_RULE = '1-64 of [A-Za-z0-9:_-]';

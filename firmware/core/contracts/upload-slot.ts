@@ -16,6 +16,7 @@
 import { MISSION_ID } from '../mission/report';
 import { base64Decode } from '../util/base64';
 import { THING_NAME } from './thing';
+import { pattern } from '../util/pattern';
 
 /** The content type a map upload is signed with (the presigned PUT must carry exactly this). */
 export const UPLOAD_CONTENT_TYPE = 'application/octet-stream';
@@ -24,7 +25,7 @@ export const FRAME_LENGTH = 4096;
 /** Largest map a robot may announce or upload, ciphertext included (a map is a few MB). */
 export const MAX_MAP_BYTES = 16 * 1024 * 1024;
 /** clientToken as in the shadow service: 1..64 printable ASCII characters. */
-export const CLIENT_TOKEN = /^[\x21-\x7e]{1,64}$/;
+export const CLIENT_TOKEN = pattern(() => /^[\x21-\x7e]{1,64}$/);
 
 export type MapEncryptionContext = { readonly thing: string; readonly mission: string; readonly purpose: 'map' };
 

@@ -21,6 +21,7 @@ import { fullBucket, take, type Bucket, type BucketPolicy } from '../mission/buc
 import type { Result } from '../util/result';
 import { utf8Decode, utf8Encode, utf8Length } from '../util/utf8';
 import type { LogRing } from './ring';
+import { pattern } from '../util/pattern';
 
 export const logsRequestTopic = (thing: string): string => 'robots/' + thing + '/logs/request';
 export const logsTopic = (thing: string): string => 'robots/' + thing + '/logs';
@@ -40,7 +41,7 @@ export const DEFAULT_SHIPPING: Required<ShipperOptions> = Object.freeze({
 	bucket: Object.freeze({ capacity: 3, refillMs: 60_000 }),
 });
 
-const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const REQUEST_ID = pattern(() => /^[A-Za-z0-9_-]{1,64}$/);
 
 export interface LogsRequest {
 	readonly id: string;

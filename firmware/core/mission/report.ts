@@ -8,6 +8,7 @@
  */
 import { err, ok, type Result } from '../util/result';
 import { isThingName } from '../contracts/thing';
+import { pattern } from '../util/pattern';
 
 export const REPORT_VERSION = 1;
 /** One AWS IoT billing unit is 5 KB; a report stays inside one. */
@@ -54,8 +55,8 @@ export interface MissionReport {
 	readonly map: 'pending' | 'none';
 }
 
-export const MISSION_ID = /^m-[0-9a-z]{1,12}$/;
-const CODE = /^[a-z0-9_.-]{1,32}$/;
+export const MISSION_ID = pattern(() => /^m-[0-9a-z]{1,12}$/);
+const CODE = pattern(() => /^[a-z0-9_.-]{1,32}$/);
 const KEYS = Object.freeze(['v', 'missionId', 'thing', 'trigger', 'entryId', 'startedAt', 'endedAt', 'durationS', 'outcome', 'areaM2', 'battery', 'errors', 'map']);
 
 export function reportTopic(thing: string, missionId: string): string {

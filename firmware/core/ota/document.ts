@@ -22,6 +22,7 @@
 import type { CodeSigningPort } from '../../ports';
 import { base64Decode } from '../util/base64';
 import { utf8Encode } from '../util/utf8';
+import { pattern } from '../util/pattern';
 
 export const OPERATION = 'firmware-update';
 /** The product (hardware) id a manifest must name; tools/ota signs with it by default. */
@@ -51,8 +52,8 @@ export interface Manifest {
 	readonly counter: number;
 }
 
-const VERSION = /^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$/;
-const PRODUCT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const VERSION = pattern(() => /^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$/);
+const PRODUCT_ID = pattern(() => /^[a-z0-9][a-z0-9._-]{0,63}$/);
 
 /** -1, 0, 1 as `a` is older, the same, newer than `b`; versions are MAJOR.MINOR.PATCH. */
 export function compareVersions(a: string, b: string): number {

@@ -13,6 +13,7 @@
  *     register  the registration API, https://.../register: a robot with it registers on first boot
  */
 import { err, ok, type Result } from '../util/result';
+import { pattern } from '../util/pattern';
 
 export const NET_DOMAIN = 'net';
 export const NET_KEYS = Object.freeze({ endpoint: 'endpoint', server: 'server', ssid: 'ssid', psk: 'psk', register: 'register' } as const);
@@ -31,7 +32,7 @@ export interface Wifi {
 	readonly password?: string;
 }
 
-const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const HOST = pattern(() => /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/);
 
 /** An endpoint record ("host" or "host:port", with the server name if any), or why it is refused. */
 export function parseEndpoint(record: string, server?: string): Result<Endpoint, string> {

@@ -16,6 +16,7 @@
  */
 import { parseTz } from './tz';
 import { err, ok, type Result } from '../util/result';
+import { pattern } from '../util/pattern';
 
 export const MAX_ENTRIES = 16;
 export const MAX_ID_LENGTH = 32;
@@ -57,8 +58,8 @@ export interface ScheduleError {
 
 const ENTRY_KEYS = Object.freeze(['id', 'days', 'start', 'enabled', 'mode', 'rooms']);
 const SCHEDULE_KEYS = Object.freeze(['tz', 'entries']);
-const ID = /^[a-z0-9-]{1,32}$/;
-const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+const ID = pattern(() => /^[a-z0-9-]{1,32}$/);
+const HHMM = pattern(() => /^([01][0-9]|2[0-3]):[0-5][0-9]$/);
 
 /** A found value for an error message, cut short so errors stay small. */
 function got(x: unknown): string {

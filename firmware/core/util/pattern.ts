@@ -1,0 +1,34 @@
+/*
+ * A regular expression made on its first use, never while its module loads.
+ *
+ * Why: the Moddable build preloads the device's modules, so a RegExp made in a module's body is
+ * made at build time and lives in ROM without match data. XS 8.2.3 allocates that data at every
+ * exec (fxAllocateRegExpData, xs/sources/xsre.c): it takes a chunk and then, an `else` missing,
+ * overwrites the pointer with c_malloc memory. So each test() leaks, and a collection during the
+ * exec marks and "moves" a chunk that is malloc's, writing into malloc's headers and reading a
+ * size back as the data's address (mcsim died with SIGSEGV in fx_RegExp_prototype_exec in the
+ * device suite; docs/device.md). A RegExp made at run time owns its match data in the chunk heap.
+ * So device code keeps no RegExp in a module's body, only a Pattern: its RegExp is made on the
+ * first test or exec and kept (a preloaded closure's variable is writable: XS keeps the change
+ * in RAM). Use a pattern without the g or y flag: test and exec then keep no state between calls.
+ */
+
+export interface Pattern {
+	test(s: string): boolean;
+	exec(s: string): RegExpExecArray | null;
+}
+
+/** `make` returns the RegExp literal; it runs once, on the first test or exec. */
+export function pattern(make: () => RegExp): Pattern {
+	let re: RegExp | undefined;
+	const get = (): RegExp => {
+		if (re) return re;
+		const made = make();
+		if (made.global || made.sticky) throw new RangeError('pattern: a g or y flag keeps state between calls');
+		return (re = made);
+	};
+	return {
+		test: (s) => get().test(s),
+		exec: (s) => get().exec(s),
+	};
+}
