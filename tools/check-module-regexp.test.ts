@@ -3,7 +3,7 @@
  * Moddable build preloads those modules, a RegExp made while they load lives in ROM without
  * match data, and XS 8.2.3 leaks and then corrupts memory at each exec of it (firmware/core/util/
  * pattern.ts says how). A module keeps a Pattern (`pattern(() => /.../)`) instead: its RegExp is
- * made on first use. Literals and RegExp calls inside functions run at run time and are fine.
+ * made when used. Literals and RegExp calls inside functions run at run time and are fine.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

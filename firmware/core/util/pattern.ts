@@ -1,5 +1,5 @@
 /*
- * A regular expression made on its first use, never while its module loads.
+ * A regular expression made when it is used, never while its module loads.
  *
  * Why: the Moddable build preloads the device's modules, so a RegExp made in a module's body is
  * made at build time and lives in ROM without match data. XS 8.2.3 allocates that data at every
@@ -8,9 +8,11 @@
  * exec marks and "moves" a chunk that is malloc's, writing into malloc's headers and reading a
  * size back as the data's address (mcsim died with SIGSEGV in fx_RegExp_prototype_exec in the
  * device suite; docs/device.md). A RegExp made at run time owns its match data in the chunk heap.
- * So device code keeps no RegExp in a module's body, only a Pattern: its RegExp is made on the
- * first test or exec and kept (a preloaded closure's variable is writable: XS keeps the change
- * in RAM). Use a pattern without the g or y flag: test and exec then keep no state between calls.
+ * So device code keeps no RegExp in a module's body, only a Pattern, which makes its RegExp at
+ * each test or exec and lets it go: kept, the 13 of them held chunk and slots for the life of the
+ * program, and the robot day on the 32-bit build then aborted "memory full" at the ESP32's stock
+ * creation; made per call they are short-lived garbage (a small pattern compiles in microseconds).
+ * Without the g or y flag a RegExp keeps no state between calls.
  */
 
 export interface Pattern {
@@ -18,14 +20,12 @@ export interface Pattern {
 	exec(s: string): RegExpExecArray | null;
 }
 
-/** `make` returns the RegExp literal; it runs once, on the first test or exec. */
+/** `make` returns the RegExp literal; it runs at each test or exec, at run time. */
 export function pattern(make: () => RegExp): Pattern {
-	let re: RegExp | undefined;
 	const get = (): RegExp => {
-		if (re) return re;
 		const made = make();
 		if (made.global || made.sticky) throw new RangeError('pattern: a g or y flag keeps state between calls');
-		return (re = made);
+		return made;
 	};
 	return {
 		test: (s) => get().test(s),
