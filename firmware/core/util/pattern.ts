@@ -11,7 +11,7 @@
  * So device code keeps no RegExp in a module's body, only a Pattern, which makes its RegExp at
  * each test or exec and lets it go: kept, the 13 of them held chunk and slots for the life of the
  * program, and the robot day on the 32-bit build then aborted "memory full" at the ESP32's stock
- * creation; made per call they are short-lived garbage (a small pattern compiles in microseconds).
+ * creation; made per call they are short-lived garbage, at the cost of compiling the pattern again.
  * Without the g or y flag a RegExp keeps no state between calls.
  */
 
