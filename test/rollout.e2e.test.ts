@@ -136,14 +136,16 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 		assert.ok(lines.some((l) => /group fw-2-0-0-canary: 2 robots/.test(l)));
 	});
 
-	it('ota.ts stage: the canary robots fail 3.0.0, the command stops at the canary (exit 3) and the rest never get a job', async () => {
+	/** `ota.ts stage` of a dev-signed image `version` to CANARY then REST on the local cloud, as an operator runs it. */
+	async function stageCommand(version: string, extra: string[] = []): Promise<{ code: number; out: string[]; said: string }> {
 		const key = path.join(dir, 'signing-key.pem');
-		const image = path.join(dir, 'robot-3.0.0.bin');
+		const image = path.join(dir, `robot-${version}.bin`);
 		writeFileSync(key, signing.keyPem, { mode: 0o600 });
 		writeFileSync(image, crypto.randomBytes(16 * 1024));
 		const out: string[] = [];
 		const err: string[] = [];
-		const argv = ['stage', '--dev-key', key, '--image', image, '--version', '3.0.0', '--name', 'fw-3-0-0', '--failure-percent', '50', '--poll-ms', '200'];
+		const name = 'fw-' + version.replace(/\./g, '-');
+		const argv = ['stage', '--dev-key', key, '--image', image, '--version', version, '--name', name, '--failure-percent', '50', '--poll-ms', '200', ...extra];
 		argv.push(...CANARY.flatMap((t) => ['--canary', t]), ...REST.flatMap((t) => ['--rest', t]));
 		argv.push('--local', '--iot', cloud.endpoints.iot, '--s3', cloud.endpoints.s3);
 		const code = await otaMain(
@@ -151,7 +153,11 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 			(l) => void out.push(l),
 			(l) => void err.push(l),
 		);
-		const said = err.join('\n');
+		return { code, out, said: err.join('\n') };
+	}
+
+	it('ota.ts stage: the canary robots fail 3.0.0, the command stops at the canary (exit 3) and the rest never get a job', async () => {
+		const { code, out, said } = await stageCommand('3.0.0');
 		assert.equal(code, 3, said);
 		assert.equal(out.length, 1, 'one JSON result line');
 		const result = JSON.parse(out[0]!) as { outcome: string; stage: string; canary: { jobId: string; status: string; failed: number }; rest?: unknown; signer: string };
@@ -173,21 +179,7 @@ describe('staged rollout: canary, then the rest, aborted on failures (local clou
 	});
 
 	it('ota.ts stage: 4.0.0 comes up everywhere, the command goes through canary and rest and exits 0', async () => {
-		const key = path.join(dir, 'signing-key.pem');
-		const image = path.join(dir, 'robot-4.0.0.bin');
-		writeFileSync(key, signing.keyPem, { mode: 0o600 });
-		writeFileSync(image, crypto.randomBytes(16 * 1024));
-		const out: string[] = [];
-		const err: string[] = [];
-		const argv = ['stage', '--dev-key', key, '--image', image, '--version', '4.0.0', '--name', 'fw-4-0-0', '--failure-percent', '50', '--poll-ms', '200', '--rate-base', '10'];
-		argv.push(...CANARY.flatMap((t) => ['--canary', t]), ...REST.flatMap((t) => ['--rest', t]));
-		argv.push('--local', '--iot', cloud.endpoints.iot, '--s3', cloud.endpoints.s3);
-		const code = await otaMain(
-			argv,
-			(l) => void out.push(l),
-			(l) => void err.push(l),
-		);
-		const said = err.join('\n');
+		const { code, out, said } = await stageCommand('4.0.0', ['--rate-base', '10']);
 		assert.equal(code, 0, said);
 		const result = JSON.parse(out[0]!) as { outcome: string; canary: { status: string; succeeded: number }; rest: { status: string; succeeded: number; failed: number } };
 		assert.deepEqual([result.outcome, result.canary.status, result.canary.succeeded, result.rest.status, result.rest.succeeded, result.rest.failed], ['completed', 'COMPLETED', 2, 'COMPLETED', 6, 0], said);

@@ -39,9 +39,7 @@ export const certRenewal: Scenario = {
 		const { identity, id: oldId, credentials } = await robotUntil(s, 'robot-renew', { notAfter });
 		const thing = identity.thing;
 		const registry = s.cloud.registration.registry;
-		// the broker's lifecycle events: which certificate each connect was made with
-		const principals: string[] = [];
-		const off = s.cloud.bus.subscribe('$aws/events/presence/connected/' + thing, (m) => void principals.push(String((JSON.parse(Buffer.from(m.payload).toString()) as { principalIdentifier: string }).principalIdentifier)));
+		const { principals, off } = connectsOf(s, thing);
 		try {
 			s.clearStorage();
 			await s.up();
@@ -174,8 +172,7 @@ export const certExpired: Scenario = {
 	async run(s) {
 		const { identity, id, credentials } = await robotUntil(s, 'robot-expired', { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
 		const thing = identity.thing;
-		const principals: string[] = [];
-		const off = s.cloud.bus.subscribe('$aws/events/presence/connected/' + thing, (m) => void principals.push(String((JSON.parse(Buffer.from(m.payload).toString()) as { principalIdentifier: string }).principalIdentifier)));
+		const { principals, off } = connectsOf(s, thing);
 		try {
 			s.clearStorage();
 			await s.up();
@@ -223,3 +220,10 @@ export const certExpired: Scenario = {
 		}
 	},
 };
+
+/** The broker's lifecycle events for `thing`: the certificate (principal) each connect was made with, in order. */
+function connectsOf(s: Suite, thing: string): { principals: string[]; off: () => void } {
+	const principals: string[] = [];
+	const off = s.cloud.bus.subscribe('$aws/events/presence/connected/' + thing, (m) => void principals.push(String((JSON.parse(Buffer.from(m.payload).toString()) as { principalIdentifier: string }).principalIdentifier)));
+	return { principals, off };
+}
