@@ -1,6 +1,6 @@
 /* The product's tables made in the local DynamoDB: from cloud/tables.ts, idempotent, wrong keys refused. */
 import assert from 'node:assert/strict';
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, waitUntilTableNotExists } from '@aws-sdk/client-dynamodb';
 import { clientConfig } from '../../lib/aws';
 import { createTableInput, TABLES } from '../../tables';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../credentials';
@@ -44,6 +44,9 @@ describe('product tables in the local DynamoDB', () => {
 
 	it('refuses a table left with another key schema, naming both', async () => {
 		await client.send(new DeleteTableCommand({ TableName: 'missions' }));
+		// a deletion finishes later, as on AWS (dynalite: DELETING until its timer runs; CI once saw
+		// the CreateTable below refused ResourceInUse): wait for it the way AWS documents
+		await waitUntilTableNotExists({ client, maxWaitTime: 30, minDelay: 1 }, { TableName: 'missions' });
 		await client.send(new CreateTableCommand({ ...createTableInput(TABLES.robots, 'missions') }));
 		await assert.rejects(ensureTables(client), /table missions exists with key schema .*"thing".*HASH.*\], expected .*missionId.*RANGE/);
 	});
